@@ -1,0 +1,3 @@
+from myomap.cli import main
+
+main()
