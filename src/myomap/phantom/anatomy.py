@@ -130,6 +130,7 @@ class HeartSlice:
     aorta: Ellipse | None = None
     spine: Ellipse | None = None
     paraspinal: Ellipse | None = None
+    vessels: tuple[Ellipse, ...] = ()
 
     def epi_radius(self, theta_deg: np.ndarray) -> np.ndarray:
         """True epicardial radius in mm at angle ``theta_deg``."""
@@ -217,6 +218,9 @@ def label_points(heart: HeartSlice, u: np.ndarray, v: np.ndarray) -> tuple[np.nd
     for organ, tissue in ((heart.liver, Tissue.LIVER), (heart.paraspinal, Tissue.MUSCLE), (heart.spine, Tissue.BONE_MARROW), (heart.aorta, Tissue.AORTA_BLOOD)):
         if organ is not None:
             paint(organ.normalised_radius(u, v) < 1.0, tissue)
+    # Vessels crossing the slice in lung and liver: small blood-filled discs.
+    for vessel in heart.vessels:
+        paint((vessel.normalised_radius(u, v) < 1.0) & ((labels == Tissue.LUNG) | (labels == Tissue.LIVER)), Tissue.AORTA_BLOOD)
 
     rho = np.hypot(u, v)
     theta = np.rad2deg(np.arctan2(v, u)) % 360.0
@@ -335,7 +339,7 @@ def draw_anatomy(phenotype: Phenotype, rng: np.random.Generator) -> SubjectAnato
         )
         rv = None
         if position != "apical" or rng.random() < 0.85:
-            a_rv = epi_mean * k_rv * rng.uniform(0.75, 0.95) / k_epi
+            a_rv = epi_mean * k_rv * rng.uniform(0.6, 0.85) / k_epi
             b_rv = epi_mean * k_rv * rng.uniform(1.2, 1.45) / k_epi
             rv = Ellipse(-epi_mean * rng.uniform(0.55, 0.8) - 0.4 * a_rv, epi_mean * rng.uniform(-0.05, 0.2), a_rv, b_rv, rv_angle)
         liver_scale = {"basal": 0.7, "mid": 1.0, "apical": 1.25}[position]
@@ -344,6 +348,11 @@ def draw_anatomy(phenotype: Phenotype, rng: np.random.Generator) -> SubjectAnato
         spine = Ellipse(rng.uniform(-10, 5), aorta.v - rng.uniform(28, 34), 17.0, 15.0)
         paraspinal = Ellipse(spine.u, spine.v - 8.0, 48.0, 30.0)
         min_cavity = rng.uniform(1.8, 4.0) if position == "apical" else 8.0
+        n_vessels = int(rng.integers(8, 18))
+        vessels = tuple(
+            Ellipse(rng.uniform(-150, 120), rng.uniform(-110, 70), r, r * rng.uniform(0.7, 1.0), rng.uniform(0, 180))
+            for r in rng.uniform(1.2, 4.0, n_vessels)
+        )
         slices[position] = HeartSlice(
             position=position,
             epi=epi,
@@ -364,5 +373,6 @@ def draw_anatomy(phenotype: Phenotype, rng: np.random.Generator) -> SubjectAnato
             aorta=aorta,
             spine=spine,
             paraspinal=paraspinal,
+            vessels=vessels,
         )
     return SubjectAnatomy(slices=slices, insertion_deg=slices["mid"].rv_insertion_deg())

@@ -328,7 +328,9 @@ def _simulate_image(subject: _Subject, config: SimulationConfig, map_type: str, 
         subject.centre_mm[1] + level_shift[1] + rng.normal(0, 2.0),
         subject.angle_deg + rng.normal(0, 3.0),
     )
-    maps = tissue_maps(heart, placement, subject.grid, subject.tissues, subject.phenotype, supersample=config.supersample)
+    maps = tissue_maps(
+        heart, placement, subject.grid, subject.tissues, subject.phenotype, supersample=config.supersample, texture_rng=rng
+    )
     myo_t1, myo_t2, myo_pd = subject.tissues[Tissue.LV_MYOCARDIUM]
     if map_type == "T1":
         protocol = MolliProtocol(heart_rate_bpm=subject.heart_rate_bpm)
@@ -373,11 +375,20 @@ def _simulate_image(subject: _Subject, config: SimulationConfig, map_type: str, 
 
 
 def _noise_free_molli(protocol: MolliProtocol, t1_ms: np.ndarray, t2_ms: np.ndarray) -> np.ndarray:
-    """The MOLLI map a scanner would fit from noise-free signals of each pixel-centre tissue."""
-    pairs, inverse = np.unique(np.stack([t1_ms.ravel(), t2_ms.ravel()]), axis=1, return_inverse=True)
-    times, signed = molli_signal(protocol, pairs[0], pairs[1], 1.0)
-    fitted = fit_inversion_recovery(np.abs(signed), times).t1_ms
-    return fitted[inverse.ravel()].reshape(t1_ms.shape)
+    """The MOLLI map a scanner would fit from noise-free signals of each pixel-centre tissue.
+
+    The apparent-to-true T1 ratio is a smooth function of (T1, T2); it is
+    fitted on a log-spaced grid and interpolated, instead of fitting every pixel.
+    """
+    from scipy.interpolate import RegularGridInterpolator
+
+    log_t1, log_t2 = np.log(t1_ms), np.log(t2_ms)
+    axes = [np.linspace(v.min() - 1e-3, v.max() + 1e-3, 32) for v in (log_t1, log_t2)]
+    g1, g2 = np.meshgrid(np.exp(axes[0]), np.exp(axes[1]), indexing="ij")
+    times, signed = molli_signal(protocol, g1, g2, 1.0)
+    ratio = fit_inversion_recovery(np.abs(signed), times).t1_ms / g1
+    interpolate = RegularGridInterpolator(axes, ratio)
+    return t1_ms * interpolate(np.column_stack([log_t1.ravel(), log_t2.ravel()])).reshape(t1_ms.shape)
 
 
 class _SaxGeometry:

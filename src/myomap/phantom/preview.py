@@ -23,7 +23,7 @@ def write_subject_preview(path: Path, subject: str, phenotype: str, field_t: flo
     ``images`` is a list of ``(map_type, slice, ImageResult)``.
     """
     n_cols = 2 + max(len(result.times_ms) for _, _, result in images)
-    fig, axes = plt.subplots(len(images), n_cols, figsize=(1.45 * n_cols, 1.55 * len(images)), squeeze=False)
+    fig, axes = plt.subplots(len(images), n_cols, figsize=(1.45 * n_cols, 1.75 * len(images)), squeeze=False)
     for row, (map_type, position, result) in enumerate(images):
         lo, hi = _MAP_WINDOWS[map_type]
         crop = _crop(result)

@@ -57,10 +57,13 @@ def tissue_maps(
     phenotype: Phenotype,
     *,
     supersample: int = 3,
+    texture_rng: np.random.Generator | None = None,
 ) -> TissueMaps:
     """Evaluate labels and (T1, T2, PD) for every sub-pixel of the image.
 
     ``supersample`` must be odd so that one sub-pixel sits on the pixel centre.
+    With ``texture_rng``, T1, T2 and PD vary smoothly within each tissue (see
+    :data:`TEXTURE`); the truth maps include that variation.
     """
     if supersample < 1 or supersample % 2 == 0:
         raise ValueError(f"supersample must be a positive odd number, got {supersample}")
@@ -80,6 +83,11 @@ def tissue_maps(
     t2 = np.where(muscle, t2 * (1.0 + phenotype.diffuse_t2), t2)
     t1 = np.where(lesion, t1 * (1.0 + phenotype.focal_t1), t1)
     t2 = np.where(lesion, t2 * (1.0 + phenotype.focal_t2), t2)
+    if texture_rng is not None:
+        amplitude = np.array([TEXTURE.get(Tissue(i), (0.0, 0.0, 0.0)) for i in range(len(Tissue))])[labels]
+        for k, values in enumerate((t1, t2, pd)):
+            field = _smooth_field(grid, texture_rng, scale_mm=6.0)
+            values *= np.clip(1.0 + amplitude[..., k] * np.kron(field, np.ones((supersample, supersample))), 0.2, 3.0)
 
     centre = supersample // 2
     at_centre = (slice(centre, None, supersample), slice(centre, None, supersample))
@@ -93,6 +101,31 @@ def tissue_maps(
         t2_true_ms=t2[at_centre].copy(),
         myocardium_fraction=block_mean((labels == Tissue.LV_MYOCARDIUM).astype(float), supersample),
     )
+
+
+# Relative SD of the smooth within-tissue variation of (T1, T2, PD): tissue
+# heterogeneity, small vessels, flow and oxygenation in blood.
+TEXTURE: dict[Tissue, tuple[float, float, float]] = {
+    Tissue.LUNG: (0.05, 0.08, 0.5),
+    Tissue.SUBCUTANEOUS_FAT: (0.04, 0.05, 0.05),
+    Tissue.MUSCLE: (0.03, 0.04, 0.05),
+    Tissue.LIVER: (0.03, 0.04, 0.04),
+    Tissue.BONE_MARROW: (0.08, 0.06, 0.1),
+    Tissue.AORTA_BLOOD: (0.01, 0.04, 0.03),
+    Tissue.EPICARDIAL_FAT: (0.04, 0.05, 0.05),
+    Tissue.RV_BLOOD: (0.01, 0.04, 0.03),
+    Tissue.RV_WALL: (0.012, 0.02, 0.02),
+    Tissue.LV_BLOOD: (0.01, 0.04, 0.03),
+    Tissue.LV_MYOCARDIUM: (0.012, 0.02, 0.02),
+    Tissue.PAPILLARY: (0.012, 0.02, 0.02),
+}
+
+
+def _smooth_field(grid: Grid, rng: np.random.Generator, scale_mm: float) -> np.ndarray:
+    """Gaussian random field on the image grid with unit SD and correlation length ~``scale_mm``."""
+    sigma = (scale_mm / grid.spacing_mm[0], scale_mm / grid.spacing_mm[1])
+    field = ndimage.gaussian_filter(rng.standard_normal(grid.shape), sigma, mode="wrap")
+    return field / max(float(field.std()), 1e-12)
 
 
 def block_mean(image: np.ndarray, factor: int) -> np.ndarray:

@@ -1,0 +1,205 @@
+"""Weighted-image series from DICOM: finding, grouping, reading times, checking.
+
+Where the preparation time of a weighted image is stored differs between
+vendors and sequences; the readers look, in order:
+
+- inversion recovery (MOLLI, plain IR): the explicit ``--times``, then
+  InversionTime (0018,0082), then ``TI <ms>`` / ``TI=<ms>`` in ImageComments
+  (0020,4000), which Siemens MOLLI raw images carry.
+- T2 preparation: the explicit ``--times``, then ``T2prep=<ms>`` (also
+  ``T2 prep <ms>``, ``T2P=<ms>``) in ImageComments, then EchoTime
+  (0018,0081) when it differs between the images (multi-echo spin echo;
+  a bSSFP readout has one short TE for every image, which is not the
+  preparation time).
+
+A folder may hold several slices or series: files are grouped by
+SeriesInstanceUID and slice position, each group becomes one map.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+
+MODELS = ("molli", "ir", "t2")
+_TI_COMMENT = re.compile(r"\bTI\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
+_T2PREP_COMMENT = re.compile(r"\bT2\s*-?\s*(?:prep\w*|P)\.?\s*(?:duration)?\s*[=:]?\s*(\d+(?:\.\d+)?)\s*(?:ms)?", re.IGNORECASE)
+
+
+class SeriesError(ValueError):
+    """A series that cannot be fitted; the message names the file(s) and the problem."""
+
+
+@dataclass(frozen=True)
+class WeightedSeries:
+    """The weighted images of one slice, sorted by preparation time.
+
+    ``images`` has shape (n, rows, cols) in stored real-world units,
+    ``times_ms`` shape (n,), ``spacing_mm`` is (row, col).
+    """
+
+    name: str
+    files: tuple[Path, ...]
+    images: np.ndarray
+    times_ms: np.ndarray
+    spacing_mm: tuple[float, float] | None
+    time_source: str
+
+
+def find_dicom_files(inputs: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
+    """Expand files and folders (recursively) into a sorted list of files.
+
+    Hidden files are skipped.  Returns the files and one error line per
+    input that does not exist.
+    """
+    files: list[Path] = []
+    errors: list[str] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files.extend(p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            files.append(path)
+        else:
+            errors.append(f"{path}: no such file or folder")
+    return files, errors
+
+
+def group_series(files: Sequence[Path]) -> tuple[dict[str, list[Path]], list[str]]:
+    """Group DICOM files by series and slice position.
+
+    Returns ``{group name: files}`` and one error line per unreadable file.
+    Group names are built from SeriesDescription, SeriesNumber and slice
+    position and are unique and safe as folder names.
+    """
+    groups: dict[tuple, list[Path]] = defaultdict(list)
+    labels: dict[tuple, str] = {}
+    errors: list[str] = []
+    for path in files:
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        except Exception as exc:  # any failure to parse means "not a usable DICOM file"
+            errors.append(f"{path}: not a readable DICOM file ({type(exc).__name__})")
+            continue
+        position = ds.get("ImagePositionPatient")
+        where = tuple(round(float(c), 1) for c in position) if position is not None else (str(ds.get("SliceLocation", "")),)
+        key = (str(ds.get("SeriesInstanceUID", path.parent)), where)
+        groups[key].append(path)
+        if key not in labels:
+            description = str(ds.get("SeriesDescription", "") or path.parent.name)
+            labels[key] = _safe(f"{description}_s{ds.get('SeriesNumber', '')}")
+    totals = defaultdict(int)
+    for key in groups:
+        totals[labels[key]] += 1
+    named: dict[str, list[Path]] = {}
+    seen: dict[str, int] = defaultdict(int)
+    for key in sorted(groups, key=lambda k: (labels[k], k)):
+        label = labels[key]
+        seen[label] += 1
+        named[label if totals[label] == 1 else f"{label}_{seen[label]}"] = sorted(groups[key])
+    return named, errors
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "series"
+
+
+def read_series(name: str, files: Sequence[Path], model: str, times_ms: Sequence[float] | None = None) -> WeightedSeries:
+    """Read and check one group of weighted images.
+
+    Raises
+    ------
+    SeriesError
+        Fewer than three images, times that do not match the images,
+        duplicate or negative times, images of different shapes, all-zero or
+        NaN images, or no time information at all.
+    """
+    from myomap.io.dicom import DicomError, read_image
+
+    if model not in MODELS:
+        raise SeriesError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    where = f"{name} ({files[0].parent})" if files else name
+    if len(files) < 3:
+        raise SeriesError(f"{where}: {len(files)} image(s), at least 3 are needed for a fit")
+    images, metas, datasets = [], [], []
+    for path in files:
+        try:
+            pixels, meta = read_image(path, require_spacing=False)
+        except DicomError as exc:
+            raise SeriesError(str(exc)) from None
+        if not np.any(pixels):
+            raise SeriesError(f"{path}: image is empty (all pixels zero)")
+        images.append(pixels)
+        metas.append(meta)
+        datasets.append(pydicom.dcmread(path, stop_before_pixels=True))
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        raise SeriesError(f"{where}: images of different shapes {sorted(shapes)}")
+
+    if times_ms is not None:
+        times = np.asarray(times_ms, dtype=float)
+        source = "--times"
+        if times.size != len(files):
+            raise SeriesError(f"{where}: {times.size} times given for {len(files)} images")
+    else:
+        times, source = _times_from_dicom(datasets, model, files)
+    if np.any(times < 0):
+        raise SeriesError(f"{where}: negative time(s) {times[times < 0].tolist()} ms")
+    if np.unique(times).size != times.size:
+        raise SeriesError(f"{where}: duplicate times {sorted(times.tolist())} ms")
+
+    order = np.argsort(times, kind="stable")
+    return WeightedSeries(
+        name=name,
+        files=tuple(files[i] for i in order),
+        images=np.stack([images[i] for i in order]),
+        times_ms=times[order],
+        spacing_mm=metas[0].spacing_mm,
+        time_source=source,
+    )
+
+
+def _times_from_dicom(datasets: list, model: str, files: Sequence[Path]) -> tuple[np.ndarray, str]:
+    if model in ("molli", "ir"):
+        readers = (("InversionTime", _tag_time("InversionTime")), ("ImageComments TI", _comment_time(_TI_COMMENT)))
+    else:
+        readers = (("ImageComments T2prep", _comment_time(_T2PREP_COMMENT)), ("EchoTime", _distinct_echo_times))
+    for source, reader in readers:
+        values = [reader(ds) for ds in datasets]
+        if all(v is not None for v in values):
+            times = np.asarray(values, dtype=float)
+            if source == "EchoTime" and np.unique(times).size == 1:
+                continue
+            return times, source
+    missing = next(f for f, ds in zip(files, datasets) if all(r(ds) is None for _, r in readers))
+    kind = "inversion time" if model in ("molli", "ir") else "T2-preparation time"
+    raise SeriesError(f"{missing}: no {kind} in the DICOM header; give the times with --times")
+
+
+def _tag_time(keyword: str):
+    def read(ds) -> float | None:
+        value = ds.get(keyword)
+        try:
+            return float(value) if value not in (None, "") else None
+        except (TypeError, ValueError):
+            return None
+
+    return read
+
+
+def _comment_time(pattern: re.Pattern):
+    def read(ds) -> float | None:
+        match = pattern.search(str(ds.get("ImageComments", "")))
+        return float(match.group(1)) if match else None
+
+    return read
+
+
+def _distinct_echo_times(ds) -> float | None:
+    return _tag_time("EchoTime")(ds)
