@@ -37,3 +37,22 @@ def test_simulate_errors_are_one_line_and_exit_non_zero(tmp_path):
 def test_import_paper_on_a_folder_without_the_layout(tmp_path):
     result = runner.invoke(app, ["import-paper", str(tmp_path), "-o", str(tmp_path / "m")])
     assert result.exit_code == 1 and "no '<patient>/T1_map_base'" in result.output
+
+
+def test_fit_command_writes_maps_and_reports_failures(cohort, tmp_path):
+    out = tmp_path / "fits"
+    result = runner.invoke(app, ["fit", str(cohort / "sub-001" / "T1_basal"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(list(out.rglob("map.dcm"))) == 1
+    result = runner.invoke(app, ["fit", str(cohort / "sub-001" / "T1_basal"), str(tmp_path / "nothing"), "-o", str(out)])
+    assert result.exit_code == 1 and "no such file or folder" in result.output
+
+
+def test_fit_command_explicit_times(cohort, tmp_path):
+    folder = cohort / "sub-001" / "T2_basal"
+    result = runner.invoke(app, ["fit", str(folder), "-o", str(tmp_path / "a"), "--model", "t2", "--times", "0,25,55"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["fit", str(folder), "-o", str(tmp_path / "b"), "--times", "0,25,55"])
+    assert result.exit_code == 1 and "explicit --model" in result.output
+    result = runner.invoke(app, ["fit", str(folder), "-o", str(tmp_path / "c"), "--model", "t2", "--times", "0,x"])
+    assert result.exit_code == 1 and "comma-separated" in result.output

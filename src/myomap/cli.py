@@ -84,6 +84,57 @@ def simulate(
         log.info("previews: %s", out / "preview")
 
 
+@app.command()
+def fit(
+    series: Annotated[list[Path], typer.Argument(help="DICOM files or folders of weighted images (searched recursively).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder; one subfolder per fitted series.")],
+    model: Annotated[str, typer.Option(help="auto (MOLLI if inversion times, T2 if T2-prep times), molli, ir (plain inversion recovery) or t2.")] = "auto",
+    times: Annotated[str | None, typer.Option(help="Comma-separated times in ms, one per image in file-name order (overrides DICOM).")] = None,
+    register: Annotated[bool, typer.Option("--register", help="Align the weighted images (translation) before fitting.")] = False,
+    mask_background: Annotated[bool, typer.Option("--mask-background/--no-mask-background", help="Leave dark background pixels unfitted (NaN, stored as 0).")] = True,
+    noise_correction: Annotated[bool, typer.Option("--noise-correction/--no-noise-correction", help="Remove the Rician noise floor (estimated from the background) before fitting.")] = True,
+    keep_phi: Annotated[bool, typer.Option("--keep-phi", help="Copy patient name, ID and study UID into the output DICOM.")] = False,
+) -> None:
+    """Fit T1 (MOLLI or plain IR) or T2 maps pixel-wise from weighted images.
+
+    A folder holding several slices or series gives one map per series and
+    slice.  Writes per series map.dcm (ms), r2.dcm (goodness of fit),
+    fit.npz (all parameters) and preview.png, plus fits.csv.  Series that
+    cannot be fitted are reported one line each; the exit code is 1 if any
+    failed.
+
+    Example: [bold]myomap fit cohort/sub-001/T1_mid -o fits[/]
+    """
+    from myomap.mapping.pipeline import fit_paths
+
+    time_list = None
+    if times is not None:
+        try:
+            time_list = [float(t) for t in times.replace(" ", "").split(",") if t]
+        except ValueError:
+            raise _fail(f"--times must be comma-separated numbers in ms, got {times!r}") from None
+    try:
+        with _progress() as bar:
+            task = bar.add_task("fitting", total=None)
+
+            def advance(name: str, total: int) -> None:
+                bar.update(task, total=total, advance=1, description=f"fitting {name}")
+
+            report = fit_paths(
+                series, out, model=model, times_ms=time_list, keep_phi=keep_phi, mask_background=mask_background, noise_correction=noise_correction, register=register, progress=advance
+            )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    for outcome in report.outcomes:
+        log.info("%s: %s fit of %d images (times from %s), median R² %.4f -> %s", outcome.name, outcome.model, len(outcome.times_ms), outcome.time_source, outcome.median_r2, outcome.folder)
+    for note in report.notes:
+        log.info(note)
+    for error in report.errors:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
 @app.command("import-paper")
 def import_paper(
     source: Annotated[Path, typer.Argument(help="Folder in the paper's layout: 'Patient (N)/T1_map_base/*.dcm' ...")],

@@ -11,7 +11,7 @@ metadata they return.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,9 +65,10 @@ class ImageMeta:
     t2prep_ms: float | None = None
     orientation: tuple[float, ...] | None = None
     position_mm: tuple[float, ...] | None = None
+    echo_time_ms: float | None = None
+    image_comments: str = ""
     series_uid: str = ""
     sop_uid: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def write_mr_image(
@@ -107,7 +108,8 @@ def write_mr_image(
     ds.PatientName = series.patient_name
     ds.StudyInstanceUID = series.study_uid
     ds.SeriesInstanceUID = series.series_uid
-    ds.StudyDate = ds.SeriesDate = series.study_date
+    if series.study_date:
+        ds.StudyDate = ds.SeriesDate = series.study_date
     ds.SeriesNumber = series.series_number
     ds.SeriesDescription = series.series_description
     ds.InstanceNumber = instance_number
@@ -127,7 +129,7 @@ def write_mr_image(
         ds.ImageComments = f"T2prep={t2prep_ms:g}ms"
     ds.RescaleSlope = f"{slope:g}"
     ds.RescaleIntercept = f"{intercept:g}"
-    ds.RescaleType = "MS" if "MAP" in " ".join(series.image_type) else "US"
+    ds.RescaleType = "MS" if any(t in ("T1 MAP", "T2 MAP") for t in series.image_type) else "US"
     if window is not None:
         ds.WindowCenter, ds.WindowWidth = f"{window[0]:g}", f"{window[1]:g}"
     ds.SamplesPerPixel = 1
@@ -140,6 +142,57 @@ def write_mr_image(
     ds.PixelData = stored.tobytes()
     with atomic_path(Path(path)) as tmp:
         ds.save_as(tmp, enforce_file_format=True)
+
+
+# How maps are stored: RescaleSlope (ms per stored unit) and a display window (centre, width).
+MAP_STORAGE = {"T1": (1.0, (1000.0, 1400.0)), "T2": (0.1, (50.0, 60.0)), "R2": (1e-4, (0.5, 1.0))}
+
+
+def write_derived_map(
+    path: Path,
+    values: np.ndarray,
+    source: Path,
+    *,
+    kind: str,
+    description: str,
+    series_uid: str,
+    sop_uid: str,
+    series_number: int = 900,
+    keep_phi: bool = False,
+) -> None:
+    """Write a map computed from ``source`` images, copying its geometry.
+
+    ``kind`` is ``T1``, ``T2`` or ``R2`` (goodness of fit, stored 0-1).
+    Patient name, ID and the study's UID are copied only with ``keep_phi``;
+    otherwise the patient is "ANONYMOUS" and the study UID is replaced by one
+    derived from it, so that maps of one study still share a study.
+    """
+    from pydicom.uid import generate_uid
+
+    try:
+        ds = pydicom.dcmread(source, stop_before_pixels=True)
+    except Exception as exc:  # corrupt template: report it like any unreadable input
+        raise DicomError(f"{source}: not a readable DICOM file ({type(exc).__name__}: {exc})") from None
+    slope, window = MAP_STORAGE[kind]
+    study_uid = str(ds.get("StudyInstanceUID", ""))
+    geometry = DicomGeometry(
+        spacing_mm=tuple(float(v) for v in ds.get("PixelSpacing", [1.0, 1.0])),
+        orientation=tuple(float(v) for v in ds.get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0])),
+        position_mm=tuple(float(v) for v in ds.get("ImagePositionPatient", [0, 0, 0])),
+        slice_thickness_mm=float(ds.get("SliceThickness", 8.0) or 8.0),
+    )
+    series = SeriesInfo(
+        patient_id=str(ds.get("PatientID", "")) if keep_phi else "ANONYMOUS",
+        patient_name=str(ds.get("PatientName", "")) if keep_phi else "Anonymous",
+        study_uid=study_uid if keep_phi and study_uid else generate_uid(entropy_srcs=["study", study_uid]),
+        series_uid=series_uid,
+        series_number=series_number,
+        series_description=description,
+        image_type=("DERIVED", "SECONDARY", "R2 MAP" if kind == "R2" else f"{kind} MAP"),
+        field_strength_t=float(ds.get("MagneticFieldStrength", 0.0) or 0.0),
+        study_date=str(ds.get("StudyDate", "")) if keep_phi else "",
+    )
+    write_mr_image(path, np.clip(values, 0.0, None), geometry=geometry, series=series, instance_number=1, sop_uid=sop_uid, slope=slope, window=window)
 
 
 def read_image(path: str | Path, *, require_spacing: bool = True) -> tuple[np.ndarray, ImageMeta]:
@@ -183,6 +236,7 @@ def read_image(path: str | Path, *, require_spacing: bool = True) -> tuple[np.nd
     if match:
         t2prep = float(match.group(1))
     inversion = ds.get("InversionTime")
+    echo = ds.get("EchoTime")
     meta = ImageMeta(
         spacing_mm=spacing,
         image_type=tuple(str(v) for v in ds.get("ImageType", [])),
@@ -191,6 +245,8 @@ def read_image(path: str | Path, *, require_spacing: bool = True) -> tuple[np.nd
         t2prep_ms=t2prep,
         orientation=tuple(float(c) for c in ds.ImageOrientationPatient) if "ImageOrientationPatient" in ds else None,
         position_mm=tuple(float(c) for c in ds.ImagePositionPatient) if "ImagePositionPatient" in ds else None,
+        echo_time_ms=float(echo) if echo not in (None, "") else None,
+        image_comments=str(ds.get("ImageComments", "")),
         series_uid=str(ds.get("SeriesInstanceUID", "")),
         sop_uid=str(ds.get("SOPInstanceUID", "")),
     )

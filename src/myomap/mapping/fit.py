@@ -57,6 +57,7 @@ def fit_inversion_recovery(
     *,
     look_locker: bool = True,
     mask: ArrayLike | None = None,
+    noise_sd: float | None = None,
     t1_range_ms: tuple[float, float] = (10.0, 6000.0),
 ) -> T1Fit:
     """Fit ``|A - B exp(-t / T1*)|`` to magnitude inversion-recovery images.
@@ -72,6 +73,9 @@ def fit_inversion_recovery(
         spin-echo inversion recovery, where ``T1 = T1*``.
     mask : bool array, optional
         Pixels to fit; the others are NaN.
+    noise_sd : float, optional
+        Per-channel noise SD of the magnitude images; removes the Rician
+        noise floor before fitting (see :func:`rician_correct`).
     t1_range_ms : (float, float)
         Physical bounds of the fitted time constant T1*.
 
@@ -82,24 +86,49 @@ def fit_inversion_recovery(
     Notes
     -----
     Polarity restoration: the signed signal is negative before the null and
-    positive after it.  The null lies next to the smallest magnitude, so the
-    two sign patterns "negative up to, excluding / including, the smallest
-    sample" are both fitted and the better one kept (Barral et al. 2010).
+    positive after it, so with the images sorted by time the first ``k`` are
+    negated, for an unknown ``k`` < n (Barral et al. 2010).  All ``n``
+    patterns are scored on the grid; the two best are refined.  Trying only
+    the patterns next to the smallest magnitude is not enough for MOLLI,
+    whose two interleaved inversions make the sorted magnitudes non-monotonic.
     """
     y, t, shape, fit_px = _prepare(images, times_ms, mask)
-    n = t.size
-    k_min = np.argmin(y, axis=0)
-    best_rss = np.full(y.shape[1], np.inf)
-    best = np.full((3, y.shape[1]), np.nan)
-    best_ss_tot = np.zeros(y.shape[1])
-    for extra in (0, 1):
-        n_negative = k_min + extra
-        signs = np.where(np.arange(n)[:, None] < n_negative[None, :], -1.0, 1.0)
-        ys = y * signs
-        tau, coef, rss = _varpro(ys, t, _ir_basis, t1_range_ms)
+    if noise_sd:
+        y = rician_correct(y, noise_sd)
+    n, n_px = y.shape
+    grid = np.geomspace(t1_range_ms[0], t1_range_ms[1], _N_GRID)
+    e = np.exp(-t[:, None] / grid[None, :])  # (n, G)
+    sums = _Sums(y)
+    se, see = e.sum(0)[:, None], (e * e).sum(0)[:, None]
+    sye_all = e.T @ y  # (G, P) with all signs positive
+    top = [(np.full(n_px, np.inf), np.zeros(n_px, int), np.zeros(n_px, int)) for _ in range(2)]  # (rss, k, g)
+    flipped_sy = sums.sy.copy()
+    flipped_sye = sye_all.copy()
+    det = n * see - se * se  # (G, 1): the same for every pixel
+    for k in range(n):  # negating all n samples mirrors k = 0 and leaves A < 0: never physical
+        if k > 0:  # negate sample k-1 as well
+            flipped_sy -= 2 * y[k - 1]
+            flipped_sye -= 2 * np.outer(e[k - 1], y[k - 1])
+        # Residual of the 2x2 least squares, written out to keep the loop cheap.
+        explained = (see * flipped_sy**2 - 2 * se * flipped_sy * flipped_sye + n * flipped_sye**2) / det
+        rss = np.where(np.isfinite(explained), sums.yy - explained, np.inf)
+        g = np.argmin(rss, axis=0)
+        r = rss[g, np.arange(n_px)]
+        (r1, k1, g1), (r2, k2, g2) = top
+        first, second = r < r1, (r >= r1) & (r < r2)
+        top = [
+            (np.where(first, r, r1), np.where(first, k, k1), np.where(first, g, g1)),
+            (np.where(first, r1, np.where(second, r, r2)), np.where(first, k1, np.where(second, k, k2)), np.where(first, g1, np.where(second, g, g2))),
+        ]
+    best_rss = np.full(n_px, np.inf)
+    best = np.full((3, n_px), np.nan)
+    best_ss_tot = np.zeros(n_px)
+    for _, k, g in top:
+        ys = y * np.where(np.arange(n)[:, None] < k[None, :], -1.0, 1.0)
+        tau, (a, c), rss = _refine(ys, t, True, grid, g)
         better = rss < best_rss
         best_rss = np.where(better, rss, best_rss)
-        best[:, better] = np.vstack([coef, tau[None, :]])[:, better]
+        best[:, better] = np.vstack([a, -c, tau])[:, better]
         best_ss_tot = np.where(better, _ss_tot(ys), best_ss_tot)
     a, b, t1_star = best
     t1 = look_locker_t1(a, b, t1_star) if look_locker else np.where(a > 0, t1_star, np.nan)
@@ -119,6 +148,7 @@ def fit_t2(
     *,
     offset: bool = False,
     mask: ArrayLike | None = None,
+    noise_sd: float | None = None,
     t2_range_ms: tuple[float, float] = (2.0, 2000.0),
 ) -> T2Fit:
     """Fit ``M0 exp(-t / T2) (+ offset)`` to T2-prepared or multi-echo images.
@@ -133,14 +163,15 @@ def fit_t2(
         Fit a constant offset as a third parameter (needs n >= 3).
     mask : bool array, optional
         Pixels to fit; the others are NaN.
+    noise_sd : float, optional
+        Per-channel noise SD; removes the Rician noise floor before fitting.
     t2_range_ms : (float, float)
         Physical bounds of the fitted T2.
     """
     y, t, shape, fit_px = _prepare(images, times_ms, mask)
-    basis = _t2_offset_basis if offset else _t2_basis
-    t2, coef, rss = _varpro(y, t, basis, t2_range_ms)
-    m0 = coef[0]
-    off = coef[1] if offset else np.zeros_like(m0)
+    if noise_sd:
+        y = rician_correct(y, noise_sd)
+    t2, (off, m0), rss = _varpro(y, t, offset, t2_range_ms)
     t2 = np.where(m0 > 0, t2, np.nan)
     return T2Fit(
         t2_ms=_unflatten(t2, fit_px, shape),
@@ -150,51 +181,82 @@ def fit_t2(
     )
 
 
-# --- basis functions: shape (m, n, ...) for times t of shape (n, 1) -------------
+def rician_correct(magnitude: ArrayLike, noise_sd: float) -> np.ndarray:
+    """Remove the Rician noise floor: ``sqrt(max(M² - 2σ², 0))``.
 
-
-def _ir_basis(t: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    e = np.exp(-t / tau)
-    return np.stack([np.ones_like(e), -e])
-
-
-def _t2_basis(t: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    return np.exp(-t / tau)[None]
-
-
-def _t2_offset_basis(t: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    e = np.exp(-t / tau)
-    return np.stack([e, np.ones_like(e)])
-
-
-# --- variable projection -------------------------------------------------------
-
-
-def _varpro(y: np.ndarray, t: np.ndarray, basis, bounds: tuple[float, float], n_grid: int = 40, n_golden: int = 26):
-    """Minimise the projected residual over one time constant per pixel.
-
-    ``y`` has shape (n, P).  Returns ``(tau, coef, rss)`` with shapes (P,),
-    (m, P), (P,).
+    The mean of a squared Rician magnitude is ``A² + 2σ²`` (σ per channel),
+    so this is an unbiased estimate of ``A²`` in the power domain
+    (Gudbjartsson & Patz, MRM 1995, 34:910).  It removes the upward bias of
+    dark samples (long T2-prep, MOLLI near the null) that biases the fit.
     """
+    m = np.asarray(magnitude, dtype=float)
+    return np.sqrt(np.maximum(m * m - 2.0 * noise_sd**2, 0.0))
+
+
+def estimate_noise_sd(images: ArrayLike, background: float = 0.1) -> float | None:
+    """Per-channel noise SD from the image background, which is pure (Rayleigh) noise.
+
+    Background pixels are those whose brightest weighted value is below
+    ``background`` times the 99th percentile.  Their values are pooled and
+    the mode of their histogram is taken: the mode of a Rayleigh
+    distribution is σ, and the mode ignores weak tissue (lung) that also
+    falls below the threshold.  Returns None when the background is mostly
+    exact zeros (blanked by the scanner) or too small to estimate from.
+    """
+    stack = np.asarray(images, dtype=float)
+    peak = stack.max(axis=0)
+    values = stack[:, peak < background * np.percentile(peak, 99)].ravel()
+    if values.size < 500 or np.mean(values == 0) > 0.5:
+        return None
+    counts, edges = np.histogram(values, bins=100, range=(0.0, float(np.percentile(values, 90))))
+    smooth = np.convolve(counts, np.ones(5) / 5, mode="same")
+    k = int(np.argmax(smooth))
+    return float((edges[k] + edges[k + 1]) / 2)
+
+
+# --- variable projection ---------------------------------------------------------
+#
+# Every model here is linear in the amplitudes of two basis functions,
+# ``exp(-t / tau)`` and optionally the constant 1:
+#   inversion recovery  A - B exp(-t/T1*)   = A * 1 + c * e  with B = -c
+#   T2 with offset      M0 exp(-t/T2) + C   = C * 1 + M0 * e
+#   T2                  M0 exp(-t/T2)       =         M0 * e
+# so one closed-form 2x2 (or 1x1) solve serves all of them.
+
+
+_N_GRID = 40
+_N_GOLDEN = 26
+
+
+def _varpro(y: np.ndarray, t: np.ndarray, constant: bool, bounds: tuple[float, float]):
+    """Minimise the projected residual over ``tau`` for every pixel.
+
+    ``y`` has shape (n, P).  Returns ``(tau, (const, amp), rss)``, each of
+    shape (P,), where the model is ``const + amp * exp(-t / tau)``.
+    """
+    grid = np.geomspace(bounds[0], bounds[1], _N_GRID)
+    e = np.exp(-t[:, None] / grid[None, :])  # (n, G): the same for every pixel
+    rss_grid = _Sums(y).rss(e.sum(0)[:, None], (e * e).sum(0)[:, None], e.T @ y, constant)  # (G, P)
+    g = np.argmin(np.where(np.isfinite(rss_grid), rss_grid, np.inf), axis=0)
+    return _refine(y, t, constant, grid, g)
+
+
+def _refine(y: np.ndarray, t: np.ndarray, constant: bool, grid: np.ndarray, g: np.ndarray):
+    """Golden-section search in log(tau) between the grid neighbours of index ``g`` (per pixel)."""
     tcol = t[:, None]
-    grid = np.geomspace(bounds[0], bounds[1], n_grid)
-    # Grid stage: the basis does not depend on the pixel, so one product per basis function.
-    b_grid = basis(tcol, grid[None, :])  # (m, n, G)
-    rss_grid = _grid_rss(b_grid, y)  # (G, P)
-    rss_grid = np.where(np.isfinite(rss_grid), rss_grid, np.inf)
-    g = np.argmin(rss_grid, axis=0)
-    log_lo = np.log(grid[np.clip(g - 1, 0, n_grid - 1)])
-    log_hi = np.log(grid[np.clip(g + 1, 0, n_grid - 1)])
+    sums = _Sums(y)
+    log_lo = np.log(grid[np.clip(g - 1, 0, grid.size - 1)])
+    log_hi = np.log(grid[np.clip(g + 1, 0, grid.size - 1)])
 
     def rss_at(log_tau: np.ndarray) -> np.ndarray:
-        r = _projected_rss(basis(tcol, np.exp(log_tau)[None, :]), y)
+        ex = np.exp(-tcol / np.exp(log_tau)[None, :])
+        r = sums.rss(ex.sum(0), np.einsum("np,np->p", ex, ex), np.einsum("np,np->p", ex, y), constant)
         return np.where(np.isfinite(r), r, np.inf)
 
-    # Golden-section search in log(tau) inside the grid bracket.
     x1 = log_hi - _GOLDEN * (log_hi - log_lo)
     x2 = log_lo + _GOLDEN * (log_hi - log_lo)
     f1, f2 = rss_at(x1), rss_at(x2)
-    for _ in range(n_golden):
+    for _ in range(_N_GOLDEN):
         left = f1 < f2
         log_hi = np.where(left, x2, log_hi)
         log_lo = np.where(left, log_lo, x1)
@@ -202,42 +264,32 @@ def _varpro(y: np.ndarray, t: np.ndarray, basis, bounds: tuple[float, float], n_
         f_new = rss_at(x_new)
         x2, f2, x1, f1 = np.where(left, x1, x_new), np.where(left, f1, f_new), np.where(left, x_new, x2), np.where(left, f_new, f2)
     tau = np.exp(np.where(f1 < f2, x1, x2))
-    coef, rss = _linear_ls(basis(tcol, tau[None, :]), y)
-    return tau, coef, rss
+    ex = np.exp(-tcol / tau[None, :])
+    const, amp, rss = sums.solve(ex.sum(0), np.einsum("np,np->p", ex, ex), np.einsum("np,np->p", ex, y), constant)
+    return tau, (const, amp), rss
 
 
-def _projected_rss(b: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return _linear_ls(b, y)[1]
+class _Sums:
+    """Pixel-wise sums of the data that do not depend on ``tau``."""
 
+    def __init__(self, y: np.ndarray):
+        self.n = y.shape[0]
+        self.sy = y.sum(0)
+        self.yy = np.einsum("np,np->p", y, y)
 
-def _grid_rss(b: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Residual for every grid value (columns of ``b``, shape (m, n, G)) and pixel: (G, P)."""
-    gram = np.einsum("ing,jng->ijg", b, b)[:, :, :, None]
-    h = np.einsum("ing,np->igp", b, y, optimize=True)
-    return _solve_normal(gram, h, np.sum(y * y, axis=0))[1]
+    def solve(self, se, see, sye, constant: bool):
+        """Closed-form least squares for the amplitudes; returns (const, amp, rss)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if not constant:
+                amp = sye / see
+                return np.zeros_like(amp), amp, self.yy - amp * sye
+            det = self.n * see - se * se
+            const = (see * self.sy - se * sye) / det
+            amp = (self.n * sye - se * self.sy) / det
+        return const, amp, self.yy - const * self.sy - amp * sye
 
-
-def _linear_ls(b: np.ndarray, y: np.ndarray):
-    """Least squares of ``y ≈ Σ_m coef_m b_m`` along axis 0, batched over pixels.
-
-    ``b`` has shape (m, n, P) and ``y`` shape (n, P).  Returns coef (m, P)
-    and the residual sum of squares (P,).
-    """
-    gram = np.einsum("inp,jnp->ijp", b, b)
-    h = np.einsum("inp,np->ip", b, y)
-    return _solve_normal(gram, h, np.sum(y * y, axis=0))
-
-
-def _solve_normal(gram: np.ndarray, h: np.ndarray, yy: np.ndarray):
-    """Closed-form solve of 1×1 or 2×2 normal equations, batched; returns (coef, rss)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if h.shape[0] == 1:
-            c1 = h[0] / gram[0, 0]
-            return c1[None], yy - c1 * h[0]
-        det = gram[0, 0] * gram[1, 1] - gram[0, 1] ** 2
-        c1 = (gram[1, 1] * h[0] - gram[0, 1] * h[1]) / det
-        c2 = (gram[0, 0] * h[1] - gram[0, 1] * h[0]) / det
-    return np.stack([c1, c2]), yy - c1 * h[0] - c2 * h[1]
+    def rss(self, se, see, sye, constant: bool) -> np.ndarray:
+        return self.solve(se, see, sye, constant)[2]
 
 
 # --- shapes and masks ----------------------------------------------------------

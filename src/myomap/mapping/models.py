@@ -30,7 +30,8 @@ def inversion_recovery(times_ms: ArrayLike, a: ArrayLike, b: ArrayLike, t1_ms: A
 def look_locker_t1(a: ArrayLike, b: ArrayLike, t1_star_ms: ArrayLike) -> np.ndarray:
     """Look-Locker corrected T1 in ms, ``T1 = T1* (B/A - 1)`` (Deichmann & Haase 1992).
 
-    Gives NaN where ``a`` is not positive, since the correction is undefined.
+    Gives NaN where ``a`` is not positive or ``b <= a`` (T1 would not be
+    positive): such parameters come from fitting noise, not tissue.
 
     Examples
     --------
@@ -40,7 +41,7 @@ def look_locker_t1(a: ArrayLike, b: ArrayLike, t1_star_ms: ArrayLike) -> np.ndar
     a = np.asarray(a, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         t1 = np.asarray(t1_star_ms, dtype=float) * (np.asarray(b, dtype=float) / a - 1.0)
-    return np.where(a > 0, t1, np.nan)
+    return np.where((a > 0) & (t1 > 0), t1, np.nan)
 
 
 def molli_ideal_signal(times_ms: ArrayLike, m0: ArrayLike, t1_ms: ArrayLike, t1_star_ms: ArrayLike) -> np.ndarray:

@@ -52,18 +52,28 @@ class WeightedSeries:
     time_source: str
 
 
+# Files met while walking a folder that are certainly not DICOM (our own outputs among them).
+_NOT_DICOM = {".json", ".npz", ".npy", ".png", ".jpg", ".csv", ".txt", ".yaml", ".yml", ".html", ".md", ".nii", ".gz"}
+# ImageType values of maps: a folder of weighted images may hold the scanner's map too.
+_MAP_TYPES = {"T1 MAP", "T2 MAP", "R2 MAP", "T1MAP", "T2MAP", "MAP"}
+
+
 def find_dicom_files(inputs: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
     """Expand files and folders (recursively) into a sorted list of files.
 
-    Hidden files are skipped.  Returns the files and one error line per
-    input that does not exist.
+    Inside folders, hidden files and files with a non-DICOM extension
+    (``.json``, ``.png``, ...) are skipped; files named explicitly are
+    always kept.  Returns the files and one error line per input that does
+    not exist.
     """
     files: list[Path] = []
     errors: list[str] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith("."))
+            files.extend(
+                p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in _NOT_DICOM
+            )
         elif path.is_file():
             files.append(path)
         else:
@@ -71,21 +81,29 @@ def find_dicom_files(inputs: Iterable[str | Path]) -> tuple[list[Path], list[str
     return files, errors
 
 
-def group_series(files: Sequence[Path]) -> tuple[dict[str, list[Path]], list[str]]:
-    """Group DICOM files by series and slice position.
+def group_series(files: Sequence[Path]) -> tuple[dict[str, list[Path]], list[str], list[str]]:
+    """Group DICOM files of weighted images by series and slice position.
 
-    Returns ``{group name: files}`` and one error line per unreadable file.
-    Group names are built from SeriesDescription, SeriesNumber and slice
-    position and are unique and safe as folder names.
+    Returns ``{group name: files}``, one error line per unreadable file, and
+    one note per skipped map image (ImageType T1 MAP, T2 MAP, ...).  Group
+    names are built from SeriesDescription and SeriesNumber, made unique,
+    and are safe as folder names.
     """
     groups: dict[tuple, list[Path]] = defaultdict(list)
     labels: dict[tuple, str] = {}
     errors: list[str] = []
+    notes: list[str] = []
     for path in files:
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
         except Exception as exc:  # any failure to parse means "not a usable DICOM file"
             errors.append(f"{path}: not a readable DICOM file ({type(exc).__name__})")
+            continue
+        if "Rows" not in ds or "Columns" not in ds:
+            errors.append(f"{path}: truncated or incomplete DICOM (no image size in the header)")
+            continue
+        if _MAP_TYPES & {str(v).upper() for v in ds.get("ImageType", [])}:
+            notes.append(f"{path}: a map, not a weighted image; skipped")
             continue
         position = ds.get("ImagePositionPatient")
         where = tuple(round(float(c), 1) for c in position) if position is not None else (str(ds.get("SliceLocation", "")),)
@@ -103,7 +121,7 @@ def group_series(files: Sequence[Path]) -> tuple[dict[str, list[Path]], list[str
         label = labels[key]
         seen[label] += 1
         named[label if totals[label] == 1 else f"{label}_{seen[label]}"] = sorted(groups[key])
-    return named, errors
+    return named, errors, notes
 
 
 def _safe(text: str) -> str:
@@ -127,7 +145,7 @@ def read_series(name: str, files: Sequence[Path], model: str, times_ms: Sequence
     where = f"{name} ({files[0].parent})" if files else name
     if len(files) < 3:
         raise SeriesError(f"{where}: {len(files)} image(s), at least 3 are needed for a fit")
-    images, metas, datasets = [], [], []
+    images, metas = [], []
     for path in files:
         try:
             pixels, meta = read_image(path, require_spacing=False)
@@ -137,7 +155,6 @@ def read_series(name: str, files: Sequence[Path], model: str, times_ms: Sequence
             raise SeriesError(f"{path}: image is empty (all pixels zero)")
         images.append(pixels)
         metas.append(meta)
-        datasets.append(pydicom.dcmread(path, stop_before_pixels=True))
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
         raise SeriesError(f"{where}: images of different shapes {sorted(shapes)}")
@@ -148,7 +165,7 @@ def read_series(name: str, files: Sequence[Path], model: str, times_ms: Sequence
         if times.size != len(files):
             raise SeriesError(f"{where}: {times.size} times given for {len(files)} images")
     else:
-        times, source = _times_from_dicom(datasets, model, files)
+        times, source = _times_from_dicom(metas, model, files)
     if np.any(times < 0):
         raise SeriesError(f"{where}: negative time(s) {times[times < 0].tolist()} ms")
     if np.unique(times).size != times.size:
@@ -165,41 +182,26 @@ def read_series(name: str, files: Sequence[Path], model: str, times_ms: Sequence
     )
 
 
-def _times_from_dicom(datasets: list, model: str, files: Sequence[Path]) -> tuple[np.ndarray, str]:
+def _times_from_dicom(metas: list, model: str, files: Sequence[Path]) -> tuple[np.ndarray, str]:
     if model in ("molli", "ir"):
-        readers = (("InversionTime", _tag_time("InversionTime")), ("ImageComments TI", _comment_time(_TI_COMMENT)))
+        readers = (("InversionTime", lambda m: m.inversion_time_ms), ("ImageComments TI", _comment_time(_TI_COMMENT)))
     else:
-        readers = (("ImageComments T2prep", _comment_time(_T2PREP_COMMENT)), ("EchoTime", _distinct_echo_times))
+        readers = (("ImageComments T2prep", _comment_time(_T2PREP_COMMENT)), ("EchoTime", lambda m: m.echo_time_ms))
     for source, reader in readers:
-        values = [reader(ds) for ds in datasets]
+        values = [reader(m) for m in metas]
         if all(v is not None for v in values):
             times = np.asarray(values, dtype=float)
             if source == "EchoTime" and np.unique(times).size == 1:
-                continue
+                continue  # one readout TE for all images: not a preparation time
             return times, source
-    missing = next(f for f, ds in zip(files, datasets) if all(r(ds) is None for _, r in readers))
+    missing = next((f for f, m in zip(files, metas) if all(r(m) is None for _, r in readers)), files[0])
     kind = "inversion time" if model in ("molli", "ir") else "T2-preparation time"
     raise SeriesError(f"{missing}: no {kind} in the DICOM header; give the times with --times")
 
 
-def _tag_time(keyword: str):
-    def read(ds) -> float | None:
-        value = ds.get(keyword)
-        try:
-            return float(value) if value not in (None, "") else None
-        except (TypeError, ValueError):
-            return None
-
-    return read
-
-
 def _comment_time(pattern: re.Pattern):
-    def read(ds) -> float | None:
-        match = pattern.search(str(ds.get("ImageComments", "")))
+    def read(meta) -> float | None:
+        match = pattern.search(meta.image_comments)
         return float(match.group(1)) if match else None
 
     return read
-
-
-def _distinct_echo_times(ds) -> float | None:
-    return _tag_time("EchoTime")(ds)

@@ -25,7 +25,7 @@ import yaml
 from pydicom.uid import generate_uid
 
 from myomap.io.contours import write_contours
-from myomap.io.dicom import DicomGeometry, SeriesInfo, write_mr_image
+from myomap.io.dicom import MAP_STORAGE, DicomGeometry, SeriesInfo, write_mr_image
 from myomap.io.files import atomic_write_text, write_npz
 from myomap.mapping.fit import fit_inversion_recovery, fit_t2
 from myomap.phantom.anatomy import SLICE_POSITIONS, Placement, SubjectAnatomy, draw_anatomy
@@ -45,8 +45,8 @@ SUBJECT_COLUMNS = (
     "pixel_spacing_row_mm", "pixel_spacing_col_mm", "rows", "cols",
 )  # fmt: skip
 
-# Display ranges and storage of the maps: T1 in whole ms, T2 in tenths of ms.
-_MAP_STORAGE = {"T1": (1.0, 4000.0, (1000.0, 1400.0)), "T2": (0.1, 1000.0, (50.0, 60.0))}
+# Maps are clipped to a scanner-like range before storage.
+_MAP_CLIP_MS = {"T1": 4000.0, "T2": 1000.0}
 # Stored value of the reference myocardium signal in the weighted images.
 _WEIGHTED_LEVEL = 500.0
 
@@ -72,6 +72,8 @@ class SimulationConfig:
     snr_t1, snr_t2 : (float, float)
         Range of the myocardial SNR of the last MOLLI image and of the
         first T2-prep image.
+    misregistration_px : float
+        SD of the in-plane shift between weighted images, in pixels.
     split : (float, float, float)
         Train / validation / test shares of the patient-level split.
     supersample : int
@@ -84,6 +86,7 @@ class SimulationConfig:
     artefact_fraction: float = 0.15
     snr_t1: tuple[float, float] = (18.0, 32.0)
     snr_t2: tuple[float, float] = (25.0, 40.0)
+    misregistration_px: float = 0.3
     split: tuple[float, float, float] = (0.65, 0.20, 0.15)
     supersample: int = 3
 
@@ -347,7 +350,7 @@ def _simulate_image(subject: _Subject, config: SimulationConfig, map_type: str, 
     if rng.random() < config.artefact_fraction:
         artefact = "motion" if map_type == "T1" or rng.random() < 0.5 else "offres_band"
     coil = coil_sensitivity(subject.grid, placement, rng)
-    shifts = np.clip(rng.normal(0.0, 0.3, (times.size, 2)), -1.0, 1.0)
+    shifts = np.clip(rng.normal(0.0, 1.0, (times.size, 2)), -3.0, 3.0) * config.misregistration_px
     acquisition = Acquisition(
         noise_sd=reference / snr / np.sqrt(2.0),  # per channel, so that |noise| has SD reference/snr
         shifts_px=shifts,
@@ -484,11 +487,11 @@ def _write_image(
         )
         rows.append({**common, "role": "weighted", "image": f"{rel}/{name}", "time_ms": f"{t:.2f}"})
 
-    slope, clip_ms, window = _MAP_STORAGE[map_type]
+    slope, window = MAP_STORAGE[map_type]
     map_series = series("map", 200 + series_number, ("DERIVED", "PRIMARY", f"{map_type} MAP"), f"{sequence}_{map_type}_MAP_{position}")
     write_mr_image(
         folder / "map.dcm",
-        np.clip(result.map_ms, 0.0, clip_ms),
+        np.clip(result.map_ms, 0.0, _MAP_CLIP_MS[map_type]),
         geometry=dgeom,
         series=map_series,
         instance_number=1,

@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from myomap.io.files import atomic_path  # noqa: E402
+from myomap.report.figures import MAP_WINDOWS_MS  # noqa: E402
 
 OBSERVER_COLOURS = ("#ff3b30", "#ffd60a", "#34c7ff")  # reference, observer 2, observer 3
-_MAP_WINDOWS = {"T1": (300.0, 1900.0), "T2": (20.0, 90.0)}
 _CROP_MM = 110.0
 
 
@@ -25,7 +25,7 @@ def write_subject_preview(path: Path, subject: str, phenotype: str, field_t: flo
     n_cols = 2 + max(len(result.times_ms) for _, _, result in images)
     fig, axes = plt.subplots(len(images), n_cols, figsize=(1.45 * n_cols, 1.75 * len(images)), squeeze=False)
     for row, (map_type, position, result) in enumerate(images):
-        lo, hi = _MAP_WINDOWS[map_type]
+        lo, hi = MAP_WINDOWS_MS[map_type]
         crop = _crop(result)
         ax = axes[row, 0]
         ax.imshow(result.map_ms, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")

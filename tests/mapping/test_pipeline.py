@@ -1,0 +1,68 @@
+import shutil
+
+import numpy as np
+import pydicom
+
+from myomap.io.dicom import read_image
+from myomap.mapping.pipeline import fit_paths
+from myomap.mapping.register import register_translation
+
+
+def test_fits_every_series_and_matches_the_scanner_map(cohort, tmp_path):
+    report = fit_paths([cohort / "sub-001" / "T1_mid", cohort / "sub-001" / "T2_mid"], tmp_path / "out")
+    assert not report.errors
+    assert {o.model for o in report.outcomes} == {"molli", "t2"}
+    for outcome in report.outcomes:
+        kind = "T1" if outcome.model == "molli" else "T2"
+        ours, meta = read_image(outcome.folder / "map.dcm")
+        scanner, scanner_meta = read_image(cohort / "sub-001" / f"{kind}_mid" / "map.dcm")
+        assert meta.spacing_mm == scanner_meta.spacing_mm
+        myo = np.load(cohort / "sub-001" / f"{kind}_mid" / "truth.npz")["myocardium_fraction"] == 1
+        np.testing.assert_allclose(np.median(ours[myo]), np.median(scanner[myo]), rtol=2e-3)
+        r2, _ = read_image(outcome.folder / "r2.dcm")
+        assert np.median(r2[myo]) > 0.95
+        assert (outcome.folder / "preview.png").is_file() and (outcome.folder / "fit.npz").is_file()
+    assert (tmp_path / "out" / "fits.csv").read_text().count("\n") == 3
+
+
+def test_no_identifying_fields_unless_asked(cohort, tmp_path):
+    fit_paths([cohort / "sub-001" / "T2_mid"], tmp_path / "anon")
+    fit_paths([cohort / "sub-001" / "T2_mid"], tmp_path / "phi", keep_phi=True)
+    anon = pydicom.dcmread(next((tmp_path / "anon").rglob("map.dcm")))
+    phi = pydicom.dcmread(next((tmp_path / "phi").rglob("map.dcm")))
+    source = pydicom.dcmread(cohort / "sub-001" / "T2_mid" / "weighted_1.dcm")
+    assert "sub-001" not in str(anon.PatientName) + str(anon.PatientID)
+    assert anon.StudyInstanceUID != source.StudyInstanceUID
+    assert phi.PatientID == source.PatientID and phi.StudyInstanceUID == source.StudyInstanceUID
+
+
+def test_a_broken_series_does_not_stop_the_others(cohort, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(cohort / "sub-001" / "T2_mid", bad)
+    (bad / "weighted_2.dcm").write_bytes((bad / "weighted_2.dcm").read_bytes()[:300])
+    report = fit_paths([bad, cohort / "sub-001" / "T1_mid", tmp_path / "missing"], tmp_path / "out")
+    assert len(report.outcomes) == 1 and report.outcomes[0].model == "molli"
+    assert any("weighted_2.dcm" in e for e in report.errors)
+    assert any("missing" in e and "no such file" in e for e in report.errors)
+    assert not list((tmp_path / "out").rglob(".*partial*"))
+
+
+def test_inputs_are_not_modified(cohort, tmp_path):
+    folder = cohort / "sub-001" / "T2_basal"
+    before = {p: p.read_bytes() for p in folder.iterdir()}
+    fit_paths([folder], tmp_path / "out")
+    assert {p: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_registration_recovers_a_known_shift(cohort):
+    from scipy import ndimage
+
+    from myomap.mapping.series import read_series
+
+    series = read_series("s", sorted((cohort / "sub-001" / "T1_mid").glob("weighted_*.dcm")), "molli")
+    _, before = register_translation(series.images)  # the phantom's own small misregistration
+    moved = series.images.copy()
+    moved[2] = ndimage.shift(moved[2], (1.5, -1.0), order=1, mode="nearest")
+    _, after = register_translation(moved)
+    np.testing.assert_allclose(after[2] - before[2], (-1.5, 1.0), atol=0.3)
+    np.testing.assert_allclose(np.delete(after, 2, axis=0), np.delete(before, 2, axis=0), atol=1e-9)
