@@ -1,0 +1,149 @@
+"""AHA 16-segment model, septal ROI and ROI erosion on one short-axis slice.
+
+Conventions (Cerqueira et al., Circulation 2002, the AHA 17-segment model
+without the apex cap):
+
+- Angles are measured about the centroid of the epicardial contour,
+  counter-clockwise as seen on the screen in the standard short-axis
+  display (anterior up, septum left), starting at the anterior RV insertion
+  point.
+- Basal and mid slices have six 60° segments.  Going counter-clockwise
+  from the anterior insertion point: anteroseptal (2 / 8), inferoseptal
+  (3 / 9), inferior (4 / 10), inferolateral (5 / 11), anterolateral
+  (6 / 12), anterior (1 / 7).
+- Apical slices have four 90° segments centred on the septum, taken 60°
+  counter-clockwise from the anterior insertion point (the middle of the
+  two basal septal segments): septal (14), inferior (15), lateral (16),
+  anterior (13).
+
+The transmural position of a myocardial pixel is ``s = d_endo / (d_endo +
+d_epi)``, 0 at the endocardium and 1 at the epicardium, with ``d`` the
+distances in mm to the blood pool and to the outside of the epicardium.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from skimage.measure import points_in_poly
+
+from myomap.geometry.masks import polygon_mask
+
+FIRST_SEGMENT = {"basal": 1, "mid": 7, "apical": 13}
+SEPTAL_SEGMENTS = {"basal": (2, 3), "mid": (8, 9), "apical": (14,)}
+_SIX = (2, 3, 4, 5, 6, 1)  # basal order counter-clockwise from the anterior insertion
+_FOUR = (14, 15, 16, 13)
+
+
+def polygon_centroid(points_xy: np.ndarray) -> tuple[float, float]:
+    """Area centroid (x, y) of a closed polygon."""
+    x, y = np.asarray(points_xy, float).T
+    cross = x * np.roll(y, -1) - np.roll(x, -1) * y
+    area = cross.sum() / 2.0
+    if abs(area) < 1e-12:
+        return float(x.mean()), float(y.mean())
+    return float(((x + np.roll(x, -1)) * cross).sum() / (6 * area)), float(((y + np.roll(y, -1)) * cross).sum() / (6 * area))
+
+
+def screen_angle_deg(x: np.ndarray, y: np.ndarray, centre: tuple[float, float], *, spacing_mm: tuple[float, float]) -> np.ndarray:
+    """Angle in degrees, counter-clockwise on screen (y points down), of points about ``centre``, in mm."""
+    dx = (np.asarray(x, float) - centre[0]) * spacing_mm[1]
+    dy = (np.asarray(y, float) - centre[1]) * spacing_mm[0]
+    return np.rad2deg(np.arctan2(-dy, dx)) % 360.0
+
+
+def aha_segments(
+    epi_xy: np.ndarray,
+    endo_xy: np.ndarray,
+    rv_insertion_xy: tuple[float, float],
+    shape: tuple[int, int],
+    slice_position: str,
+    *,
+    spacing_mm: tuple[float, float],
+) -> np.ndarray:
+    """Label image of AHA segment numbers (1-16) on the myocardial pixels, 0 elsewhere.
+
+    Raises
+    ------
+    ValueError
+        Unknown slice position, or a reference point inside the blood pool
+        (it must be the anterior RV insertion point, on the epicardium).
+    """
+    if slice_position not in FIRST_SEGMENT:
+        raise ValueError(f"slice position must be one of {', '.join(FIRST_SEGMENT)}, got {slice_position!r}")
+    if points_in_poly(np.array([rv_insertion_xy], float), np.asarray(endo_xy, float))[0]:
+        raise ValueError(f"reference point {tuple(rv_insertion_xy)} lies inside the blood pool; expected the anterior RV insertion point")
+    epi = polygon_mask(epi_xy, shape)
+    endo = polygon_mask(endo_xy, shape)
+    myo = epi & ~endo
+    centre = polygon_centroid(epi_xy)
+    rows, cols = np.nonzero(myo)
+    reference = float(screen_angle_deg(np.array(rv_insertion_xy[0]), np.array(rv_insertion_xy[1]), centre, spacing_mm=spacing_mm))
+    angle = (screen_angle_deg(cols, rows, centre, spacing_mm=spacing_mm) - reference) % 360.0
+    if slice_position == "apical":
+        sector = ((angle - 60.0 + 45.0) % 360.0 // 90.0).astype(int)
+        numbers = np.array(_FOUR)[sector]
+    else:
+        numbers = np.array(_SIX)[(angle // 60.0).astype(int)] + (FIRST_SEGMENT[slice_position] - 1)
+    labels = np.zeros(shape, dtype=np.uint8)
+    labels[rows, cols] = numbers
+    return labels
+
+
+def transmural_position(epi_xy: np.ndarray, endo_xy: np.ndarray, shape: tuple[int, int], *, spacing_mm: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(s, d_endo_mm, d_epi_mm)`` for every pixel; meaningful on the myocardium only.
+
+    Distances are from pixel centres to the nearest pixel centre of the
+    blood pool and of the outside of the epicardium.
+    """
+    epi = polygon_mask(epi_xy, shape)
+    endo = polygon_mask(endo_xy, shape)
+    d_endo = ndimage.distance_transform_edt(~endo, sampling=spacing_mm) if endo.any() else np.full(shape, np.inf)
+    d_epi = ndimage.distance_transform_edt(epi, sampling=spacing_mm)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.where(epi & ~endo, d_endo / (d_endo + d_epi), np.nan)
+    return s, d_endo, d_epi
+
+
+def eroded_myocardium(
+    epi_xy: np.ndarray,
+    endo_xy: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    spacing_mm: tuple[float, float],
+    margin_px: float = 0.0,
+    fraction: float = 0.0,
+) -> np.ndarray:
+    """Myocardial pixels kept after removing partial-volume borders.
+
+    ``margin_px`` removes the pixels within that many pixels of the blood
+    pool or the outside: 1 removes the border pixels (those touching either
+    along a row or column), 2 the next layer too.  For anisotropic pixels
+    the larger spacing is the pixel size.  ``fraction`` keeps only the
+    transmural positions within ``[fraction, 1 - fraction]`` of the local
+    wall thickness.  Both 0 give the whole myocardium; the result may be
+    empty for a thin wall and a large margin.
+    """
+    s, d_endo, d_epi = transmural_position(epi_xy, endo_xy, shape, spacing_mm=spacing_mm)
+    margin_mm = margin_px * max(spacing_mm) + 1e-9
+    return np.isfinite(s) & (d_endo > margin_mm) & (d_epi > margin_mm) & (s >= fraction) & (s <= 1.0 - fraction)
+
+
+def septal_roi(
+    epi_xy: np.ndarray,
+    endo_xy: np.ndarray,
+    rv_insertion_xy: tuple[float, float],
+    shape: tuple[int, int],
+    slice_position: str,
+    *,
+    spacing_mm: tuple[float, float],
+    band: tuple[float, float] = (0.25, 0.75),
+) -> np.ndarray:
+    """Conservative septal ROI (SCMR 2020): the mid-wall band of the septal segments.
+
+    ``band`` is the kept range of transmural position, so the ROI stays
+    away from blood pool and epicardium.
+    """
+    segments = aha_segments(epi_xy, endo_xy, rv_insertion_xy, shape, slice_position, spacing_mm=spacing_mm)
+    s, _, _ = transmural_position(epi_xy, endo_xy, shape, spacing_mm=spacing_mm)
+    return np.isin(segments, SEPTAL_SEGMENTS[slice_position]) & (s >= band[0]) & (s <= band[1])

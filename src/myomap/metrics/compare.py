@@ -1,0 +1,98 @@
+"""The paper's per-image comparison of a prediction with a reference.
+
+Dice and IoU of the myocardium ring (epicardial, as the paper defines it)
+and of the blood pool (endocardial); Hausdorff, mean and signed mean
+surface distance of each contour in mm; mask-based HD95.  A missing
+predicted contour gives NaN for its distances and ``missing_<contour>`` =
+True with the reason, so that summaries count it instead of dropping it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from myomap.geometry.contours import ContourSteps, SliceContours, fit_contour, mask_to_contours
+from myomap.geometry.masks import BLOOD_POOL, MYOCARDIUM, contours_to_mask, polygon_mask
+from myomap.metrics.distance import contour_distances_mm, hausdorff_mm, mask_surface_distance_mm
+from myomap.metrics.overlap import dice, iou
+
+CONTOURS = ("epicardial", "endocardial")
+
+
+def compare(
+    pred_mask: np.ndarray,
+    pred_contours: SliceContours,
+    ref_epi: np.ndarray,
+    ref_endo: np.ndarray,
+    *,
+    spacing_mm: tuple[float, float],
+) -> dict[str, float | bool | str]:
+    """All metrics of one image: prediction (mask and fitted contours) against reference contours."""
+    # Every metric is translation invariant: work on the box around both, not the whole image.
+    pred_mask, offset = _crop(pred_mask, ref_epi)
+    ref_epi, ref_endo = ref_epi - offset, ref_endo - offset
+    ref_mask = contours_to_mask(ref_epi, ref_endo, pred_mask.shape)
+    out: dict[str, float | bool | str] = {}
+    for name, region, fitted, ref in (
+        ("epicardial", MYOCARDIUM, pred_contours.epi, ref_epi),
+        ("endocardial", BLOOD_POOL, pred_contours.endo, ref_endo),
+    ):
+        a, b = pred_mask == region, ref_mask == region
+        out[f"dice_{name}"] = dice(a, b)
+        out[f"iou_{name}"] = iou(a, b)
+        out[f"hd95_mask_{name}_mm"] = mask_surface_distance_mm(a, b, spacing_mm=spacing_mm)
+        missing = fitted.points is None
+        out[f"missing_{name}"] = missing
+        out[f"missing_reason_{name}"] = fitted.reason
+        distances = (math.nan,) * 3 if missing else contour_distances_mm(fitted.points - offset, ref, spacing_mm=spacing_mm)
+        for key, value in zip(("hd", "msd", "smsd"), distances):
+            out[f"{key}_{name}_mm"] = value
+    return out
+
+
+def _crop(mask: np.ndarray, contour_xy: np.ndarray, pad: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The part of ``mask`` holding its foreground and the contour, and the (x, y) offset of that part."""
+    rows, cols = np.nonzero(mask)
+    x = np.concatenate([cols, contour_xy[:, 0]])
+    y = np.concatenate([rows, contour_xy[:, 1]])
+    x0 = max(int(np.floor(x.min())) - pad, 0)
+    y0 = max(int(np.floor(y.min())) - pad, 0)
+    x1 = min(int(np.ceil(x.max())) + pad + 1, mask.shape[1])
+    y1 = min(int(np.ceil(y.max())) + pad + 1, mask.shape[0])
+    return mask[y0:y1, x0:x1], np.array([x0, y0], dtype=float)
+
+
+def compare_masks(pred_mask: np.ndarray, ref_epi: np.ndarray, ref_endo: np.ndarray, *, spacing_mm: tuple[float, float], steps: ContourSteps = ContourSteps()):
+    """:func:`compare` for a predicted label mask, fitting its contours with ``steps`` first."""
+    return compare(pred_mask, mask_to_contours(pred_mask, steps), ref_epi, ref_endo, spacing_mm=spacing_mm)
+
+
+def best_achievable_hausdorff_mm(ref_xy: np.ndarray, shape: tuple[int, int], *, spacing_mm: tuple[float, float], steps: ContourSteps = ContourSteps(), endocardial: bool = False) -> float:
+    """The paper's Fig. 9: reference contour -> mask -> fitted contour, Hausdorff to the reference.
+
+    The lowest Hausdorff distance any mask-based method can reach on this
+    image; NaN when the rasterised reference is too small to fit a contour.
+    """
+    fitted = fit_contour(polygon_mask(ref_xy, shape), steps, hull=endocardial and steps.hull)
+    return math.nan if fitted.points is None else hausdorff_mm(fitted.points, ref_xy, spacing_mm=spacing_mm)
+
+
+def summarise(rows: Iterable[dict]) -> dict[str, float]:
+    """Mean of every metric over images, ignoring NaN, plus the count of missing contours per kind."""
+    rows = list(rows)
+    out: dict[str, float] = {"images": float(len(rows))}
+    if not rows:
+        return out
+    for key in rows[0]:
+        if key.startswith("missing_reason"):
+            continue
+        values = np.array([r[key] for r in rows], dtype=float)
+        if key.startswith("missing_"):
+            out[key] = float(values.sum())
+        else:
+            finite = values[np.isfinite(values)]
+            out[key] = float(finite.mean()) if finite.size else math.nan
+    return out

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from myomap.geometry.contours import ContourSteps, fit_contour, mask_to_contours
+from myomap.geometry.masks import contours_to_mask, polygon_mask
+from myomap.metrics.distance import hausdorff_mm
+
+
+def _circle(cx, cy, r, n=400):
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.column_stack([cx + r * np.cos(t), cy + r * np.sin(t)])
+
+
+def test_all_steps_recover_a_disc_within_a_pixel():
+    ref = _circle(32.3, 30.8, 14.2)
+    fitted = fit_contour(polygon_mask(ref, (64, 64)))
+    assert fitted.points.shape == (100, 2)
+    # Boundary-pixel centres lie up to half a pixel inside the drawn border.
+    assert hausdorff_mm(fitted.points, ref, spacing_mm=(1, 1)) < 1.0
+
+
+def test_each_step_can_be_switched_off():
+    mask = polygon_mask(_circle(30, 30, 12), (60, 60))
+    none = fit_contour(mask, ContourSteps(chain=False, filter=False, hull=False, spline=False))
+    chain = fit_contour(mask, ContourSteps(filter=False, hull=False, spline=False))
+    assert len(chain.points) < len(none.points)  # Teh-Chin drops collinear boundary points
+    assert len(fit_contour(mask, ContourSteps(spline=False)).points) != 100
+
+
+def test_filter_keeps_the_largest_round_region():
+    mask = polygon_mask(_circle(40, 40, 10), (80, 80))
+    mask[72:75, 5:60] = True  # a long thin false positive, listed first by OpenCV
+    assert fit_contour(mask, ContourSteps(spline=False)).points[:, 1].max() < 55
+    unfiltered = fit_contour(mask, ContourSteps(filter=False, spline=False))
+    assert unfiltered.points[:, 1].min() >= 72
+
+
+def test_convex_hull_closes_a_c_shape():
+    mask = polygon_mask(_circle(30, 30, 12), (60, 60)) & ~polygon_mask(_circle(42, 30, 7), (60, 60))
+    plain = fit_contour(mask, ContourSteps(hull=False, spline=False))
+    hulled = fit_contour(mask, ContourSteps(spline=False))
+    assert len(hulled.points) < len(plain.points)
+    assert hulled.points[:, 0].max() >= plain.points[:, 0].max()
+
+
+@pytest.mark.parametrize(
+    "mask, reason",
+    [
+        (np.zeros((10, 10), bool), "empty region"),
+        (np.pad(np.ones((1, 1), bool), 4), "fewer than 3"),
+        (np.pad(np.ones((3, 12), bool), 4), "elongated"),
+    ],
+)
+def test_regions_without_a_usable_contour_give_a_reason(mask, reason):
+    fitted = fit_contour(mask)
+    assert fitted.points is None and reason in fitted.reason
+
+
+def test_mask_to_contours_fits_both():
+    mask = contours_to_mask(_circle(30, 30, 15), _circle(30, 30, 9), (60, 60))
+    contours = mask_to_contours(mask)
+    assert contours.complete
+    r_epi = np.hypot(*(contours.epi.points - 30).T).mean()
+    r_endo = np.hypot(*(contours.endo.points - 30).T).mean()
+    assert r_epi == pytest.approx(14.5, abs=0.5) and r_endo == pytest.approx(8.5, abs=0.5)
+
+
+def test_ablation_configurations_are_cumulative():
+    names = [name for name, _ in ContourSteps.ablation()]
+    assert names[0].startswith("no post-processing") and len(names) == 4
