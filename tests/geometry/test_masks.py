@@ -30,3 +30,16 @@ def test_three_classes():
 def test_too_few_points():
     with pytest.raises(ValueError, match="at least 3"):
         polygon_mask(np.array([[0, 0], [1, 1]], float), (4, 4))
+
+
+def test_unclosed_and_explicitly_closed_contours_give_the_same_mask():
+    ring = _circle(20, 20, 9, n=40)
+    np.testing.assert_array_equal(polygon_mask(ring, (40, 40)), polygon_mask(np.vstack([ring, ring[:1]]), (40, 40)))
+
+
+def test_self_intersecting_contour_uses_the_even_odd_rule():
+    t = np.deg2rad(np.arange(5) * 144 + 90)
+    pentagram = np.column_stack([20 + 15 * np.cos(t), 20 + 15 * np.sin(t)])
+    mask = polygon_mask(pentagram, (41, 41))
+    assert not mask[20, 20]  # the doubly wound centre is outside
+    assert mask.sum() > 0

@@ -4,6 +4,11 @@ A pixel belongs to a region when its centre lies inside the polygon (the
 contour's vertices joined by straight lines).  With sub-pixel vertex
 coordinates this is the exact pixel-centre sampling of the drawn region,
 independent of how many vertices the contour has.
+
+Edge cases, by design: a contour is always closed by the segment from its
+last point back to the first (repeating the first point at the end changes
+nothing); a self-intersecting contour is filled by the even-odd rule, so
+doubly wound parts are outside; fewer than three points raise ValueError.
 """
 
 from __future__ import annotations
