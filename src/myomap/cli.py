@@ -89,7 +89,7 @@ def fit(
     series: Annotated[list[Path], typer.Argument(help="DICOM files or folders of weighted images (searched recursively).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder; one subfolder per fitted series.")],
     model: Annotated[str, typer.Option(help="auto (MOLLI if inversion times, T2 if T2-prep times), molli, ir (plain inversion recovery) or t2.")] = "auto",
-    times: Annotated[str | None, typer.Option(help="Comma-separated times in ms, one per image in file-name order (overrides DICOM).")] = None,
+    times: Annotated[str | None, typer.Option(help="Comma-separated times in ms, one per image in InstanceNumber order (overrides DICOM).")] = None,
     register: Annotated[bool, typer.Option("--register", help="Align the weighted images (translation) before fitting.")] = False,
     mask_background: Annotated[bool, typer.Option("--mask-background/--no-mask-background", help="Leave dark background pixels unfitted (NaN, stored as 0).")] = True,
     noise_correction: Annotated[bool, typer.Option("--noise-correction/--no-noise-correction", help="Remove the Rician noise floor (estimated from the background) before fitting.")] = True,

@@ -76,3 +76,9 @@ def test_septal_roi_is_mid_wall_septum():
 
 def test_centroid_of_a_square():
     assert polygon_centroid(np.array([[0, 0], [2, 0], [2, 2], [0, 2]], float)) == pytest.approx((1.0, 1.0))
+
+
+def test_a_cavity_without_pixel_centres_still_gives_the_whole_myocardium():
+    tiny = _circle(0.3, cx=40.5, cy=40.5)  # no pixel centre inside
+    whole = eroded_myocardium(EPI, tiny, SHAPE, spacing_mm=(1, 1))
+    assert whole.sum() > 0.95 * np.pi * 25**2

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import pydicom
 
-from myomap.io.dicom import DicomError, DicomGeometry, SeriesInfo, read_image, write_mr_image
+from myomap.io.dicom import DicomError, DicomGeometry, SeriesInfo, inversion_time, read_image, t2prep_time, write_mr_image
 
 SERIES = SeriesInfo("P1", "Doe^Jane", "1.2.3", "1.2.3.4", 5, "T2 map", ("DERIVED", "PRIMARY", "T2 MAP"))
 
@@ -17,14 +17,26 @@ def test_map_round_trip_in_ms(tmp_path):
     pixels, meta = read_image(tmp_path / "m.dcm")
     np.testing.assert_allclose(pixels, [[0.0, 52.3], [0.0, 123.5]], atol=1e-4)
     assert meta.spacing_mm == (1.5, 1.25)
-    assert meta.t2prep_ms == 25.0
+    assert t2prep_time(meta) == (25.0, "ImageComments T2prep")
     assert "T2 MAP" in meta.image_type
     assert not hasattr(meta, "patient_name")
 
 
+def _corrupt(src, dst, keyword, text):
+    """Copy a file with one element's raw value replaced, bypassing pydicom's validation."""
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+    from pydicom.dataelem import RawDataElement
+
+    ds = pydicom.dcmread(src)
+    tag = tag_for_keyword(keyword)
+    raw = text.encode() + (b" " if len(text) % 2 else b"")
+    ds[tag] = RawDataElement(pydicom.tag.Tag(tag), dictionary_VR(tag), len(raw), raw, 0, False, True)
+    ds.save_as(dst)
+
+
 def test_inversion_time_is_read(tmp_path):
     _write(tmp_path / "w.dcm", np.ones((3, 3)), inversion_time_ms=190.0)
-    assert read_image(tmp_path / "w.dcm")[1].inversion_time_ms == 190.0
+    assert inversion_time(read_image(tmp_path / "w.dcm")[1]) == (190.0, "InversionTime")
 
 
 def test_truncated_file_is_reported(tmp_path):
@@ -49,3 +61,41 @@ def test_missing_pixel_spacing_is_reported(tmp_path):
     with pytest.raises(DicomError, match="PixelSpacing"):
         read_image(tmp_path / "nospacing.dcm")
     assert read_image(tmp_path / "nospacing.dcm", require_spacing=False)[1].spacing_mm is None
+
+
+@pytest.mark.parametrize(
+    "keyword, value, message",
+    [
+        ("InversionTime", "xxxxxx", "InversionTime 'xxxxxx' is not a number"),
+        ("PixelSpacing", "1.5", "PixelSpacing has 1 values, expected 2"),
+        ("RescaleSlope", "abc", "RescaleSlope 'abc' is not a number"),
+    ],
+)
+def test_malformed_header_values_name_the_file_and_the_tag(tmp_path, keyword, value, message):
+    _write(tmp_path / "w.dcm", np.ones((4, 4)), inversion_time_ms=100.0)
+    _corrupt(tmp_path / "w.dcm", tmp_path / "bad.dcm", keyword, value)
+    with pytest.raises(DicomError, match=message) as info:
+        read_image(tmp_path / "bad.dcm")
+    assert "bad.dcm" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "comment, expected",
+    [("TI = 110", (110.0, "ImageComments TI")), ("TI110", (110.0, "ImageComments TI")), ("T2prep=25ms", None), ("", None)],
+)
+def test_inversion_time_from_comments(tmp_path, comment, expected):
+    _write(tmp_path / "w.dcm", np.ones((4, 4)))
+    ds = pydicom.dcmread(tmp_path / "w.dcm")
+    ds.ImageComments = comment
+    ds.save_as(tmp_path / "c.dcm")
+    found = inversion_time(read_image(tmp_path / "c.dcm")[1])
+    assert found == (expected or (None, ""))
+
+
+@pytest.mark.parametrize("comment", ["T2prep=25ms", "T2 prep 25", "T2P = 25", "t2-prep duration: 25 ms"])
+def test_t2prep_conventions(tmp_path, comment):
+    _write(tmp_path / "w.dcm", np.ones((4, 4)))
+    ds = pydicom.dcmread(tmp_path / "w.dcm")
+    ds.ImageComments = comment
+    ds.save_as(tmp_path / "c.dcm")
+    assert t2prep_time(read_image(tmp_path / "c.dcm")[1])[0] == 25.0

@@ -89,3 +89,45 @@ def test_all_zero_image(cohort, tmp_path):
     ds.save_as(tmp_path / files[1].name)
     with pytest.raises(SeriesError, match="all pixels zero"):
         read_series("s", sorted(tmp_path.glob("*.dcm")), "t2")
+
+
+def test_auto_model_ignores_an_inversion_time_of_zero_on_t2_images(cohort, tmp_path):
+    from myomap.mapping.pipeline import fit_paths
+
+    for f in sorted(_slice(cohort, "T2").glob("weighted_*.dcm")):
+        ds = pydicom.dcmread(f)
+        ds.InversionTime = "0"
+        ds.save_as(tmp_path / f.name)
+    report = fit_paths([tmp_path], tmp_path / "out")
+    assert not report.errors and report.outcomes[0].model == "t2"
+
+
+def test_malformed_header_is_one_error_and_the_other_series_go_on(cohort, tmp_path):
+    from myomap.mapping.pipeline import fit_paths
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in sorted(_slice(cohort, "T1").glob("weighted_*.dcm")):
+        shutil.copy(f, bad / f.name)
+    from pydicom.dataelem import RawDataElement
+
+    ds = pydicom.dcmread(bad / "weighted_3.dcm")
+    ds[0x00180082] = RawDataElement(pydicom.tag.Tag(0x00180082), "DS", 6, b"xxxxxx", 0, False, True)
+    ds.save_as(bad / "weighted_3.dcm")
+    report = fit_paths([bad, _slice(cohort, "T2")], tmp_path / "out")
+    assert len(report.outcomes) == 1 and report.outcomes[0].model == "t2"
+    assert len(report.errors) == 1 and "weighted_3.dcm" in report.errors[0] and "InversionTime" in report.errors[0]
+
+
+def test_explicit_times_follow_instance_number_not_name(cohort, tmp_path):
+    files = sorted(_slice(cohort, "T2").glob("weighted_*.dcm"))
+    for k, f in enumerate(files, start=1):
+        ds = pydicom.dcmread(f)
+        del ds.ImageComments
+        ds.save_as(tmp_path / f"IM_{k * 5}.dcm")  # IM_5, IM_10, IM_15: string order would put IM_10 first
+    groups, errors, _ = group_series(find_dicom_files([tmp_path])[0])
+    (files_in_order,) = groups.values()
+    assert [f.name for f in files_in_order] == ["IM_5.dcm", "IM_10.dcm", "IM_15.dcm"]
+    series = read_series("s", files_in_order, "t2", [0, 25, 55])
+    # The brightest image (shortest preparation) is the first instance.
+    assert series.images[0].mean() > series.images[2].mean()

@@ -110,6 +110,7 @@ def test_compare_counts_a_missing_prediction_instead_of_dropping_it():
     assert math.isnan(rows[1]["hd_endocardial_mm"]) and rows[1]["missing_reason_endocardial"] == "empty region"
     summary = summarise(rows)
     assert summary["missing_endocardial"] == 1 and summary["images"] == 2
+    assert summary["hd95_mask_endocardial_mm_infinite"] == 1  # counted, not averaged
     assert summary["hd_endocardial_mm"] == pytest.approx(rows[0]["hd_endocardial_mm"])
     assert rows[0]["dice_epicardial"] > 0.95 and rows[0]["hd_epicardial_mm"] < 1.0
 

@@ -79,8 +79,17 @@ def test_non_empty_output_needs_overwrite(tmp_path):
     with pytest.raises(SimulationError, match="--overwrite"):
         simulate_cohort(out, SimulationConfig(subjects=1))
     assert (out / "keep.txt").read_text() == "mine"
-    simulate_cohort(out, SimulationConfig(subjects=1), overwrite=True, workers=1)
-    assert not (out / "keep.txt").exists() and (out / "manifest.csv").is_file()
+    with pytest.raises(SimulationError, match="only replaces a simulated cohort"):
+        simulate_cohort(out, SimulationConfig(subjects=1), overwrite=True)
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_overwrite_replaces_an_earlier_cohort(tmp_path):
+    out = tmp_path / "out"
+    simulate_cohort(out, SimulationConfig(subjects=1, seed=1), workers=1)
+    (out / "extra.txt").write_text("old")
+    simulate_cohort(out, SimulationConfig(subjects=1, seed=2), overwrite=True, workers=1)
+    assert not (out / "extra.txt").exists() and "seed: 2" in (out / "simulate.yaml").read_text()
 
 
 def test_unwritable_output_is_reported(tmp_path):

@@ -94,11 +94,22 @@ def transmural_position(epi_xy: np.ndarray, endo_xy: np.ndarray, shape: tuple[in
     """``(s, d_endo_mm, d_epi_mm)`` for every pixel; meaningful on the myocardium only.
 
     Distances are from pixel centres to the nearest pixel centre of the
-    blood pool and of the outside of the epicardium.
+    blood pool and of the outside of the epicardium.  A blood pool too small
+    to hold a pixel centre (a tiny apical cavity) is measured from its
+    contour instead.
     """
     epi = polygon_mask(epi_xy, shape)
     endo = polygon_mask(endo_xy, shape)
-    d_endo = ndimage.distance_transform_edt(~endo, sampling=spacing_mm) if endo.any() else np.full(shape, np.inf)
+    if endo.any():
+        d_endo = ndimage.distance_transform_edt(~endo, sampling=spacing_mm)
+    else:
+        from scipy.spatial import cKDTree
+
+        from myomap.metrics.distance import densify
+
+        rows, cols = np.indices(shape)
+        centres = np.column_stack([cols.ravel() * spacing_mm[1], rows.ravel() * spacing_mm[0]])
+        d_endo = cKDTree(densify(endo_xy, spacing_mm=spacing_mm)).query(centres)[0].reshape(shape)
     d_epi = ndimage.distance_transform_edt(epi, sampling=spacing_mm)
     with np.errstate(invalid="ignore", divide="ignore"):
         s = np.where(epi & ~endo, d_endo / (d_endo + d_epi), np.nan)

@@ -82,11 +82,11 @@ def fit_contour(region: np.ndarray, steps: ContourSteps = ContourSteps(), *, hul
         points = max(candidates, key=_area)
     else:
         points = candidates[0]
-    if (steps.hull if hull is None else hull) and len(points) >= 3:
+    if steps.hull if hull is None else hull:
         hull_points = cv2.convexHull(points.astype(np.float32)).reshape(-1, 2).astype(float)
         if _area(hull_points) > steps.hull_ratio * max(_area(points), 1e-9):
             points = hull_points
-    if steps.spline and len(points) >= 4:
+    if steps.spline:
         points = _periodic_spline(points, steps.n_points, steps.spline_smoothing)
     return FittedContour(points)
 

@@ -10,6 +10,7 @@ the manifest are relative to the manifest's folder.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import ContourError, Contours, read_contours
-from myomap.io.dicom import DicomError, read_image
+from myomap.io.dicom import DicomError, inversion_time, read_image, t2prep_time
 
 REQUIRED_COLUMNS = ("subject", "map_type", "slice", "role", "image", "contours")
 OBSERVER_COLUMNS = {"reference": "contours", "obs2": "contours_obs2", "obs3": "contours_obs3"}
@@ -100,14 +101,15 @@ def read_manifest(path: str | Path) -> tuple[list[ManifestRow], list[LoadError]]
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: cannot read manifest ({exc})") from None
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise ManifestError(f"{path}: missing column(s) {', '.join(missing)}")
     rows: list[ManifestRow] = []
     errors: list[LoadError] = []
     known = set(REQUIRED_COLUMNS) | set(OBSERVER_COLUMNS.values()) | {"split", "time_ms"}
-    for line, raw in enumerate(reader, start=2):
+    for raw in reader:
+        line = reader.line_num
         raw = {k: (v or "").strip() for k, v in raw.items() if k is not None}
         problem = _check_row(raw)
         if problem:
@@ -153,13 +155,11 @@ def _check_row(raw: dict[str, str]) -> str | None:
 def load_row(root: Path, row: ManifestRow, *, observers: Iterable[str] | None = None) -> MapImage:
     """Load one row's image and contours; raises DicomError or ContourError naming the file."""
     pixels, meta = read_image(root / row.image)
-    if meta.spacing_mm is None:  # pragma: no cover - read_image requires it
-        raise DicomError(f"{root / row.image}: missing PixelSpacing")
     if not np.any(pixels):
         raise DicomError(f"{root / row.image}: image is empty (all pixels zero)")
     time_ms = row.time_ms
     if time_ms is None and row.role == "weighted":
-        time_ms = meta.inversion_time_ms if row.map_type == "T1" else meta.t2prep_ms
+        time_ms = (inversion_time(meta) if row.map_type == "T1" else t2prep_time(meta))[0]
     wanted = OBSERVER_COLUMNS if observers is None else observers
     contours = {name: read_contours(root / row.contours[name]) for name in wanted if name in row.contours}
     return MapImage(

@@ -1,11 +1,18 @@
 """Reading and writing single-frame MR DICOM images (maps and weighted images).
 
-Maps store milliseconds after RescaleSlope/RescaleIntercept.  Weighted
-images carry their inversion time in InversionTime (0018,0081); the standard
-has no tag for a T2-preparation duration, so it is written to and read from
-ImageComments as ``T2prep=<ms>ms``.  Readers return ``(pixels, meta)`` so the
-spacing never gets lost, and never copy patient-identifying fields into the
-metadata they return.
+Maps store milliseconds after RescaleSlope/RescaleIntercept.  Readers
+return ``(pixels, meta)`` so the spacing never gets lost, and never copy
+patient-identifying fields into the metadata they return.  A header value
+that cannot be parsed is a :class:`DicomError` naming the file and the tag.
+
+Preparation times of weighted images, read by :func:`inversion_time` and
+:func:`t2prep_time` (the one place for these conventions):
+
+- inversion time: InversionTime (0018,0082), else ``TI <ms>`` / ``TI=<ms>``
+  in ImageComments (0020,4000), as Siemens MOLLI raw images carry it;
+- T2-preparation time: the standard has no tag for it, so ImageComments
+  ``T2prep=<ms>ms`` (also ``T2 prep <ms>``, ``T2P=<ms>``), which the phantom
+  writes too.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, PYDICOM_IMPLEMEN
 
 from myomap.io.files import atomic_path
 
-_T2PREP_RE = re.compile(r"T2\s*-?\s*prep\w*\s*[=:]?\s*(\d+(?:\.\d+)?)\s*ms", re.IGNORECASE)
+_TI_COMMENT = re.compile(r"\bTI\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
+_T2PREP_COMMENT = re.compile(r"\bT2\s*-?\s*(?:prep\w*|P)\.?\s*(?:duration)?\s*[=:]?\s*(\d+(?:\.\d+)?)\s*(?:ms)?", re.IGNORECASE)
 
 
 class DicomError(ValueError):
@@ -30,9 +38,12 @@ class DicomError(ValueError):
 
 @dataclass(frozen=True)
 class DicomGeometry:
-    """Where the image lies: spacing (row, col) mm, direction cosines, top-left pixel centre (mm, LPS)."""
+    """Where the image lies: spacing (row, col) mm, direction cosines, top-left pixel centre (mm, LPS).
 
-    spacing_mm: tuple[float, float]
+    ``spacing_mm`` None leaves PixelSpacing out (a source without it).
+    """
+
+    spacing_mm: tuple[float, float] | None
     orientation: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
     position_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
     slice_thickness_mm: float = 8.0
@@ -62,13 +73,27 @@ class ImageMeta:
     image_type: tuple[str, ...] = ()
     series_description: str = ""
     inversion_time_ms: float | None = None
-    t2prep_ms: float | None = None
     orientation: tuple[float, ...] | None = None
     position_mm: tuple[float, ...] | None = None
     echo_time_ms: float | None = None
     image_comments: str = ""
     series_uid: str = ""
     sop_uid: str = ""
+    instance_number: int | None = None
+
+
+def inversion_time(meta: ImageMeta) -> tuple[float | None, str]:
+    """Inversion time in ms and where it was found (see the module docstring)."""
+    if meta.inversion_time_ms is not None:
+        return meta.inversion_time_ms, "InversionTime"
+    match = _TI_COMMENT.search(meta.image_comments)
+    return (float(match.group(1)), "ImageComments TI") if match else (None, "")
+
+
+def t2prep_time(meta: ImageMeta) -> tuple[float | None, str]:
+    """T2-preparation time in ms and where it was found (see the module docstring)."""
+    match = _T2PREP_COMMENT.search(meta.image_comments)
+    return (float(match.group(1)), "ImageComments T2prep") if match else (None, "")
 
 
 def write_mr_image(
@@ -84,6 +109,7 @@ def write_mr_image(
     inversion_time_ms: float | None = None,
     t2prep_ms: float | None = None,
     window: tuple[float, float] | None = None,
+    manufacturer: str = "myomap phantom",
 ) -> None:
     """Write a 2-D array as an MR Image Storage file, ``stored = round((value - intercept) / slope)``.
 
@@ -103,7 +129,7 @@ def write_mr_image(
     ds.SOPClassUID = MRImageStorage
     ds.SOPInstanceUID = sop_uid
     ds.Modality = "MR"
-    ds.Manufacturer = "myomap phantom"
+    ds.Manufacturer = manufacturer
     ds.PatientID = series.patient_id
     ds.PatientName = series.patient_name
     ds.StudyInstanceUID = series.study_uid
@@ -117,7 +143,8 @@ def write_mr_image(
     ds.MagneticFieldStrength = series.field_strength_t
     if series.heart_rate_bpm is not None:
         ds.HeartRate = int(round(series.heart_rate_bpm))
-    ds.PixelSpacing = [f"{s:.6g}" for s in geometry.spacing_mm]
+    if geometry.spacing_mm is not None:
+        ds.PixelSpacing = [f"{s:.6g}" for s in geometry.spacing_mm]
     ds.SliceThickness = geometry.slice_thickness_mm
     ds.ImageOrientationPatient = [f"{c:.6f}" for c in geometry.orientation]
     ds.ImagePositionPatient = [f"{c:.4f}" for c in geometry.position_mm]
@@ -176,10 +203,10 @@ def write_derived_map(
     slope, window = MAP_STORAGE[kind]
     study_uid = str(ds.get("StudyInstanceUID", ""))
     geometry = DicomGeometry(
-        spacing_mm=tuple(float(v) for v in ds.get("PixelSpacing", [1.0, 1.0])),
-        orientation=tuple(float(v) for v in ds.get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0])),
-        position_mm=tuple(float(v) for v in ds.get("ImagePositionPatient", [0, 0, 0])),
-        slice_thickness_mm=float(ds.get("SliceThickness", 8.0) or 8.0),
+        spacing_mm=_numbers(ds, "PixelSpacing", source, 2),
+        orientation=_numbers(ds, "ImageOrientationPatient", source, 6) or (1.0, 0.0, 0.0, 0.0, 1.0, 0.0),
+        position_mm=_numbers(ds, "ImagePositionPatient", source, 3) or (0.0, 0.0, 0.0),
+        slice_thickness_mm=_number(ds, "SliceThickness", source) or 8.0,
     )
     series = SeriesInfo(
         patient_id=str(ds.get("PatientID", "")) if keep_phi else "ANONYMOUS",
@@ -189,10 +216,12 @@ def write_derived_map(
         series_number=series_number,
         series_description=description,
         image_type=("DERIVED", "SECONDARY", "R2 MAP" if kind == "R2" else f"{kind} MAP"),
-        field_strength_t=float(ds.get("MagneticFieldStrength", 0.0) or 0.0),
+        field_strength_t=_number(ds, "MagneticFieldStrength", source) or 0.0,
         study_date=str(ds.get("StudyDate", "")) if keep_phi else "",
     )
-    write_mr_image(path, np.clip(values, 0.0, None), geometry=geometry, series=series, instance_number=1, sop_uid=sop_uid, slope=slope, window=window)
+    write_mr_image(
+        path, np.clip(values, 0.0, None), geometry=geometry, series=series, instance_number=1, sop_uid=sop_uid, slope=slope, window=window, manufacturer="myomap"
+    )
 
 
 def read_image(path: str | Path, *, require_spacing: bool = True) -> tuple[np.ndarray, ImageMeta]:
@@ -219,35 +248,62 @@ def read_image(path: str | Path, *, require_spacing: bool = True) -> tuple[np.nd
         raise DicomError(f"{path}: pixel data cannot be decoded ({type(exc).__name__}: {exc})") from None
     if pixels.ndim != 2:
         raise DicomError(f"{path}: expected one 2-D frame, got pixel array of shape {pixels.shape}")
-    slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
-    intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
+    slope = _number(ds, "RescaleSlope", path) or 1.0
+    intercept = _number(ds, "RescaleIntercept", path) or 0.0
     values = pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)
     if not np.all(np.isfinite(values)):
         raise DicomError(f"{path}: image contains NaN or infinite pixels")
-    spacing = None
-    if "PixelSpacing" in ds:
-        spacing = (float(ds.PixelSpacing[0]), float(ds.PixelSpacing[1]))
-        if min(spacing) <= 0:
-            raise DicomError(f"{path}: PixelSpacing {spacing} is not positive")
-    elif require_spacing:
+    spacing = _numbers(ds, "PixelSpacing", path, 2)
+    if spacing is not None and min(spacing) <= 0:
+        raise DicomError(f"{path}: PixelSpacing {spacing} is not positive")
+    if spacing is None and require_spacing:
         raise DicomError(f"{path}: missing PixelSpacing (0028,0030)")
-    t2prep = None
-    match = _T2PREP_RE.search(str(ds.get("ImageComments", "")))
-    if match:
-        t2prep = float(match.group(1))
-    inversion = ds.get("InversionTime")
-    echo = ds.get("EchoTime")
+    instance = _number(ds, "InstanceNumber", path)
     meta = ImageMeta(
         spacing_mm=spacing,
         image_type=tuple(str(v) for v in ds.get("ImageType", [])),
         series_description=str(ds.get("SeriesDescription", "")),
-        inversion_time_ms=float(inversion) if inversion not in (None, "") else None,
-        t2prep_ms=t2prep,
-        orientation=tuple(float(c) for c in ds.ImageOrientationPatient) if "ImageOrientationPatient" in ds else None,
-        position_mm=tuple(float(c) for c in ds.ImagePositionPatient) if "ImagePositionPatient" in ds else None,
-        echo_time_ms=float(echo) if echo not in (None, "") else None,
+        inversion_time_ms=_number(ds, "InversionTime", path),
+        orientation=_numbers(ds, "ImageOrientationPatient", path, 6),
+        position_mm=_numbers(ds, "ImagePositionPatient", path, 3),
+        echo_time_ms=_number(ds, "EchoTime", path),
         image_comments=str(ds.get("ImageComments", "")),
         series_uid=str(ds.get("SeriesInstanceUID", "")),
         sop_uid=str(ds.get("SOPInstanceUID", "")),
+        instance_number=int(instance) if instance is not None else None,
     )
     return values, meta
+
+
+def _number(ds: Dataset, keyword: str, path: Path) -> float | None:
+    """A single numeric header value; None when absent or empty, DicomError when malformed."""
+    try:
+        value = ds.get(keyword)
+        if value is None or value == "":
+            return None
+        return float(value)
+    except (TypeError, ValueError):
+        raise DicomError(f"{path}: {keyword} {_raw(ds, keyword)!r} is not a number") from None
+
+
+def _numbers(ds: Dataset, keyword: str, path: Path, count: int) -> tuple[float, ...] | None:
+    """A multi-valued numeric header value with exactly ``count`` entries; None when absent."""
+    try:
+        value = ds.get(keyword)
+        if value is None or value == "":
+            return None
+        numbers = tuple(float(v) for v in (value if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]))
+    except (TypeError, ValueError):
+        raise DicomError(f"{path}: {keyword} {_raw(ds, keyword)!r} is not numeric") from None
+    if len(numbers) != count:
+        raise DicomError(f"{path}: {keyword} has {len(numbers)} values, expected {count}")
+    return numbers
+
+
+def _raw(ds: Dataset, keyword: str) -> str:
+    """The undecoded text of an element, for error messages."""
+    element = ds.get_item(keyword)
+    value = getattr(element, "value", element)
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value).strip()[:40]

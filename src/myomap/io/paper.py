@@ -48,7 +48,7 @@ def import_paper_layout(source: str | Path, out: str | Path) -> tuple[Path, list
     problems: list[str] = []
     found = 0
     for patient in sorted(p for p in source.iterdir() if p.is_dir()):
-        maps = _map_files(patient)
+        maps = _map_files(patient, problems)
         for folder in sorted(p for p in patient.iterdir() if p.is_dir()):
             match = _WEIGHTED_DIR.match(folder.name)
             if not match:
@@ -77,21 +77,27 @@ def import_paper_layout(source: str | Path, out: str | Path) -> tuple[Path, list
     return manifest, problems
 
 
-def _map_files(patient: Path) -> dict[tuple[str, str], Path]:
+def _map_files(patient: Path, problems: list[str]) -> dict[tuple[str, str], Path]:
+    """The map file per (map type, slice); two candidates for one slice are a problem, not a guess."""
     found: dict[tuple[str, str], Path] = {}
-    for folder in patient.iterdir():
+    for folder in sorted(patient.iterdir()):
         match = _MAP_DIR.match(folder.name) if folder.is_dir() else None
         if not match:
             continue
-        for dcm in folder.glob("*.dcm"):
+        for dcm in sorted(folder.glob("*.dcm")):
             word = _SLICE_WORDS.get(dcm.stem.lower())
-            if word:
-                found[(match.group(1).upper(), word)] = dcm
+            if not word:
+                continue
+            key = (match.group(1).upper(), word)
+            if key in found:
+                problems.append(f"{dcm}: a second {key[0]} map for the {word} slice (first: {found[key].name}); using the first")
+                continue
+            found[key] = dcm
     return found
 
 
 def _find(folder: Path, name: str) -> Path | None:
-    for p in folder.iterdir():
+    for p in sorted(folder.iterdir()):
         if p.name.lower() == name:
             return p
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -98,7 +99,7 @@ def fit_paths(
             if register:
                 reference = -1 if used_model in ("molli", "ir") else 0  # the brightest, least-prepared image
                 registered, shifts = register_translation(series.images, reference=reference)
-                series = WeightedSeries(series.name, series.files, registered, series.times_ms, series.spacing_mm, series.time_source)
+                series = dataclasses.replace(series, images=registered)
             mask = background_mask(series.images) if mask_background else None
             noise_sd = estimate_noise_sd(series.images) if noise_correction else None
             fit = fit_series(series, used_model, mask=mask, noise_sd=noise_sd)
@@ -161,7 +162,7 @@ def _write(folder: Path, series: WeightedSeries, model: str, fit: T1Fit | T2Fit,
     kind = MAP_KIND[model]
     values = _map_values(fit)
     source = series.files[0]
-    uid_seed = [str(f) for f in series.files]
+    uid_seed = list(series.sop_uids) or [f.name for f in series.files]  # the same inputs give the same UIDs
     for name, image, map_kind in (("map.dcm", values, kind), ("r2.dcm", fit.r2, "R2")):
         write_derived_map(
             folder / name,
@@ -181,6 +182,7 @@ def _write(folder: Path, series: WeightedSeries, model: str, fit: T1Fit | T2Fit,
 def _summary(outcomes: list[FitOutcome]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    # fitted_fraction: share of all pixels with a map value (masked background counts as not fitted).
     writer.writerow(["series", "model", "n_images", "times_ms", "time_source", "noise_sd", "median_r2", "fitted_fraction", "folder"])
     for o in outcomes:
         noise = "" if o.noise_sd is None else f"{o.noise_sd:.4g}"

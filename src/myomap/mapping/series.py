@@ -1,19 +1,17 @@
 """Weighted-image series from DICOM: finding, grouping, reading times, checking.
 
-Where the preparation time of a weighted image is stored differs between
-vendors and sequences; the readers look, in order:
-
-- inversion recovery (MOLLI, plain IR): the explicit ``--times``, then
-  InversionTime (0018,0082), then ``TI <ms>`` / ``TI=<ms>`` in ImageComments
-  (0020,4000), which Siemens MOLLI raw images carry.
-- T2 preparation: the explicit ``--times``, then ``T2prep=<ms>`` (also
-  ``T2 prep <ms>``, ``T2P=<ms>``) in ImageComments, then EchoTime
-  (0018,0081) when it differs between the images (multi-echo spin echo;
-  a bSSFP readout has one short TE for every image, which is not the
-  preparation time).
+Preparation times come from ``--times`` when given (one per image, in
+InstanceNumber order), otherwise from the DICOM header through
+:func:`myomap.io.dicom.inversion_time` and :func:`myomap.io.dicom.t2prep_time`
+(the vendor conventions are listed there); for T2, EchoTime (0018,0081) is
+the last resort when it differs between the images (multi-echo spin echo; a
+bSSFP readout has one short TE for every image, which is not the
+preparation time).  Times that are equal for all images are no information
+(some vendors write InversionTime 0 into every T2-prep image).
 
 A folder may hold several slices or series: files are grouped by
-SeriesInstanceUID and slice position, each group becomes one map.
+SeriesInstanceUID and slice position, each group becomes one map, its files
+in InstanceNumber order (then natural file-name order).
 """
 
 from __future__ import annotations
@@ -27,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 
+from myomap.io.dicom import DicomError, inversion_time, read_image, t2prep_time
+
 MODELS = ("molli", "ir", "t2")
-_TI_COMMENT = re.compile(r"\bTI\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
-_T2PREP_COMMENT = re.compile(r"\bT2\s*-?\s*(?:prep\w*|P)\.?\s*(?:duration)?\s*[=:]?\s*(\d+(?:\.\d+)?)\s*(?:ms)?", re.IGNORECASE)
 
 
 class SeriesError(ValueError):
@@ -50,6 +48,7 @@ class WeightedSeries:
     times_ms: np.ndarray
     spacing_mm: tuple[float, float] | None
     time_source: str
+    sop_uids: tuple[str, ...] = ()
 
 
 # Files met while walking a folder that are certainly not DICOM (our own outputs among them).
@@ -89,7 +88,7 @@ def group_series(files: Sequence[Path]) -> tuple[dict[str, list[Path]], list[str
     names are built from SeriesDescription and SeriesNumber, made unique,
     and are safe as folder names.
     """
-    groups: dict[tuple, list[Path]] = defaultdict(list)
+    groups: dict[tuple, list[tuple]] = defaultdict(list)
     labels: dict[tuple, str] = {}
     errors: list[str] = []
     notes: list[str] = []
@@ -105,10 +104,15 @@ def group_series(files: Sequence[Path]) -> tuple[dict[str, list[Path]], list[str
         if _MAP_TYPES & {str(v).upper() for v in ds.get("ImageType", [])}:
             notes.append(f"{path}: a map, not a weighted image; skipped")
             continue
-        position = ds.get("ImagePositionPatient")
-        where = tuple(round(float(c), 1) for c in position) if position is not None else (str(ds.get("SliceLocation", "")),)
+        try:
+            position = ds.get("ImagePositionPatient")
+            where = tuple(round(float(c), 1) for c in position) if position is not None else (str(ds.get("SliceLocation", "")),)
+            instance = int(float(ds.get("InstanceNumber", 0) or 0))
+        except (TypeError, ValueError):
+            errors.append(f"{path}: malformed ImagePositionPatient or InstanceNumber in the header")
+            continue
         key = (str(ds.get("SeriesInstanceUID", path.parent)), where)
-        groups[key].append(path)
+        groups[key].append((instance, _natural(path.name), path))
         if key not in labels:
             description = str(ds.get("SeriesDescription", "") or path.parent.name)
             labels[key] = _safe(f"{description}_s{ds.get('SeriesNumber', '')}")
@@ -120,8 +124,13 @@ def group_series(files: Sequence[Path]) -> tuple[dict[str, list[Path]], list[str
     for key in sorted(groups, key=lambda k: (labels[k], k)):
         label = labels[key]
         seen[label] += 1
-        named[label if totals[label] == 1 else f"{label}_{seen[label]}"] = sorted(groups[key])
+        named[label if totals[label] == 1 else f"{label}_{seen[label]}"] = [p for *_, p in sorted(groups[key])]
     return named, errors, notes
+
+
+def _natural(name: str) -> tuple:
+    """Sort key that puts IM_2 before IM_10."""
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
 
 
 def _safe(text: str) -> str:
@@ -138,7 +147,6 @@ def read_series(name: str, files: Sequence[Path], model: str, times_ms: Sequence
         duplicate or negative times, images of different shapes, all-zero or
         NaN images, or no time information at all.
     """
-    from myomap.io.dicom import DicomError, read_image
 
     if model not in MODELS:
         raise SeriesError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
@@ -179,29 +187,20 @@ def read_series(name: str, files: Sequence[Path], model: str, times_ms: Sequence
         times_ms=times[order],
         spacing_mm=metas[0].spacing_mm,
         time_source=source,
+        sop_uids=tuple(metas[i].sop_uid for i in order),
     )
 
 
 def _times_from_dicom(metas: list, model: str, files: Sequence[Path]) -> tuple[np.ndarray, str]:
     if model in ("molli", "ir"):
-        readers = (("InversionTime", lambda m: m.inversion_time_ms), ("ImageComments TI", _comment_time(_TI_COMMENT)))
+        readers = (inversion_time,)
     else:
-        readers = (("ImageComments T2prep", _comment_time(_T2PREP_COMMENT)), ("EchoTime", lambda m: m.echo_time_ms))
-    for source, reader in readers:
-        values = [reader(m) for m in metas]
-        if all(v is not None for v in values):
-            times = np.asarray(values, dtype=float)
-            if source == "EchoTime" and np.unique(times).size == 1:
-                continue  # one readout TE for all images: not a preparation time
-            return times, source
-    missing = next((f for f, m in zip(files, metas) if all(r(m) is None for _, r in readers)), files[0])
+        readers = (t2prep_time, lambda m: (m.echo_time_ms, "EchoTime"))
+    for reader in readers:
+        found = [reader(m) for m in metas]
+        if all(value is not None for value, _ in found):
+            times = np.asarray([value for value, _ in found], dtype=float)
+            if np.unique(times).size > 1:
+                return times, found[0][1]
     kind = "inversion time" if model in ("molli", "ir") else "T2-preparation time"
-    raise SeriesError(f"{missing}: no {kind} in the DICOM header; give the times with --times")
-
-
-def _comment_time(pattern: re.Pattern):
-    def read(meta) -> float | None:
-        match = pattern.search(meta.image_comments)
-        return float(match.group(1)) if match else None
-
-    return read
+    raise SeriesError(f"{files[0]} ({len(files)} images): no {kind} in the DICOM header; give the times with --times")

@@ -2,7 +2,8 @@
 
 Dice and IoU of the myocardium ring (epicardial, as the paper defines it)
 and of the blood pool (endocardial); Hausdorff, mean and signed mean
-surface distance of each contour in mm; mask-based HD95.  A missing
+surface distance of each contour in mm; mask-based HD95 of the region each
+contour encloses.  A missing
 predicted contour gives NaN for its distances and ``missing_<contour>`` =
 True with the reason, so that summaries count it instead of dropping it.
 """
@@ -43,7 +44,9 @@ def compare(
         a, b = pred_mask == region, ref_mask == region
         out[f"dice_{name}"] = dice(a, b)
         out[f"iou_{name}"] = iou(a, b)
-        out[f"hd95_mask_{name}_mm"] = mask_surface_distance_mm(a, b, spacing_mm=spacing_mm)
+        # HD95 of the region the contour encloses: the ring's surface would mix in the endocardium.
+        inside_a, inside_b = (pred_mask > 0, ref_mask > 0) if name == "epicardial" else (a, b)
+        out[f"hd95_mask_{name}_mm"] = mask_surface_distance_mm(inside_a, inside_b, spacing_mm=spacing_mm)
         missing = fitted.points is None
         out[f"missing_{name}"] = missing
         out[f"missing_reason_{name}"] = fitted.reason
@@ -81,7 +84,12 @@ def best_achievable_hausdorff_mm(ref_xy: np.ndarray, shape: tuple[int, int], *, 
 
 
 def summarise(rows: Iterable[dict]) -> dict[str, float]:
-    """Mean of every metric over images, ignoring NaN, plus the count of missing contours per kind."""
+    """Mean of every metric over images, plus counts of what the mean leaves out.
+
+    NaN (a missing contour) and ``inf`` (HD95 with one mask empty) are left
+    out of the means; ``missing_<contour>`` counts missing contours and
+    ``<metric>_infinite`` the infinite values, so nothing disappears silently.
+    """
     rows = list(rows)
     out: dict[str, float] = {"images": float(len(rows))}
     if not rows:
@@ -95,4 +103,6 @@ def summarise(rows: Iterable[dict]) -> dict[str, float]:
         else:
             finite = values[np.isfinite(values)]
             out[key] = float(finite.mean()) if finite.size else math.nan
+            if np.isinf(values).any():
+                out[f"{key}_infinite"] = float(np.isinf(values).sum())
     return out

@@ -89,7 +89,8 @@ class Lesion:
     """Focal myocardial change: angular sector and transmural band.
 
     ``s`` is the transmural position, 0 at the endocardium and 1 at the
-    epicardium.  ``patchiness`` > 0 breaks the lesion into patches.
+    epicardium.  ``patches``, a smooth function of angle, keeps the lesion
+    only where it is positive, which breaks it into patches.
     """
 
     theta_from_deg: float
@@ -266,7 +267,6 @@ class SubjectAnatomy:
     """Per-subject anatomy: one :class:`HeartSlice` per slice position."""
 
     slices: dict[str, HeartSlice]
-    insertion_deg: tuple[float, float]
 
 
 _SLICE_SCALE = {"basal": (1.08, 1.0, 1.15), "mid": (1.0, 1.0, 1.0), "apical": (0.7, 0.85, 0.55)}  # epi, wall, RV
@@ -375,4 +375,4 @@ def draw_anatomy(phenotype: Phenotype, rng: np.random.Generator) -> SubjectAnato
             paraspinal=paraspinal,
             vessels=vessels,
         )
-    return SubjectAnatomy(slices=slices, insertion_deg=slices["mid"].rv_insertion_deg())
+    return SubjectAnatomy(slices=slices)

@@ -17,13 +17,13 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 from pydicom.uid import generate_uid
 
+from myomap.config import ConfigError, from_yaml, to_yaml
 from myomap.io.contours import write_contours
 from myomap.io.dicom import MAP_STORAGE, DicomGeometry, SeriesInfo, write_mr_image
 from myomap.io.files import atomic_write_text, write_npz
@@ -71,7 +71,8 @@ class SimulationConfig:
         Share of images with a motion or off-resonance artefact.
     snr_t1, snr_t2 : (float, float)
         Range of the myocardial SNR of the last MOLLI image and of the
-        first T2-prep image.
+        first T2-prep image: the myocardial signal over the per-channel
+        noise SD, which is the SD of the magnitude noise at high SNR.
     misregistration_px : float
         SD of the in-plane shift between weighted images, in pixels.
     split : (float, float, float)
@@ -84,8 +85,8 @@ class SimulationConfig:
     seed: int = 0
     field: str = "1.5T"
     artefact_fraction: float = 0.15
-    snr_t1: tuple[float, float] = (18.0, 32.0)
-    snr_t2: tuple[float, float] = (25.0, 40.0)
+    snr_t1: tuple[float, float] = (25.0, 45.0)
+    snr_t2: tuple[float, float] = (35.0, 57.0)
     misregistration_px: float = 0.3
     split: tuple[float, float, float] = (0.65, 0.20, 0.15)
     supersample: int = 3
@@ -101,17 +102,14 @@ class SimulationConfig:
             raise SimulationError(f"split must be three non-negative shares, got {self.split}")
 
     def to_yaml(self) -> str:
-        data = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-        return yaml.safe_dump(data, sort_keys=False)
+        return to_yaml(self)
 
     @classmethod
     def from_yaml(cls, text: str) -> SimulationConfig:
-        data = yaml.safe_load(text) or {}
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise SimulationError(f"unknown simulation settings: {', '.join(sorted(unknown))}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        try:
+            return from_yaml(cls, text)
+        except ConfigError as exc:
+            raise SimulationError(f"simulation settings: {exc}") from None
 
 
 def subject_name(index: int) -> str:
@@ -154,7 +152,8 @@ def simulate_cohort(
     Parameters
     ----------
     out : path
-        Output folder.  It must not exist or be empty, unless ``overwrite``.
+        Output folder.  It must not exist or be empty; ``overwrite``
+        replaces an earlier simulated cohort (a folder with simulate.yaml).
     preview : bool
         Also write ``preview/<subject>.png`` montages.
     workers : int, optional
@@ -172,8 +171,11 @@ def simulate_cohort(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SimulationError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise SimulationError(f"{out}: folder exists and is not empty (use --overwrite to replace it)")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise SimulationError(f"{out}: folder exists and is not empty (use --overwrite to replace it)")
+        if not (out / "simulate.yaml").is_file():
+            raise SimulationError(f"{out}: --overwrite only replaces a simulated cohort (with simulate.yaml); this folder is not one")
     parent = out.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -200,6 +202,8 @@ def simulate_cohort(
         if out.exists():
             shutil.rmtree(out)
         os.replace(staging, out)
+    except OSError as exc:
+        raise SimulationError(f"{out}: writing failed ({exc.strerror or exc}); nothing was written") from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -352,7 +356,7 @@ def _simulate_image(subject: _Subject, config: SimulationConfig, map_type: str, 
     coil = coil_sensitivity(subject.grid, placement, rng)
     shifts = np.clip(rng.normal(0.0, 1.0, (times.size, 2)), -3.0, 3.0) * config.misregistration_px
     acquisition = Acquisition(
-        noise_sd=reference / snr / np.sqrt(2.0),  # per channel, so that |noise| has SD reference/snr
+        noise_sd=reference / snr,
         shifts_px=shifts,
         coil=coil,
         artefact=artefact,

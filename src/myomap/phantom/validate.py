@@ -14,7 +14,7 @@ import numpy as np
 
 from myomap.geometry.masks import BLOOD_POOL, MYOCARDIUM
 from myomap.io.dataset import iter_images
-from myomap.metrics.distance import hausdorff_mm, mean_surface_distance_mm
+from myomap.metrics.distance import contour_distances_mm
 from myomap.metrics.overlap import dice
 from myomap.phantom.tissues import Tissue
 
@@ -35,6 +35,7 @@ def observer_agreement(data: str | Path) -> list[dict]:
                 ("epicardial", MYOCARDIUM, ca.epi, cb.epi),
                 ("endocardial", BLOOD_POOL, ca.endo, cb.endo),
             ):
+                hd, msd, _ = contour_distances_mm(pa, pb, spacing_mm=image.spacing_mm)
                 rows.append(
                     {
                         "subject": image.subject,
@@ -43,8 +44,8 @@ def observer_agreement(data: str | Path) -> list[dict]:
                         "pair": f"{a}-{b}",
                         "contour": contour,
                         "dice": dice(masks[a] == region, masks[b] == region),
-                        "hausdorff_mm": hausdorff_mm(pa, pb, spacing_mm=image.spacing_mm),
-                        "msd_mm": mean_surface_distance_mm(pa, pb, spacing_mm=image.spacing_mm),
+                        "hausdorff_mm": hd,
+                        "msd_mm": msd,
                     }
                 )
     return rows
