@@ -21,7 +21,6 @@ Usage: python benchmarks/fit_accuracy_speed.py [--repeats 5]
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 import warnings
@@ -37,6 +36,7 @@ from myomap.mapping.register import register_translation
 from myomap.mapping.series import read_series
 from myomap.phantom.cohort import SimulationConfig, simulate_cohort
 from myomap.phantom.tissues import Tissue
+from timing import median_seconds
 
 
 def slices(data: Path):
@@ -113,15 +113,6 @@ def canvas_256(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def timed(fn, repeats: int) -> float:
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -168,19 +159,18 @@ def main() -> None:
             print(f"{map_type}: median relative difference {100 * np.nanmedian(diff):.4f} % (target < 0.1 %), 95th percentile {100 * np.nanpercentile(diff, 95):.3f} %, {pick.size} body pixels")
 
         print(f"\n== speed, 256x256 slice, median of {args.repeats} runs ==")
+        labels = {"T1": ("T1 MOLLI, 8 images", " (target < 1 s)", " (target >= 100x)"), "T2": ("T2, 3 images", "", "")}
         for map_type, series, _, _ in slices(tmp / "clinical"):
-            if map_type == "T1" and "T1" in reference_times:
-                stack = canvas_256(series.images, rng)
-                seconds = timed(lambda: fit_inversion_recovery(stack, series.times_ms), args.repeats)
-                per_slice_ref = reference_times["T1"] * 256 * 256
-                print(f"T1 MOLLI, 8 images: {seconds:.3f} s (target < 1 s); curve_fit {reference_times['T1'] * 1e3:.1f} ms/pixel -> {per_slice_ref:.0f} s/slice; ratio {per_slice_ref / seconds:.0f}x (target >= 100x)")
-                reference_times.pop("T1")
-            if map_type == "T2" and "T2" in reference_times:
-                stack = canvas_256(series.images, rng)
-                seconds = timed(lambda: fit_t2(stack, series.times_ms), args.repeats)
-                per_slice_ref = reference_times["T2"] * 256 * 256
-                print(f"T2, 3 images: {seconds:.3f} s; curve_fit {reference_times['T2'] * 1e3:.2f} ms/pixel -> {per_slice_ref:.0f} s/slice; ratio {per_slice_ref / seconds:.0f}x")
-                reference_times.pop("T2")
+            if map_type not in reference_times:
+                continue  # one slice of each kind
+            stack = canvas_256(series.images, rng)
+            seconds = median_seconds(lambda: fit(map_type, stack, series.times_ms), args.repeats, warm_up=False)
+            per_pixel = reference_times.pop(map_type)
+            name, target, ratio_target = labels[map_type]
+            print(
+                f"{name}: {seconds:.3f} s{target}; curve_fit {per_pixel * 1e3:.2f} ms/pixel -> {per_pixel * 256 * 256:.0f} s/slice; "
+                f"ratio {per_pixel * 256 * 256 / seconds:.0f}x{ratio_target}"
+            )
 
         print("\n== registration on slices with known misregistration (shifts SD 1 px) ==")
         for map_type, series, truth, pure in slices(tmp / "clinical"):

@@ -56,3 +56,25 @@ def test_fit_command_explicit_times(cohort, tmp_path):
     assert result.exit_code == 1 and "explicit --model" in result.output
     result = runner.invoke(app, ["fit", str(folder), "-o", str(tmp_path / "c"), "--model", "t2", "--times", "0,x"])
     assert result.exit_code == 1 and "comma-separated" in result.output
+
+
+def test_train_and_export_onnx_commands(cohort, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", str(cohort), "-o", str(run), "--model", "unet-resnet18-tiny", "--epochs", "1", "--weighted-epochs", "1"]
+    result = runner.invoke(app, [*args, "--input-size", "64", "--batch-size", "8", "--images-per-epoch", "16"])
+    assert result.exit_code == 0, result.output
+    assert "model: unet-resnet18-tiny" in (run / "config.yaml").read_text()
+    result = runner.invoke(app, ["export-onnx", str(run / "model.pt"), "-o", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 0 and (tmp_path / "m.onnx").stat().st_size > 0
+    result = runner.invoke(app, ["export-onnx", str(run / "checkpoints" / "last.ckpt"), "-o", str(tmp_path / "x.onnx")])
+    assert result.exit_code == 1 and "not a myomap model file" in result.output and not (tmp_path / "x.onnx").exists()
+
+
+def test_train_rejects_bad_settings_in_one_line(cohort, tmp_path):
+    result = runner.invoke(app, ["train", str(cohort), "-o", str(tmp_path / "r"), "--model", "unet-resnet51"])
+    assert result.exit_code == 1 and "unknown model" in result.output
+    (tmp_path / "c.yaml").write_text("epochs: 10\nlearning_rat: 0.1\n")
+    result = runner.invoke(app, ["train", str(cohort), "-o", str(tmp_path / "r"), "--config", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 1 and "unknown settings: learning_rat" in result.output
+    result = runner.invoke(app, ["train", str(cohort), "-o", str(tmp_path / "r"), "--encoder-weights", str(tmp_path / "none.pth"), "--model", "unet-resnet18-tiny", "--epochs", "1", "--weighted-epochs", "0"])
+    assert result.exit_code == 1 and "Nothing is downloaded" in result.output

@@ -135,6 +135,79 @@ def fit(
         raise typer.Exit(code=1)
 
 
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="Data set folder with manifest.csv (e.g. from myomap simulate).")],
+    run: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, logs, split, config and model.pt.")],
+    config: Annotated[Path | None, typer.Option(help="YAML with TrainConfig settings; options given here override it.")] = None,
+    model: Annotated[str | None, typer.Option(help="Network from the registry, e.g. unet-resnet50 (paper), unet-mobilenet (CPU).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Total epochs (paper: 150).")] = None,
+    weighted_epochs: Annotated[int | None, typer.Option(help="First epochs that also use the weighted images (paper: 70).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per batch.")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Adam learning rate.")] = None,
+    loss: Annotated[str | None, typer.Option(help="jaccard (paper), dice, ce or jaccard+ce.")] = None,
+    input_size: Annotated[int | None, typer.Option(help="Network input side in pixels (paper: 224).")] = None,
+    crop: Annotated[float | None, typer.Option(help="Share of the image side kept around the centre before resizing (1: whole image).")] = None,
+    images_per_epoch: Annotated[int | None, typer.Option(help="Cap on training images per epoch (random subset), for short runs.")] = None,
+    encoder_weights: Annotated[Path | None, typer.Option(help="Local file with ImageNet weights of the encoder (never downloaded).")] = None,
+    accelerator: Annotated[str | None, typer.Option(help="auto, cpu or gpu (Lightning).")] = None,
+    devices: Annotated[str | None, typer.Option(help="Devices per node: auto, a count, or a list like 0,1 (Lightning).")] = None,
+    num_nodes: Annotated[int | None, typer.Option(help="Nodes for multi-node training (Lightning).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
+) -> None:
+    """Train a segmentation model with the paper's recipe (U-Net, Jaccard loss, two-stage schedule).
+
+    Writes RUN/config.yaml, split.csv, checkpoints/{best,last}.ckpt, CSV and
+    TensorBoard logs, and model.pt (everything inference needs).
+
+    Example: [bold]myomap train cohort -o runs/paper[/] or, on a CPU,
+    [bold]myomap train cohort -o runs/cpu --model unet-mobilenet --input-size 160 --crop 0.5 --loss jaccard+ce --epochs 48 --weighted-epochs 22 --images-per-epoch 500[/]
+    """
+    from myomap.config import ConfigError, from_yaml
+    from myomap.model.config import TrainConfig
+
+    overrides = dict(
+        model=model, epochs=epochs, weighted_epochs=weighted_epochs, batch_size=batch_size, learning_rate=learning_rate, loss=loss,
+        input_size=input_size, crop=crop, max_images_per_epoch=images_per_epoch, accelerator=accelerator, devices=devices, num_nodes=num_nodes,
+        encoder_weights=str(encoder_weights) if encoder_weights else None,
+    )  # fmt: skip
+    try:
+        if resume and config is None and (run / "config.yaml").is_file():
+            config = run / "config.yaml"
+        text = config.read_text() if config is not None else ""
+        settings = from_yaml(TrainConfig, text, **overrides)
+        settings.validate()
+    except (ConfigError, OSError) as exc:
+        raise _fail(f"{config or 'settings'}: {exc}") from None
+
+    from myomap.model.network import EncoderWeightsError
+    from myomap.model.train import TrainingError, train as run_training
+
+    try:
+        model_file = run_training(data, run, settings, resume=resume)
+    except (TrainingError, EncoderWeightsError, FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    log.info("model written to %s", model_file)
+
+
+@app.command("export-onnx")
+def export_onnx_command(
+    model: Annotated[Path, typer.Argument(help="A model.pt written by myomap train.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The .onnx file to write.")],
+) -> None:
+    """Export a trained model to ONNX (dynamic batch) for fast CPU inference with ONNX Runtime.
+
+    Example: [bold]myomap export-onnx runs/cpu/model.pt -o model.onnx[/]
+    """
+    from myomap.model.inference import ModelFileError, export_onnx
+
+    try:
+        export_onnx(model, out)
+    except ModelFileError as exc:
+        raise _fail(str(exc)) from None
+    log.info("wrote %s", out)
+
+
 @app.command("import-paper")
 def import_paper(
     source: Annotated[Path, typer.Argument(help="Folder in the paper's layout: 'Patient (N)/T1_map_base/*.dcm' ...")],

@@ -24,7 +24,10 @@ def test_each_step_can_be_switched_off():
     none = fit_contour(mask, ContourSteps(chain=False, filter=False, hull=False, spline=False))
     chain = fit_contour(mask, ContourSteps(filter=False, hull=False, spline=False))
     assert len(chain.points) < len(none.points)  # Teh-Chin drops collinear boundary points
-    assert len(fit_contour(mask, ContourSteps(spline=False)).points) != 100
+    # Without the spline the contour keeps the traced vertices: all on pixel centres.
+    traced = fit_contour(mask, ContourSteps(spline=False)).points
+    np.testing.assert_array_equal(traced, np.round(traced))
+    assert not np.allclose(fit_contour(mask).points, np.round(fit_contour(mask).points))
 
 
 def test_filter_keeps_the_largest_round_region():
@@ -65,6 +68,7 @@ def test_mask_to_contours_fits_both():
     assert r_epi == pytest.approx(14.5, abs=0.5) and r_endo == pytest.approx(8.5, abs=0.5)
 
 
-def test_ablation_configurations_are_cumulative():
-    names = [name for name, _ in ContourSteps.ablation()]
-    assert names[0].startswith("no post-processing") and len(names) == 4
+def test_ablation_configurations_add_one_step_at_a_time():
+    configs = [steps for _, steps in ContourSteps.ablation()]
+    switched_on = [{k for k in ("chain", "filter", "hull", "spline") if getattr(c, k)} for c in configs]
+    assert switched_on == [{"chain"}, {"chain", "spline"}, {"chain", "spline", "filter"}, {"chain", "spline", "filter", "hull"}]

@@ -1,0 +1,1 @@
+"""The segmentation model: registry (no torch import), training, inference, ONNX export."""

@@ -1,0 +1,62 @@
+"""The training configuration: the paper's recipe by default (section 3.5 and SPEC.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from myomap.config import ConfigError
+from myomap.model.registry import get_spec
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run; saved as ``config.yaml`` in the run folder.
+
+    The defaults are the paper's: U-Net with a ResNet-50 encoder, Adam,
+    Jaccard loss, periodic cosine annealing with warm restarts, 150 epochs of
+    which the first 70 use maps and weighted images and the last 80 maps
+    only, random resized crops and brightness/contrast augmentation,
+    224 × 224 input, a patient-level 65/20/15 split.  ``crop`` keeps a
+    centred square of that share of the (square-padded) image side before
+    resizing, at training and at inference.
+    """
+
+    model: str = "unet-resnet50"
+    encoder_weights: str | None = None
+    input_size: int = 224
+    crop: float = 1.0
+    epochs: int = 150
+    weighted_epochs: int = 70
+    batch_size: int = 16
+    learning_rate: float = 3e-4
+    weight_decay: float = 0.0
+    loss: str = "jaccard"
+    restart_epochs: int = 10
+    min_learning_rate: float = 1e-6
+    crop_scale: tuple[float, float] = (0.55, 1.0)
+    rotate_deg: float = 15.0
+    brightness_contrast: float = 0.25
+    split: tuple[float, float, float] = (0.65, 0.20, 0.15)
+    seed: int = 0
+    max_images_per_epoch: int | None = None
+    num_workers: int = 0
+    accelerator: str = "auto"
+    devices: str = "auto"
+    num_nodes: int = 1
+    precision: str = "auto"
+
+    def validate(self) -> None:
+        try:
+            get_spec(self.model)
+        except KeyError as exc:
+            raise ConfigError(str(exc.args[0])) from None
+        if self.loss not in ("jaccard", "dice", "ce", "jaccard+ce"):
+            raise ConfigError(f"loss must be jaccard, dice, ce or jaccard+ce, got {self.loss!r}")
+        if not 0 <= self.weighted_epochs <= self.epochs or self.epochs < 1:
+            raise ConfigError(f"need 1 <= epochs and 0 <= weighted_epochs <= epochs, got {self.epochs} and {self.weighted_epochs}")
+        if self.input_size < 32 or self.input_size % 32:
+            raise ConfigError(f"input_size must be a multiple of 32 and at least 32, got {self.input_size}")
+        if not 0.2 <= self.crop <= 1.0:
+            raise ConfigError(f"crop must be within [0.2, 1] (share of the image side kept around the centre), got {self.crop}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")

@@ -1,0 +1,133 @@
+"""From a data set to network inputs: normalisation, square padding, resizing, splits.
+
+Normalisation is by rank: every pixel is replaced by the fraction of the
+image's pixels below it (the empirical CDF).  That works for maps in ms and
+weighted images in arbitrary units alike and is unchanged by any monotonic
+change of the value scale (field strength, vendor scaling, windowing), so
+a model does not learn one scanner's numbers.  Images are padded to a
+square (keeping the aspect ratio, and so the anatomy's shape), optionally
+cropped to a centred square holding ``crop`` of its side (the paper's fixed
+crop at inference: short-axis slices are planned with the heart near the
+centre), and resized to the network input; :func:`to_native` undoes all
+three, with background outside the crop.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from myomap.io.dataset import MapImage, read_manifest
+from myomap.io.files import atomic_write_text
+
+NORMALISATION = {"method": "rank"}
+
+
+def normalise(image: np.ndarray) -> np.ndarray:
+    """Rank normalisation to [0, 1) (float32); ties share the lower rank.
+
+    Raises ValueError for NaN pixels or a constant image, which carry no
+    information to segment.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if not np.all(np.isfinite(image)):
+        raise ValueError("image contains NaN or infinite pixels")
+    flat = image.ravel()
+    ordered = np.sort(flat)
+    if ordered[0] == ordered[-1]:
+        raise ValueError("image has a single constant value")
+    return (np.searchsorted(ordered, flat, side="left") / flat.size).astype(np.float32).reshape(image.shape)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How a native image was padded, cropped and resized: enough to map a prediction back."""
+
+    shape: tuple[int, int]
+    pad: tuple[int, int]  # rows added on top, columns added on the left
+    side: int  # side of the padded square
+    start: int  # first row and column of the centred crop in the padded square
+    crop_side: int
+
+
+def to_input(image: np.ndarray, size: int, *, crop: float = 1.0, interpolation: int = cv2.INTER_AREA) -> tuple[np.ndarray, Geometry]:
+    """Pad to a square (zeros, centred), keep the centred ``crop`` of its side, resize to ``size`` × ``size``."""
+    rows, cols = image.shape
+    side = max(rows, cols)
+    top, left = (side - rows) // 2, (side - cols) // 2
+    square = np.zeros((side, side), dtype=image.dtype)
+    square[top : top + rows, left : left + cols] = image
+    crop_side = max(1, min(side, int(round(side * crop))))
+    start = (side - crop_side) // 2
+    square = square[start : start + crop_side, start : start + crop_side]
+    if interpolation != cv2.INTER_NEAREST and crop_side <= size:
+        interpolation = cv2.INTER_LINEAR  # INTER_AREA is for shrinking
+    resized = cv2.resize(np.ascontiguousarray(square), (size, size), interpolation=interpolation)
+    return resized, Geometry((rows, cols), (top, left), side, start, crop_side)
+
+
+def to_native(channels: np.ndarray, geometry: Geometry, *, outside: np.ndarray | None = None) -> np.ndarray:
+    """Map (C, size, size) maps (e.g. class probabilities) back to the native (C, rows, cols) grid.
+
+    Pixels outside the crop get ``outside`` (one value per channel; zeros by default).
+    """
+    g = geometry
+    square = np.zeros((len(channels), g.side, g.side), dtype=np.float32)
+    if outside is not None:
+        square[:] = np.asarray(outside, dtype=np.float32)[:, None, None]
+    square[:, g.start : g.start + g.crop_side, g.start : g.start + g.crop_side] = np.stack(
+        [cv2.resize(c, (g.crop_side, g.crop_side), interpolation=cv2.INTER_LINEAR) for c in channels]
+    )
+    top, left = g.pad
+    return square[:, top : top + g.shape[0], left : left + g.shape[1]]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One training image at network size with its reference label mask."""
+
+    image: np.ndarray  # (size, size) float32, normalised
+    mask: np.ndarray  # (size, size) uint8
+    role: str
+    map_type: str
+    slice: str
+    subject: str
+
+
+def make_sample(image: MapImage, size: int, crop: float = 1.0) -> Sample:
+    """Normalise, pad, crop and resize an image and its reference mask; raises ValueError for unusable pixels."""
+    pixels, _ = to_input(normalise(image.pixels), size, crop=crop)
+    mask, _ = to_input(image.mask(), size, crop=crop, interpolation=cv2.INTER_NEAREST)
+    return Sample(pixels, mask, image.role, image.map_type, image.slice, image.subject)
+
+
+def patient_split(data: str | Path, shares: tuple[float, float, float], seed: int, saved: Path) -> dict[str, str]:
+    """Subject -> train/val/test.
+
+    The manifest's ``split`` column wins where present; otherwise a seeded
+    patient-level split with ``shares``.  The result is written to ``saved``
+    and read back from there on later calls (resume), so it never changes
+    within a run.
+    """
+    if saved.exists():
+        return {row["subject"]: row["split"] for row in csv.DictReader(saved.open())}
+    rows, _ = read_manifest(data)
+    subjects = sorted({r.subject for r in rows})
+    given = {r.subject: r.split for r in rows if r.split}
+    if len(given) == len(subjects):
+        split = given
+    else:
+        order = np.random.default_rng(seed).permutation(len(subjects))
+        total = sum(shares)
+        n_test = int(round(shares[2] / total * len(subjects)))
+        n_val = int(round(shares[1] / total * len(subjects)))
+        split = {}
+        for rank, index in enumerate(order):
+            split[subjects[index]] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
+    lines = ["subject,split"] + [f"{s},{split[s]}" for s in sorted(split)]
+    atomic_write_text(saved, "\n".join(lines) + "\n")
+    return split

@@ -1,0 +1,239 @@
+"""Prediction with a trained model, eager PyTorch or ONNX Runtime.
+
+A model file holds everything inference needs: the registry name and spec
+of the network, class names, input size, normalisation and the weights.
+It is written with ``torch.save`` and read with ``weights_only=True``, so
+loading never executes pickled code.  :class:`Segmenter` takes images of
+any size: it normalises, pads to a square, resizes to the network input and
+maps the class probabilities back to the native grid.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from myomap.model.data import NORMALISATION, Geometry, normalise, to_input, to_native
+from myomap.model.registry import CLASS_NAMES, ModelSpec
+
+MODEL_FORMAT = "myomap-segmenter"
+MODEL_VERSION = 1
+MIN_SIDE = 32
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be used; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """What travels with the weights."""
+
+    spec: ModelSpec
+    class_names: tuple[str, ...]
+    input_size: int
+    normalisation: dict
+    training: dict
+    crop: float = 1.0
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["spec"]["decoder_channels"] = list(self.spec.decoder_channels)
+        data["class_names"] = list(self.class_names)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelMeta:
+        spec = dict(data["spec"])
+        spec["decoder_channels"] = tuple(spec["decoder_channels"])
+        return cls(
+            ModelSpec(**spec), tuple(data["class_names"]), int(data["input_size"]), dict(data["normalisation"]), dict(data.get("training", {})), float(data.get("crop", 1.0))
+        )
+
+
+def save_model_file(path: str | Path, network, meta: ModelMeta) -> None:
+    """Write weights and metadata (atomically)."""
+    import torch
+
+    from myomap.io.files import atomic_path
+
+    payload = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "meta": json.dumps(meta.to_dict()), "state_dict": network.state_dict()}
+    with atomic_path(Path(path)) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_model_file(path: str | Path):
+    """Read a model file; returns ``(network, meta)`` with the network in eval mode.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, corrupt or foreign file (e.g. a Lightning checkpoint or
+        another project's weights), or weights that do not fit the network.
+    """
+    import torch
+
+    from myomap.model.network import build_network
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors of all kinds mean "not a model file we can read"
+        raise ModelFileError(f"{path}: not a readable model file ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        hint = " (a Lightning checkpoint: use the run's model.pt)" if isinstance(payload, dict) and "pytorch-lightning_version" in payload else ""
+        raise ModelFileError(f"{path}: not a myomap model file{hint}")
+    if payload.get("version") != MODEL_VERSION:
+        raise ModelFileError(f"{path}: model file version {payload.get('version')} is not supported (expected {MODEL_VERSION})")
+    try:
+        meta = ModelMeta.from_dict(json.loads(payload["meta"]))
+        network = build_network(meta.spec, classes=len(meta.class_names))
+        network.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(f"{path}: model file is damaged or does not match its network ({type(exc).__name__}: {str(exc)[:200]})") from None
+    network.eval()
+    return network, meta
+
+
+@dataclass
+class Prediction:
+    """Class probabilities (C, rows, cols) on the native grid, the label image and, with TTA, the uncertainty.
+
+    ``uncertainty`` is the per-pixel standard deviation of the probabilities
+    across test-time augmentations, averaged over classes (0 = all agree).
+    """
+
+    probabilities: np.ndarray
+    labels: np.ndarray
+    uncertainty: np.ndarray | None = None
+
+
+# Test-time augmentations: (row, col) shift in input pixels and a gamma on the normalised image.
+_TTA = ((0, 0, 1.0), (4, 0, 1.0), (-4, 0, 1.0), (0, 4, 1.0), (0, -4, 1.0), (0, 0, 0.8), (0, 0, 1.25))
+
+
+class Segmenter:
+    """Eager PyTorch inference on CPU or GPU."""
+
+    def __init__(self, network, meta: ModelMeta, device: str = "cpu"):
+        import torch
+
+        self.meta = meta
+        self.device = torch.device(device)
+        self.network = network.to(self.device).eval()
+
+    @classmethod
+    def from_file(cls, path: str | Path, device: str = "cpu") -> Segmenter:
+        network, meta = load_model_file(path)
+        return cls(network, meta, device)
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Network output (B, C, S, S) for normalised inputs (B, 1, S, S)."""
+        import torch
+
+        with torch.inference_mode():
+            return self.network(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)).float().cpu().numpy()
+
+    def prepare(self, image: np.ndarray) -> tuple[np.ndarray, Geometry]:
+        """Normalised network input (S, S) and the geometry to map back; ValueError for unusable images."""
+        image = np.asarray(image)
+        if image.ndim != 2:
+            raise ValueError(f"expected a 2-D image, got shape {image.shape}")
+        if min(image.shape) < MIN_SIDE:
+            raise ValueError(f"image of {image.shape[0]}x{image.shape[1]} pixels is too small (at least {MIN_SIDE} per side)")
+        return to_input(normalise(image), self.meta.input_size, crop=self.meta.crop)
+
+    def predict(self, images: list[np.ndarray], *, tta: bool = False, batch_size: int = 16) -> list[Prediction]:
+        """Segment native-size images (any size and aspect); raises ValueError for NaN, constant or tiny images."""
+        prepared = [self.prepare(image) for image in images]
+        members = _TTA if tta else _TTA[:1]
+        probabilities = np.zeros((len(members), len(prepared), len(self.meta.class_names), self.meta.input_size, self.meta.input_size), np.float32)
+        inputs = np.stack([p[0] for p in prepared])
+        for m, (dy, dx, gamma) in enumerate(members):
+            augmented = np.roll(np.power(inputs, gamma), (dy, dx), axis=(1, 2))
+            for start in range(0, len(prepared), batch_size):
+                chunk = augmented[start : start + batch_size, None]
+                out = _softmax(self.logits(chunk))
+                probabilities[m, start : start + len(chunk)] = np.roll(out, (-dy, -dx), axis=(2, 3))
+        results = []
+        background = np.eye(len(self.meta.class_names), dtype=np.float32)[0]  # outside the crop
+        for k, (_, geometry) in enumerate(prepared):
+            mean = to_native(probabilities[:, k].mean(axis=0), geometry, outside=background)
+            uncertainty = to_native(probabilities[:, k].std(axis=0), geometry).mean(axis=0) if tta else None
+            results.append(Prediction(mean, np.argmax(mean, axis=0).astype(np.uint8), uncertainty))
+        return results
+
+
+class OnnxSegmenter(Segmenter):
+    """The same pre- and post-processing with ONNX Runtime on the CPU."""
+
+    def __init__(self, session, meta: ModelMeta):
+        self.meta = meta
+        self.session = session
+        self.input_name = session.get_inputs()[0].name
+
+    @classmethod
+    def from_file(cls, path: str | Path, device: str = "cpu", threads: int | None = None) -> OnnxSegmenter:
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelFileError(f"{path}: ONNX file not found")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for invalid files
+            raise ModelFileError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raw = session.get_modelmeta().custom_metadata_map.get("myomap")
+        if raw is None:
+            raise ModelFileError(f"{path}: an ONNX model without myomap metadata (exported by another tool?)")
+        return cls(session, ModelMeta.from_dict(json.loads(raw)))
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+
+
+def export_onnx(model_file: str | Path, out: str | Path, *, opset: int = 17) -> Path:
+    """Export a model file to ONNX with a dynamic batch axis; the metadata travels in the file."""
+    import onnx
+    import torch
+
+    from myomap.io.files import atomic_path
+
+    network, meta = load_model_file(model_file)
+    size = meta.input_size
+    dummy = torch.zeros(2, 1, size, size)
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        torch.onnx.export(
+            network,
+            (dummy,),
+            str(tmp),
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+        model = onnx.load(str(tmp))
+        entry = model.metadata_props.add()
+        entry.key, entry.value = "myomap", json.dumps(meta.to_dict())
+        onnx.save(model, str(tmp))
+    return out
+
+
+def default_meta(spec: ModelSpec, input_size: int, training: dict | None = None, *, crop: float = 1.0) -> ModelMeta:
+    return ModelMeta(spec, CLASS_NAMES, input_size, dict(NORMALISATION), training or {}, crop)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)

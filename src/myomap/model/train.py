@@ -1,0 +1,262 @@
+"""Training with PyTorch Lightning: the paper's recipe, on a CPU, one GPU or many.
+
+Run folder layout::
+
+    RUN/config.yaml          the TrainConfig used (rerun with --config)
+    RUN/split.csv            subject -> train/val/test, reused on resume
+    RUN/checkpoints/         best.ckpt (by validation IoU), last.ckpt (Lightning, for --resume)
+    RUN/logs/                CSV and TensorBoard logs
+    RUN/model.pt             the best weights with everything inference needs
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import albumentations as A
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from myomap.config import to_yaml
+from myomap.io.dataset import iter_images
+from myomap.io.files import atomic_write_text
+from myomap.model.config import TrainConfig
+from myomap.model.data import Sample, make_sample, patient_split
+from myomap.model.inference import default_meta, save_model_file
+from myomap.model.network import build_network, load_encoder_weights
+from myomap.model.registry import CLASS_NAMES, get_spec
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start: no usable data, an empty split, a bad run folder."""
+
+
+def load_samples(data: Path, split: dict[str, str], size: int, crop: float, errors: list[str]) -> dict[str, list[Sample]]:
+    """All images of the data set at network size, grouped by split; unusable images go to ``errors``."""
+    load_errors: list = []
+    groups: dict[str, list[Sample]] = {"train": [], "val": [], "test": []}
+    for image in iter_images(data, observers=("reference",), errors=load_errors):
+        if "reference" not in image.contours:
+            errors.append(f"{image.source}: no reference contours, skipped")
+            continue
+        try:
+            sample = make_sample(image, size, crop)
+        except ValueError as exc:
+            errors.append(f"{image.source}: {exc}")
+            continue
+        groups.setdefault(split.get(image.subject, "train"), []).append(sample)
+    errors.extend(str(e) for e in load_errors)
+    return groups
+
+
+class _SampleDataset(Dataset):
+    def __init__(self, samples: list[Sample], transform: A.Compose | None):
+        self.samples = samples
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        sample = self.samples[index]
+        image, mask = sample.image, sample.mask
+        if self.transform is not None:
+            out = self.transform(image=image, mask=mask)
+            image, mask = out["image"], out["mask"]
+        return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None], torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64))
+
+
+def augmentation(config: TrainConfig) -> A.Compose:
+    """Random resized crop, small rotation, brightness and contrast (the paper's augmentation)."""
+    size = config.input_size
+    return A.Compose(
+        [
+            A.Affine(rotate=(-config.rotate_deg, config.rotate_deg), p=0.7),
+            A.RandomResizedCrop(size=(size, size), scale=config.crop_scale, ratio=(0.85, 1.15), p=1.0),
+            A.RandomBrightnessContrast(config.brightness_contrast, config.brightness_contrast, p=0.8),
+        ],
+        seed=config.seed,
+    )
+
+
+class SegmentationData(L.LightningDataModule):
+    """Maps and weighted images for the first ``weighted_epochs`` epochs, maps only afterwards."""
+
+    def __init__(self, samples: dict[str, list[Sample]], config: TrainConfig):
+        super().__init__()
+        self.samples = samples
+        self.config = config
+
+    def train_dataloader(self) -> DataLoader:
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        use = self.samples["train"] if epoch < self.config.weighted_epochs else [s for s in self.samples["train"] if s.role == "map"]
+        sampler = None
+        if self.config.max_images_per_epoch and len(use) > self.config.max_images_per_epoch:
+            generator = torch.Generator().manual_seed(self.config.seed + epoch)
+            sampler = torch.utils.data.RandomSampler(use, num_samples=self.config.max_images_per_epoch, generator=generator)
+        return DataLoader(
+            _SampleDataset(use, augmentation(self.config)),
+            batch_size=self.config.batch_size,
+            shuffle=sampler is None,
+            sampler=sampler,
+            num_workers=self.config.num_workers,
+            drop_last=len(use) > self.config.batch_size,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        maps = [s for s in self.samples["val"] if s.role == "map"] or [s for s in self.samples["train"] if s.role == "map"][:8]
+        return DataLoader(_SampleDataset(maps, None), batch_size=self.config.batch_size, num_workers=self.config.num_workers)
+
+
+class SegmentationModule(L.LightningModule):
+    """The network, its loss, Adam and periodic cosine annealing with warm restarts."""
+
+    def __init__(self, config: TrainConfig):
+        super().__init__()
+        self.config = config
+        self.network = build_network(get_spec(config.model))
+        if config.encoder_weights:
+            loaded = load_encoder_weights(self.network, config.encoder_weights)
+            log.info("loaded %d encoder tensors from %s", loaded, config.encoder_weights)
+        self.loss = _loss(config.loss)
+        self._intersection = torch.zeros(len(CLASS_NAMES))
+        self._union = torch.zeros(len(CLASS_NAMES))
+        self.images_seen = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x)
+
+    def training_step(self, batch, batch_idx: int):
+        x, y = batch
+        if x.is_cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        loss = self.loss(self(x), y)
+        self.images_seen += x.shape[0]
+        self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=x.shape[0])
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._intersection.zero_()
+        self._union.zero_()
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        x, y = batch
+        pred = self(x).argmax(dim=1)
+        for c in range(len(CLASS_NAMES)):
+            p, t = pred == c, y == c
+            self._intersection[c] += (p & t).sum().cpu()
+            self._union[c] += (p | t).sum().cpu()
+
+    def on_validation_epoch_end(self) -> None:
+        iou = self._intersection / self._union.clamp(min=1)
+        # The selection metric: mean IoU of myocardium and blood pool (background is easy and large).
+        self.log("val_iou", iou[1:].mean().item(), prog_bar=True, sync_dist=True)
+        self.log("val_iou_myocardium", iou[1].item(), sync_dist=True)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.config.learning_rate, weight_decay=self.config.weight_decay)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=self.config.restart_epochs, eta_min=self.config.min_learning_rate)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+def _loss(name: str):
+    """The paper's Jaccard loss, or a variant: dice, ce, or jaccard+ce (converges faster from scratch)."""
+    import segmentation_models_pytorch as smp
+
+    jaccard = smp.losses.JaccardLoss(mode="multiclass", from_logits=True)
+    if name == "jaccard":
+        return jaccard
+    if name == "dice":
+        return smp.losses.DiceLoss(mode="multiclass", from_logits=True)
+    ce = torch.nn.CrossEntropyLoss()
+    if name == "ce":
+        return ce
+    return lambda logits, target: jaccard(logits, target) + ce(logits, target)
+
+
+def train(data: str | Path, run: str | Path, config: TrainConfig, *, resume: bool = False, progress_bar: bool = True) -> Path:
+    """Train on ``data`` into the run folder ``run``; returns the path of ``model.pt``.
+
+    Raises
+    ------
+    TrainingError
+        No training images, or a run folder that already holds a run when
+        ``resume`` is False.
+    """
+    config.validate()
+    data, run = Path(data), Path(run)
+    last = run / "checkpoints" / "last.ckpt"
+    if resume and not last.exists():
+        raise TrainingError(f"{run}: nothing to resume (no checkpoints/last.ckpt)")
+    if not resume and (run / "config.yaml").exists():
+        raise TrainingError(f"{run}: already holds a run; use --resume to continue it or choose another folder")
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    module = SegmentationModule(config)  # before anything is written: bad encoder weights fail here
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run / "config.yaml", to_yaml(config))
+
+    split = patient_split(data, config.split, config.seed, run / "split.csv")
+    errors: list[str] = []
+    samples = load_samples(data, split, config.input_size, config.crop, errors)
+    for error in errors:
+        log.warning(error)
+    if not samples["train"]:
+        raise TrainingError(f"{data}: no usable training images (split 'train' is empty)")
+    counts = {k: sum(s.role == "map" for s in v) for k, v in samples.items()}
+    log.info("maps per split: %s; weighted training images: %d", counts, sum(s.role == "weighted" for s in samples["train"]))
+
+    checkpoints = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=run / "checkpoints", filename="best", monitor="val_iou", mode="max", save_last=True
+    )
+    loggers = [L.pytorch.loggers.CSVLogger(run / "logs", name="csv"), L.pytorch.loggers.TensorBoardLogger(run / "logs", name="tensorboard")]
+    precision = config.precision
+    if precision == "auto":
+        precision = "bf16-mixed" if torch.cuda.is_available() else "32-true"
+    trainer = L.Trainer(
+        max_epochs=config.epochs,
+        accelerator=config.accelerator,
+        devices=config.devices if config.devices == "auto" else _devices(config.devices),
+        num_nodes=config.num_nodes,
+        precision=precision,
+        callbacks=[checkpoints],
+        logger=loggers,
+        reload_dataloaders_every_n_epochs=1,
+        enable_progress_bar=progress_bar,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        deterministic=False,
+    )
+    if torch.cuda.is_available():
+        module.network = module.network.to(memory_format=torch.channels_last)
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=SegmentationData(samples, config), ckpt_path=str(last) if resume else None)
+    seconds = time.perf_counter() - start
+
+    best = checkpoints.best_model_path or checkpoints.last_model_path
+    state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(state)
+    training = {
+        "data": str(data),
+        "epochs": trainer.current_epoch,
+        "best_val_iou": float(checkpoints.best_model_score) if checkpoints.best_model_score is not None else None,
+        "seconds": round(seconds, 1),
+        "images_per_second": round(module.images_seen / seconds, 2) if seconds > 0 else None,
+        "config": to_yaml(config),
+    }
+    model_path = run / "model.pt"
+    if trainer.is_global_zero:
+        save_model_file(model_path, module.network.to("cpu").to(memory_format=torch.contiguous_format), default_meta(get_spec(config.model), config.input_size, training, crop=config.crop))
+    return model_path
+
+
+def _devices(value: str):
+    try:
+        return int(value)
+    except ValueError:
+        return value  # e.g. "0,1" or "auto", understood by Lightning

@@ -1,0 +1,88 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from myomap.io.dataset import read_manifest
+from myomap.model.data import normalise, patient_split, to_input, to_native
+from myomap.model.registry import MODELS, get_spec
+
+
+def test_registry_does_not_import_torch():
+    code = "import sys, myomap.model.registry, myomap.model.config; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_unknown_model_lists_the_valid_names():
+    with pytest.raises(KeyError, match="unet-resnet50"):
+        get_spec("unet-resnet51")
+    assert get_spec("unet-resnet50").encoder == "resnet50"
+    assert {"unet-resnet50", "unet-original", "unet-mobilenet"} <= set(MODELS)
+
+
+def test_rank_normalisation_ignores_the_value_scale():
+    rng = np.random.default_rng(0)
+    image = rng.gamma(2.0, 300.0, (40, 50))
+    a = normalise(image)
+    np.testing.assert_array_equal(a, normalise(3.7 * image + 120.0))  # another scanner's scale
+    np.testing.assert_array_equal(a, normalise(np.sqrt(image)))  # any monotonic change
+    assert a.min() == 0.0 and a.max() < 1.0 and a.dtype == np.float32
+
+
+@pytest.mark.parametrize("image, message", [(np.full((8, 8), 3.0), "constant"), (np.array([[1.0, np.nan], [2.0, 3.0]]), "NaN")])
+def test_unusable_images(image, message):
+    with pytest.raises(ValueError, match=message):
+        normalise(image)
+
+
+@pytest.mark.parametrize("shape", [(192, 256), (256, 192), (100, 100), (300, 180)])
+def test_input_geometry_round_trip(shape):
+    rows, cols = np.indices(shape)
+    image = np.sin(rows / 17.0) + np.cos(cols / 23.0)
+    square, geometry = to_input(image.astype(np.float32), 224)
+    assert square.shape == (224, 224)
+    back = to_native(square[None], geometry)[0]
+    assert back.shape == shape
+    assert np.abs(back - image).mean() < 0.02
+
+
+def test_patient_split_is_saved_and_reused(cohort, tmp_path):
+    saved = tmp_path / "split.csv"
+    first = patient_split(cohort, (0.65, 0.2, 0.15), 0, saved)
+    assert saved.is_file()
+    # The phantom's manifest carries a split column, which wins over the seeded split.
+    rows, _ = read_manifest(cohort)
+    assert first == {r.subject: r.split for r in rows}
+    saved.write_text("subject,split\nsub-001,val\nsub-002,test\nsub-003,train\n")
+    assert patient_split(cohort, (0.65, 0.2, 0.15), 0, saved)["sub-001"] == "val"
+
+
+def test_seeded_split_without_a_split_column(cohort, tmp_path):
+    import csv
+
+    rows = list(csv.DictReader((cohort / "manifest.csv").open()))
+    data = tmp_path / "data"
+    data.mkdir()
+    fields = [f for f in rows[0] if f != "split"]
+    with (data / "manifest.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for k in range(20):  # 20 subjects, same files
+            for row in rows:
+                writer.writerow({**row, "subject": f"p{k:02d}"})
+    split = patient_split(data, (0.65, 0.2, 0.15), 3, tmp_path / "s.csv")
+    counts = {name: list(split.values()).count(name) for name in ("train", "val", "test")}
+    assert counts == {"train": 13, "val": 4, "test": 3}
+    assert patient_split(data, (0.65, 0.2, 0.15), 3, tmp_path / "s2.csv") == split  # seeded: the same again
+
+
+def test_centre_crop_round_trip_marks_the_outside():
+    image = np.arange(200 * 160, dtype=np.float32).reshape(200, 160)
+    square, geometry = to_input(image, 64, crop=0.5)
+    assert square.shape == (64, 64)
+    # The crop is the central half of the padded 200 x 200 square: rows 50-149, columns 30-129 of the image.
+    assert square.min() >= image[50, 30] - 1 and square.max() <= image[149, 129] + 1
+    back = to_native(np.stack([square, np.ones_like(square)]), geometry, outside=np.array([-1.0, 0.0]))
+    assert back.shape == (2, 200, 160)
+    assert back[0, 0, 0] == -1.0 and back[1, 0, 0] == 0.0 and back[1, 100, 80] == 1.0

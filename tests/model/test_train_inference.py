@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+import torch
+
+from myomap.io.dataset import load_dataset
+from myomap.model.config import TrainConfig
+from myomap.model.inference import ModelFileError, OnnxSegmenter, Segmenter, export_onnx, load_model_file
+from myomap.model.train import TrainingError, train
+
+TINY = TrainConfig(model="unet-resnet18-tiny", input_size=64, epochs=2, weighted_epochs=1, batch_size=8, max_images_per_epoch=24)
+
+
+@pytest.fixture(scope="module")
+def run(cohort, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run")
+    train(cohort, folder, TINY, progress_bar=False)
+    return folder
+
+
+def test_run_folder_holds_everything(run):
+    for name in ("config.yaml", "split.csv", "model.pt", "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+        assert (run / name).is_file(), name
+    assert list((run / "logs" / "csv").rglob("metrics.csv")) and list((run / "logs" / "tensorboard").rglob("events.*"))
+    network, meta = load_model_file(run / "model.pt")
+    assert meta.spec.name == "unet-resnet18-tiny" and meta.input_size == 64
+    assert meta.class_names == ("background", "myocardium", "blood_pool") and meta.normalisation == {"method": "rank"}
+    assert meta.training["epochs"] == 2 and meta.training["images_per_second"] > 0
+
+
+def test_an_existing_run_needs_resume(cohort, run):
+    with pytest.raises(TrainingError, match="--resume"):
+        train(cohort, run, TINY, progress_bar=False)
+
+
+def test_resume_continues_from_the_last_checkpoint(cohort, run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    train(cohort, copy, TrainConfig(**{**TINY.__dict__, "epochs": 3}), resume=True, progress_bar=False)
+    assert load_model_file(copy / "model.pt")[1].training["epochs"] == 3
+
+
+def test_segmenter_predicts_on_the_native_grid(cohort, run):
+    images, _ = load_dataset(cohort, roles=("map",), splits=("test",))
+    segmenter = Segmenter.from_file(run / "model.pt")
+    predictions = segmenter.predict([i.pixels for i in images[:3]], tta=True)
+    for image, prediction in zip(images, predictions):
+        assert prediction.probabilities.shape == (3, *image.pixels.shape)
+        np.testing.assert_allclose(prediction.probabilities.sum(axis=0), 1.0, atol=1e-4)
+        assert prediction.labels.shape == image.pixels.shape
+        assert prediction.uncertainty.shape == image.pixels.shape and np.all(prediction.uncertainty >= 0)
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [(np.full((64, 64), 5.0), "constant"), (np.full((64, 64), np.nan), "NaN"), (np.ones((10, 300)), "too small"), (np.ones((2, 64, 64)), "2-D")],
+)
+def test_unusable_images_are_clear_errors(run, image, message):
+    with pytest.raises(ValueError, match=message):
+        Segmenter.from_file(run / "model.pt").predict([image])
+
+
+def test_foreign_and_corrupt_model_files(run, tmp_path):
+    with pytest.raises(ModelFileError, match="Lightning checkpoint"):
+        load_model_file(run / "checkpoints" / "last.ckpt")
+    (tmp_path / "corrupt.pt").write_bytes((run / "model.pt").read_bytes()[:1000])
+    with pytest.raises(ModelFileError, match="not a readable model file"):
+        load_model_file(tmp_path / "corrupt.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(ModelFileError, match="not a myomap model file"):
+        load_model_file(tmp_path / "other.pt")
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model_file(tmp_path / "missing.pt")
+
+
+def test_onnx_runtime_agrees_with_pytorch(cohort, run, tmp_path):
+    onnx_path = export_onnx(run / "model.pt", tmp_path / "model.onnx")
+    images, _ = load_dataset(cohort, roles=("map",), splits=("test",))
+    pixels = [i.pixels for i in images]
+    eager = Segmenter.from_file(run / "model.pt").predict(pixels)
+    ort = OnnxSegmenter.from_file(onnx_path).predict(pixels)
+    difference = max(float(np.abs(a.probabilities - b.probabilities).max()) for a, b in zip(eager, ort))
+    assert difference < 1e-3
+
+
+def test_onnx_file_of_another_model(tmp_path):
+    net = torch.nn.Conv2d(1, 3, 1)
+    torch.onnx.export(net, (torch.zeros(1, 1, 8, 8),), str(tmp_path / "other.onnx"), dynamo=False)
+    with pytest.raises(ModelFileError, match="without myomap metadata"):
+        OnnxSegmenter.from_file(tmp_path / "other.onnx")
+    (tmp_path / "garbage.onnx").write_text("nope")
+    with pytest.raises(ModelFileError, match="not a readable ONNX"):
+        OnnxSegmenter.from_file(tmp_path / "garbage.onnx")
