@@ -21,11 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from myomap.geometry.contours import mask_to_contours
-from myomap.geometry.masks import BLOOD_POOL, MYOCARDIUM
 from myomap.io.dataset import load_dataset
-from myomap.metrics.distance import hausdorff_mm
-from myomap.metrics.overlap import dice
+from myomap.metrics.compare import compare_masks, summarise
 from myomap.model.config import TrainConfig
 from myomap.model.inference import Segmenter, load_model_file
 from myomap.model.train import train
@@ -40,25 +37,17 @@ def evaluate(model: Path, data: Path) -> dict[str, float]:
     start = time.perf_counter()
     predictions = segmenter.predict([i.pixels for i in images])
     seconds = time.perf_counter() - start
-    rows = []
-    for image, prediction in zip(images, predictions):
-        ref = image.contours["reference"]
-        ref_mask = image.mask()
-        fitted = mask_to_contours(prediction.labels)
-        hd = [
-            hausdorff_mm(f.points, r, spacing_mm=image.spacing_mm) if f.points is not None else np.nan
-            for f, r in ((fitted.epi, ref.epi), (fitted.endo, ref.endo))
-        ]
-        rows.append(
-            (dice(prediction.labels == MYOCARDIUM, ref_mask == MYOCARDIUM), dice(prediction.labels == BLOOD_POOL, ref_mask == BLOOD_POOL), *hd)
-        )
-    rows = np.array(rows, dtype=float)
+    rows = [
+        compare_masks(p.labels, i.contours["reference"].epi, i.contours["reference"].endo, spacing_mm=i.spacing_mm)
+        for i, p in zip(images, predictions)
+    ]
+    summary = summarise(rows)  # dice_epicardial is the myocardium ring, as in the paper
     return {
         "maps": len(images),
-        "dice_myocardium": float(np.mean(rows[:, 0])),
-        "dice_blood_pool": float(np.mean(rows[:, 1])),
-        "hd_mm": float(np.nanmean(rows[:, 2:])),
-        "missing_contours": int(np.isnan(rows[:, 2:]).sum()),
+        "dice_myocardium": summary["dice_epicardial"],
+        "dice_blood_pool": summary["dice_endocardial"],
+        "hd_mm": float(np.nanmean([r[f"hd_{c}_mm"] for r in rows for c in ("epicardial", "endocardial")])),
+        "missing_contours": int(summary["missing_epicardial"] + summary["missing_endocardial"]),
         "inference_s_per_slice": seconds / len(images),
     }
 

@@ -16,7 +16,7 @@ from myomap.io.dicom import DicomError, write_derived_map
 from myomap.io.files import atomic_write_text, write_npz
 from myomap.mapping.fit import T1Fit, T2Fit, estimate_noise_sd, fit_inversion_recovery, fit_t2
 from myomap.mapping.register import register_translation
-from myomap.mapping.series import MODELS, SeriesError, WeightedSeries, find_dicom_files, group_series, read_series
+from myomap.mapping.series import MODELS, MissingTimesError, SeriesError, WeightedSeries, find_dicom_files, group_series, read_series
 
 MAP_KIND = {"molli": "T1", "ir": "T1", "t2": "T2"}
 
@@ -138,17 +138,12 @@ def _read(name: str, files: list[Path], model: str, times_ms) -> tuple[WeightedS
         return read_series(name, files, model, times_ms), model
     try:
         return read_series(name, files, "molli"), "molli"
-    except SeriesError as first:
-        if "no inversion time" not in str(first):
-            raise
+    except MissingTimesError:
+        pass
     try:
         return read_series(name, files, "t2"), "t2"
-    except SeriesError as second:
-        if "no T2-preparation time" in str(second):
-            raise SeriesError(
-                f"{files[0]}: neither inversion nor T2-preparation times in the DICOM header; give --model and --times"
-            ) from None
-        raise
+    except MissingTimesError:
+        raise SeriesError(f"{files[0]}: neither inversion nor T2-preparation times in the DICOM header; give --model and --times") from None
 
 
 def _map_values(fit: T1Fit | T2Fit) -> np.ndarray:

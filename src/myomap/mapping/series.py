@@ -34,6 +34,10 @@ class SeriesError(ValueError):
     """A series that cannot be fitted; the message names the file(s) and the problem."""
 
 
+class MissingTimesError(SeriesError):
+    """The DICOM headers carry no preparation time of the kind the model needs."""
+
+
 @dataclass(frozen=True)
 class WeightedSeries:
     """The weighted images of one slice, sorted by preparation time.
@@ -203,4 +207,4 @@ def _times_from_dicom(metas: list, model: str, files: Sequence[Path]) -> tuple[n
             if np.unique(times).size > 1:
                 return times, found[0][1]
     kind = "inversion time" if model in ("molli", "ir") else "T2-preparation time"
-    raise SeriesError(f"{files[0]} ({len(files)} images): no {kind} in the DICOM header; give the times with --times")
+    raise MissingTimesError(f"{files[0]} ({len(files)} images): no {kind} in the DICOM header; give the times with --times")
