@@ -64,12 +64,13 @@ def main() -> None:
     parser.add_argument("--loss", default="jaccard+ce")
     parser.add_argument("--restart-epochs", type=int, default=12)
     parser.add_argument("--subjects", type=int, default=40)
+    parser.add_argument("--field", default="mixed", help="field strength of the simulated cohort: 1.5T, 3T or mixed")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     data = args.run / "data"
     if not (data / "manifest.csv").exists():
-        simulate_cohort(data, SimulationConfig(subjects=args.subjects, seed=7))
+        simulate_cohort(data, SimulationConfig(subjects=args.subjects, seed=7, field=args.field))
     config = TrainConfig(
         model=args.model,
         epochs=args.epochs,

@@ -4,8 +4,9 @@ import sys
 import numpy as np
 import pytest
 
-from myomap.io.dataset import read_manifest
-from myomap.model.data import normalise, patient_split, to_input, to_native
+from myomap.io.dataset import load_dataset, read_manifest
+from myomap.metrics.overlap import dice
+from myomap.model.data import make_sample, normalise, patient_split, to_input, to_native
 from myomap.model.registry import MODELS, get_spec
 
 
@@ -86,3 +87,24 @@ def test_centre_crop_round_trip_marks_the_outside():
     back = to_native(np.stack([square, np.ones_like(square)]), geometry, outside=np.array([-1.0, 0.0]))
     assert back.shape == (2, 200, 160)
     assert back[0, 0, 0] == -1.0 and back[1, 0, 0] == 0.0 and back[1, 100, 80] == 1.0
+
+
+@pytest.mark.parametrize("size, crop", [(160, 0.5), (224, 1.0)])
+def test_training_masks_line_up_with_the_native_reference(cohort, size, crop):
+    """Mapping a sample's mask back to the native grid must give back the reference mask.
+
+    Resizing the native mask with nearest neighbour instead kept only ~0.95
+    Dice on this round trip, label noise the network then learned.
+    """
+    images, errors = load_dataset(cohort, roles=("map",))
+    assert not errors
+    scores = []
+    for image in images[:6]:
+        sample = make_sample(image, size, crop)
+        _, geometry = to_input(image.pixels, size, crop=crop)
+        one_hot = np.stack([(sample.mask == c).astype(np.float32) for c in range(3)])
+        back = to_native(one_hot, geometry, outside=np.array([1.0, 0.0, 0.0])).argmax(axis=0)
+        native = image.mask()
+        scores += [dice(back == region, native == region) for region in (1, 2)]
+    # Not 1: a mask drawn on a finer grid, sampled back at native pixel centres, differs on some border pixels.
+    assert min(scores) > 0.92 and np.mean(scores) > 0.96, scores

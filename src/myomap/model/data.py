@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from myomap.geometry.masks import contours_to_mask
 from myomap.io.dataset import MapImage, read_manifest
 from myomap.io.files import atomic_write_text
 
@@ -70,6 +71,18 @@ def to_input(image: np.ndarray, size: int, *, crop: float = 1.0, interpolation: 
     return resized, Geometry((rows, cols), (top, left), side, start, crop_side)
 
 
+def points_to_input(xy: np.ndarray, geometry: Geometry, size: int) -> np.ndarray:
+    """Native (x, y) pixel coordinates -> coordinates on the ``size`` × ``size`` network grid.
+
+    Uses the pixel-centre convention of ``cv2.resize`` (the centre of pixel
+    ``i`` sits at ``i``), so a contour rasterised on the network grid lines
+    up with the resized image.
+    """
+    top, left = geometry.pad
+    offset = np.array([left - geometry.start, top - geometry.start], dtype=float)
+    return (np.asarray(xy, dtype=float) + offset + 0.5) * (size / geometry.crop_side) - 0.5
+
+
 def to_native(channels: np.ndarray, geometry: Geometry, *, outside: np.ndarray | None = None) -> np.ndarray:
     """Map (C, size, size) maps (e.g. class probabilities) back to the native (C, rows, cols) grid.
 
@@ -99,9 +112,17 @@ class Sample:
 
 
 def make_sample(image: MapImage, size: int, crop: float = 1.0) -> Sample:
-    """Normalise, pad, crop and resize an image and its reference mask; raises ValueError for unusable pixels."""
-    pixels, _ = to_input(normalise(image.pixels), size, crop=crop)
-    mask, _ = to_input(image.mask(), size, crop=crop, interpolation=cv2.INTER_NEAREST)
+    """Normalise, pad, crop and resize an image; its reference mask is rasterised on the network grid.
+
+    The mask is drawn from the contours moved to network coordinates rather
+    than resized from the native mask: nearest-neighbour resizing shifts and
+    blocks the borders (on the phantom a native -> network -> native round
+    trip keeps only 0.95 Dice), which the network would learn as label noise.
+    Raises ValueError for unusable pixels.
+    """
+    pixels, geometry = to_input(normalise(image.pixels), size, crop=crop)
+    reference = image.contours["reference"]
+    mask = contours_to_mask(points_to_input(reference.epi, geometry, size), points_to_input(reference.endo, geometry, size), (size, size))
     return Sample(pixels, mask, image.role, image.map_type, image.slice, image.subject)
 
 

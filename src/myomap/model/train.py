@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import albumentations as A
+import cv2
 import lightning as L
 import numpy as np
 import torch
@@ -78,7 +79,8 @@ def augmentation(config: TrainConfig) -> A.Compose:
     return A.Compose(
         [
             A.Affine(rotate=(-config.rotate_deg, config.rotate_deg), p=0.7),
-            A.RandomResizedCrop(size=(size, size), scale=config.crop_scale, ratio=(0.85, 1.15), p=1.0),
+            # NEAREST_EXACT: cv2's plain nearest resize is not centre-aligned and would shift the labels.
+            A.RandomResizedCrop(size=(size, size), scale=config.crop_scale, ratio=(0.85, 1.15), mask_interpolation=cv2.INTER_NEAREST_EXACT, p=1.0),
             A.RandomBrightnessContrast(config.brightness_contrast, config.brightness_contrast, p=0.8),
         ],
         seed=config.seed,
