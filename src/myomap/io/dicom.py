@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
 from myomap.io.files import atomic_path
 
@@ -132,7 +132,11 @@ def write_mr_image(
     ds.Manufacturer = manufacturer
     ds.PatientID = series.patient_id
     ds.PatientName = series.patient_name
+    ds.PatientBirthDate = ds.PatientSex = ""
     ds.StudyInstanceUID = series.study_uid
+    ds.StudyID = ds.AccessionNumber = ds.ReferringPhysicianName = ""
+    ds.StudyTime = "120000"
+    ds.FrameOfReferenceUID = generate_uid(entropy_srcs=[series.study_uid, "frame of reference"])
     ds.SeriesInstanceUID = series.series_uid
     if series.study_date:
         ds.StudyDate = ds.SeriesDate = series.study_date

@@ -94,7 +94,7 @@ def fit_paths(
     outcomes: list[FitOutcome] = []
     for name, group in groups.items():
         try:
-            series, used_model = _read(name, group, model, times_ms)
+            series, used_model = read_weighted(name, group, model, times_ms)
             shifts = None
             if register:
                 reference = -1 if used_model in ("molli", "ir") else 0  # the brightest, least-prepared image
@@ -133,7 +133,8 @@ def fit_paths(
     return FitReport(outcomes, errors, notes)
 
 
-def _read(name: str, files: list[Path], model: str, times_ms) -> tuple[WeightedSeries, str]:
+def read_weighted(name: str, files: list[Path], model: str = "auto", times_ms=None) -> tuple[WeightedSeries, str]:
+    """Read a weighted series; ``model="auto"`` takes MOLLI with inversion times, T2 with T2-prep times."""
     if model != "auto":
         return read_series(name, files, model, times_ms), model
     try:

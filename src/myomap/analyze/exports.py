@@ -1,0 +1,206 @@
+"""Per-slice exports of ``myomap analyze``: overlay PNG, label mask, contours in pixels and mm, DICOM SEG.
+
+Every file is written atomically (a temporary name renamed into place), so
+an interrupted run never leaves a half-written export.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from myomap.io.contours import Contours, write_contours
+from myomap.io.files import atomic_path, atomic_write_bytes, atomic_write_text
+from myomap.report.figures import MAP_WINDOWS_MS
+
+SEGMENTS = ((1, "LV myocardium"), (2, "LV blood pool"))
+_EPI_BGR, _ENDO_BGR, _REF_BGR = (60, 200, 60), (40, 60, 230), (0, 220, 255)
+
+
+def overlay_png(
+    map_ms: np.ndarray, map_type: str, contours: Contours | None, *, scale: int = 4, review: bool = False, margin: float = 0.6
+) -> bytes:
+    """The map in its display window (grey) with the contours drawn, as PNG bytes.
+
+    With contours, the picture is cropped to the heart: the epicardium's
+    bounding box grown by ``margin`` of its size on every side (at least
+    12 pixels); without, it shows the whole map.  Epicardium green,
+    endocardium red, the AHA reference point yellow; a red frame marks a
+    slice flagged for review.  ``scale`` enlarges the map (nearest
+    neighbour) so contours are drawn with sub-pixel accuracy.
+    """
+    lo, hi = MAP_WINDOWS_MS[map_type]
+    grey = np.clip((np.nan_to_num(map_ms, nan=lo) - lo) / (hi - lo) * 255.0, 0, 255).astype(np.uint8)
+    origin = np.zeros(2)
+    if contours is not None and contours.epi is not None:
+        (x0, y0), (x1, y1) = contours.epi.min(axis=0), contours.epi.max(axis=0)
+        pad = max(12.0, margin * max(x1 - x0, y1 - y0))
+        c0, r0 = max(int(x0 - pad), 0), max(int(y0 - pad), 0)
+        c1, r1 = min(int(x1 + pad) + 1, grey.shape[1]), min(int(y1 + pad) + 1, grey.shape[0])
+        grey, origin = grey[r0:r1, c0:c1], np.array([c0, r0], float)
+    big = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    canvas = cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
+    shift = 4  # cv2 draws with fixed-point coordinates: 4 fractional bits
+
+    def enlarged(points: np.ndarray) -> np.ndarray:
+        return (np.asarray(points, float) - origin + 0.5) * scale - 0.5  # pixel centre i sits at (i + 0.5) * scale - 0.5
+
+    if contours is not None:
+        for points, colour in ((contours.epi, _EPI_BGR), (contours.endo, _ENDO_BGR)):
+            if points is not None and len(points):
+                fixed = np.round(enlarged(points) * (1 << shift)).astype(np.int32)
+                cv2.polylines(canvas, [fixed], True, colour, 1, cv2.LINE_AA, shift)
+        if contours.rv_insertion is not None:
+            x, y = enlarged([contours.rv_insertion])[0].round().astype(int)
+            cv2.circle(canvas, (int(x), int(y)), 4, _REF_BGR, -1, cv2.LINE_AA)
+    if review:
+        cv2.rectangle(canvas, (0, 0), (canvas.shape[1] - 1, canvas.shape[0] - 1), (0, 0, 255), 4)
+    ok, data = cv2.imencode(".png", canvas, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    return data.tobytes()
+
+
+def contours_mm(
+    contours: Contours, *, orientation: tuple[float, ...] | None, position_mm: tuple[float, ...] | None, spacing_mm: tuple[float, float]
+) -> dict:
+    """Contours in mm: in the DICOM patient frame (LPS, x/y/z) when the geometry is known, else in-plane.
+
+    A pixel (x = column, y = row) sits at ``position + x * col_spacing *
+    row_direction + y * row_spacing * column_direction`` (DICOM PS3.3
+    C.7.6.2.1.1).  Without orientation and position the keys are
+    ``*_x_mm``/``*_y_mm`` in the image plane with the top-left pixel centre
+    at the origin.
+    """
+
+    def convert(points: np.ndarray) -> dict:
+        x_mm, y_mm = points[:, 0] * spacing_mm[1], points[:, 1] * spacing_mm[0]
+        if orientation is None or position_mm is None:
+            return {"x_mm": _rounded(x_mm), "y_mm": _rounded(y_mm)}
+        row_dir, col_dir = np.asarray(orientation[:3]), np.asarray(orientation[3:])
+        xyz = np.asarray(position_mm)[None] + x_mm[:, None] * row_dir[None] + y_mm[:, None] * col_dir[None]
+        return {"x_mm": _rounded(xyz[:, 0]), "y_mm": _rounded(xyz[:, 1]), "z_mm": _rounded(xyz[:, 2])}
+
+    frame = "patient (DICOM LPS)" if orientation is not None and position_mm is not None else "image plane"
+    out: dict = {"frame": frame}
+    for name, points in (("epicardial", contours.epi), ("endocardial", contours.endo)):
+        if points is not None:
+            out.update({f"{name}_contours_{k}": v for k, v in convert(np.asarray(points, float)).items()})
+    if contours.rv_insertion is not None:
+        out.update({f"rv_insertion_{k}": v[0] for k, v in convert(np.asarray([contours.rv_insertion], float)).items()})
+    return out
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), 3) for v in values]
+
+
+def write_slice_exports(
+    folder: Path,
+    *,
+    map_ms: np.ndarray,
+    map_type: str,
+    labels: np.ndarray,
+    contours: Contours | None,
+    orientation: tuple[float, ...] | None,
+    position_mm: tuple[float, ...] | None,
+    review: bool,
+) -> bytes:
+    """Write ``overlay.png``, ``labels.png`` and, when both contours exist, ``contours.json`` and ``contours_mm.json``.
+
+    ``labels.png`` is the 8-bit label image (0 background, 1 myocardium,
+    2 blood pool) on the map's grid.  Returns the overlay PNG bytes (for
+    the report).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    overlay = overlay_png(map_ms, map_type, contours, review=review)
+    atomic_write_bytes(folder / "overlay.png", overlay)
+    ok, encoded = cv2.imencode(".png", labels.astype(np.uint8))
+    atomic_write_bytes(folder / "labels.png", encoded.tobytes())
+    if contours is not None:
+        write_contours(folder / "contours.json", contours)
+        mm = contours_mm(contours, orientation=orientation, position_mm=position_mm, spacing_mm=contours.spacing_mm)
+        atomic_write_text(folder / "contours_mm.json", json.dumps(mm, separators=(",", ":")))
+    return overlay
+
+
+def write_seg(
+    path: Path, source: Path, labels: np.ndarray, *, series_uid: str, sop_uid: str, patient_label: str, keep_phi: bool = False
+) -> None:
+    """A DICOM Segmentation (highdicom, binary, two segments) that references its source map.
+
+    Without ``keep_phi`` the patient's name and ID are replaced by
+    ``patient_label`` and birth date, sex and the other identifying fields
+    are emptied before highdicom
+    copies the patient module from the source; the study and the
+    referenced image keep their UIDs, so viewers still match the SEG to
+    its map.
+    """
+    import highdicom as hd
+    import pydicom
+    from pydicom.sr.codedict import codes
+
+    import myomap
+
+    source_ds = pydicom.dcmread(source)
+    for keyword in (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyID",
+        "AccessionNumber",
+        "ReferringPhysicianName",
+        "StudyDate",
+        "StudyTime",
+    ):
+        if keyword not in source_ds:
+            setattr(source_ds, keyword, "")  # type 2 attributes highdicom copies; some writers leave them out
+    if "FrameOfReferenceUID" not in source_ds:  # required by the SEG IOD; derived from the study so it is stable
+        source_ds.FrameOfReferenceUID = pydicom.uid.generate_uid(
+            entropy_srcs=[str(source_ds.get("StudyInstanceUID", "")), "frame of reference"]
+        )
+    if not keep_phi:
+        source_ds.PatientName = f"{patient_label}^"  # one-component person name
+        source_ds.PatientID = patient_label
+        for keyword in (
+            "PatientBirthDate",
+            "PatientSex",
+            "PatientAge",
+            "OtherPatientIDs",
+            "InstitutionName",
+            "ReferringPhysicianName",
+            "AccessionNumber",
+        ):
+            setattr(source_ds, keyword, "")  # emptied, not deleted: highdicom requires the type 2 attributes
+    algorithm = hd.AlgorithmIdentificationSequence(name="myomap", version=myomap.__version__, family=codes.cid7162.ArtificialIntelligence)
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=number,
+            segment_label=label,
+            segmented_property_category=codes.cid7150.Tissue if number == 1 else codes.SCT.AnatomicalStructure,
+            segmented_property_type=codes.SCT.LeftVentricleMyocardium if number == 1 else codes.SCT.LeftVentricle,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+            algorithm_identification=algorithm,
+        )
+        for number, label in SEGMENTS
+    ]
+    seg = hd.seg.Segmentation(
+        source_images=[source_ds],
+        pixel_array=labels.astype(np.uint8)[None],
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=series_uid,
+        series_number=950,
+        sop_instance_uid=sop_uid,
+        instance_number=1,
+        manufacturer="myomap",
+        manufacturer_model_name="myomap analyze",
+        software_versions=myomap.__version__,
+        device_serial_number="0",
+        series_description="myomap LV segmentation",
+        omit_empty_frames=False,
+    )
+    with atomic_path(path) as tmp:
+        seg.save_as(tmp)

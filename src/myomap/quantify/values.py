@@ -1,0 +1,358 @@
+"""Myocardial T1/T2 values from contours: per slice and pooled per patient.
+
+One slice gives tidy rows, one per region and erosion setting:
+
+- ``global``: the whole myocardium, between the epi- and endocardial contours;
+- ``segment_<n>``: each AHA segment of the slice's level (basal 1-6, mid
+  7-12, apical 13-16), see :func:`myomap.geometry.aha.aha_segments`;
+- ``septal``: the conservative septal ROI recommended by the SCMR (the
+  mid-wall band of the septal segments, :func:`myomap.geometry.aha.septal_roi`).
+
+Each region comes twice, with ``eroded`` False (as drawn) and True (without
+the partial-volume border, :data:`DEFAULT_EROSION_MARGIN_PX`).  Segments and
+the septal ROI need the AHA reference point (the anterior RV insertion); without
+it only the ``global`` rows are produced.
+
+Patient values pool the *pixels* of all slices of one patient and one map
+type, so a patient's median is the median of all its myocardial pixels, not a
+median of slice medians.  :func:`slice_values` keeps the pixels when asked
+(``return_pixels=True``) and :func:`patient_values` pools them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from myomap.geometry.aha import (
+    FIRST_SEGMENT,
+    aha_segments,
+    eroded_myocardium,
+    septal_roi,
+)
+from myomap.geometry.masks import polygon_mask
+
+DEFAULT_EROSION_MARGIN_PX = 1.0
+"""Erosion of the myocardial ROI for the ``eroded=True`` rows, in pixels.
+
+1.0 removes the myocardial pixels that touch the blood pool or the outside
+of the epicardium along a row or a column: the one-pixel border where a
+pixel mixes myocardium with blood or fat (partial volume), which pulls T1
+and above all T2 upwards.  It is passed to
+:func:`myomap.geometry.aha.eroded_myocardium` as ``margin_px``; for
+anisotropic pixels the larger spacing is the pixel size.
+"""
+
+STAT_KEYS = (
+    "n_pixels",
+    "n_nan",
+    "mean_ms",
+    "median_ms",
+    "sd_ms",
+    "q1_ms",
+    "q3_ms",
+    "iqr_ms",
+)
+_REGION_ORDER = {"global": 0, "segment": 1, "septal": 2}
+
+
+@dataclass(frozen=True)
+class RegionMask:
+    """One region of a slice: name, AHA segment number (or None), erosion, pixel mask."""
+
+    region: str
+    segment: int | None
+    eroded: bool
+    mask: np.ndarray
+
+
+def region_stats(values_ms: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Summary statistics of the map values inside a mask.
+
+    Parameters
+    ----------
+    values_ms : (rows, cols) array
+        T1 or T2 map in ms.
+    mask : (rows, cols) bool array
+        The region.
+
+    Returns
+    -------
+    dict
+        ``n_pixels`` (finite pixels used), ``n_nan`` (NaN or inf pixels
+        inside the mask, left out), ``mean_ms``, ``median_ms``, ``sd_ms``
+        (sample SD, ddof=1), ``q1_ms``, ``q3_ms`` and ``iqr_ms`` (quartiles
+        by linear interpolation).  With no finite pixel (an empty mask, or
+        only NaN inside) all statistics are NaN and no warning is emitted;
+        with a single pixel ``sd_ms`` is NaN.
+
+    Raises
+    ------
+    ValueError
+        ``values_ms`` and ``mask`` differ in shape.
+
+    Examples
+    --------
+    >>> values = np.array([[1000.0, 1010.0], [np.nan, 1020.0]])
+    >>> stats = region_stats(values, np.ones((2, 2), bool))
+    >>> stats["n_pixels"], stats["n_nan"], stats["median_ms"], stats["iqr_ms"]
+    (3, 1, 1010.0, 10.0)
+    >>> region_stats(values, np.zeros((2, 2), bool))["mean_ms"]
+    nan
+    """
+    values_ms = np.asarray(values_ms, dtype=float)
+    mask = np.asarray(mask, dtype=bool)
+    if values_ms.shape != mask.shape:
+        raise ValueError(
+            f"values and mask differ in shape: {values_ms.shape} and {mask.shape}"
+        )
+    inside = values_ms[mask]
+    finite = inside[np.isfinite(inside)]
+    return _stats(finite, n_nan=inside.size - finite.size)
+
+
+def _stats(finite_ms: np.ndarray, *, n_nan: int) -> dict[str, float]:
+    """Statistics of finite values (see :func:`region_stats`)."""
+    stats = dict.fromkeys(STAT_KEYS, float("nan"))
+    stats["n_pixels"], stats["n_nan"] = int(finite_ms.size), int(n_nan)
+    if finite_ms.size == 0:
+        return stats
+    q1, median, q3 = (float(q) for q in np.percentile(finite_ms, [25.0, 50.0, 75.0]))
+    stats.update(
+        mean_ms=float(np.mean(finite_ms)),
+        median_ms=median,
+        q1_ms=q1,
+        q3_ms=q3,
+        iqr_ms=q3 - q1,
+    )
+    if finite_ms.size > 1:
+        stats["sd_ms"] = float(np.std(finite_ms, ddof=1))
+    return stats
+
+
+def region_masks(
+    shape: tuple[int, int],
+    epi_xy: np.ndarray,
+    endo_xy: np.ndarray,
+    reference_xy: tuple[float, float] | None,
+    slice_position: str,
+    *,
+    spacing_mm: tuple[float, float],
+    erosion_margin_px: float = DEFAULT_EROSION_MARGIN_PX,
+) -> list[RegionMask]:
+    """The quantification regions of one slice, in the order of the rows of :func:`slice_values`.
+
+    ``global``, then ``segment_<n>`` for every segment of the slice's level
+    (ascending; a segment with no pixel gets an empty mask, not a missing
+    entry), then ``septal``; each as drawn then eroded.  The eroded septal
+    ROI is the septal ROI intersected with the eroded myocardium.  Without
+    ``reference_xy`` only the two ``global`` regions.
+
+    Raises
+    ------
+    ValueError
+        Unknown slice position, a negative erosion margin, contours with
+        fewer than 3 points, or a reference point inside the blood pool.
+    """
+    if slice_position not in FIRST_SEGMENT:
+        raise ValueError(
+            f"slice position must be one of {', '.join(FIRST_SEGMENT)}, got {slice_position!r}"
+        )
+    if not erosion_margin_px >= 0:
+        raise ValueError(f"erosion margin must be >= 0 pixels, got {erosion_margin_px}")
+    myocardium = polygon_mask(epi_xy, shape) & ~polygon_mask(endo_xy, shape)
+    eroded = eroded_myocardium(
+        epi_xy, endo_xy, shape, spacing_mm=spacing_mm, margin_px=erosion_margin_px
+    )
+    regions = [
+        RegionMask("global", None, False, myocardium),
+        RegionMask("global", None, True, eroded),
+    ]
+    if reference_xy is None:
+        return regions
+    labels = aha_segments(
+        epi_xy, endo_xy, reference_xy, shape, slice_position, spacing_mm=spacing_mm
+    )
+    first = FIRST_SEGMENT[slice_position]
+    for number in range(first, first + (4 if slice_position == "apical" else 6)):
+        regions += [
+            RegionMask(f"segment_{number}", number, False, labels == number),
+            RegionMask(f"segment_{number}", number, True, (labels == number) & eroded),
+        ]
+    septal = septal_roi(
+        epi_xy, endo_xy, reference_xy, shape, slice_position, spacing_mm=spacing_mm
+    )
+    return regions + [
+        RegionMask("septal", None, False, septal),
+        RegionMask("septal", None, True, septal & eroded),
+    ]
+
+
+def slice_values(
+    map_ms: np.ndarray,
+    epi_xy: np.ndarray,
+    endo_xy: np.ndarray,
+    reference_xy: tuple[float, float] | None,
+    slice_position: str,
+    *,
+    spacing_mm: tuple[float, float],
+    erosion_margin_px: float = DEFAULT_EROSION_MARGIN_PX,
+    return_pixels: bool = False,
+) -> list[dict]:
+    """T1/T2 statistics of one slice's myocardial regions, as tidy rows.
+
+    Parameters
+    ----------
+    map_ms : (rows, cols) array
+        T1 or T2 map in ms; NaN and inf pixels are left out and counted.
+    epi_xy, endo_xy : (n, 2) arrays
+        Epi- and endocardial contours, pixel (x = column, y = row).
+    reference_xy : (x, y) or None
+        The anterior RV insertion point in pixels (AHA reference), e.g. from
+        the contours file or :func:`myomap.quantify.reference.estimate_rv_insertion`.
+        None gives the ``global`` rows only.
+    slice_position : {"basal", "mid", "apical"}
+    spacing_mm : (float, float)
+        Pixel spacing (row, col) in mm.
+    erosion_margin_px : float
+        Border removed for the ``eroded=True`` rows (see
+        :data:`DEFAULT_EROSION_MARGIN_PX`); 0 makes them equal to the others.
+    return_pixels : bool
+        Add ``values_ms``, the 1-D array of the region's finite pixel values,
+        to every row (for :func:`patient_values`).
+
+    Returns
+    -------
+    list of dict
+        One row per region and erosion, in the order of
+        :func:`region_masks`: ``slice``, ``region``, ``segment`` (int or
+        None), ``eroded`` (bool) and the :func:`region_stats` keys.  An
+        empty region (a thin wall fully eroded, a segment the contours miss)
+        has ``n_pixels`` 0 and NaN statistics.
+
+    Raises
+    ------
+    ValueError
+        As :func:`region_masks` (notably a reference point inside the blood
+        pool), or a map that is not 2-D.
+
+    Examples
+    --------
+    >>> t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    >>> circle = lambda r: np.column_stack([20 + r * np.cos(t), 20 + r * np.sin(t)])
+    >>> t1_ms = np.full((41, 41), 1000.0)
+    >>> rows = slice_values(t1_ms, circle(12), circle(7), (14.0, 9.6), "basal", spacing_mm=(1.5, 1.5))
+    >>> [row["region"] for row in rows if not row["eroded"]]
+    ['global', 'segment_1', 'segment_2', 'segment_3', 'segment_4', 'segment_5', 'segment_6', 'septal']
+    >>> rows[1]["eroded"], rows[1]["median_ms"]
+    (True, 1000.0)
+    """
+    map_ms = np.asarray(map_ms, dtype=float)
+    if map_ms.ndim != 2:
+        raise ValueError(f"map must be a 2-D array, got shape {map_ms.shape}")
+    rows = []
+    for region in region_masks(
+        map_ms.shape,
+        epi_xy,
+        endo_xy,
+        reference_xy,
+        slice_position,
+        spacing_mm=spacing_mm,
+        erosion_margin_px=erosion_margin_px,
+    ):
+        row = {
+            "slice": slice_position,
+            "region": region.region,
+            "segment": region.segment,
+            "eroded": region.eroded,
+        }
+        row.update(region_stats(map_ms, region.mask))
+        if return_pixels:
+            inside = map_ms[region.mask]
+            row["values_ms"] = inside[np.isfinite(inside)]
+        rows.append(row)
+    return rows
+
+
+def patient_values(rows: list[dict]) -> list[dict]:
+    """Pool the slices of one patient and one map type into patient-level rows.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The rows of :func:`slice_values` called with ``return_pixels=True``
+        on each slice (basal, mid, apical) of one patient and one map type.
+
+    Returns
+    -------
+    list of dict
+        One row per (region, eroded) found in ``rows``: ``region``,
+        ``segment``, ``eroded``, ``n_slices`` (slices contributing) and the
+        :func:`region_stats` keys computed on the pooled pixels (``n_nan``
+        summed).  ``global`` and ``septal`` pool all slices; each segment
+        exists on one slice level only.  Ordered ``global``, segments by
+        number, ``septal``; unpooled first.  An empty input gives ``[]``.
+
+    Raises
+    ------
+    ValueError
+        A row without ``values_ms`` (slice_values was called without
+        ``return_pixels=True``), or two rows of the same region from the
+        same slice position (rows of two patients or two map types mixed).
+
+    Examples
+    --------
+    >>> t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    >>> circle = lambda r: np.column_stack([20 + r * np.cos(t), 20 + r * np.sin(t)])
+    >>> rows = []
+    >>> for position, t2_ms in (("basal", 50.0), ("mid", 60.0)):
+    ...     rows += slice_values(np.full((41, 41), t2_ms), circle(12), circle(7), None, position, spacing_mm=(1.5, 1.5), return_pixels=True)
+    >>> pooled = patient_values(rows)
+    >>> pooled[0]["region"], pooled[0]["n_slices"], pooled[0]["mean_ms"]
+    ('global', 2, 55.0)
+    """
+    groups: dict[tuple[str, int | None, bool], list[dict]] = {}
+    for row in rows:
+        if "values_ms" not in row:
+            raise ValueError(
+                f"row {row.get('region')!r} has no pixel values: "
+                "call slice_values(..., return_pixels=True)"
+            )
+        groups.setdefault(
+            (row["region"], row["segment"], bool(row["eroded"])), []
+        ).append(row)
+    out = []
+    for (region, segment, eroded), group in groups.items():
+        positions = [row["slice"] for row in group if "slice" in row]
+        if len(positions) != len(set(positions)):
+            raise ValueError(
+                f"region {region!r} appears twice for one slice position: "
+                "pass one patient and one map type at a time"
+            )
+        pooled = np.concatenate(
+            [np.ravel(row["values_ms"]).astype(float) for row in group]
+        )
+        finite = pooled[np.isfinite(pooled)]
+        n_nan = (
+            sum(int(row.get("n_nan", 0)) for row in group) + pooled.size - finite.size
+        )
+        stats = _stats(finite, n_nan=n_nan)
+        out.append(
+            {
+                "region": region,
+                "segment": segment,
+                "eroded": eroded,
+                "n_slices": len(group),
+                **stats,
+            }
+        )
+    out.sort(
+        key=lambda row: (
+            _REGION_ORDER.get(row["region"].split("_")[0], 3),
+            row["segment"] or 0,
+            row["region"],
+            row["eroded"],
+        )
+    )
+    return out

@@ -1,0 +1,221 @@
+"""AHA 16-segment bullseye plot of per-segment T1 / T2 values.
+
+The picture follows the angle convention of :mod:`myomap.geometry.aha`: the
+standard short-axis view (anterior up, septum left), angles counter-clockwise
+on screen, the anterior RV insertion point at 120° (upper left, between
+segments 1 and 2).  Basal segments 1-6 form the outer ring, mid 7-12 the
+middle ring and apical 13-16 the inner ring; there is no apex cap (17).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.patches import Wedge
+
+# Colour windows for myocardial values (native, 1.5 T and 3 T, healthy to
+# diseased); narrower than the image display windows in ``figures.py``.
+MYOCARDIUM_WINDOWS_MS = {"T1": (800.0, 1500.0), "T2": (30.0, 80.0)}
+
+_INSERTION_DEG = 120.0
+_RINGS = {  # segments counter-clockwise from the insertion point, radii, angular offset
+    "basal": ((2, 3, 4, 5, 6, 1), (0.7, 1.0), 0.0),
+    "mid": ((8, 9, 10, 11, 12, 7), (0.42, 0.7), 0.0),
+    "apical": (
+        (14, 15, 16, 13),
+        (0.15, 0.42),
+        60.0 - 45.0,
+    ),  # septal segment centred on the septum
+}
+
+
+def _segment_wedges() -> dict[int, tuple[float, float, float, float]]:
+    wedges = {}
+    for numbers, (r_in, r_out), offset in _RINGS.values():
+        width = 360.0 / len(numbers)
+        for k, number in enumerate(numbers):
+            start = _INSERTION_DEG + offset + k * width
+            wedges[number] = (r_in, r_out, start, start + width)
+    return wedges
+
+
+SEGMENT_WEDGES: dict[int, tuple[float, float, float, float]] = _segment_wedges()
+"""Segment number -> ``(inner radius, outer radius, start deg, end deg)``, angles counter-clockwise."""
+
+_MISSING_FACE = "#d9d9d9"
+_MISSING_HATCH = "#9a9a9a"
+_DPI = 120
+
+
+def _text_colour(rgba: tuple[float, float, float, float]) -> str:
+    luminance = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2]
+    return "black" if luminance > 0.5 else "white"
+
+
+def bullseye_figure(
+    segment_values: dict[int, float],
+    *,
+    map_type: str,
+    title: str = "",
+    unit: str = "ms",
+    window: tuple[float, float] | None = None,
+    cmap: str = "viridis",
+) -> Figure:
+    """Bullseye of the 16 AHA segments, each filled with its value's colour.
+
+    Parameters
+    ----------
+    segment_values : dict of int to float
+        Segment number (1-16) -> value, e.g. the median T1 in ms.  Absent
+        segments and NaN values are drawn grey and hatched with "–".
+    map_type : str
+        ``"T1"`` or ``"T2"``; picks the colour window (``MYOCARDIUM_WINDOWS_MS``).
+    title : str, optional
+        Figure title; default ``"<map_type> per AHA segment"``.
+    unit : str, optional
+        Unit shown on the colour bar.
+    window : tuple of float, optional
+        Colour window ``(low, high)``; required for other map types.  Values
+        outside it get the end colours (the colour bar shows the extension).
+    cmap : str, optional
+        Matplotlib colormap name.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A figure not registered with pyplot; each segment is a
+        :class:`~matplotlib.patches.Wedge` with gid ``"segment-<n>"``.
+
+    Raises
+    ------
+    ValueError
+        A segment number outside 1-16, or an unknown map type without ``window``.
+    """
+    unknown = sorted(set(segment_values) - set(SEGMENT_WEDGES))
+    if unknown:
+        raise ValueError(
+            f"AHA segment numbers must be 1-16 (no apex cap), got {unknown}"
+        )
+    if window is None:
+        if map_type not in MYOCARDIUM_WINDOWS_MS:
+            raise ValueError(
+                f"map type must be one of {', '.join(MYOCARDIUM_WINDOWS_MS)} or a window must be given, got {map_type!r}"
+            )
+        window = MYOCARDIUM_WINDOWS_MS[map_type]
+    norm, colours = Normalize(*window), colormaps[cmap]
+
+    # Fixed axes rather than a layout engine, so that every bullseye has the same size.
+    fig = Figure(figsize=(4.4, 3.6))
+    ax = fig.add_axes((0.0, 0.0, 0.8, 0.93))
+    ax.set_aspect("equal")
+    ax.set_xlim(-1.22, 1.22)
+    ax.set_ylim(-1.12, 1.12)
+    ax.axis("off")
+    for number, (r_in, r_out, start, end) in SEGMENT_WEDGES.items():
+        value = float(segment_values.get(number, math.nan))
+        missing = not math.isfinite(value)
+        face = _MISSING_FACE if missing else colours(norm(value))
+        ax.add_patch(
+            Wedge(
+                (0, 0),
+                r_out,
+                start,
+                end,
+                width=r_out - r_in,
+                facecolor=face,
+                edgecolor="white",
+                linewidth=1.5,
+                gid=f"segment-{number}",
+            )
+        )
+        if (
+            missing
+        ):  # the hatch takes the edge colour, so hatch on a second, unfilled wedge
+            ax.add_patch(
+                Wedge(
+                    (0, 0),
+                    r_out,
+                    start,
+                    end,
+                    width=r_out - r_in,
+                    fill=False,
+                    edgecolor=_MISSING_HATCH,
+                    linewidth=0,
+                    hatch="///",
+                )
+            )
+        mid_angle = np.deg2rad((start + end) / 2)
+        r_text = (r_in + r_out) / 2
+        ink = "#444444" if missing else _text_colour(face)
+        text = (
+            "–"
+            if missing
+            else (f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}")
+        )
+        x, y = r_text * np.cos(mid_angle), r_text * np.sin(mid_angle)
+        ax.text(
+            x,
+            y + 0.03,
+            text,
+            ha="center",
+            va="center",
+            fontsize=11 if missing else 8.5,
+            fontweight="bold",
+            color=ink,
+        )
+        ax.text(
+            x,
+            y - 0.075,
+            str(number),
+            ha="center",
+            va="center",
+            fontsize=6,
+            color=ink,
+            alpha=0.8,
+        )
+    for label, (x, y, ha, va) in {
+        "anterior": (0, 1.03, "center", "bottom"),
+        "inferior": (0, -1.03, "center", "top"),
+        "septal": (-1.03, 0, "right", "center"),
+        "lateral": (1.03, 0, "left", "center"),
+    }.items():
+        ax.text(
+            x,
+            y,
+            label,
+            ha=ha,
+            va=va,
+            fontsize=6.5,
+            color="#666666",
+            rotation=90 if ha != "center" else 0,
+        )
+    cax = fig.add_axes((0.8, 0.14, 0.035, 0.68))
+    fig.colorbar(
+        ScalarMappable(norm, colours),
+        cax=cax,
+        extend="both",
+        label=f"{map_type} ({unit})",
+    )
+    ax.set_title(title or f"{map_type} per AHA segment", fontsize=10)
+    return fig
+
+
+def bullseye_png(segment_values: dict[int, float], **kwargs: object) -> bytes:
+    """PNG bytes of :func:`bullseye_figure` (fixed dpi, no timestamp, so equal input gives equal bytes).
+
+    Examples
+    --------
+    >>> bullseye_png({1: 1010.0, 7: 990.0}, map_type="T1")[:8]
+    b'\\x89PNG\\r\\n\\x1a\\n'
+    """
+    fig = bullseye_figure(segment_values, **kwargs)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
+    fig.clear()  # the figure is not registered with pyplot; clearing frees its artists now
+    return buffer.getvalue()

@@ -1,0 +1,194 @@
+import csv
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pydicom
+import pytest
+from pydicom.encaps import encapsulate
+from pydicom.uid import JPEG2000Lossless
+from typer.testing import CliRunner
+
+from myomap.analyze.pipeline import AnalyzeConfig, analyze, embedded_model_path, patient_labels
+from myomap.analyze.truth import summarise_truth, truth_rows
+from myomap.cli import app
+
+
+@pytest.fixture(scope="module")
+def analysed(cohort, tmp_path_factory):
+    out = tmp_path_factory.mktemp("analysis")
+    return analyze([cohort], out, AnalyzeConfig())
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_embedded_model_ships_with_the_package():
+    path = embedded_model_path()
+    assert path.is_file() and path.stat().st_size <= 20 * 2**20
+
+
+def test_every_output_is_written(analysed):
+    out = analysed.out
+    assert not analysed.errors, analysed.errors
+    assert len(analysed.slices) == 18
+    for name in ("analyze.yaml", "index.html", "slices.csv", "values.csv"):
+        assert (out / name).is_file()
+    folder = out / "patient-01" / "T1_02_mid"
+    for name in ("overlay.png", "labels.png", "contours.json", "contours_mm.json", "seg.dcm"):
+        assert (folder / name).is_file(), name
+    assert (out / "patient-01" / "report.html").is_file() and (out / "patient-01" / "values.csv").is_file()
+    assert not list(out.rglob("*.partial-*"))
+
+
+def test_segmentation_matches_the_phantom(analysed):
+    summary = summarise_truth(truth_rows(analysed))
+    assert summary["slices"] == 18
+    assert summary["dice_myocardium"] > 0.75  # the trained model's figures are in benchmarks/analyze_phantom.py
+    assert abs(summary["T2_median_error_ms"]) < 3.0 and abs(summary["T1_median_error_ms"]) < 40.0
+
+
+def test_seg_references_its_source_and_holds_the_labels(analysed, cohort):
+    result = analysed.slices[1]
+    folder = analysed.out / result.patient / result.folder
+    seg = hd.seg.segread(folder / "seg.dcm")
+    source = pydicom.dcmread(result.slice.path)
+    assert seg.number_of_segments == 2
+    assert source.SOPInstanceUID in {uid for *_, uid in seg.get_source_image_uids()}
+    frames = seg.pixel_array  # one binary frame per segment
+    labels = np.zeros(frames.shape[1:], np.uint8)
+    for number, frame in zip(seg.PerFrameFunctionalGroupsSequence, frames):
+        labels[frame > 0] = number.SegmentIdentificationSequence[0].ReferencedSegmentNumber
+    np.testing.assert_array_equal(labels, result.labels)
+
+
+def test_contours_json_round_trip_and_mm_frame(analysed):
+    result = analysed.slices[0]
+    folder = analysed.out / result.patient / result.folder
+    pixels = json.loads((folder / "contours.json").read_text())
+    mm = json.loads((folder / "contours_mm.json").read_text())
+    assert mm["frame"].startswith("patient")
+    assert len(pixels["epicardial_contours_x"]) == len(mm["epicardial_contours_x_mm"])
+    # The first epicardial point, by hand from the DICOM geometry.
+    ds = pydicom.dcmread(result.slice.path)
+    row_dir, col_dir = np.array(ds.ImageOrientationPatient[:3], float), np.array(ds.ImageOrientationPatient[3:], float)
+    dy, dx = (float(v) for v in ds.PixelSpacing)
+    x, y = pixels["epicardial_contours_x"][0], pixels["epicardial_contours_y"][0]
+    expected = np.array(ds.ImagePositionPatient, float) + x * dx * row_dir + y * dy * col_dir
+    got = [mm[f"epicardial_contours_{k}_mm"][0] for k in "xyz"]
+    np.testing.assert_allclose(got, expected, atol=0.01)
+
+
+def test_tables_hold_global_segment_and_septal_values(analysed):
+    rows = list(csv.DictReader((analysed.out / "values.csv").open()))
+    regions = {(r["patient"], r["map_type"], r["region"], r["eroded"]) for r in rows}
+    assert ("patient-01", "T1", "global", "True") in regions and ("patient-01", "T2", "septal", "False") in regions
+    segments = {int(r["segment"]) for r in rows if r["region"].startswith("segment_")}
+    assert segments == set(range(1, 17))
+    slices = list(csv.DictReader((analysed.out / "slices.csv").open()))
+    assert {r["status"] for r in slices} <= {"ok", "review"}
+    assert all(r["reference_point"] == "contours-json" for r in slices)  # the phantom ships contours.json
+
+
+def test_no_patient_identifiers_without_keep_phi(cohort, tmp_path):
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    source = tmp_path / "in" / "scan.dcm"
+    source.parent.mkdir()
+    ds = pydicom.dcmread(subject / "T1_mid" / "map.dcm")
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = "Zyxwvut^Qponmlk", "MRN4711XQ", "19700101"
+    ds.save_as(source)
+    out = tmp_path / "out"
+    result = analyze([source.parent], out, AnalyzeConfig())
+    assert not result.errors
+    for path in out.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"Zyxwvut" not in data and b"Qponmlk" not in data and b"MRN4711XQ" not in data and b"19700101" not in data, path
+    kept = analyze([source.parent], tmp_path / "kept", AnalyzeConfig(keep_phi=True))
+    assert (tmp_path / "kept" / "MRN4711XQ").is_dir() and kept.slices[0].patient == "MRN4711XQ"
+    assert pydicom.dcmread(next((tmp_path / "kept").rglob("seg.dcm"))).PatientName == "Zyxwvut^Qponmlk"
+
+
+def test_patient_labels_are_anonymous_and_stable():
+    keys = [("b", "s1"), ("a", "s2"), ("a", "s1")]
+    assert patient_labels(keys, keep_phi=False) == {("a", "s1"): "patient-01", ("a", "s2"): "patient-01-s2", ("b", "s1"): "patient-02"}
+    assert patient_labels([("MRN 12/3", "s")], keep_phi=True) == {("MRN 12/3", "s"): "MRN_12_3"}
+
+
+def _bad_inputs(cohort: Path, folder: Path) -> None:
+    """One good map and every kind of broken input the issue lists."""
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    folder.mkdir()
+    good = folder / "good.dcm"
+    shutil.copy(subject / "T1_mid" / "map.dcm", good)
+    (folder / "corrupt.dcm").write_bytes(b"not a dicom file at all" * 20)
+    (folder / "truncated.dcm").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    ds = pydicom.dcmread(subject / "T1_basal" / "map.dcm")
+    del ds.PixelSpacing
+    ds.save_as(folder / "no_spacing.dcm")
+    ds = pydicom.dcmread(subject / "T1_apical" / "map.dcm")
+    ds.file_meta.TransferSyntaxUID = JPEG2000Lossless
+    ds.PixelData = encapsulate([b"\x00" * 64])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(folder / "compressed.dcm", enforce_file_format=True)
+    ds = pydicom.dcmread(subject / "T2_mid" / "map.dcm")
+    ds.PixelData = np.full((ds.Rows, ds.Columns), 500, np.uint16).tobytes()
+    ds.save_as(folder / "constant.dcm")
+
+
+def test_bad_inputs_get_one_line_each_and_the_rest_is_analysed(cohort, tmp_path):
+    inputs = tmp_path / "inputs"
+    _bad_inputs(cohort, inputs)
+    before = _hashes(inputs)
+    result = CliRunner().invoke(app, ["analyze", str(inputs), "-o", str(tmp_path / "out"), "--no-report"])
+    assert result.exit_code == 1
+    text = result.output
+    for name, words in (
+        ("corrupt.dcm", "not a readable DICOM"),
+        ("truncated.dcm", ""),
+        ("no_spacing.dcm", "PixelSpacing"),
+        ("compressed.dcm", "cannot be decoded"),
+        ("constant.dcm", "constant"),
+    ):
+        lines = [line for line in text.splitlines() if name in line]
+        assert lines and words in " ".join(lines), (name, text)
+    statuses = [r["status"] for r in csv.DictReader((tmp_path / "out" / "slices.csv").open())]
+    assert sorted(statuses)[0] == "error" and sorted(statuses)[1] in ("ok", "review")  # the constant map is found, not segmentable
+    assert _hashes(inputs) == before  # inputs never modified
+    assert (tmp_path / "out" / "patient-01" / "T1_01_mid" / "seg.dcm").is_file()
+    assert not list((tmp_path / "out").rglob("*.partial-*"))
+
+
+def test_folder_without_maps_and_unwritable_output(cohort, tmp_path):
+    runner = CliRunner()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("nothing here")
+    result = runner.invoke(app, ["analyze", str(empty), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "no T1 or T2 maps found" in " ".join(result.output.split())
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = runner.invoke(app, ["analyze", str(cohort), "-o", str(blocker / "out")])
+    assert result.exit_code == 1 and "cannot write" in result.output
+
+
+def test_foreign_model_file_is_one_clear_error(cohort, tmp_path):
+    bogus = tmp_path / "model.pt"
+    bogus.write_bytes(b"PK\x03\x04 not a model")
+    result = CliRunner().invoke(app, ["analyze", str(cohort), "-o", str(tmp_path / "out"), "--model", str(bogus)])
+    assert result.exit_code == 1
+    assert "error" in result.output and "model.pt" in result.output
+    assert not (tmp_path / "out").exists()  # nothing written before the model is known to be usable
+
+
+@pytest.mark.slow
+def test_demo_runs_the_whole_chain(tmp_path):
+    result = CliRunner().invoke(app, ["demo", "-o", str(tmp_path / "demo"), "--subjects", "1", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "demo" / "analysis" / "truth.csv").open()))
+    assert len(rows) == 6 and all(0.0 <= float(r["dice_myocardium"]) <= 1.0 for r in rows)
+    assert (tmp_path / "demo" / "analysis" / "patient-01" / "report.html").is_file()

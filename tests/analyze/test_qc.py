@@ -1,0 +1,81 @@
+import math
+
+import numpy as np
+import pytest
+
+from myomap.analyze.exports import contours_mm, overlay_png
+from myomap.analyze.qc import CONFIDENCE_THRESHOLD, assess, ring_coverage
+from myomap.geometry.contours import mask_to_contours
+from myomap.geometry.masks import contours_to_mask
+from myomap.io.contours import Contours
+
+SPACING = (1.5, 1.5)
+
+
+def _circle(r: float, centre=(40.0, 40.0), n: int = 90) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.column_stack([centre[0] + r * np.cos(t), centre[1] + r * np.sin(t)])
+
+
+def _labels(r_epi: float, r_endo: float) -> np.ndarray:
+    return contours_to_mask(_circle(r_epi), _circle(r_endo), (80, 80))
+
+
+def test_a_normal_ring_passes():
+    labels = _labels(20, 15)
+    report = assess(labels, mask_to_contours(labels), 0.97, spacing_mm=SPACING)
+    assert not report.review and report.reasons == ()
+    assert report.wall_mm == pytest.approx(5 * 1.5, abs=1.0)
+    assert report.ring_coverage == 1.0
+
+
+@pytest.mark.parametrize(
+    "labels, agreement, words",
+    [
+        (_labels(20, 15), 0.5, "low confidence"),
+        (_labels(20, 19.2), 0.97, "wall thickness"),
+        (_labels(6, 3), 0.97, "epicardial area"),
+        (np.zeros((80, 80), np.uint8), 0.97, "no epicardial and no endocardial contour"),
+    ],
+)
+def test_problems_are_flagged_with_a_reason(labels, agreement, words):
+    report = assess(labels, mask_to_contours(labels), agreement, spacing_mm=SPACING)
+    assert report.review and any(words in r for r in report.reasons), report.reasons
+
+
+def test_an_open_ring_is_flagged():
+    labels = _labels(20, 15)
+    rows, cols = np.indices(labels.shape)
+    labels[(labels == 1) & (cols > 52) & (abs(rows - 40) < 12)] = 0  # cut the lateral wall: a "C"
+    report = assess(labels, mask_to_contours(labels), 0.97, spacing_mm=SPACING)
+    assert report.ring_coverage < 0.9
+    assert any("does not close" in r for r in report.reasons)
+
+
+def test_without_tta_the_confidence_is_unknown_not_a_flag():
+    labels = _labels(20, 15)
+    report = assess(labels, mask_to_contours(labels), None, spacing_mm=SPACING)
+    assert math.isnan(report.confidence) and not report.review
+    assert 0.5 < CONFIDENCE_THRESHOLD < 1
+
+
+def test_ring_coverage_of_empty_labels_is_zero():
+    assert ring_coverage(np.zeros((10, 10), np.uint8), (5.0, 5.0), spacing_mm=SPACING) == 0.0
+
+
+def test_contours_in_mm_without_geometry_are_in_plane():
+    contours = Contours(_circle(20), _circle(15), (40.0, 20.0), SPACING)
+    mm = contours_mm(contours, orientation=None, position_mm=None, spacing_mm=(2.0, 1.0))
+    assert mm["frame"] == "image plane"
+    assert mm["rv_insertion_x_mm"] == pytest.approx(40.0) and mm["rv_insertion_y_mm"] == pytest.approx(40.0)
+
+
+def test_overlay_is_cropped_to_the_heart():
+    import cv2
+
+    image = np.full((200, 200), 1000.0, np.float32)
+    contours = Contours(_circle(20, (100.0, 100.0)), _circle(15, (100.0, 100.0)), None, SPACING)
+    picture = cv2.imdecode(np.frombuffer(overlay_png(image, "T1", contours, scale=2), np.uint8), cv2.IMREAD_COLOR)
+    assert picture.shape[0] < 2 * 200 and picture.shape[0] >= 2 * 40  # cropped, but holds the heart
+    whole = cv2.imdecode(np.frombuffer(overlay_png(image, "T1", None, scale=2), np.uint8), cv2.IMREAD_COLOR)
+    assert whole.shape[:2] == (400, 400)
