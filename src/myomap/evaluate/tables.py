@@ -1,0 +1,194 @@
+"""Tables in the shape of the paper's Tables 2-5 (and 8), with their statistics, as Markdown and HTML.
+
+Per image, a comparison's metric is the mean over its two contours (the
+paper's Tables 2-4 report one value per metric); Dice and IoU in %.  Cells
+are ``mean (SD)`` with the median below in the Markdown; superscript
+letters come from Welch's ANOVA with Games-Howell post hoc tests across the
+columns compared (metrics) or Kruskal-Wallis with Dwass-Steel-Critchlow-
+Fligner tests (T1/T2 values): columns sharing a letter do not differ
+significantly (p >= 0.05).  Where a test is undefined (a group without
+variance, all values equal) the cells carry no letters.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pandas as pd
+
+from myomap.stats import compare_metric, compare_values, format_mean_sd, format_median_iqr, icc
+
+METRIC_NAMES = {"iou": "IoU ↑ (%)", "dice": "Dice ↑ (%)", "hd_mm": "Hausdorff distance ↓ (mm)", "msd_mm": "Mean surface distance ↓ (mm)"}
+KIND_NAMES = {"model-vs-expert": "Automated vs expert", "expert-vs-expert": "Agreement of experts (inter-observer)"}
+
+
+SLICE_ORDER = ("basal", "mid", "apical")
+
+
+def per_image(metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per image and comparison: metrics averaged over the two contours, Dice and IoU in %.
+
+    Rows come model first, then observer pairs, slices basal to apical, so
+    that tables read like the paper's.
+    """
+    present = metrics[~metrics["missing"].astype(bool)]
+    keys = ["subject", "map_type", "slice", "image", "kind", "comparison"]
+    out = present.groupby(keys, as_index=False, sort=False)[["dice", "iou", "hd_mm", "msd_mm"]].mean()
+    out[["dice", "iou"]] *= 100.0
+    rank = {"model-vs-expert": 0, "expert-vs-expert": 1}
+    order = out.assign(_kind=out["kind"].map(rank), _slice=out["slice"].map({s: k for k, s in enumerate(SLICE_ORDER)}))
+    return (
+        order.sort_values(["_kind", "map_type", "_slice", "comparison"], kind="stable")
+        .drop(columns=["_kind", "_slice"])
+        .reset_index(drop=True)
+    )
+
+
+def _letters(frame: pd.DataFrame, metric: str, group: str) -> dict[str, str]:
+    groups = frame.dropna(subset=[metric]).groupby(group, sort=False)[metric].count()
+    if (groups >= 2).sum() < 2:
+        return {}
+    try:
+        return compare_metric(frame, metric, group, order=list(groups.index))["letters"]  # "a" for the first column
+    except ValueError:  # e.g. a group without variance: no test, so no letters
+        return {}
+
+
+def metric_table(images: pd.DataFrame, columns: str = "kind", strata: str | None = None) -> pd.DataFrame:
+    """Rows: metrics; columns: values of ``columns`` (within each ``strata`` value), cells ``mean (SD)^letters``.
+
+    Letters compare the columns within one stratum, as in the paper (e.g.
+    model vs experts within T1, within T2).
+    """
+    table: dict[str, dict[str, str]] = {}
+    for stratum, frame in [(None, images)] if strata is None else images.groupby(strata, sort=False):
+        frame = frame[frame[columns].notna()]
+        for metric, name in METRIC_NAMES.items():
+            letters = _letters(frame, metric, columns)
+            for column, part in frame.groupby(columns, sort=False):
+                label = KIND_NAMES.get(column, column) + ("" if stratum is None else f" · {stratum}")
+                cell = format_mean_sd(part[metric].to_numpy())
+                if letters.get(column):
+                    cell += f" ^{letters[column]}"
+                table.setdefault(label, {})[name] = cell
+        for column, part in frame.groupby(columns, sort=False):
+            label = KIND_NAMES.get(column, column) + ("" if stratum is None else f" · {stratum}")
+            table[label]["images"] = str(part["image"].nunique())
+    return pd.DataFrame(table)
+
+
+def comparison_table(images: pd.DataFrame) -> pd.DataFrame:
+    """Every single comparison (model vs each observer, each observer pair) side by side, with letters."""
+    return metric_table(images, columns="comparison")
+
+
+def values_table(values: pd.DataFrame, column: str = "median_ms") -> pd.DataFrame:
+    """Table 5: median (IQR) of the per-image myocardial medians per rater and map type, letters from DSCF."""
+    table: dict[str, dict[str, str]] = {}
+    for map_type, frame in values.groupby("map_type", sort=True):
+        present = frame.dropna(subset=[column])
+        letters = {}
+        if present.groupby("rater")[column].count().ge(2).sum() >= 2:
+            # Letters in column order (model first), as in the paper's Table 5.
+            try:
+                letters = compare_values(present, column, "rater", order=list(dict.fromkeys(present["rater"])))["letters"]
+            except ValueError:  # all values identical: no test, so no letters
+                letters = {}
+        for rater, part in frame.groupby("rater", sort=False):
+            cell = format_median_iqr(part[column].to_numpy())
+            if letters.get(rater):
+                cell += f" ^{letters[rater]}"
+            table.setdefault(rater, {})[f"{map_type} (ms)"] = cell
+    return pd.DataFrame(table).T
+
+
+def icc_table(values: pd.DataFrame, raters: list[str], column: str = "median_ms") -> pd.DataFrame:
+    """ICC with 95 % CI of the per-image medians across ``raters``, per map type.
+
+    Two forms: ICC2 (two-way random, absolute agreement, one rater) and
+    ICC2k (the same for the average of the raters, the form the paper
+    quotes: 0.90 for T1, 0.81 for T2).
+    """
+    rows = []
+    for map_type, frame in values[values["rater"].isin(raters)].groupby("map_type", sort=True):
+        frame = frame.assign(target=frame["image"]).dropna(subset=[column])
+        for kind in ("ICC2", "ICC2k"):
+            row = {"map type": map_type, "form": kind, "raters": ", ".join(raters)}
+            try:
+                result = icc(frame, "target", "rater", column, kind=kind)
+            except ValueError as exc:
+                rows.append({**row, "ICC": "n/a", "95 % CI": str(exc)})
+                continue
+            rows.append(
+                {
+                    **row,
+                    "ICC": f"{result['icc']:.2f}",
+                    "95 % CI": f"{result['ci95_lower']:.2f} to {result['ci95_upper']:.2f}",
+                    "images": str(result["n_targets"]),
+                }
+            )
+    return pd.DataFrame(rows).set_index(["map type", "form"]) if rows else pd.DataFrame()
+
+
+def ablation_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Table 8: mean Hausdorff distance and MSD per post-processing configuration (and missing contours)."""
+    out = {}
+    for name, frame in rows.groupby("configuration", sort=False):
+        out[name] = {
+            "Hausdorff distance ↓ (mm)": format_mean_sd(frame["hd_mm"].to_numpy()),
+            "Mean surface distance ↓ (mm)": format_mean_sd(frame["msd_mm"].to_numpy()),
+            "missing contours": str(int(frame["missing"].sum())),
+        }
+    return pd.DataFrame(out).T
+
+
+def missing_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """How many comparisons could not be made, per comparison and reason (counted, never dropped)."""
+    gone = metrics[metrics["missing"].astype(bool)]
+    if gone.empty:
+        return pd.DataFrame({"comparison": [], "contour": [], "reason": [], "count": []})
+    return gone.groupby(["comparison", "contour", "reason"], as_index=False).size().rename(columns={"size": "count"})
+
+
+def to_markdown(sections: list[tuple[str, pd.DataFrame, str]], title: str) -> str:
+    """Sections of (heading, table, note) as one Markdown document."""
+    parts = [f"# {title}\n"]
+    for heading, table, note in sections:
+        parts.append(f"## {heading}\n")
+        parts.append(table.to_markdown() if not table.empty else "_nothing to show_")
+        parts.append(f"\n{note}\n" if note else "")
+    return "\n".join(parts) + "\n"
+
+
+def to_html(sections: list[tuple[str, pd.DataFrame, str]], title: str) -> str:
+    """The same as a self-contained HTML page."""
+    body = []
+    for heading, table, note in sections:
+        rendered = table.to_html(border=0, classes="t", na_rep="–") if not table.empty else "<p><em>nothing to show</em></p>"
+        rendered = _superscripts(rendered)
+        body.append(f"<h2>{html.escape(heading)}</h2>{rendered}" + (f"<p class='note'>{html.escape(note)}</p>" if note else ""))
+    style = (
+        "body{font-family:system-ui,sans-serif;margin:24px;color:#222}table.t{border-collapse:collapse;margin:8px 0}"
+        "table.t td,table.t th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}table.t th{background:#f4f4f4}"
+        ".note{color:#555;font-size:90%;max-width:900px}"
+    )
+    return f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body><h1>{html.escape(title)}</h1>{''.join(body)}</body></html>\n"
+
+
+def _superscripts(text: str) -> str:
+    """``86.4 (5.1) ^ab`` -> ``86.4 (5.1)<sup>ab</sup>`` inside rendered HTML cells."""
+    return re.sub(r" \^([A-Za-z]+)<", r"<sup>\1</sup><", text)
+
+
+__all__ = [
+    "ablation_table",
+    "comparison_table",
+    "icc_table",
+    "metric_table",
+    "missing_table",
+    "per_image",
+    "to_html",
+    "to_markdown",
+    "values_table",
+]

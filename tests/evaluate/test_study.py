@@ -1,0 +1,88 @@
+import csv
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from myomap.cli import app
+from myomap.evaluate.run import EvaluateConfig, run_study
+from myomap.evaluate.study import EvaluationError, load_study, predict, score
+from myomap.geometry.masks import contours_to_mask
+
+OBSERVERS = ("reference", "obs2", "obs3")
+
+
+def _perfect(images):
+    """A 'model' that predicts the reference observer's mask exactly."""
+    return [contours_to_mask(i.contours["reference"].epi, i.contours["reference"].endo, i.pixels.shape) for i in images]
+
+
+def test_a_perfect_model_matches_the_reference_and_experts_agree_as_observers_do(cohort):
+    images, errors = load_study(cohort, "test", OBSERVERS)
+    assert not errors and len(images) == 6
+    metrics, values = (pd.DataFrame(rows) for rows in score(images, _perfect(images), OBSERVERS))
+    assert len(metrics) == 6 * (3 + 3) * 2  # images x (model vs 3 observers + 3 observer pairs) x 2 contours
+    against_reference = metrics[metrics["comparison"] == "model vs reference"]
+    assert np.allclose(against_reference["dice"], 1.0)
+    # The model is the reference, so model vs obs2 must equal reference vs obs2 (masks identical).
+    a = metrics[metrics["comparison"] == "model vs obs2"]["dice"].to_numpy()
+    b = metrics[metrics["comparison"] == "reference vs obs2"]["dice"].to_numpy()
+    np.testing.assert_allclose(a, b)
+    model = values[values["rater"] == "model"]["median_ms"].to_numpy()
+    reference = values[values["rater"] == "reference"]["median_ms"].to_numpy()
+    np.testing.assert_allclose(model, reference)
+
+
+def test_missing_contours_are_counted_not_dropped(cohort, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(cohort, data)
+    rows = list(csv.DictReader((data / "manifest.csv").open()))
+    tests = [r for r in rows if r["split"] == "test" and r["role"] == "map"]
+    tests[0]["contours_obs3"] = ""  # obs3 did not contour this image
+    (data / tests[1]["contours_obs2"]).write_text("{broken")  # an unreadable contour file
+    with (data / "manifest.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    images, errors = load_study(data, "test", OBSERVERS)
+    assert len(images) == 6 and len(errors) == 1 and "contours" in errors[0]
+    metrics = pd.DataFrame(score(images, _perfect(images), OBSERVERS)[0])
+    gone = metrics[metrics["missing"]]
+    assert len(gone) == 2 * (1 + 2) + 2 * (1 + 2)  # per image: model vs the observer + 2 pairs, x 2 contours
+    assert gone["reason"].str.contains("no contours in the manifest").any()
+
+
+def test_the_study_writes_tables_and_figures(cohort, tmp_path):
+    images, _ = load_study(cohort, "test", OBSERVERS)
+    predictions = _perfect(images)
+    predictions[0] = None  # an image the model could not segment
+    metrics, values, seconds = run_study(images, predictions, EvaluateConfig(), tmp_path)
+    text = (tmp_path / "tables.md").read_text()
+    for heading in ("Table 2", "Table 3", "Table 4", "Table 5", "ICC", "Table 8", "could not be made"):
+        assert heading in text
+    assert "model: image could not be segmented" in text
+    assert "<sup>" in (tmp_path / "tables.html").read_text()
+    for name in ("distributions", "overlays", "achievable_hd", "ablation", "bland_altman"):
+        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 1000
+    assert set(seconds) == {"scoring", "tables", "figures"}
+
+
+def test_wrong_model_classes_and_empty_split(cohort, tmp_path):
+    images, _ = load_study(cohort, "test", OBSERVERS)
+    foreign = SimpleNamespace(meta=SimpleNamespace(class_names=("background", "liver")))
+    with pytest.raises(EvaluationError, match="not trained for this task"):
+        predict(images, foreign)
+    result = CliRunner().invoke(app, ["evaluate", str(cohort), "-o", str(tmp_path / "out"), "--split", "nonexistent"])
+    assert result.exit_code == 1 and "no maps in split" in " ".join(result.output.split())
+
+
+@pytest.mark.slow
+def test_evaluate_command_with_the_embedded_model(cohort, tmp_path):
+    result = CliRunner().invoke(app, ["evaluate", str(cohort), "-o", str(tmp_path / "out"), "--no-figures"])
+    assert result.exit_code == 0, result.output
+    metrics = pd.read_csv(tmp_path / "out" / "metrics.csv")
+    assert set(metrics["kind"]) == {"model-vs-expert", "expert-vs-expert"}
+    assert metrics[metrics["kind"] == "model-vs-expert"]["dice"].mean() > 0.7
