@@ -158,7 +158,7 @@ def analyze(
     becomes an error line in the result.
     """
     config.validate()
-    out = Path(out)
+    inputs, out = list(inputs), Path(out)
     segmenter = load_segmenter(config.model)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "analyze.yaml", to_yaml(config))  # also proves OUT is writable

@@ -29,20 +29,23 @@ SLICE_ORDER = ("basal", "mid", "apical")
 def per_image(metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per image and comparison: metrics averaged over the two contours, Dice and IoU in %.
 
-    Rows come model first, then observer pairs, slices basal to apical, so
-    that tables read like the paper's.
+    Dice and IoU come from the masks, so an image where the model found no
+    contour still counts (with its low overlap); Hausdorff and MSD need
+    both contours and are NaN otherwise (left out of the means, counted in
+    :func:`missing_table`).  Comparisons that could not be made at all (an
+    observer without contours) are NaN throughout.  Rows come model first,
+    then observer pairs, slices basal to apical, so that tables read like
+    the paper's.
     """
-    present = metrics[~metrics["missing"].astype(bool)]
     keys = ["subject", "map_type", "slice", "image", "kind", "comparison"]
-    out = present.groupby(keys, as_index=False, sort=False)[["dice", "iou", "hd_mm", "msd_mm"]].mean()
+    grouped = metrics.groupby(keys, as_index=False, sort=False)
+    out = grouped[["dice", "iou"]].mean()
+    distances = grouped[["hd_mm", "msd_mm"]].agg(lambda v: v.mean(skipna=False))
+    out[["hd_mm", "msd_mm"]] = distances[["hd_mm", "msd_mm"]].to_numpy()
     out[["dice", "iou"]] *= 100.0
     rank = {"model-vs-expert": 0, "expert-vs-expert": 1}
     order = out.assign(_kind=out["kind"].map(rank), _slice=out["slice"].map({s: k for k, s in enumerate(SLICE_ORDER)}))
-    return (
-        order.sort_values(["_kind", "map_type", "_slice", "comparison"], kind="stable")
-        .drop(columns=["_kind", "_slice"])
-        .reset_index(drop=True)
-    )
+    return order.sort_values(["_kind", "map_type", "_slice", "comparison"], kind="stable").drop(columns=["_kind", "_slice"]).reset_index(drop=True)
 
 
 def _letters(frame: pd.DataFrame, metric: str, group: str) -> dict[str, str]:
@@ -74,7 +77,7 @@ def metric_table(images: pd.DataFrame, columns: str = "kind", strata: str | None
                 table.setdefault(label, {})[name] = cell
         for column, part in frame.groupby(columns, sort=False):
             label = KIND_NAMES.get(column, column) + ("" if stratum is None else f" · {stratum}")
-            table[label]["images"] = str(part["image"].nunique())
+            table[label]["images"] = str(part.dropna(subset=["dice"])["image"].nunique())
     return pd.DataFrame(table)
 
 
