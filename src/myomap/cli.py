@@ -244,7 +244,8 @@ def analyze(
     model: Annotated[str, typer.Option(help="Model file (.pt from myomap train or .onnx from myomap export-onnx), or 'embedded' (the default phantom-trained model).")] = "embedded",
     fit_missing: Annotated[bool, typer.Option("--fit-missing", help="Fit maps from weighted images (MOLLI, T2-prep) where the scanner's map is missing.")] = False,
     erosion: Annotated[float | None, typer.Option(help="Partial-volume margin in pixels removed from the myocardial ROI for the eroded values (default 1: the border pixels).")] = None,
-    tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Test-time augmentation: gives the confidence used by the quality flag.")] = True,
+    reference_point: Annotated[str, typer.Option(help="AHA reference point: auto (a contours.json beside a map, when its folder holds no other map; else estimated) or estimate (from the RV blood pool, else the DICOM orientation).")] = "auto",
+    tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Test-time augmentation: its contour spread drives the quality flag (off: only the sanity checks flag).")] = True,
     seg: Annotated[bool, typer.Option("--seg/--no-seg", help="Write a DICOM SEG per slice.")] = True,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write the HTML reports.")] = True,
     keep_phi: Annotated[bool, typer.Option("--keep-phi", help="Name patients by their DICOM PatientID and keep their name in the SEG (off: anonymous labels).")] = False,
@@ -254,7 +255,7 @@ def analyze(
     Maps are recognised from ImageType, SeriesDescription or their value
     range, grouped per patient and ordered base to apex from the DICOM
     geometry.  Per slice: overlay.png, labels.png, contours.json (pixels),
-    contours_mm.json (patient frame) and seg.dcm; per patient values.csv
+    contours_mm.json (patient frame) and, for scanner maps, seg.dcm; per patient values.csv
     (global, AHA segments, septal ROI; with and without erosion) and
     report.html; for the run slices.csv, values.csv and index.html.
     Problems are reported one line each and make the exit code 1; the
@@ -266,7 +267,7 @@ def analyze(
     from myomap.config import ConfigError
     from myomap.model.inference import ModelFileError
 
-    config = AnalyzeConfig(model=model, tta=tta, fit_missing=fit_missing, seg=seg, report=report, keep_phi=keep_phi)
+    config = AnalyzeConfig(model=model, tta=tta, fit_missing=fit_missing, reference_point=reference_point, seg=seg, report=report, keep_phi=keep_phi)
     if erosion is not None:
         config = dataclasses.replace(config, erosion_margin_px=erosion)
     try:
@@ -310,12 +311,18 @@ def evaluate(
 
     Example: [bold]myomap evaluate cohort --model runs/cpu/model.pt -o study[/]
     """
-    from myomap.evaluate.run import EvaluateConfig, evaluate as run_evaluate
-    from myomap.evaluate.study import EvaluationError
-    from myomap.io.dataset import ManifestError
+    try:
+        from myomap.evaluate.run import EvaluateConfig, evaluate as run_evaluate
+        from myomap.evaluate.study import EvaluationError
+    except ImportError as exc:
+        raise _fail(f"myomap evaluate needs the evaluate extra ({exc.name or exc} is missing): pip install 'myomap[evaluate]'") from None
+    from myomap.io.dataset import OBSERVER_COLUMNS, ManifestError
     from myomap.model.inference import ModelFileError
 
     names = tuple(o.strip() for o in observers.split(",") if o.strip())
+    unknown = [n for n in names if n not in OBSERVER_COLUMNS]
+    if unknown or not names:
+        raise _fail(f"--observers: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(OBSERVER_COLUMNS)}")
     config = EvaluateConfig(model=model, split=split, observers=names, figures=figures)
     try:
         with _progress() as bar:
@@ -359,7 +366,8 @@ def demo(
             task = bar.add_task("simulating", total=subjects)
             simulate_cohort(phantom, SimulationConfig(subjects=subjects, seed=seed, field="mixed"), overwrite=True, progress=lambda _: bar.advance(task))
             task = bar.add_task("analysing", total=None)
-            result = run_analyze([phantom], out / "analysis", AnalyzeConfig(), found=lambda n: bar.update(task, total=n), progress=lambda k: bar.advance(task, k))
+            # The phantom ships the true RV insertion points; estimate them as on real data.
+            result = run_analyze([phantom], out / "analysis", AnalyzeConfig(reference_point="estimate"), found=lambda n: bar.update(task, total=n), progress=lambda k: bar.advance(task, k))
     except SimulationError as exc:
         raise _fail(str(exc)) from None
     _print_analysis(result)

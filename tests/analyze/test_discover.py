@@ -61,3 +61,19 @@ def test_fit_missing_fits_maps_only_where_the_scanner_map_is_missing(cohort, tmp
     pure = truth["myocardium_fraction"] >= 0.99
     assert abs(np.median(fitted.pixels[pure]) - np.median(truth["t2_true_ms"][pure])) < 2.0
     assert any("not fitted" in n for n in found.notes)  # T2_basal has its scanner map
+
+
+def test_raw_images_and_non_images_are_skipped_with_a_note(cohort, tmp_path):
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    ds = pydicom.dcmread(subject / "T1_mid" / "map.dcm")
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "M"]
+    ds.SeriesDescription = "t1map_molli_sax"  # a protocol name, not a map
+    ds.save_as(tmp_path / "raw.dcm")
+    ds = pydicom.dcmread(subject / "T1_mid" / "map.dcm")
+    for keyword in ("Rows", "Columns", "PixelData"):
+        delattr(ds, keyword)
+    ds.save_as(tmp_path / "DICOMDIR_like.dcm")
+    found = discover([tmp_path])
+    assert not found.errors and not found.patients
+    assert any("raw.dcm" in n and "original image" in n for n in found.notes)
+    assert any("DICOMDIR_like.dcm" in n and "not an image" in n for n in found.notes)

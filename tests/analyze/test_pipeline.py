@@ -1,6 +1,7 @@
 import csv
 import hashlib
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -48,8 +49,9 @@ def test_every_output_is_written(analysed):
 def test_segmentation_matches_the_phantom(analysed):
     summary = summarise_truth(truth_rows(analysed))
     assert summary["slices"] == 18
-    assert summary["dice_myocardium"] > 0.75  # the trained model's figures are in benchmarks/analyze_phantom.py
-    assert abs(summary["T2_median_error_ms"]) < 3.0 and abs(summary["T1_median_error_ms"]) < 40.0
+    # The embedded model gives Dice 0.85, T1 +1.8 ms and T2 -0.1 ms here; full figures: benchmarks/analyze_phantom.py.
+    assert summary["dice_myocardium"] > 0.80
+    assert abs(summary["T1_median_error_ms"]) < 10.0 and abs(summary["T2_median_error_ms"]) < 1.0
 
 
 def test_seg_references_its_source_and_holds_the_labels(analysed, cohort):
@@ -100,6 +102,9 @@ def test_no_patient_identifiers_without_keep_phi(cohort, tmp_path):
     source.parent.mkdir()
     ds = pydicom.dcmread(subject / "T1_mid" / "map.dcm")
     ds.PatientName, ds.PatientID, ds.PatientBirthDate = "Zyxwvut^Qponmlk", "MRN4711XQ", "19700101"
+    # Fields highdicom would copy from the patient and study modules.
+    ds.OtherPatientNames, ds.PatientComments, ds.AdditionalPatientHistory = "Aliasqq^Zed", "Commentqq", "Historyqq"
+    ds.StudyDescription, ds.PhysiciansOfRecord, ds.StudyDate = "Studyqq description", "Docqq^Who", "19991231"
     ds.save_as(source)
     out = tmp_path / "out"
     result = analyze([source.parent], out, AnalyzeConfig())
@@ -107,7 +112,19 @@ def test_no_patient_identifiers_without_keep_phi(cohort, tmp_path):
     for path in out.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
-            assert b"Zyxwvut" not in data and b"Qponmlk" not in data and b"MRN4711XQ" not in data and b"19700101" not in data, path
+            for secret in (
+                b"Zyxwvut",
+                b"Qponmlk",
+                b"MRN4711XQ",
+                b"19700101",
+                b"Aliasqq",
+                b"Commentqq",
+                b"Historyqq",
+                b"Studyqq",
+                b"Docqq",
+                b"19991231",
+            ):
+                assert secret not in data, (path, secret)
     kept = analyze([source.parent], tmp_path / "kept", AnalyzeConfig(keep_phi=True))
     assert (tmp_path / "kept" / "MRN4711XQ").is_dir() and kept.slices[0].patient == "MRN4711XQ"
     assert pydicom.dcmread(next((tmp_path / "kept").rglob("seg.dcm"))).PatientName == "Zyxwvut^Qponmlk"
@@ -151,7 +168,7 @@ def test_bad_inputs_get_one_line_each_and_the_rest_is_analysed(cohort, tmp_path)
         ("corrupt.dcm", "not a readable DICOM"),
         ("truncated.dcm", ""),
         ("no_spacing.dcm", "PixelSpacing"),
-        ("compressed.dcm", "cannot be decoded"),
+        ("compressed.dcm", "extra decoder"),
         ("constant.dcm", "constant"),
     ):
         lines = [line for line in text.splitlines() if name in line]
@@ -192,3 +209,54 @@ def test_demo_runs_the_whole_chain(tmp_path):
     rows = list(csv.DictReader((tmp_path / "demo" / "analysis" / "truth.csv").open()))
     assert len(rows) == 6 and all(0.0 <= float(r["dice_myocardium"]) <= 1.0 for r in rows)
     assert (tmp_path / "demo" / "analysis" / "patient-01" / "report.html").is_file()
+
+
+def test_longer_stacks_only_t2_and_no_tta(cohort, tmp_path):
+    """Five T2 slices of one patient (two per level somewhere), no T1, no TTA: all analysed and pooled."""
+    subjects = sorted(p for p in cohort.iterdir() if p.is_dir())
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for k, position in enumerate(("basal", "mid", "apical")):
+        shutil.copy(subjects[0] / f"T2_{position}" / "map.dcm", inputs / f"a{k}.dcm")
+    for k, position in enumerate(("basal", "mid")):  # two more slices of the same study, shifted along the axis
+        ds = pydicom.dcmread(subjects[0] / f"T2_{position}" / "map.dcm")
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        normal = np.cross(np.array(ds.ImageOrientationPatient[:3], float), np.array(ds.ImageOrientationPatient[3:], float))
+        ds.ImagePositionPatient = list(np.array(ds.ImagePositionPatient, float) + 4.0 * normal)
+        ds.save_as(inputs / f"b{k}.dcm")
+    result = analyze([inputs], tmp_path / "out", AnalyzeConfig(tta=False, seg=False))
+    assert not result.errors, result.errors
+    assert [r.slice.map_type for r in result.slices] == ["T2"] * 5
+    assert [r.slice.slice_position for r in result.slices] == ["basal", "basal", "mid", "mid", "apical"]
+    assert all(math.isnan(r.qc.confidence) for r in result.slices)  # no TTA: no confidence, not a flag by itself
+    rows = list(csv.DictReader((tmp_path / "out" / "values.csv").open()))
+    whole = next(r for r in rows if r["region"] == "global" and r["eroded"] == "True")
+    assert whole["map_type"] == "T2" and whole["n_slices"] == "5"
+    assert not any(r["map_type"] == "T1" for r in rows)
+
+
+def test_a_rerun_does_not_leave_stale_files(cohort, tmp_path):
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(subject / "T1_mid" / "map.dcm", inputs / "map.dcm")
+    out = tmp_path / "out"
+    analyze([inputs], out, AnalyzeConfig())
+    folder = next(out.glob("patient-01/T1_*"))
+    assert (folder / "seg.dcm").is_file()
+    analyze([inputs], out, AnalyzeConfig(seg=False))
+    assert not (folder / "seg.dcm").exists() and (folder / "overlay.png").is_file()
+
+
+def test_reference_point_estimated_on_request(analysed, cohort, tmp_path):
+    result = analyze([cohort], tmp_path / "out", AnalyzeConfig(reference_point="estimate", report=False, seg=False))
+    methods = {r.reference_method for r in result.slices}
+    assert methods <= {"rv-blood-pool", "dicom-orientation", "image-axes"} and "rv-blood-pool" in methods
+    # The estimate lands near the phantom's true anterior RV insertion point on most slices.
+    close = []
+    for estimated, given in zip(result.slices, analysed.slices):
+        centre = np.mean(given.contours.epi, axis=0)
+        a, b = np.subtract(estimated.contours.rv_insertion, centre), np.subtract(given.contours.rv_insertion, centre)
+        angle = np.degrees(np.arccos(np.clip(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b), -1, 1)))
+        close.append(angle < 30)
+    assert np.mean(close) >= 0.8

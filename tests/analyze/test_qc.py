@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from myomap.analyze.exports import contours_mm, overlay_png
-from myomap.analyze.qc import CONFIDENCE_THRESHOLD, assess, ring_coverage
+from myomap.analyze.qc import assess, ring_coverage
 from myomap.geometry.contours import mask_to_contours
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import Contours
@@ -23,40 +23,42 @@ def _labels(r_epi: float, r_endo: float) -> np.ndarray:
 
 def test_a_normal_ring_passes():
     labels = _labels(20, 15)
-    report = assess(labels, mask_to_contours(labels), 0.97, spacing_mm=SPACING)
+    report = assess(labels, mask_to_contours(labels), spacing_mm=SPACING, agreement=0.97, members=[labels, labels])
     assert not report.review and report.reasons == ()
+    assert report.contour_spread_mm == pytest.approx(0.0, abs=1e-9)
     assert report.wall_mm == pytest.approx(5 * 1.5, abs=1.0)
     assert report.ring_coverage == 1.0
 
 
 @pytest.mark.parametrize(
-    "labels, agreement, words",
+    "labels, members, words",
     [
-        (_labels(20, 15), 0.5, "low confidence"),
-        (_labels(20, 19.2), 0.97, "wall thickness"),
-        (_labels(6, 3), 0.97, "epicardial area"),
-        (np.zeros((80, 80), np.uint8), 0.97, "no epicardial and no endocardial contour"),
+        (_labels(20, 15), [np.roll(_labels(20, 15), 5, axis=1)], "contours up to 7.5 mm apart"),
+        (_labels(20, 15), [np.zeros((80, 80), np.uint8)], "one finds no contour"),
+        (_labels(20, 19.2), [], "wall thickness"),
+        (_labels(6, 3), [], "epicardial area"),
+        (np.zeros((80, 80), np.uint8), [], "no epicardial and no endocardial contour"),
     ],
 )
-def test_problems_are_flagged_with_a_reason(labels, agreement, words):
-    report = assess(labels, mask_to_contours(labels), agreement, spacing_mm=SPACING)
+def test_problems_are_flagged_with_a_reason(labels, members, words):
+    report = assess(labels, mask_to_contours(labels), spacing_mm=SPACING, members=members)
     assert report.review and any(words in r for r in report.reasons), report.reasons
+    assert report.sanity_failed == (not words.startswith(("contours up", "one finds")))
 
 
 def test_an_open_ring_is_flagged():
     labels = _labels(20, 15)
     rows, cols = np.indices(labels.shape)
     labels[(labels == 1) & (cols > 52) & (abs(rows - 40) < 12)] = 0  # cut the lateral wall: a "C"
-    report = assess(labels, mask_to_contours(labels), 0.97, spacing_mm=SPACING)
+    report = assess(labels, mask_to_contours(labels), spacing_mm=SPACING)
     assert report.ring_coverage < 0.9
     assert any("does not close" in r for r in report.reasons)
 
 
 def test_without_tta_the_confidence_is_unknown_not_a_flag():
     labels = _labels(20, 15)
-    report = assess(labels, mask_to_contours(labels), None, spacing_mm=SPACING)
-    assert math.isnan(report.confidence) and not report.review
-    assert 0.5 < CONFIDENCE_THRESHOLD < 1
+    report = assess(labels, mask_to_contours(labels), spacing_mm=SPACING)
+    assert math.isnan(report.confidence) and math.isnan(report.contour_spread_mm) and not report.review
 
 
 def test_ring_coverage_of_empty_labels_is_zero():

@@ -244,13 +244,20 @@ def test_patient_values_pool_the_pixels():
     assert patient_values([]) == []
 
 
-def test_patient_values_refuse_rows_without_pixels_or_mixed_images():
-    basal, _ = _patient_rows()
+def test_patient_values_refuse_rows_without_pixels():
     with pytest.raises(ValueError, match="return_pixels"):
         patient_values(
             slice_values(
                 np.full(SHAPE, 50.0), EPI, ENDO, None, "basal", spacing_mm=SPACING
             )
         )
-    with pytest.raises(ValueError, match="one patient and one map type"):
-        patient_values(basal + basal)
+
+
+def test_two_slices_of_one_level_pool_their_segments():
+    basal, _ = _patient_rows()
+    pooled = patient_values(basal + basal)  # e.g. two basal slices of a longer stack
+    for n in range(1, 7):
+        single = _row(basal, f"segment_{n}", False)
+        both = _row(pooled, f"segment_{n}", False)
+        assert both["n_slices"] == 2 and both["n_pixels"] == 2 * single["n_pixels"]
+        assert both["median_ms"] == single["median_ms"]

@@ -1,14 +1,15 @@
 """Finding the T1 and T2 maps among arbitrary DICOM files, per patient, base to apex.
 
 A file is a **map** when its ImageType says ``T1 MAP`` / ``T2 MAP`` (or the
-vendor spellings ``T1MAP``, ``MOCO_T1``...), else when its
-SeriesDescription names a T1 or T2 map; its type then comes from those
-words, and failing that from its value range (the median pixel of a T1 map
-sits near 900 ms, of a T2 map near 60 ms).  A file is a **weighted image**
-when it carries an inversion or T2-preparation time and is not a map;
-with ``fit_missing`` such series are fitted into maps when no scanner map
-of the same type exists at that slice.  Everything else is skipped with a
-note.
+vendor spellings ``T1MAP``, ``MOCO_T1``...), or, for images that are not
+ORIGINAL, when its SeriesDescription names a T1 or T2 map; failing both, a
+derived image is taken for a map by its value range (the median pixel of a
+T1 map sits near 900 ms, of a T2 map near 60 ms), with a note.  A file is a
+**weighted image** when it carries an inversion or T2-preparation time and
+is not a map; with ``fit_missing`` such series are fitted into maps when no
+scanner map of the same type exists at that slice.  Other ORIGINAL images
+(cine, localisers), non-MR objects and files without an image are skipped
+with a note.
 
 Slices are grouped per patient and study, and per map type ordered base to
 apex along the LV long axis from ImageOrientationPatient and
@@ -87,18 +88,23 @@ class Discovery:
 
 
 def map_type_from_header(image_type: Iterable[str], description: str) -> str | None:
-    """``T1``/``T2`` when ImageType or SeriesDescription names a map, else None.
+    """``T1``/``T2`` when the header names a map, else None.
+
+    ImageType decides; SeriesDescription is consulted only for images that
+    are not ORIGINAL (raw protocols are often named ``t1map_molli``).
 
     Examples
     --------
     >>> map_type_from_header(["DERIVED", "PRIMARY", "T1 MAP"], "")
     'T1'
-    >>> map_type_from_header(["ORIGINAL"], "MOLLI_T2MAP_mid")
+    >>> map_type_from_header(["DERIVED", "PRIMARY"], "MOLLI_T2MAP_mid")
     'T2'
-    >>> map_type_from_header(["ORIGINAL", "PRIMARY"], "MOLLI 5(3)3") is None
+    >>> map_type_from_header(["ORIGINAL", "PRIMARY"], "t1map_molli_sax") is None
     True
     """
-    for text in (" ".join(image_type), description):
+    image_type = [str(v).upper() for v in image_type]
+    texts = [" ".join(image_type)] + ([] if "ORIGINAL" in image_type else [description])
+    for text in texts:
         match = _MAP_WORDS.search(re.sub(r"[\\_]", " ", text))  # underscores and backslashes separate words
         if match:
             return next(g for g in match.groups() if g and g.upper().startswith("T")).upper()
@@ -146,22 +152,29 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False) -> Disc
         if str(header.get("Modality", "MR")) not in ("MR", ""):
             notes.append(f"{path}: modality {header.get('Modality')}, not an MR map; skipped")
             continue
-        image_type = [str(v) for v in header.get("ImageType", [])]
-        description = str(header.get("SeriesDescription", ""))
-        map_type = map_type_from_header(image_type, description)
+        if "Rows" not in header or header.get("DirectoryRecordSequence") is not None:
+            notes.append(f"{path}: not an image (e.g. a DICOMDIR); skipped")
+            continue
+        image_type = [str(v).upper() for v in header.get("ImageType", [])]
+        map_type = map_type_from_header(image_type, str(header.get("SeriesDescription", "")))
         if map_type is None and _is_weighted(header):
             weighted.append(path)
             weighted_series.add(str(header.get("SeriesInstanceUID", path.parent)))
+            continue
+        if map_type is None and "ORIGINAL" in image_type:
+            notes.append(f"{path}: an original image without inversion or T2-preparation time (cine, localiser...); skipped")
             continue
         try:
             pixels, meta = read_image(path)
         except DicomError as exc:
             errors.append(str(exc))
             continue
-        map_type = map_type or map_type_from_values(pixels)
         if map_type is None:
-            notes.append(f"{path}: neither a T1/T2 map nor a weighted mapping image; skipped")
-            continue
+            map_type = map_type_from_values(pixels)
+            if map_type is None:
+                notes.append(f"{path}: neither a T1/T2 map nor a weighted mapping image; skipped")
+                continue
+            notes.append(f"{path}: taken for a {map_type} map from its value range (ImageType does not say)")
         slices.append(_slice(path, header, map_type, pixels, meta))
     if weighted and not fit_missing:
         notes.append(
@@ -172,6 +185,12 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False) -> Disc
     patients: dict[tuple[str, str], list[MapSlice]] = defaultdict(list)
     for item in slices:
         patients[(item.patient, item.study)].append(item)
+    for group in patients.values():
+        if any(s.orientation is None or s.position_mm is None for s in group):
+            notes.append(
+                f"{group[0].path.parent}: maps without ImageOrientationPatient/ImagePositionPatient; "
+                "their order and basal/mid/apical labels follow the file order"
+            )
     return Discovery({key: order_slices(patients[key]) for key in sorted(patients)}, errors, notes)
 
 

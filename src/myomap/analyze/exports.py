@@ -125,14 +125,45 @@ def write_slice_exports(
     return overlay
 
 
+# Study-level attributes highdicom copies into the SEG that can identify a patient or a visit.
+_STUDY_PHI = (
+    "StudyDate", "StudyTime", "StudyDescription", "StudyID", "AccessionNumber", "ReferringPhysicianName",
+    "PhysiciansOfRecord", "NameOfPhysiciansReadingStudy", "InstitutionName", "InstitutionAddress",
+    "ReferringPhysicianIdentificationSequence", "PhysiciansOfRecordIdentificationSequence",
+    "PhysiciansReadingStudyIdentificationSequence", "IssuerOfAccessionNumberSequence", "RequestingService",
+    "ProcedureCodeSequence", "ReferencedStudySequence",
+)  # fmt: skip
+# Groups holding patient (0010), clinical trial (0012), study management (0032) and visit (0038) data.
+_PHI_GROUPS = (0x0010, 0x0012, 0x0032, 0x0038)
+
+
+def _anonymise(ds, label: str) -> None:
+    """Drop every patient, clinical-trial, study-management and visit attribute and blank the study's.
+
+    What highdicom requires (type 2) is left empty rather than deleted;
+    the patient becomes ``label``; UIDs stay so the SEG still references
+    its map.
+    """
+    for element in list(ds):
+        if element.tag.group in _PHI_GROUPS:
+            del ds[element.tag]
+    for keyword in _STUDY_PHI:
+        if keyword in ds:
+            delattr(ds, keyword)
+    ds.PatientName = f"{label}^"  # one-component person name
+    ds.PatientID = label
+    ds.PatientBirthDate = ds.PatientSex = ""
+    ds.StudyDate = ds.StudyTime = ds.StudyID = ds.AccessionNumber = ds.ReferringPhysicianName = ""
+
+
 def write_seg(
     path: Path, source: Path, labels: np.ndarray, *, series_uid: str, sop_uid: str, patient_label: str, keep_phi: bool = False
 ) -> None:
     """A DICOM Segmentation (highdicom, binary, two segments) that references its source map.
 
     Without ``keep_phi`` the patient's name and ID are replaced by
-    ``patient_label`` and birth date, sex and the other identifying fields
-    are emptied before highdicom
+    ``patient_label`` and every other patient, visit and study-level
+    identifying field is removed or emptied before highdicom
     copies the patient module from the source; the study and the
     referenced image keep their UIDs, so viewers still match the SEG to
     its map.
@@ -162,18 +193,7 @@ def write_seg(
             entropy_srcs=[str(source_ds.get("StudyInstanceUID", "")), "frame of reference"]
         )
     if not keep_phi:
-        source_ds.PatientName = f"{patient_label}^"  # one-component person name
-        source_ds.PatientID = patient_label
-        for keyword in (
-            "PatientBirthDate",
-            "PatientSex",
-            "PatientAge",
-            "OtherPatientIDs",
-            "InstitutionName",
-            "ReferringPhysicianName",
-            "AccessionNumber",
-        ):
-            setattr(source_ds, keyword, "")  # emptied, not deleted: highdicom requires the type 2 attributes
+        _anonymise(source_ds, patient_label)
     algorithm = hd.AlgorithmIdentificationSequence(name="myomap", version=myomap.__version__, family=codes.cid7162.ArtificialIntelligence)
     descriptions = [
         hd.seg.SegmentDescription(

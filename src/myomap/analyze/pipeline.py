@@ -24,6 +24,7 @@ import io
 import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -34,7 +35,7 @@ from pydicom.uid import generate_uid
 
 from myomap.analyze.discover import Discovery, MapSlice, discover
 from myomap.analyze.exports import write_seg, write_slice_exports
-from myomap.analyze.qc import CONFIDENCE_THRESHOLD, QualityReport, assess
+from myomap.analyze.qc import SPREAD_THRESHOLD_MM, QualityReport, assess
 from myomap.config import ConfigError, to_yaml
 from myomap.geometry.contours import mask_to_contours
 from myomap.io.contours import ContourError, Contours, read_contours
@@ -44,6 +45,8 @@ from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX, patient_values, sl
 
 log = logging.getLogger(__name__)
 EMBEDDED_MODEL = "embedded"
+SLICE_FILES = ("overlay.png", "labels.png", "contours.json", "contours_mm.json", "seg.dcm")
+REFERENCE_METHODS = ("auto", "estimate")
 
 
 def embedded_model_path() -> Path:
@@ -62,23 +65,29 @@ class AnalyzeConfig:
     from ``myomap export-onnx``) or ``embedded``.  ``erosion_margin_px``
     is the partial-volume margin removed from the myocardial ROI for the
     eroded values (see :mod:`myomap.quantify.values`).
+    ``reference_point`` ``auto`` takes the AHA reference point from a
+    contours JSON beside the map when that folder holds no other map, and
+    estimates it otherwise; ``estimate`` always estimates it.
     """
 
     model: str = EMBEDDED_MODEL
     tta: bool = True
     erosion_margin_px: float = DEFAULT_EROSION_MARGIN_PX
-    confidence_threshold: float = CONFIDENCE_THRESHOLD
+    spread_threshold_mm: float = SPREAD_THRESHOLD_MM
     fit_missing: bool = False
+    reference_point: str = "auto"
     seg: bool = True
     report: bool = True
     keep_phi: bool = False
     batch_size: int = 16
 
     def validate(self) -> None:
+        if self.reference_point not in REFERENCE_METHODS:
+            raise ConfigError(f"reference point must be one of {', '.join(REFERENCE_METHODS)}, got {self.reference_point!r}")
         if self.erosion_margin_px < 0:
             raise ConfigError(f"erosion margin must be >= 0 pixels, got {self.erosion_margin_px}")
-        if not 0 <= self.confidence_threshold <= 1:
-            raise ConfigError(f"confidence threshold must be within [0, 1], got {self.confidence_threshold}")
+        if self.spread_threshold_mm <= 0:
+            raise ConfigError(f"contour spread threshold must be positive (mm), got {self.spread_threshold_mm}")
 
 
 @dataclass
@@ -95,6 +104,7 @@ class SliceResult:
     values: list[dict] = field(default_factory=list)
     overlay: bytes = b""
     error: str | None = None
+    export_error: str | None = None  # an export that failed (e.g. the SEG) while the slice was analysed
 
 
 @dataclass
@@ -120,7 +130,13 @@ def load_segmenter(model: str):
         raise ModelFileError(f"{path}: the embedded model is missing from this installation; reinstall myomap or give --model")
     if path.suffix.lower() == ".onnx":
         return OnnxSegmenter.from_file(path)
-    return Segmenter.from_file(path)
+    try:
+        return Segmenter.from_file(path)
+    except ImportError as exc:
+        raise ModelFileError(
+            f"{path}: a PyTorch model file needs the model extra ({exc.name or exc} is missing): "
+            "pip install 'myomap[model]', or convert it once with myomap export-onnx and pass the .onnx"
+        ) from None
 
 
 def patient_labels(keys: Iterable[tuple[str, str]], keep_phi: bool) -> dict[tuple[str, str], str]:
@@ -173,20 +189,23 @@ def analyze(
     if found is not None:
         found(total)
     labels = patient_labels(found_maps.patients, config.keep_phi)
+    folders = Counter(s.path.parent for slices in found_maps.patients.values() for s in slices)
+    shared = {folder for folder, n in folders.items() if n > 1}  # a contours JSON there belongs to which map?
     results: list[SliceResult] = []
-    patients: dict[str, list[SliceResult]] = {}
+    patients: dict[str, tuple[list[SliceResult], list[dict]]] = {}
     for key, slices in found_maps.patients.items():
         patient = labels[key]
-        done = _analyze_patient(patient, slices, segmenter, out, config, errors, progress)
-        patients[patient] = done
+        done = _analyze_patient(patient, slices, segmenter, out, config, errors, progress, shared)
+        rows = patient_value_rows(patient, done)
+        patients[patient] = (done, rows)
         results.extend(done)
-        _write_patient(out, patient, done, config, errors)
-    _write_run(out, results, patients, config, errors, notes)
+        _write_patient(out, patient, done, rows, config, errors)
+    _write_run(out, results, patients, config, errors)
     return AnalyzeResult(results, errors, notes, out)
 
 
 def _analyze_patient(
-    patient, slices: list[MapSlice], segmenter, out: Path, config: AnalyzeConfig, errors: list[str], progress
+    patient, slices: list[MapSlice], segmenter, out: Path, config: AnalyzeConfig, errors: list[str], progress, shared: set[Path]
 ) -> list[SliceResult]:
     results = [SliceResult(s, patient, f"{s.map_type}_{s.order + 1:02d}_{s.slice_position}") for s in slices]
     usable, prepared = [], []
@@ -199,26 +218,30 @@ def _analyze_patient(
     predictions = segmenter.predict_prepared(prepared, tta=config.tta, batch_size=config.batch_size) if usable else []
     for result, prediction in zip(usable, predictions):
         try:
-            _analyze_slice(result, prediction, out, config)
+            _analyze_slice(result, prediction, out, config, shared)
         except (ValueError, ContourError) as exc:
             result.error = f"{result.slice.path}: {exc}"
         except OSError as exc:
             result.error = f"{out / patient / result.folder}: cannot write ({exc.strerror or exc})"
     for result in results:
-        if result.error:
-            errors.append(result.error)
+        errors.extend(e for e in (result.error, result.export_error) if e)
         if progress is not None:
             progress(1)
     return results
 
 
-def _analyze_slice(result: SliceResult, prediction, out: Path, config: AnalyzeConfig) -> None:
+def _analyze_slice(result: SliceResult, prediction, out: Path, config: AnalyzeConfig, shared_folders: set[Path] = frozenset()) -> None:
     item = result.slice
     spacing = item.spacing_mm
     fitted = mask_to_contours(prediction.labels)
     result.labels = prediction.labels
-    result.qc = assess(prediction.labels, fitted, prediction.agreement, spacing_mm=spacing, threshold=config.confidence_threshold)
+    result.qc = assess(
+        prediction.labels, fitted, spacing_mm=spacing, agreement=prediction.agreement, members=prediction.members,
+        spread_threshold_mm=config.spread_threshold_mm,
+    )  # fmt: skip
     folder = out / result.patient / result.folder
+    for name in SLICE_FILES:  # a rerun into the same OUT must not leave the last run's files beside this one's
+        (folder / name).unlink(missing_ok=True)
     if not fitted.complete:
         write_slice_exports(
             folder,
@@ -232,7 +255,8 @@ def _analyze_slice(result: SliceResult, prediction, out: Path, config: AnalyzeCo
         )
         raise ValueError("no myocardium found on this slice (" + "; ".join(r for r in result.qc.reasons) + ")")
     epi, endo = fitted.epi.points, fitted.endo.points
-    reference, method = _reference_point(item, epi, endo)
+    use_json = config.reference_point == "auto" and item.path.parent not in shared_folders
+    reference, method = _reference_point(item, epi, endo, use_json)
     result.reference_method = method
     result.contours = Contours(epi, endo, reference, spacing)
     result.values = slice_values(
@@ -251,16 +275,19 @@ def _analyze_slice(result: SliceResult, prediction, out: Path, config: AnalyzeCo
     )  # fmt: skip
     if config.seg and item.origin == "scanner":
         uid_seed = [item.sop_uid, "myomap seg"]
-        write_seg(
-            folder / "seg.dcm", item.path, prediction.labels,
-            series_uid=generate_uid(entropy_srcs=uid_seed + ["series"]), sop_uid=generate_uid(entropy_srcs=uid_seed),
-            patient_label=result.patient, keep_phi=config.keep_phi,
-        )  # fmt: skip
+        try:
+            write_seg(
+                folder / "seg.dcm", item.path, prediction.labels,
+                series_uid=generate_uid(entropy_srcs=uid_seed + ["series"]), sop_uid=generate_uid(entropy_srcs=uid_seed),
+                patient_label=result.patient, keep_phi=config.keep_phi,
+            )  # fmt: skip
+        except Exception as exc:  # highdicom rejects sources for many reasons (missing attributes...); the rest stands
+            result.export_error = f"{item.path}: DICOM SEG not written ({type(exc).__name__}: {' '.join(str(exc).split())})"
 
 
-def _reference_point(item: MapSlice, epi: np.ndarray, endo: np.ndarray) -> tuple[tuple[float, float] | None, str]:
-    """The anterior RV insertion point: from a contours JSON next to the map, else estimated."""
-    path = item.contours_json
+def _reference_point(item: MapSlice, epi: np.ndarray, endo: np.ndarray, use_json: bool) -> tuple[tuple[float, float] | None, str]:
+    """The anterior RV insertion point: from a contours JSON next to the map (if ``use_json``), else estimated."""
+    path = item.contours_json if use_json else None
     if path is not None:
         try:
             given = read_contours(path).rv_insertion
@@ -279,6 +306,7 @@ def slice_row(result: SliceResult) -> dict:
         "folder": f"{result.patient}/{result.folder}", "origin": s.origin, "source": str(s.path),
         "status": "error" if result.error else "review" if result.qc and result.qc.review else "ok",
         "confidence": _fmt(result.qc.confidence if result.qc else math.nan),
+        "contour_spread_mm": _fmt(result.qc.contour_spread_mm if result.qc else math.nan),
         "qc_reasons": "; ".join(result.qc.reasons) if result.qc else "",
         "wall_mm": _fmt(result.qc.wall_mm if result.qc else math.nan),
         "reference_point": result.reference_method,
@@ -295,10 +323,10 @@ def slice_row(result: SliceResult) -> dict:
 def _fmt(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def _csv(rows: list[dict]) -> str:
+def csv_text(rows: list[dict]) -> str:
     if not rows:
         return ""
     buffer = io.StringIO()
@@ -320,14 +348,14 @@ def patient_value_rows(patient: str, results: list[SliceResult]) -> list[dict]:
     return rows
 
 
-def _write_patient(out: Path, patient: str, results: list[SliceResult], config: AnalyzeConfig, errors: list[str]) -> None:
+def _write_patient(out: Path, patient: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, errors: list[str]) -> None:
     try:
         (out / patient).mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / patient / "values.csv", _csv(patient_value_rows(patient, results)))
+        atomic_write_text(out / patient / "values.csv", csv_text(rows))
         if config.report:
             from myomap.analyze.report import write_patient_html
 
-            write_patient_html(out / patient / "report.html", patient, results, config)
+            write_patient_html(out / patient / "report.html", patient, results, rows, config)
     except OSError as exc:
         errors.append(f"{out / patient}: cannot write ({exc.strerror or exc})")
 
@@ -335,18 +363,17 @@ def _write_patient(out: Path, patient: str, results: list[SliceResult], config: 
 def _write_run(
     out: Path,
     results: list[SliceResult],
-    patients: dict[str, list[SliceResult]],
+    patients: dict[str, tuple[list[SliceResult], list[dict]]],
     config: AnalyzeConfig,
     errors: list[str],
-    notes: list[str],
 ) -> None:
     try:
-        atomic_write_text(out / "slices.csv", _csv([slice_row(r) for r in results]))
-        atomic_write_text(out / "values.csv", _csv([row for p, rs in patients.items() for row in patient_value_rows(p, rs)]))
+        atomic_write_text(out / "slices.csv", csv_text([slice_row(r) for r in results]))
+        atomic_write_text(out / "values.csv", csv_text([row for _, rows in patients.values() for row in rows]))
         if config.report:
             from myomap.analyze.report import write_run_html
 
-            write_run_html(out / "index.html", patients, errors, notes)
+            write_run_html(out / "index.html", patients, errors)
     except OSError as exc:
         errors.append(f"{out}: cannot write ({exc.strerror or exc})")
 

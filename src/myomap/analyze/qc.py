@@ -1,32 +1,42 @@
-"""Quality control of one segmented slice: model confidence and contour sanity, combined into a review flag.
+"""Quality control of one segmented slice: model disagreement and contour sanity, combined into a review flag.
 
-Confidence is the agreement of test-time augmentations: the mean Dice of
-each augmented prediction's myocardium with the consensus (1 = every
-augmentation drew the same myocardium).  Sanity checks catch what a
-confident model can still get wrong:
+The model's doubt is read from test-time augmentation (shifted and
+intensity-changed copies of the slice, see :mod:`myomap.model.inference`):
+
+- ``contour_spread_mm``: the largest Hausdorff distance between the
+  contours fitted to one augmentation's prediction and the consensus
+  contours (infinite when an augmentation finds no contour).  This drives
+  the flag: it measures disagreement in the unit the accuracy is judged in.
+- ``confidence``: the mean Dice of each augmentation's myocardium with the
+  consensus (1 = all agree), reported for information.
+
+Sanity checks catch what a confident model can still get wrong:
 
 - both contours found, the endocardium inside the epicardium;
 - the myocardium closes around the blood pool (a ring, not a "C");
 - mean wall thickness and epicardial area within physiological ranges
   (:data:`WALL_MM`, :data:`EPI_AREA_MM2`).
 
-A slice is flagged for review when any check fails or the confidence is
-below :data:`CONFIDENCE_THRESHOLD`, calibrated on the phantom with
-``benchmarks/analyze_phantom.py`` (the figures are in the model card).
+A slice is flagged for review when a check fails or the contour spread
+exceeds :data:`SPREAD_THRESHOLD_MM`, calibrated on phantom validation
+subjects with ``benchmarks/analyze_phantom.py`` (the figures are in the
+model card).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from skimage.measure import points_in_poly
 
 from myomap.geometry.aha import polygon_centroid, screen_angle_deg
-from myomap.geometry.contours import SliceContours
+from myomap.geometry.contours import SliceContours, mask_to_contours
+from myomap.metrics.distance import hausdorff_mm
 
-CONFIDENCE_THRESHOLD = 0.96  # calibrated on the phantom validation subjects (benchmarks/analyze_phantom.py)
+SPREAD_THRESHOLD_MM = 4.25  # calibrated on the phantom validation subjects (benchmarks/analyze_phantom.py)
 WALL_MM = (2.0, 20.0)
 EPI_AREA_MM2 = (250.0, 9000.0)
 CROSSING_SHARE = 0.02  # endocardial points allowed outside the epicardium (spline overshoot at a thin wall)
@@ -35,14 +45,41 @@ RING_COVERAGE = 0.9  # share of 10-degree sectors around the blood pool that mus
 
 @dataclass(frozen=True)
 class QualityReport:
-    """``review`` is True when the slice needs a human look; ``reasons`` says why (empty when fine)."""
+    """``review`` is True when the slice needs a human look; ``reasons`` says why (empty when fine).
+
+    ``confidence`` and ``contour_spread_mm`` are NaN without test-time augmentation.
+    """
 
     confidence: float
+    contour_spread_mm: float
     review: bool
     reasons: tuple[str, ...]
     wall_mm: float
     epi_area_mm2: float
     ring_coverage: float
+
+    @property
+    def sanity_failed(self) -> bool:
+        """A reason other than the augmentations' disagreement."""
+        return any(not r.startswith("augmentations disagree") for r in self.reasons)
+
+
+def contour_spread_mm(members: Sequence[np.ndarray], consensus: SliceContours, *, spacing_mm: tuple[float, float]) -> float:
+    """Largest Hausdorff distance (mm) between any member's fitted contours and the consensus contours.
+
+    ``inf`` when a member lacks a contour the consensus has; NaN without
+    members or without consensus contours (nothing to compare with).
+    """
+    if not members or not consensus.complete:
+        return math.nan
+    worst = 0.0
+    for labels in members:
+        fitted = mask_to_contours(labels)
+        for own, agreed in ((fitted.epi.points, consensus.epi.points), (fitted.endo.points, consensus.endo.points)):
+            if own is None or agreed is None:
+                return math.inf
+            worst = max(worst, hausdorff_mm(own, agreed, spacing_mm=spacing_mm))
+    return worst
 
 
 def _area(points: np.ndarray) -> float:
@@ -62,18 +99,22 @@ def ring_coverage(labels: np.ndarray, centre_xy: tuple[float, float], *, spacing
 def assess(
     labels: np.ndarray,
     contours: SliceContours,
-    agreement: float | None,
     *,
     spacing_mm: tuple[float, float],
-    threshold: float = CONFIDENCE_THRESHOLD,
+    agreement: float | None = None,
+    members: Sequence[np.ndarray] = (),
+    spread_threshold_mm: float = SPREAD_THRESHOLD_MM,
 ) -> QualityReport:
-    """Check one slice; ``agreement`` is the TTA agreement (None when TTA was off: confidence is then NaN)."""
+    """Check one slice; ``agreement`` and ``members`` come from TTA (without them only the sanity checks flag)."""
     reasons: list[str] = []
     confidence = math.nan if agreement is None else float(agreement)
-    if not math.isnan(confidence) and confidence < threshold:
-        reasons.append(f"low confidence {confidence:.2f} (augmentations disagree)")
-    elif agreement is not None and math.isnan(confidence):
-        reasons.append("no myocardium in any augmentation")
+    spread = contour_spread_mm(members, contours, spacing_mm=spacing_mm)
+    if spread > spread_threshold_mm:  # NaN (no TTA) compares False
+        reasons.append(
+            f"augmentations disagree: contours up to {spread:.1f} mm apart"
+            if math.isfinite(spread)
+            else "augmentations disagree: one finds no contour"
+        )
     epi, endo = contours.epi.points, contours.endo.points
     wall = area = coverage = math.nan
     if epi is None or endo is None:
@@ -98,7 +139,7 @@ def assess(
         coverage = ring_coverage(labels, polygon_centroid(endo), spacing_mm=spacing_mm)
         if coverage < RING_COVERAGE:
             reasons.append(f"myocardium does not close around the blood pool ({coverage:.0%} of the circumference)")
-    return QualityReport(confidence, bool(reasons), tuple(reasons), wall, area, coverage)
+    return QualityReport(confidence, spread, bool(reasons), tuple(reasons), wall, area, coverage)
 
 
 def _perimeter_mm(points: np.ndarray, spacing_mm: tuple[float, float]) -> float:

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict
 from pathlib import Path
 
-from myomap.analyze.pipeline import AnalyzeConfig, SliceResult, patient_value_rows
+from myomap.analyze.pipeline import AnalyzeConfig, SliceResult
 from myomap.report.html import PatientEntry, SliceEntry, write_patient_report, write_run_summary
 
 _METHODS = {
@@ -39,8 +39,8 @@ def _slice_entry(result: SliceResult) -> SliceEntry:
     )
 
 
-def patient_entry(patient: str, results: list[SliceResult]) -> PatientEntry:
-    rows = patient_value_rows(patient, results)
+def patient_entry(patient: str, results: list[SliceResult], rows: list[dict]) -> PatientEntry:
+    """What the report shows of one patient; ``rows`` are its pooled values (:func:`patient_value_rows`)."""
     segments: dict[str, dict[int, float]] = {}
     for row in rows:
         if row["eroded"] and row["region"].startswith("segment_"):
@@ -57,10 +57,10 @@ def _settings(config: AnalyzeConfig) -> dict:
     return settings
 
 
-def write_patient_html(path: Path, patient: str, results: list[SliceResult], config: AnalyzeConfig) -> Path:
-    return write_patient_report(path, patient_entry(patient, results), settings=_settings(config))
+def write_patient_html(path: Path, patient: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig) -> Path:
+    return write_patient_report(path, patient_entry(patient, results, rows), settings=_settings(config))
 
 
-def write_run_html(path: Path, patients: dict[str, list[SliceResult]], errors: list[str], notes: list[str]) -> Path:
-    entries = [(patient_entry(p, rs), f"{p}/report.html") for p, rs in patients.items()]
+def write_run_html(path: Path, patients: dict[str, tuple[list[SliceResult], list[dict]]], errors: list[str]) -> Path:
+    entries = [(patient_entry(p, results, rows), f"{p}/report.html") for p, (results, rows) in patients.items()]
     return write_run_summary(path, entries, errors=errors)

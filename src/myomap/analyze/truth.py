@@ -12,14 +12,12 @@ segmentation error), for T2 the tissue T2 (T2-prep fitting is unbiased).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from pathlib import Path
 
 import numpy as np
 
-from myomap.analyze.pipeline import AnalyzeResult
+from myomap.analyze.pipeline import AnalyzeResult, csv_text
 from myomap.io.contours import read_contours
 from myomap.io.files import atomic_write_text
 from myomap.metrics.compare import compare_masks
@@ -66,6 +64,8 @@ def truth_rows(result: AnalyzeResult) -> list[dict]:
                 "failed": item.error is not None,
                 "review": bool(item.qc and item.qc.review) or item.error is not None,
                 "confidence": item.qc.confidence if item.qc else math.nan,
+                "contour_spread_mm": item.qc.contour_spread_mm if item.qc else math.nan,
+                "sanity_failed": item.qc.sanity_failed if item.qc else True,
             }
         )
     return rows
@@ -89,9 +89,4 @@ def summarise_truth(rows: list[dict]) -> dict[str, float]:
 
 def write_truth_csv(path: Path, rows: list[dict]) -> None:
     """The per-slice comparison as CSV (written atomically)."""
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: f"{v:.4g}" if isinstance(v, float) else v for k, v in r.items()} for r in rows)
-    atomic_write_text(path, buffer.getvalue())
+    atomic_write_text(path, csv_text(rows))

@@ -102,7 +102,11 @@ def run_study(
             tables.ablation_table(ablation) if not ablation.empty else pd.DataFrame(),
             f"Against {reference}.",
         ),
-        ("Comparisons that could not be made", tables.missing_table(metrics), "Counted here, left out of the means above."),
+        (
+            "Comparisons that could not be made",
+            tables.missing_table(metrics),
+            "Hausdorff and MSD of these are left out of the means above; the Dice and IoU of a missing model contour are counted (from its mask); an observer without contours leaves the comparison out entirely.",
+        ),
     ]
     title = config.title + (f" ({note})" if note else "")
     atomic_write_text(out / "tables.md", tables.to_markdown(sections, title))

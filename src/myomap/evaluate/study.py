@@ -166,9 +166,11 @@ def score(
             metric_rows += _metric_rows(
                 base, "expert-vs-expert", a, b, compare(mask_a, _as_fitted(ca), cb.epi, cb.endo, spacing_mm=image.spacing_mm)
             )
+        # The model's ROI is its fitted contours, as in myomap analyze (not the raw network mask).
         model_contours = Contours(fitted.epi.points, fitted.endo.points) if fitted is not None and fitted.complete else None
+        model_mask = contours_to_mask(model_contours.epi, model_contours.endo, image.pixels.shape) if model_contours else None
         value_rows += _value_rows(
-            base, MODEL, image.pixels, labels, model_contours, image.spacing_mm, erosion_margin_px, "no model contours"
+            base, MODEL, image.pixels, model_mask, model_contours, image.spacing_mm, erosion_margin_px, "no model contours"
         )
         for name in observers:
             c = image.contours.get(name)

@@ -45,7 +45,11 @@ def per_image(metrics: pd.DataFrame) -> pd.DataFrame:
     out[["dice", "iou"]] *= 100.0
     rank = {"model-vs-expert": 0, "expert-vs-expert": 1}
     order = out.assign(_kind=out["kind"].map(rank), _slice=out["slice"].map({s: k for k, s in enumerate(SLICE_ORDER)}))
-    return order.sort_values(["_kind", "map_type", "_slice", "comparison"], kind="stable").drop(columns=["_kind", "_slice"]).reset_index(drop=True)
+    return (
+        order.sort_values(["_kind", "map_type", "_slice", "comparison"], kind="stable")
+        .drop(columns=["_kind", "_slice"])
+        .reset_index(drop=True)
+    )
 
 
 def _letters(frame: pd.DataFrame, metric: str, group: str) -> dict[str, str]:

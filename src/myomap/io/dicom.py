@@ -249,7 +249,7 @@ def read_image(path: str | Path, *, require_spacing: bool = True) -> tuple[np.nd
     try:
         pixels = ds.pixel_array
     except Exception as exc:  # missing decoder for a compressed syntax, truncated data, ...
-        raise DicomError(f"{path}: pixel data cannot be decoded ({type(exc).__name__}: {exc})") from None
+        raise DicomError(_decode_error(path, ds, exc)) from None
     if pixels.ndim != 2:
         raise DicomError(f"{path}: expected one 2-D frame, got pixel array of shape {pixels.shape}")
     slope = _number(ds, "RescaleSlope", path) or 1.0
@@ -277,6 +277,18 @@ def read_image(path: str | Path, *, require_spacing: bool = True) -> tuple[np.nd
         instance_number=int(instance) if instance is not None else None,
     )
     return values, meta
+
+
+def _decode_error(path: Path, ds: Dataset, exc: Exception) -> str:
+    """One line saying why pixel data cannot be decoded, and which decoder a compressed syntax needs."""
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    reason = " ".join(str(exc).split())  # pydicom's messages span several lines
+    if syntax is not None and syntax.is_compressed:
+        return (
+            f"{path}: pixel data in {syntax.name} cannot be decoded ({reason}); compressed DICOM may need an extra decoder, "
+            "e.g. pip install pylibjpeg pylibjpeg-openjpeg pylibjpeg-libjpeg (or python-gdcm)"
+        )
+    return f"{path}: pixel data cannot be decoded ({type(exc).__name__}: {reason})"
 
 
 def _number(ds: Dataset, keyword: str, path: Path) -> float | None:

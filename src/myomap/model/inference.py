@@ -108,13 +108,15 @@ class Prediction:
     across test-time augmentations, averaged over classes (0 = all agree).
     ``agreement`` is the mean Dice of each augmentation's myocardium with
     the consensus myocardium, on the network grid (1 = all agree; NaN when
-    no augmentation finds myocardium).
+    no augmentation finds myocardium).  ``members`` are the label images
+    of the single augmentations on the native grid.
     """
 
     probabilities: np.ndarray
     labels: np.ndarray
     uncertainty: np.ndarray | None = None
     agreement: float | None = None
+    members: tuple[np.ndarray, ...] = ()
 
 
 # Test-time augmentations: (row, col) shift in input pixels and a gamma on the normalised image.
@@ -174,7 +176,8 @@ class Segmenter:
             mean = to_native(probabilities[:, k].mean(axis=0), geometry, outside=background)
             uncertainty = to_native(probabilities[:, k].std(axis=0), geometry).mean(axis=0) if tta else None
             agreement = _agreement(probabilities[:, k]) if tta else None
-            results.append(Prediction(mean, np.argmax(mean, axis=0).astype(np.uint8), uncertainty, agreement))
+            members = tuple(to_native(p, geometry, outside=background).argmax(axis=0).astype(np.uint8) for p in probabilities[:, k]) if tta else ()
+            results.append(Prediction(mean, np.argmax(mean, axis=0).astype(np.uint8), uncertainty, agreement, members))
         return results
 
 

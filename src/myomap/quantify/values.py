@@ -282,7 +282,8 @@ def patient_values(rows: list[dict]) -> list[dict]:
     ----------
     rows : list of dict
         The rows of :func:`slice_values` called with ``return_pixels=True``
-        on each slice (basal, mid, apical) of one patient and one map type.
+        on each slice of one patient and one map type (several slices may
+        share a level, e.g. two basal slices: their pixels pool).
 
     Returns
     -------
@@ -291,15 +292,14 @@ def patient_values(rows: list[dict]) -> list[dict]:
         ``segment``, ``eroded``, ``n_slices`` (slices contributing) and the
         :func:`region_stats` keys computed on the pooled pixels (``n_nan``
         summed).  ``global`` and ``septal`` pool all slices; each segment
-        exists on one slice level only.  Ordered ``global``, segments by
+        pools the slices of its level.  Ordered ``global``, segments by
         number, ``septal``; unpooled first.  An empty input gives ``[]``.
 
     Raises
     ------
     ValueError
         A row without ``values_ms`` (slice_values was called without
-        ``return_pixels=True``), or two rows of the same region from the
-        same slice position (rows of two patients or two map types mixed).
+        ``return_pixels=True``).
 
     Examples
     --------
@@ -324,12 +324,6 @@ def patient_values(rows: list[dict]) -> list[dict]:
         ).append(row)
     out = []
     for (region, segment, eroded), group in groups.items():
-        positions = [row["slice"] for row in group if "slice" in row]
-        if len(positions) != len(set(positions)):
-            raise ValueError(
-                f"region {region!r} appears twice for one slice position: "
-                "pass one patient and one map type at a time"
-            )
         pooled = np.concatenate(
             [np.ravel(row["values_ms"]).astype(float) for row in group]
         )
