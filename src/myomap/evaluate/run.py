@@ -68,7 +68,7 @@ def run_study(
         (
             "Table 2: overall",
             tables.metric_table(per_image),
-            "Mean (SD) per image, the two contours averaged; Welch ANOVA + Games-Howell letters.",
+            "Mean (SD) per image, the two contours averaged, with the median in the row below; Welch ANOVA + Games-Howell letters.",
         ),
         (
             "Table 3: per map type",

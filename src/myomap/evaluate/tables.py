@@ -63,10 +63,11 @@ def _letters(frame: pd.DataFrame, metric: str, group: str) -> dict[str, str]:
 
 
 def metric_table(images: pd.DataFrame, columns: str = "kind", strata: str | None = None) -> pd.DataFrame:
-    """Rows: metrics; columns: values of ``columns`` (within each ``strata`` value), cells ``mean (SD)^letters``.
+    """Rows: metrics, each as ``mean (SD)^letters`` and, below, its median; columns: values of ``columns``.
 
-    Letters compare the columns within one stratum, as in the paper (e.g.
-    model vs experts within T1, within T2).
+    With ``strata`` the columns repeat per stratum value.  Letters compare
+    the columns within one stratum, as in the paper (e.g. model vs experts
+    within T1, within T2).
     """
     table: dict[str, dict[str, str]] = {}
     for stratum, frame in [(None, images)] if strata is None else images.groupby(strata, sort=False):
@@ -79,6 +80,8 @@ def metric_table(images: pd.DataFrame, columns: str = "kind", strata: str | None
                 if letters.get(column):
                     cell += f" ^{letters[column]}"
                 table.setdefault(label, {})[name] = cell
+                values = part[metric].dropna()
+                table[label][f"{name}, median"] = f"{values.median():.1f}" if len(values) else "n/a"
         for column, part in frame.groupby(columns, sort=False):
             label = KIND_NAMES.get(column, column) + ("" if stratum is None else f" · {stratum}")
             table[label]["images"] = str(part.dropna(subset=["dice"])["image"].nunique())
