@@ -5,6 +5,7 @@ import math
 import shutil
 from pathlib import Path
 
+import cv2
 import highdicom as hd
 import numpy as np
 import pydicom
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from myomap.analyze.pipeline import AnalyzeConfig, analyze, embedded_model_path, patient_labels
 from myomap.analyze.truth import summarise_truth, truth_rows
 from myomap.cli import app
+from myomap.geometry.masks import contours_to_mask
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,10 @@ def test_seg_references_its_source_and_holds_the_labels(analysed, cohort):
     labels = np.zeros(frames.shape[1:], np.uint8)
     for number, frame in zip(seg.PerFrameFunctionalGroupsSequence, frames):
         labels[frame > 0] = number.SegmentIdentificationSequence[0].ReferencedSegmentNumber
-    np.testing.assert_array_equal(labels, result.labels)
+    # The SEG holds the fitted contours rasterised (the ROI of the values), the same as labels.png.
+    np.testing.assert_array_equal(labels, contours_to_mask(result.contours.epi, result.contours.endo, labels.shape))
+    saved = cv2.imread(str(folder / "labels.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(labels, saved)
 
 
 def test_contours_json_round_trip_and_mm_frame(analysed):

@@ -38,6 +38,7 @@ from myomap.analyze.exports import write_seg, write_slice_exports
 from myomap.analyze.qc import SPREAD_THRESHOLD_MM, QualityReport, assess
 from myomap.config import ConfigError, to_yaml
 from myomap.geometry.contours import mask_to_contours
+from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import ContourError, Contours, read_contours
 from myomap.io.files import atomic_write_text
 from myomap.quantify.reference import estimate_rv_insertion
@@ -230,7 +231,7 @@ def _analyze_patient(
     return results
 
 
-def _analyze_slice(result: SliceResult, prediction, out: Path, config: AnalyzeConfig, shared_folders: set[Path] = frozenset()) -> None:
+def _analyze_slice(result: SliceResult, prediction, out: Path, config: AnalyzeConfig, shared_folders: frozenset[Path] | set[Path] = frozenset()) -> None:
     item = result.slice
     spacing = item.spacing_mm
     fitted = mask_to_contours(prediction.labels)
@@ -269,15 +270,17 @@ def _analyze_slice(result: SliceResult, prediction, out: Path, config: AnalyzeCo
         erosion_margin_px=config.erosion_margin_px,
         return_pixels=True,
     )
+    # labels.png and the SEG show the region the values are measured in: the fitted contours, rasterised.
+    exported = contours_to_mask(epi, endo, item.pixels.shape)
     result.overlay = write_slice_exports(
-        folder, map_ms=item.pixels, map_type=item.map_type, labels=prediction.labels, contours=result.contours,
+        folder, map_ms=item.pixels, map_type=item.map_type, labels=exported, contours=result.contours,
         orientation=item.orientation, position_mm=item.position_mm, review=result.qc.review,
     )  # fmt: skip
     if config.seg and item.origin == "scanner":
         uid_seed = [item.sop_uid, "myomap seg"]
         try:
             write_seg(
-                folder / "seg.dcm", item.path, prediction.labels,
+                folder / "seg.dcm", item.path, exported,
                 series_uid=generate_uid(entropy_srcs=uid_seed + ["series"]), sop_uid=generate_uid(entropy_srcs=uid_seed),
                 patient_label=result.patient, keep_phi=config.keep_phi,
             )  # fmt: skip
