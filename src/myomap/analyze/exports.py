@@ -17,6 +17,7 @@ from myomap.io.files import atomic_path, atomic_write_bytes, atomic_write_text
 from myomap.report.figures import MAP_WINDOWS_MS
 
 SEGMENTS = ((1, "LV myocardium"), (2, "LV blood pool"))
+SLICE_FILES = ("overlay.png", "labels.png", "contours.json", "contours_mm.json", "seg.dcm")  # everything written per slice
 _EPI_BGR, _ENDO_BGR, _REF_BGR = (60, 200, 60), (40, 60, 230), (0, 220, 255)
 
 

@@ -34,7 +34,7 @@ import numpy as np
 from pydicom.uid import generate_uid
 
 from myomap.analyze.discover import Discovery, MapSlice, discover
-from myomap.analyze.exports import write_seg, write_slice_exports
+from myomap.analyze.exports import SLICE_FILES, write_seg, write_slice_exports
 from myomap.analyze.qc import SPREAD_THRESHOLD_MM, QualityReport, assess
 from myomap.config import ConfigError, to_yaml
 from myomap.geometry.contours import mask_to_contours
@@ -46,7 +46,6 @@ from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX, patient_values, sl
 
 log = logging.getLogger(__name__)
 EMBEDDED_MODEL = "embedded"
-SLICE_FILES = ("overlay.png", "labels.png", "contours.json", "contours_mm.json", "seg.dcm")
 REFERENCE_METHODS = ("auto", "estimate")
 
 
@@ -209,15 +208,11 @@ def _analyze_patient(
     patient, slices: list[MapSlice], segmenter, out: Path, config: AnalyzeConfig, errors: list[str], progress, shared: set[Path]
 ) -> list[SliceResult]:
     results = [SliceResult(s, patient, f"{s.map_type}_{s.order + 1:02d}_{s.slice_position}") for s in slices]
-    usable, prepared = [], []
-    for result in results:
-        try:
-            prepared.append(segmenter.prepare(result.slice.pixels))
-            usable.append(result)
-        except ValueError as exc:  # NaN, constant or tiny image
-            result.error = f"{result.slice.path}: {exc}"
-    predictions = segmenter.predict_prepared(prepared, tta=config.tta, batch_size=config.batch_size) if usable else []
-    for result, prediction in zip(usable, predictions):
+    predictions, reasons = segmenter.predict_each([r.slice.pixels for r in results], tta=config.tta, batch_size=config.batch_size)
+    for result, prediction, reason in zip(results, predictions, reasons):
+        if prediction is None:  # NaN, constant or tiny image
+            result.error = f"{result.slice.path}: {reason}"
+            continue
         try:
             _analyze_slice(result, prediction, out, config, shared)
         except (ValueError, ContourError) as exc:

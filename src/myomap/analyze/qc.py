@@ -33,7 +33,7 @@ import numpy as np
 from skimage.measure import points_in_poly
 
 from myomap.geometry.aha import polygon_centroid, screen_angle_deg
-from myomap.geometry.contours import SliceContours, mask_to_contours
+from myomap.geometry.contours import SliceContours, mask_to_contours, polygon_area
 from myomap.metrics.distance import hausdorff_mm
 
 SPREAD_THRESHOLD_MM = 4.25  # calibrated on the phantom validation subjects (benchmarks/analyze_phantom.py)
@@ -82,11 +82,6 @@ def contour_spread_mm(members: Sequence[np.ndarray], consensus: SliceContours, *
     return worst
 
 
-def _area(points: np.ndarray) -> float:
-    x, y = points[:, 0], points[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-
-
 def ring_coverage(labels: np.ndarray, centre_xy: tuple[float, float], *, spacing_mm: tuple[float, float], myocardium: int = 1) -> float:
     """Share of 36 sectors around ``centre_xy`` that contain myocardium pixels (1 for a closed ring)."""
     rows, cols = np.nonzero(labels == myocardium)
@@ -124,8 +119,8 @@ def assess(
         )
     else:
         pixel_mm2 = spacing_mm[0] * spacing_mm[1]
-        area = _area(epi) * pixel_mm2
-        inner = _area(endo) * pixel_mm2
+        area = polygon_area(epi) * pixel_mm2
+        inner = polygon_area(endo) * pixel_mm2
         outside = 1.0 - float(points_in_poly(endo, epi).mean())
         if outside > CROSSING_SHARE:
             reasons.append(f"endocardium crosses the epicardium ({outside:.0%} of its points outside)")

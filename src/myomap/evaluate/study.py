@@ -216,17 +216,9 @@ def predict(images: Sequence[StudyImage], segmenter, *, batch_size: int = 16) ->
         raise EvaluationError(
             f"the model's classes {list(segmenter.meta.class_names)} are not {list(expected)}; it was not trained for this task"
         )
-    predictions: list[np.ndarray | None] = [None] * len(images)
-    prepared, where, errors = [], [], []
-    for k, image in enumerate(images):
-        try:
-            prepared.append(segmenter.prepare(image.pixels))
-            where.append(k)
-        except ValueError as exc:
-            errors.append(f"{image.source}: {exc}")
-    for k, prediction in zip(where, segmenter.predict_prepared(prepared, batch_size=batch_size) if prepared else []):
-        predictions[k] = prediction.labels
-    return predictions, errors
+    predictions, reasons = segmenter.predict_each([image.pixels for image in images], batch_size=batch_size)
+    errors = [f"{image.source}: {reason}" for image, reason in zip(images, reasons) if reason]
+    return [p.labels if p is not None else None for p in predictions], errors
 
 
 __all__ = ["EvaluationError", "MODEL", "StudyImage", "ablation_rows", "achievable_rows", "load_study", "predict", "score"]

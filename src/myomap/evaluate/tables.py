@@ -75,7 +75,7 @@ def metric_table(images: pd.DataFrame, columns: str = "kind", strata: str | None
         for metric, name in METRIC_NAMES.items():
             letters = _letters(frame, metric, columns)
             for column, part in frame.groupby(columns, sort=False):
-                label = KIND_NAMES.get(column, column) + ("" if stratum is None else f" · {stratum}")
+                label = _label(column, stratum)
                 cell = format_mean_sd(part[metric].to_numpy())
                 if letters.get(column):
                     cell += f" ^{letters[column]}"
@@ -83,9 +83,12 @@ def metric_table(images: pd.DataFrame, columns: str = "kind", strata: str | None
                 values = part[metric].dropna()
                 table[label][f"{name}, median"] = f"{values.median():.1f}" if len(values) else "n/a"
         for column, part in frame.groupby(columns, sort=False):
-            label = KIND_NAMES.get(column, column) + ("" if stratum is None else f" · {stratum}")
-            table[label]["images"] = str(part.dropna(subset=["dice"])["image"].nunique())
+            table[_label(column, stratum)]["images"] = str(part.dropna(subset=["dice"])["image"].nunique())
     return pd.DataFrame(table)
+
+
+def _label(column: str, stratum) -> str:
+    return KIND_NAMES.get(column, column) + ("" if stratum is None else f" · {stratum}")
 
 
 def comparison_table(images: pd.DataFrame) -> pd.DataFrame:

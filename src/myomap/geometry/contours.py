@@ -79,12 +79,12 @@ def fit_contour(region: np.ndarray, steps: ContourSteps = ContourSteps(), *, hul
         candidates = [c for c in candidates if _aspect(c) < steps.max_aspect]
         if not candidates:
             return FittedContour(None, f"no candidate region less elongated than {steps.max_aspect:g}:1")
-        points = max(candidates, key=_area)
+        points = max(candidates, key=polygon_area)
     else:
         points = candidates[0]
     if steps.hull if hull is None else hull:
         hull_points = cv2.convexHull(points.astype(np.float32)).reshape(-1, 2).astype(float)
-        if _area(hull_points) > steps.hull_ratio * max(_area(points), 1e-9):
+        if polygon_area(hull_points) > steps.hull_ratio * max(polygon_area(points), 1e-9):
             points = hull_points
     if steps.spline:
         points = _periodic_spline(points, steps.n_points, steps.spline_smoothing)
@@ -116,8 +116,8 @@ def mask_to_contours(mask: np.ndarray, steps: ContourSteps = ContourSteps()) -> 
     )
 
 
-def _area(points: np.ndarray) -> float:
-    """Shoelace area of a closed polygon."""
+def polygon_area(points: np.ndarray) -> float:
+    """Shoelace area of a closed polygon ((n, 2) points), in squared pixels."""
     x, y = points[:, 0], points[:, 1]
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 

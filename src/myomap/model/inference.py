@@ -159,6 +159,20 @@ class Segmenter:
         """Segment native-size images (any size and aspect); raises ValueError for NaN, constant or tiny images."""
         return self.predict_prepared([self.prepare(image) for image in images], tta=tta, batch_size=batch_size)
 
+    def predict_each(self, images: list[np.ndarray], *, tta: bool = False, batch_size: int = 16) -> tuple[list[Prediction | None], list[str | None]]:
+        """:meth:`predict` that goes on past unusable images: None and the reason (NaN, constant, tiny) in their place."""
+        prepared, where, reasons = [], [], [None] * len(images)
+        for k, image in enumerate(images):
+            try:
+                prepared.append(self.prepare(image))
+                where.append(k)
+            except ValueError as exc:
+                reasons[k] = str(exc)
+        predictions: list[Prediction | None] = [None] * len(images)
+        for k, prediction in zip(where, self.predict_prepared(prepared, tta=tta, batch_size=batch_size) if prepared else []):
+            predictions[k] = prediction
+        return predictions, reasons
+
     def predict_prepared(self, prepared: list[tuple[np.ndarray, Geometry]], *, tta: bool = False, batch_size: int = 16) -> list[Prediction]:
         """:meth:`predict` for images already passed through :meth:`prepare`."""
         members = _TTA if tta else _TTA[:1]

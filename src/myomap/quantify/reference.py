@@ -36,6 +36,7 @@ import numpy as np
 from scipy import ndimage
 
 from myomap.geometry.aha import polygon_centroid, screen_angle_deg
+from myomap.geometry.contours import polygon_area
 from myomap.geometry.masks import polygon_mask
 
 SEPTAL_DIRECTION_LPS = (-np.sqrt(0.5), -np.sqrt(0.5), 0.0)
@@ -121,7 +122,7 @@ def estimate_rv_insertion(
     epi_xy = np.asarray(epi_xy, dtype=float)
     epi = polygon_mask(epi_xy, map_ms.shape)
     endo = polygon_mask(endo_xy, map_ms.shape)
-    if _polygon_area(epi_xy) < 1e-6:
+    if polygon_area(epi_xy) < 1e-6:
         return None, "none"
     centre = polygon_centroid(epi_xy)
 
@@ -212,11 +213,6 @@ def _angular_distance(a: float, b: float) -> float:
 
 def _closest(angles, target_deg: float) -> float:
     return min(angles, key=lambda a: _angular_distance(a, target_deg))
-
-
-def _polygon_area(points_xy: np.ndarray) -> float:
-    x, y = points_xy.T
-    return abs(float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))) / 2.0
 
 
 def _point_on_contour(

@@ -121,35 +121,10 @@ def bullseye_figure(
         value = float(segment_values.get(number, math.nan))
         missing = not math.isfinite(value)
         face = _MISSING_FACE if missing else colours(norm(value))
-        ax.add_patch(
-            Wedge(
-                (0, 0),
-                r_out,
-                start,
-                end,
-                width=r_out - r_in,
-                facecolor=face,
-                edgecolor="white",
-                linewidth=1.5,
-                gid=f"segment-{number}",
-            )
-        )
-        if (
-            missing
-        ):  # the hatch takes the edge colour, so hatch on a second, unfilled wedge
-            ax.add_patch(
-                Wedge(
-                    (0, 0),
-                    r_out,
-                    start,
-                    end,
-                    width=r_out - r_in,
-                    fill=False,
-                    edgecolor=_MISSING_HATCH,
-                    linewidth=0,
-                    hatch="///",
-                )
-            )
+        shape = {"center": (0, 0), "r": r_out, "theta1": start, "theta2": end, "width": r_out - r_in}
+        ax.add_patch(Wedge(**shape, facecolor=face, edgecolor="white", linewidth=1.5, gid=f"segment-{number}"))
+        if missing:  # the hatch takes the edge colour, so hatch on a second, unfilled wedge
+            ax.add_patch(Wedge(**shape, fill=False, edgecolor=_MISSING_HATCH, linewidth=0, hatch="///"))
         mid_angle = np.deg2rad((start + end) / 2)
         r_text = (r_in + r_out) / 2
         ink = "#444444" if missing else _text_colour(face)

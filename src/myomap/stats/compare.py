@@ -161,12 +161,10 @@ def compare_metric(
     pairs = pairs.astype({c: float for c in _PAIR_COLUMNS[2:]}).reset_index(drop=True)
 
     rank = tested if order is not None else _by_descending(tested, summary["mean"])
-    letters = compact_letters(rank, pairs, alpha=alpha)
-    summary["letters"] = [letters.get(g, "") for g in summary.index]
     return {
         "anova": anova,
         "pairs": pairs,
-        "letters": {g: letters[g] for g in tested},
+        "letters": _add_letters(summary, tested, rank, pairs, alpha),
         "summary": summary,
         "excluded": excluded,
     }
@@ -274,12 +272,10 @@ def compare_values(
     )
 
     rank = tested if order is not None else _by_descending(tested, summary["median"])
-    letters = compact_letters(rank, pairs, alpha=alpha)
-    summary["letters"] = [letters.get(g, "") for g in summary.index]
     return {
         "kruskal": kruskal,
         "pairs": pairs,
-        "letters": {g: letters[g] for g in tested},
+        "letters": _add_letters(summary, tested, rank, pairs, alpha),
         "summary": summary,
         "excluded": excluded,
     }
@@ -638,6 +634,13 @@ def _column(frame: pd.DataFrame, *names: str) -> str:
     raise KeyError(
         f"none of {names} in pingouin's result columns {list(frame.columns)}"
     )
+
+
+def _add_letters(summary: pd.DataFrame, tested: list, rank: list, pairs: pd.DataFrame, alpha: float) -> dict:
+    """Letters handed out in ``rank`` order, written into ``summary`` ("" for excluded groups); returned per tested group."""
+    letters = compact_letters(rank, pairs, alpha=alpha)
+    summary["letters"] = [letters.get(g, "") for g in summary.index]
+    return {g: letters[g] for g in tested}
 
 
 def _by_descending(groups: list, stat: pd.Series) -> list:
