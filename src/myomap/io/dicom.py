@@ -1,23 +1,25 @@
-"""Reading and writing single-frame MR DICOM images (maps and weighted images).
+"""Reading and writing MR DICOM images (maps and weighted images).
 
-Maps store milliseconds after RescaleSlope/RescaleIntercept.  Readers
-return ``(pixels, meta)`` so the spacing never gets lost, and never copy
-patient-identifying fields into the metadata they return.  A header value
+Maps store milliseconds after the value mapping of
+:mod:`myomap.io.vendor` (RealWorldValueMapping, else RescaleSlope and
+RescaleIntercept).  Readers return ``(pixels, meta)`` so the spacing never
+gets lost, and never copy patient-identifying fields into the metadata
+they return (see :class:`~myomap.io.header.ImageMeta`).  A header value
 that cannot be parsed is a :class:`DicomError` naming the file and the tag.
+Headers are indexed by :mod:`myomap.io.header` (one record per frame, enhanced
+multi-frame files split by their functional groups); :func:`read_frames`
+decodes the pixels of indexed frames, each file once.
 
-Preparation times of weighted images, read by :func:`inversion_time` and
-:func:`t2prep_time` (the one place for these conventions):
-
-- inversion time: InversionTime (0018,0082), else ``TI <ms>`` / ``TI=<ms>``
-  in ImageComments (0020,4000), as Siemens MOLLI raw images carry it;
-- T2-preparation time: the standard has no tag for it, so ImageComments
-  ``T2prep=<ms>ms`` (also ``T2 prep <ms>``, ``T2P=<ms>``), which the phantom
-  writes too.
+Compressed transfer syntaxes (JPEG lossless, JPEG-LS, JPEG 2000, RLE) are
+decoded by pydicom with the pylibjpeg plugins installed with myomap
+(python-gdcm works too); deflated files need nothing extra.  Preparation
+times of weighted images (:func:`inversion_time`, :func:`t2prep_time`)
+follow the vendor conventions listed in :mod:`myomap.io.vendor`.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,14 +28,10 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
+from myomap.io import vendor
+from myomap.io.header import DicomError, ImageMeta, headers_of
 from myomap.io.files import atomic_path
 
-_TI_COMMENT = re.compile(r"\bTI\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
-_T2PREP_COMMENT = re.compile(r"\bT2\s*-?\s*(?:prep\w*|P)\.?\s*(?:duration)?\s*[=:]?\s*(\d+(?:\.\d+)?)\s*(?:ms)?", re.IGNORECASE)
-
-
-class DicomError(ValueError):
-    """A DICOM file that cannot be used; the message names the file and the reason."""
 
 
 @dataclass(frozen=True)
@@ -65,35 +63,25 @@ class SeriesInfo:
     study_date: str = "20260101"
 
 
-@dataclass(frozen=True)
-class ImageMeta:
-    """What a reader needs from a DICOM image, without identifying fields."""
+class DecodeError(DicomError):
+    """Pixel data that cannot be decoded; ``syntax`` names the transfer syntax, for one summary line per syntax."""
 
-    spacing_mm: tuple[float, float] | None
-    image_type: tuple[str, ...] = ()
-    series_description: str = ""
-    inversion_time_ms: float | None = None
-    orientation: tuple[float, ...] | None = None
-    position_mm: tuple[float, ...] | None = None
-    echo_time_ms: float | None = None
-    image_comments: str = ""
-    series_uid: str = ""
-    sop_uid: str = ""
-    instance_number: int | None = None
+    def __init__(self, message: str, syntax: str = "") -> None:
+        super().__init__(message)
+        self.syntax = syntax
+
+
+DECODER_HINT = "reinstall myomap with its decoders (pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle) or install python-gdcm"
 
 
 def inversion_time(meta: ImageMeta) -> tuple[float | None, str]:
-    """Inversion time in ms and where it was found (see the module docstring)."""
-    if meta.inversion_time_ms is not None:
-        return meta.inversion_time_ms, "InversionTime"
-    match = _TI_COMMENT.search(meta.image_comments)
-    return (float(match.group(1)), "ImageComments TI") if match else (None, "")
+    """Inversion time of one image in ms and where it was found (:mod:`myomap.io.vendor`)."""
+    return vendor.image_time(meta, "inversion")
 
 
 def t2prep_time(meta: ImageMeta) -> tuple[float | None, str]:
-    """T2-preparation time in ms and where it was found (see the module docstring)."""
-    match = _T2PREP_COMMENT.search(meta.image_comments)
-    return (float(match.group(1)), "ImageComments T2prep") if match else (None, "")
+    """T2-preparation time of one image in ms and where it was found (:mod:`myomap.io.vendor`)."""
+    return vendor.image_time(meta, "t2prep")
 
 
 def write_mr_image(
@@ -182,7 +170,7 @@ MAP_STORAGE = {"T1": (1.0, (1000.0, 1400.0)), "T2": (0.1, (50.0, 60.0)), "R2": (
 def write_derived_map(
     path: Path,
     values: np.ndarray,
-    source: Path,
+    source: Path | ImageMeta,
     *,
     kind: str,
     description: str,
@@ -193,24 +181,26 @@ def write_derived_map(
 ) -> None:
     """Write a map computed from ``source`` images, copying its geometry.
 
+    ``source`` is the first source image: a file, or the indexed frame
+    (whose geometry may come from a multi-frame file's functional groups).
     ``kind`` is ``T1``, ``T2`` or ``R2`` (goodness of fit, stored 0-1).
     Patient name, ID and the study's UID are copied only with ``keep_phi``;
     otherwise the patient is "ANONYMOUS" and the study UID is replaced by one
     derived from it, so that maps of one study still share a study.
     """
-    from pydicom.uid import generate_uid
-
+    file = source.path if isinstance(source, ImageMeta) else Path(source)
     try:
-        ds = pydicom.dcmread(source, stop_before_pixels=True)
+        ds = pydicom.dcmread(file, stop_before_pixels=True)
     except Exception as exc:  # corrupt template: report it like any unreadable input
-        raise DicomError(f"{source}: not a readable DICOM file ({type(exc).__name__}: {exc})") from None
+        raise DicomError(f"{file}: not a readable DICOM file ({type(exc).__name__}: {exc})") from None
+    meta = source if isinstance(source, ImageMeta) else headers_of(ds, file)[0]
     slope, window = MAP_STORAGE[kind]
     study_uid = str(ds.get("StudyInstanceUID", ""))
     geometry = DicomGeometry(
-        spacing_mm=_numbers(ds, "PixelSpacing", source, 2),
-        orientation=_numbers(ds, "ImageOrientationPatient", source, 6) or (1.0, 0.0, 0.0, 0.0, 1.0, 0.0),
-        position_mm=_numbers(ds, "ImagePositionPatient", source, 3) or (0.0, 0.0, 0.0),
-        slice_thickness_mm=_number(ds, "SliceThickness", source) or 8.0,
+        spacing_mm=meta.spacing_mm,
+        orientation=meta.orientation or (1.0, 0.0, 0.0, 0.0, 1.0, 0.0),
+        position_mm=meta.position_mm or (0.0, 0.0, 0.0),
+        slice_thickness_mm=meta.slice_thickness_mm or 8.0,
     )
     series = SeriesInfo(
         patient_id=str(ds.get("PatientID", "")) if keep_phi else "ANONYMOUS",
@@ -220,7 +210,7 @@ def write_derived_map(
         series_number=series_number,
         series_description=description,
         image_type=("DERIVED", "SECONDARY", "R2 MAP" if kind == "R2" else f"{kind} MAP"),
-        field_strength_t=_number(ds, "MagneticFieldStrength", source) or 0.0,
+        field_strength_t=meta.field_strength_t or 0.0,
         study_date=str(ds.get("StudyDate", "")) if keep_phi else "",
     )
     write_mr_image(
@@ -229,7 +219,7 @@ def write_derived_map(
 
 
 def read_image(path: str | Path, *, require_spacing: bool = True) -> tuple[np.ndarray, ImageMeta]:
-    """Read a single-frame image as float32 in real-world units (rescale applied).
+    """Read a single-frame image as float32 in real-world units (value mapping applied).
 
     Raises
     ------
@@ -244,82 +234,68 @@ def read_image(path: str | Path, *, require_spacing: bool = True) -> tuple[np.nd
         raise DicomError(f"{path}: file not found") from None
     except Exception as exc:  # pydicom raises many types for corrupt input; all mean "unreadable"
         raise DicomError(f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})") from None
+    metas = headers_of(ds, path)
+    if len(metas) != 1:
+        raise DicomError(f"{path}: expected one 2-D frame, got a multi-frame file of {len(metas)} frames")
+    (pixels,) = _decode(ds, metas, require_spacing)
+    return pixels, metas[0]
+
+
+def read_frames(frames: Sequence[ImageMeta], *, require_spacing: bool = True) -> list[np.ndarray]:
+    """Pixels of indexed frames as float32 in real-world units, in the order given; each file is decoded once.
+
+    Raises
+    ------
+    DicomError
+        As :func:`read_image`; :class:`DecodeError` when the pixel data
+        cannot be decoded.  The first failing file stops the read.
+    """
+    by_file: dict[Path, list[int]] = {}
+    for k, meta in enumerate(frames):
+        by_file.setdefault(meta.path, []).append(k)
+    result: list[np.ndarray | None] = [None] * len(frames)
+    for path, indices in by_file.items():
+        try:
+            ds = pydicom.dcmread(path)
+        except Exception as exc:  # pydicom raises many types for corrupt input; all mean "unreadable"
+            raise DicomError(f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})") from None
+        for k, pixels in zip(indices, _decode(ds, [frames[k] for k in indices], require_spacing)):
+            result[k] = pixels
+    return result
+
+
+def _decode(ds: Dataset, metas: Sequence[ImageMeta], require_spacing: bool) -> list[np.ndarray]:
+    """The frames ``metas`` of the read dataset ``ds``, value mapping applied and checked."""
+    path = metas[0].path
     if "PixelData" not in ds:
         raise DicomError(f"{path}: no pixel data")
     try:
-        pixels = ds.pixel_array
+        array = ds.pixel_array
     except Exception as exc:  # missing decoder for a compressed syntax, truncated data, ...
-        raise DicomError(_decode_error(path, ds, exc)) from None
-    if pixels.ndim != 2:
-        raise DicomError(f"{path}: expected one 2-D frame, got pixel array of shape {pixels.shape}")
-    slope = _number(ds, "RescaleSlope", path) or 1.0
-    intercept = _number(ds, "RescaleIntercept", path) or 0.0
-    values = pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)
-    if not np.all(np.isfinite(values)):
-        raise DicomError(f"{path}: image contains NaN or infinite pixels")
-    spacing = _numbers(ds, "PixelSpacing", path, 2)
-    if spacing is not None and min(spacing) <= 0:
-        raise DicomError(f"{path}: PixelSpacing {spacing} is not positive")
-    if spacing is None and require_spacing:
-        raise DicomError(f"{path}: missing PixelSpacing (0028,0030)")
-    instance = _number(ds, "InstanceNumber", path)
-    meta = ImageMeta(
-        spacing_mm=spacing,
-        image_type=tuple(str(v) for v in ds.get("ImageType", [])),
-        series_description=str(ds.get("SeriesDescription", "")),
-        inversion_time_ms=_number(ds, "InversionTime", path),
-        orientation=_numbers(ds, "ImageOrientationPatient", path, 6),
-        position_mm=_numbers(ds, "ImagePositionPatient", path, 3),
-        echo_time_ms=_number(ds, "EchoTime", path),
-        image_comments=str(ds.get("ImageComments", "")),
-        series_uid=str(ds.get("SeriesInstanceUID", "")),
-        sop_uid=str(ds.get("SOPInstanceUID", "")),
-        instance_number=int(instance) if instance is not None else None,
-    )
-    return values, meta
+        raise _decode_error(path, ds, exc) from None
+    count = int(ds.get("NumberOfFrames", 1) or 1)
+    stack = array[None] if array.ndim == 2 and count == 1 else array
+    if stack.ndim != 3 or stack.shape[0] != count:
+        raise DicomError(f"{path}: expected {count} monochrome frame(s), got pixel array of shape {array.shape}")
+    out = []
+    for meta in metas:
+        stored = stack[meta.frame or 0]
+        scale = meta.scaling
+        values = stored.astype(np.float32) * np.float32(scale.slope) + np.float32(scale.intercept)
+        if not np.all(np.isfinite(values)):
+            raise DicomError(f"{meta.where}: image contains NaN or infinite pixels")
+        if meta.spacing_mm is not None and min(meta.spacing_mm) <= 0:
+            raise DicomError(f"{meta.where}: PixelSpacing {meta.spacing_mm} is not positive")
+        if meta.spacing_mm is None and require_spacing:
+            raise DicomError(f"{meta.where}: missing PixelSpacing (0028,0030)")
+        out.append(values)
+    return out
 
 
-def _decode_error(path: Path, ds: Dataset, exc: Exception) -> str:
+def _decode_error(path: Path, ds: Dataset, exc: Exception) -> DecodeError:
     """One line saying why pixel data cannot be decoded, and which decoder a compressed syntax needs."""
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    reason = " ".join(str(exc).split())  # pydicom's messages span several lines
+    reason = " ".join(str(exc).split())[:160]  # pydicom's messages span several lines
     if syntax is not None and syntax.is_compressed:
-        return (
-            f"{path}: pixel data in {syntax.name} cannot be decoded ({reason}); compressed DICOM may need an extra decoder, "
-            "e.g. pip install pylibjpeg pylibjpeg-openjpeg pylibjpeg-libjpeg (or python-gdcm)"
-        )
-    return f"{path}: pixel data cannot be decoded ({type(exc).__name__}: {reason})"
-
-
-def _number(ds: Dataset, keyword: str, path: Path) -> float | None:
-    """A single numeric header value; None when absent or empty, DicomError when malformed."""
-    try:
-        value = ds.get(keyword)
-        if value is None or value == "":
-            return None
-        return float(value)
-    except (TypeError, ValueError):
-        raise DicomError(f"{path}: {keyword} {_raw(ds, keyword)!r} is not a number") from None
-
-
-def _numbers(ds: Dataset, keyword: str, path: Path, count: int) -> tuple[float, ...] | None:
-    """A multi-valued numeric header value with exactly ``count`` entries; None when absent."""
-    try:
-        value = ds.get(keyword)
-        if value is None or value == "":
-            return None
-        numbers = tuple(float(v) for v in (value if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]))
-    except (TypeError, ValueError):
-        raise DicomError(f"{path}: {keyword} {_raw(ds, keyword)!r} is not numeric") from None
-    if len(numbers) != count:
-        raise DicomError(f"{path}: {keyword} has {len(numbers)} values, expected {count}")
-    return numbers
-
-
-def _raw(ds: Dataset, keyword: str) -> str:
-    """The undecoded text of an element, for error messages."""
-    element = ds.get_item(keyword)
-    value = getattr(element, "value", element)
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    return str(value).strip()[:40]
+        return DecodeError(f"{path}: pixel data in {syntax.name} cannot be decoded ({reason}); {DECODER_HINT}", syntax.name)
+    return DecodeError(f"{path}: pixel data cannot be decoded ({type(exc).__name__}: {reason})")

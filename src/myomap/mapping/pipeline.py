@@ -133,7 +133,7 @@ def fit_paths(
     return FitReport(outcomes, errors, notes)
 
 
-def read_weighted(name: str, files: list[Path], model: str = "auto", times_ms=None) -> tuple[WeightedSeries, str]:
+def read_weighted(name: str, files: list, model: str = "auto", times_ms=None) -> tuple[WeightedSeries, str]:
     """Read a weighted series; ``model="auto"`` takes MOLLI with inversion times, T2 with T2-prep times."""
     if model != "auto":
         return read_series(name, files, model, times_ms), model
@@ -144,7 +144,8 @@ def read_weighted(name: str, files: list[Path], model: str = "auto", times_ms=No
     try:
         return read_series(name, files, "t2"), "t2"
     except MissingTimesError:
-        raise SeriesError(f"{files[0]}: neither inversion nor T2-preparation times in the DICOM header; give --model and --times") from None
+        first = getattr(files[0], "where", files[0])
+        raise SeriesError(f"{first} ({len(files)} images): neither inversion nor T2-preparation times in the DICOM header; give --model and --times") from None
 
 
 def _map_values(fit: T1Fit | T2Fit) -> np.ndarray:
@@ -157,7 +158,7 @@ def _write(folder: Path, series: WeightedSeries, model: str, fit: T1Fit | T2Fit,
     folder.mkdir(parents=True, exist_ok=True)
     kind = MAP_KIND[model]
     values = _map_values(fit)
-    source = series.files[0]
+    source = series.frames[0] if series.frames else series.files[0]
     uid_seed = list(series.sop_uids) or [f.name for f in series.files]  # the same inputs give the same UIDs
     for name, image, map_kind in (("map.dcm", values, kind), ("r2.dcm", fit.r2, "R2")):
         write_derived_map(

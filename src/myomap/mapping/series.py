@@ -1,17 +1,20 @@
 """Weighted-image series from DICOM: finding, grouping, reading times, checking.
 
 Preparation times come from ``--times`` when given (one per image, in
-InstanceNumber order), otherwise from the DICOM header through
-:func:`myomap.io.dicom.inversion_time` and :func:`myomap.io.dicom.t2prep_time`
-(the vendor conventions are listed there); for T2, EchoTime (0018,0081) is
-the last resort when it differs between the images (multi-echo spin echo; a
-bSSFP readout has one short TE for every image, which is not the
-preparation time).  Times that are equal for all images are no information
-(some vendors write InversionTime 0 into every T2-prep image).
+InstanceNumber order), otherwise from the DICOM header, following the
+vendor conventions of :mod:`myomap.io.vendor` (InversionTime, Siemens
+``TI`` comments, the Philips inversion delay (2005,1572), T2-prep comments,
+EchoTime), the first source that every image carries and that varies.
 
-A folder may hold several slices or series: files are grouped by
-SeriesInstanceUID and slice position, each group becomes one map, its files
-in InstanceNumber order (then natural file-name order).
+A folder may hold several slices or series.  Frames (an enhanced
+multi-frame file gives several) are grouped by SeriesInstanceUID and slice
+position, each group becomes one map, in InstanceNumber order (then
+natural file-name order).  When each series holds a single image at a
+position (one series per inversion or preparation time, as in a
+gold-standard inversion-recovery spin-echo acquisition), those images are
+grouped across series by study, geometry (same position and orientation,
+same matrix) and protocol (ProtocolName, else SeriesDescription, with
+numbers ignored, so ``IR_TI50`` and ``IR_TI400`` match).
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pydicom
 
-from myomap.io.dicom import DicomError, inversion_time, read_image, t2prep_time
+from myomap.io import vendor
+from myomap.io.dicom import DicomError, read_frames
+from myomap.io.header import ImageMeta, Index, index_files, read_headers
 
 MODELS = ("molli", "ir", "t2")
 
@@ -43,7 +47,8 @@ class WeightedSeries:
     """The weighted images of one slice, sorted by preparation time.
 
     ``images`` has shape (n, rows, cols) in stored real-world units,
-    ``times_ms`` shape (n,), ``spacing_mm`` is (row, col).
+    ``times_ms`` shape (n,), ``spacing_mm`` is (row, col); ``frames`` are
+    the indexed frames in the same order (``files`` their files).
     """
 
     name: str
@@ -53,6 +58,7 @@ class WeightedSeries:
     spacing_mm: tuple[float, float] | None
     time_source: str
     sop_uids: tuple[str, ...] = ()
+    frames: tuple[ImageMeta, ...] = ()
 
 
 # Files met while walking a folder that are certainly not DICOM (our own outputs among them).
@@ -84,52 +90,87 @@ def find_dicom_files(inputs: Iterable[str | Path]) -> tuple[list[Path], list[str
     return files, errors
 
 
-def group_series(files: Sequence[Path]) -> tuple[dict[str, list[Path]], list[str], list[str]]:
-    """Group DICOM files of weighted images by series and slice position.
+def group_series(files: Sequence[Path] | Index) -> tuple[dict[str, list[ImageMeta]], list[str], list[str]]:
+    """Group the weighted frames of ``files`` (or of an existing index) by series and slice position.
 
-    Returns ``{group name: files}``, one error line per unreadable file, and
-    one note per skipped map image (ImageType T1 MAP, T2 MAP, ...).  Group
-    names are built from SeriesDescription and SeriesNumber, made unique,
-    and are safe as folder names.
+    Returns ``{group name: frames}``, error lines (unreadable files, see
+    :func:`~myomap.io.header.index_files`) and notes (skipped maps and
+    images that are not MR, series left out because one of their files is
+    damaged).  Group names are built from SeriesDescription and
+    SeriesNumber, made unique, and are safe as folder names.
     """
-    groups: dict[tuple, list[tuple]] = defaultdict(list)
-    labels: dict[tuple, str] = {}
-    errors: list[str] = []
-    notes: list[str] = []
-    for path in files:
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception as exc:  # any failure to parse means "not a usable DICOM file"
-            errors.append(f"{path}: not a readable DICOM file ({type(exc).__name__})")
+    index = files if isinstance(files, Index) else index_files(files)
+    errors, notes = list(index.errors), list(index.notes)
+    weighted = []
+    maps = 0
+    for meta in index.frames:
+        if not meta.rows or not meta.columns:
+            errors.append(f"{meta.where}: truncated or incomplete DICOM (no image size in the header)")
+        elif _MAP_TYPES & set(meta.image_type):
+            maps += 1
+        elif meta.series_uid in index.damaged_series:
             continue
-        if "Rows" not in ds or "Columns" not in ds:
-            errors.append(f"{path}: truncated or incomplete DICOM (no image size in the header)")
-            continue
-        if _MAP_TYPES & {str(v).upper() for v in ds.get("ImageType", [])}:
-            notes.append(f"{path}: a map, not a weighted image; skipped")
-            continue
-        try:
-            position = ds.get("ImagePositionPatient")
-            where = tuple(round(float(c), 1) for c in position) if position is not None else (str(ds.get("SliceLocation", "")),)
-            instance = int(float(ds.get("InstanceNumber", 0) or 0))
-        except (TypeError, ValueError):
-            errors.append(f"{path}: malformed ImagePositionPatient or InstanceNumber in the header")
-            continue
-        key = (str(ds.get("SeriesInstanceUID", path.parent)), where)
-        groups[key].append((instance, _natural(path.name), path))
-        if key not in labels:
-            description = str(ds.get("SeriesDescription", "") or path.parent.name)
-            labels[key] = _safe(f"{description}_s{ds.get('SeriesNumber', '')}")
+        else:
+            weighted.append(meta)
+    if maps:
+        notes.append(f"{maps} map image(s) skipped: maps are not weighted images")
+    for uid in sorted(index.damaged_series):
+        notes.append(f"series {uid}: not grouped, one of its files is damaged (see the errors)")
+    groups = _by_series_and_position(weighted)
+    return _named(merge_single_images(groups)), errors, notes
+
+
+def _by_series_and_position(frames: Iterable[ImageMeta]) -> dict[tuple, list[ImageMeta]]:
+    groups: dict[tuple, list[ImageMeta]] = defaultdict(list)
+    for meta in frames:
+        where = position_key(meta) or (str(meta.path.parent),)
+        groups[(meta.series_uid or str(meta.path.parent), where)].append(meta)
+    return groups
+
+
+def position_key(meta: ImageMeta) -> tuple | None:
+    """Slice position rounded to 0.1 mm (None without ImagePositionPatient)."""
+    return None if meta.position_mm is None else tuple(round(float(c), 1) for c in meta.position_mm)
+
+
+def _protocol(meta: ImageMeta) -> str:
+    return re.sub(r"\d+(\.\d+)?", "#", (meta.protocol_name or meta.series_description).strip().lower())
+
+
+def merge_single_images(groups: dict[tuple, list[ImageMeta]]) -> list[list[ImageMeta]]:
+    """Groups in a stable order, where single images of one study, geometry and protocol become one group."""
+    merged: dict[tuple, list[ImageMeta]] = defaultdict(list)
+    result: list[list[ImageMeta]] = []
+    for key in sorted(groups, key=lambda k: (str(k[0]), str(k[1]))):
+        group = groups[key]
+        if len(group) == 1 and group[0].position_mm is not None:
+            m = group[0]
+            orientation = tuple(round(c, 3) for c in m.orientation or ())
+            merged[(m.study_uid, position_key(m), orientation, m.rows, m.columns, _protocol(m))].append(m)
+        else:
+            result.append(group)
+    result.extend(merged.values())
+    return result
+
+
+def _named(groups: list[list[ImageMeta]]) -> dict[str, list[ImageMeta]]:
+    """Groups named ``<description>_s<number>`` (``_s<first>-<last>`` across series), made unique."""
+    labels = []
+    for group in groups:
+        numbers = sorted({m.series_number for m in group if m.series_number is not None})
+        first = group[0]
+        tag = "-".join(str(n) for n in (numbers[:1] + numbers[-1:] if len(numbers) > 1 else numbers))
+        labels.append(_safe(f"{first.series_description or first.path.parent.name}_s{tag}"))
     totals = defaultdict(int)
-    for key in groups:
-        totals[labels[key]] += 1
-    named: dict[str, list[Path]] = {}
+    for label in labels:
+        totals[label] += 1
+    named: dict[str, list[ImageMeta]] = {}
     seen: dict[str, int] = defaultdict(int)
-    for key in sorted(groups, key=lambda k: (labels[k], k)):
-        label = labels[key]
+    for label, group in sorted(zip(labels, groups), key=lambda pair: pair[0]):
         seen[label] += 1
-        named[label if totals[label] == 1 else f"{label}_{seen[label]}"] = [p for *_, p in sorted(groups[key])]
-    return named, errors, notes
+        ordered = sorted(group, key=lambda m: (m.instance_number or 0, m.frame or 0, _natural(m.path.name)))
+        named[label if totals[label] == 1 else f"{label}_{seen[label]}"] = ordered
+    return named
 
 
 def _natural(name: str) -> tuple:
@@ -141,8 +182,8 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "series"
 
 
-def read_series(name: str, files: Sequence[Path], model: str, times_ms: Sequence[float] | None = None) -> WeightedSeries:
-    """Read and check one group of weighted images.
+def read_series(name: str, files: Sequence[Path | ImageMeta], model: str, times_ms: Sequence[float] | None = None) -> WeightedSeries:
+    """Read and check one group of weighted images (files, or frames from :func:`group_series`).
 
     Raises
     ------
@@ -154,30 +195,31 @@ def read_series(name: str, files: Sequence[Path], model: str, times_ms: Sequence
 
     if model not in MODELS:
         raise SeriesError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
-    where = f"{name} ({files[0].parent})" if files else name
-    if len(files) < 3:
-        raise SeriesError(f"{where}: {len(files)} image(s), at least 3 are needed for a fit")
-    images, metas = [], []
-    for path in files:
-        try:
-            pixels, meta = read_image(path, require_spacing=False)
-        except DicomError as exc:
-            raise SeriesError(str(exc)) from None
+    try:
+        metas = [m for f in files for m in ([f] if isinstance(f, ImageMeta) else read_headers(f))]
+    except DicomError as exc:
+        raise SeriesError(str(exc)) from None
+    where = f"{name} ({metas[0].path.parent})" if metas else name
+    if len(metas) < 3:
+        raise SeriesError(f"{where}: {len(metas)} image(s), at least 3 are needed for a fit")
+    sizes = sorted({(m.rows, m.columns) for m in metas})
+    if len(sizes) > 1:
+        raise SeriesError(f"{where}: images of different shapes {sizes} (mixed matrix sizes); not fitted")
+    try:
+        images = read_frames(metas, require_spacing=False)
+    except DicomError as exc:
+        raise SeriesError(str(exc)) from None
+    for meta, pixels in zip(metas, images):
         if not np.any(pixels):
-            raise SeriesError(f"{path}: image is empty (all pixels zero)")
-        images.append(pixels)
-        metas.append(meta)
-    shapes = {im.shape for im in images}
-    if len(shapes) > 1:
-        raise SeriesError(f"{where}: images of different shapes {sorted(shapes)}")
+            raise SeriesError(f"{meta.where}: image is empty (all pixels zero)")
 
     if times_ms is not None:
         times = np.asarray(times_ms, dtype=float)
         source = "--times"
-        if times.size != len(files):
-            raise SeriesError(f"{where}: {times.size} times given for {len(files)} images")
+        if times.size != len(metas):
+            raise SeriesError(f"{where}: {times.size} times given for {len(metas)} images")
     else:
-        times, source = _times_from_dicom(metas, model, files)
+        times, source = _times_from_dicom(metas, model)
     if np.any(times < 0):
         raise SeriesError(f"{where}: negative time(s) {times[times < 0].tolist()} ms")
     if np.unique(times).size != times.size:
@@ -186,25 +228,22 @@ def read_series(name: str, files: Sequence[Path], model: str, times_ms: Sequence
     order = np.argsort(times, kind="stable")
     return WeightedSeries(
         name=name,
-        files=tuple(files[i] for i in order),
+        files=tuple(metas[i].path for i in order),
         images=np.stack([images[i] for i in order]),
         times_ms=times[order],
         spacing_mm=metas[0].spacing_mm,
         time_source=source,
-        sop_uids=tuple(metas[i].sop_uid for i in order),
+        sop_uids=tuple(metas[i].sop_uid + ("" if metas[i].frame is None else f".{metas[i].frame}") for i in order),
+        frames=tuple(metas[i] for i in order),
     )
 
 
-def _times_from_dicom(metas: list, model: str, files: Sequence[Path]) -> tuple[np.ndarray, str]:
-    if model in ("molli", "ir"):
-        readers = (inversion_time,)
-    else:
-        readers = (t2prep_time, lambda m: (m.echo_time_ms, "EchoTime"))
-    for reader in readers:
-        found = [reader(m) for m in metas]
-        if all(value is not None for value, _ in found):
-            times = np.asarray([value for value, _ in found], dtype=float)
-            if np.unique(times).size > 1:
-                return times, found[0][1]
-    kind = "inversion time" if model in ("molli", "ir") else "T2-preparation time"
-    raise MissingTimesError(f"{files[0]} ({len(files)} images): no {kind} in the DICOM header; give the times with --times")
+def _times_from_dicom(metas: list[ImageMeta], model: str) -> tuple[np.ndarray, str]:
+    kind = "inversion" if model in ("molli", "ir") else "t2prep"
+    found = vendor.series_times(metas, kind)
+    if found is not None:
+        return found
+    words = "inversion time" if kind == "inversion" else "T2-preparation time"
+    problems = sorted({p for m in metas for p in m.problems})
+    detail = f" ({problems[0]})" if problems else ""
+    raise MissingTimesError(f"{metas[0].where} ({len(metas)} images): no {words} in the DICOM header{detail}; give the times with --times")

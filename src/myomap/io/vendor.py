@@ -1,0 +1,163 @@
+"""Vendor conventions for preparation times and pixel values, written down in one place.
+
+Inversion time of an inversion-recovery weighted image (MOLLI, plain IR),
+sources in the order they are tried:
+
+1. ``InversionTime`` (0018,0082); in an enhanced multi-frame file the
+   frame's MR Modifier ``InversionTimes`` (0018,9079).
+2. ImageComments (0020,4000) ``TI 123``, ``TI=123``, ``TI: 123 ms``: Siemens
+   MOLLI raw images carry it there.
+3. Philips private "inversion delay" (2005,1572), FL in ms: Philips MOLLI
+   exports keep it only there (InversionTime absent, or one value for all).
+
+T2-preparation time of a T2-prepared weighted image:
+
+1. ImageComments ``T2prep=25ms`` (the phantom), ``T2 prep. duration = 25 ms``
+   (Siemens MyoMaps), ``T2P = 25``, ``t2-prep duration: 25 ms``.
+2. ``EchoTime`` (0018,0081), or the frame's ``EffectiveEchoTime``
+   (0018,9082): Philips and GE write the preparation duration there, and a
+   multi-echo spin echo has its echo times there.
+
+For a series, a source counts only when every image has it and the values
+are not all equal (several vendors write one InversionTime, e.g. 0, into
+every image of a MOLLI or T2-prep series; that is no information), so a
+constant InversionTime falls back to the comments and the private tag.
+A private tag that holds garbage is ignored with a note.
+
+Pixel values: ``RealWorldValueMappingSequence`` (0040,9096), from the
+frame's functional groups or the top level, maps stored values with
+RealWorldValueSlope / RealWorldValueIntercept in the units of its
+MeasurementUnitsCodeSequence (Philips maps); otherwise RescaleSlope /
+RescaleIntercept (per frame: Pixel Value Transformation), otherwise the
+stored values.  A map must come out in ms: RWV units ``ms`` are taken as
+they are, ``s`` times 1000; RWV without units, or in other units, is
+refused.  Rescaled values are taken as ms (what the standard's MR maps and
+the phantom store).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TI_COMMENT = re.compile(r"\bTI\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
+T2PREP_COMMENT = re.compile(r"\bT2\s*-?\s*(?:prep\w*|P)\.?\s*(?:duration)?\s*[=:]?\s*(\d+(?:\.\d+)?)\s*(?:ms)?", re.IGNORECASE)
+PHILIPS_INVERSION_DELAY = (0x2005, 0x1572)
+_PHILIPS_CREATOR = (0x2005, 0x0015)  # private creator of the (2005,15xx) block
+_MS = {"ms", "msec", "millisecond", "milliseconds"}
+_S = {"s", "sec", "second", "seconds"}
+
+
+@dataclass(frozen=True)
+class ValueScaling:
+    """``value = stored * slope + intercept``; ``source`` names the tags used, ``units`` as the header gives them."""
+
+    slope: float = 1.0
+    intercept: float = 0.0
+    source: str = "stored values"
+    units: str = ""
+
+
+def comment_inversion_time(meta) -> float | None:
+    match = TI_COMMENT.search(meta.image_comments)
+    return float(match.group(1)) if match else None
+
+
+def comment_t2prep_time(meta) -> float | None:
+    match = T2PREP_COMMENT.search(meta.image_comments)
+    return float(match.group(1)) if match else None
+
+
+# Per kind, the sources in the order they are tried: (name, reader of an ImageMeta).
+TIME_SOURCES: dict[str, tuple[tuple[str, Callable], ...]] = {
+    "inversion": (
+        ("InversionTime", lambda m: m.inversion_time_ms),
+        ("ImageComments TI", comment_inversion_time),
+        ("Philips (2005,1572)", lambda m: m.vendor_inversion_ms),
+    ),
+    "t2prep": (
+        ("ImageComments T2prep", comment_t2prep_time),
+        ("EchoTime", lambda m: m.echo_time_ms),
+    ),
+}
+
+
+def image_time(meta, kind: str) -> tuple[float | None, str]:
+    """The first time one image carries (``kind`` ``inversion`` or ``t2prep``), and its source.
+
+    EchoTime is not a T2-preparation time on its own (every image has one),
+    so for one image only the comments count for ``t2prep``.
+    """
+    for name, reader in TIME_SOURCES[kind]:
+        value = reader(meta)
+        if value is not None and name != "EchoTime":
+            return float(value), name
+    return None, ""
+
+
+def series_times(metas: Sequence, kind: str) -> tuple[np.ndarray, str] | None:
+    """Times of a series (one per image) from the first source that every image has and that varies."""
+    for name, reader in TIME_SOURCES[kind]:
+        values = [reader(m) for m in metas]
+        if all(v is not None for v in values):
+            times = np.asarray(values, dtype=float)
+            if np.unique(times).size > 1:
+                return times, name
+    return None
+
+
+def philips_inversion_delay(ds, path: Path) -> tuple[float | None, tuple[str, ...]]:
+    """The Philips inversion delay in ms, and a note when the tag is there but holds no usable number."""
+    element = ds.get(PHILIPS_INVERSION_DELAY)
+    if element is None or element.value in (None, b"", ""):
+        return None, ()
+    creator = ds.get(_PHILIPS_CREATOR)
+    if creator is not None and "PHILIPS" not in str(creator.value).upper():
+        return None, ()  # the block belongs to another creator: not the inversion delay
+    value = element.value
+    try:
+        if isinstance(value, bytes):  # implicit VR without a private dictionary: the raw FL
+            value = struct.unpack("<f", value)[0] if len(value) == 4 else float(value.decode("ascii").strip("\0 "))
+        elif isinstance(value, (list, tuple)) or hasattr(value, "__len__") and not isinstance(value, str):
+            value = value[0]
+        value = float(value)
+    except (ValueError, UnicodeDecodeError, TypeError, IndexError, struct.error):
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value < 100_000:
+        shown = element.value[:16] if isinstance(element.value, (bytes, str)) else element.value
+        return None, (f"{path}: private tag (2005,1572) holds {shown!r}, not an inversion delay in ms; ignored",)
+    return value, ()
+
+
+def value_scaling(ds, path: Path, number: Callable, items: Iterable = ()) -> ValueScaling:
+    """How stored values become real-world values (see the module docstring); ``items`` are functional groups."""
+    containers = [*items, ds]
+    for container in containers:
+        for mapping in container.get("RealWorldValueMappingSequence", None) or []:
+            slope = number(mapping, "RealWorldValueSlope", path)
+            if slope is None:
+                continue  # a LUT mapping: not used
+            units = mapping.get("MeasurementUnitsCodeSequence")
+            unit = str(units[0].get("CodeValue", "")) if units else ""
+            return ValueScaling(slope, number(mapping, "RealWorldValueIntercept", path) or 0.0, "RealWorldValueMapping", unit)
+    for container in containers:
+        transform = container.get("PixelValueTransformationSequence")
+        source = transform[0] if transform else container
+        slope = number(source, "RescaleSlope", path)
+        if slope is not None or number(source, "RescaleIntercept", path) is not None:
+            return ValueScaling(slope if slope is not None else 1.0, number(source, "RescaleIntercept", path) or 0.0, "Rescale")
+    return ValueScaling()
+
+
+def ms_factor(scaling: ValueScaling) -> float | None:
+    """Factor from real-world values to ms for a map; None when the units are missing or not a time."""
+    if scaling.source != "RealWorldValueMapping":
+        return 1.0
+    unit = scaling.units.strip().lower()
+    return 1.0 if unit in _MS else 1000.0 if unit in _S else None
