@@ -249,12 +249,16 @@ def analyze(
     seg: Annotated[bool, typer.Option("--seg/--no-seg", help="Write a DICOM SEG per slice.")] = True,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write the HTML reports.")] = True,
     keep_phi: Annotated[bool, typer.Option("--keep-phi", help="Name patients by their DICOM PatientID and keep their name in the SEG (off: anonymous labels).")] = False,
+    map_type: Annotated[str | None, typer.Option("--map-type", help="T1 or T2: take the series whose header names no map type nor preparation times (and NIfTI files without a sidecar) as maps of this type.")] = None,
 ) -> None:
     """Segment every T1/T2 map and report contours, values and quality flags per patient.
 
-    Maps are recognised from ImageType, SeriesDescription or their value
-    range, grouped per patient and ordered base to apex from the DICOM
-    geometry.  Per slice: overlay.png, labels.png, contours.json (pixels),
+    Inputs are whole exam folders (any transfer syntax, classic or enhanced
+    multi-frame DICOM) or NIfTI maps.  Every series is classified from its
+    header (T1/T2 map, weighted images, not relevant) and a table of what was
+    found is printed; maps are recognised from ImageType or SeriesDescription
+    (never from their value range; --map-type says it for the others),
+    grouped per patient and ordered base to apex from the geometry.  Per slice: overlay.png, labels.png, contours.json (pixels),
     contours_mm.json (patient frame) and, for scanner maps, seg.dcm; per patient values.csv
     (global, AHA segments, septal ROI; with and without erosion) and
     report.html; for the run slices.csv, values.csv and index.html.
@@ -267,13 +271,18 @@ def analyze(
     from myomap.config import ConfigError
     from myomap.model.inference import ModelFileError
 
-    config = AnalyzeConfig(model=model, tta=tta, fit_missing=fit_missing, reference_point=reference_point, seg=seg, report=report, keep_phi=keep_phi)
+    config = AnalyzeConfig(
+        model=model, tta=tta, fit_missing=fit_missing, reference_point=reference_point, seg=seg, report=report, keep_phi=keep_phi,
+        map_type=map_type.upper() if map_type else None,
+    )  # fmt: skip
     if erosion is not None:
         config = dataclasses.replace(config, erosion_margin_px=erosion)
     try:
         with _progress() as bar:
             task = bar.add_task("analysing", total=None)
-            result = run_analyze(inputs, out, config, found=lambda n: bar.update(task, total=n), progress=lambda k: bar.advance(task, k))
+            result = run_analyze(
+                inputs, out, config, found=lambda n: bar.update(task, total=n), progress=lambda k: bar.advance(task, k), inventory=_print_series
+            )
     except (ConfigError, ModelFileError) as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
@@ -281,6 +290,17 @@ def analyze(
     _print_analysis(result)
     if result.failed:
         raise typer.Exit(code=1)
+
+
+def _print_series(rows) -> None:
+    """The found-series table: series, what it is, slices, images, what analyze does with it."""
+    from rich.table import Table
+
+    table = Table("series", "type", "slices", "images", "action", title="found series", title_justify="left")
+    for row in rows:
+        table.add_row(row.series, row.kind, str(row.slices), str(row.images), row.action)
+    if rows:
+        err.print(table)
 
 
 def _print_analysis(result) -> None:

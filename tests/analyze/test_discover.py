@@ -4,7 +4,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from myomap.analyze.discover import discover, map_type_from_values
+from myomap.analyze.discover import discover
 
 
 def test_phantom_maps_are_found_grouped_and_ordered_base_to_apex(cohort):
@@ -15,7 +15,11 @@ def test_phantom_maps_are_found_grouped_and_ordered_base_to_apex(cohort):
         assert [(s.map_type, s.slice_position) for s in slices] == [(m, p) for m in ("T1", "T2") for p in ("basal", "mid", "apical")]
         # The phantom's folder names are the truth; the order came from the DICOM geometry alone.
         assert all(s.path.parent.name == f"{s.map_type}_{s.slice_position}" for s in slices)
-    assert any("weighted image(s)" in n for n in found.notes)
+    # Every weighted series has its scanner map: no --fit-missing hint, and the table says why they are not fitted.
+    assert not any("--fit-missing" in n for n in found.notes)
+    kinds = sorted({(r.kind, r.action) for r in found.series if "weighted" in r.kind})
+    assert kinds == [("T1 weighted", "not fitted: the scanner's map is used"), ("T2 weighted", "not fitted: the scanner's map is used")]
+    assert sum(r.kind.endswith("map") for r in found.series) == 18 and all(r.action == "analyse 1 slice(s)" for r in found.series if r.kind.endswith("map"))
 
 
 def test_order_does_not_depend_on_file_names(cohort, tmp_path):
@@ -28,20 +32,17 @@ def test_order_does_not_depend_on_file_names(cohort, tmp_path):
     assert positions == {"0.dcm": "apical", "1.dcm": "basal", "2.dcm": "mid"}
 
 
-def test_map_type_from_values():
-    rng = np.random.default_rng(0)
-    assert map_type_from_values(rng.normal(1000, 100, (32, 32))) == "T1"
-    assert map_type_from_values(rng.normal(50, 5, (32, 32))) == "T2"
-    assert map_type_from_values(np.zeros((32, 32))) is None
-
-
-def test_unlabelled_map_recognised_by_value_range(cohort, tmp_path):
+def test_a_map_is_never_guessed_from_its_value_range(cohort, tmp_path):
     subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
     ds = pydicom.dcmread(subject / "T2_mid" / "map.dcm")
     ds.ImageType = ["DERIVED", "PRIMARY"]
     ds.SeriesDescription = "series 7"
     ds.save_as(tmp_path / "x.dcm")
-    slices = next(iter(discover([tmp_path]).patients.values()))
+    found = discover([tmp_path])
+    assert not found.patients and not found.errors
+    assert [(r.kind, r.action) for r in found.series] == [("not relevant: no map type or preparation time in the header", "skip")]
+    assert any("1 series (1 images) skipped as not relevant" in n for n in found.notes)
+    slices = next(iter(discover([tmp_path], map_type="T2").patients.values()))  # the user says so
     assert [s.map_type for s in slices] == ["T2"]
 
 
@@ -60,10 +61,11 @@ def test_fit_missing_fits_maps_only_where_the_scanner_map_is_missing(cohort, tmp
     truth = np.load(subject / "T2_mid" / "truth.npz")
     pure = truth["myocardium_fraction"] >= 0.99
     assert abs(np.median(fitted.pixels[pure]) - np.median(truth["t2_true_ms"][pure])) < 2.0
-    assert any("not fitted" in n for n in found.notes)  # T2_basal has its scanner map
+    actions = sorted(r.action for r in found.series if "weighted" in r.kind)
+    assert actions == ["fitted", "not fitted: the scanner's map is used"]  # T2_basal has its scanner map
 
 
-def test_raw_images_and_non_images_are_skipped_with_a_note(cohort, tmp_path):
+def test_raw_images_and_non_images_are_skipped_with_one_line_each_kind(cohort, tmp_path):
     subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
     ds = pydicom.dcmread(subject / "T1_mid" / "map.dcm")
     ds.ImageType = ["ORIGINAL", "PRIMARY", "M"]
@@ -72,8 +74,9 @@ def test_raw_images_and_non_images_are_skipped_with_a_note(cohort, tmp_path):
     ds = pydicom.dcmread(subject / "T1_mid" / "map.dcm")
     for keyword in ("Rows", "Columns", "PixelData"):
         delattr(ds, keyword)
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
     ds.save_as(tmp_path / "DICOMDIR_like.dcm")
     found = discover([tmp_path])
     assert not found.errors and not found.patients
-    assert any("raw.dcm" in n and "original image" in n for n in found.notes)
-    assert any("DICOMDIR_like.dcm" in n and "not an image" in n for n in found.notes)
+    assert any("1 series (1 images) skipped as not relevant" in n for n in found.notes)
+    assert any("DICOMDIR_like.dcm" in n and "without an image" in n for n in found.notes)

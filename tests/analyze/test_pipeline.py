@@ -148,7 +148,8 @@ def _bad_inputs(cohort: Path, folder: Path) -> None:
     good = folder / "good.dcm"
     shutil.copy(subject / "T1_mid" / "map.dcm", good)
     (folder / "corrupt.dcm").write_bytes(b"not a dicom file at all" * 20)
-    (folder / "truncated.dcm").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    other = subject / "T2_apical" / "map.dcm"  # a truncated copy of good.dcm would be dropped as its duplicate
+    (folder / "truncated.dcm").write_bytes(other.read_bytes()[: other.stat().st_size // 2])
     ds = pydicom.dcmread(subject / "T1_basal" / "map.dcm")
     del ds.PixelSpacing
     ds.save_as(folder / "no_spacing.dcm")

@@ -1,15 +1,16 @@
-"""Finding the T1 and T2 maps among arbitrary DICOM files, per patient, base to apex.
+"""Finding the T1 and T2 maps of an exam, per patient, base to apex.
 
-A file is a **map** when its ImageType says ``T1 MAP`` / ``T2 MAP`` (or the
-vendor spellings ``T1MAP``, ``MOCO_T1``...), or, for images that are not
-ORIGINAL, when its SeriesDescription names a T1 or T2 map; failing both, a
-derived image is taken for a map by its value range (the median pixel of a
-T1 map sits near 900 ms, of a T2 map near 60 ms), with a note.  A file is a
-**weighted image** when it carries an inversion or T2-preparation time and
-is not a map; with ``fit_missing`` such series are fitted into maps when no
-scanner map of the same type exists at that slice.  Other ORIGINAL images
-(cine, localisers), non-MR objects and files without an image are skipped
-with a note.
+Inputs are folders (recursive) and files of a whole exam as a PACS or
+scanner exports it, in any transfer syntax, classic or enhanced
+multi-frame, and NIfTI maps (:mod:`myomap.io.nifti`).  Headers are indexed
+without pixel data and every series classified as a T1/T2 map, weighted
+images for a fit, or not relevant (:mod:`myomap.analyze.inventory`: maps
+only from the header or ``--map-type``, never from the value range).  Only
+the maps are decoded; with ``fit_missing`` the weighted images of slices
+without a scanner map of that type are fitted into maps (grouped across
+series where each series holds one time).  Duplicate images
+(SOPInstanceUID seen before) are dropped with a note; several maps at one
+position in one series give one slice.
 
 Slices are grouped per patient and study, and per map type ordered base to
 apex along the LV long axis from ImageOrientationPatient and
@@ -22,23 +23,24 @@ and apical by thirds (one slice: mid).
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import pydicom
 
-from myomap.io.dicom import DicomError, read_image
-from myomap.mapping.series import SeriesError, find_dicom_files, group_series
+from myomap.analyze.inventory import Inventory, SeriesSummary, classify, map_type_from_header, skipped_line
+from myomap.io import vendor
+from myomap.io.dicom import DecodeError, DicomError, read_frames
+from myomap.io.header import ImageMeta, index_files
+from myomap.io.nifti import NiftiError, find_nifti, read_nifti_map
+from myomap.mapping.series import SeriesError, find_dicom_files, position_key
 
 MAP_TYPES = ("T1", "T2")
 POSITIONS = ("basal", "mid", "apical")
 # Where the LV apex points in the DICOM patient frame (LPS: +x left, +y posterior, +z superior).
 APEX_DIRECTION = np.array([1.0, -1.0, -1.0]) / math.sqrt(3.0)
-_MAP_WORDS = re.compile(r"\b(T[12])[ _-]?(MAP|MAPPING|MOCO)\b|\b(MOCO|MAP)[ _-]?(T[12])\b|\b(T[12])MAP\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,9 @@ class MapSlice:
     and ``study`` are the raw DICOM PatientID and StudyInstanceUID, used
     for grouping only: outputs name patients by an anonymous label unless
     the user asks otherwise.  ``origin`` is ``scanner`` for maps read from
-    DICOM and ``fitted`` for maps fitted here from weighted images, in which
-    case ``path`` is the first weighted image.
+    DICOM, ``nifti`` for NIfTI maps, and ``fitted`` for maps fitted here
+    from weighted images, in which case ``path`` is the first weighted
+    image.  ``frame`` is the frame of a multi-frame file (None: one frame).
     """
 
     path: Path
@@ -67,6 +70,13 @@ class MapSlice:
     origin: str = "scanner"
     slice_position: str = "mid"
     order: int = 0
+    series_number: int | None = None
+    frame: int | None = None
+
+    @property
+    def series_label(self) -> str:
+        """``series 12 'MOLLI T1 MAP'``: where the slice came from, for cards and rows."""
+        return f"series {'?' if self.series_number is None else self.series_number} '{self.series_description}'"
 
     @property
     def contours_json(self) -> Path | None:
@@ -80,108 +90,66 @@ class MapSlice:
 
 @dataclass(frozen=True)
 class Discovery:
-    """What :func:`discover` found: slices per patient (ordered), errors and notes (one line each)."""
+    """What :func:`discover` found: slices per patient (ordered), errors and notes (one line each).
+
+    ``series`` is the found-series table; ``fittable`` counts weighted
+    groups without a scanner map that were not fitted (no ``fit_missing``);
+    ``unreadable_maps`` counts maps found but not read.
+    """
 
     patients: dict[tuple[str, str], list[MapSlice]]
     errors: list[str]
     notes: list[str]
+    series: list[SeriesSummary] = field(default_factory=list)
+    fittable: int = 0
+    unreadable_maps: int = 0
 
 
-def map_type_from_header(image_type: Iterable[str], description: str) -> str | None:
-    """``T1``/``T2`` when the header names a map, else None.
-
-    ImageType decides; SeriesDescription is consulted only for images that
-    are not ORIGINAL (raw protocols are often named ``t1map_molli``).
-
-    Examples
-    --------
-    >>> map_type_from_header(["DERIVED", "PRIMARY", "T1 MAP"], "")
-    'T1'
-    >>> map_type_from_header(["DERIVED", "PRIMARY"], "MOLLI_T2MAP_mid")
-    'T2'
-    >>> map_type_from_header(["ORIGINAL", "PRIMARY"], "t1map_molli_sax") is None
-    True
-    """
-    image_type = [str(v).upper() for v in image_type]
-    texts = [" ".join(image_type)] + ([] if "ORIGINAL" in image_type else [description])
-    for text in texts:
-        match = _MAP_WORDS.search(re.sub(r"[\\_]", " ", text))  # underscores and backslashes separate words
-        if match:
-            return next(g for g in match.groups() if g and g.upper().startswith("T")).upper()
-    return None
-
-
-def map_type_from_values(pixels: np.ndarray) -> str | None:
-    """Guess the map type from the value range: the upper body of a T1 map is far above a T2 map's.
-
-    Uses the median of the non-zero pixels (background noise of a T2 map
-    fits to long T2s, so upper percentiles overlap with T1 maps): above
-    300 ms a T1 map, between 15 and 200 ms a T2 map, else None (not a map
-    in ms).
-    """
-    values = pixels[pixels > 0]
-    if values.size < 16:
-        return None
-    level = float(np.median(values))
-    return "T1" if level > 300 else "T2" if 15 <= level <= 200 else None
-
-
-def _is_weighted(ds) -> bool:
-    comments = str(ds.get("ImageComments", ""))
-    return ds.get("InversionTime") not in (None, "") or bool(re.search(r"T2\s*prep|TI\s*=", comments, re.IGNORECASE))
-
-
-def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False) -> Discovery:
+def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False, map_type: str | None = None) -> Discovery:
     """Find the maps among ``inputs`` (files and folders, recursively, any order).
 
-    Unreadable, truncated or undecodable files, maps without PixelSpacing
-    and failed fits each give one error line naming the file; files that
-    are neither maps nor weighted images give a note.
+    Headers are indexed first (no pixel data) and every series classified
+    (:mod:`myomap.analyze.inventory`); only the maps, and with
+    ``fit_missing`` the weighted images of slices without a map, are read.
+    ``map_type`` (``T1`` or ``T2``) makes maps of the series the header
+    does not classify, and is the type of NIfTI maps without a sidecar.
+    Unreadable, truncated or undecodable maps, maps without PixelSpacing
+    and failed fits give error lines naming the file (undecodable ones one
+    line per transfer syntax); what is not relevant gives one note.
     """
+    if map_type not in (None, *MAP_TYPES):
+        raise ValueError(f"map type must be T1 or T2, got {map_type!r}")
+    inputs = list(inputs)
     files, errors = find_dicom_files(inputs)
-    notes: list[str] = []
-    slices: list[MapSlice] = []
-    weighted: list[Path] = []
-    weighted_series: set[str] = set()
-    for path in files:
-        try:
-            header = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception as exc:  # pydicom raises many types for a damaged file; all mean "unreadable"
-            errors.append(f"{path}: not a readable DICOM file ({type(exc).__name__})")
-            continue
-        if str(header.get("Modality", "MR")) not in ("MR", ""):
-            notes.append(f"{path}: modality {header.get('Modality')}, not an MR map; skipped")
-            continue
-        if "Rows" not in header or header.get("DirectoryRecordSequence") is not None:
-            notes.append(f"{path}: not an image (e.g. a DICOMDIR); skipped")
-            continue
-        image_type = [str(v).upper() for v in header.get("ImageType", [])]
-        map_type = map_type_from_header(image_type, str(header.get("SeriesDescription", "")))
-        if map_type is None and _is_weighted(header):
-            weighted.append(path)
-            weighted_series.add(str(header.get("SeriesInstanceUID", path.parent)))
-            continue
-        if map_type is None and "ORIGINAL" in image_type:
-            notes.append(f"{path}: an original image without inversion or T2-preparation time (cine, localiser...); skipped")
-            continue
-        try:
-            pixels, meta = read_image(path)
-        except DicomError as exc:
-            errors.append(str(exc))
-            continue
-        if map_type is None:
-            map_type = map_type_from_values(pixels)
-            if map_type is None:
-                notes.append(f"{path}: neither a T1/T2 map nor a weighted mapping image; skipped")
-                continue
-            notes.append(f"{path}: taken for a {map_type} map from its value range (ImageType does not say)")
-        slices.append(_slice(path, header, map_type, pixels, meta))
-    if weighted and not fit_missing:
-        notes.append(
-            f"{len(weighted)} weighted image(s) in {len(weighted_series)} series not used; --fit-missing fits maps from them where the scanner's map is missing"
-        )
-    if weighted and fit_missing:
-        slices.extend(_fit_missing(weighted, slices, errors, notes))
+    inventory = classify(index_files(files), map_type)
+    errors.extend(inventory.errors)
+    notes = list(inventory.notes)
+    slices, failed = _read_maps(inventory, errors)
+    actions: dict[str, str] = {}
+    fittable = 0
+    have = {(m.study, m.map_type, _where(m.position_mm)) for m in slices}
+    for name, frames in inventory.weighted.items():
+        kind = inventory.kinds[frames[0].series_uid].split()[0]
+        if (frames[0].study_uid, kind, position_key(frames[0])) in have:
+            action = "not fitted: the scanner's map is used"
+        elif not fit_missing:
+            action, fittable = "not used: --fit-missing fits it", fittable + 1
+        else:
+            fitted = _fit_one(name, frames, errors)
+            action = "fitted" if fitted is not None else "fit failed"
+            slices.extend([fitted] if fitted is not None else [])
+        for meta in frames:
+            actions.setdefault(meta.series_uid, action)
+    if fittable:
+        notes.append(f"{fittable} weighted series without a scanner map not used; --fit-missing fits maps from them")
+    slices.extend(_nifti_slices(inputs, map_type, errors))
+    rows = _rows(inventory, slices, failed, actions)
+    skipped = skipped_line(inventory)
+    notes.extend([skipped] if skipped else [])
+    return Discovery(_by_patient(slices, notes), errors, notes, rows, fittable=fittable, unreadable_maps=sum(failed.values()))
+
+
+def _by_patient(slices: list[MapSlice], notes: list[str]) -> dict[tuple[str, str], list[MapSlice]]:
     patients: dict[tuple[str, str], list[MapSlice]] = defaultdict(list)
     for item in slices:
         patients[(item.patient, item.study)].append(item)
@@ -191,56 +159,115 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False) -> Disc
                 f"{group[0].path.parent}: maps without ImageOrientationPatient/ImagePositionPatient; "
                 "their order and basal/mid/apical labels follow the file order"
             )
-    return Discovery({key: order_slices(patients[key]) for key in sorted(patients)}, errors, notes)
+    return {key: order_slices(patients[key]) for key in sorted(patients)}
 
 
-def _slice(path: Path, header, map_type: str, pixels: np.ndarray, meta, origin: str = "scanner") -> MapSlice:
+def _read_maps(inventory: Inventory, errors: list[str]) -> tuple[list[MapSlice], dict[str, int]]:
+    """Decode the map frames; failures are errors (one line per transfer syntax for missing decoders)."""
+    slices: list[MapSlice] = []
+    failed: dict[str, int] = defaultdict(int)
+    undecodable: dict[str, list[str]] = defaultdict(list)
+    for map_type, meta in inventory.maps:
+        try:
+            (pixels,) = read_frames([meta])
+            factor = vendor.ms_factor(meta.scaling)
+            if factor is None:
+                raise DicomError(
+                    f"{meta.where}: map with RealWorldValueMapping in units {meta.scaling.units or '(none given)'!r}; "
+                    "its values cannot be taken as ms"
+                )
+        except DecodeError as exc:
+            undecodable[exc.syntax].append(str(exc))
+            failed[meta.series_uid] += 1
+            continue
+        except DicomError as exc:
+            errors.append(str(exc))
+            failed[meta.series_uid] += 1
+            continue
+        slices.append(_slice(meta, map_type, pixels * np.float32(factor)))
+    for syntax, lines in undecodable.items():
+        errors.append(lines[0] if len(lines) == 1 else f"{len(lines)} map images cannot be decoded, e.g. {lines[0]}")
+    return slices, failed
+
+
+def _rows(inventory: Inventory, slices: list[MapSlice], failed: dict[str, int], actions: dict[str, str]) -> list[SeriesSummary]:
+    """The found-series table, in SeriesNumber order."""
+    done = defaultdict(int)
+    for item in slices:
+        if item.origin == "scanner":
+            done[item.series_uid] += 1
+    rows = []
+    for uid, frames in sorted(inventory.frames.items(), key=lambda kv: (kv[1][0].series_number or 0, kv[0])):
+        kind = inventory.kinds.get(uid, "not relevant")
+        positions = len({position_key(m) for m in frames})
+        if kind.startswith("not relevant"):
+            action = "skip"
+        elif "map" in kind:
+            action = f"analyse {done[uid]} slice(s)" + (f", {failed[uid]} unreadable" if failed.get(uid) else "")
+        else:
+            action = actions.get(uid, "not used")
+        rows.append(SeriesSummary(frames[0].series_label.removeprefix("series "), kind, positions, len(frames), action))
+    return rows
+
+
+def _nifti_slices(inputs: list, map_type: str | None, errors: list[str]) -> list[MapSlice]:
+    """Slices of the NIfTI maps among ``inputs`` (their type from a sidecar or ``map_type``)."""
+    slices = []
+    for path in find_nifti(inputs):
+        try:
+            found = read_nifti_map(path, map_type)
+        except NiftiError as exc:
+            errors.append(str(exc))
+            continue
+        for item in found.slices:
+            slices.append(
+                MapSlice(
+                    path=path, map_type=found.map_type, pixels=item.pixels, spacing_mm=item.spacing_mm,
+                    orientation=item.orientation, position_mm=item.position_mm, patient=found.patient, study=found.study,
+                    series_uid=str(path), sop_uid=f"{path}#{item.index}", series_description=found.series_description,
+                    origin="nifti", frame=item.index,
+                )  # fmt: skip
+            )
+    return slices
+
+
+def _slice(meta: ImageMeta, map_type: str, pixels: np.ndarray, origin: str = "scanner") -> MapSlice:
     return MapSlice(
-        path=path,
+        path=meta.path,
         map_type=map_type,
         pixels=pixels,
         spacing_mm=meta.spacing_mm,
         orientation=meta.orientation,
         position_mm=meta.position_mm,
-        patient=str(header.get("PatientID", "")),
-        study=str(header.get("StudyInstanceUID", "")),
+        patient=meta.patient_id,
+        study=meta.study_uid,
         series_uid=meta.series_uid,
         sop_uid=meta.sop_uid,
         series_description=meta.series_description,
         origin=origin,
+        series_number=meta.series_number,
+        frame=meta.frame,
     )
 
 
-def _fit_missing(files: list[Path], maps: list[MapSlice], errors: list[str], notes: list[str]) -> list[MapSlice]:
-    """Fit maps from weighted series whose slice has no scanner map of the same type."""
+def _fit_one(name: str, frames: list[ImageMeta], errors: list[str]) -> MapSlice | None:
+    """Fit a map from one weighted group, with the defaults of ``myomap fit``; None (and an error line) on failure."""
     from myomap.mapping.fit import estimate_noise_sd
     from myomap.mapping.pipeline import background_mask, fit_series, read_weighted
 
-    have = {(m.study, m.map_type, _where(m.position_mm)) for m in maps}
-    groups, group_errors, _ = group_series(files)
-    errors.extend(group_errors)
-    fitted = []
-    for name, paths in groups.items():
-        try:
-            series, model = read_weighted(name, paths)
-            _, meta = read_image(paths[0], require_spacing=False)
-        except (SeriesError, DicomError) as exc:
-            errors.append(str(exc))
-            continue
-        map_type = "T2" if model == "t2" else "T1"
-        header = pydicom.dcmread(paths[0], stop_before_pixels=True)
-        if (str(header.get("StudyInstanceUID", "")), map_type, _where(meta.position_mm)) in have:
-            notes.append(f"{name}: the scanner's {map_type} map of this slice is used; weighted images not fitted")
-            continue
-        if meta.spacing_mm is None:
-            errors.append(f"{paths[0]}: missing PixelSpacing (0028,0030)")
-            continue
-        # The defaults of `myomap fit`: background blanked, Rician noise floor removed.
-        fit = fit_series(series, model, mask=background_mask(series.images), noise_sd=estimate_noise_sd(series.images))
-        values = np.nan_to_num(fit.t1_ms if map_type == "T1" else fit.t2_ms, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-        fitted.append(_slice(paths[0], header, map_type, values, meta, origin="fitted"))
-        notes.append(f"{name}: {map_type} map fitted from {len(paths)} weighted images ({model})")
-    return fitted
+    try:
+        series, model = read_weighted(name, frames)
+    except (SeriesError, DicomError) as exc:
+        errors.append(str(exc))
+        return None
+    if frames[0].spacing_mm is None:
+        errors.append(f"{frames[0].where}: missing PixelSpacing (0028,0030)")
+        return None
+    map_type = "T2" if model == "t2" else "T1"
+    # The defaults of `myomap fit`: background blanked, Rician noise floor removed.
+    fit = fit_series(series, model, mask=background_mask(series.images), noise_sd=estimate_noise_sd(series.images))
+    values = np.nan_to_num(fit.t1_ms if map_type == "T1" else fit.t2_ms, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    return _slice(series.frames[0], map_type, values, origin="fitted")
 
 
 def _where(position: tuple[float, ...] | None) -> tuple | None:
@@ -272,3 +299,6 @@ def apical_distance_mm(item: MapSlice) -> float:
     if np.dot(normal, APEX_DIRECTION) < 0:
         normal = -normal
     return float(np.dot(np.asarray(item.position_mm), normal))
+
+
+__all__ = ["Discovery", "MapSlice", "SeriesSummary", "apical_distance_mm", "discover", "map_type_from_header", "order_slices"]

@@ -80,8 +80,11 @@ class AnalyzeConfig:
     report: bool = True
     keep_phi: bool = False
     batch_size: int = 16
+    map_type: str | None = None  # T1/T2 for series (and NIfTI files) whose header does not say
 
     def validate(self) -> None:
+        if self.map_type not in (None, "T1", "T2"):
+            raise ConfigError(f"map type must be T1 or T2, got {self.map_type!r}")
         if self.reference_point not in REFERENCE_METHODS:
             raise ConfigError(f"reference point must be one of {', '.join(REFERENCE_METHODS)}, got {self.reference_point!r}")
         if self.erosion_margin_px < 0:
@@ -115,6 +118,7 @@ class AnalyzeResult:
     errors: list[str]
     notes: list[str]
     out: Path
+    series: list = field(default_factory=list)  # the found-series table (SeriesSummary rows)
 
     @property
     def failed(self) -> bool:
@@ -164,11 +168,13 @@ def analyze(
     *,
     progress: Callable[[int], None] | None = None,
     found: Callable[[int], None] | None = None,
+    inventory: Callable[[list], None] | None = None,
 ) -> AnalyzeResult:
     """Analyse every T1/T2 map under ``inputs`` into ``out``.
 
     ``found(n)`` is called once with the number of slices to analyse and
-    ``progress(k)`` after each slice.  Inputs are only read.  Raises
+    ``progress(k)`` after each slice; ``inventory(rows)`` once with the
+    found-series table before the analysis starts.  Inputs are only read.  Raises
     :class:`~myomap.model.inference.ModelFileError` for an unusable model
     and :class:`OSError` when ``out`` cannot be created; everything else
     becomes an error line in the result.
@@ -178,13 +184,15 @@ def analyze(
     segmenter = load_segmenter(config.model)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "analyze.yaml", to_yaml(config))  # also proves OUT is writable
-    found_maps = discover(inputs, fit_missing=config.fit_missing)
+    found_maps = discover(inputs, fit_missing=config.fit_missing, map_type=config.map_type)
     errors, notes = list(found_maps.errors), list(found_maps.notes)
+    if inventory is not None:
+        inventory(found_maps.series)
     total = sum(len(v) for v in found_maps.patients.values())
-    if total == 0:
+    if total == 0 and not found_maps.unreadable_maps:
         errors.append(
             f"{', '.join(map(str, inputs))}: no T1 or T2 maps found"
-            + ("" if config.fit_missing else " (weighted images need --fit-missing)")
+            + (" (weighted images need --fit-missing)" if found_maps.fittable else "")
         )
     if found is not None:
         found(total)
@@ -201,7 +209,7 @@ def analyze(
         results.extend(done)
         _write_patient(out, patient, done, rows, config, errors)
     _write_run(out, results, patients, config, errors)
-    return AnalyzeResult(results, errors, notes, out)
+    return AnalyzeResult(results, errors, notes, out, found_maps.series)
 
 
 def _analyze_patient(
@@ -302,6 +310,7 @@ def slice_row(result: SliceResult) -> dict:
     row = {
         "patient": result.patient, "map_type": s.map_type, "slice": s.slice_position, "order": s.order + 1,
         "folder": f"{result.patient}/{result.folder}", "origin": s.origin, "source": str(s.path),
+        "series": s.series_label.removeprefix("series "),
         "status": "error" if result.error else "review" if result.qc and result.qc.review else "ok",
         "confidence": _fmt(result.qc.confidence if result.qc else math.nan),
         "contour_spread_mm": _fmt(result.qc.contour_spread_mm if result.qc else math.nan),

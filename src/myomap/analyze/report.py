@@ -27,7 +27,7 @@ def _slice_entry(result: SliceResult) -> SliceEntry:
                 values[f"{row['region']} {key}"] = row[key]
     qc = result.qc
     return SliceEntry(
-        name=f"{s.map_type} {s.slice_position} ({s.order + 1})",
+        name=f"{s.map_type} {s.slice_position} ({s.order + 1}) · {s.series_label}",
         map_type=s.map_type,
         slice_position=s.slice_position,
         overlay_png=result.overlay,

@@ -71,7 +71,10 @@ class DecodeError(DicomError):
         self.syntax = syntax
 
 
-DECODER_HINT = "reinstall myomap with its decoders (pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle) or install python-gdcm"
+DECODER_HINT = (
+    "the data are damaged, or need an extra decoder: pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle "
+    "(installed with myomap) or python-gdcm"
+)
 
 
 def inversion_time(meta: ImageMeta) -> tuple[float | None, str]:

@@ -132,13 +132,14 @@ def index_files(files: Iterable[Path]) -> Index:
     and non-DICOM ``.dcm`` files are errors, listed one per line up to five,
     then summarised; the series of a DICOM file with a malformed header is
     listed in ``damaged_series`` (it is incomplete).  Frames whose SOPInstanceUID (and frame number) was
-    seen before are dropped with one note.
+    seen before are dropped with one note (of two copies the larger file
+    is kept: a truncated copy is the smaller one).
     """
     frames: list[ImageMeta] = []
     foreign: list[Path] = []
     broken: list[str] = []
     notes: list[str] = []
-    seen: dict[tuple[str, int | None], Path] = {}
+    seen: dict[tuple[str, int | None], ImageMeta] = {}
     duplicates: list[tuple[Path, Path]] = []
     damaged: set[str] = set()
     for path in files:
@@ -154,9 +155,14 @@ def index_files(files: Iterable[Path]) -> Index:
         for meta in metas:
             key = (meta.sop_uid, meta.frame)
             if meta.sop_uid and key in seen:
-                duplicates.append((meta.path, seen[key]))
+                kept = seen[key]
+                if path.stat().st_size > kept.path.stat().st_size:  # a truncated copy is the smaller one
+                    frames[frames.index(kept)] = meta
+                    seen[key] = meta
+                    meta, kept = kept, meta
+                duplicates.append((meta.path, kept.path))
                 continue
-            seen[key] = meta.path
+            seen[key] = meta
             frames.append(meta)
             notes.extend(meta.problems)
     errors = broken[:_EACH] + ([f"{len(broken) - _EACH} more unreadable DICOM file(s), e.g. {broken[_EACH].split(': ')[0]}"] if len(broken) > _EACH else [])

@@ -24,6 +24,10 @@ every image of a MOLLI or T2-prep series; that is no information), so a
 constant InversionTime falls back to the comments and the private tag.
 A private tag that holds garbage is ignored with a note.
 
+Map type: ImageType ``T1 MAP``, ``T2 MAP`` and the vendor spellings
+``T1MAP``, ``MOCO_T1``, ``T2_MAPPING``; SeriesDescription only for images
+that are not ORIGINAL (raw protocols are often named ``t1map_molli``).
+
 Pixel values: ``RealWorldValueMappingSequence`` (0040,9096), from the
 frame's functional groups or the top level, maps stored values with
 RealWorldValueSlope / RealWorldValueIntercept in the units of its
@@ -48,6 +52,7 @@ import numpy as np
 
 TI_COMMENT = re.compile(r"\bTI\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 T2PREP_COMMENT = re.compile(r"\bT2\s*-?\s*(?:prep\w*|P)\.?\s*(?:duration)?\s*[=:]?\s*(\d+(?:\.\d+)?)\s*(?:ms)?", re.IGNORECASE)
+MAP_WORDS = re.compile(r"\b(T[12])[ _-]?(MAP|MAPPING|MOCO)\b|\b(MOCO|MAP)[ _-]?(T[12])\b|\b(T[12])MAP\b", re.IGNORECASE)
 PHILIPS_INVERSION_DELAY = (0x2005, 0x1572)
 _PHILIPS_CREATOR = (0x2005, 0x0015)  # private creator of the (2005,15xx) block
 _MS = {"ms", "msec", "millisecond", "milliseconds"}
@@ -62,6 +67,30 @@ class ValueScaling:
     intercept: float = 0.0
     source: str = "stored values"
     units: str = ""
+
+
+def map_type_from_header(image_type: Iterable[str], description: str) -> str | None:
+    """``T1``/``T2`` when the header names a map, else None.
+
+    ImageType decides; SeriesDescription is consulted only for images that
+    are not ORIGINAL (raw protocols are often named ``t1map_molli``).
+
+    Examples
+    --------
+    >>> map_type_from_header(["DERIVED", "PRIMARY", "T1 MAP"], "")
+    'T1'
+    >>> map_type_from_header(["DERIVED", "PRIMARY"], "MOLLI_T2MAP_mid")
+    'T2'
+    >>> map_type_from_header(["ORIGINAL", "PRIMARY"], "t1map_molli_sax") is None
+    True
+    """
+    image_type = [str(v).upper() for v in image_type]
+    texts = [" ".join(image_type)] + ([] if "ORIGINAL" in image_type else [description])
+    for text in texts:
+        match = MAP_WORDS.search(re.sub(r"[\\_]", " ", text))  # underscores and backslashes separate words
+        if match:
+            return next(g for g in match.groups() if g and g.upper().startswith("T")).upper()
+    return None
 
 
 def comment_inversion_time(meta) -> float | None:

@@ -1,0 +1,160 @@
+"""What each series of an exam is: T1/T2 map, weighted images for a fit, or not relevant.
+
+Classification works on the header index alone (no pixel data read):
+
+- **map**: the header names a T1 or T2 map (:func:`map_type_from_header`),
+  or the user gives ``map_type`` for series the header does not classify.
+  A map is never inferred from its value range: a 64 x 64 test image
+  whose values happen to look like ms is not a T1 map.  Several maps at one
+  position in one series (a vendor's masked or filtered copy of the same
+  map) give one slice: the lowest InstanceNumber, with a note.
+- **weighted**: images whose inversion or T2-preparation times
+  (:mod:`myomap.io.vendor`) vary at one position (a MOLLI or T2-prep
+  series), or single images of one study, geometry and protocol spread over
+  several series, one series per time (:mod:`myomap.mapping.series`).
+  Look-Locker TI scouts are not weighted images for a map.
+- **not relevant**: everything else (localisers, cine, LGE with its one
+  inversion time, non-MR objects, files that are not images); skipped
+  with one summary line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from myomap.io import vendor
+from myomap.io.header import ImageMeta, Index
+from myomap.io.vendor import map_type_from_header
+from myomap.mapping.series import group_series, position_key
+
+_SCOUT = re.compile(r"TI[ _-]?scout|look[ _-]?locker|TI[ _-]?find|\bTIS\b", re.IGNORECASE)
+_LOCALISER = re.compile(r"locali[sz]er|survey|\bscout\b|\bloc\b|tri[ _-]?pilot", re.IGNORECASE)
+_T2_NAME = re.compile(r"T2(?!\s*\*|star)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """One row of the table ``analyze`` prints: a series, what it is, and what is done with it."""
+
+    series: str
+    kind: str
+    slices: int
+    images: int
+    action: str
+
+
+@dataclass
+class Inventory:
+    """The classified exam: map frames (one per slice), weighted groups, and the series each belongs to."""
+
+    maps: list[tuple[str, ImageMeta]] = field(default_factory=list)
+    weighted: dict[str, list[ImageMeta]] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # series UID -> kind
+    frames: dict[str, list[ImageMeta]] = field(default_factory=lambda: defaultdict(list))
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _time_kind(frames: list[ImageMeta]) -> str | None:
+    """``T1`` or ``T2`` when a series' images carry preparation times that vary at one position."""
+    by_position = defaultdict(list)
+    for meta in frames:
+        by_position[position_key(meta)].append(meta)
+    names = " ".join({f"{m.series_description} {m.protocol_name}" for m in frames[:1]})
+    for group in by_position.values():
+        if len(group) < 2:
+            continue
+        if vendor.series_times(group, "inversion") is not None:
+            return "T1"
+        found = vendor.series_times(group, "t2prep")
+        if found is not None and (found[1] != "EchoTime" or _T2_NAME.search(names)):
+            return "T2"  # a varying EchoTime counts for T2 only in a series named T2 (not T2*)
+    return None
+
+
+def _single_time(frames: list[ImageMeta]) -> bool:
+    """One image per position, each with a preparation time: a candidate for grouping across series."""
+    positions = {position_key(m) for m in frames}
+    return len(positions) == len(frames) and all(vendor.image_time(m, "inversion")[0] is not None or vendor.image_time(m, "t2prep")[0] is not None for m in frames)
+
+
+def classify(index: Index, map_type: str | None = None) -> Inventory:
+    """Classify every series of ``index`` (see the module docstring)."""
+    inventory = Inventory(errors=list(index.errors), notes=list(index.notes))
+    other: list[ImageMeta] = []
+    for meta in index.frames:
+        if meta.modality not in ("MR", "") or not meta.rows or not meta.columns:
+            other.append(meta)
+        else:
+            inventory.frames[meta.series_uid].append(meta)
+    if other:
+        inventory.notes.append(f"{len(other)} non-MR object(s) or file(s) without an image (e.g. {other[0].where}) skipped")
+    candidates: list[ImageMeta] = []
+    for uid, frames in inventory.frames.items():
+        kinds = {map_type_from_header(m.image_type, m.series_description) for m in frames} - {None}
+        first = frames[0]
+        if kinds:
+            inventory.kinds[uid] = f"{sorted(kinds)[0]} map"
+            inventory.maps.extend(_one_per_position(frames, sorted(kinds)[0], inventory.notes))
+        elif _SCOUT.search(f"{first.series_description} {first.protocol_name}"):
+            inventory.kinds[uid] = "not relevant: Look-Locker TI scout"
+        elif (kind := _time_kind(frames)) is not None:
+            inventory.kinds[uid] = f"{kind} weighted"
+            candidates.extend(frames)
+        elif _single_time(frames):
+            inventory.kinds[uid] = "single-time"  # decided below, once grouped across series
+            candidates.extend(frames)
+        elif map_type is not None:
+            inventory.kinds[uid] = f"{map_type} map (--map-type)"
+            inventory.maps.extend(_one_per_position(frames, map_type, inventory.notes))
+        else:
+            inventory.kinds[uid] = "not relevant: " + ("localiser" if "LOCALIZER" in first.image_type or _LOCALISER.search(first.series_description) else "no map type or preparation time in the header")
+    _group_weighted(inventory, Index(candidates, [], [], index.damaged_series))
+    return inventory
+
+
+def _group_weighted(inventory: Inventory, candidates: Index) -> None:
+    groups, errors, notes = group_series(candidates)
+    inventory.errors.extend(errors)
+    inventory.notes.extend(notes)
+    for name, frames in groups.items():
+        uids = {m.series_uid for m in frames}
+        kind = _time_kind(frames)
+        if kind is None or len(frames) < 3:
+            continue
+        inventory.weighted[name] = frames
+        for uid in uids:
+            if inventory.kinds.get(uid) == "single-time":
+                inventory.kinds[uid] = f"{kind} weighted (one series per time)"
+    for uid, kind in inventory.kinds.items():
+        if kind == "single-time":
+            inventory.kinds[uid] = "not relevant: one preparation time (e.g. LGE)"
+
+
+def _one_per_position(frames: list[ImageMeta], map_type: str, notes: list[str]) -> list[tuple[str, ImageMeta]]:
+    by_position: dict[tuple | None, list[ImageMeta]] = defaultdict(list)
+    for meta in frames:
+        by_position[position_key(meta) or (str(meta.path),)].append(meta)
+    kept = []
+    for group in by_position.values():
+        group.sort(key=lambda m: (m.instance_number or 0, m.frame or 0, str(m.path)))
+        kept.append((map_type, group[0]))
+    extra = len(frames) - len(kept)
+    if extra:
+        notes.append(f"{frames[0].series_label}: {extra} further map image(s) at positions already taken (e.g. a masked copy); the first of each position is used")
+    return kept
+
+
+def skipped_line(inventory: Inventory) -> str | None:
+    """One summary line for every series that is not relevant."""
+    skipped = {uid: kind for uid, kind in inventory.kinds.items() if kind.startswith("not relevant")}
+    if not skipped:
+        return None
+    images = sum(len(inventory.frames[uid]) for uid in skipped)
+    reasons = defaultdict(int)
+    for kind in skipped.values():
+        reasons[kind.split(": ", 1)[1]] += 1
+    text = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+    return f"{len(skipped)} series ({images} images) skipped as not relevant: {text}"
