@@ -1,0 +1,134 @@
+"""Whole exam folders: every series classified, the irrelevant skipped in one line, bad inputs one line each."""
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import generate_uid
+from typer.testing import CliRunner
+
+from myomap.analyze.discover import discover
+from myomap.cli import app
+from myomap.io.synthetic import _item, enhanced_mr, mr_image, save, write_exam
+
+MAP = ("DERIVED", "PRIMARY", "T1 MAP")
+
+
+def _map(folder, name, *, z=0.0, series_uid="1.2.3.4", instance=1, value=1000, **tags):
+    image = np.full((16, 16), value, np.uint16)
+    ds = mr_image(image, study_uid="1.2.3", series_uid=series_uid, series_number=7, description="MOLLI T1 MAP", image_type=MAP, position_mm=(0, 0, z), instance=instance, **tags)
+    return save(ds, folder / name)
+
+
+def test_mixed_exam_is_classified_and_skipped_series_are_one_line(tmp_path):
+    assert write_exam(tmp_path, 250, size=16) == 250  # one visit
+    ds = mr_image(np.ones((16, 16), np.uint16), study_uid="x", series_uid=generate_uid(), series_number=50, description="TI scout", InversionTime=150)
+    save(ds, tmp_path / "scout.dcm")
+    found = discover([tmp_path])
+    kinds = {r.series.split(" ", 1)[1].strip("'"): (r.kind, r.slices, r.action) for r in found.series}
+    assert kinds["localizer"] == ("not relevant: localiser", 3, "skip")
+    assert kinds["cine_sax"][0] == "not relevant: no map type or preparation time in the header"
+    assert kinds["LGE_PSIR"][0] == "not relevant: one preparation time (e.g. LGE)"
+    assert kinds["TI scout"][0] == "not relevant: Look-Locker TI scout"
+    assert kinds["MOLLI_sax"] == ("T1 weighted", 1, "not fitted: the scanner's map is used")
+    assert kinds["T2prep_sax"] == ("T2 weighted", 1, "not fitted: the scanner's map is used")
+    assert kinds["MOLLI T1 MAP"] == ("T1 map", 3, "analyse 3 slice(s)")
+    assert kinds["T2 MAP"] == ("T2 map", 3, "analyse 3 slice(s)")
+    skipped = [n for n in found.notes if "skipped as not relevant" in n]
+    assert len(skipped) == 1 and skipped[0].startswith("4 series (212 images)")
+    assert not found.errors and len(found.notes) == 1
+    assert sum(len(s) for s in found.patients.values()) == 6
+
+
+def test_duplicates_and_several_maps_at_one_position(tmp_path):
+    first = _map(tmp_path, "a.dcm")
+    shutil.copy(first, tmp_path / "copy_of_a.dcm")
+    _map(tmp_path, "masked.dcm", instance=2, value=500)  # the vendor's masked copy, same position
+    _map(tmp_path, "b.dcm", z=8.0, instance=3)
+    found = discover([tmp_path])
+    assert not found.errors
+    (slices,) = found.patients.values()
+    assert len(slices) == 2 and all(s.pixels[0, 0] == 1000 for s in slices)
+    assert [s.series_label for s in slices] == ["series 7 'MOLLI T1 MAP'"] * 2
+    assert any("1 duplicate image(s)" in n and "copy_of_a.dcm" in n for n in found.notes)
+    assert any("1 further map image(s) at positions already taken" in n for n in found.notes)
+
+
+def test_map_with_real_world_value_mapping_but_no_units_fails_alone(tmp_path):
+    bad = _map(tmp_path, "bad.dcm", series_uid="9.9")
+    ds = pydicom.dcmread(bad)
+    ds.RealWorldValueMappingSequence = DicomSequence([_item(RealWorldValueSlope=1.0, RealWorldValueIntercept=0.0)])
+    ds.save_as(bad)
+    _map(tmp_path, "good.dcm")
+    found = discover([tmp_path])
+    assert len(found.errors) == 1 and "bad.dcm" in found.errors[0] and "RealWorldValueMapping" in found.errors[0]
+    assert sum(len(s) for s in found.patients.values()) == 1 and found.unreadable_maps == 1
+
+
+def test_enhanced_multiframe_maps_become_slices(tmp_path):
+    frames = [np.full((16, 16), v, np.uint16) for v in (1000, 1100, 1200)]
+    ds = enhanced_mr(frames, [(0, 0, 0), (0, 0, 8), (0, 0, 16)], study_uid="1", series_uid="2", image_type=("DERIVED", "PRIMARY", "T1 MAP", "NONE"), rwv=(1.0, 0.0, "ms"))
+    save(ds, tmp_path / "enhanced.dcm")
+    found = discover([tmp_path])
+    assert not found.errors
+    (slices,) = found.patients.values()
+    assert sorted(s.frame for s in slices) == [0, 1, 2] and sorted(float(s.pixels[0, 0]) for s in slices) == [1000, 1100, 1200]
+
+
+def test_fit_missing_hint_only_when_true(tmp_path):
+    runner = CliRunner()
+    (tmp_path / "loc").mkdir()
+    save(mr_image(np.ones((8, 8), np.uint16), study_uid="1", series_uid="2", description="localizer"), tmp_path / "loc" / "1.dcm")
+    result = runner.invoke(app, ["analyze", str(tmp_path / "loc"), "-o", str(tmp_path / "o1"), "--no-report"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "no T1 or T2 maps found" in text and "--fit-missing" not in text
+    for k, ti in enumerate((100, 200, 400, 800), start=1):
+        save(mr_image(np.full((8, 8), 10 * k, np.uint16), study_uid="1", series_uid="3", instance=k, InversionTime=ti), tmp_path / "w" / f"{k}.dcm")
+    result = runner.invoke(app, ["analyze", str(tmp_path / "w"), "-o", str(tmp_path / "o2"), "--no-report"])
+    assert result.exit_code == 1 and "weighted images need --fit-missing" in " ".join(result.output.split())
+
+
+def test_nifti_maps_with_type_from_sidecar_or_command_line(tmp_path):
+    import nibabel
+
+    data = np.full((16, 12, 2), 1000.0, np.float32)
+    affine = np.diag([1.5, 1.5, 8.0, 1.0])
+    nibabel.save(nibabel.Nifti1Image(data, affine), tmp_path / "t1.nii.gz")
+    (tmp_path / "t1.json").write_text(json.dumps({"ImageType": ["DERIVED", "PRIMARY", "T1 MAP"]}))
+    nibabel.save(nibabel.Nifti1Image(data / 20, affine), tmp_path / "other.nii")
+    found = discover([tmp_path])
+    assert len(found.errors) == 1 and "other.nii" in found.errors[0] and "--map-type" in found.errors[0]
+    (slices,) = found.patients.values()
+    assert [s.map_type for s in slices] == ["T1", "T1"] and slices[0].pixels.shape == (12, 16)
+    assert slices[0].spacing_mm == (1.5, 1.5) and slices[0].origin == "nifti"
+    found = discover([tmp_path], map_type="T2")
+    assert not found.errors and sorted(s.map_type for s in next(iter(found.patients.values()))) == ["T1", "T1", "T2", "T2"]
+
+
+@pytest.mark.slow
+def test_ten_thousand_unrelated_files_are_one_note(tmp_path):
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    for k in range(10_000):
+        (junk / f"file{k:05d}.bin").write_bytes(b"not dicom")
+    _map(tmp_path, "map.dcm")
+    found = discover([tmp_path])
+    assert not found.errors
+    assert [n for n in found.notes if "not DICOM" in n] == [f"10000 file(s) are not DICOM (e.g. {junk / 'file00000.bin'}, {junk / 'file00001.bin'}); skipped"]
+    assert sum(len(s) for s in found.patients.values()) == 1
+
+
+@pytest.mark.slow
+def test_analyze_prints_the_found_series_and_names_the_series_of_each_slice(cohort, tmp_path):
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    shutil.copytree(subject / "T1_mid", tmp_path / "in" / "T1_mid")
+    save(mr_image(np.ones((8, 8), np.uint16), study_uid="1", series_uid="2", series_number=1, description="localizer"), tmp_path / "in" / "loc.dcm")
+    result = CliRunner().invoke(app, ["analyze", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-report", "--no-tta"])
+    assert result.exit_code == 0, result.output
+    assert "found series" in result.output and "localizer" in result.output and "skip" in result.output and "analyse" in result.output
+    (row,) = csv.DictReader((tmp_path / "out" / "slices.csv").open())
+    assert row["series"] == "202 'MOLLI_T1_MAP_mid'"

@@ -1,0 +1,60 @@
+"""Weighted images spread over several series (one series per inversion time) are grouped and fitted."""
+
+import numpy as np
+from typer.testing import CliRunner
+
+from myomap.cli import app
+from myomap.io.dicom import read_image
+from myomap.io.synthetic import mr_image, save
+from myomap.mapping.series import group_series, read_series
+from pydicom.uid import generate_uid
+
+T1_MS = 900.0
+TIMES_MS = (50.0, 150.0, 400.0, 800.0, 1600.0, 3200.0)
+
+
+def _ir_spin_echo(folder, position=(0.0, 0.0, 0.0), study="1.2.3", protocol="IR_SE", size=(12, 12)):
+    """One series per inversion time, as a gold-standard IR spin-echo phantom acquisition exports it."""
+    for k, ti in enumerate(TIMES_MS, start=1):
+        signal = 1000 * abs(1 - 2 * np.exp(-ti / T1_MS))
+        image = np.full(size, round(signal), np.uint16)
+        ds = mr_image(
+            image, study_uid=study, series_uid=generate_uid(), series_number=k, description=f"{protocol}_TI{ti:.0f}",
+            position_mm=position, InversionTime=ti, ProtocolName=f"{protocol}_TI{ti:.0f}",
+        )  # fmt: skip
+        save(ds, folder / f"series{k}" / f"IM_{position[2]:.0f}.dcm")
+
+
+def test_single_image_series_are_grouped_by_study_geometry_and_protocol(tmp_path):
+    _ir_spin_echo(tmp_path / "a")
+    _ir_spin_echo(tmp_path / "b", position=(0.0, 0.0, 10.0))  # another slice: another group
+    _ir_spin_echo(tmp_path / "c", study="9.9.9")  # another study: another group
+    groups, errors, _ = group_series(sorted((tmp_path).rglob("*.dcm")))
+    assert not errors
+    assert sorted(len(g) for g in groups.values()) == [6, 6, 6]
+    for frames in groups.values():
+        assert len({m.series_uid for m in frames}) == 6 and len({m.position_mm for m in frames}) == 1
+    series = read_series("g", next(iter(groups.values())), "ir")
+    assert series.times_ms.tolist() == list(TIMES_MS)
+
+
+def test_fit_command_fits_one_series_per_inversion_time(tmp_path):
+    _ir_spin_echo(tmp_path / "in")
+    result = CliRunner().invoke(app, ["fit", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", "ir"])
+    assert result.exit_code == 0, result.output
+    (folder,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
+    t1, _ = read_image(folder / "map.dcm")
+    assert abs(float(np.median(t1)) - T1_MS) < 10
+
+
+def test_mixed_matrix_sizes_in_a_series_are_one_clear_error(tmp_path):
+    from myomap.mapping.pipeline import fit_paths
+
+    uid = generate_uid()
+    for k, ti in enumerate(TIMES_MS[:4], start=1):
+        size = (12, 12) if k != 3 else (10, 12)
+        save(mr_image(np.full(size, 100 * k, np.uint16), study_uid="1", series_uid=uid, series_number=4, description="MOLLI", instance=k, InversionTime=ti), tmp_path / "bad" / f"{k}.dcm")
+    _ir_spin_echo(tmp_path / "good")
+    report = fit_paths([tmp_path], tmp_path / "out", model="ir")
+    assert len(report.outcomes) == 1
+    assert len(report.errors) == 1 and "mixed matrix sizes" in report.errors[0] and "MOLLI_s4" in report.errors[0]
