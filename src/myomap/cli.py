@@ -102,7 +102,8 @@ def fit(
     """Fit T1 (MOLLI or plain IR) or T2 maps pixel-wise from weighted images.
 
     A folder holding several slices or series gives one map per series and
-    slice.  Writes per series map.dcm (ms), r2.dcm (goodness of fit),
+    slice; single images of one position and protocol spread over several
+    series (one series per inversion time) are grouped into one map.  Writes per series map.dcm (ms), r2.dcm (goodness of fit),
     fit.npz (all parameters) and preview.png, plus fits.csv.  Series that
     cannot be fitted are reported one line each; the exit code is 1 if any
     failed.

@@ -132,3 +132,8 @@ def test_analyze_prints_the_found_series_and_names_the_series_of_each_slice(coho
     assert "found series" in result.output and "localizer" in result.output and "skip" in result.output and "analyse" in result.output
     (row,) = csv.DictReader((tmp_path / "out" / "slices.csv").open())
     assert row["series"] == "202 'MOLLI_T1_MAP_mid'"
+
+
+def test_map_type_must_be_t1_or_t2(tmp_path):
+    result = CliRunner().invoke(app, ["analyze", str(tmp_path), "-o", str(tmp_path / "o"), "--map-type", "T3"])
+    assert result.exit_code == 1 and "map type must be T1 or T2" in result.output

@@ -279,7 +279,7 @@ def _analyze_slice(result: SliceResult, prediction, out: Path, config: AnalyzeCo
         folder, map_ms=item.pixels, map_type=item.map_type, labels=exported, contours=result.contours,
         orientation=item.orientation, position_mm=item.position_mm, review=result.qc.review,
     )  # fmt: skip
-    if config.seg and item.origin == "scanner":
+    if config.seg and item.origin == "scanner" and item.frame is None:  # a SEG of one frame of a multi-frame file: not yet
         uid_seed = [item.sop_uid, "myomap seg"]
         try:
             write_seg(
