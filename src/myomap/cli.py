@@ -311,7 +311,8 @@ def _print_analysis(result) -> None:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
     done = [r for r in result.slices if not r.error]
     flagged = [r for r in done if r.qc and r.qc.review]
-    log.info("%d slice(s) analysed, %d flagged for review, %d failed -> %s", len(done), len(flagged), len(result.slices) - len(done), result.out)
+    failed = len(result.slices) - len(done) + result.unreadable_maps
+    log.info("%d slice(s) analysed, %d flagged for review, %d failed -> %s", len(done), len(flagged), failed, result.out)
 
 
 @app.command()

@@ -119,6 +119,7 @@ class AnalyzeResult:
     notes: list[str]
     out: Path
     series: list = field(default_factory=list)  # the found-series table (SeriesSummary rows)
+    unreadable_maps: int = 0  # maps found but not read (they failed before any slice result)
 
     @property
     def failed(self) -> bool:
@@ -209,7 +210,7 @@ def analyze(
         results.extend(done)
         _write_patient(out, patient, done, rows, config, errors)
     _write_run(out, results, patients, config, errors)
-    return AnalyzeResult(results, errors, notes, out, found_maps.series)
+    return AnalyzeResult(results, errors, notes, out, found_maps.series, found_maps.unreadable_maps)
 
 
 def _analyze_patient(
