@@ -26,7 +26,7 @@ def _map(folder, name, *, z=0.0, series_uid="1.2.3.4", instance=1, value=1000, *
 
 def test_mixed_exam_is_classified_and_skipped_series_are_one_line(tmp_path):
     assert write_exam(tmp_path, 250, size=16) == 250  # one visit
-    ds = mr_image(np.ones((16, 16), np.uint16), study_uid="x", series_uid=generate_uid(), series_number=50, description="TI scout", InversionTime=150)
+    ds = mr_image(np.ones((16, 16), np.uint16), study_uid="1.9", series_uid=generate_uid(), series_number=50, description="TI scout", InversionTime=150)
     save(ds, tmp_path / "scout.dcm")
     found = discover([tmp_path])
     kinds = {r.series.split(" ", 1)[1].strip("'"): (r.kind, r.slices, r.action) for r in found.series}
@@ -105,6 +105,7 @@ def test_nifti_maps_with_type_from_sidecar_or_command_line(tmp_path):
     (slices,) = found.patients.values()
     assert [s.map_type for s in slices] == ["T1", "T1"] and slices[0].pixels.shape == (12, 16)
     assert slices[0].spacing_mm == (1.5, 1.5) and slices[0].origin == "nifti"
+    assert [(r.series, r.kind, r.slices) for r in found.series] == [("t1.nii.gz", "T1 map (NIfTI)", 2)]
     found = discover([tmp_path], map_type="T2")
     assert not found.errors and sorted(s.map_type for s in next(iter(found.patients.values()))) == ["T1", "T1", "T2", "T2"]
 
@@ -137,3 +138,44 @@ def test_analyze_prints_the_found_series_and_names_the_series_of_each_slice(coho
 def test_map_type_must_be_t1_or_t2(tmp_path):
     result = CliRunner().invoke(app, ["analyze", str(tmp_path), "-o", str(tmp_path / "o"), "--map-type", "T3"])
     assert result.exit_code == 1 and "map type must be T1 or T2" in result.output
+
+
+def _as_nifti(dicom_path, out):
+    """A DICOM map as dcm2niix-like NIfTI: voxel (i, j) = (column, row), affine in RAS+."""
+    import nibabel
+
+    from myomap.io.dicom import read_image
+
+    pixels, meta = read_image(dicom_path)
+    row_dir, col_dir = np.array(meta.orientation[:3]), np.array(meta.orientation[3:])
+    lps = np.eye(4)
+    lps[:3, 0] = row_dir * meta.spacing_mm[1]
+    lps[:3, 1] = col_dir * meta.spacing_mm[0]
+    lps[:3, 2] = np.cross(row_dir, col_dir) * 8.0
+    lps[:3, 3] = meta.position_mm
+    nibabel.save(nibabel.Nifti1Image(pixels.T[:, :, None].astype(np.float32), np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps), out)
+    return pixels, meta
+
+
+def test_nifti_geometry_round_trips_to_the_dicom_frame(cohort, tmp_path):
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    pixels, meta = _as_nifti(subject / "T1_mid" / "map.dcm", tmp_path / "map.nii.gz")
+    (item,) = next(iter(discover([tmp_path], map_type="T1").patients.values()))
+    np.testing.assert_array_equal(item.pixels, pixels)
+    np.testing.assert_allclose(item.orientation, meta.orientation, atol=1e-6)
+    np.testing.assert_allclose(item.position_mm, meta.position_mm, atol=1e-4)
+    np.testing.assert_allclose(item.spacing_mm, meta.spacing_mm, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_analyze_runs_on_nifti_maps(cohort, tmp_path):
+    from myomap.analyze.pipeline import AnalyzeConfig, analyze
+
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    (tmp_path / "in").mkdir()
+    for position in ("basal", "mid", "apical"):
+        _as_nifti(subject / f"T1_{position}" / "map.dcm", tmp_path / "in" / f"t1_{position}.nii")
+    result = analyze([tmp_path / "in"], tmp_path / "out", AnalyzeConfig(map_type="T1", tta=False, report=False))
+    assert not result.errors, result.errors
+    assert sorted((r.slice.slice_position, r.slice.path.name) for r in result.slices) == [("apical", "t1_apical.nii"), ("basal", "t1_basal.nii"), ("mid", "t1_mid.nii")]
+    assert all(r.values for r in result.slices)

@@ -142,8 +142,13 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False, map_typ
             actions.setdefault(meta.series_uid, action)
     if fittable:
         notes.append(f"{fittable} weighted series without a scanner map not used; --fit-missing fits maps from them")
-    slices.extend(_nifti_slices(inputs, map_type, errors))
     rows = _rows(inventory, slices, failed, actions)
+    nifti = _nifti_slices(inputs, map_type, errors)
+    slices.extend(nifti)
+    for path in dict.fromkeys(s.path for s in nifti):
+        count = sum(s.path == path for s in nifti)
+        kind = next(s.map_type for s in nifti if s.path == path)
+        rows.append(SeriesSummary(path.name, f"{kind} map (NIfTI)", count, count, f"analyse {count} slice(s)"))
     skipped = skipped_line(inventory)
     notes.extend([skipped] if skipped else [])
     return Discovery(_by_patient(slices, notes), errors, notes, rows, fittable=fittable, unreadable_maps=sum(failed.values()))
