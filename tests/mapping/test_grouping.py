@@ -58,3 +58,15 @@ def test_mixed_matrix_sizes_in_a_series_are_one_clear_error(tmp_path):
     report = fit_paths([tmp_path], tmp_path / "out", model="ir")
     assert len(report.outcomes) == 1
     assert len(report.errors) == 1 and "mixed matrix sizes" in report.errors[0] and "MOLLI_s4" in report.errors[0]
+
+
+def test_fit_on_an_exam_folder_fits_the_weighted_series_and_skips_the_rest_in_one_note(tmp_path):
+    from myomap.io.synthetic import write_exam
+    from myomap.mapping.pipeline import fit_paths
+
+    write_exam(tmp_path / "exam", 250, size=16)
+    report = fit_paths([tmp_path / "exam"], tmp_path / "out")
+    assert not report.errors, report.errors
+    assert sorted(o.model for o in report.outcomes) == ["molli"] * 3 + ["t2"] * 3
+    skipped = [n for n in report.notes if "without inversion or T2-preparation times skipped" in n]
+    assert len(skipped) == 1 and skipped[0].startswith("19 series")  # 3 localiser + 8 cine + 8 LGE groups

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.uid import generate_uid
 
+from myomap.io import vendor
 from myomap.io.dicom import DicomError, write_derived_map
 from myomap.io.files import atomic_write_text, write_npz
 from myomap.mapping.fit import T1Fit, T2Fit, estimate_noise_sd, fit_inversion_recovery, fit_t2
@@ -74,7 +75,9 @@ def fit_paths(
 
     ``model="auto"`` takes MOLLI when the images carry inversion times and
     T2 when they carry T2-preparation times; plain inversion recovery must be
-    asked for (``"ir"``).  With ``noise_correction`` the Rician noise
+    asked for (``"ir"``); with ``auto`` and no ``times_ms``, series without
+    any preparation times (localisers, cine in an exam folder) are skipped
+    with one note.  With ``noise_correction`` the Rician noise
     floor, estimated from the darkest pixels, is removed before fitting
     (where the background is not blanked by the scanner).  A series that cannot be fitted gives an error line
     and the others go on.  ``progress(name, total)`` is called once per
@@ -91,6 +94,13 @@ def fit_paths(
     errors.extend(group_errors)
     if not groups and not errors:
         errors.append(f"{', '.join(map(str, inputs))}: no weighted DICOM images found")
+    if model == "auto" and times_ms is None:  # an exam folder: fit what carries times, one note for the rest
+        untimed = [name for name, group in groups.items() if not any(vendor.series_times(group, kind) for kind in ("inversion", "t2prep"))]
+        groups = {name: group for name, group in groups.items() if name not in untimed}
+        if untimed:
+            notes.append(f"{len(untimed)} series without inversion or T2-preparation times skipped (e.g. {untimed[0]}); give --model and --times to fit them")
+        if not groups and not errors:
+            errors.append(f"{', '.join(map(str, inputs))}: no weighted images with inversion or T2-preparation times found; give --model and --times")
     outcomes: list[FitOutcome] = []
     for name, group in groups.items():
         try:
