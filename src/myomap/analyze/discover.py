@@ -125,6 +125,20 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False, map_typ
     errors.extend(inventory.errors)
     notes = list(inventory.notes)
     slices, failed = _read_maps(inventory, errors)
+    actions, fittable = _use_weighted(inventory, slices, fit_missing, errors)
+    if fittable:
+        notes.append(f"{fittable} weighted series without a scanner map not used; --fit-missing fits maps from them")
+    rows = _rows(inventory, slices, failed, actions)
+    nifti = _nifti_slices(inputs, map_type, errors)
+    slices.extend(nifti)
+    rows.extend(_nifti_rows(nifti))
+    skipped = skipped_line(inventory)
+    notes.extend([skipped] if skipped else [])
+    return Discovery(_by_patient(slices, notes), errors, notes, rows, fittable=fittable, unreadable_maps=sum(failed.values()))
+
+
+def _use_weighted(inventory: Inventory, slices: list[MapSlice], fit_missing: bool, errors: list[str]) -> tuple[dict[str, str], int]:
+    """Fit (with ``fit_missing``) the weighted groups whose slice has no scanner map; the action per series, and how many were left."""
     actions: dict[str, str] = {}
     fittable = 0
     have = {(m.study, m.map_type, _where(m.position_mm)) for m in slices}
@@ -140,18 +154,15 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False, map_typ
             slices.extend([fitted] if fitted is not None else [])
         for meta in frames:
             actions.setdefault(meta.series_uid, action)
-    if fittable:
-        notes.append(f"{fittable} weighted series without a scanner map not used; --fit-missing fits maps from them")
-    rows = _rows(inventory, slices, failed, actions)
-    nifti = _nifti_slices(inputs, map_type, errors)
-    slices.extend(nifti)
+    return actions, fittable
+
+
+def _nifti_rows(nifti: list[MapSlice]) -> list[SeriesSummary]:
+    rows = []
     for path in dict.fromkeys(s.path for s in nifti):
-        count = sum(s.path == path for s in nifti)
-        kind = next(s.map_type for s in nifti if s.path == path)
-        rows.append(SeriesSummary(path.name, f"{kind} map (NIfTI)", count, count, f"analyse {count} slice(s)"))
-    skipped = skipped_line(inventory)
-    notes.extend([skipped] if skipped else [])
-    return Discovery(_by_patient(slices, notes), errors, notes, rows, fittable=fittable, unreadable_maps=sum(failed.values()))
+        mine = [s for s in nifti if s.path == path]
+        rows.append(SeriesSummary(path.name, f"{mine[0].map_type} map (NIfTI)", len(mine), len(mine), f"analyse {len(mine)} slice(s)"))
+    return rows
 
 
 def _by_patient(slices: list[MapSlice], notes: list[str]) -> dict[tuple[str, str], list[MapSlice]]:

@@ -94,13 +94,8 @@ def fit_paths(
     errors.extend(group_errors)
     if not groups and not errors:
         errors.append(f"{', '.join(map(str, inputs))}: no weighted DICOM images found")
-    if model == "auto" and times_ms is None:  # an exam folder: fit what carries times, one note for the rest
-        untimed = [name for name, group in groups.items() if not any(vendor.series_times(group, kind) for kind in ("inversion", "t2prep"))]
-        groups = {name: group for name, group in groups.items() if name not in untimed}
-        if untimed:
-            notes.append(f"{len(untimed)} series without inversion or T2-preparation times skipped (e.g. {untimed[0]}); give --model and --times to fit them")
-        if not groups and not errors:
-            errors.append(f"{', '.join(map(str, inputs))}: no weighted images with inversion or T2-preparation times found; give --model and --times")
+    if model == "auto" and times_ms is None:
+        groups = _timed(groups, inputs, errors, notes)
     outcomes: list[FitOutcome] = []
     for name, group in groups.items():
         try:
@@ -141,6 +136,16 @@ def fit_paths(
         except OSError as exc:
             errors.append(f"{out / 'fits.csv'}: cannot write ({exc.strerror or exc})")
     return FitReport(outcomes, errors, notes)
+
+
+def _timed(groups: dict, inputs: Sequence, errors: list[str], notes: list[str]) -> dict:
+    """The groups that carry preparation times (an exam folder: fit those, one note for the rest)."""
+    untimed = [name for name, group in groups.items() if not any(vendor.series_times(group, kind) for kind in ("inversion", "t2prep"))]
+    if untimed:
+        notes.append(f"{len(untimed)} series without inversion or T2-preparation times skipped (e.g. {untimed[0]}); give --model and --times to fit them")
+    if len(untimed) == len(groups) and groups and not errors:
+        errors.append(f"{', '.join(map(str, inputs))}: no weighted images with inversion or T2-preparation times found; give --model and --times")
+    return {name: group for name, group in groups.items() if name not in untimed}
 
 
 def read_weighted(name: str, files: list, model: str = "auto", times_ms=None) -> tuple[WeightedSeries, str]:
