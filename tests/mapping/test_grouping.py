@@ -70,3 +70,19 @@ def test_fit_on_an_exam_folder_fits_the_weighted_series_and_skips_the_rest_in_on
     assert sorted(o.model for o in report.outcomes) == ["molli"] * 3 + ["t2"] * 3
     skipped = [n for n in report.notes if "without inversion or T2-preparation times skipped" in n]
     assert len(skipped) == 1 and skipped[0].startswith("19 series")  # 3 localiser + 8 cine + 8 LGE groups
+
+
+def test_enhanced_multiframe_molli_is_fitted_frame_by_frame(tmp_path):
+    from myomap.io.synthetic import enhanced_mr
+    from myomap.mapping.pipeline import fit_paths
+
+    times = list(TIMES_MS)
+    frames = [np.full((12, 12), round(1000 * abs(1 - 2 * np.exp(-t / T1_MS))), np.uint16) for t in times]
+    ds = enhanced_mr(frames, [(0.0, 0.0, 4.0)] * len(times), study_uid="1.2", series_uid=generate_uid(), description="IR_enhanced", inversion_times_ms=times)
+    save(ds, tmp_path / "in" / "enhanced.dcm")
+    report = fit_paths([tmp_path / "in"], tmp_path / "out", model="ir")
+    assert not report.errors, report.errors
+    (outcome,) = report.outcomes
+    assert outcome.time_source == "InversionTime" and list(outcome.times_ms) == times
+    t1, meta = read_image(outcome.folder / "map.dcm")
+    assert abs(float(np.median(t1)) - T1_MS) < 10 and meta.position_mm == (0.0, 0.0, 4.0) and meta.spacing_mm == (1.5, 1.5)
