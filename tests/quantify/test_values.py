@@ -83,7 +83,7 @@ def test_nan_and_inf_pixels_are_left_out_and_counted():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         stats = region_stats(values, MYO & ~BORDER)
-    assert stats["n_nan"] == 3 and stats["n_pixels"] == (MYO & ~BORDER).sum() - 3
+    assert stats["n_missing"] == 3 and stats["n_pixels"] == (MYO & ~BORDER).sum() - 3
     assert stats["mean_ms"] == 1000.0 and stats["iqr_ms"] == 0.0
 
 
@@ -94,7 +94,7 @@ def test_empty_region_gives_nan_without_warnings(values):
         warnings.simplefilter("error")
         stats = region_stats(values, mask)
     assert set(stats) == set(STAT_KEYS) and stats["n_pixels"] == 0
-    assert stats["n_nan"] == (0 if np.isfinite(values).all() else MYO.sum())
+    assert stats["n_missing"] == (0 if np.isfinite(values).all() else MYO.sum())
     assert all(np.isnan(stats[k]) for k in STAT_KEYS if k.endswith("_ms"))
 
 
@@ -126,7 +126,8 @@ def test_one_row_per_segment_of_the_slice_level(position, segments):
     rows = slice_values(values, EPI, ENDO, INSERTION, position, spacing_mm=SPACING)
     regions = [r["region"] for r in rows if not r["eroded"]]
     assert regions == ["global", *(f"segment_{n}" for n in segments), "septal"]
-    assert len(rows) == 2 * len(regions) and all(r["slice"] == position for r in rows)
+    assert len(rows) == 2 * len(regions) + 1 and rows[-1]["region"] == "blood"
+    assert all(r["slice"] == position for r in rows)
     for n in segments:
         row = _row(rows, f"segment_{n}", False)
         assert row["segment"] == n and row["n_pixels"] > 0
@@ -157,12 +158,14 @@ def test_septal_roi_lies_in_the_septal_segments_only(position):
     )
 
 
-def test_without_reference_only_global_rows():
+def test_without_reference_only_global_and_blood_rows():
     rows = slice_values(_ring_map(), EPI, ENDO, None, "apical", spacing_mm=SPACING)
     assert [(r["region"], r["eroded"]) for r in rows] == [
         ("global", False),
         ("global", True),
+        ("blood", True),
     ]
+    assert rows[-1]["median_ms"] == 1600.0 and rows[-1]["iqr_ms"] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -218,13 +221,15 @@ def test_patient_values_pool_the_pixels():
     assert (
         overall["n_slices"] == 2
         and overall["n_pixels"] == n_basal + n_mid
-        and overall["n_nan"] == 1
+        and overall["n_missing"] == 1
     )
     assert overall["median_ms"] == 100.0
     assert overall["mean_ms"] == pytest.approx(
         (50.0 * n_basal + 100.0 * n_mid) / (n_basal + n_mid)
     )
-    assert _row(pooled, "septal", True)["n_slices"] == 2
+    # The septal ROI comes from the mid slice only (SCMR/EACVI: mid-ventricular septum).
+    assert _row(pooled, "septal", True)["n_slices"] == 1
+    assert _row(pooled, "septal", True)["median_ms"] == 100.0
     assert [
         r["segment"]
         for r in pooled
@@ -238,9 +243,8 @@ def test_patient_values_pool_the_pixels():
             and segment["median_ms"] == source["median_ms"]
             and segment["n_pixels"] == source["n_pixels"]
         )
-    assert [r["region"] for r in pooled[:2]] == ["global", "global"] and pooled[-1][
-        "region"
-    ] == "septal"
+    assert [r["region"] for r in pooled[:2]] == ["global", "global"]
+    assert [r["region"] for r in pooled[-3:]] == ["septal", "septal", "blood"]
     assert patient_values([]) == []
 
 
@@ -261,3 +265,39 @@ def test_two_slices_of_one_level_pool_their_segments():
         both = _row(pooled, f"segment_{n}", False)
         assert both["n_slices"] == 2 and both["n_pixels"] == 2 * single["n_pixels"]
         assert both["median_ms"] == single["median_ms"]
+
+
+@pytest.mark.parametrize("bad", [0.0, -5.0, 4095.0, np.nan, np.inf])
+def test_zero_negative_and_out_of_range_pixels_are_missing(bad):
+    values = _ring_map()
+    values[MYO & ~BORDER] = 1000.0
+    inner = np.argwhere(MYO & ~BORDER)[:4]
+    values[tuple(inner.T)] = bad
+    stats = region_stats(values, MYO & ~BORDER, valid_range_ms=(50.0, 3500.0))
+    assert stats["n_missing"] == 4 and stats["n_pixels"] == (MYO & ~BORDER).sum() - 4
+    assert stats["mean_ms"] == 1000.0 and stats["sd_ms"] == 0.0
+
+
+def test_segments_with_too_few_pixels_are_flagged():
+    rows = slice_values(_ring_map(), EPI, ENDO, INSERTION, "mid", spacing_mm=SPACING, min_pixels=40)
+    for row in rows:
+        assert row["few_pixels"] == (row["n_pixels"] < 40)
+    assert any(r["few_pixels"] for r in rows) and not _row(rows, "global", False)["few_pixels"]
+
+
+def test_septal_roi_falls_back_to_basal_and_is_absent_on_apical_only():
+    basal, _ = _patient_rows()
+    apical = slice_values(np.full(SHAPE, 70.0), EPI, ENDO, INSERTION, "apical", spacing_mm=SPACING, return_pixels=True)
+    pooled = patient_values(basal + apical)
+    assert _row(pooled, "septal", False)["median_ms"] == 50.0
+    assert not [r for r in patient_values(apical) if r["region"] == "septal"]
+
+
+def test_blood_pool_keeps_away_from_papillary_muscles():
+    values = _ring_map()
+    # Papillary muscles (myocardial values) against the wall inside the cavity.
+    for angle in (200.0, 330.0):
+        x, y = 20 + 5.5 * np.cos(np.deg2rad(angle)), 20 - 5.5 * np.sin(np.deg2rad(angle))
+        values[int(round(y)) - 1 : int(round(y)) + 2, int(round(x)) - 1 : int(round(x)) + 2] = 1000.0
+    blood = _row(slice_values(values, EPI, ENDO, None, "mid", spacing_mm=SPACING), "blood", True)
+    assert blood["n_pixels"] > 0 and blood["median_ms"] == 1600.0 and blood["iqr_ms"] == 0.0

@@ -48,3 +48,49 @@ def contours_to_mask(epi_xy: np.ndarray, endo_xy: np.ndarray, shape: tuple[int, 
     mask[epi] = MYOCARDIUM
     mask[endo] = BLOOD_POOL
     return mask
+
+
+BLOOD_POOL_CORE_FRACTION = 0.4
+"""Share of the cavity's equivalent radius kept clear of the endocardium by :func:`blood_pool_core`.
+
+Papillary muscles and trabeculae sit against the wall in the outer part of
+the cavity; keeping 40 % of the radius away from the endocardial contour
+leaves the central 60 %, where the blood is unmixed (the SCMR/EACVI 2017
+consensus asks for a blood-pool ROI clear of papillary muscles and
+trabeculae, Messroghli et al., JCMR 2017;19:75).
+"""
+
+
+def blood_pool_core(
+    endo_xy: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    spacing_mm: tuple[float, float],
+    core_fraction: float = BLOOD_POOL_CORE_FRACTION,
+    min_margin_px: float = 2.0,
+) -> np.ndarray:
+    """The LV blood-pool ROI: pixels inside the endocardium and far from it.
+
+    A pixel is kept when its distance (mm) to the nearest pixel outside
+    the endocardial contour is at least ``core_fraction`` times the
+    cavity's equivalent radius ``sqrt(area / pi)`` and at least
+    ``min_margin_px`` pixel sizes (the larger spacing).  A small apical
+    cavity may give an empty ROI; callers flag it by its pixel count.
+
+    Examples
+    --------
+    >>> t = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    >>> circle = lambda r: np.column_stack([20 + r * np.cos(t), 20 + r * np.sin(t)])
+    >>> core = blood_pool_core(circle(10), (41, 41), spacing_mm=(1.0, 1.0))
+    >>> bool(core[20, 20]), bool(core[20, 27]), int(core.sum()) < int(polygon_mask(circle(10), (41, 41)).sum()) // 2
+    (True, False, True)
+    """
+    from scipy import ndimage
+
+    cavity = polygon_mask(endo_xy, shape)
+    if not cavity.any():
+        return cavity
+    depth_mm = ndimage.distance_transform_edt(cavity, sampling=spacing_mm)
+    radius_mm = np.sqrt(cavity.sum() * spacing_mm[0] * spacing_mm[1] / np.pi)
+    margin_mm = max(core_fraction * radius_mm, min_margin_px * max(spacing_mm))
+    return cavity & (depth_mm >= margin_mm)

@@ -6,17 +6,24 @@ One slice gives tidy rows, one per region and erosion setting:
 - ``segment_<n>``: each AHA segment of the slice's level (basal 1-6, mid
   7-12, apical 13-16), see :func:`myomap.geometry.aha.aha_segments`;
 - ``septal``: the conservative septal ROI recommended by the SCMR (the
-  mid-wall band of the septal segments, :func:`myomap.geometry.aha.septal_roi`).
+  mid-wall band of the septal segments, :func:`myomap.geometry.aha.septal_roi`);
+- ``blood``: the LV blood pool away from papillary muscles and trabeculae
+  (:func:`myomap.geometry.masks.blood_pool_core`), once, as ``eroded`` True.
 
-Each region comes twice, with ``eroded`` False (as drawn) and True (without
-the partial-volume border, :data:`DEFAULT_EROSION_MARGIN_PX`).  Segments and
-the septal ROI need the AHA reference point (the anterior RV insertion); without
-it only the ``global`` rows are produced.
+Each myocardial region comes twice, with ``eroded`` False (as drawn) and
+True (without the partial-volume border, :data:`DEFAULT_EROSION_MARGIN_PX`).
+Segments and the septal ROI need the AHA reference point (the anterior RV
+insertion); without it only the ``global`` and ``blood`` rows are produced.
 
-Patient values pool the *pixels* of all slices of one patient and one map
-type, so a patient's median is the median of all its myocardial pixels, not a
-median of slice medians.  :func:`slice_values` keeps the pixels when asked
-(``return_pixels=True``) and :func:`patient_values` pools them.
+Pixels that are NaN, inf, <= 0 or outside ``valid_range_ms`` (a failed
+fit, a scanner's clipped value) are missing: left out of every statistic and
+counted in ``n_missing``.  A region with fewer than ``min_pixels`` usable
+pixels has ``few_pixels`` True.
+
+Patient values pool the *pixels* of a patient's slices of one map type and
+contrast state (the median of all pixels, not of slice medians); the septal
+ROI pools the mid slices only (basal without a mid slice), where the
+SCMR/EACVI 2017 consensus places it.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from myomap.geometry.aha import (
     eroded_myocardium,
     septal_roi,
 )
-from myomap.geometry.masks import polygon_mask
+from myomap.geometry.masks import blood_pool_core, polygon_mask
 
 DEFAULT_EROSION_MARGIN_PX = 1.0
 """Erosion of the myocardial ROI for the ``eroded=True`` rows, in pixels.
@@ -44,9 +51,20 @@ and above all T2 upwards.  It is passed to
 anisotropic pixels the larger spacing is the pixel size.
 """
 
+MIN_REGION_PIXELS = 10
+"""A region with fewer usable pixels than this is flagged ``few_pixels`` (its statistics are unstable)."""
+VALID_RANGE_MS = {"T1": (50.0, 3500.0), "T2": (5.0, 500.0)}
+"""Values a fitted map can hold in tissue, per map type (ms); outside, a pixel is a failed or clipped fit.
+
+T1: post-contrast blood (about 250 ms) to native blood at 3 T (about
+2000 ms) with room for noise; scanners store failed fits at their maximum
+(4095, 5000 ms).  T2: myocardium (about 50 ms) to blood (about 250 ms at
+1.5 T) with room for noise.
+"""
+
 STAT_KEYS = (
     "n_pixels",
-    "n_nan",
+    "n_missing",
     "mean_ms",
     "median_ms",
     "sd_ms",
@@ -54,7 +72,7 @@ STAT_KEYS = (
     "q3_ms",
     "iqr_ms",
 )
-_REGION_ORDER = {"global": 0, "segment": 1, "septal": 2}
+_REGION_ORDER = {"global": 0, "segment": 1, "septal": 2, "blood": 3}
 
 
 @dataclass(frozen=True)
@@ -67,7 +85,19 @@ class RegionMask:
     mask: np.ndarray
 
 
-def region_stats(values_ms: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+def usable_pixels(values_ms: np.ndarray, valid_range_ms: tuple[float, float] | None = None) -> np.ndarray:
+    """Boolean mask of the pixels that count: finite, > 0 and inside ``valid_range_ms`` (inclusive) when given."""
+    values_ms = np.asarray(values_ms, dtype=float)
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(values_ms) & (values_ms > 0)
+        if valid_range_ms is not None:
+            usable &= (values_ms >= valid_range_ms[0]) & (values_ms <= valid_range_ms[1])
+    return usable
+
+
+def region_stats(
+    values_ms: np.ndarray, mask: np.ndarray, *, valid_range_ms: tuple[float, float] | None = None
+) -> dict[str, float]:
     """Summary statistics of the map values inside a mask.
 
     Parameters
@@ -76,16 +106,19 @@ def region_stats(values_ms: np.ndarray, mask: np.ndarray) -> dict[str, float]:
         T1 or T2 map in ms.
     mask : (rows, cols) bool array
         The region.
+    valid_range_ms : (low, high), optional
+        Values a fitted map can hold (e.g. :data:`VALID_RANGE_MS`); pixels
+        outside are missing.
 
     Returns
     -------
     dict
-        ``n_pixels`` (finite pixels used), ``n_nan`` (NaN or inf pixels
-        inside the mask, left out), ``mean_ms``, ``median_ms``, ``sd_ms``
-        (sample SD, ddof=1), ``q1_ms``, ``q3_ms`` and ``iqr_ms`` (quartiles
-        by linear interpolation).  With no finite pixel (an empty mask, or
-        only NaN inside) all statistics are NaN and no warning is emitted;
-        with a single pixel ``sd_ms`` is NaN.
+        ``n_pixels`` (usable pixels), ``n_missing`` (pixels inside the mask
+        that are NaN, inf, <= 0 or out of range, left out), ``mean_ms``,
+        ``median_ms``, ``sd_ms`` (sample SD, ddof=1), ``q1_ms``, ``q3_ms``
+        and ``iqr_ms`` (quartiles by linear interpolation).  With no usable
+        pixel (an empty mask, or only missing pixels inside) all statistics
+        are NaN and no warning is emitted; with a single pixel ``sd_ms`` is NaN.
 
     Raises
     ------
@@ -94,11 +127,11 @@ def region_stats(values_ms: np.ndarray, mask: np.ndarray) -> dict[str, float]:
 
     Examples
     --------
-    >>> values = np.array([[1000.0, 1010.0], [np.nan, 1020.0]])
-    >>> stats = region_stats(values, np.ones((2, 2), bool))
-    >>> stats["n_pixels"], stats["n_nan"], stats["median_ms"], stats["iqr_ms"]
-    (3, 1, 1010.0, 10.0)
-    >>> region_stats(values, np.zeros((2, 2), bool))["mean_ms"]
+    >>> values = np.array([[1000.0, 1010.0], [np.nan, 1020.0], [0.0, 4095.0]])
+    >>> stats = region_stats(values, np.ones((3, 2), bool), valid_range_ms=(50.0, 3500.0))
+    >>> stats["n_pixels"], stats["n_missing"], stats["median_ms"], stats["iqr_ms"]
+    (3, 3, 1010.0, 10.0)
+    >>> region_stats(values, np.zeros((3, 2), bool))["mean_ms"]
     nan
     """
     values_ms = np.asarray(values_ms, dtype=float)
@@ -108,26 +141,20 @@ def region_stats(values_ms: np.ndarray, mask: np.ndarray) -> dict[str, float]:
             f"values and mask differ in shape: {values_ms.shape} and {mask.shape}"
         )
     inside = values_ms[mask]
-    finite = inside[np.isfinite(inside)]
-    return _stats(finite, n_nan=inside.size - finite.size)
+    kept = inside[usable_pixels(inside, valid_range_ms)]
+    return _stats(kept, n_missing=inside.size - kept.size)
 
 
-def _stats(finite_ms: np.ndarray, *, n_nan: int) -> dict[str, float]:
-    """Statistics of finite values (see :func:`region_stats`)."""
+def _stats(kept_ms: np.ndarray, *, n_missing: int) -> dict[str, float]:
+    """Statistics of usable values (see :func:`region_stats`)."""
     stats = dict.fromkeys(STAT_KEYS, float("nan"))
-    stats["n_pixels"], stats["n_nan"] = int(finite_ms.size), int(n_nan)
-    if finite_ms.size == 0:
+    stats["n_pixels"], stats["n_missing"] = int(kept_ms.size), int(n_missing)
+    if kept_ms.size == 0:
         return stats
-    q1, median, q3 = (float(q) for q in np.percentile(finite_ms, [25.0, 50.0, 75.0]))
-    stats.update(
-        mean_ms=float(np.mean(finite_ms)),
-        median_ms=median,
-        q1_ms=q1,
-        q3_ms=q3,
-        iqr_ms=q3 - q1,
-    )
-    if finite_ms.size > 1:
-        stats["sd_ms"] = float(np.std(finite_ms, ddof=1))
+    q1, median, q3 = (float(q) for q in np.percentile(kept_ms, [25.0, 50.0, 75.0]))
+    stats.update(mean_ms=float(np.mean(kept_ms)), median_ms=median, q1_ms=q1, q3_ms=q3, iqr_ms=q3 - q1)
+    if kept_ms.size > 1:
+        stats["sd_ms"] = float(np.std(kept_ms, ddof=1))
     return stats
 
 
@@ -140,14 +167,17 @@ def region_masks(
     *,
     spacing_mm: tuple[float, float],
     erosion_margin_px: float = DEFAULT_EROSION_MARGIN_PX,
+    clockwise: bool = False,
 ) -> list[RegionMask]:
     """The quantification regions of one slice, in the order of the rows of :func:`slice_values`.
 
     ``global``, then ``segment_<n>`` for every segment of the slice's level
     (ascending; a segment with no pixel gets an empty mask, not a missing
-    entry), then ``septal``; each as drawn then eroded.  The eroded septal
-    ROI is the septal ROI intersected with the eroded myocardium.  Without
-    ``reference_xy`` only the two ``global`` regions.
+    entry), then ``septal``; each as drawn then eroded; then ``blood``.  The
+    eroded septal ROI is the septal ROI intersected with the eroded
+    myocardium.  Without ``reference_xy`` no segments and no septal ROI.
+    ``clockwise`` numbers the segments for an image seen from the base
+    (:func:`myomap.geometry.aha.segments_run_clockwise`).
 
     Raises
     ------
@@ -169,10 +199,11 @@ def region_masks(
         RegionMask("global", None, False, myocardium),
         RegionMask("global", None, True, eroded),
     ]
+    blood = RegionMask("blood", None, True, blood_pool_core(endo_xy, shape, spacing_mm=spacing_mm))
     if reference_xy is None:
-        return regions
+        return regions + [blood]
     labels = aha_segments(
-        epi_xy, endo_xy, reference_xy, shape, slice_position, spacing_mm=spacing_mm
+        epi_xy, endo_xy, reference_xy, shape, slice_position, spacing_mm=spacing_mm, clockwise=clockwise
     )
     first = FIRST_SEGMENT[slice_position]
     for number in range(first, first + (4 if slice_position == "apical" else 6)):
@@ -181,11 +212,12 @@ def region_masks(
             RegionMask(f"segment_{number}", number, True, (labels == number) & eroded),
         ]
     septal = septal_roi(
-        epi_xy, endo_xy, reference_xy, shape, slice_position, spacing_mm=spacing_mm
+        epi_xy, endo_xy, reference_xy, shape, slice_position, spacing_mm=spacing_mm, clockwise=clockwise
     )
     return regions + [
         RegionMask("septal", None, False, septal),
         RegionMask("septal", None, True, septal & eroded),
+        blood,
     ]
 
 
@@ -198,38 +230,49 @@ def slice_values(
     *,
     spacing_mm: tuple[float, float],
     erosion_margin_px: float = DEFAULT_EROSION_MARGIN_PX,
+    clockwise: bool = False,
+    valid_range_ms: tuple[float, float] | None = None,
+    min_pixels: int = MIN_REGION_PIXELS,
     return_pixels: bool = False,
 ) -> list[dict]:
-    """T1/T2 statistics of one slice's myocardial regions, as tidy rows.
+    """T1/T2 statistics of one slice's regions, as tidy rows.
 
     Parameters
     ----------
     map_ms : (rows, cols) array
-        T1 or T2 map in ms; NaN and inf pixels are left out and counted.
+        T1 or T2 map in ms; missing pixels (NaN, inf, <= 0, out of
+        ``valid_range_ms``) are left out and counted.
     epi_xy, endo_xy : (n, 2) arrays
         Epi- and endocardial contours, pixel (x = column, y = row).
     reference_xy : (x, y) or None
         The anterior RV insertion point in pixels (AHA reference), e.g. from
         the contours file or :func:`myomap.quantify.reference.estimate_rv_insertion`.
-        None gives the ``global`` rows only.
+        None gives the ``global`` and ``blood`` rows only.
     slice_position : {"basal", "mid", "apical"}
     spacing_mm : (float, float)
         Pixel spacing (row, col) in mm.
     erosion_margin_px : float
         Border removed for the ``eroded=True`` rows (see
         :data:`DEFAULT_EROSION_MARGIN_PX`); 0 makes them equal to the others.
+    clockwise : bool
+        The image is seen from the base (mirrored), see
+        :func:`myomap.geometry.aha.segments_run_clockwise`.
+    valid_range_ms : (low, high), optional
+        See :data:`VALID_RANGE_MS`.
+    min_pixels : int
+        Regions with fewer usable pixels get ``few_pixels`` True.
     return_pixels : bool
-        Add ``values_ms``, the 1-D array of the region's finite pixel values,
-        to every row (for :func:`patient_values`).
+        Add ``values_ms``, the 1-D array of the region's usable pixel
+        values, to every row (for :func:`patient_values`).
 
     Returns
     -------
     list of dict
         One row per region and erosion, in the order of
         :func:`region_masks`: ``slice``, ``region``, ``segment`` (int or
-        None), ``eroded`` (bool) and the :func:`region_stats` keys.  An
-        empty region (a thin wall fully eroded, a segment the contours miss)
-        has ``n_pixels`` 0 and NaN statistics.
+        None), ``eroded`` (bool), the :func:`region_stats` keys and
+        ``few_pixels``.  An empty region (a thin wall fully eroded, a
+        segment the contours miss) has ``n_pixels`` 0 and NaN statistics.
 
     Raises
     ------
@@ -245,55 +288,61 @@ def slice_values(
     >>> rows = slice_values(t1_ms, circle(12), circle(7), (14.0, 9.6), "basal", spacing_mm=(1.5, 1.5))
     >>> [row["region"] for row in rows if not row["eroded"]]
     ['global', 'segment_1', 'segment_2', 'segment_3', 'segment_4', 'segment_5', 'segment_6', 'septal']
-    >>> rows[1]["eroded"], rows[1]["median_ms"]
-    (True, 1000.0)
+    >>> rows[1]["eroded"], rows[1]["median_ms"], rows[-1]["region"]
+    (True, 1000.0, 'blood')
     """
     map_ms = np.asarray(map_ms, dtype=float)
     if map_ms.ndim != 2:
         raise ValueError(f"map must be a 2-D array, got shape {map_ms.shape}")
+    usable = usable_pixels(map_ms, valid_range_ms)
     rows = []
     for region in region_masks(
-        map_ms.shape,
-        epi_xy,
-        endo_xy,
-        reference_xy,
-        slice_position,
-        spacing_mm=spacing_mm,
-        erosion_margin_px=erosion_margin_px,
-    ):
+        map_ms.shape, epi_xy, endo_xy, reference_xy, slice_position,
+        spacing_mm=spacing_mm, erosion_margin_px=erosion_margin_px, clockwise=clockwise,
+    ):  # fmt: skip
         row = {
             "slice": slice_position,
             "region": region.region,
             "segment": region.segment,
             "eroded": region.eroded,
         }
-        row.update(region_stats(map_ms, region.mask))
+        row.update(region_stats(map_ms, region.mask, valid_range_ms=valid_range_ms))
+        row["few_pixels"] = row["n_pixels"] < min_pixels
         if return_pixels:
-            inside = map_ms[region.mask]
-            row["values_ms"] = inside[np.isfinite(inside)]
+            row["values_ms"] = map_ms[region.mask & usable]
         rows.append(row)
     return rows
 
 
-def patient_values(rows: list[dict]) -> list[dict]:
-    """Pool the slices of one patient and one map type into patient-level rows.
+def septal_slices(rows: list[dict]) -> str | None:
+    """The level whose slices give the patient's septal ROI: ``mid``, else ``basal``, else None (apical only)."""
+    return next((level for level in ("mid", "basal") if any(r["region"] == "septal" and r.get("slice") == level for r in rows)), None)
+
+
+def patient_values(rows: list[dict], *, min_pixels: int = MIN_REGION_PIXELS) -> list[dict]:
+    """Pool the slices of one patient, one map type and one contrast state into patient-level rows.
 
     Parameters
     ----------
     rows : list of dict
         The rows of :func:`slice_values` called with ``return_pixels=True``
-        on each slice of one patient and one map type (several slices may
-        share a level, e.g. two basal slices: their pixels pool).
+        on each slice (several slices may share a level, e.g. two basal
+        slices: their pixels pool).
+    min_pixels : int
+        Pooled regions with fewer usable pixels get ``few_pixels`` True.
 
     Returns
     -------
     list of dict
         One row per (region, eroded) found in ``rows``: ``region``,
-        ``segment``, ``eroded``, ``n_slices`` (slices contributing) and the
-        :func:`region_stats` keys computed on the pooled pixels (``n_nan``
-        summed).  ``global`` and ``septal`` pool all slices; each segment
-        pools the slices of its level.  Ordered ``global``, segments by
-        number, ``septal``; unpooled first.  An empty input gives ``[]``.
+        ``segment``, ``eroded``, ``n_slices`` (slices contributing), the
+        :func:`region_stats` keys computed on the pooled pixels
+        (``n_missing`` summed) and ``few_pixels``.  ``global`` and
+        ``blood`` pool all slices; each segment pools the slices of its
+        level; ``septal`` pools the mid slices, or the basal ones without a
+        mid slice, and is left out when only apical slices have one.
+        Ordered ``global``, segments by number, ``septal``, ``blood``;
+        unpooled first.  An empty input gives ``[]``.
 
     Raises
     ------
@@ -307,11 +356,14 @@ def patient_values(rows: list[dict]) -> list[dict]:
     >>> circle = lambda r: np.column_stack([20 + r * np.cos(t), 20 + r * np.sin(t)])
     >>> rows = []
     >>> for position, t2_ms in (("basal", 50.0), ("mid", 60.0)):
-    ...     rows += slice_values(np.full((41, 41), t2_ms), circle(12), circle(7), None, position, spacing_mm=(1.5, 1.5), return_pixels=True)
-    >>> pooled = patient_values(rows)
-    >>> pooled[0]["region"], pooled[0]["n_slices"], pooled[0]["mean_ms"]
-    ('global', 2, 55.0)
+    ...     rows += slice_values(np.full((41, 41), t2_ms), circle(12), circle(7), (14.0, 9.6), position, spacing_mm=(1.5, 1.5), return_pixels=True)
+    >>> pooled = {(row["region"], row["eroded"]): row for row in patient_values(rows)}
+    >>> pooled["global", False]["n_slices"], pooled["global", False]["mean_ms"]
+    (2, 55.0)
+    >>> pooled["septal", False]["n_slices"], pooled["septal", False]["mean_ms"]
+    (1, 60.0)
     """
+    septal_level = septal_slices(rows)
     groups: dict[tuple[str, int | None, bool], list[dict]] = {}
     for row in rows:
         if "values_ms" not in row:
@@ -319,34 +371,18 @@ def patient_values(rows: list[dict]) -> list[dict]:
                 f"row {row.get('region')!r} has no pixel values: "
                 "call slice_values(..., return_pixels=True)"
             )
-        groups.setdefault(
-            (row["region"], row["segment"], bool(row["eroded"])), []
-        ).append(row)
+        if row["region"] == "septal" and row.get("slice") != septal_level:
+            continue
+        groups.setdefault((row["region"], row["segment"], bool(row["eroded"])), []).append(row)
     out = []
     for (region, segment, eroded), group in groups.items():
-        pooled = np.concatenate(
-            [np.ravel(row["values_ms"]).astype(float) for row in group]
-        )
-        finite = pooled[np.isfinite(pooled)]
-        n_nan = (
-            sum(int(row.get("n_nan", 0)) for row in group) + pooled.size - finite.size
-        )
-        stats = _stats(finite, n_nan=n_nan)
+        pooled = np.concatenate([np.ravel(row["values_ms"]).astype(float) for row in group])
+        kept = pooled[usable_pixels(pooled)]
+        n_missing = sum(int(row.get("n_missing", 0)) for row in group) + pooled.size - kept.size
+        stats = _stats(kept, n_missing=n_missing)
         out.append(
-            {
-                "region": region,
-                "segment": segment,
-                "eroded": eroded,
-                "n_slices": len(group),
-                **stats,
-            }
-        )
-    out.sort(
-        key=lambda row: (
-            _REGION_ORDER.get(row["region"].split("_")[0], 3),
-            row["segment"] or 0,
-            row["region"],
-            row["eroded"],
-        )
-    )
+            {"region": region, "segment": segment, "eroded": eroded, "n_slices": len(group),
+             **stats, "few_pixels": stats["n_pixels"] < min_pixels}
+        )  # fmt: skip
+    out.sort(key=lambda row: (_REGION_ORDER.get(row["region"].split("_")[0], 4), row["segment"] or 0, row["region"], row["eroded"]))
     return out
