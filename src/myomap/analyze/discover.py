@@ -12,12 +12,16 @@ series where each series holds one time).  Duplicate images
 (SOPInstanceUID seen before) are dropped with a note; several maps at one
 position in one series give one slice.
 
-Slices are grouped per patient and study, and per map type ordered base to
-apex along the LV long axis from ImageOrientationPatient and
-ImagePositionPatient: the slice normal is oriented toward the patient's
-left, anterior and inferior (where the apex points), and slices are sorted
-by their position along it.  The ordered slices are labelled basal, mid
-and apical by thirds (one slice: mid).
+Slices are grouped per patient and study.  Each series is called native or
+post-contrast (:mod:`myomap.analyze.contrast`, the deciding rule kept), and
+each stack (map type and contrast state) is ordered base to apex along the
+LV long axis from ImageOrientationPatient and ImagePositionPatient: the
+slice normal is oriented toward the patient's left, anterior and inferior
+(where the apex points), and slices are sorted by their position along it.
+Levels (basal, mid, apical) come from thirds of the stack's extent along
+that axis (:func:`myomap.geometry.levels.slice_levels`, which records its
+evidence), and each slice records whether it is seen from the base
+(mirrored), so that AHA segments are numbered the right way round.
 """
 
 from __future__ import annotations
@@ -30,7 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
+from myomap.analyze.contrast import with_contrast
 from myomap.analyze.inventory import Inventory, SeriesSummary, classify, map_type_from_header, skipped_line
+from myomap.geometry.aha import APEX_DIRECTION_LPS, long_axis_direction, segments_run_clockwise
+from myomap.geometry.levels import slice_levels
+from myomap.io.context import ScanContext
 from myomap.io import vendor
 from myomap.io.dicom import DecodeError, DicomError, read_frames
 from myomap.io.header import ImageMeta, index_files
@@ -40,7 +48,7 @@ from myomap.mapping.series import SeriesError, find_dicom_files, position_key
 MAP_TYPES = ("T1", "T2")
 POSITIONS = ("basal", "mid", "apical")
 # Where the LV apex points in the DICOM patient frame (LPS: +x left, +y posterior, +z superior).
-APEX_DIRECTION = np.array([1.0, -1.0, -1.0]) / math.sqrt(3.0)
+APEX_DIRECTION = APEX_DIRECTION_LPS
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,11 @@ class MapSlice:
     DICOM, ``nifti`` for NIfTI maps, and ``fitted`` for maps fitted here
     from weighted images, in which case ``path`` is the first weighted
     image.  ``frame`` is the frame of a multi-frame file (None: one frame).
+    ``context`` holds field strength, sequence and heart rate as the header
+    gives them; ``contrast`` (``native``/``post``) and ``contrast_rule``
+    say how it was called; ``level_basis`` how the slice level was found;
+    ``clockwise`` that the image is seen from the base (AHA segments run
+    clockwise on screen) and ``axis_basis`` how the long axis was found.
     """
 
     path: Path
@@ -72,6 +85,17 @@ class MapSlice:
     order: int = 0
     series_number: int | None = None
     frame: int | None = None
+    context: ScanContext = ScanContext()
+    contrast: str = "native"
+    contrast_rule: str = ""
+    level_basis: str = ""
+    clockwise: bool = False
+    axis_basis: str = ""
+
+    @property
+    def stack(self) -> str:
+        """``T1``, ``T2`` or ``T1-post``: the map type, with the contrast state when post-contrast."""
+        return self.map_type if self.contrast == "native" else f"{self.map_type}-post"
 
     @property
     def series_label(self) -> str:
@@ -175,7 +199,14 @@ def _by_patient(slices: list[MapSlice], notes: list[str]) -> dict[tuple[str, str
                 f"{group[0].path.parent}: maps without ImageOrientationPatient/ImagePositionPatient; "
                 "their order and basal/mid/apical labels follow the file order"
             )
-    return {key: order_slices(patients[key]) for key in sorted(patients)}
+    ordered = {key: order_slices(patients[key]) for key in sorted(patients)}
+    for group in ordered.values():
+        for stack in sorted({s.stack for s in group if s.axis_basis == "mixed-orientations"}):
+            notes.append(
+                f"{group[0].path.parent}: {stack} slices with different orientations in one stack; "
+                "each slice's AHA direction comes from its own orientation and the anatomical prior"
+            )
+    return ordered
 
 
 def _read_maps(inventory: Inventory, errors: list[str]) -> tuple[list[MapSlice], dict[str, int]]:
@@ -263,12 +294,12 @@ def _slice(meta: ImageMeta, map_type: str, pixels: np.ndarray, origin: str = "sc
         origin=origin,
         series_number=meta.series_number,
         frame=meta.frame,
+        context=meta.context,
     )
 
 
 def _fit_one(name: str, frames: list[ImageMeta], errors: list[str]) -> MapSlice | None:
     """Fit a map from one weighted group, with the defaults of ``myomap fit``; None (and an error line) on failure."""
-    from myomap.mapping.fit import estimate_noise_sd
     from myomap.mapping.pipeline import background_mask, fit_series, read_weighted
 
     try:
@@ -280,8 +311,13 @@ def _fit_one(name: str, frames: list[ImageMeta], errors: list[str]) -> MapSlice 
         errors.append(f"{frames[0].where}: missing PixelSpacing (0028,0030)")
         return None
     map_type = "T2" if model == "t2" else "T1"
-    # The defaults of `myomap fit`: background blanked, Rician noise floor removed.
-    fit = fit_series(series, model, mask=background_mask(series.images), noise_sd=estimate_noise_sd(series.images))
+    # The defaults of `myomap fit`: background blanked, the plain signal model (no noise-floor removal).
+    try:
+        fit = fit_series(series, model, mask=background_mask(series.images))
+    except SeriesError as exc:  # too few images for the model
+        errors.append(str(exc))
+        return None
+    # Failed-fit pixels are stored as 0 ms, which quantification counts as missing.
     values = np.nan_to_num(fit.t1_ms if map_type == "T1" else fit.t2_ms, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
     return _slice(series.frames[0], map_type, values, origin="fitted")
 
@@ -291,20 +327,27 @@ def _where(position: tuple[float, ...] | None) -> tuple | None:
 
 
 def order_slices(slices: list[MapSlice]) -> list[MapSlice]:
-    """Order each map type's slices base to apex and label them basal / mid / apical by thirds.
+    """Call each series native or post, then order each stack base to apex and label its levels.
 
-    Slices without ImageOrientationPatient or ImagePositionPatient keep
-    their file order (the label is then a guess, which the report notes).
+    A stack is one map type in one contrast state.  Slices without
+    ImageOrientationPatient or ImagePositionPatient keep their file order
+    (the level is then a guess, recorded in ``level_basis``).
     """
+    slices = with_contrast(slices)
     ordered: list[MapSlice] = []
     for map_type in MAP_TYPES:
-        group = [s for s in slices if s.map_type == map_type]
-        if all(s.orientation is not None and s.position_mm is not None for s in group):
-            group.sort(key=apical_distance_mm)
-        n = len(group)
-        for k, item in enumerate(group):
-            position = "mid" if n == 1 else POSITIONS[min(2, 3 * k // n)]
-            ordered.append(replace(item, slice_position=position, order=k))
+        for state in ("native", "post"):
+            group = [s for s in slices if s.map_type == map_type and s.contrast == state]
+            geometry = all(s.orientation is not None and s.position_mm is not None for s in group)
+            if geometry:
+                group.sort(key=apical_distance_mm)
+            levels, basis = slice_levels([apical_distance_mm(s) if geometry else math.nan for s in group])
+            axis, axis_basis = long_axis_direction([s.orientation for s in group], [s.position_mm for s in group])
+            for k, (item, level) in enumerate(zip(group, levels)):
+                clockwise = item.orientation is not None and segments_run_clockwise(item.orientation, axis)
+                ordered.append(
+                    replace(item, slice_position=level, order=k, level_basis=basis, clockwise=clockwise, axis_basis=axis_basis)
+                )
     return ordered
 
 

@@ -24,6 +24,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from myomap.io import vendor
+from myomap.io.context import ScanContext, scan_context
 from myomap.io.vendor import ValueScaling
 
 
@@ -86,6 +87,7 @@ class ImageMeta:
     vendor_inversion_ms: float | None = None
     scaling: ValueScaling = ValueScaling()
     problems: tuple[str, ...] = ()
+    context: ScanContext = ScanContext()  # field strength, sequence, heart rate, contrast agent, time
 
     @property
     def where(self) -> str:
@@ -214,6 +216,7 @@ def _meta(ds: Dataset, path: Path, frame: int | None, **override) -> ImageMeta:
         vendor_inversion_ms=delay,
         scaling=vendor.value_scaling(ds, path, number),
         problems=problems,
+        context=scan_context(ds),
     )
     fields.update(override)
     return ImageMeta(**fields)

@@ -1,0 +1,124 @@
+"""The contrast state of a map, native or post, from its scan context (:mod:`myomap.io.context`) and values.
+
+Native and post-contrast T1 maps of one study must never pool: myocardial
+T1 is about 1000 ms before gadolinium and 450 ms after.  Each series is
+classified by the first rule that decides (recorded as ``contrast_rule``):
+
+``ContrastBolusAgent``
+    The DICOM tag (0018,0010) names an agent (not empty, not "none"): post.
+``series-description``
+    The SeriesDescription or ProtocolName says ``post``, ``enh``, ``gd``,
+    ``gad``, ``contrast``, ``ce`` or ``+c`` (post), or ``pre``/``native``
+    (native).
+``acquisition-time+value-range`` / ``value-range``
+    T1 only: a series whose level (the median of its central pixels in a
+    plausible T1 range) is below :data:`POST_LEVEL_RATIO` of the study's
+    highest T1 series is post, confirmed by a later acquisition time when
+    the times are known; a study with a single undecided level is post when
+    that level is below :data:`POST_LEVEL_MS` for its field strength.
+``default``
+    Otherwise native (T2 maps are nearly always acquired before contrast).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from myomap.io.context import ScanContext
+
+POST_LEVEL_RATIO = 0.7
+"""A T1 series below this fraction of the study's highest T1 level is post-contrast."""
+POST_LEVEL_MS = {1.5: 700.0, 3.0: 850.0}
+"""Central image level (ms) below which a lone T1 series is post-contrast, per field (native myocardium
+and blood sit above 950 ms at 1.5 T and 1150 ms at 3 T; 15 min after 0.15 mmol/kg gadolinium both fall below 600 ms)."""
+_POST_WORDS = re.compile(r"(?<![a-z])(post|enh\w*|gd|gad\w*|contrast|ce|\+c|dotarem|gadovist|magnevist|multihance)(?![a-z])", re.IGNORECASE)
+_NATIVE_WORDS = re.compile(r"(?<![a-z])(pre|native|nativ)(?![a-z])", re.IGNORECASE)
+_NO_AGENT = {"", "none", "no", "n/a", "na", "nil"}
+
+
+def t1_level_ms(pixels: np.ndarray) -> float:
+    """Median of the central half of a T1 map (where the heart is) over plausible T1 values, NaN if none."""
+    rows, cols = pixels.shape
+    centre = np.asarray(pixels, float)[rows // 4 : rows - rows // 4, cols // 4 : cols - cols // 4]
+    values = centre[np.isfinite(centre) & (centre >= 50.0) & (centre <= 3500.0)]
+    return float(np.median(values)) if values.size else float("nan")
+
+
+@dataclass(frozen=True)
+class ContrastCall:
+    """One series' contrast state (``native`` or ``post``) and the rule that decided it."""
+
+    state: str
+    rule: str
+
+
+def classify_series(map_type: str, context: ScanContext) -> ContrastCall | None:
+    """The header rules alone: the contrast agent tag, then the description; None when neither decides."""
+    if context.contrast_agent.lower() not in _NO_AGENT:
+        return ContrastCall("post", "ContrastBolusAgent")
+    words = re.sub(r"(non|pre)[ -]?contrast", "native", context.description.replace("_", " "), flags=re.IGNORECASE)
+    if _POST_WORDS.search(words):
+        return ContrastCall("post", "series-description")
+    if _NATIVE_WORDS.search(words):
+        return ContrastCall("native", "series-description")
+    return None if map_type == "T1" else ContrastCall("native", "default")
+
+
+def classify_study(series: Sequence[tuple[str, ScanContext, float]]) -> list[ContrastCall]:
+    """Contrast state of each series of one study, given ``(map_type, context, t1_level_ms)`` per series.
+
+    Examples
+    --------
+    >>> native, post = ScanContext(acquisition_time_s=100.0), ScanContext(acquisition_time_s=1300.0)
+    >>> [c.state + ":" + c.rule for c in classify_study([("T1", native, 1150.0), ("T1", post, 480.0)])]
+    ['native:default', 'post:acquisition-time+value-range']
+    >>> classify_study([("T1", ScanContext(description="MOLLI post 15min"), 450.0)])[0]
+    ContrastCall(state='post', rule='series-description')
+    """
+    calls = [classify_series(map_type, context) for map_type, context, _ in series]
+    levels = [level for (map_type, _, level), call in zip(series, calls) if map_type == "T1" and np.isfinite(level)]
+    highest = max(levels, default=float("nan"))
+    native_times = [c.acquisition_time_s for (m, c, lv), call in zip(series, calls) if m == "T1" and lv >= POST_LEVEL_RATIO * highest and c.acquisition_time_s is not None]
+    out = []
+    for (map_type, context, level), call in zip(series, calls):
+        if call is None:
+            call = _by_level(context, level, highest, min(native_times, default=None), lone=len(levels) == 1)
+        out.append(call)
+    return out
+
+
+def _by_level(context: ScanContext, level: float, highest: float, first_native_s: float | None, *, lone: bool) -> ContrastCall:
+    if not np.isfinite(level):
+        return ContrastCall("native", "default")
+    if lone:
+        field = 3.0 if (context.field_strength_t or 1.5) > 2.0 else 1.5
+        return ContrastCall("post", "value-range") if level < POST_LEVEL_MS[field] else ContrastCall("native", "default")
+    if level >= POST_LEVEL_RATIO * highest:
+        return ContrastCall("native", "default")
+    later = context.acquisition_time_s is not None and first_native_s is not None and context.acquisition_time_s > first_native_s
+    return ContrastCall("post", "acquisition-time+value-range" if later else "value-range")
+
+
+def with_contrast(slices: list) -> list:
+    """The maps of one study with ``contrast`` and ``contrast_rule`` set, one decision per series.
+
+    ``slices`` are :class:`~myomap.analyze.discover.MapSlice` objects (any
+    frozen dataclass with ``map_type``, ``series_uid``, ``context`` and
+    ``pixels``); a series' T1 level is the median of its slices' levels.
+    """
+    from dataclasses import replace
+
+    series: dict[str, list] = {}
+    for item in slices:
+        series.setdefault(item.series_uid or str(item.path), []).append(item)
+    keys = list(series)
+    facts = [
+        (series[k][0].map_type, series[k][0].context, float(np.nanmedian([t1_level_ms(s.pixels) for s in series[k]])) if series[k][0].map_type == "T1" else float("nan"))
+        for k in keys
+    ]  # fmt: skip
+    calls = dict(zip(keys, classify_study(facts)))
+    return [replace(s, contrast=calls[s.series_uid or str(s.path)].state, contrast_rule=calls[s.series_uid or str(s.path)].rule) for s in slices]

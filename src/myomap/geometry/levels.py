@@ -1,0 +1,49 @@
+"""Basal, mid and apical labels of a short-axis stack from the slices' positions along the LV long axis.
+
+The AHA model divides the LV into thirds along its long axis (Cerqueira et
+al., Circulation 2002).  A stack of three or more slices spans the LV from
+base to apex, so its extent stands for the LV's: it is the range of the
+slice positions widened by half a slice gap at each end, and each slice is
+labelled by the third its centre falls in.  With fewer slices the positions
+say nothing about the LV's extent and the labels are assumptions, recorded
+as such in ``basis``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LEVELS = ("basal", "mid", "apical")
+
+
+def slice_levels(apical_distances_mm) -> tuple[list[str], str]:
+    """Level of each slice and the evidence used, from positions along the long axis (growing toward the apex).
+
+    ``basis`` is ``"thirds-of-extent"`` (three or more slices at distinct
+    positions), ``"one-slice-assumed-mid"``, ``"two-slices-assumed-basal-mid"``
+    (the more basal one basal) or ``"no-geometry-file-order"`` (positions
+    unknown, given as NaN: three or more slices labelled by thirds of their
+    count in the given order).
+
+    Examples
+    --------
+    >>> slice_levels([0.0, 10.0, 20.0, 30.0])
+    (['basal', 'mid', 'mid', 'apical'], 'thirds-of-extent')
+    >>> slice_levels([5.0])
+    (['mid'], 'one-slice-assumed-mid')
+    """
+    distances = np.asarray(apical_distances_mm, dtype=float)
+    n = distances.size
+    if n == 0:
+        return [], "thirds-of-extent"
+    if n == 1:
+        return ["mid"], "one-slice-assumed-mid"
+    if n == 2:
+        first = int(np.argmin(distances)) if np.all(np.isfinite(distances)) else 0
+        return ["basal" if k == first else "mid" for k in range(2)], "two-slices-assumed-basal-mid"
+    if not np.all(np.isfinite(distances)) or np.ptp(distances) < 1e-6:
+        return [LEVELS[min(2, 3 * k // n)] for k in range(n)], "no-geometry-file-order"
+    gap = np.ptp(distances) / (n - 1)
+    start, extent = distances.min() - gap / 2, np.ptp(distances) + gap
+    thirds = np.clip(((distances - start) / extent * 3).astype(int), 0, 2)
+    return [LEVELS[t] for t in thirds], "thirds-of-extent"
