@@ -61,19 +61,21 @@ def simulate(
     preview: Annotated[bool, typer.Option("--preview", help="Write a montage PNG per subject to OUT/preview/.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing, non-empty OUT.")] = False,
     workers: Annotated[int, typer.Option(help="Worker processes (0: one per CPU).")] = 0,
+    contrast: Annotated[bool, typer.Option("--contrast", help="Also simulate post-contrast T1 maps (T1post_<slice>) with a known haematocrit and ECV per subject (in subjects.csv).")] = False,
 ) -> None:
     """Simulate a cohort of T1/T2 mapping data with exact ground truth (the digital phantom).
 
     Per subject: basal, mid and apical MOLLI T1 and T2-prep T2 maps fitted
     pixel-wise from simulated weighted images (DICOM), reference contours,
     two further observers for test subjects, the noise-free truth
-    (truth.npz), plus manifest.csv, subjects.csv and simulate.yaml.
+    (truth.npz), plus manifest.csv, subjects.csv and simulate.yaml.  With
+    --contrast also post-contrast MOLLI T1 maps of the same slices.
 
     Example: [bold]myomap simulate cohort --subjects 40 --seed 7 --preview[/]
     """
     from myomap.phantom.cohort import SimulationConfig, SimulationError, simulate_cohort
 
-    config = SimulationConfig(subjects=subjects, seed=seed, field=field, artefact_fraction=artefact_fraction)
+    config = SimulationConfig(subjects=subjects, seed=seed, field=field, artefact_fraction=artefact_fraction, contrast=contrast)
     try:
         config.validate()
         with _progress() as bar:
@@ -96,7 +98,7 @@ def fit(
     times: Annotated[str | None, typer.Option(help="Comma-separated times in ms, one per image in InstanceNumber order (overrides DICOM).")] = None,
     register: Annotated[bool, typer.Option("--register", help="Align the weighted images (translation) before fitting.")] = False,
     mask_background: Annotated[bool, typer.Option("--mask-background/--no-mask-background", help="Leave dark background pixels unfitted (NaN, stored as 0).")] = True,
-    noise_correction: Annotated[bool, typer.Option("--noise-correction/--no-noise-correction", help="Remove the Rician noise floor (estimated from the background) before fitting.")] = True,
+    noise_correction: Annotated[bool, typer.Option("--noise-correction/--no-noise-correction", help="Remove the Rician noise floor (sigma estimated from the background, recorded in fits.csv) before fitting. Off by default: scanners fit the plain model, and the estimate is only trustworthy for single-coil magnitude data, not parallel imaging.")] = False,
     keep_phi: Annotated[bool, typer.Option("--keep-phi", help="Copy patient name, ID and study UID into the output DICOM.")] = False,
 ) -> None:
     """Fit T1 (MOLLI or plain IR) or T2 maps pixel-wise from weighted images.
@@ -251,6 +253,10 @@ def analyze(
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write the HTML reports.")] = True,
     keep_phi: Annotated[bool, typer.Option("--keep-phi", help="Name patients by their DICOM PatientID and keep their name in the SEG (off: anonymous labels).")] = False,
     map_type: Annotated[str | None, typer.Option("--map-type", help="T1 or T2: take the series whose header names no map type nor preparation times (and NIfTI files without a sidecar) as maps of this type.")] = None,
+    hematocrit: Annotated[str | None, typer.Option(help="Haematocrit for ECV: a fraction (0.1-0.7) for every patient, or a CSV with columns patient (label or PatientID) and hematocrit.")] = None,
+    synthetic_hematocrit: Annotated[bool, typer.Option("--synthetic-hematocrit", help="Without --hematocrit, estimate it from native blood T1 (published relation; flagged as synthetic).")] = False,
+    include_review: Annotated[bool, typer.Option("--include-review", help="Pool slices flagged for review into the patient values (default: left out and counted).")] = False,
+    reference_ranges: Annotated[Path | None, typer.Option(help="YAML file of local normal ranges replacing the shipped published ones.")] = None,
 ) -> None:
     """Segment every T1/T2 map and report contours, values and quality flags per patient.
 
@@ -261,8 +267,10 @@ def analyze(
     (never from their value range; --map-type says it for the others),
     grouped per patient and ordered base to apex from the geometry.  Per slice: overlay.png, labels.png, contours.json (pixels),
     contours_mm.json (patient frame) and, for scanner maps, seg.dcm; per patient values.csv
-    (global, AHA segments, septal ROI; with and without erosion) and
-    report.html; for the run slices.csv, values.csv and index.html.
+    (global, AHA segments, mid-septal ROI, LV blood pool; native and
+    post-contrast T1 apart; flags against normal ranges) and report.html;
+    for the run slices.csv, values.csv, ecv.csv (with --hematocrit) and
+    index.html.
     Problems are reported one line each and make the exit code 1; the
     other slices and patients are still analysed.
 
@@ -275,7 +283,13 @@ def analyze(
     config = AnalyzeConfig(
         model=model, tta=tta, fit_missing=fit_missing, reference_point=reference_point, seg=seg, report=report, keep_phi=keep_phi,
         map_type=map_type.upper() if map_type else None,
+        synthetic_hematocrit=synthetic_hematocrit, include_review=include_review, reference_ranges=str(reference_ranges) if reference_ranges else None,
     )  # fmt: skip
+    if hematocrit is not None:
+        try:
+            config = dataclasses.replace(config, hematocrit=float(hematocrit))
+        except ValueError:
+            config = dataclasses.replace(config, hematocrit_csv=hematocrit)
     if erosion is not None:
         config = dataclasses.replace(config, erosion_margin_px=erosion)
     try:

@@ -68,8 +68,19 @@ def test_bad_input():
     with pytest.raises(ValueError, match="1-16"):
         bullseye_figure({17: 1000.0}, map_type="T1")
     with pytest.raises(ValueError, match="map type"):
-        bullseye_figure({1: 1.0}, map_type="ECV")
-    assert bullseye_figure({1: 0.3}, map_type="ECV", window=(0.2, 0.4), unit="%")
+        bullseye_figure({1: 1.0}, map_type="R2")
+    assert bullseye_figure({1: 0.3}, map_type="R2", window=(0.2, 0.4), unit="")
+
+
+def test_windows_follow_map_type_and_contrast_and_flags_mark_segments():
+    from myomap.report.bullseye import MYOCARDIUM_WINDOWS_MS
+
+    assert MYOCARDIUM_WINDOWS_MS["T1-post"][1] < MYOCARDIUM_WINDOWS_MS["T1"][0]
+    fig = bullseye_figure({1: 1100.0, 2: 950.0}, map_type="T1", flags={1: "high", 2: "normal"})
+    wedges = {p.get_gid(): p for p in fig.axes[0].patches if p.get_gid()}
+    assert wedges["segment-1"].get_linewidth() > wedges["segment-2"].get_linewidth()
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "1100\u25b2" in texts and "950" in texts
 
 
 def test_png_bytes_are_deterministic():

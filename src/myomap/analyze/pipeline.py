@@ -4,11 +4,12 @@ Output layout::
 
     OUT/analyze.yaml                  the settings (rerun with the same options)
     OUT/index.html                    run summary, links to every patient report
-    OUT/slices.csv                    one row per slice: position, QC, global values, reference-point method
-    OUT/values.csv                    every patient's values (global, AHA segments, septal; with and without erosion)
+    OUT/slices.csv                    one row per slice: position, contrast, QC, global and blood values, context
+    OUT/values.csv                    every patient's values per stack (global, AHA segments, septal, blood pool)
+    OUT/ecv.csv                       ECV per patient, global and per AHA segment (with a haematocrit)
     OUT/<patient>/report.html         self-contained patient report (overlays, bullseyes, tables, QC)
-    OUT/<patient>/values.csv          that patient's values, pooled over slices
-    OUT/<patient>/<T1|T2>_<k>_<position>/
+    OUT/<patient>/values.csv          that patient's values, pooled over trusted slices
+    OUT/<patient>/<T1|T1-post|T2>_<k>_<position>/
         overlay.png, labels.png, contours.json, contours_mm.json, seg.dcm
 
 Patients are named ``patient-01``, ``patient-02``... (in PatientID order)
@@ -22,7 +23,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.uid import generate_uid
 
+from myomap.analyze.clinical import add_plausibility, fmt_value as _fmt, patient_ecv, slice_row, stack_rows
 from myomap.analyze.discover import Discovery, MapSlice, discover
 from myomap.analyze.exports import SLICE_FILES, write_seg, write_slice_exports
 from myomap.analyze.qc import SPREAD_THRESHOLD_MM, QualityReport, assess
@@ -41,11 +42,14 @@ from myomap.geometry.contours import mask_to_contours
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import ContourError, Contours, read_contours
 from myomap.io.files import atomic_write_text
+from myomap.quantify.ecv import ECV_COLUMNS, HematocritError, check_hematocrit, read_hematocrit_csv
+from myomap.quantify.ranges import RangesError, load_ranges
 from myomap.quantify.reference import estimate_rv_insertion
-from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX, patient_values, slice_values
+from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX, VALID_RANGE_MS, slice_values
 
 log = logging.getLogger(__name__)
 EMBEDDED_MODEL = "embedded"
+NOT_VALIDATED = "segmented by the embedded phantom-trained model, which is not validated on patient data: check every contour"
 REFERENCE_METHODS = ("auto", "estimate")
 
 
@@ -68,6 +72,11 @@ class AnalyzeConfig:
     ``reference_point`` ``auto`` takes the AHA reference point from a
     contours JSON beside the map when that folder holds no other map, and
     estimates it otherwise; ``estimate`` always estimates it.
+    ``hematocrit`` (a fraction, 0.1-0.7) or ``hematocrit_csv`` (columns
+    ``patient``, ``hematocrit``; patient by label or PatientID) enable ECV;
+    ``synthetic_hematocrit`` estimates it from native blood T1 instead.
+    ``include_review`` pools slices flagged for review into patient values.
+    ``reference_ranges`` replaces the shipped normal ranges (a YAML file).
     """
 
     model: str = EMBEDDED_MODEL
@@ -81,10 +90,23 @@ class AnalyzeConfig:
     keep_phi: bool = False
     batch_size: int = 16
     map_type: str | None = None  # T1/T2 for series (and NIfTI files) whose header does not say
+    hematocrit: float | None = None
+    hematocrit_csv: str | None = None
+    synthetic_hematocrit: bool = False
+    include_review: bool = False
+    reference_ranges: str | None = None
 
     def validate(self) -> None:
         if self.map_type not in (None, "T1", "T2"):
             raise ConfigError(f"map type must be T1 or T2, got {self.map_type!r}")
+        try:
+            if self.hematocrit is not None:
+                check_hematocrit(self.hematocrit)
+            if self.hematocrit_csv is not None:
+                read_hematocrit_csv(self.hematocrit_csv)
+            load_ranges(self.reference_ranges)
+        except (HematocritError, RangesError) as exc:
+            raise ConfigError(str(exc)) from None
         if self.reference_point not in REFERENCE_METHODS:
             raise ConfigError(f"reference point must be one of {', '.join(REFERENCE_METHODS)}, got {self.reference_point!r}")
         if self.erosion_margin_px < 0:
@@ -120,6 +142,7 @@ class AnalyzeResult:
     out: Path
     series: list = field(default_factory=list)  # the found-series table (SeriesSummary rows)
     unreadable_maps: int = 0  # maps found but not read (they failed before any slice result)
+    ecv: list[dict] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -189,6 +212,10 @@ def analyze(
     errors, notes = list(found_maps.errors), list(found_maps.notes)
     if inventory is not None:
         inventory(found_maps.series)
+    if config.model == EMBEDDED_MODEL:
+        notes.insert(0, f"Contours {NOT_VALIDATED}")
+    ranges = load_ranges(config.reference_ranges)
+    hematocrits = read_hematocrit_csv(config.hematocrit_csv) if config.hematocrit_csv else {}
     total = sum(len(v) for v in found_maps.patients.values())
     if total == 0 and not found_maps.unreadable_maps:
         errors.append(
@@ -202,21 +229,27 @@ def analyze(
     shared = {folder for folder, n in folders.items() if n > 1}  # a contours JSON there belongs to which map?
     results: list[SliceResult] = []
     patients: dict[str, tuple[list[SliceResult], list[dict]]] = {}
+    ecv: list[dict] = []
     for key, slices in found_maps.patients.items():
         patient = labels[key]
         done = _analyze_patient(patient, slices, segmenter, out, config, errors, progress, shared)
-        rows = patient_value_rows(patient, done)
+        rows, stack_notes = stack_rows(patient, done, ranges, include_review=config.include_review)
+        hct = config.hematocrit if config.hematocrit is not None else hematocrits.get(patient, hematocrits.get(key[0]))
+        post_found = any(s.map_type == "T1" and s.contrast == "post" for s in slices)
+        patient_ecv_rows, ecv_note = patient_ecv(patient, rows, hct, synthetic=config.synthetic_hematocrit, post_found=post_found)
+        notes += stack_notes + ([ecv_note] if ecv_note else [])
         patients[patient] = (done, rows)
+        ecv += patient_ecv_rows
         results.extend(done)
-        _write_patient(out, patient, done, rows, config, errors)
-    _write_run(out, results, patients, config, errors)
-    return AnalyzeResult(results, errors, notes, out, found_maps.series, found_maps.unreadable_maps)
+        _write_patient(out, patient, done, rows, config, errors, patient_ecv_rows)
+    _write_run(out, results, patients, config, errors, ecv)
+    return AnalyzeResult(results, errors, notes, out, found_maps.series, found_maps.unreadable_maps, ecv)
 
 
 def _analyze_patient(
     patient, slices: list[MapSlice], segmenter, out: Path, config: AnalyzeConfig, errors: list[str], progress, shared: set[Path]
 ) -> list[SliceResult]:
-    results = [SliceResult(s, patient, f"{s.map_type}_{s.order + 1:02d}_{s.slice_position}") for s in slices]
+    results = [SliceResult(s, patient, f"{s.stack}_{s.order + 1:02d}_{s.slice_position}") for s in slices]
     predictions, reasons = segmenter.predict_each([r.slice.pixels for r in results], tta=config.tta, batch_size=config.batch_size)
     for result, prediction, reason in zip(results, predictions, reasons):
         if prediction is None:  # NaN, constant or tiny image
@@ -272,8 +305,11 @@ def _analyze_slice(result: SliceResult, prediction, out: Path, config: AnalyzeCo
         item.slice_position,
         spacing_mm=spacing,
         erosion_margin_px=config.erosion_margin_px,
+        clockwise=item.clockwise,
+        valid_range_ms=VALID_RANGE_MS[item.map_type],
         return_pixels=True,
     )
+    add_plausibility(result)
     # labels.png and the SEG show the region the values are measured in: the fitted contours, rasterised.
     exported = contours_to_mask(epi, endo, item.pixels.shape)
     result.overlay = write_slice_exports(
@@ -305,35 +341,6 @@ def _reference_point(item: MapSlice, epi: np.ndarray, endo: np.ndarray, use_json
     return estimate_rv_insertion(item.pixels, epi, endo, spacing_mm=item.spacing_mm, orientation=item.orientation)
 
 
-def slice_row(result: SliceResult) -> dict:
-    """One row of ``slices.csv``."""
-    s = result.slice
-    row = {
-        "patient": result.patient, "map_type": s.map_type, "slice": s.slice_position, "order": s.order + 1,
-        "folder": f"{result.patient}/{result.folder}", "origin": s.origin, "source": str(s.path),
-        "series": s.series_label.removeprefix("series "),
-        "status": "error" if result.error else "review" if result.qc and result.qc.review else "ok",
-        "confidence": _fmt(result.qc.confidence if result.qc else math.nan),
-        "contour_spread_mm": _fmt(result.qc.contour_spread_mm if result.qc else math.nan),
-        "qc_reasons": "; ".join(result.qc.reasons) if result.qc else "",
-        "wall_mm": _fmt(result.qc.wall_mm if result.qc else math.nan),
-        "reference_point": result.reference_method,
-    }  # fmt: skip
-    for eroded in (True, False):
-        stats = next((v for v in result.values if v["region"] == "global" and v["eroded"] == eroded), {})
-        suffix = "" if eroded else "_uneroded"
-        for key in ("median_ms", "mean_ms", "sd_ms", "iqr_ms", "n_pixels"):
-            row[f"global_{key}{suffix}"] = _fmt(stats.get(key, math.nan))
-    row["error"] = result.error or ""
-    return row
-
-
-def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
 def csv_text(rows: list[dict]) -> str:
     if not rows:
         return ""
@@ -345,25 +352,16 @@ def csv_text(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def patient_value_rows(patient: str, results: list[SliceResult]) -> list[dict]:
-    """Pooled values of one patient per map type, with the patient label in front."""
-    rows = []
-    for map_type in ("T1", "T2"):
-        done = [r for r in results if r.slice.map_type == map_type and r.values and not r.error]
-        if done:
-            for row in patient_values([row for r in done for row in r.values]):
-                rows.append({"patient": patient, "map_type": map_type, **row})
-    return rows
-
-
-def _write_patient(out: Path, patient: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, errors: list[str]) -> None:
+def _write_patient(
+    out: Path, patient: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, errors: list[str], ecv: list[dict]
+) -> None:
     try:
         (out / patient).mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / patient / "values.csv", csv_text(rows))
         if config.report:
             from myomap.analyze.report import write_patient_html
 
-            write_patient_html(out / patient / "report.html", patient, results, rows, config)
+            write_patient_html(out / patient / "report.html", patient, results, rows, config, ecv)
     except OSError as exc:
         errors.append(f"{out / patient}: cannot write ({exc.strerror or exc})")
 
@@ -374,14 +372,19 @@ def _write_run(
     patients: dict[str, tuple[list[SliceResult], list[dict]]],
     config: AnalyzeConfig,
     errors: list[str],
+    ecv: list[dict],
 ) -> None:
     try:
         atomic_write_text(out / "slices.csv", csv_text([slice_row(r) for r in results]))
         atomic_write_text(out / "values.csv", csv_text([row for _, rows in patients.values() for row in rows]))
+        if ecv:
+            atomic_write_text(out / "ecv.csv", csv_text([{k: row[k] for k in ECV_COLUMNS} for row in ecv]))
+        else:
+            (out / "ecv.csv").unlink(missing_ok=True)  # a rerun without ECV must not leave the last run's
         if config.report:
             from myomap.analyze.report import write_run_html
 
-            write_run_html(out / "index.html", patients, errors)
+            write_run_html(out / "index.html", patients, errors, config)
     except OSError as exc:
         errors.append(f"{out}: cannot write ({exc.strerror or exc})")
 

@@ -6,7 +6,8 @@ import math
 from dataclasses import asdict
 from pathlib import Path
 
-from myomap.analyze.pipeline import AnalyzeConfig, SliceResult
+from myomap.analyze.pipeline import EMBEDDED_MODEL, NOT_VALIDATED, AnalyzeConfig, SliceResult
+from myomap.quantify.ranges import find_range, flag, load_ranges
 from myomap.report.html import PatientEntry, SliceEntry, write_patient_report, write_run_summary
 
 _METHODS = {
@@ -15,20 +16,23 @@ _METHODS = {
     "dicom-orientation": "anterior RV insertion point estimated from the DICOM orientation (no RV blood pool found)",
     "image-axes": "anterior RV insertion point assumed from the standard display (no RV blood pool, no orientation)",
 }
-_SUMMARY_KEYS = ("map_type", "region", "eroded", "n_slices", "median_ms", "mean_ms", "sd_ms", "iqr_ms", "n_pixels")
+_SUMMARY_KEYS = (
+    "map_type", "region", "eroded", "n_slices", "slices_excluded", "median_ms", "mean_ms", "sd_ms", "iqr_ms", "n_pixels", "n_missing",
+    "few_pixels", "reference_low", "reference_high", "reference_flag", "field_strength_t", "sequence", "heart_rate_bpm",
+)  # fmt: skip
 
 
 def _slice_entry(result: SliceResult) -> SliceEntry:
     s = result.slice
     values = {}
     for row in result.values:
-        if row["eroded"] and row["region"] in ("global", "septal"):
+        if row["eroded"] and row["region"] in ("global", "septal", "blood"):
             for key in ("median_ms", "mean_ms", "iqr_ms") if row["region"] == "global" else ("median_ms",):
                 values[f"{row['region']} {key}"] = row[key]
     qc = result.qc
     return SliceEntry(
-        name=f"{s.map_type} {s.slice_position} ({s.order + 1}) · {s.series_label}",
-        map_type=s.map_type,
+        name=f"{s.stack} {s.slice_position} ({s.order + 1}) · {s.series_label}",
+        map_type=s.stack,
         slice_position=s.slice_position,
         overlay_png=result.overlay,
         review=bool(qc and qc.review),
@@ -39,16 +43,39 @@ def _slice_entry(result: SliceResult) -> SliceEntry:
     )
 
 
-def patient_entry(patient: str, results: list[SliceResult], rows: list[dict]) -> PatientEntry:
-    """What the report shows of one patient; ``rows`` are its pooled values (:func:`patient_value_rows`)."""
+def _stack(row: dict) -> str:
+    return row["map_type"] if row.get("contrast", "native") == "native" else f"{row['map_type']}-post"
+
+
+def patient_entry(patient: str, results: list[SliceResult], rows: list[dict], ecv: list[dict] = (), warning: str = "", ranges=None) -> PatientEntry:
+    """What the report shows of one patient; ``rows`` are its pooled values (:func:`~myomap.analyze.clinical.stack_rows`)."""
     segments: dict[str, dict[int, float]] = {}
+    flags: dict[str, dict[int, str]] = {}
     for row in rows:
         if row["eroded"] and row["region"].startswith("segment_"):
-            segments.setdefault(row["map_type"], {})[int(row["segment"])] = row["median_ms"]
-    summary = tuple({k: row[k] for k in _SUMMARY_KEYS if k in row} for row in rows if row["region"] in ("global", "septal"))
+            segments.setdefault(_stack(row), {})[int(row["segment"])] = row["median_ms"]
+            flags.setdefault(_stack(row), {})[int(row["segment"])] = row.get("reference_flag", "")
+    summary = [{**{k: row[k] for k in _SUMMARY_KEYS if k in row}, "map_type": _stack(row)} for row in rows if row["region"] in ("global", "septal", "blood")]
+    if ecv:
+        reference = find_range(load_ranges() if ranges is None else ranges, "ECV", "post", _field(rows), "any")
+        segments["ECV"] = {int(r["segment"]): r["ecv_percent"] for r in ecv if r["region"] == "segment"}
+        flags["ECV"] = {int(r["segment"]): flag(r["ecv_percent"], reference) for r in ecv if r["region"] == "segment"}
+        summary += [
+            {"map_type": "ECV", "region": "global", "ecv_pct": r["ecv_percent"], "hematocrit": r["hematocrit"], "reference_flag": flag(r["ecv_percent"], reference)}
+            for r in ecv if r["region"] == "global"
+        ]  # fmt: skip
     methods = sorted({r.reference_method for r in results if r.reference_method})
     notes = tuple(f"AHA reference: {_METHODS.get(m, m)}" for m in methods)
-    return PatientEntry(patient, tuple(_slice_entry(r) for r in results), segments, summary, notes)
+    return PatientEntry(patient, tuple(_slice_entry(r) for r in results), segments, tuple(summary), notes, flags, warning)
+
+
+def _field(rows: list[dict]) -> float | None:
+    value = next((r.get("field_strength_t") for r in rows if r.get("field_strength_t")), None)
+    return float(value) if value else None
+
+
+def _warning(config: AnalyzeConfig) -> str:
+    return f"Contours {NOT_VALIDATED}." if config.model == EMBEDDED_MODEL else ""
 
 
 def _settings(config: AnalyzeConfig) -> dict:
@@ -57,10 +84,11 @@ def _settings(config: AnalyzeConfig) -> dict:
     return settings
 
 
-def write_patient_html(path: Path, patient: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig) -> Path:
-    return write_patient_report(path, patient_entry(patient, results, rows), settings=_settings(config))
+def write_patient_html(path: Path, patient: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, ecv: list[dict] = ()) -> Path:
+    entry = patient_entry(patient, results, rows, ecv, _warning(config), load_ranges(config.reference_ranges))
+    return write_patient_report(path, entry, settings=_settings(config))
 
 
-def write_run_html(path: Path, patients: dict[str, tuple[list[SliceResult], list[dict]]], errors: list[str]) -> Path:
-    entries = [(patient_entry(p, results, rows), f"{p}/report.html") for p, (results, rows) in patients.items()]
-    return write_run_summary(path, entries, errors=errors)
+def write_run_html(path: Path, patients: dict[str, tuple[list[SliceResult], list[dict]]], errors: list[str], config: AnalyzeConfig) -> Path:
+    entries = [(patient_entry(p, results, rows, warning=_warning(config)), f"{p}/report.html") for p, (results, rows) in patients.items()]
+    return write_run_summary(path, entries, errors=errors, warning=_warning(config))

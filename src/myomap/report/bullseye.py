@@ -19,9 +19,17 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Wedge
 
-# Colour windows for myocardial values (native, 1.5 T and 3 T, healthy to
-# diseased); narrower than the image display windows in ``figures.py``.
-MYOCARDIUM_WINDOWS_MS = {"T1": (800.0, 1500.0), "T2": (30.0, 80.0)}
+# Colour windows for myocardial values per map type and contrast state (1.5 T
+# and 3 T, healthy to diseased); narrower than the image display windows in
+# ``figures.py``.  ECV is in percent.
+MYOCARDIUM_WINDOWS_MS = {
+    "T1": (800.0, 1500.0),
+    "T1-post": (250.0, 650.0),
+    "T2": (30.0, 80.0),
+    "T2-post": (30.0, 80.0),
+    "ECV": (15.0, 45.0),
+}
+_FLAG_MARKS = {"high": "\u25b2", "low": "\u25bc"}  # up / down triangles next to a value outside its normal range
 
 _INSERTION_DEG = 120.0
 _RINGS = {  # segments counter-clockwise from the insertion point, radii, angular offset
@@ -66,6 +74,7 @@ def bullseye_figure(
     unit: str = "ms",
     window: tuple[float, float] | None = None,
     cmap: str = "viridis",
+    flags: dict[int, str] | None = None,
 ) -> Figure:
     """Bullseye of the 16 AHA segments, each filled with its value's colour.
 
@@ -85,6 +94,9 @@ def bullseye_figure(
         outside it get the end colours (the colour bar shows the extension).
     cmap : str, optional
         Matplotlib colormap name.
+    flags : dict of int to str, optional
+        Segment -> ``"high"``/``"low"`` against its normal range: the value
+        gets a triangle and the wedge a red edge.
 
     Returns
     -------
@@ -121,8 +133,10 @@ def bullseye_figure(
         value = float(segment_values.get(number, math.nan))
         missing = not math.isfinite(value)
         face = _MISSING_FACE if missing else colours(norm(value))
+        mark = "" if missing else _FLAG_MARKS.get((flags or {}).get(number, ""), "")
         shape = {"center": (0, 0), "r": r_out, "theta1": start, "theta2": end, "width": r_out - r_in}
-        ax.add_patch(Wedge(**shape, facecolor=face, edgecolor="white", linewidth=1.5, gid=f"segment-{number}"))
+        edge = {"edgecolor": "#d32f2f", "linewidth": 2.5} if mark else {"edgecolor": "white", "linewidth": 1.5}
+        ax.add_patch(Wedge(**shape, facecolor=face, **edge, gid=f"segment-{number}"))
         if missing:  # the hatch takes the edge colour, so hatch on a second, unfilled wedge
             ax.add_patch(Wedge(**shape, fill=False, edgecolor=_MISSING_HATCH, linewidth=0, hatch="///"))
         mid_angle = np.deg2rad((start + end) / 2)
@@ -131,7 +145,7 @@ def bullseye_figure(
         text = (
             "–"
             if missing
-            else (f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}")
+            else (f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}") + mark
         )
         x, y = r_text * np.cos(mid_angle), r_text * np.sin(mid_angle)
         ax.text(

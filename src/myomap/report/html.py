@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from numbers import Integral, Real
@@ -55,7 +55,10 @@ class SliceEntry:
 class PatientEntry:
     """One patient's results.
 
-    ``segments`` maps a map type to AHA segment -> value in ms.  ``summary``
+    ``segments`` maps a stack (``T1``, ``T1-post``, ``T2``, ``ECV``) to AHA
+    segment -> value in ms (percent for ECV); ``flags`` the same keys to
+    segment -> ``high``/``low`` against the normal range.  ``warning`` is
+    shown at the top of the page (e.g. an unvalidated model).  ``summary``
     rows become the value table, columns in first-seen key order; the run
     summary reads the rows with ``region == "global"`` (preferring
     ``eroded`` true) and takes their ``median_ms``.  ``label`` is shown as
@@ -67,6 +70,8 @@ class PatientEntry:
     segments: dict[str, dict[int, float]]
     summary: tuple[dict, ...]
     notes: tuple[str, ...] = ()
+    flags: dict[str, dict[int, str]] = field(default_factory=dict)
+    warning: str = ""
 
     def global_median_ms(self, map_type: str) -> float:
         """Global median of ``map_type`` from the summary rows; NaN when there is none."""
@@ -99,7 +104,9 @@ th { background: #f5f5f5; font-weight: 600; } .num { text-align: right; font-var
 footer { margin-top: 32px; padding-top: 8px; border-top: 1px solid #ddd; color: #666; font-size: 12px; }
 """
 
-_MAP_ORDER = ("T1", "T2")
+_MAP_ORDER = ("T1", "T1-post", "T2", "ECV")
+_RUN_COLUMNS = ("T1", "T1-post", "T2")  # global medians in ms on the run summary
+_WARNING_HTML = '<p class="qc bad">{}</p>'
 _ACRONYMS = {"iqr": "IQR", "sd": "SD", "roi": "ROI", "aha": "AHA"}
 
 
@@ -260,6 +267,8 @@ def write_patient_report(
         f'<div class="meta">Analysed {created:%Y-%m-%d %H:%M} · {len(patient.slices)} slices</div>',
         _qc_line(patient.slices),
     ]
+    if patient.warning:
+        body.append(_WARNING_HTML.format(_e(patient.warning)))
     if patient.notes:
         body.append(
             "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in patient.notes) + "</ul>"
@@ -267,7 +276,7 @@ def write_patient_report(
     body.append("<h2>AHA segments</h2>")
     if map_types:
         images = "".join(
-            _img(bullseye_png(patient.segments[m], map_type=m), f"{m} bullseye")
+            _img(bullseye_png(patient.segments[m], map_type=m, unit="%" if m == "ECV" else "ms", flags=patient.flags.get(m)), f"{m} bullseye")
             for m in map_types
         )
         body.append(f'<div class="bullseyes">{images}</div>')
@@ -298,6 +307,7 @@ def write_run_summary(
     errors: Sequence[str] = (),
     title: str = "myomap run summary",
     created: datetime | None = None,
+    warning: str = "",
 ) -> Path:
     """Write the run's index page: one row per patient linking to its report, then the errors.
 
@@ -309,6 +319,8 @@ def write_run_summary(
         Each patient with the href of its report, relative to ``path``.
     errors : sequence of str, optional
         The run's errors, one line each.
+    warning : str, optional
+        Shown at the top of the page (e.g. an unvalidated model).
     title : str, optional
         Page title.
     created : datetime, optional
@@ -328,18 +340,19 @@ def write_run_summary(
             f'<td class="num">{_badge(True) + " " if flagged else ""}{flagged}</td>'
             + "".join(
                 f'<td class="num">{_fmt(patient.global_median_ms(m))}</td>'
-                for m in _MAP_ORDER
+                for m in _RUN_COLUMNS
             )
             + "</tr>"
         )
     head = (
         '<tr><th>patient</th><th class="num">slices</th><th class="num">flagged</th>'
-        + "".join(f'<th class="num">{m} global median (ms)</th>' for m in _MAP_ORDER)
+        + "".join(f'<th class="num">{m} global median (ms)</th>' for m in _RUN_COLUMNS)
         + "</tr>"
     )
     body = [
         f"<h1>{_e(title)}</h1>",
         f'<div class="meta">Run {created:%Y-%m-%d %H:%M} · {len(patients)} patients</div>',
+        *([_WARNING_HTML.format(_e(warning))] if warning else []),
         _qc_line([s for p, _ in patients for s in p.slices]),
         "<h2>Patients</h2>",
         f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"

@@ -1,0 +1,137 @@
+"""Patient-level clinical values of one analyze run: pooled per stack, with context, reference flags and ECV.
+
+A stack is one map type in one contrast state (native T1, post-contrast
+T1, T2): stacks never pool together.  Slices flagged for review are left
+out of the pooled values unless asked (``include_review``); every pooled
+row says how many slices it used (``n_slices``) and how many flagged ones
+it left out (``slices_excluded``).  Every row carries the field strength,
+sequence and heart rate the DICOM header gives, and myocardial rows the
+normal range that matches them (:mod:`myomap.quantify.ranges`) and a flag.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+
+from myomap.quantify.ecv import ecv_rows, synthetic_hematocrit
+from myomap.quantify.plausibility import plausibility_reasons
+from myomap.quantify.ranges import ReferenceRange, find_range, flag
+from myomap.quantify.values import patient_values
+
+STACKS = (("T1", "native"), ("T1", "post"), ("T2", "native"), ("T2", "post"))
+CONTEXT_KEYS = ("field_strength_t", "sequence", "heart_rate_bpm")
+
+
+def context_columns(item) -> dict:
+    """Field strength (T), sequence and heart rate (bpm) of a :class:`~myomap.analyze.discover.MapSlice` ("" when unknown)."""
+    c = item.context
+    return {"field_strength_t": c.field_strength_t or "", "sequence": c.sequence, "heart_rate_bpm": c.heart_rate_bpm or ""}
+
+
+def fmt_value(value) -> str:
+    """A CSV cell: "" for None and NaN, 6 significant digits for floats."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def add_plausibility(result) -> None:
+    """Flag the slice for review when its myocardial values do not fit its map type and contrast, or look contaminated."""
+    stats = next((v for v in result.values if v["region"] == "global" and v["eroded"]), {})
+    reasons = plausibility_reasons(result.slice.map_type, result.slice.contrast, stats)
+    if reasons and result.qc is not None:
+        result.qc = replace(result.qc, review=True, reasons=result.qc.reasons + reasons)
+
+
+def slice_row(result) -> dict:
+    """One row of ``slices.csv``."""
+    s = result.slice
+    row = {
+        "patient": result.patient, "map_type": s.map_type, "contrast": s.contrast, "contrast_rule": s.contrast_rule,
+        "slice": s.slice_position, "level_basis": s.level_basis, "order": s.order + 1,
+        "folder": f"{result.patient}/{result.folder}", "origin": s.origin, "source": str(s.path),
+        "series": s.series_label.removeprefix("series "),
+        "status": "error" if result.error else "review" if result.qc and result.qc.review else "ok",
+        "confidence": fmt_value(result.qc.confidence if result.qc else math.nan),
+        "contour_spread_mm": fmt_value(result.qc.contour_spread_mm if result.qc else math.nan),
+        "qc_reasons": "; ".join(result.qc.reasons) if result.qc else "",
+        "wall_mm": fmt_value(result.qc.wall_mm if result.qc else math.nan),
+        "reference_point": result.reference_method,
+        "aha_direction": ("clockwise" if s.clockwise else "counter-clockwise") + f" ({s.axis_basis})",
+        **context_columns(s),
+    }  # fmt: skip
+    for eroded in (True, False):
+        stats = next((v for v in result.values if v["region"] == "global" and v["eroded"] == eroded), {})
+        suffix = "" if eroded else "_uneroded"
+        for key in ("median_ms", "mean_ms", "sd_ms", "iqr_ms", "n_pixels", "n_missing"):
+            row[f"global_{key}{suffix}"] = fmt_value(stats.get(key, math.nan))
+    blood = next((v for v in result.values if v["region"] == "blood"), {})
+    row["blood_median_ms"], row["blood_n_pixels"] = fmt_value(blood.get("median_ms", math.nan)), fmt_value(blood.get("n_pixels", math.nan))
+    row["error"] = result.error or ""
+    return row
+
+
+def stack_rows(patient: str, results: Sequence, ranges: Sequence[ReferenceRange], *, include_review: bool = False) -> tuple[list[dict], list[str]]:
+    """Pooled rows of every stack of one patient, and notes on what was left out.
+
+    ``results`` are :class:`~myomap.analyze.pipeline.SliceResult` objects.
+    """
+    rows, notes = [], []
+    for map_type, contrast in STACKS:
+        done = [r for r in results if r.slice.map_type == map_type and r.slice.contrast == contrast and r.values and not r.error]
+        trusted = done if include_review else [r for r in done if not (r.qc and r.qc.review)]
+        excluded = len(done) - len(trusted)
+        label = f"{contrast} {map_type}"
+        if excluded and not trusted:
+            notes.append(f"{patient}: all {excluded} {label} slices are flagged for review; no pooled {label} values (--include-review pools them)")
+        elif excluded:
+            notes.append(f"{patient}: {excluded} flagged {label} slice(s) left out of the pooled values")
+        if not trusted:
+            continue
+        context = context_columns(trusted[0].slice)
+        reference = find_range(ranges, map_type, contrast, trusted[0].slice.context.field_strength_t, context["sequence"])
+        for row in patient_values([v for r in trusted for v in r.values]):
+            rows.append({"patient": patient, "map_type": map_type, "contrast": contrast, **row, "slices_excluded": excluded, **context, **_range_columns(row, reference)})
+    return rows, notes
+
+
+def _range_columns(row: dict, reference: ReferenceRange | None) -> dict:
+    if row["region"] == "blood" or reference is None:
+        return {"reference_low": "", "reference_high": "", "reference_flag": ""}
+    return {"reference_low": reference.low, "reference_high": reference.high, "reference_flag": flag(row["median_ms"], reference)}
+
+
+def patient_ecv(
+    patient: str, rows: list[dict], hematocrit: float | None, *, synthetic: bool = False, post_found: bool = False
+) -> tuple[list[dict], str]:
+    """ECV rows of one patient from its pooled T1 rows, and a note ("" when nothing to say).
+
+    ``hematocrit`` None uses a synthetic haematocrit from native blood T1
+    when ``synthetic`` is set (the note says so), else skips ECV.
+    ``post_found`` says that post-contrast T1 slices exist even if none was
+    pooled (all flagged), so that the note can say why ECV is missing.
+    """
+    native = [r for r in rows if r["map_type"] == "T1" and r["contrast"] == "native"]
+    post = [r for r in rows if r["map_type"] == "T1" and r["contrast"] == "post"]
+    if not post and not post_found:
+        return [], ""
+    if not native:
+        return [], f"{patient}: post-contrast T1 maps without (trusted) native ones; ECV skipped"
+    if not post:
+        return [], f"{patient}: no trusted post-contrast T1 values (all flagged for review); ECV skipped"
+    note = ""
+    if hematocrit is None:
+        if not synthetic:
+            return [], f"{patient}: native and post-contrast T1 found but no haematocrit; ECV skipped (give --hematocrit)"
+        blood = next((r["median_ms"] for r in native if r["region"] == "blood"), math.nan)
+        field = native[0]["field_strength_t"] or None
+        hematocrit = synthetic_hematocrit(blood, float(field) if field else None)
+        if not math.isfinite(hematocrit):
+            return [], f"{patient}: no native blood-pool T1 for a synthetic haematocrit; ECV skipped"
+        note = f"{patient}: ECV uses a SYNTHETIC haematocrit {hematocrit:.3f} from native blood T1 (not a blood test)"
+    out = ecv_rows(patient, native, post, hematocrit)
+    if not out:
+        return [], f"{patient}: no blood-pool value in the native or post-contrast T1 maps; ECV skipped"
+    return out, note

@@ -1,0 +1,46 @@
+"""Plausibility checks of a slice's myocardial values: does the value level fit the declared map, is the ROI clean?
+
+A "T1 map" whose myocardial median is 49 ms is a T2 map or wrongly
+scaled; a myocardial ROI with a wide spread or a mean far from its median
+holds pixels of another tissue (a contour leaking into blood or fat).
+"""
+
+from __future__ import annotations
+
+import math
+
+MYOCARDIUM_LEVEL_MS = {
+    ("T1", "native"): (600.0, 2000.0),
+    ("T1", "post"): (150.0, 900.0),
+    ("T2", "native"): (25.0, 120.0),
+    ("T2", "post"): (20.0, 120.0),
+}
+"""Myocardial medians a map of each type and contrast state can have, healthy to diseased, 1.5 T and 3 T (ms)."""
+MAX_RELATIVE_IQR = 0.25
+"""Largest myocardial IQR / median of a clean ROI (native myocardium spreads by about 5-10 % on a map)."""
+MAX_MEAN_MEDIAN_GAP = 0.05
+"""Largest |mean - median| / median of a clean ROI: blood or fat pixels skew the mean away from the median."""
+
+
+def plausibility_reasons(map_type: str, contrast: str, stats: dict) -> tuple[str, ...]:
+    """Why the myocardial statistics ``stats`` (``median_ms``, ``mean_ms``, ``iqr_ms``) look wrong; empty when fine.
+
+    >>> plausibility_reasons("T1", "native", {"median_ms": 49.0, "mean_ms": 50.0, "iqr_ms": 4.0})[0]
+    'myocardial median 49 ms does not fit a native T1 map (600-2000 ms): another map type or a scaling error'
+    >>> plausibility_reasons("T1", "native", {"median_ms": 1000.0, "mean_ms": 1010.0, "iqr_ms": 60.0})
+    ()
+    """
+    median, mean, iqr = (stats.get(k, math.nan) for k in ("median_ms", "mean_ms", "iqr_ms"))
+    if not math.isfinite(median) or median <= 0:
+        return ()
+    reasons = []
+    low, high = MYOCARDIUM_LEVEL_MS.get((map_type, contrast), (0.0, math.inf))
+    if not low <= median <= high:
+        reasons.append(
+            f"myocardial median {median:.0f} ms does not fit a {contrast} {map_type} map ({low:.0f}-{high:.0f} ms): another map type or a scaling error"
+        )
+    if math.isfinite(iqr) and iqr > MAX_RELATIVE_IQR * median:
+        reasons.append(f"wide myocardial IQR ({iqr:.0f} ms, {100 * iqr / median:.0f} % of the median): the contour may include blood or fat")
+    if math.isfinite(mean) and abs(mean - median) > MAX_MEAN_MEDIAN_GAP * median:
+        reasons.append(f"myocardial mean {mean:.0f} ms far from the median {median:.0f} ms: the contour may include blood or fat")
+    return tuple(reasons)
