@@ -110,3 +110,15 @@ def test_removing_the_rician_floor_lowers_the_t2_bias():
     corrected = np.nanmean(fit_t2(noisy, T2_PREP, noise_sd=sigma).t2_ms) / 50 - 1
     assert abs(corrected) < abs(plain)
     np.testing.assert_allclose(rician_correct(np.array([5.0, 0.1]), 1.0), [np.sqrt(23.0), 0.0])
+
+
+@pytest.mark.parametrize("sd", [0.0, 4.0])
+def test_residual_sd_in_signal_units_and_relative(sd):
+    rng = np.random.default_rng(1)
+    clean = molli_ideal_signal(MOLLI_TI[:, None], 300.0, np.full(400, 1000.0), np.full(400, 600.0))
+    fit = fit_inversion_recovery(clean + sd * rng.standard_normal(clean.shape), MOLLI_TI)
+    # With 8 samples and 3 parameters the residual SD estimates the noise SD (shrunk a little by polarity choice).
+    assert np.median(fit.residual_sd) == pytest.approx(sd, abs=0.6 if sd else 1e-3)
+    np.testing.assert_allclose(fit.residual_rel, fit.residual_sd / np.abs(fit.a))
+    t2 = fit_t2(t2_decay(T2_PREP[:, None], 500.0, np.array([50.0])), T2_PREP)
+    assert t2.residual_sd.shape == (1,) and np.all(np.isfinite(t2.residual_sd) & (t2.residual_sd < 1e-3))

@@ -26,10 +26,13 @@ def test_fits_every_series_and_matches_the_scanner_map(cohort, tmp_path):
     assert (tmp_path / "out" / "fits.csv").read_text().count("\n") == 3
 
 
-def test_noise_floor_removal_changes_values_only_a_little(cohort, tmp_path):
-    report = fit_paths([cohort / "sub-001" / "T2_mid"], tmp_path / "out")
+def test_noise_floor_removal_is_opt_in_changes_values_only_a_little_and_records_sigma(cohort, tmp_path):
+    plain = fit_paths([cohort / "sub-001" / "T2_mid"], tmp_path / "plain").outcomes[0]
+    assert plain.noise_sd is None  # the plain model unless asked
+    report = fit_paths([cohort / "sub-001" / "T2_mid"], tmp_path / "out", noise_correction=True)
     outcome = report.outcomes[0]
     assert outcome.noise_sd is not None and outcome.noise_sd > 0
+    assert f"{outcome.noise_sd:.4g}" in (tmp_path / "out" / "fits.csv").read_text()
     ours, _ = read_image(outcome.folder / "map.dcm")
     scanner, _ = read_image(cohort / "sub-001" / "T2_mid" / "map.dcm")
     myo = np.load(cohort / "sub-001" / "T2_mid" / "truth.npz")["myocardium_fraction"] == 1
@@ -78,3 +81,17 @@ def test_registration_recovers_a_known_shift(cohort):
     _, after = register_translation(moved)
     np.testing.assert_allclose(after[2] - before[2], (-1.5, 1.0), atol=0.3)
     np.testing.assert_allclose(np.delete(after, 2, axis=0), np.delete(before, 2, axis=0), atol=1e-9)
+
+
+def test_residual_sd_is_reported_next_to_r2_and_molli_needs_five_images(cohort, tmp_path):
+    report = fit_paths([cohort / "sub-001" / "T1_mid"], tmp_path / "out")
+    outcome = report.outcomes[0]
+    assert 0 < outcome.median_residual_rel < 0.2 and outcome.median_residual_sd > 0
+    header = (tmp_path / "out" / "fits.csv").read_text().splitlines()[0]
+    assert "median_residual_sd" in header and "median_residual_rel" in header
+    few = tmp_path / "few"
+    few.mkdir()
+    for k in range(1, 5):
+        shutil.copy(cohort / "sub-001" / "T1_mid" / f"weighted_{k}.dcm", few)
+    short = fit_paths([few], tmp_path / "out_few", model="molli")
+    assert not short.outcomes and any("at least 5 images" in e and "has 4" in e for e in short.errors)

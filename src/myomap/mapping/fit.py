@@ -31,7 +31,9 @@ class T1Fit:
 
     ``t1_ms`` is Look-Locker corrected for MOLLI fits and equals
     ``t1_star_ms`` for plain inversion recovery.  ``r2`` is the coefficient
-    of determination on the polarity-restored signal.
+    of determination on the polarity-restored signal; ``residual_sd`` the
+    residual standard deviation in signal units (``sqrt(RSS / (n - 3))``)
+    and ``residual_rel`` the same over the recovered amplitude ``|A|``.
     """
 
     t1_ms: np.ndarray
@@ -39,16 +41,24 @@ class T1Fit:
     a: np.ndarray
     b: np.ndarray
     r2: np.ndarray
+    residual_sd: np.ndarray
+    residual_rel: np.ndarray
 
 
 @dataclass(frozen=True)
 class T2Fit:
-    """Result of a mono-exponential T2 fit; every field has the image shape."""
+    """Result of a mono-exponential T2 fit; every field has the image shape.
+
+    ``residual_sd`` is ``sqrt(RSS / (n - p))`` in signal units (p = 3 with
+    an offset, 2 without) and ``residual_rel`` the same over ``m0``.
+    """
 
     t2_ms: np.ndarray
     m0: np.ndarray
     offset: np.ndarray
     r2: np.ndarray
+    residual_sd: np.ndarray
+    residual_rel: np.ndarray
 
 
 def fit_inversion_recovery(
@@ -139,6 +149,7 @@ def fit_inversion_recovery(
         a=_unflatten(a, fit_px, shape),
         b=_unflatten(b, fit_px, shape),
         r2=_unflatten(r2, fit_px, shape),
+        **_residuals(best_rss, n, 3, a, fit_px, shape),
     )
 
 
@@ -178,6 +189,7 @@ def fit_t2(
         m0=_unflatten(m0, fit_px, shape),
         offset=_unflatten(off, fit_px, shape),
         r2=_unflatten(_r_squared(_ss_tot(y), rss), fit_px, shape),
+        **_residuals(rss, t.size, 3 if offset else 2, m0, fit_px, shape),
     )
 
 
@@ -318,6 +330,14 @@ def _unflatten(values: np.ndarray, fit_px: np.ndarray, shape: tuple[int, ...]) -
 
 def _ss_tot(y: np.ndarray) -> np.ndarray:
     return np.sum((y - y.mean(axis=0)) ** 2, axis=0)
+
+
+def _residuals(rss: np.ndarray, n: int, n_params: int, amplitude: np.ndarray, fit_px: np.ndarray, shape) -> dict[str, np.ndarray]:
+    """Residual SD in signal units and relative to the fitted amplitude (NaN with no degree of freedom left)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd = np.sqrt(np.maximum(rss, 0.0) / (n - n_params)) if n > n_params else np.full(rss.shape, np.nan)
+        rel = np.where(np.abs(amplitude) > 0, sd / np.abs(amplitude), np.nan)
+    return {"residual_sd": _unflatten(sd, fit_px, shape), "residual_rel": _unflatten(rel, fit_px, shape)}
 
 
 def _r_squared(ss_tot: np.ndarray, rss: np.ndarray) -> np.ndarray:

@@ -35,6 +35,8 @@ class FitOutcome:
     fitted_fraction: float
     shifts_px: np.ndarray | None = None
     noise_sd: float | None = None
+    median_residual_sd: float = float("nan")
+    median_residual_rel: float = float("nan")
 
 
 @dataclass
@@ -52,8 +54,20 @@ def background_mask(images: np.ndarray, fraction: float = 0.08) -> np.ndarray:
     return peak > fraction * np.percentile(peak, 99)
 
 
+MIN_IMAGES = {"molli": 5, "ir": 4, "t2": 3}
+"""Fewest images a fit accepts: MOLLI needs at least 5 for a stable three-parameter fit with polarity
+restoration (schemes such as 5(3)3 give 8); plain IR and T2 need one more than their parameters, T2 its
+three T2-prep times."""
+
+
 def fit_series(series: WeightedSeries, model: str, *, mask: np.ndarray | None = None, noise_sd: float | None = None) -> T1Fit | T2Fit:
-    """Fit one series with ``model`` (``molli``, ``ir`` or ``t2``); pixels outside ``mask`` are NaN."""
+    """Fit one series with ``model`` (``molli``, ``ir`` or ``t2``); pixels outside ``mask`` are NaN.
+
+    Raises :class:`SeriesError` when the series has fewer images than :data:`MIN_IMAGES` asks for.
+    """
+    n = len(series.times_ms)
+    if n < MIN_IMAGES[model]:
+        raise SeriesError(f"{series.name}: a {model.upper()} fit needs at least {MIN_IMAGES[model]} images, this series has {n}")
     if model in ("molli", "ir"):
         return fit_inversion_recovery(series.images, series.times_ms, look_locker=model == "molli", mask=mask, noise_sd=noise_sd)
     return fit_t2(series.images, series.times_ms, mask=mask, noise_sd=noise_sd)
@@ -67,7 +81,7 @@ def fit_paths(
     times_ms: Sequence[float] | None = None,
     keep_phi: bool = False,
     mask_background: bool = True,
-    noise_correction: bool = True,
+    noise_correction: bool = False,
     register: bool = False,
     progress: Callable[[str, int], None] | None = None,
 ) -> FitReport:
@@ -77,9 +91,12 @@ def fit_paths(
     T2 when they carry T2-preparation times; plain inversion recovery must be
     asked for (``"ir"``); with ``auto`` and no ``times_ms``, series without
     any preparation times (localisers, cine in an exam folder) are skipped
-    with one note.  With ``noise_correction`` the Rician noise
-    floor, estimated from the darkest pixels, is removed before fitting
-    (where the background is not blanked by the scanner).  A series that cannot be fitted gives an error line
+    with one note.  The plain signal model is fitted, as scanners and
+    other toolboxes do; ``noise_correction`` (opt-in) removes the Rician
+    noise floor, estimated from the background, before fitting: only
+    trustworthy for single-coil magnitude data with an unblanked
+    background, not for parallel-imaging reconstructions, whose noise is
+    not Rician nor uniform.  The sigma used is recorded in fits.csv.  A series that cannot be fitted gives an error line
     and the others go on.  ``progress(name, total)`` is called once per
     series.  Writes ``OUT/<series>/{map,r2}.dcm``, ``fit.npz``,
     ``preview.png`` and ``OUT/fits.csv``.
@@ -122,6 +139,8 @@ def fit_paths(
                     fitted_fraction=float(np.mean(np.isfinite(values))),
                     shifts_px=shifts,
                     noise_sd=noise_sd,
+                    median_residual_sd=_median(fit.residual_sd),
+                    median_residual_rel=_median(fit.residual_rel),
                 )
             )
         except (SeriesError, DicomError) as exc:
@@ -191,13 +210,24 @@ def _write(folder: Path, series: WeightedSeries, model: str, fit: T1Fit | T2Fit,
     fit_preview(folder / "preview.png", values, fit.r2, kind=kind, title=f"{series.name} · {model} · {len(series.times_ms)} images")
 
 
+def _median(values: np.ndarray) -> float:
+    return float(np.nanmedian(values)) if np.isfinite(values).any() else float("nan")
+
+
 def _summary(outcomes: list[FitOutcome]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     # fitted_fraction: share of all pixels with a map value (masked background counts as not fitted).
-    writer.writerow(["series", "model", "n_images", "times_ms", "time_source", "noise_sd", "median_r2", "fitted_fraction", "folder"])
+    # noise_sd: the sigma removed as the Rician noise floor (empty: plain model, no correction).
+    writer.writerow([
+        "series", "model", "n_images", "times_ms", "time_source", "noise_sd", "median_r2", "median_residual_sd", "median_residual_rel",
+        "fitted_fraction", "folder",
+    ])  # fmt: skip
     for o in outcomes:
         noise = "" if o.noise_sd is None else f"{o.noise_sd:.4g}"
         times = " ".join(f"{t:g}" for t in o.times_ms)
-        writer.writerow([o.name, o.model, len(o.times_ms), times, o.time_source, noise, f"{o.median_r2:.5f}", f"{o.fitted_fraction:.4f}", o.folder.name])
+        writer.writerow([
+            o.name, o.model, len(o.times_ms), times, o.time_source, noise, f"{o.median_r2:.5f}", f"{o.median_residual_sd:.4g}",
+            f"{o.median_residual_rel:.4g}", f"{o.fitted_fraction:.4f}", o.folder.name,
+        ])  # fmt: skip
     return buffer.getvalue()
