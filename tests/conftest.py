@@ -11,3 +11,11 @@ def cohort(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cohort") / "data"
     simulate_cohort(out, SimulationConfig(subjects=3, seed=11), workers=1)
     return out
+
+
+@pytest.fixture(scope="session")
+def contrast_cohort(tmp_path_factory) -> Path:
+    """One subject with native and post-contrast T1 maps (known haematocrit and ECV), no artefacts."""
+    out = tmp_path_factory.mktemp("contrast") / "data"
+    simulate_cohort(out, SimulationConfig(subjects=1, seed=5, artefact_fraction=0.0, contrast=True), workers=1)
+    return out

@@ -10,15 +10,7 @@ from typer.testing import CliRunner
 from myomap.analyze.pipeline import NOT_VALIDATED, AnalyzeConfig, analyze
 from myomap.cli import app
 from myomap.config import ConfigError
-from myomap.phantom.cohort import SimulationConfig, simulate_cohort
 from myomap.quantify.ecv import ECV_COLUMNS
-
-
-@pytest.fixture(scope="module")
-def contrast_cohort(tmp_path_factory):
-    out = tmp_path_factory.mktemp("contrast") / "data"
-    simulate_cohort(out, SimulationConfig(subjects=1, seed=5, artefact_fraction=0.0, contrast=True), workers=1)
-    return out
 
 
 @pytest.fixture(scope="module")

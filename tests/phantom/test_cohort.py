@@ -7,6 +7,7 @@ import pytest
 
 from myomap.io.dataset import load_dataset
 from myomap.phantom.cohort import SimulationConfig, SimulationError, assign_splits, simulate_cohort
+from myomap.phantom.tissues import Tissue
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -111,3 +112,17 @@ def test_config_round_trips_through_yaml():
     assert SimulationConfig.from_yaml(config.to_yaml()) == config
     with pytest.raises(SimulationError, match="unknown"):
         SimulationConfig.from_yaml("subjects: 2\nsubject_count: 3\n")
+
+
+def test_post_contrast_maps_carry_a_known_ecv(contrast_cohort):
+    subject = next(csv.DictReader((contrast_cohort / "subjects.csv").open()))
+    ecv, hct = float(subject["ecv_percent"]) / 100, float(subject["hematocrit"])
+    native = np.load(contrast_cohort / "sub-001" / "T1_mid" / "truth.npz")
+    post = np.load(contrast_cohort / "sub-001" / "T1post_mid" / "truth.npz")
+    np.testing.assert_array_equal(native["labels"], post["labels"])  # the same slice, placed alike
+    delta = 1 / post["t1_true_ms"] - 1 / native["t1_true_ms"]
+    blood, myo = native["labels"] == Tissue.LV_BLOOD, native["labels"] == Tissue.LV_MYOCARDIUM
+    # ECV = (1 - Hct) dR1_myo / dR1_blood holds pixel by pixel for the true T1.
+    np.testing.assert_allclose((1 - hct) * delta[myo] / np.median(delta[blood]), ecv, rtol=1e-4)
+    assert 250 < float(subject["post_blood_t1_ms"]) < 400
+    assert not (contrast_cohort / "manifest.csv").read_text().count("T1post")  # not part of the segmentation data set

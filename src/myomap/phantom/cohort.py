@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from myomap.phantom.anatomy import SLICE_POSITIONS, Placement, SubjectAnatomy, d
 from myomap.phantom.observers import ObserverStyle, draw_contours
 from myomap.phantom.render import Acquisition, Grid, acquire, block_mean, coil_sensitivity, tissue_maps
 from myomap.phantom.sequences import MolliProtocol, molli_signal, t2prep_signal
-from myomap.phantom.tissues import Phenotype, Tissue, draw_phenotype, draw_subject_tissues
+from myomap.phantom.tissues import Phenotype, PostContrast, Tissue, draw_phenotype, draw_post_contrast, draw_subject_tissues
 
 MAP_TYPES = ("T1", "T2")
 FIELDS = {"1.5T": (1.5,), "3T": (3.0,), "mixed": (1.5, 3.0)}
@@ -42,7 +42,7 @@ MANIFEST_COLUMNS = (
 )  # fmt: skip
 SUBJECT_COLUMNS = (
     "subject", "split", "phenotype", "field_strength_t", "heart_rate_bpm",
-    "pixel_spacing_row_mm", "pixel_spacing_col_mm", "rows", "cols",
+    "pixel_spacing_row_mm", "pixel_spacing_col_mm", "rows", "cols", "hematocrit", "ecv_percent", "post_blood_t1_ms",
 )  # fmt: skip
 
 # Maps are clipped to a scanner-like range before storage.
@@ -79,6 +79,14 @@ class SimulationConfig:
         Train / validation / test shares of the patient-level split.
     supersample : int
         Sub-pixels per pixel side for partial volume (odd).
+    contrast : bool
+        Also simulate post-contrast MOLLI T1 maps (``T1post_<slice>``
+        folders, SeriesDescription ``..._post_...``) with a known
+        haematocrit and myocardial ECV per subject (subjects.csv), the
+        same slice placement and tissue texture as the native T1 maps and
+        their own noise.  They
+        are not in the manifest (the segmentation data set); the native
+        images are byte-identical to a run without it.
     """
 
     subjects: int = 10
@@ -90,6 +98,7 @@ class SimulationConfig:
     misregistration_px: float = 0.3
     split: tuple[float, float, float] = (0.65, 0.20, 0.15)
     supersample: int = 3
+    contrast: bool = False
 
     def validate(self) -> None:
         if self.subjects < 1:
@@ -243,6 +252,7 @@ class _Subject:
     angle_deg: float
     centre_mm: tuple[float, float]
     observers: tuple[ObserverStyle, ...]
+    post: PostContrast | None = None
 
 
 def _draw_subject(index: int, config: SimulationConfig, split: str, rng: np.random.Generator) -> _Subject:
@@ -288,14 +298,28 @@ def simulate_subject(
     geometry = _SaxGeometry(rng)
     manifest: list[dict] = []
     previews = []
+    anatomy_states = {}  # the stream state before each native T1 image: its placement and tissue texture
     for series_number, (map_type, position) in enumerate(((m, p) for m in MAP_TYPES for p in SLICE_POSITIONS), start=1):
         folder = root / subject.name / f"{map_type}_{position}"
         folder.mkdir(parents=True, exist_ok=True)
+        if map_type == "T1":
+            anatomy_states[position] = rng.bit_generator.state
         result = _simulate_image(subject, config, map_type, position, rng)
         rows = _write_image(folder, root, subject, map_type, position, result, geometry, study_uid, uid_root, series_number)
         manifest.extend(rows)
         if preview:
             previews.append((map_type, position, result))
+    if config.contrast:  # its own random stream, so the native images do not change
+        contrast_rng = np.random.default_rng(np.random.SeedSequence([config.seed, index, 0xC0]))
+        subject = replace(subject, post=draw_post_contrast(subject.phenotype, subject.tissues[Tissue.LV_BLOOD][0], contrast_rng))
+        for k, position in enumerate(SLICE_POSITIONS, start=len(MAP_TYPES) * len(SLICE_POSITIONS) + 1):
+            folder = root / subject.name / f"T1post_{position}"
+            folder.mkdir(parents=True, exist_ok=True)
+            # The same slice placement and tissue texture as the native T1 map (the same tissue), new noise.
+            anatomy = np.random.Generator(type(rng.bit_generator)())
+            anatomy.bit_generator.state = anatomy_states[position]
+            result = _simulate_image(subject, config, "T1", position, contrast_rng, post=True, anatomy_rng=anatomy)
+            _write_image(folder, root, subject, "T1", position, result, geometry, study_uid, uid_root, k, post=True)
     if preview:
         from myomap.phantom.preview import write_subject_preview
 
@@ -311,6 +335,11 @@ def simulate_subject(
         "rows": subject.grid.shape[0],
         "cols": subject.grid.shape[1],
     }
+    if subject.post is not None:
+        subject_row["hematocrit"] = f"{subject.post.hematocrit:.4f}"
+        subject_row["ecv_percent"] = f"{100 * subject.post.ecv:.3f}"
+        post_blood = 1.0 / (1.0 / subject.tissues[Tissue.LV_BLOOD][0] + subject.post.delta_r1_blood_per_ms)
+        subject_row["post_blood_t1_ms"] = f"{post_blood:.1f}"
     return subject_row, manifest
 
 
@@ -327,18 +356,32 @@ class ImageResult:
     spacing_mm: tuple[float, float]
 
 
-def _simulate_image(subject: _Subject, config: SimulationConfig, map_type: str, position: str, rng: np.random.Generator) -> ImageResult:
+def _simulate_image(
+    subject: _Subject,
+    config: SimulationConfig,
+    map_type: str,
+    position: str,
+    rng: np.random.Generator,
+    *,
+    post: bool = False,
+    anatomy_rng: np.random.Generator | None = None,
+) -> ImageResult:
+    """One image; ``anatomy_rng`` (default ``rng``) draws the slice placement and the tissue texture."""
     heart = subject.anatomy.slices[position]
     level_shift = {"basal": (0.0, 0.0), "mid": (2.0, 3.0), "apical": (5.0, 7.0)}[position]
+    arng = rng if anatomy_rng is None else anatomy_rng
     placement = Placement(
-        subject.centre_mm[0] + level_shift[0] + rng.normal(0, 2.0),
-        subject.centre_mm[1] + level_shift[1] + rng.normal(0, 2.0),
-        subject.angle_deg + rng.normal(0, 3.0),
+        subject.centre_mm[0] + level_shift[0] + arng.normal(0, 2.0),
+        subject.centre_mm[1] + level_shift[1] + arng.normal(0, 2.0),
+        subject.angle_deg + arng.normal(0, 3.0),
     )
+    contrast = subject.post if post else None
     maps = tissue_maps(
-        heart, placement, subject.grid, subject.tissues, subject.phenotype, supersample=config.supersample, texture_rng=rng
+        heart, placement, subject.grid, subject.tissues, subject.phenotype, supersample=config.supersample, texture_rng=arng, contrast=contrast
     )
     myo_t1, myo_t2, myo_pd = subject.tissues[Tissue.LV_MYOCARDIUM]
+    if contrast is not None:
+        myo_t1 = 1.0 / (1.0 / myo_t1 + contrast.partition(Tissue.LV_MYOCARDIUM) * contrast.delta_r1_blood_per_ms)
     if map_type == "T1":
         protocol = MolliProtocol(heart_rate_bpm=subject.heart_rate_bpm)
         times, signed = molli_signal(protocol, maps.t1_ms, maps.t2_ms, maps.pd)
@@ -439,6 +482,8 @@ def _write_image(
     study_uid: str,
     uid_root: str,
     series_number: int,
+    *,
+    post: bool = False,
 ) -> list[dict]:
     rel = folder.relative_to(root).as_posix()
     contour_names = ["contours.json", "contours_obs2.json", "contours_obs3.json"][: len(result.contours)]
@@ -461,13 +506,14 @@ def _write_image(
         "field_strength_t": subject.field_t,
     }
     sequence = "MOLLI" if map_type == "T1" else "T2prep_bSSFP"
+    label, uid_type = (f"post_{position}", f"{map_type}post") if post else (position, map_type)
 
     def series(kind: str, number: int, image_type: tuple[str, ...], description: str) -> SeriesInfo:
         return SeriesInfo(
             patient_id=subject.name,
             patient_name=f"Phantom^{subject.name}",
             study_uid=study_uid,
-            series_uid=generate_uid(entropy_srcs=["series", uid_root, map_type, position, kind]),
+            series_uid=generate_uid(entropy_srcs=["series", uid_root, uid_type, position, kind]),
             series_number=number,
             series_description=description,
             image_type=image_type,
@@ -476,7 +522,7 @@ def _write_image(
         )
 
     rows = []
-    weighted_series = series("weighted", 100 + series_number, ("ORIGINAL", "PRIMARY", "M", "ND"), f"{sequence}_{position}")
+    weighted_series = series("weighted", 100 + series_number, ("ORIGINAL", "PRIMARY", "M", "ND"), f"{sequence}_{label}")
     for k, (t, image) in enumerate(zip(result.times_ms, result.weighted), start=1):
         name = f"weighted_{k}.dcm"
         write_mr_image(
@@ -485,21 +531,21 @@ def _write_image(
             geometry=dgeom,
             series=weighted_series,
             instance_number=k,
-            sop_uid=generate_uid(entropy_srcs=["image", uid_root, map_type, position, str(k)]),
+            sop_uid=generate_uid(entropy_srcs=["image", uid_root, uid_type, position, str(k)]),
             inversion_time_ms=float(t) if map_type == "T1" else None,
             t2prep_ms=float(t) if map_type == "T2" else None,
         )
         rows.append({**common, "role": "weighted", "image": f"{rel}/{name}", "time_ms": f"{t:.2f}"})
 
     slope, window = MAP_STORAGE[map_type]
-    map_series = series("map", 200 + series_number, ("DERIVED", "PRIMARY", f"{map_type} MAP"), f"{sequence}_{map_type}_MAP_{position}")
+    map_series = series("map", 200 + series_number, ("DERIVED", "PRIMARY", f"{map_type} MAP"), f"{sequence}_{map_type}_MAP_{label}")
     write_mr_image(
         folder / "map.dcm",
         np.clip(result.map_ms, 0.0, _MAP_CLIP_MS[map_type]),
         geometry=dgeom,
         series=map_series,
         instance_number=1,
-        sop_uid=generate_uid(entropy_srcs=["map", uid_root, map_type, position]),
+        sop_uid=generate_uid(entropy_srcs=["map", uid_root, uid_type, position]),
         slope=slope,
         window=window,
     )

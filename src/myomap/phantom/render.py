@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from myomap.phantom.anatomy import HeartSlice, Placement, label_points, lesion_mask
-from myomap.phantom.tissues import Phenotype, Tissue
+from myomap.phantom.tissues import Phenotype, PostContrast, Tissue, post_contrast_t1
 
 ARTEFACTS = ("none", "motion", "offres_band")
 
@@ -58,12 +58,14 @@ def tissue_maps(
     *,
     supersample: int = 3,
     texture_rng: np.random.Generator | None = None,
+    contrast: PostContrast | None = None,
 ) -> TissueMaps:
     """Evaluate labels and (T1, T2, PD) for every sub-pixel of the image.
 
     ``supersample`` must be odd so that one sub-pixel sits on the pixel centre.
     With ``texture_rng``, T1, T2 and PD vary smoothly within each tissue (see
-    :data:`TEXTURE`); the truth maps include that variation.
+    :data:`TEXTURE`); the truth maps include that variation.  With
+    ``contrast`` T1 is the post-contrast T1 (:func:`~myomap.phantom.tissues.post_contrast_t1`).
     """
     if supersample < 1 or supersample % 2 == 0:
         raise ValueError(f"supersample must be a positive odd number, got {supersample}")
@@ -89,6 +91,8 @@ def tissue_maps(
             field = _smooth_field(grid, texture_rng, scale_mm=6.0)
             values *= np.clip(1.0 + amplitude[..., k] * np.kron(field, np.ones((supersample, supersample))), 0.2, 3.0)
 
+    if contrast is not None:
+        t1 = post_contrast_t1(t1, labels, contrast)
     centre = supersample // 2
     at_centre = (slice(centre, None, supersample), slice(centre, None, supersample))
     return TissueMaps(
