@@ -96,3 +96,17 @@ def test_hematocrit_out_of_range_is_one_line_and_exit_1(contrast_cohort, tmp_pat
     assert len([line for line in run.output.splitlines() if "outside" in line]) == 1
     with pytest.raises(ConfigError, match="outside"):
         AnalyzeConfig(hematocrit=float(value)).validate()
+
+
+def test_a_given_reference_point_inside_the_predicted_blood_pool_is_estimated_instead(cohort, tmp_path):
+    import json
+
+    folder = tmp_path / "T1_mid"
+    shutil.copytree(cohort / "sub-001" / "T1_mid", folder)
+    data = json.loads((folder / "contours.json").read_text())
+    x, y = data["endocardial_contours_x"], data["endocardial_contours_y"]
+    data["rv_insertion_x"], data["rv_insertion_y"] = sum(x) / len(x), sum(y) / len(y)  # the cavity centre
+    (folder / "contours.json").write_text(json.dumps(data))
+    result = analyze([folder], tmp_path / "out", AnalyzeConfig(seg=False, report=False))
+    (only,) = result.slices
+    assert only.error is None and only.reference_method in ("rv-blood-pool", "dicom-orientation", "image-axes")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.uid import generate_uid
+from skimage.measure import points_in_poly
 
 from myomap.analyze.clinical import add_plausibility, fmt_value as _fmt, patient_ecv, slice_row, stack_rows
 from myomap.analyze.discover import Discovery, MapSlice, discover
@@ -329,14 +330,18 @@ def _analyze_slice(result: SliceResult, prediction, out: Path, config: AnalyzeCo
 
 
 def _reference_point(item: MapSlice, epi: np.ndarray, endo: np.ndarray, use_json: bool) -> tuple[tuple[float, float] | None, str]:
-    """The anterior RV insertion point: from a contours JSON next to the map (if ``use_json``), else estimated."""
+    """The anterior RV insertion point: from a contours JSON next to the map (if ``use_json``), else estimated.
+
+    A given point inside the predicted blood pool belongs to other contours
+    (the predicted ones differ from those it was drawn on): estimated instead.
+    """
     path = item.contours_json if use_json else None
     if path is not None:
         try:
             given = read_contours(path).rv_insertion
         except ContourError:
             given = None
-        if given is not None:
+        if given is not None and not points_in_poly(np.array([given], float), np.asarray(endo, float))[0]:
             return given, "contours-json"
     return estimate_rv_insertion(item.pixels, epi, endo, spacing_mm=item.spacing_mm, orientation=item.orientation)
 
