@@ -70,8 +70,11 @@ def main() -> None:
     config = AnalyzeConfig(model=args.model)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        results = {split: analyze(subjects(args.data, split), tmp / split, config) for split in ("val", "test")}
-        rows = {split: truth_rows(result) for split, result in results.items()}
+        rows: dict[str, list[dict]] = {"val": [], "test": []}
+        results = {
+            split: analyze(subjects(args.data, split), tmp / split, config, on_patient=lambda done, split=split: rows[split].extend(truth_rows(done)))
+            for split in ("val", "test")
+        }
         for split, result in results.items():
             if result.errors:
                 print(f"{split}: {len(result.errors)} error(s), e.g. {result.errors[0]}")
@@ -106,8 +109,8 @@ def main() -> None:
 
         if args.qc_data is not None:
             everyone = sorted(p for p in args.qc_data.iterdir() if (p / "T1_mid").is_dir())
-            extra = analyze(everyone, tmp / "qc", config)
-            extra_rows = truth_rows(extra)
+            extra_rows: list[dict] = []
+            analyze(everyone, tmp / "qc", config, on_patient=lambda done: extra_rows.extend(truth_rows(done)))
             limit = 2.0 * np.nanmedian([max(r["hd_epicardial_mm"], r["hd_endocardial_mm"]) for r in extra_rows])
             caught, false, n_bad, n_good = flag_rates(extra_rows, SPREAD_THRESHOLD_MM, limit)
             dice = summarise_truth(extra_rows)["dice_myocardium"]
@@ -122,7 +125,7 @@ def main() -> None:
             start = time.perf_counter()
             result = analyze(test_subjects, tmp / f"speed{k}", replace(config))
             seconds.append(time.perf_counter() - start)
-        n = len(result.slices)
+        n = result.slices
         print(
             f"throughput: {n / np.median(seconds):.2f} slices/s (median of {args.repeats} runs over {n} maps, DICOM read to every output written; target >= 5)"
         )

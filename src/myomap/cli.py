@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -41,14 +42,19 @@ def _main(
         format="%(message)s",
         handlers=[RichHandler(console=err, show_time=False, show_path=False)],
     )
-    logging.getLogger("highdicom").setLevel(logging.DEBUG if verbose else logging.WARNING)  # it narrates every copied module
-    # pydicom logs a traceback for every undecodable file; our one-line DicomError says it already.
-    logging.getLogger("pydicom").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+    logging.getLogger("myomap").setLevel(logging.DEBUG if verbose else logging.INFO)
+    # Libraries that read DICOM narrate file paths and attribute values (identifying data) in their debug
+    # messages and warnings, so they stay quiet even with --verbose: highdicom's errors and pydicom's
+    # failures reach the user as our own one-line errors, which name files safely.
+    logging.getLogger("highdicom").setLevel(logging.ERROR)
+    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.ERROR)
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=1)
+    return typer.Exit(code=code)
 
 
 @app.command()
@@ -240,18 +246,33 @@ def import_paper(
         raise typer.Exit(code=1)
 
 
+class ReferencePoint(str, Enum):
+    """Choices of ``analyze --reference-point`` (typer names the option when given another)."""
+
+    auto = "auto"
+    estimate = "estimate"
+
+
+# analyze's exit codes: 0 all done, 1 some inputs failed, 2 bad usage, 3 nothing could be analysed.
+EXIT_SOME_FAILED, EXIT_USAGE, EXIT_NOTHING = 1, 2, 3
+
+
 @app.command()
 def analyze(
     inputs: Annotated[list[Path], typer.Argument(help="DICOM files or folders (searched recursively; any order, several patients).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; existing files of the same names are replaced).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: new or empty, unless --overwrite or --resume.")],
     model: Annotated[str, typer.Option(help="Model file (.pt from myomap train or .onnx from myomap export-onnx), or 'embedded' (the default phantom-trained model).")] = "embedded",
     fit_missing: Annotated[bool, typer.Option("--fit-missing", help="Fit maps from weighted images (MOLLI, T2-prep) where the scanner's map is missing.")] = False,
-    erosion: Annotated[float | None, typer.Option(help="Partial-volume margin in pixels removed from the myocardial ROI for the eroded values (default 1: the border pixels).")] = None,
-    reference_point: Annotated[str, typer.Option(help="AHA reference point: auto (a contours.json beside a map, when its folder holds no other map; else estimated) or estimate (from the RV blood pool, else the DICOM orientation).")] = "auto",
+    erosion: Annotated[float | None, typer.Option(min=0.0, help="Partial-volume margin in pixels removed from the myocardial ROI for the eroded values (default 1: the border pixels).")] = None,
+    reference_point: Annotated[ReferencePoint, typer.Option(case_sensitive=False, help="AHA reference point: auto (a contours.json beside a map, when its folder holds no other map; else estimated) or estimate (from the RV blood pool, else the DICOM orientation).")] = ReferencePoint.auto,
     tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Test-time augmentation: its contour spread drives the quality flag (off: only the sanity checks flag).")] = True,
-    seg: Annotated[bool, typer.Option("--seg/--no-seg", help="Write a DICOM SEG per slice.")] = True,
+    seg: Annotated[bool, typer.Option("--seg/--no-seg", help="Write a DICOM SEG per slice (and, unless --keep-phi, a de-identified copy of its map).")] = True,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write the HTML reports.")] = True,
-    keep_phi: Annotated[bool, typer.Option("--keep-phi", help="Name patients by their DICOM PatientID and keep their name in the SEG (off: anonymous labels).")] = False,
+    keep_phi: Annotated[bool, typer.Option("--keep-phi", help="Keep every identifying field: patients named by PatientID, SEGs with the source's attributes and UIDs, source paths and series descriptions in the tables.")] = False,
+    keep_dates: Annotated[bool, typer.Option("--keep-dates", help="De-identify but keep dates and times (the Basic Profile's Retain Longitudinal Temporal Information option).")] = False,
+    phi_key: Annotated[Path | None, typer.Option("--phi-key", help="Local key file (outside OUT) that maps labels, UIDs and file hashes back to the originals; reused runs share its secret.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Clear an earlier output in OUT first.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted run in OUT: patients already complete are kept.")] = False,
     map_type: Annotated[str | None, typer.Option("--map-type", help="T1 or T2: take the series whose header names no map type nor preparation times (and NIfTI files without a sidecar) as maps of this type.")] = None,
     hematocrit: Annotated[str | None, typer.Option(help="Haematocrit for ECV: a fraction (0.1-0.7) for every patient, or a CSV with columns patient (label or PatientID) and hematocrit.")] = None,
     synthetic_hematocrit: Annotated[bool, typer.Option("--synthetic-hematocrit", help="Without --hematocrit, estimate it from native blood T1 (published relation; flagged as synthetic).")] = False,
@@ -268,21 +289,31 @@ def analyze(
     grouped per patient and ordered base to apex from the geometry.  Per slice: overlay.png, labels.png, contours.json (pixels),
     contours_mm.json (patient frame) and, for scanner maps, seg.dcm; per patient values.csv
     (global, AHA segments, mid-septal ROI, LV blood pool; native and
-    post-contrast T1 apart; flags against normal ranges) and report.html;
-    for the run slices.csv, values.csv, ecv.csv (with --hematocrit) and
-    index.html.
-    Problems are reported one line each and make the exit code 1; the
-    other slices and patients are still analysed.
+    post-contrast T1 apart; flags against normal ranges), slices.csv and
+    report.html; for the run run.json, slices.csv, values.csv, ecv.csv
+    (with --hematocrit) and index.html.
+    Without --keep-phi every DICOM written is de-identified (DICOM PS3.15
+    Basic Profile) and patients are patient-01, patient-02...
+    Problems are reported one line each; the other slices and patients are
+    still analysed.  Exit code: 0 all done, 1 some inputs failed, 2 bad
+    usage, 3 nothing analysed.
 
     Example: [bold]myomap analyze /data/cmr -o results[/]
     """
+    from myomap.analyze.outfolder import OutputFolderError, RunInterrupted
     from myomap.analyze.pipeline import AnalyzeConfig, analyze as run_analyze
     from myomap.config import ConfigError
     from myomap.model.inference import ModelFileError
 
+    if overwrite and resume:
+        raise _fail("--overwrite and --resume exclude each other", EXIT_USAGE)
+    if keep_phi and (keep_dates or phi_key is not None):
+        raise _fail("--keep-dates and --phi-key apply to de-identified runs; --keep-phi keeps everything already", EXIT_USAGE)
+    if map_type is not None and map_type.upper() not in ("T1", "T2"):
+        raise _fail(f"--map-type must be T1 or T2, got {map_type!r}", EXIT_USAGE)
     config = AnalyzeConfig(
-        model=model, tta=tta, fit_missing=fit_missing, reference_point=reference_point, seg=seg, report=report, keep_phi=keep_phi,
-        map_type=map_type.upper() if map_type else None,
+        model=model, tta=tta, fit_missing=fit_missing, reference_point=reference_point.value, seg=seg, report=report, keep_phi=keep_phi,
+        keep_dates=keep_dates, map_type=map_type.upper() if map_type else None,
         synthetic_hematocrit=synthetic_hematocrit, include_review=include_review, reference_ranges=str(reference_ranges) if reference_ranges else None,
     )  # fmt: skip
     if hematocrit is not None:
@@ -292,19 +323,27 @@ def analyze(
             config = dataclasses.replace(config, hematocrit_csv=hematocrit)
     if erosion is not None:
         config = dataclasses.replace(config, erosion_margin_px=erosion)
+    mode = "overwrite" if overwrite else "resume" if resume else "new"
     try:
         with _progress() as bar:
             task = bar.add_task("analysing", total=None)
             result = run_analyze(
-                inputs, out, config, found=lambda n: bar.update(task, total=n), progress=lambda k: bar.advance(task, k), inventory=_print_series
-            )
-    except (ConfigError, ModelFileError) as exc:
-        raise _fail(str(exc)) from None
+                inputs, out, config, mode=mode, key_file=phi_key, found=lambda n: bar.update(task, total=n),
+                progress=lambda k: bar.advance(task, k), inventory=_print_series,
+            )  # fmt: skip
+    except (ConfigError, ModelFileError, OutputFolderError) as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
     except OSError as exc:
-        raise _fail(f"{out}: cannot write ({exc.strerror or exc})") from None
+        raise _fail(f"{out}: cannot write ({exc.strerror or exc})", EXIT_NOTHING) from None
+    except (KeyboardInterrupt, RunInterrupted):
+        raise _fail(f"interrupted; {out / 'run.json'} says incomplete: rerun with --resume to finish", 130) from None
     _print_analysis(result)
+    if result.errors and not keep_phi:
+        log.info("input files are named by a keyed hash of their path (file-...): --phi-key FILE records the paths, --keep-phi shows them")
+    if result.nothing_analysed:
+        raise typer.Exit(code=EXIT_NOTHING)
     if result.failed:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=EXIT_SOME_FAILED)
 
 
 def _print_series(rows) -> None:
@@ -323,10 +362,8 @@ def _print_analysis(result) -> None:
         log.info(note)
     for error in result.errors:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-    done = [r for r in result.slices if not r.error]
-    flagged = [r for r in done if r.qc and r.qc.review]
-    failed = len(result.slices) - len(done) + result.unreadable_maps
-    log.info("%d slice(s) analysed, %d flagged for review, %d failed -> %s", len(done), len(flagged), failed, result.out)
+    failed = result.slices - result.analysed + result.unreadable_maps
+    log.info("%d slice(s) analysed, %d flagged for review, %d failed -> %s", result.analysed, result.flagged, failed, result.out)
 
 
 @app.command()
@@ -397,17 +434,20 @@ def demo(
     from myomap.phantom.cohort import SimulationConfig, SimulationError, simulate_cohort
 
     phantom = out / "phantom"
+    rows: list[dict] = []
     try:
         with _progress() as bar:
             task = bar.add_task("simulating", total=subjects)
             simulate_cohort(phantom, SimulationConfig(subjects=subjects, seed=seed, field="mixed"), overwrite=True, progress=lambda _: bar.advance(task))
             task = bar.add_task("analysing", total=None)
             # The phantom ships the true RV insertion points; estimate them as on real data.
-            result = run_analyze([phantom], out / "analysis", AnalyzeConfig(reference_point="estimate"), found=lambda n: bar.update(task, total=n), progress=lambda k: bar.advance(task, k))
+            result = run_analyze(
+                [phantom], out / "analysis", AnalyzeConfig(reference_point="estimate"), mode="overwrite",
+                found=lambda n: bar.update(task, total=n), progress=lambda k: bar.advance(task, k), on_patient=lambda done: rows.extend(truth_rows(done)),
+            )  # fmt: skip
     except SimulationError as exc:
         raise _fail(str(exc)) from None
     _print_analysis(result)
-    rows = truth_rows(result)
     write_truth_csv(out / "analysis" / "truth.csv", rows)
     summary = summarise_truth(rows)
     log.info(

@@ -86,7 +86,7 @@ def test_slices_with_different_orientations_in_one_stack_get_a_note(contrast_coh
     ds.save_as(data / "T2_mid" / "map.dcm")
     result = analyze([data], tmp_path / "out", AnalyzeConfig(seg=False, report=False))
     assert any("different orientations in one stack" in n for n in result.notes)
-    assert len(result.slices) == 3
+    assert result.slices == 3
 
 
 @pytest.mark.parametrize("value", ["0.8", "42"])

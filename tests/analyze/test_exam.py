@@ -52,7 +52,7 @@ def test_duplicates_and_several_maps_at_one_position(tmp_path):
     found = discover([tmp_path])
     assert not found.errors
     (slices,) = found.patients.values()
-    assert len(slices) == 2 and all(s.pixels[0, 0] == 1000 for s in slices)
+    assert len(slices) == 2 and all(s.loaded().pixels[0, 0] == 1000 for s in slices)
     assert [s.series_label for s in slices] == ["series 7 'MOLLI T1 MAP'"] * 2
     assert any("1 duplicate image(s)" in n and "copy_of_a.dcm" in n for n in found.notes)
     assert any("1 further map image(s) at positions already taken" in n for n in found.notes)
@@ -76,7 +76,7 @@ def test_enhanced_multiframe_maps_become_slices(tmp_path):
     found = discover([tmp_path])
     assert not found.errors
     (slices,) = found.patients.values()
-    assert sorted(s.frame for s in slices) == [0, 1, 2] and sorted(float(s.pixels[0, 0]) for s in slices) == [1000, 1100, 1200]
+    assert sorted(s.frame for s in slices) == [0, 1, 2] and sorted(float(s.loaded().pixels[0, 0]) for s in slices) == [1000, 1100, 1200]
 
 
 def test_fit_missing_hint_only_when_true(tmp_path):
@@ -85,11 +85,11 @@ def test_fit_missing_hint_only_when_true(tmp_path):
     save(mr_image(np.ones((8, 8), np.uint16), study_uid="1", series_uid="2", description="localizer"), tmp_path / "loc" / "1.dcm")
     result = runner.invoke(app, ["analyze", str(tmp_path / "loc"), "-o", str(tmp_path / "o1"), "--no-report"])
     text = " ".join(result.output.split())
-    assert result.exit_code == 1 and "no T1 or T2 maps found" in text and "--fit-missing" not in text
+    assert result.exit_code == 3 and "no T1 or T2 maps found" in text and "--fit-missing" not in text  # 3: nothing analysed
     for k, ti in enumerate((100, 200, 400, 800), start=1):
         save(mr_image(np.full((8, 8), 10 * k, np.uint16), study_uid="1", series_uid="3", instance=k, InversionTime=ti), tmp_path / "w" / f"{k}.dcm")
     result = runner.invoke(app, ["analyze", str(tmp_path / "w"), "-o", str(tmp_path / "o2"), "--no-report"])
-    assert result.exit_code == 1 and "weighted images need --fit-missing" in " ".join(result.output.split())
+    assert result.exit_code == 3 and "weighted images need --fit-missing" in " ".join(result.output.split())
 
 
 def test_nifti_maps_with_type_from_sidecar_or_command_line(tmp_path):
@@ -103,7 +103,7 @@ def test_nifti_maps_with_type_from_sidecar_or_command_line(tmp_path):
     found = discover([tmp_path])
     assert len(found.errors) == 1 and "other.nii" in found.errors[0] and "--map-type" in found.errors[0]
     (slices,) = found.patients.values()
-    assert [s.map_type for s in slices] == ["T1", "T1"] and slices[0].pixels.shape == (12, 16)
+    assert [s.map_type for s in slices] == ["T1", "T1"] and slices[0].loaded().pixels.shape == (12, 16)
     assert slices[0].spacing_mm == (1.5, 1.5) and slices[0].origin == "nifti"
     assert [(r.series, r.kind, r.slices) for r in found.series] == [("t1.nii.gz", "T1 map (NIfTI)", 2)]
     found = discover([tmp_path], map_type="T2")
@@ -128,16 +128,21 @@ def test_analyze_prints_the_found_series_and_names_the_series_of_each_slice(coho
     subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
     shutil.copytree(subject / "T1_mid", tmp_path / "in" / "T1_mid")
     save(mr_image(np.ones((8, 8), np.uint16), study_uid="1", series_uid="2", series_number=1, description="localizer"), tmp_path / "in" / "loc.dcm")
-    result = CliRunner().invoke(app, ["analyze", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-report", "--no-tta"])
+    result = CliRunner().invoke(app, ["analyze", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-report", "--no-tta", "--keep-phi"])
     assert result.exit_code == 0, result.output
     assert "found series" in result.output and "localizer" in result.output and "skip" in result.output and "analyse" in result.output
     (row,) = csv.DictReader((tmp_path / "out" / "slices.csv").open())
     assert row["series"] == "202 'MOLLI_T1_MAP_mid'"
+    # De-identified (the default): the series number only, its description being free text.
+    result = CliRunner().invoke(app, ["analyze", str(tmp_path / "in"), "-o", str(tmp_path / "anon"), "--no-report", "--no-tta"])
+    assert result.exit_code == 0 and "found series" in result.output and "localizer" not in result.output
+    (row,) = csv.DictReader((tmp_path / "anon" / "slices.csv").open())
+    assert row["series"] == "202"
 
 
 def test_map_type_must_be_t1_or_t2(tmp_path):
     result = CliRunner().invoke(app, ["analyze", str(tmp_path), "-o", str(tmp_path / "o"), "--map-type", "T3"])
-    assert result.exit_code == 1 and "map type must be T1 or T2" in result.output
+    assert result.exit_code == 2 and "--map-type must be T1 or T2" in result.output  # 2: bad usage
 
 
 def _as_nifti(dicom_path, out):
@@ -161,7 +166,7 @@ def test_nifti_geometry_round_trips_to_the_dicom_frame(cohort, tmp_path):
     subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
     pixels, meta = _as_nifti(subject / "T1_mid" / "map.dcm", tmp_path / "map.nii.gz")
     (item,) = next(iter(discover([tmp_path], map_type="T1").patients.values()))
-    np.testing.assert_array_equal(item.pixels, pixels)
+    np.testing.assert_array_equal(item.loaded().pixels, pixels)
     np.testing.assert_allclose(item.orientation, meta.orientation, atol=1e-6)
     np.testing.assert_allclose(item.position_mm, meta.position_mm, atol=1e-4)
     np.testing.assert_allclose(item.spacing_mm, meta.spacing_mm, atol=1e-6)
@@ -175,7 +180,8 @@ def test_analyze_runs_on_nifti_maps(cohort, tmp_path):
     (tmp_path / "in").mkdir()
     for position in ("basal", "mid", "apical"):
         _as_nifti(subject / f"T1_{position}" / "map.dcm", tmp_path / "in" / f"t1_{position}.nii")
-    result = analyze([tmp_path / "in"], tmp_path / "out", AnalyzeConfig(map_type="T1", tta=False, report=False))
+    slices: list = []
+    result = analyze([tmp_path / "in"], tmp_path / "out", AnalyzeConfig(map_type="T1", tta=False, report=False), on_patient=slices.extend)
     assert not result.errors, result.errors
-    assert sorted((r.slice.slice_position, r.slice.path.name) for r in result.slices) == [("apical", "t1_apical.nii"), ("basal", "t1_basal.nii"), ("mid", "t1_mid.nii")]
-    assert all(r.values for r in result.slices)
+    assert sorted((r.slice.slice_position, r.slice.path.name) for r in slices) == [("apical", "t1_apical.nii"), ("basal", "t1_basal.nii"), ("mid", "t1_mid.nii")]
+    assert all(r.values for r in slices)

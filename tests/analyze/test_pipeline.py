@@ -2,7 +2,9 @@ import csv
 import hashlib
 import json
 import math
+import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -14,16 +16,32 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import JPEG2000Lossless
 from typer.testing import CliRunner
 
+from myomap.analyze.outfolder import OutputFolderError
 from myomap.analyze.pipeline import AnalyzeConfig, analyze, embedded_model_path, patient_labels
 from myomap.analyze.truth import summarise_truth, truth_rows
 from myomap.cli import app
 from myomap.geometry.masks import contours_to_mask
 
 
+@dataclass
+class Analysed:
+    """A run's result with the slice results it handed out patient by patient."""
+
+    out: Path
+    errors: tuple
+    slices: list
+
+
+def run(inputs, out, config=AnalyzeConfig(), **options) -> Analysed:
+    slices: list = []
+    result = analyze(inputs, out, config, on_patient=slices.extend, **options)
+    return Analysed(result.out, result.errors, slices)
+
+
 @pytest.fixture(scope="module")
 def analysed(cohort, tmp_path_factory):
     out = tmp_path_factory.mktemp("analysis")
-    return analyze([cohort], out, AnalyzeConfig())
+    return run([cohort], out)
 
 
 def _hashes(folder: Path) -> dict[str, str]:
@@ -39,17 +57,19 @@ def test_every_output_is_written(analysed):
     out = analysed.out
     assert not analysed.errors, analysed.errors
     assert len(analysed.slices) == 18
-    for name in ("analyze.yaml", "index.html", "slices.csv", "values.csv"):
+    for name in ("analyze.yaml", "index.html", "slices.csv", "values.csv", "run.json"):
         assert (out / name).is_file()
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
     folder = out / "patient-01" / "T1_02_mid"
-    for name in ("overlay.png", "labels.png", "contours.json", "contours_mm.json", "seg.dcm"):
+    for name in ("overlay.png", "labels.png", "contours.json", "contours_mm.json", "seg.dcm", "source.dcm"):
         assert (folder / name).is_file(), name
-    assert (out / "patient-01" / "report.html").is_file() and (out / "patient-01" / "values.csv").is_file()
+    for name in ("report.html", "values.csv", "slices.csv", "done.json"):
+        assert (out / "patient-01" / name).is_file(), name
     assert not list(out.rglob("*.partial-*"))
 
 
 def test_segmentation_matches_the_phantom(analysed):
-    summary = summarise_truth(truth_rows(analysed))
+    summary = summarise_truth(truth_rows(analysed.slices))
     assert summary["slices"] == 18
     # The embedded model gives Dice 0.85, T1 +1.8 ms and T2 -0.1 ms here; full figures: benchmarks/analyze_phantom.py.
     assert summary["dice_myocardium"] > 0.80
@@ -60,9 +80,13 @@ def test_seg_references_its_source_and_holds_the_labels(analysed, cohort):
     result = analysed.slices[1]
     folder = analysed.out / result.patient / result.folder
     seg = hd.seg.segread(folder / "seg.dcm")
-    source = pydicom.dcmread(result.slice.path)
+    source = pydicom.dcmread(folder / "source.dcm")  # the de-identified copy of the map
     assert seg.number_of_segments == 2
-    assert source.SOPInstanceUID in {uid for *_, uid in seg.get_source_image_uids()}
+    assert {uid for *_, uid in seg.get_source_image_uids()} == {source.SOPInstanceUID}
+    assert seg.StudyInstanceUID == source.StudyInstanceUID and seg.FrameOfReferenceUID == source.FrameOfReferenceUID
+    original = pydicom.dcmread(result.slice.path)
+    assert source.SOPInstanceUID != original.SOPInstanceUID and source.StudyInstanceUID != original.StudyInstanceUID
+    np.testing.assert_array_equal(source.pixel_array, original.pixel_array)
     frames = seg.pixel_array  # one binary frame per segment
     labels = np.zeros(frames.shape[1:], np.uint8)
     for number, frame in zip(seg.PerFrameFunctionalGroupsSequence, frames):
@@ -113,7 +137,7 @@ def test_no_patient_identifiers_without_keep_phi(cohort, tmp_path):
     ds.save_as(source)
     out = tmp_path / "out"
     result = analyze([source.parent], out, AnalyzeConfig())
-    assert not result.errors
+    assert not result.errors, result.errors
     for path in out.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
@@ -130,15 +154,23 @@ def test_no_patient_identifiers_without_keep_phi(cohort, tmp_path):
                 b"19991231",
             ):
                 assert secret not in data, (path, secret)
-    kept = analyze([source.parent], tmp_path / "kept", AnalyzeConfig(keep_phi=True))
+    kept = run([source.parent], tmp_path / "kept", AnalyzeConfig(keep_phi=True))
     assert (tmp_path / "kept" / "MRN4711XQ").is_dir() and kept.slices[0].patient == "MRN4711XQ"
-    assert pydicom.dcmread(next((tmp_path / "kept").rglob("seg.dcm"))).PatientName == "Zyxwvut^Qponmlk"
+    seg = pydicom.dcmread(next((tmp_path / "kept").rglob("seg.dcm")))
+    assert seg.PatientName == "Zyxwvut^Qponmlk" and seg.StudyInstanceUID == ds.StudyInstanceUID
+    assert not list((tmp_path / "kept").rglob("source.dcm"))  # the original is the source
+    rows = list(csv.DictReader((tmp_path / "kept" / "slices.csv").open()))
+    assert rows[0]["source"] == "input-1/scan.dcm"  # relative to the input, never the full path
 
 
 def test_patient_labels_are_anonymous_and_stable():
     keys = [("b", "s1"), ("a", "s2"), ("a", "s1")]
     assert patient_labels(keys, keep_phi=False) == {("a", "s1"): "patient-01", ("a", "s2"): "patient-01-s2", ("b", "s1"): "patient-02"}
     assert patient_labels([("MRN 12/3", "s")], keep_phi=True) == {("MRN 12/3", "s"): "MRN_12_3"}
+    # Under keep_phi too: no '.', '..' or separators, and IDs that clean alike stay apart.
+    named = patient_labels([("..", "s"), ("A/B", "s"), ("A_B", "s"), (".", "s")], keep_phi=True)
+    assert len(set(named.values())) == 4
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", name) for name in named.values()), named
 
 
 def _bad_inputs(cohort: Path, folder: Path) -> None:
@@ -167,7 +199,7 @@ def test_bad_inputs_get_one_line_each_and_the_rest_is_analysed(cohort, tmp_path)
     inputs = tmp_path / "inputs"
     _bad_inputs(cohort, inputs)
     before = _hashes(inputs)
-    result = CliRunner().invoke(app, ["analyze", str(inputs), "-o", str(tmp_path / "out"), "--no-report"])
+    result = CliRunner().invoke(app, ["analyze", str(inputs), "-o", str(tmp_path / "out"), "--no-report", "--keep-phi"])
     assert result.exit_code == 1
     text = result.output
     for name, words in (
@@ -182,7 +214,7 @@ def test_bad_inputs_get_one_line_each_and_the_rest_is_analysed(cohort, tmp_path)
     statuses = [r["status"] for r in csv.DictReader((tmp_path / "out" / "slices.csv").open())]
     assert sorted(statuses)[0] == "error" and sorted(statuses)[1] in ("ok", "review")  # the constant map is found, not segmentable
     assert _hashes(inputs) == before  # inputs never modified
-    assert (tmp_path / "out" / "patient-01" / "T1_01_mid" / "seg.dcm").is_file()
+    assert len(list((tmp_path / "out").rglob("seg.dcm"))) == 1
     assert not list((tmp_path / "out").rglob("*.partial-*"))
 
 
@@ -192,18 +224,19 @@ def test_folder_without_maps_and_unwritable_output(cohort, tmp_path):
     empty.mkdir()
     (empty / "notes.txt").write_text("nothing here")
     result = runner.invoke(app, ["analyze", str(empty), "-o", str(tmp_path / "out")])
-    assert result.exit_code == 1 and "no T1 or T2 maps found" in " ".join(result.output.split())
+    assert result.exit_code == 3 and "no T1 or T2 maps found" in " ".join(result.output.split())  # nothing analysed
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["status"] == "complete"
     blocker = tmp_path / "file"
     blocker.write_text("")
     result = runner.invoke(app, ["analyze", str(cohort), "-o", str(blocker / "out")])
-    assert result.exit_code == 1 and "cannot write" in result.output
+    assert result.exit_code == 3 and "cannot write" in result.output
 
 
 def test_foreign_model_file_is_one_clear_error(cohort, tmp_path):
     bogus = tmp_path / "model.pt"
     bogus.write_bytes(b"PK\x03\x04 not a model")
     result = CliRunner().invoke(app, ["analyze", str(cohort), "-o", str(tmp_path / "out"), "--model", str(bogus)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad usage
     assert "error" in result.output and "model.pt" in result.output
     assert not (tmp_path / "out").exists()  # nothing written before the model is known to be usable
 
@@ -230,7 +263,7 @@ def test_longer_stacks_only_t2_and_no_tta(cohort, tmp_path):
         normal = np.cross(np.array(ds.ImageOrientationPatient[:3], float), np.array(ds.ImageOrientationPatient[3:], float))
         ds.ImagePositionPatient = list(np.array(ds.ImagePositionPatient, float) + 4.0 * normal)
         ds.save_as(inputs / f"b{k}.dcm")
-    result = analyze([inputs], tmp_path / "out", AnalyzeConfig(tta=False, seg=False))
+    result = run([inputs], tmp_path / "out", AnalyzeConfig(tta=False, seg=False))
     assert not result.errors, result.errors
     assert [r.slice.map_type for r in result.slices] == ["T2"] * 5
     assert [r.slice.slice_position for r in result.slices] == ["basal", "basal", "mid", "mid", "apical"]
@@ -241,21 +274,23 @@ def test_longer_stacks_only_t2_and_no_tta(cohort, tmp_path):
     assert not any(r["map_type"] == "T1" for r in rows)
 
 
-def test_a_rerun_does_not_leave_stale_files(cohort, tmp_path):
-    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+def test_a_rerun_needs_overwrite_which_leaves_no_stale_files(cohort, tmp_path):
+    subjects = sorted(p for p in cohort.iterdir() if p.is_dir())
     inputs = tmp_path / "in"
-    inputs.mkdir()
-    shutil.copy(subject / "T1_mid" / "map.dcm", inputs / "map.dcm")
+    for k, subject in enumerate(subjects[:2]):
+        shutil.copytree(subject / "T1_mid", inputs / f"s{k}")
     out = tmp_path / "out"
     analyze([inputs], out, AnalyzeConfig())
-    folder = next(out.glob("patient-01/T1_*"))
-    assert (folder / "seg.dcm").is_file()
-    analyze([inputs], out, AnalyzeConfig(seg=False))
-    assert not (folder / "seg.dcm").exists() and (folder / "overlay.png").is_file()
+    assert (out / "patient-02").is_dir() and next(out.glob("patient-01/T1_*/seg.dcm")).is_file()
+    with pytest.raises(OutputFolderError, match="--overwrite"):
+        analyze([inputs / "s0"], out, AnalyzeConfig(seg=False))
+    analyze([inputs / "s0"], out, AnalyzeConfig(seg=False), mode="overwrite")
+    assert not (out / "patient-02").exists() and not list(out.rglob("seg.dcm"))  # the earlier run is gone
+    assert [r["patient"] for r in csv.DictReader((out / "slices.csv").open())] == ["patient-01"]
 
 
 def test_reference_point_estimated_on_request(analysed, cohort, tmp_path):
-    result = analyze([cohort], tmp_path / "out", AnalyzeConfig(reference_point="estimate", report=False, seg=False))
+    result = run([cohort], tmp_path / "out", AnalyzeConfig(reference_point="estimate", report=False, seg=False))
     methods = {r.reference_method for r in result.slices}
     assert methods <= {"rv-blood-pool", "dicom-orientation", "image-axes"} and "rv-blood-pool" in methods
     # The estimate lands near the phantom's true anterior RV insertion point on most slices.

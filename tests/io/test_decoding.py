@@ -86,7 +86,7 @@ def test_jpeg_lossless_philips_style_export_is_read_by_discover(tmp_path):
     found = discover([tmp_path])
     assert not found.errors, found.errors
     (slices,) = found.patients.values()
-    np.testing.assert_array_equal(slices[0].pixels, values.astype(np.float32))
+    np.testing.assert_array_equal(slices[0].loaded().pixels, values.astype(np.float32))
 
 
 @pytest.mark.parametrize("syntax", [RLELossless, JPEG2000Lossless])

@@ -103,12 +103,19 @@ def _by_level(context: ScanContext, level: float, highest: float, first_native_s
     return ContrastCall("post", "acquisition-time+value-range" if later else "value-range")
 
 
+def _level(item) -> float:
+    """The T1 level of a slice: from its pixels, or as discovery measured it before dropping them."""
+    held = getattr(item, "level_ms", None)
+    return t1_level_ms(item.pixels) if item.pixels is not None or held is None else held
+
+
 def with_contrast(slices: list) -> list:
     """The maps of one study with ``contrast`` and ``contrast_rule`` set, one decision per series.
 
     ``slices`` are :class:`~myomap.analyze.discover.MapSlice` objects (any
     frozen dataclass with ``map_type``, ``series_uid``, ``context`` and
-    ``pixels``); a series' T1 level is the median of its slices' levels.
+    ``pixels``, or ``level_ms`` where the pixels are not held); a series'
+    T1 level is the median of its slices' levels.
     """
     from dataclasses import replace
 
@@ -117,7 +124,7 @@ def with_contrast(slices: list) -> list:
         series.setdefault(item.series_uid or str(item.path), []).append(item)
     keys = list(series)
     facts = [
-        (series[k][0].map_type, series[k][0].context, float(np.nanmedian([t1_level_ms(s.pixels) for s in series[k]])) if series[k][0].map_type == "T1" else float("nan"))
+        (series[k][0].map_type, series[k][0].context, float(np.nanmedian([_level(s) for s in series[k]])) if series[k][0].map_type == "T1" else float("nan"))
         for k in keys
     ]  # fmt: skip
     calls = dict(zip(keys, classify_study(facts)))

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from myomap.analyze.contrast import with_contrast
+from myomap.analyze.contrast import t1_level_ms, with_contrast
 from myomap.analyze.inventory import Inventory, SeriesSummary, classify, map_type_from_header, skipped_line
 from myomap.geometry.aha import APEX_DIRECTION_LPS, long_axis_direction, segments_run_clockwise
 from myomap.geometry.levels import slice_levels
@@ -55,7 +55,10 @@ APEX_DIRECTION = APEX_DIRECTION_LPS
 class MapSlice:
     """One T1 or T2 map slice ready to analyse.
 
-    ``pixels`` are float32 ms; ``spacing_mm`` is (row, col).  ``patient``
+    ``pixels`` are float32 ms, or None for a scanner map until
+    :meth:`loaded` decodes it again from ``source`` (discovery keeps only the
+    headers, so a cohort of any size fits in memory); ``spacing_mm`` is
+    (row, col).  ``patient``
     and ``study`` are the raw DICOM PatientID and StudyInstanceUID, used
     for grouping only: outputs name patients by an anonymous label unless
     the user asks otherwise.  ``origin`` is ``scanner`` for maps read from
@@ -71,7 +74,7 @@ class MapSlice:
 
     path: Path
     map_type: str
-    pixels: np.ndarray
+    pixels: np.ndarray | None
     spacing_mm: tuple[float, float]
     orientation: tuple[float, ...] | None
     position_mm: tuple[float, ...] | None
@@ -91,6 +94,16 @@ class MapSlice:
     level_basis: str = ""
     clockwise: bool = False
     axis_basis: str = ""
+    source: ImageMeta | None = None  # where ``pixels`` come from when they are not held
+    ms_per_unit: float = 1.0
+    level_ms: float | None = None  # the T1 level of the pixels (contrast.t1_level_ms) when they are not held
+
+    def loaded(self) -> MapSlice:
+        """This slice with its pixels (decoded again when discovery dropped them)."""
+        if self.pixels is not None or self.source is None:
+            return self
+        (pixels,) = read_frames([self.source])
+        return replace(self, pixels=pixels * np.float32(self.ms_per_unit))
 
     @property
     def stack(self) -> str:
@@ -231,7 +244,9 @@ def _read_maps(inventory: Inventory, errors: list[str]) -> tuple[list[MapSlice],
             errors.append(str(exc))
             failed[meta.series_uid] += 1
             continue
-        slices.append(_slice(meta, map_type, pixels * np.float32(factor)))
+        # Decoded once to know it can be; held again only while its patient is analysed (see MapSlice.loaded).
+        level = t1_level_ms(pixels * np.float32(factor)) if map_type == "T1" else math.nan  # for the contrast call
+        slices.append(replace(_slice(meta, map_type, None), source=meta, ms_per_unit=float(factor), level_ms=level))
     for syntax, lines in undecodable.items():
         errors.append(lines[0] if len(lines) == 1 else f"{len(lines)} map images cannot be decoded, e.g. {lines[0]}")
     return slices, failed
@@ -278,7 +293,7 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str]) -> list
     return slices
 
 
-def _slice(meta: ImageMeta, map_type: str, pixels: np.ndarray, origin: str = "scanner") -> MapSlice:
+def _slice(meta: ImageMeta, map_type: str, pixels: np.ndarray | None, origin: str = "scanner") -> MapSlice:
     return MapSlice(
         path=meta.path,
         map_type=map_type,

@@ -7,17 +7,21 @@ an interrupted run never leaves a half-written export.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from pydicom.uid import generate_uid
+
+from myomap.analyze.deid import Deidentifier
 from myomap.io.contours import Contours, write_contours
 from myomap.io.files import atomic_path, atomic_write_bytes, atomic_write_text
 from myomap.report.figures import MAP_WINDOWS_MS
 
 SEGMENTS = ((1, "LV myocardium"), (2, "LV blood pool"))
-SLICE_FILES = ("overlay.png", "labels.png", "contours.json", "contours_mm.json", "seg.dcm")  # everything written per slice
+SLICE_FILES = ("overlay.png", "labels.png", "contours.json", "contours_mm.json", "seg.dcm", "source.dcm")  # everything written per slice
 _EPI_BGR, _ENDO_BGR, _REF_BGR = (60, 200, 60), (40, 60, 230), (0, 220, 255)
 
 
@@ -126,75 +130,65 @@ def write_slice_exports(
     return overlay
 
 
-# Study-level attributes highdicom copies into the SEG that can identify a patient or a visit.
-_STUDY_PHI = (
-    "StudyDate", "StudyTime", "StudyDescription", "StudyID", "AccessionNumber", "ReferringPhysicianName",
-    "PhysiciansOfRecord", "NameOfPhysiciansReadingStudy", "InstitutionName", "InstitutionAddress",
-    "ReferringPhysicianIdentificationSequence", "PhysiciansOfRecordIdentificationSequence",
-    "PhysiciansReadingStudyIdentificationSequence", "IssuerOfAccessionNumberSequence", "RequestingService",
-    "ProcedureCodeSequence", "ReferencedStudySequence",
-)  # fmt: skip
-# Groups holding patient (0010), clinical trial (0012), study management (0032) and visit (0038) data.
-_PHI_GROUPS = (0x0010, 0x0012, 0x0032, 0x0038)
+@dataclass(frozen=True)
+class SegWriter:
+    """Writes the DICOM SEGs of one run.
 
-
-def _anonymise(ds, label: str) -> None:
-    """Drop every patient, clinical-trial, study-management and visit attribute and blank the study's.
-
-    What highdicom requires (type 2) is left empty rather than deleted;
-    the patient becomes ``label``; UIDs stay so the SEG still references
-    its map.
+    ``settings_id`` (a hash of the model and the settings) enters every SEG
+    UID, so two segmentations of one map with different models or settings
+    never share a UID.  With a ``deidentifier`` (the default, without
+    ``--keep-phi``) each SEG and a copy of its source map (``source.dcm``)
+    go through the Basic Profile with one UID mapping, so the SEG references
+    that copy; without one, both keep every attribute of the source and the
+    SEG references the original map.
     """
-    for element in list(ds):
-        if element.tag.group in _PHI_GROUPS:
-            del ds[element.tag]
-    for keyword in _STUDY_PHI:
-        if keyword in ds:
-            delattr(ds, keyword)
-    ds.PatientName = f"{label}^"  # one-component person name
-    ds.PatientID = label
-    ds.PatientBirthDate = ds.PatientSex = ""
-    ds.StudyDate = ds.StudyTime = ds.StudyID = ds.AccessionNumber = ds.ReferringPhysicianName = ""
+
+    settings_id: str
+    deidentifier: Deidentifier | None = None
+
+    def write(self, folder: Path, source: Path, labels: np.ndarray, *, patient: str, number: int, name: str, review: bool) -> None:
+        """``folder/seg.dcm`` (and ``source.dcm`` when de-identifying) for slice ``number`` (1, 2...) of a patient.
+
+        ``name`` (e.g. ``T1 mid 02``) and the review flag go into the SEG's
+        series description and content label, so a flagged slice says so.
+        """
+        import pydicom
+
+        source_ds = pydicom.dcmread(source)
+        uid_seed = [str(source_ds.get("SOPInstanceUID", source)), self.settings_id, "myomap seg"]
+        series_uid, sop_uid = generate_uid(entropy_srcs=uid_seed + ["series"]), generate_uid(entropy_srcs=uid_seed)
+        if self.deidentifier is not None:  # highdicom then copies only de-identified attributes and UIDs
+            self.deidentifier.apply(source_ds, patient)
+            with atomic_path(folder / "source.dcm") as tmp:
+                source_ds.save_as(tmp, enforce_file_format=True)
+        seg = build_seg(source_ds, labels, series_uid=series_uid, sop_uid=sop_uid, series_number=SEG_SERIES_BASE + number)
+        if self.deidentifier is not None:  # what highdicom added itself (content date, equipment); the UIDs are done
+            self.deidentifier.apply(seg, patient, uids=False)
+        seg.SeriesDescription = f"myomap LV segmentation {name}" + (" - FLAGGED FOR REVIEW" if review else "")
+        seg.ContentLabel = "LV_SEG_REVIEW" if review else "LV_SEG"
+        seg.ContentDescription = "flagged for review: check before use" if review else "automatic, passed quality control"
+        with atomic_path(folder / "seg.dcm") as tmp:
+            seg.save_as(tmp)
 
 
-def write_seg(
-    path: Path, source: Path, labels: np.ndarray, *, series_uid: str, sop_uid: str, patient_label: str, keep_phi: bool = False
-) -> None:
-    """A DICOM Segmentation (highdicom, binary, two segments) that references its source map.
+SEG_SERIES_BASE = 9000  # SEG series numbers: 9001, 9002... one per slice of a patient
 
-    Without ``keep_phi`` the patient's name and ID are replaced by
-    ``patient_label`` and every other patient, visit and study-level
-    identifying field is removed or emptied before highdicom
-    copies the patient module from the source; the study and the
-    referenced image keep their UIDs, so viewers still match the SEG to
-    its map.
-    """
+
+def build_seg(source_ds, labels: np.ndarray, *, series_uid: str, sop_uid: str, series_number: int):
+    """A DICOM Segmentation (highdicom, binary, two segments) of ``labels`` referencing ``source_ds``."""
     import highdicom as hd
     import pydicom
     from pydicom.sr.codedict import codes
 
     import myomap
 
-    source_ds = pydicom.dcmread(source)
-    for keyword in (
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyID",
-        "AccessionNumber",
-        "ReferringPhysicianName",
-        "StudyDate",
-        "StudyTime",
-    ):
+    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyID", "AccessionNumber", "ReferringPhysicianName", "StudyDate", "StudyTime"):  # fmt: skip
         if keyword not in source_ds:
             setattr(source_ds, keyword, "")  # type 2 attributes highdicom copies; some writers leave them out
     if "FrameOfReferenceUID" not in source_ds:  # required by the SEG IOD; derived from the study so it is stable
         source_ds.FrameOfReferenceUID = pydicom.uid.generate_uid(
             entropy_srcs=[str(source_ds.get("StudyInstanceUID", "")), "frame of reference"]
         )
-    if not keep_phi:
-        _anonymise(source_ds, patient_label)
     algorithm = hd.AlgorithmIdentificationSequence(name="myomap", version=myomap.__version__, family=codes.cid7162.ArtificialIntelligence)
     descriptions = [
         hd.seg.SegmentDescription(
@@ -213,7 +207,7 @@ def write_seg(
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions,
         series_instance_uid=series_uid,
-        series_number=950,
+        series_number=series_number,
         sop_instance_uid=sop_uid,
         instance_number=1,
         manufacturer="myomap",
@@ -223,5 +217,7 @@ def write_seg(
         series_description="myomap LV segmentation",
         omit_empty_frames=False,
     )
-    with atomic_path(path) as tmp:
-        seg.save_as(tmp)
+    # highdicom draws a random DimensionOrganizationUID; derive it from the SEG's own UID so a rerun gives the same bytes.
+    dimension_uid = generate_uid(entropy_srcs=[sop_uid, "dimension organization"])
+    seg.walk(lambda _, element: setattr(element, "value", dimension_uid) if element.keyword == "DimensionOrganizationUID" else None)
+    return seg

@@ -22,8 +22,10 @@ _SUMMARY_KEYS = (
 )  # fmt: skip
 
 
-def _slice_entry(result: SliceResult) -> SliceEntry:
+def _slice_entry(result: SliceResult, keep_phi: bool) -> SliceEntry:
     s = result.slice
+    # A SeriesDescription is free text, which the Basic Profile removes: the series number only, unless keep_phi.
+    series = s.series_label if keep_phi else f"series {'?' if s.series_number is None else s.series_number}"
     values = {}
     for row in result.values:
         if row["eroded"] and row["region"] in ("global", "septal", "blood"):
@@ -31,7 +33,7 @@ def _slice_entry(result: SliceResult) -> SliceEntry:
                 values[f"{row['region']} {key}"] = row[key]
     qc = result.qc
     return SliceEntry(
-        name=f"{s.stack} {s.slice_position} ({s.order + 1}) · {s.series_label}",
+        name=f"{s.stack} {s.slice_position} ({s.order + 1}) · {series}",
         map_type=s.stack,
         slice_position=s.slice_position,
         overlay_png=result.overlay,
@@ -47,7 +49,9 @@ def _stack(row: dict) -> str:
     return row["map_type"] if row.get("contrast", "native") == "native" else f"{row['map_type']}-post"
 
 
-def patient_entry(patient: str, results: list[SliceResult], rows: list[dict], ecv: list[dict] = (), warning: str = "", ranges=None) -> PatientEntry:
+def patient_entry(
+    patient: str, results: list[SliceResult], rows: list[dict], ecv: list[dict] = (), warning: str = "", ranges=None, keep_phi: bool = False
+) -> PatientEntry:
     """What the report shows of one patient; ``rows`` are its pooled values (:func:`~myomap.analyze.clinical.stack_rows`)."""
     segments: dict[str, dict[int, float]] = {}
     flags: dict[str, dict[int, str]] = {}
@@ -66,7 +70,7 @@ def patient_entry(patient: str, results: list[SliceResult], rows: list[dict], ec
         ]  # fmt: skip
     methods = sorted({r.reference_method for r in results if r.reference_method})
     notes = tuple(f"AHA reference: {_METHODS.get(m, m)}" for m in methods)
-    return PatientEntry(patient, tuple(_slice_entry(r) for r in results), segments, tuple(summary), notes, flags, warning)
+    return PatientEntry(patient, tuple(_slice_entry(r, keep_phi) for r in results), segments, tuple(summary), notes, flags, warning)
 
 
 def _field(rows: list[dict]) -> float | None:
@@ -85,10 +89,28 @@ def _settings(config: AnalyzeConfig) -> dict:
 
 
 def write_patient_html(path: Path, patient: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, ecv: list[dict] = ()) -> Path:
-    entry = patient_entry(patient, results, rows, ecv, _warning(config), load_ranges(config.reference_ranges))
+    entry = patient_entry(patient, results, rows, ecv, _warning(config), load_ranges(config.reference_ranges), config.keep_phi)
     return write_patient_report(path, entry, settings=_settings(config))
 
 
-def write_run_html(path: Path, patients: dict[str, tuple[list[SliceResult], list[dict]]], errors: list[str], config: AnalyzeConfig) -> Path:
-    entries = [(patient_entry(p, results, rows, warning=_warning(config)), f"{p}/report.html") for p, (results, rows) in patients.items()]
+def global_medians(rows: list[dict]) -> dict[str, float]:
+    """Global median (eroded) per stack (``T1``, ``T1-post``, ``T2``) of a patient's value rows: what the index shows."""
+    return {_stack(r): r["median_ms"] for r in rows if r["region"] == "global" and r["eroded"] and not math.isnan(r["median_ms"])}
+
+
+def index_entry(label: str, done: dict | None) -> PatientEntry:
+    """What the run summary shows of one patient, from its ``done.json`` (no overlays: the index stays small)."""
+    done = done or {"status": [], "global_median_ms": {}}
+    slices = tuple(
+        SliceEntry(name="", map_type="", slice_position="", overlay_png=b"", review=status == "review", reasons=(), confidence=math.nan, values={},
+                   error="not analysed" if status == "error" else None)
+        for status in done["status"]
+    )  # fmt: skip
+    summary = tuple({"map_type": m, "region": "global", "eroded": True, "median_ms": v} for m, v in done["global_median_ms"].items())
+    return PatientEntry(label, slices, {}, summary)
+
+
+def write_run_html(path: Path, patients: list[tuple[str, dict | None]], errors: list[str], config: AnalyzeConfig) -> Path:
+    """The index page from each patient's label and completion record."""
+    entries = [(index_entry(label, done), f"{label}/report.html") for label, done in patients]
     return write_run_summary(path, entries, errors=errors, warning=_warning(config))

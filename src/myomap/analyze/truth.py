@@ -13,11 +13,12 @@ segmentation error), for T2 the tissue T2 (T2-prep fitting is unbiased).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from myomap.analyze.pipeline import AnalyzeResult, csv_text
+from myomap.analyze.pipeline import SliceResult, csv_text
 from myomap.io.contours import read_contours
 from myomap.io.files import atomic_write_text
 from myomap.metrics.compare import compare_masks
@@ -25,8 +26,11 @@ from myomap.metrics.compare import compare_masks
 PURE = 0.99  # myocardium_fraction above which a pixel is pure myocardium
 
 
-def truth_rows(result: AnalyzeResult) -> list[dict]:
+def truth_rows(results: Iterable[SliceResult]) -> list[dict]:
     """One row per slice that has phantom truth next to its DICOM (others are left out).
+
+    ``results`` are the slice results ``analyze`` hands to its ``on_patient``
+    callback (a run keeps no results in memory).
 
     Slices the model segmented but that failed afterwards (e.g. no
     myocardium found) are kept, with ``failed`` True and NaN where there is
@@ -34,7 +38,7 @@ def truth_rows(result: AnalyzeResult) -> list[dict]:
     vanishing from it; slices never segmented (unreadable) are left out.
     """
     rows = []
-    for item in result.slices:
+    for item in results:
         folder = item.slice.path.parent
         if item.labels is None or not (folder / "truth.npz").is_file() or not (folder / "contours.json").is_file():
             continue

@@ -1,0 +1,318 @@
+"""The whole ``myomap analyze`` run: output folder, de-identification, one patient at a time, run tables.
+
+Output layout::
+
+    OUT/run.json                      version, model hash, settings, inputs seen, status complete/incomplete
+    OUT/analyze.yaml                  the settings (rerun with the same options)
+    OUT/index.html                    run summary, links to every patient report, the error lines
+    OUT/slices.csv, values.csv        the run tables: every patient's tables of the same name, in patient order
+    OUT/<patient>/report.html         self-contained patient report (overlays, bullseyes, tables, QC)
+    OUT/<patient>/slices.csv          that patient's slices: position, QC, global values, source (named safely)
+    OUT/<patient>/values.csv          that patient's values, pooled over slices
+    OUT/<patient>/done.json           written last: the patient is complete (counts, error lines)
+    OUT/<patient>/<T1|T2>_<k>_<position>/
+        overlay.png, labels.png, contours.json, contours_mm.json, seg.dcm, source.dcm
+
+Patients are analysed and written one at a time and dropped from memory,
+so the peak memory does not grow with the number of patients; the run
+tables are then concatenated from the per-patient files.  A per-patient
+table is added by returning it from :func:`patient_tables` and naming it
+in :data:`PATIENT_TABLES`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from myomap.analyze.deid import Deidentifier, new_secret, secret_from
+from myomap.analyze.discover import MapSlice, discover
+from myomap.analyze.exports import SegWriter
+from myomap.analyze.names import KeyFile, SourceNames, patient_labels
+from myomap.analyze.outfolder import OutputFolderError, finish, mark_done, prepare, read_done, sigterm_raises, start_patient
+from myomap.analyze.clinical import patient_ecv, slice_row, stack_rows
+from myomap.analyze.pipeline import EMBEDDED_MODEL, NOT_VALIDATED, AnalyzeConfig, SliceResult, analyze_patient, csv_text, embedded_model_path, load_segmenter
+from myomap.config import to_yaml
+from myomap.io.dicom import DicomError
+from myomap.io.files import atomic_path, atomic_write_text
+from myomap.quantify.ecv import ECV_COLUMNS, read_hematocrit_csv
+from myomap.quantify.ranges import load_ranges
+
+PATIENT_TABLES = ("slices.csv", "values.csv", "ecv.csv")
+OPTIONAL_TABLES = ("ecv.csv",)  # written for the run only when some patient has rows
+
+
+@dataclass(frozen=True)
+class AnalyzeResult:
+    """Counts of a finished run, its error lines and notes (files named as in the outputs: see :mod:`myomap.analyze.names`)."""
+
+    out: Path
+    patients: int
+    slices: int
+    analysed: int
+    flagged: int
+    errors: tuple[str, ...]
+    notes: tuple[str, ...]
+    series: tuple = ()  # the found-series table (SeriesSummary rows; descriptions only with keep_phi)
+    unreadable_maps: int = 0  # maps found but not read (they failed before any slice result)
+
+    @property
+    def failed(self) -> bool:
+        """Anything went wrong (an input, a slice or an export)."""
+        return bool(self.errors)
+
+    @property
+    def nothing_analysed(self) -> bool:
+        return self.analysed == 0
+
+
+@dataclass
+class _Run:
+    """What every patient of a run shares."""
+
+    out: Path
+    config: AnalyzeConfig
+    segmenter: object
+    names: SourceNames
+    deid: Deidentifier | None
+    seg_writer: SegWriter | None
+    key: KeyFile | None
+    shared: set[Path]
+    progress: Callable[[int], None] | None
+    on_patient: Callable[[list[SliceResult]], None] | None
+    ranges: list
+    hematocrits: dict[str, float]
+
+
+def model_sha256(model: str) -> str:
+    """SHA-256 of the model file (the embedded one for ``embedded``)."""
+    path = embedded_model_path() if model == EMBEDDED_MODEL else Path(model)
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_analysis(
+    inputs: Iterable[str | Path],
+    out: str | Path,
+    config: AnalyzeConfig = AnalyzeConfig(),
+    *,
+    mode: str = "new",
+    key_file: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    found: Callable[[int], None] | None = None,
+    on_patient: Callable[[list[SliceResult]], None] | None = None,
+    inventory: Callable[[list], None] | None = None,
+) -> AnalyzeResult:
+    """Analyse every T1/T2 map under ``inputs`` into ``out``, one patient at a time.
+
+    ``mode`` is ``new`` (``out`` must be empty or absent), ``overwrite``
+    (clear an earlier output first) or ``resume`` (keep the patients an
+    interrupted run completed).  ``key_file`` (outside ``out``) receives the
+    re-identification key of a de-identified run.  ``found(n)`` is called
+    once with the number of slices, ``inventory(rows)`` once with the
+    found-series table, ``progress(k)`` as slices are done, and
+    ``on_patient(results)`` with each patient's full results before they
+    are dropped.  Inputs are only read.  Raises
+    :class:`~myomap.model.inference.ModelFileError` for an unusable model,
+    :class:`~myomap.analyze.outfolder.OutputFolderError` for an output
+    folder the mode may not use, :class:`OSError` when ``out`` cannot be
+    written, and :class:`~myomap.analyze.outfolder.RunInterrupted` (or
+    ``KeyboardInterrupt``) when stopped, leaving ``run.json`` incomplete;
+    everything else becomes an error line in the result.
+    """
+    config.validate()
+    inputs, out = [Path(p) for p in inputs], Path(out)
+    if key_file is not None and (Path(key_file).resolve() == out.resolve() or out.resolve() in Path(key_file).resolve().parents):
+        raise OutputFolderError(f"{key_file}: the key file must lie outside the output folder, which is meant to be shared")
+    segmenter = load_segmenter(config.model)
+    settings = asdict(config)
+    identity = {
+        "model_sha256": model_sha256(config.model),
+        "settings": settings,
+        "inputs_sha256": hashlib.sha256("\n".join(str(p.resolve()) for p in inputs).encode()).hexdigest(),
+    }
+    record = prepare(out, mode, identity, inputs)
+    with sigterm_raises():
+        atomic_write_text(out / "analyze.yaml", to_yaml(config))
+        callbacks = (progress, found, on_patient, inventory)
+        result, seen = _run(inputs, out, config, segmenter, mode, key_file, identity["model_sha256"], callbacks)
+        record.inputs_seen = seen
+        finish(out, record, "complete")
+    return result
+
+
+def _run(inputs, out, config, segmenter, mode, key_file, model_id, callbacks) -> tuple[AnalyzeResult, dict]:
+    progress, found, on_patient, inventory = callbacks
+    found_maps = discover(inputs, fit_missing=config.fit_missing, map_type=config.map_type)
+    series = [row if config.keep_phi else replace(row, series=row.series.split(" ")[0]) for row in found_maps.series]  # descriptions are free text
+    if inventory is not None:
+        inventory(series)
+    slices = [s for group in found_maps.patients.values() for s in group]
+    key = KeyFile(key_file, new_secret) if key_file is not None and not config.keep_phi else None
+    secret = key.secret if key else secret_from([s.sop_uid for s in slices] + [str(p.resolve()) for p in inputs])
+    deid = None if config.keep_phi else Deidentifier(secret, keep_dates=config.keep_dates)
+    names = SourceNames(inputs, config.keep_phi, hasher=lambda text: hashlib.sha256(f"{secret}\n{text}".encode()).hexdigest()[:12])
+    settings_id = hashlib.sha256(f"{model_id}\n{to_yaml(config)}".encode()).hexdigest()
+    seg_writer = SegWriter(settings_id, deid) if config.seg else None
+    raw_errors = list(found_maps.errors)
+    if not slices and not found_maps.unreadable_maps:
+        hint = " (weighted images need --fit-missing)" if found_maps.fittable else ""
+        raw_errors.append(f"{', '.join(map(str, inputs))}: no T1 or T2 maps found{hint}")
+    if found is not None:
+        found(len(slices))
+    folders = Counter(s.path.parent for s in slices)
+    shared = {folder for folder, n in folders.items() if n > 1}  # a contours JSON there belongs to which map?
+    hematocrits = read_hematocrit_csv(config.hematocrit_csv) if config.hematocrit_csv else {}
+    run = _Run(out, config, segmenter, names, deid, seg_writer, key, shared, progress, on_patient, load_ranges(config.reference_ranges), hematocrits)
+    labels = patient_labels(found_maps.patients, config.keep_phi)
+    errors = [names.scrub(e) for e in raw_errors]
+    notes = [f"Contours {NOT_VALIDATED}"] if config.model == EMBEDDED_MODEL else []
+    notes += [names.scrub(n) for n in found_maps.notes]
+    totals: Counter = Counter()
+    for patient_key, group in found_maps.patients.items():
+        label = labels[patient_key]
+        done = read_done(out / label) if mode == "resume" else None
+        if done is None:
+            done = _patient(run, label, group)
+        elif progress is not None:
+            progress(len(group))
+        totals.update({k: done[k] for k in ("slices", "analysed", "flagged")})
+        errors += done["errors"]
+        notes += done.get("notes", [])
+    ordered = [labels[k] for k in found_maps.patients]
+    _write_run_files(out, ordered, errors, config)
+    result = AnalyzeResult(
+        out, len(ordered), totals["slices"], totals["analysed"], totals["flagged"], tuple(errors), tuple(notes), tuple(series), found_maps.unreadable_maps
+    )
+    seen = {"inputs": len(inputs), "maps": len(slices), "patients": len(ordered), "errors": len(errors)}
+    if config.keep_phi:
+        seen["paths"] = [str(p) for p in inputs]
+    return result, seen
+
+
+def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
+    """Analyse and write one patient, then mark it done; returns its done record."""
+    folder = run.out / label
+    raw: list[str] = []
+    loaded = []
+    for item in slices:
+        try:
+            loaded.append(item.loaded())
+        except DicomError as exc:  # the file changed since discovery
+            raw.append(str(exc))
+    results: list[SliceResult] = []
+    try:
+        start_patient(folder)
+        if loaded:
+            results = analyze_patient(label, loaded, run.segmenter, run.out, run.config, raw, run.progress, run.shared, run.seg_writer)
+        for result in results:
+            result.error = run.names.scrub(result.error) if result.error else None
+            result.export_error = run.names.scrub(result.export_error) if result.export_error else None
+        rows, notes = stack_rows(label, results, run.ranges, include_review=run.config.include_review)
+        ecv, ecv_note = _ecv(run, label, slices, rows)
+        tables = patient_tables(results, run.names, rows, ecv)
+        for name, table in tables.items():
+            atomic_write_text(folder / name, csv_text(table))
+        if run.config.report:
+            from myomap.analyze.report import write_patient_html
+
+            write_patient_html(folder / "report.html", label, results, rows, run.config, ecv)
+        _add_key(run, label, slices)
+        done = _done_record(label, results, rows, [run.names.scrub(e) for e in raw], [run.names.scrub(n) for n in notes + ecv_note])
+        mark_done(folder, done)
+    except OSError as exc:
+        raw.append(f"{folder}: cannot write ({exc.strerror or exc})")
+        done = _done_record(label, results, [], [run.names.scrub(e) for e in raw], [])
+    if run.on_patient is not None:
+        run.on_patient(results)
+    if run.deid is not None:
+        run.deid.uids.clear()  # the mapping of this patient went to the key file; keep memory flat
+    return done
+
+
+def _ecv(run: _Run, label: str, slices: list[MapSlice], rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """The patient's ECV rows (with a haematocrit given per run, per patient or synthetic) and a note when there are none."""
+    config = run.config
+    hematocrit = config.hematocrit if config.hematocrit is not None else run.hematocrits.get(label, run.hematocrits.get(slices[0].patient if slices else ""))
+    post_found = any(s.map_type == "T1" and s.contrast == "post" for s in slices)
+    ecv, note = patient_ecv(label, rows, hematocrit, synthetic=config.synthetic_hematocrit, post_found=post_found)
+    return ecv, [note] if note else []
+
+
+def patient_tables(results: list[SliceResult], names: SourceNames, values: list[dict], ecv: list[dict]) -> dict[str, list[dict]]:
+    """Every per-patient table (file name -> rows; see :data:`PATIENT_TABLES`), source paths named as the privacy mode says."""
+    slices = []
+    for result in results:
+        row = slice_row(result)
+        row["source"] = names.name(result.slice.path)
+        if not names.keep_phi and "series" in row:  # the description is free text (removed by the Basic Profile): the number only
+            row["series"] = row["series"].split(" ")[0]
+        slices.append(row)
+    return {"slices.csv": slices, "values.csv": values, "ecv.csv": [{k: row[k] for k in ECV_COLUMNS} for row in ecv]}
+
+
+def _done_record(label: str, results: list[SliceResult], values: list[dict], errors: list[str], notes: list[str]) -> dict:
+    from myomap.analyze.report import global_medians
+
+    status = ["error" if r.error else "review" if r.qc and r.qc.review else "ok" for r in results]
+    return {
+        "patient": label, "slices": len(results), "analysed": status.count("ok") + status.count("review"),
+        "flagged": status.count("review"), "status": status, "global_median_ms": global_medians(values), "errors": errors, "notes": notes,
+    }  # fmt: skip
+
+
+def _add_key(run: _Run, label: str, slices: list[MapSlice]) -> None:
+    if run.key is None or not slices:
+        return
+    import pydicom
+
+    header = pydicom.dcmread(slices[0].path, stop_before_pixels=True)
+    run.key.add(
+        {
+            "patient": label, "patient_id": slices[0].patient, "patient_name": str(header.get("PatientName", "")),
+            "study_uid": slices[0].study, "uids": dict(run.deid.uids) if run.deid else {},
+            "sources": {run.names.name(s.path): run.names.relative(s.path) for s in slices},
+        }
+    )  # fmt: skip
+
+
+def _write_run_files(out: Path, labels: list[str], errors: list[str], config: AnalyzeConfig) -> None:
+    """The run tables (concatenated from the patients' files) and the index page."""
+    for name in PATIENT_TABLES:
+        concatenate_tables(out / name, [out / label / name for label in labels], required=name not in OPTIONAL_TABLES)
+    if config.report:
+        from myomap.analyze.report import write_run_html
+
+        write_run_html(out / "index.html", [(label, read_done(out / label)) for label in labels], errors, config)
+
+
+def concatenate_tables(target: Path, parts: list[Path], *, required: bool = True) -> None:
+    """Write the rows of every CSV in ``parts`` (missing or empty ones skipped) into ``target``, one header for all.
+
+    Reads one row at a time, so memory does not grow with the number of
+    parts.  With no rows at all, ``target`` is an empty file, or absent
+    when not ``required``.
+    """
+    present = [p for p in parts if p.is_file() and p.stat().st_size]
+    if not present and not required:
+        target.unlink(missing_ok=True)
+        return
+    columns: dict[str, None] = {}
+    for part in present:
+        with part.open(newline="", encoding="utf-8") as handle:
+            columns.update(dict.fromkeys(next(csv.reader(handle), [])))
+    with atomic_path(target) as tmp:
+        with tmp.open("w", newline="", encoding="utf-8") as handle:
+            if columns:
+                writer = csv.DictWriter(handle, fieldnames=list(columns), lineterminator="\n")
+                writer.writeheader()
+                for part in present:
+                    with part.open(newline="", encoding="utf-8") as source:
+                        writer.writerows(csv.DictReader(source))

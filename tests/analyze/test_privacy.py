@@ -1,0 +1,86 @@
+"""The PHI canary test: no identifying attribute of PS3.15 Annex E, private tag or path reaches any output byte."""
+
+import logging
+from pathlib import Path
+
+import pydicom
+import pytest
+from typer.testing import CliRunner
+
+from myomap.analyze.canary import PATH_CANARY, UID_ROOT, add_canaries, canary_hits, write_canary_exam
+from myomap.analyze.deid import Deidentifier
+from myomap.analyze.names import SourceNames
+from myomap.cli import app
+
+
+@pytest.fixture(scope="module")
+def canary_exam(cohort, tmp_path_factory) -> Path:
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    return write_canary_exam(subject, tmp_path_factory.mktemp("canary"))
+
+
+def test_the_canary_exam_carries_every_kind_of_identifier(canary_exam):
+    ds = pydicom.dcmread(next(canary_exam.rglob("map.dcm")))
+    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "InstitutionName", "StationName", "DeviceSerialNumber", "AccessionNumber", "OperatorsName"):
+        assert "CNRY" in str(ds.get(keyword)) or str(ds.get(keyword)).startswith("18"), keyword
+    assert ds.StudyInstanceUID.startswith(UID_ROOT) and ds.SOPInstanceUID.startswith(UID_ROOT)
+    assert any(element.tag.is_private for element in ds)
+    assert canary_hits(canary_exam.parent), "the search must find the canaries in the inputs themselves"
+
+
+@pytest.mark.parametrize("extra", [[], ["--no-seg"], ["--keep-dates"]], ids=["with-seg", "no-seg", "keep-dates"])
+def test_no_canary_in_any_output_byte_or_log(canary_exam, tmp_path, extra, caplog):
+    caplog.set_level(logging.DEBUG)  # every log record of every library, as --verbose shows them
+    out = tmp_path / "out"
+    broken = canary_exam / f"{PATH_CANARY}-broken.dcm"  # an error line must not name the path either
+    broken.write_bytes(b"not dicom" * 40)
+    try:
+        result = CliRunner().invoke(app, ["-v", "analyze", str(canary_exam), "-o", str(out), *extra])
+    finally:
+        broken.unlink()
+    assert result.exit_code == 1, result.output  # the broken file failed, the six maps did not
+    assert len(list(out.rglob("seg.dcm"))) == (0 if "--no-seg" in extra else 6)
+    assert "not a readable DICOM" in result.output and caplog.records
+    assert canary_hits(out, result.output + caplog.text, dates="--keep-dates" not in extra) == []
+
+
+def test_keep_phi_keeps_them(canary_exam, tmp_path):
+    """The same search finds the canaries when the user asks to keep them: the check can fail."""
+    out = tmp_path / "kept"
+    result = CliRunner().invoke(app, ["analyze", str(canary_exam), "-o", str(out), "--keep-phi"])
+    assert result.exit_code == 0, result.output
+    hits = {pattern for _, pattern in canary_hits(out)}
+    assert {"CNRY", UID_ROOT} <= hits
+
+
+def test_private_tags_and_nested_uids_are_handled(cohort, tmp_path):
+    ds = pydicom.dcmread(sorted(cohort.glob("sub-*/T1_mid/map.dcm"))[0])
+    add_canaries(ds, 0)
+    reference = ds.SourceImageSequence[0]
+    reference.ReferencedSOPClassUID, reference.ReferencedSOPInstanceUID = ds.SOPClassUID, f"{UID_ROOT}.5.5"
+    inner = pydicom.Dataset()
+    inner.ReferencedSOPInstanceUID = f"{UID_ROOT}.5.6"
+    ds.ReferencedSeriesSequence = [pydicom.Dataset()]  # not in the profile's table: its items are cleaned all the same
+    ds.ReferencedSeriesSequence[0].ReferencedInstanceSequence = [inner]
+    deid = Deidentifier("secret")
+    before = ds.SOPInstanceUID
+    deid.apply(ds, "patient-07")
+    assert not any(element.tag.is_private for element in ds)
+    assert ds.PatientName == "patient-07^" and ds.PatientIdentityRemoved == "YES"
+    assert ds.SOPInstanceUID == deid.remap(before) == Deidentifier("secret").remap(before) != Deidentifier("other").remap(before)
+    assert ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
+    kept = ds.SourceImageSequence[0]
+    assert kept.ReferencedSOPInstanceUID == deid.remap(f"{UID_ROOT}.5.5") and kept.ReferencedSOPClassUID == ds.SOPClassUID
+    assert "CodeMeaning" not in kept  # a reference keeps only its UIDs and numbers
+    assert inner.ReferencedSOPInstanceUID == deid.remap(f"{UID_ROOT}.5.6")
+
+
+def test_source_names_hide_paths_without_keep_phi(tmp_path):
+    root = tmp_path / "Doe_John"
+    (root / "a").mkdir(parents=True)
+    hidden = SourceNames([root], keep_phi=False, hasher=lambda text: "h" + str(len(text)))
+    shown = SourceNames([root], keep_phi=True, hasher=str)
+    path = root / "a" / "x.dcm"
+    assert shown.name(path) == "input-1/a/x.dcm" and hidden.name(path).startswith("file-h")
+    assert hidden.scrub(f"{path}: broken; {root}: no maps") == f"{hidden.name(path)}: broken; {hidden.name(root)}: no maps"
+    assert "Doe_John" not in hidden.scrub(f"{path}: broken")

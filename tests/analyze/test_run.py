@@ -1,0 +1,151 @@
+"""Whole-run integrity of ``analyze``: output folder modes, run.json, interruption and resume, SEG identity, exit codes."""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pydicom
+import pytest
+from typer.testing import CliRunner
+
+from myomap.analyze.outfolder import OutputFolderError, RunInterrupted, sigterm_raises
+from myomap.analyze.pipeline import AnalyzeConfig, analyze
+from myomap.cli import app
+from myomap.io.files import atomic_path
+
+
+@pytest.fixture(scope="module")
+def two_patients(cohort, tmp_path_factory) -> Path:
+    """The mid T1 and T2 maps of two subjects (with their contours.json)."""
+    inputs = tmp_path_factory.mktemp("two") / "in"
+    for subject in sorted(p for p in cohort.iterdir() if p.is_dir())[:2]:
+        for folder in ("T1_mid", "T2_mid"):
+            shutil.copytree(subject / folder, inputs / subject.name / folder, ignore=shutil.ignore_patterns("weighted_*"))
+    return inputs
+
+
+def _hashes(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*")) if p.is_file() and p.name != "run.json"}
+
+
+def _status(out: Path) -> str:
+    return json.loads((out / "run.json").read_text())["status"]
+
+
+def test_an_interrupted_run_says_incomplete_and_resume_gives_the_same_outputs(two_patients, tmp_path):
+    whole = tmp_path / "whole"
+    analyze([two_patients], whole, AnalyzeConfig())
+    assert _status(whole) == "complete"
+
+    def stop_after_first_patient(results):
+        raise KeyboardInterrupt
+
+    cut = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        analyze([two_patients], cut, AnalyzeConfig(), on_patient=stop_after_first_patient)
+    assert _status(cut) == "incomplete"
+    assert not list(cut.rglob(".*.partial-*"))
+    assert not (cut / "index.html").exists() and not (cut / "patient-02").exists()
+    (cut / "patient-01" / "T1_01_mid" / ".seg.dcm.partial-99999").write_bytes(b"left by a hard kill")
+    with pytest.raises(OutputFolderError, match="--resume"):
+        analyze([two_patients], cut, AnalyzeConfig())
+    result = analyze([two_patients], cut, AnalyzeConfig(), mode="resume")
+    assert _status(cut) == "complete" and result.patients == 2 and result.analysed == 4
+    assert _hashes(cut) == _hashes(whole)
+
+
+def test_resume_refuses_other_settings_and_overwrite_refuses_foreign_folders(two_patients, tmp_path):
+    out = tmp_path / "out"
+    analyze([two_patients], out, AnalyzeConfig(seg=False, report=False))
+    with pytest.raises(OutputFolderError, match="settings"):
+        analyze([two_patients], out, AnalyzeConfig(seg=True, report=False), mode="resume")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "thesis.docx").write_text("precious")
+    with pytest.raises(OutputFolderError, match="not a myomap"):
+        analyze([two_patients], foreign, AnalyzeConfig(), mode="overwrite")
+    assert (foreign / "thesis.docx").is_file()
+    with pytest.raises(OutputFolderError, match="holds inputs"):
+        analyze([out / "patient-01"], out, AnalyzeConfig(), mode="overwrite")
+
+
+def test_sigterm_interrupts_and_atomic_writers_leave_nothing(tmp_path):
+    target = tmp_path / "file.txt"
+    with pytest.raises(RunInterrupted), sigterm_raises():
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            os.kill(os.getpid(), signal.SIGTERM)
+            tmp.write_text("never")
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is not None  # the previous handler is back
+
+
+def test_seg_uids_follow_the_settings_and_flagged_slices_say_so(two_patients, tmp_path):
+    plain, no_tta = tmp_path / "plain", tmp_path / "no_tta"
+    analyze([two_patients], plain, AnalyzeConfig(report=False))
+    analyze([two_patients], no_tta, AnalyzeConfig(report=False, tta=False))
+    segs = [pydicom.dcmread(p) for p in sorted(plain.glob("patient-01/*/seg.dcm"))]
+    other = [pydicom.dcmread(p) for p in sorted(no_tta.glob("patient-01/*/seg.dcm"))]
+    assert len(segs) == 2
+    assert {s.SOPInstanceUID for s in segs}.isdisjoint(s.SOPInstanceUID for s in other)
+    assert len({s.SeriesNumber for s in segs}) == 2 and len({s.SeriesDescription for s in segs}) == 2
+    assert all("FLAGGED" not in s.SeriesDescription and s.ContentLabel == "LV_SEG" for s in segs)
+    flagged = tmp_path / "flagged"
+    analyze([two_patients], flagged, AnalyzeConfig(report=False, spread_threshold_mm=1e-3))  # every slice spreads more
+    for path in flagged.glob("patient-01/*/seg.dcm"):
+        seg = pydicom.dcmread(path)
+        assert "FLAGGED FOR REVIEW" in seg.SeriesDescription and seg.ContentLabel == "LV_SEG_REVIEW"
+
+
+def test_key_file_maps_labels_and_uids_back_and_stays_outside(two_patients, tmp_path):
+    out, key = tmp_path / "out", tmp_path / "private" / "key.jsonl"
+    with pytest.raises(OutputFolderError, match="outside"):
+        analyze([two_patients], out, AnalyzeConfig(), key_file=out / "key.jsonl")
+    analyze([two_patients], out, AnalyzeConfig(report=False), key_file=key)
+    lines = [json.loads(line) for line in key.read_text().splitlines()]
+    assert "myomap_key_secret" in lines[0] and [r["patient"] for r in lines[1:]] == ["patient-01", "patient-02"]
+    record = lines[1]
+    original = min((pydicom.dcmread(p) for p in two_patients.glob("*/T1_mid/map.dcm")), key=lambda ds: ds.PatientID)
+    assert record["patient_id"] == original.PatientID  # patient-01 is the first PatientID
+    copy = pydicom.dcmread(next(out.glob("patient-01/T1_*/source.dcm")))
+    assert record["uids"][original.SOPInstanceUID] == copy.SOPInstanceUID
+    subject = Path(next(iter(record["sources"].values()))).parts[1]
+    assert set(record["sources"].values()) == {f"input-1/{subject}/T1_mid/map.dcm", f"input-1/{subject}/T2_mid/map.dcm"}
+    # A second run with the same key hashes alike, though its inputs differ.
+    again = tmp_path / "again"
+    analyze([two_patients / subject], again, AnalyzeConfig(report=False), key_file=key)
+    assert pydicom.dcmread(next(again.glob("patient-01/T1_*/source.dcm"))).SOPInstanceUID == copy.SOPInstanceUID
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--erosion", "-1"], "--erosion"),
+        (["--reference-point", "foo"], "--reference-point"),
+        (["--overwrite", "--resume"], "--overwrite"),
+        (["--keep-phi", "--keep-dates"], "--keep-dates"),
+    ],
+)
+def test_bad_usage_names_the_option_and_exits_2(two_patients, tmp_path, args, words):
+    result = CliRunner().invoke(app, ["analyze", str(two_patients), "-o", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2, result.output
+    assert words in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_exit_codes_of_a_run(two_patients, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["analyze", str(two_patients), "-o", str(out), "--no-report", "--no-seg"]).exit_code == 0
+    result = runner.invoke(app, ["analyze", str(two_patients), "-o", str(out)])
+    assert result.exit_code == 2 and "--overwrite" in result.output  # a non-empty output is bad usage
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "x.dcm").write_bytes(b"garbage" * 30)
+    assert runner.invoke(app, ["analyze", str(broken), "-o", str(tmp_path / "b")]).exit_code == 3  # nothing analysed
+    shutil.copy(next(two_patients.glob("*/T1_mid/map.dcm")), broken / "good.dcm")
+    result = runner.invoke(app, ["analyze", str(broken), "-o", str(tmp_path / "c"), "--no-report"])
+    assert result.exit_code == 1 and "file-" in result.output  # one failed, named by its hash without --keep-phi
