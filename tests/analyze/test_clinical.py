@@ -90,9 +90,9 @@ def test_slices_with_different_orientations_in_one_stack_get_a_note(contrast_coh
 
 
 @pytest.mark.parametrize("value", ["0.8", "42"])
-def test_hematocrit_out_of_range_is_one_line_and_exit_1(contrast_cohort, tmp_path, value):
+def test_hematocrit_out_of_range_is_one_line_and_exit_2(contrast_cohort, tmp_path, value):
     run = CliRunner().invoke(app, ["analyze", str(contrast_cohort), "-o", str(tmp_path / "out"), "--hematocrit", value])
-    assert run.exit_code == 1 and "outside 0.1-0.7" in run.output
+    assert run.exit_code == 2 and "outside 0.1-0.7" in run.output  # 2: bad usage
     assert len([line for line in run.output.splitlines() if "outside" in line]) == 1
     with pytest.raises(ConfigError, match="outside"):
         AnalyzeConfig(hematocrit=float(value)).validate()
