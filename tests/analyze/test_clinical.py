@@ -107,6 +107,7 @@ def test_a_given_reference_point_inside_the_predicted_blood_pool_is_estimated_in
     x, y = data["endocardial_contours_x"], data["endocardial_contours_y"]
     data["rv_insertion_x"], data["rv_insertion_y"] = sum(x) / len(x), sum(y) / len(y)  # the cavity centre
     (folder / "contours.json").write_text(json.dumps(data))
-    result = analyze([folder], tmp_path / "out", AnalyzeConfig(seg=False, report=False))
-    (only,) = result.slices
+    slices: list = []
+    analyze([folder], tmp_path / "out", AnalyzeConfig(seg=False, report=False), on_patient=slices.extend)
+    (only,) = slices
     assert only.error is None and only.reference_method in ("rv-blood-pool", "dicom-orientation", "image-axes")
