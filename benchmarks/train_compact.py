@@ -35,7 +35,7 @@ def evaluate(model: Path, data: Path) -> dict[str, float]:
     assert not errors, errors
     segmenter = Segmenter.from_file(model)
     start = time.perf_counter()
-    predictions = segmenter.predict([i.pixels for i in images])
+    predictions = segmenter.predict([i.pixels for i in images], [i.spacing_mm for i in images])
     seconds = time.perf_counter() - start
     rows = [
         compare_masks(p.labels, i.contours["reference"].epi, i.contours["reference"].endo, spacing_mm=i.spacing_mm)

@@ -13,7 +13,6 @@ import csv
 import io
 import logging
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +43,9 @@ def embedded_model_path() -> Path:
 
     ONNX Runtime runs it on a plain CPU, so analysing needs no PyTorch.
     """
-    return Path(str(resources.files("myomap") / "data" / "default_model.onnx"))
+    from myomap.model.embedded import EMBEDDED_ONNX
+
+    return EMBEDDED_ONNX
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,9 @@ def analyze_patient(
 ) -> list[SliceResult]:
     """Segment, measure and export every slice of one patient (pixels loaded); error lines go to ``errors``."""
     results = [SliceResult(s, patient, f"{s.stack}_{s.order + 1:02d}_{s.slice_position}", k + 1) for k, s in enumerate(slices)]
-    predictions, reasons = segmenter.predict_each([r.slice.pixels for r in results], tta=config.tta, batch_size=config.batch_size)
+    predictions, reasons = segmenter.predict_each(
+        [r.slice.pixels for r in results], [r.slice.spacing_mm for r in results], tta=config.tta, batch_size=config.batch_size
+    )
     for result, prediction, reason in zip(results, predictions, reasons):
         if prediction is None:  # NaN, constant or tiny image
             result.error = f"{result.slice.path}: {reason}"

@@ -216,7 +216,7 @@ def predict(images: Sequence[StudyImage], segmenter, *, batch_size: int = 16) ->
         raise EvaluationError(
             f"the model's classes {list(segmenter.meta.class_names)} are not {list(expected)}; it was not trained for this task"
         )
-    predictions, reasons = segmenter.predict_each([image.pixels for image in images], batch_size=batch_size)
+    predictions, reasons = segmenter.predict_each([image.pixels for image in images], [image.spacing_mm for image in images], batch_size=batch_size)
     errors = [f"{image.source}: {reason}" for image, reason in zip(images, reasons) if reason]
     return [p.labels if p is not None else None for p in predictions], errors
 

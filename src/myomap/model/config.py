@@ -19,6 +19,16 @@ class TrainConfig:
     224 × 224 input, a patient-level 65/20/15 split.  ``crop`` keeps a
     centred square of that share of the (square-padded) image side before
     resizing, at training and at inference.
+
+    With ``window_spacing_mm`` set, the model instead works at that fixed
+    pixel size: it is trained on random views (whole fields of view of
+    120-450 mm, windows on the heart at any rotation, mirrored), a share
+    ``synthetic_share`` of them synthesised from the phantom's label maps
+    (domain randomisation), ``coarse_share`` of them coarse; see
+    :mod:`myomap.model.views`.  ``data_weights`` are the sampling weights of
+    several data sets (equal by default); ``init`` is a model file whose
+    weights the training starts from (fine-tuning).  ``max_minutes`` stops
+    training after that wall time (the best checkpoint so far is kept).
     """
 
     model: str = "unet-resnet50"
@@ -44,6 +54,12 @@ class TrainConfig:
     devices: str = "auto"
     num_nodes: int = 1
     precision: str = "auto"
+    window_spacing_mm: float | None = None
+    synthetic_share: float = 0.5
+    coarse_share: float = 0.3
+    data_weights: tuple[float, ...] = ()
+    init: str | None = None
+    max_minutes: float | None = None
 
     def validate(self) -> None:
         try:
@@ -58,5 +74,12 @@ class TrainConfig:
             raise ConfigError(f"input_size must be a multiple of 32 and at least 32, got {self.input_size}")
         if not 0.2 <= self.crop <= 1.0:
             raise ConfigError(f"crop must be within [0.2, 1] (share of the image side kept around the centre), got {self.crop}")
+        if self.window_spacing_mm is not None and not 0.3 <= self.window_spacing_mm <= 5.0:
+            raise ConfigError(f"window_spacing_mm must be within [0.3, 5] mm, got {self.window_spacing_mm}")
+        for name in ("synthetic_share", "coarse_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be within [0, 1], got {getattr(self, name)}")
+        if any(w < 0 for w in self.data_weights) or (self.data_weights and sum(self.data_weights) <= 0):
+            raise ConfigError(f"data_weights must be non-negative and not all zero, got {list(self.data_weights)}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")

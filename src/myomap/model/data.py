@@ -109,9 +109,10 @@ class Sample:
     map_type: str
     slice: str
     subject: str
+    dataset: int = 0
 
 
-def make_sample(image: MapImage, size: int, crop: float = 1.0) -> Sample:
+def make_sample(image: MapImage, size: int, crop: float = 1.0, dataset: int = 0) -> Sample:
     """Normalise, pad, crop and resize an image; its reference mask is rasterised on the network grid.
 
     The mask is drawn from the contours moved to network coordinates rather
@@ -123,7 +124,7 @@ def make_sample(image: MapImage, size: int, crop: float = 1.0) -> Sample:
     pixels, geometry = to_input(normalise(image.pixels), size, crop=crop)
     reference = image.contours["reference"]
     mask = contours_to_mask(points_to_input(reference.epi, geometry, size), points_to_input(reference.endo, geometry, size), (size, size))
-    return Sample(pixels, mask, image.role, image.map_type, image.slice, image.subject)
+    return Sample(pixels, mask, image.role, image.map_type, image.slice, image.subject, dataset)
 
 
 def patient_split(data: str | Path, shares: tuple[float, float, float], seed: int, saved: Path) -> dict[str, str]:

@@ -6,6 +6,12 @@ It is written with ``torch.save`` and read with ``weights_only=True``, so
 loading never executes pickled code.  :class:`Segmenter` takes images of
 any size: it normalises, pads to a square, resizes to the network input and
 maps the class probabilities back to the native grid.
+
+Two kinds of model exist.  Older ones (``window_spacing_mm`` unset) see a
+centred share (``crop``) of the square-padded image.  Models trained at a
+fixed pixel size (``window_spacing_mm`` set) first locate the LV on the
+whole field of view, then segment a window of fixed physical size centred
+on it (:mod:`myomap.model.locate`); they need each image's pixel spacing.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 
 from myomap.model.data import NORMALISATION, Geometry, normalise, to_input, to_native
 from myomap.model.registry import CLASS_NAMES, ModelSpec
+from myomap.model.window import Window, window_to_native
 
 MODEL_FORMAT = "myomap-segmenter"
 MODEL_VERSION = 1
@@ -38,6 +45,7 @@ class ModelMeta:
     normalisation: dict
     training: dict
     crop: float = 1.0
+    window_spacing_mm: float | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -50,7 +58,8 @@ class ModelMeta:
         spec = dict(data["spec"])
         spec["decoder_channels"] = tuple(spec["decoder_channels"])
         return cls(
-            ModelSpec(**spec), tuple(data["class_names"]), int(data["input_size"]), dict(data["normalisation"]), dict(data.get("training", {})), float(data.get("crop", 1.0))
+            ModelSpec(**spec), tuple(data["class_names"]), int(data["input_size"]), dict(data["normalisation"]), dict(data.get("training", {})), float(data.get("crop", 1.0)),
+            None if data.get("window_spacing_mm") is None else float(data["window_spacing_mm"]),
         )
 
 
@@ -147,20 +156,37 @@ class Segmenter:
             return self.network(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)).float().cpu().numpy()
 
     def prepare(self, image: np.ndarray) -> tuple[np.ndarray, Geometry]:
-        """Normalised network input (S, S) and the geometry to map back; ValueError for unusable images."""
-        image = np.asarray(image)
-        if image.ndim != 2:
-            raise ValueError(f"expected a 2-D image, got shape {image.shape}")
-        if min(image.shape) < MIN_SIDE:
-            raise ValueError(f"image of {image.shape[0]}x{image.shape[1]} pixels is too small (at least {MIN_SIDE} per side)")
+        """Normalised network input (S, S) and the geometry to map back (share-of-image models); ValueError for unusable images."""
+        check_image(image)
         return to_input(normalise(image), self.meta.input_size, crop=self.meta.crop)
 
-    def predict(self, images: list[np.ndarray], *, tta: bool = False, batch_size: int = 16) -> list[Prediction]:
-        """Segment native-size images (any size and aspect); raises ValueError for NaN, constant or tiny images."""
-        return self.predict_prepared([self.prepare(image) for image in images], tta=tta, batch_size=batch_size)
+    @property
+    def physical(self) -> bool:
+        """True for a model that works at a fixed pixel size and needs the pixel spacing."""
+        return self.meta.window_spacing_mm is not None
 
-    def predict_each(self, images: list[np.ndarray], *, tta: bool = False, batch_size: int = 16) -> tuple[list[Prediction | None], list[str | None]]:
-        """:meth:`predict` that goes on past unusable images: None and the reason (NaN, constant, tiny) in their place."""
+    def predict(self, images: list[np.ndarray], spacings_mm: list[tuple[float, float]] | None = None, *, tta: bool = False, batch_size: int = 16) -> list[Prediction]:
+        """Segment native-size images (any size and aspect); raises ValueError for the first image it cannot segment."""
+        predictions, reasons = self.predict_each(images, spacings_mm, tta=tta, batch_size=batch_size)
+        for reason in reasons:
+            if reason:
+                raise ValueError(reason)
+        return predictions  # type: ignore[return-value]
+
+    def predict_each(
+        self, images: list[np.ndarray], spacings_mm: list[tuple[float, float]] | None = None, *, tta: bool = False, batch_size: int = 16
+    ) -> tuple[list[Prediction | None], list[str | None]]:
+        """Segment what can be segmented: None and the reason (NaN, constant, tiny, no left ventricle) in place of the rest.
+
+        ``spacings_mm`` are the (row, col) pixel spacings; a model that works
+        at a fixed pixel size needs them.
+        """
+        if self.physical:
+            if spacings_mm is None or len(spacings_mm) != len(images):
+                raise ValueError("this model works at a fixed pixel size: give the pixel spacing of every image")
+            from myomap.model.locate import predict_physical
+
+            return predict_physical(self, images, spacings_mm, tta=tta, batch_size=batch_size)
         prepared, where, reasons = [], [], [None] * len(images)
         for k, image in enumerate(images):
             try:
@@ -173,24 +199,27 @@ class Segmenter:
             predictions[k] = prediction
         return predictions, reasons
 
+    def probabilities(self, inputs: np.ndarray, members=((0, 0, 1.0),), batch_size: int = 16) -> np.ndarray:
+        """Softmax outputs (M, B, C, S, S) of normalised inputs (B, S, S) under test-time augmentations ``members``."""
+        out = np.zeros((len(members), len(inputs), len(self.meta.class_names), self.meta.input_size, self.meta.input_size), np.float32)
+        for m, (dy, dx, gamma) in enumerate(members):
+            augmented = np.roll(np.power(inputs, gamma), (dy, dx), axis=(1, 2))
+            for start in range(0, len(inputs), batch_size):
+                chunk = augmented[start : start + batch_size, None]
+                out[m, start : start + len(chunk)] = np.roll(_softmax(self.logits(chunk)), (-dy, -dx), axis=(2, 3))
+        return out
+
     def predict_prepared(self, prepared: list[tuple[np.ndarray, Geometry]], *, tta: bool = False, batch_size: int = 16) -> list[Prediction]:
         """:meth:`predict` for images already passed through :meth:`prepare`."""
         members = _TTA if tta else _TTA[:1]
-        probabilities = np.zeros((len(members), len(prepared), len(self.meta.class_names), self.meta.input_size, self.meta.input_size), np.float32)
-        inputs = np.stack([p[0] for p in prepared])
-        for m, (dy, dx, gamma) in enumerate(members):
-            augmented = np.roll(np.power(inputs, gamma), (dy, dx), axis=(1, 2))
-            for start in range(0, len(prepared), batch_size):
-                chunk = augmented[start : start + batch_size, None]
-                out = _softmax(self.logits(chunk))
-                probabilities[m, start : start + len(chunk)] = np.roll(out, (-dy, -dx), axis=(2, 3))
+        probabilities = self.probabilities(np.stack([p[0] for p in prepared]), members, batch_size)
         results = []
         background = np.eye(len(self.meta.class_names), dtype=np.float32)[0]  # outside the crop
         for k, (_, geometry) in enumerate(prepared):
-            mean = to_native(probabilities[:, k].mean(axis=0), geometry, outside=background)
-            uncertainty = to_native(probabilities[:, k].std(axis=0), geometry).mean(axis=0) if tta else None
+            mean = _native(probabilities[:, k].mean(axis=0), geometry, outside=background)
+            uncertainty = _native(probabilities[:, k].std(axis=0), geometry).mean(axis=0) if tta else None
             agreement = _agreement(probabilities[:, k]) if tta else None
-            members = tuple(to_native(p, geometry, outside=background).argmax(axis=0).astype(np.uint8) for p in probabilities[:, k]) if tta else ()
+            members = tuple(_native(p, geometry, outside=background).argmax(axis=0).astype(np.uint8) for p in probabilities[:, k]) if tta else ()
             results.append(Prediction(mean, np.argmax(mean, axis=0).astype(np.uint8), uncertainty, agreement, members))
         return results
 
@@ -255,8 +284,24 @@ def export_onnx(model_file: str | Path, out: str | Path, *, opset: int = 17) -> 
     return out
 
 
-def default_meta(spec: ModelSpec, input_size: int, training: dict | None = None, *, crop: float = 1.0) -> ModelMeta:
-    return ModelMeta(spec, CLASS_NAMES, input_size, dict(NORMALISATION), training or {}, crop)
+def default_meta(spec: ModelSpec, input_size: int, training: dict | None = None, *, crop: float = 1.0, window_spacing_mm: float | None = None) -> ModelMeta:
+    return ModelMeta(spec, CLASS_NAMES, input_size, dict(NORMALISATION), training or {}, crop, window_spacing_mm)
+
+
+def check_image(image: np.ndarray) -> None:
+    """ValueError for images no model can segment: not 2-D, or under ``MIN_SIDE`` pixels a side."""
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {image.shape}")
+    if min(image.shape) < MIN_SIDE:
+        raise ValueError(f"image of {image.shape[0]}x{image.shape[1]} pixels is too small (at least {MIN_SIDE} per side)")
+
+
+def _native(channels: np.ndarray, geometry, *, outside: np.ndarray | None = None) -> np.ndarray:
+    """Window or share-of-image geometry: map (C, S, S) back to the native grid."""
+    if isinstance(geometry, Window):
+        return window_to_native(channels, geometry, outside=outside)
+    return to_native(channels, geometry, outside=outside)
 
 
 def _agreement(members: np.ndarray, myocardium: int = 1) -> float:

@@ -30,6 +30,8 @@ from myomap.model.data import Sample, make_sample, patient_split
 from myomap.model.inference import default_meta, save_model_file
 from myomap.model.network import build_network, load_encoder_weights
 from myomap.model.registry import CLASS_NAMES, get_spec
+from myomap.model.synth import SynthSettings
+from myomap.model.views import Source, ViewSettings, draw_view, fixed_view, load_sources
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ class TrainingError(RuntimeError):
     """Training cannot start: no usable data, an empty split, a bad run folder."""
 
 
-def load_samples(data: Path, split: dict[str, str], size: int, crop: float, errors: list[str]) -> dict[str, list[Sample]]:
+def load_samples(data: Path, split: dict[str, str], size: int, crop: float, errors: list[str], dataset: int = 0) -> dict[str, list[Sample]]:
     """All images of the data set at network size, grouped by split; unusable images go to ``errors``."""
     load_errors: list = []
     groups: dict[str, list[Sample]] = {"train": [], "val": [], "test": []}
@@ -47,13 +49,34 @@ def load_samples(data: Path, split: dict[str, str], size: int, crop: float, erro
             errors.append(f"{image.source}: no reference contours, skipped")
             continue
         try:
-            sample = make_sample(image, size, crop)
+            sample = make_sample(image, size, crop, dataset)
         except ValueError as exc:
             errors.append(f"{image.source}: {exc}")
             continue
         groups.setdefault(split.get(image.subject, "train"), []).append(sample)
     errors.extend(str(e) for e in load_errors)
     return groups
+
+
+class _ViewDataset(Dataset):
+    """Random views of native-grid sources (fixed-pixel-size models); ``rng`` is reseeded every epoch."""
+
+    def __init__(self, sources: list[Source], view: ViewSettings, rng: np.random.Generator | None):
+        self.sources = sources
+        self.view = view
+        self.rng = rng
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, index: int):
+        source = self.sources[index]
+        image, mask = fixed_view(source, self.view) if self.rng is None else draw_view(source, self.rng, self.view)
+        return torch.from_numpy(image)[None], torch.from_numpy(mask.astype(np.int64))
+
+
+def view_settings(config: TrainConfig) -> ViewSettings:
+    return ViewSettings(config.window_spacing_mm, config.input_size, synthetic_share=config.synthetic_share, coarse_share=config.coarse_share)
 
 
 class _SampleDataset(Dataset):
@@ -88,22 +111,36 @@ def augmentation(config: TrainConfig) -> A.Compose:
 
 
 class SegmentationData(L.LightningDataModule):
-    """Maps and weighted images for the first ``weighted_epochs`` epochs, maps only afterwards."""
+    """Maps and weighted images for the first ``weighted_epochs`` epochs, maps only afterwards.
 
-    def __init__(self, samples: dict[str, list[Sample]], config: TrainConfig):
+    ``samples`` are network-size :class:`Sample` objects (share-of-image
+    models) or native-grid :class:`Source` objects (fixed-pixel-size models,
+    drawn as random views).  Several data sets are sampled by their
+    ``data_weights``.
+    """
+
+    def __init__(self, samples: dict[str, list], config: TrainConfig):
         super().__init__()
         self.samples = samples
         self.config = config
 
+    def _dataset(self, items: list, train: bool, epoch: int = 0) -> Dataset:
+        if self.config.window_spacing_mm is None:
+            return _SampleDataset(items, augmentation(self.config) if train else None)
+        rng = np.random.default_rng([self.config.seed, epoch]) if train else None
+        return _ViewDataset(items, view_settings(self.config), rng)
+
     def train_dataloader(self) -> DataLoader:
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
         use = self.samples["train"] if epoch < self.config.weighted_epochs else [s for s in self.samples["train"] if s.role == "map"]
-        sampler = None
-        if self.config.max_images_per_epoch and len(use) > self.config.max_images_per_epoch:
-            generator = torch.Generator().manual_seed(self.config.seed + epoch)
-            sampler = torch.utils.data.RandomSampler(use, num_samples=self.config.max_images_per_epoch, generator=generator)
+        generator = torch.Generator().manual_seed(self.config.seed + epoch)
+        count = min(len(use), self.config.max_images_per_epoch or len(use))
+        weights = sample_weights(use, self.config.data_weights)
+        sampler = torch.utils.data.WeightedRandomSampler(weights, num_samples=count, replacement=True, generator=generator) if weights is not None else None
+        if sampler is None and count < len(use):
+            sampler = torch.utils.data.RandomSampler(use, num_samples=count, generator=generator)
         return DataLoader(
-            _SampleDataset(use, augmentation(self.config)),
+            self._dataset(use, True, epoch),
             batch_size=self.config.batch_size,
             shuffle=sampler is None,
             sampler=sampler,
@@ -113,7 +150,16 @@ class SegmentationData(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         maps = [s for s in self.samples["val"] if s.role == "map"] or [s for s in self.samples["train"] if s.role == "map"][:8]
-        return DataLoader(_SampleDataset(maps, None), batch_size=self.config.batch_size, num_workers=self.config.num_workers)
+        return DataLoader(self._dataset(maps, False), batch_size=self.config.batch_size, num_workers=self.config.num_workers)
+
+
+def sample_weights(items: list, data_weights: tuple[float, ...]) -> list[float] | None:
+    """Per-item sampling weights giving each data set its share ``data_weights`` (None: one data set or no weights)."""
+    datasets = [getattr(item, "dataset", 0) for item in items]
+    if not data_weights or len(set(datasets)) < 2:
+        return None
+    counts = np.bincount(datasets)
+    return [data_weights[d] / counts[d] if d < len(data_weights) else 0.0 for d in datasets]
 
 
 class SegmentationModule(L.LightningModule):
@@ -126,6 +172,9 @@ class SegmentationModule(L.LightningModule):
         if config.encoder_weights:
             loaded = load_encoder_weights(self.network, config.encoder_weights)
             log.info("loaded %d encoder tensors from %s", loaded, config.encoder_weights)
+        if config.init:
+            self.network.load_state_dict(_init_weights(config.init, config.model))
+            log.info("starting from the weights of %s", config.init)
         self.loss = _loss(config.loss)
         self._intersection = torch.zeros(len(CLASS_NAMES))
         self._union = torch.zeros(len(CLASS_NAMES))
@@ -167,6 +216,16 @@ class SegmentationModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
 
 
+def _init_weights(path: str, model: str) -> dict:
+    """The state dict of a model file to start from; it must be the same network."""
+    from myomap.model.inference import load_model_file
+
+    network, meta = load_model_file(path)
+    if meta.spec.name != model:
+        raise TrainingError(f"{path}: --init model is {meta.spec.name!r}, but this run trains {model!r}")
+    return network.state_dict()
+
+
 def _loss(name: str):
     """The paper's Jaccard loss, or a variant: dice, ce, or jaccard+ce (converges faster from scratch)."""
     import segmentation_models_pytorch as smp
@@ -182,8 +241,12 @@ def _loss(name: str):
     return lambda logits, target: jaccard(logits, target) + ce(logits, target)
 
 
-def train(data: str | Path, run: str | Path, config: TrainConfig, *, resume: bool = False, progress_bar: bool = True) -> Path:
-    """Train on ``data`` into the run folder ``run``; returns the path of ``model.pt``.
+def train(data, run: str | Path, config: TrainConfig, *, resume: bool = False, progress_bar: bool = True) -> Path:
+    """Train on one data set or several (``data`` a path or a list) into the run folder ``run``; returns ``model.pt``.
+
+    Each data set gets its own seeded patient split (``split.csv``,
+    ``split-2.csv``, ...); with several, ``config.data_weights`` sets how
+    often each is sampled.
 
     Raises
     ------
@@ -192,24 +255,34 @@ def train(data: str | Path, run: str | Path, config: TrainConfig, *, resume: boo
         ``resume`` is False.
     """
     config.validate()
-    data, run = Path(data), Path(run)
+    datas = [Path(d) for d in (data if isinstance(data, (list, tuple)) else [data])]
+    run = Path(run)
+    if config.data_weights and len(config.data_weights) != len(datas):
+        raise TrainingError(f"{len(config.data_weights)} data weights given for {len(datas)} data sets")
     last = run / "checkpoints" / "last.ckpt"
     if resume and not last.exists():
         raise TrainingError(f"{run}: nothing to resume (no checkpoints/last.ckpt)")
     if not resume and (run / "config.yaml").exists():
         raise TrainingError(f"{run}: already holds a run; use --resume to continue it or choose another folder")
     L.seed_everything(config.seed, workers=True, verbose=False)
-    module = SegmentationModule(config)  # before anything is written: bad encoder weights fail here
+    module = SegmentationModule(config)  # before anything is written: bad encoder or init weights fail here
     run.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run / "config.yaml", to_yaml(config))
 
-    split = patient_split(data, config.split, config.seed, run / "split.csv")
     errors: list[str] = []
-    samples = load_samples(data, split, config.input_size, config.crop, errors)
+    samples: dict[str, list] = {"train": [], "val": [], "test": []}
+    for k, path in enumerate(datas):
+        split = patient_split(path, config.split, config.seed, run / ("split.csv" if k == 0 else f"split-{k + 1}.csv"))
+        if config.window_spacing_mm is None:
+            groups = load_samples(path, split, config.input_size, config.crop, errors, dataset=k)
+        else:
+            groups = load_sources(path, split, k, errors)
+        for name, items in groups.items():
+            samples.setdefault(name, []).extend(items)
     for error in errors:
         log.warning(error)
     if not samples["train"]:
-        raise TrainingError(f"{data}: no usable training images (split 'train' is empty)")
+        raise TrainingError(f"{', '.join(map(str, datas))}: no usable training images (split 'train' is empty)")
     counts = {k: sum(s.role == "map" for s in v) for k, v in samples.items()}
     log.info("maps per split: %s; weighted training images: %d", counts, sum(s.role == "weighted" for s in samples["train"]))
 
@@ -222,6 +295,7 @@ def train(data: str | Path, run: str | Path, config: TrainConfig, *, resume: boo
         precision = "bf16-mixed" if torch.cuda.is_available() else "32-true"
     trainer = L.Trainer(
         max_epochs=config.epochs,
+        max_time={"minutes": config.max_minutes} if config.max_minutes else None,
         accelerator=config.accelerator,
         devices=config.devices if config.devices == "auto" else _devices(config.devices),
         num_nodes=config.num_nodes,
@@ -244,16 +318,18 @@ def train(data: str | Path, run: str | Path, config: TrainConfig, *, resume: boo
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state)
     training = {
-        "data": str(data),
+        "data": [str(d) for d in datas],
         "epochs": trainer.current_epoch,
         "best_val_iou": float(checkpoints.best_model_score) if checkpoints.best_model_score is not None else None,
         "seconds": round(seconds, 1),
         "images_per_second": round(module.images_seen / seconds, 2) if seconds > 0 else None,
         "config": to_yaml(config),
     }
+    if config.window_spacing_mm is not None:
+        training["synthesis"] = to_yaml(SynthSettings())
     model_path = run / "model.pt"
     if trainer.is_global_zero:
-        save_model_file(model_path, module.network.to("cpu").to(memory_format=torch.contiguous_format), default_meta(get_spec(config.model), config.input_size, training, crop=config.crop))
+        save_model_file(model_path, module.network.to("cpu").to(memory_format=torch.contiguous_format), default_meta(get_spec(config.model), config.input_size, training, crop=config.crop, window_spacing_mm=config.window_spacing_mm))
     return model_path
 
 

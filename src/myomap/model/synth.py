@@ -1,0 +1,200 @@
+"""Domain randomisation: training images synthesised from the phantom's tissue label maps.
+
+After SynthSeg (Billot et al., Med Image Anal 2023;86:102789): an image is
+rendered from a label map by a chain of small random steps, each with its
+range as an explicit setting, so that the network learns shape and context
+rather than one scanner's contrast.  The chain here:
+
+1. :func:`extra_organs`: stomach, spleen and other blobs the phantom lacks,
+   painted outside the heart with labels of their own.
+2. :func:`label_intensities`: a mean value per label, from a physiological
+   family (native T1, post-contrast T1 with blood darker than myocardium,
+   T2) or fully random, with texture inside each label.
+3. :func:`speckle`: the random-looking values a pixel-wise fit gives in
+   lung and air.
+4. :func:`bias_field`, :func:`blur`, :func:`resolution`, :func:`ringing`,
+   :func:`motion_ghost`, :func:`noise`: appearance artefacts.
+
+Geometry (field of view, zoom, translation, rotation, mirroring) is drawn
+by the training data loader with :mod:`myomap.model.window`, the same code
+that cuts windows at inference.  Label values are the phantom's
+:class:`~myomap.phantom.tissues.Tissue` codes; the organs added here use
+codes above them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from myomap.phantom.tissues import Tissue
+
+STOMACH, SPLEEN, BLOB = 13, 14, 15
+N_LABELS = 16
+
+# Relative mean values per label for the physiological families (ms-like, then jittered).
+# Native T1 and T2 follow the phantom's tissue table at 1.5 T; post-contrast T1 follows
+# typical values 10-20 min after gadolinium (blood ~300-400 ms, myocardium ~450-550 ms).
+_FAMILIES: dict[str, dict[int, float]] = {
+    "t1_native": {
+        Tissue.LUNG: 1200, Tissue.SUBCUTANEOUS_FAT: 280, Tissue.MUSCLE: 1030, Tissue.LIVER: 580, Tissue.BONE_MARROW: 600,
+        Tissue.AORTA_BLOOD: 1575, Tissue.EPICARDIAL_FAT: 280, Tissue.RV_BLOOD: 1575, Tissue.RV_WALL: 1000,
+        Tissue.LV_BLOOD: 1575, Tissue.LV_MYOCARDIUM: 1000, Tissue.PAPILLARY: 1000, STOMACH: 1400, SPLEEN: 1100, BLOB: 900,
+    },
+    "t1_post": {
+        Tissue.LUNG: 500, Tissue.SUBCUTANEOUS_FAT: 230, Tissue.MUSCLE: 650, Tissue.LIVER: 400, Tissue.BONE_MARROW: 350,
+        Tissue.AORTA_BLOOD: 330, Tissue.EPICARDIAL_FAT: 230, Tissue.RV_BLOOD: 330, Tissue.RV_WALL: 480,
+        Tissue.LV_BLOOD: 330, Tissue.LV_MYOCARDIUM: 480, Tissue.PAPILLARY: 480, STOMACH: 600, SPLEEN: 420, BLOB: 500,
+    },
+    "t2": {
+        Tissue.LUNG: 40, Tissue.SUBCUTANEOUS_FAT: 70, Tissue.MUSCLE: 35, Tissue.LIVER: 46, Tissue.BONE_MARROW: 50,
+        Tissue.AORTA_BLOOD: 225, Tissue.EPICARDIAL_FAT: 70, Tissue.RV_BLOOD: 225, Tissue.RV_WALL: 50,
+        Tissue.LV_BLOOD: 225, Tissue.LV_MYOCARDIUM: 50, Tissue.PAPILLARY: 50, STOMACH: 90, SPLEEN: 70, BLOB: 60,
+    },
+}  # fmt: skip
+FAMILIES = tuple(_FAMILIES) + ("random",)
+
+
+@dataclass(frozen=True)
+class SynthSettings:
+    """Randomisation ranges of the synthesis chain (each step's probability and range).
+
+    Saved with the model's training settings, so the data set a model was
+    trained on is these settings plus the label maps.
+    """
+
+    family_weights: tuple[float, float, float, float] = (0.3, 0.2, 0.2, 0.3)  # t1_native, t1_post, t2, random
+    intensity_jitter: float = 0.25  # relative SD of each label's mean around its family value
+    min_blood_myo_contrast: float = 0.15  # |blood - myocardium| / max of the two, at least
+    texture: tuple[float, float] = (0.0, 0.12)  # relative SD of smooth within-label texture
+    p_extra_organs: float = 0.6
+    p_speckle: float = 0.8
+    bias: tuple[float, float] = (0.0, 0.35)  # peak relative amplitude of the smooth multiplicative field
+    blur_px: tuple[float, float] = (0.0, 1.2)
+    p_resolution: float = 0.35
+    resolution_factor: tuple[float, float] = (1.2, 2.5)
+    p_ringing: float = 0.2
+    p_motion: float = 0.2
+    noise: tuple[float, float] = (0.0, 0.08)  # SD relative to the myocardial value
+
+
+def synthesise(labels: np.ndarray, rng: np.random.Generator, settings: SynthSettings = SynthSettings()) -> np.ndarray:
+    """One random image (float32, non-negative) from a tissue label map, same grid."""
+    if rng.random() < settings.p_extra_organs:
+        labels = extra_organs(labels, rng)
+    image, myo_level = label_intensities(labels, rng, settings)
+    if rng.random() < settings.p_speckle:
+        image = speckle(image, labels, rng)
+    image = bias_field(image, rng, settings.bias)
+    image = blur(image, rng.uniform(*settings.blur_px))
+    if rng.random() < settings.p_resolution:
+        image = resolution(image, rng.uniform(*settings.resolution_factor))
+    if rng.random() < settings.p_ringing:
+        image = ringing(image, rng)
+    if rng.random() < settings.p_motion:
+        image = motion_ghost(image, rng)
+    image = noise(image, rng, rng.uniform(*settings.noise) * myo_level)
+    return np.clip(image, 0.0, None).astype(np.float32)
+
+
+def extra_organs(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Paint 1-3 random ellipses (stomach, spleen, an unnamed blob) where the label is lung, liver or muscle."""
+    out = labels.copy()
+    rows, cols = labels.shape
+    free = np.isin(labels, (Tissue.LUNG, Tissue.LIVER, Tissue.MUSCLE))
+    if not free.any():
+        return out
+    candidates = np.argwhere(free)
+    yy, xx = np.mgrid[:rows, :cols]
+    for label in rng.choice([STOMACH, SPLEEN, BLOB], size=int(rng.integers(1, 4))):
+        cy, cx = candidates[rng.integers(len(candidates))]
+        a, b = rng.uniform(0.04, 0.15, 2) * min(rows, cols)
+        angle = rng.uniform(0, np.pi)
+        du, dv = xx - cx, yy - cy
+        p, q = np.cos(angle) * du + np.sin(angle) * dv, -np.sin(angle) * du + np.cos(angle) * dv
+        out[((p / a) ** 2 + (q / b) ** 2 < 1.0) & free] = label
+    return out
+
+
+def label_intensities(labels: np.ndarray, rng: np.random.Generator, settings: SynthSettings) -> tuple[np.ndarray, float]:
+    """Image of per-label means with smooth texture; returns it and the myocardial mean."""
+    family = FAMILIES[rng.choice(len(FAMILIES), p=np.asarray(settings.family_weights) / sum(settings.family_weights))]
+    if family == "random":
+        means = rng.uniform(0.05, 1.0, N_LABELS)
+    else:
+        base = np.ones(N_LABELS)
+        for label, value in _FAMILIES[family].items():
+            base[int(label)] = value
+        means = base * np.clip(1.0 + settings.intensity_jitter * rng.standard_normal(N_LABELS), 0.3, 2.0)
+        means /= means[Tissue.LV_MYOCARDIUM]
+    means[Tissue.AIR] = rng.uniform(0.0, 0.1) * means.max()
+    blood, myo = means[Tissue.LV_BLOOD], means[Tissue.LV_MYOCARDIUM]
+    if abs(blood - myo) < settings.min_blood_myo_contrast * max(blood, myo):
+        # Without contrast between blood and muscle there is nothing to segment; push them apart.
+        sign = 1.0 if blood >= myo else -1.0
+        means[Tissue.LV_BLOOD] = myo * (1.0 + sign * rng.uniform(settings.min_blood_myo_contrast, 0.8))
+        means[Tissue.RV_BLOOD] = means[Tissue.AORTA_BLOOD] = means[Tissue.LV_BLOOD]
+    if rng.random() < 0.7:  # papillary muscles and trabeculae look like myocardium
+        means[Tissue.PAPILLARY] = means[Tissue.LV_MYOCARDIUM]
+    image = means[labels].astype(np.float32)
+    amplitude = rng.uniform(*settings.texture)
+    if amplitude > 0:
+        field = cv2.GaussianBlur(rng.standard_normal(labels.shape).astype(np.float32), (0, 0), rng.uniform(1.0, 3.0))
+        image *= 1.0 + amplitude * field / max(float(field.std()), 1e-6)
+    return image, float(means[Tissue.LV_MYOCARDIUM])
+
+
+def speckle(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Replace a random share of lung and air pixels by uniform random values over the image's range."""
+    where = np.isin(labels, (Tissue.AIR, Tissue.LUNG)) & (rng.random(labels.shape) < rng.uniform(0.3, 1.0))
+    out = image.copy()
+    top = float(np.percentile(image, 99)) * rng.uniform(1.0, 3.0)
+    out[where] = rng.uniform(0.0, top, int(where.sum()))
+    return out
+
+
+def bias_field(image: np.ndarray, rng: np.random.Generator, amplitude: tuple[float, float]) -> np.ndarray:
+    """Multiply by a smooth random field (coil sensitivity, B1 inhomogeneity) of peak amplitude in ``amplitude``."""
+    coarse = rng.standard_normal((4, 4)).astype(np.float32)
+    field = cv2.resize(coarse, image.shape[::-1], interpolation=cv2.INTER_CUBIC)
+    field /= max(float(np.abs(field).max()), 1e-6)
+    return image * np.exp(rng.uniform(*amplitude) * field)
+
+
+def blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Gaussian blur (partial volume, the scanner's interpolation); sigma 0 leaves the image."""
+    return cv2.GaussianBlur(image, (0, 0), sigma_px) if sigma_px > 0.05 else image
+
+
+def resolution(image: np.ndarray, factor: float) -> np.ndarray:
+    """Acquire at ``factor`` times coarser pixels and interpolate back to the grid."""
+    rows, cols = image.shape
+    small = cv2.resize(image, (max(4, round(cols / factor)), max(4, round(rows / factor))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (cols, rows), interpolation=cv2.INTER_LINEAR)
+
+
+def ringing(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Gibbs ringing: truncate k-space along a random axis to 35-70 % of its extent."""
+    axis = int(rng.integers(2))
+    spectrum = np.fft.fftshift(np.fft.fft2(image))
+    n = image.shape[axis]
+    keep = int(n * rng.uniform(0.35, 0.7)) // 2
+    mask = np.zeros(n, bool)
+    mask[n // 2 - keep : n // 2 + keep] = True
+    spectrum = spectrum * (mask[:, None] if axis == 0 else mask[None, :])
+    return np.abs(np.fft.ifft2(np.fft.ifftshift(spectrum))).astype(np.float32)
+
+
+def motion_ghost(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Ghosts along the phase-encoding axis: shifted faint copies of the image."""
+    axis = int(rng.integers(2))
+    shift = int(rng.integers(6, max(7, image.shape[axis] // 4)))
+    weight = rng.uniform(0.05, 0.3)
+    return (image + weight * (np.roll(image, shift, axis=axis) + np.roll(image, -shift, axis=axis)) / 2).astype(np.float32)
+
+
+def noise(image: np.ndarray, rng: np.random.Generator, sd: float) -> np.ndarray:
+    """Add Gaussian noise of standard deviation ``sd`` (the fit noise of a map)."""
+    return image + rng.normal(0.0, sd, image.shape).astype(np.float32) if sd > 0 else image

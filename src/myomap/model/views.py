@@ -1,0 +1,183 @@
+"""Training views for fixed-pixel-size models: random fields of view, scales, rotations and mirrors.
+
+A :class:`Source` is one training image on its native grid with its
+reference contours and, for phantom data, the tissue label map it was
+simulated from.  :func:`draw_view` makes one network input and target
+from it the way inference will see it (:mod:`myomap.model.locate`):
+
+- the image itself (physics-simulated map or weighted image, or a user's
+  labelled scan) or, with probability ``synthetic_share``, an image
+  synthesised from the label map (:mod:`myomap.model.synth`);
+- sometimes resampled to another native pixel size (0.6-2.6 mm) and
+  sometimes cropped to a tight field of view around an off-centre heart;
+- then either a *coarse* view (a field of view of 120-450 mm fitted into
+  the window, the LV anywhere in it) or a *fine* view (the model's pixel
+  size, ±15 % zoom, centred on the LV within ±15 mm), at any in-plane
+  rotation and mirrored half of the time.
+
+The target mask is rasterised from the contours moved into the window, as
+for the share-of-image models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from myomap.geometry.masks import contours_to_mask
+from myomap.model.synth import SynthSettings, bias_field, noise, synthesise
+from myomap.model.window import Window, cut_window, normalise_inside, points_to_window
+
+
+@dataclass(frozen=True)
+class Source:
+    """A training image on its native grid."""
+
+    pixels: np.ndarray
+    spacing_mm: tuple[float, float]
+    epi: np.ndarray  # (n, 2) native pixel (x, y)
+    endo: np.ndarray
+    labels: np.ndarray | None  # tissue label map (phantom), for synthesis
+    role: str
+    dataset: int = 0
+
+
+@dataclass(frozen=True)
+class ViewSettings:
+    """Probabilities and ranges of the geometric randomisation."""
+
+    window_spacing_mm: float
+    size: int
+    synthetic_share: float = 0.5
+    coarse_share: float = 0.3
+    tight_fov_share: float = 0.25
+    resample_share: float = 0.3
+    zoom: tuple[float, float] = (0.85, 1.18)
+    centre_sd_mm: float = 5.0
+    centre_max_mm: float = 15.0
+    coarse_fov_mm: tuple[float, float] = (120.0, 450.0)
+
+
+def draw_view(source: Source, rng: np.random.Generator, view: ViewSettings, synth: SynthSettings = SynthSettings()) -> tuple[np.ndarray, np.ndarray]:
+    """One normalised (S, S) input and its (S, S) uint8 target (0 background, 1 myocardium, 2 blood pool)."""
+    pixels, spacing, epi, endo = _appearance(source, rng, view, synth), source.spacing_mm, source.epi, source.endo
+    if rng.random() < view.resample_share:
+        pixels, spacing, epi, endo = resample(pixels, spacing, epi, endo, rng.uniform(0.6, 2.6))
+    if rng.random() < view.tight_fov_share:
+        pixels, epi, endo = _tight_crop(pixels, spacing, epi, endo, rng)
+    window = _window(pixels.shape, spacing, np.mean(epi, axis=0), rng, view)
+    image = normalise_inside(*cut_window(pixels, window))
+    mask = contours_to_mask(points_to_window(epi, window), points_to_window(endo, window), (view.size, view.size))
+    return image, mask
+
+
+def fixed_view(source: Source, view: ViewSettings) -> tuple[np.ndarray, np.ndarray]:
+    """The fine window centred on the reference LV, no randomisation (validation)."""
+    centre = np.mean(source.epi, axis=0)
+    window = Window((float(centre[0]), float(centre[1])), source.spacing_mm, source.pixels.shape, view.window_spacing_mm, view.size)
+    image = normalise_inside(*cut_window(source.pixels, window))
+    mask = contours_to_mask(points_to_window(source.epi, window), points_to_window(source.endo, window), (view.size, view.size))
+    return image, mask
+
+
+def _appearance(source: Source, rng: np.random.Generator, view: ViewSettings, synth: SynthSettings) -> np.ndarray:
+    if source.labels is not None and rng.random() < view.synthetic_share:
+        return synthesise(source.labels, rng, synth)
+    pixels = np.asarray(source.pixels, np.float32)
+    if rng.random() < 0.3:  # mild extra bias and noise on the physics images too
+        level = float(np.median(pixels))
+        pixels = noise(bias_field(pixels, rng, (0.0, 0.2)), rng, rng.uniform(0.0, 0.05) * abs(level))
+    return pixels
+
+
+def resample(pixels, spacing, epi, endo, target_mm: float):
+    """The same field of view on pixels of ``target_mm`` (as a scanner's reconstruction would); contours follow."""
+    rows, cols = pixels.shape
+    new_rows = max(16, int(round(rows * spacing[0] / target_mm)))
+    new_cols = max(16, int(round(cols * spacing[1] / target_mm)))
+    scale_y, scale_x = new_rows / rows, new_cols / cols
+    interpolation = cv2.INTER_AREA if scale_x < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(np.ascontiguousarray(pixels, np.float32), (new_cols, new_rows), interpolation=interpolation)
+    scale = np.array([scale_x, scale_y])
+
+    def move(xy):  # pixel-centre convention of cv2.resize
+        return (np.asarray(xy) + 0.5) * scale - 0.5
+
+    return resized, (spacing[0] / scale_y, spacing[1] / scale_x), move(epi), move(endo)
+
+
+def _tight_crop(pixels, spacing, epi, endo, rng: np.random.Generator):
+    """A square field of view of 100-220 mm holding the LV, which may sit anywhere but the very edge."""
+    rows, cols = pixels.shape
+    side_mm = rng.uniform(100.0, 220.0)
+    half = np.array([side_mm / 2 / spacing[1], side_mm / 2 / spacing[0]])
+    lv = np.mean(epi, axis=0)
+    radius = np.ptp(epi, axis=0) / 2
+    room = np.maximum(half - radius - 2.0, 0.0)
+    centre = lv + rng.uniform(-1.0, 1.0, 2) * room
+    c0, r0 = np.maximum(np.round(centre - half).astype(int), 0)
+    c1, r1 = min(cols, int(round(centre[0] + half[0]))), min(rows, int(round(centre[1] + half[1])))
+    if c1 - c0 < 32 or r1 - r0 < 32:
+        return pixels, epi, endo
+    shift = np.array([c0, r0])
+    return pixels[r0:r1, c0:c1], epi - shift, endo - shift
+
+
+def _window(shape, spacing, lv_xy: np.ndarray, rng: np.random.Generator, view: ViewSettings) -> Window:
+    angle, mirror = rng.uniform(0.0, 360.0), bool(rng.random() < 0.5)
+    pixel_mm = np.array([spacing[1], spacing[0]])
+    if rng.random() < view.coarse_share:
+        fov = rng.uniform(*view.coarse_fov_mm)
+        window_mm = max(fov / view.size, view.window_spacing_mm)
+        room = max(fov / 2 - 40.0, 0.0)
+        centre = lv_xy + rng.uniform(-room, room, 2) / pixel_mm
+    else:
+        window_mm = view.window_spacing_mm * rng.uniform(*view.zoom)
+        offset = np.clip(rng.normal(0.0, view.centre_sd_mm, 2), -view.centre_max_mm, view.centre_max_mm)
+        centre = lv_xy + offset / pixel_mm
+    return Window((float(centre[0]), float(centre[1])), tuple(spacing), tuple(shape), float(window_mm), view.size, angle, mirror)
+
+
+def load_sources(data, split: dict[str, str], dataset: int, errors: list[str]) -> dict[str, list[Source]]:
+    """Every image of a data set with reference contours, grouped by split, with its label map when the manifest has one.
+
+    The phantom's manifest names a ``truth`` file per image (``truth.npz``
+    with a ``labels`` array); user data sets have none and are used as they
+    are.  Unusable rows go to ``errors``.
+    """
+    from pathlib import Path
+
+    from myomap.io.dataset import iter_images, read_manifest
+
+    root = Path(data)
+    rows, _ = read_manifest(root / "manifest.csv" if root.is_dir() else root)
+    root = root if root.is_dir() else root.parent
+    truth = {(root / r.image).resolve(): root / r.extra["truth"] for r in rows if r.extra.get("truth")}
+    label_cache: dict = {}
+    load_errors: list = []
+    groups: dict[str, list[Source]] = {"train": [], "val": [], "test": []}
+    for image in iter_images(root, observers=("reference",), errors=load_errors):
+        reference = image.contours.get("reference")
+        if reference is None or len(reference.epi) < 3 or len(reference.endo) < 3:
+            errors.append(f"{image.source}: no usable reference contours, skipped")
+            continue
+        labels = _labels(truth.get(Path(image.source).resolve()), image.pixels.shape, label_cache)
+        source = Source(image.pixels, image.spacing_mm, reference.epi, reference.endo, labels, image.role, dataset)
+        groups.setdefault(split.get(image.subject, "train"), []).append(source)
+    errors.extend(str(e) for e in load_errors)
+    return groups
+
+
+def _labels(path, shape, cache: dict) -> np.ndarray | None:
+    if path is None:
+        return None
+    if path not in cache:
+        try:
+            with np.load(path) as npz:
+                cache[path] = npz["labels"].astype(np.uint8) if "labels" in npz else None
+        except (OSError, ValueError):
+            cache[path] = None
+    labels = cache[path]
+    return labels if labels is not None and labels.shape == shape else None

@@ -1,0 +1,126 @@
+"""Physical windows: the square patch of an image the network sees, at a fixed pixel size in mm.
+
+A window is ``size`` × ``size`` pixels of ``spacing_mm`` each, centred on a
+point of the native image, optionally rotated and mirrored.  One affine
+matrix maps window pixels to native pixels; it is used to cut the window
+out of the image (:func:`cut_window`), to map points into the window
+(:func:`points_to_window`, for training masks) and to bring class
+probabilities back to the native grid (:func:`window_to_native`).  Training
+and inference share these functions, so what the network learnt is exactly
+what it is shown.
+
+Pixel coordinates follow SPEC.md: x = column, y = row, the centre of the
+top-left pixel at (0, 0); native spacing is ``(row_mm, col_mm)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where a window sits in a native image.
+
+    ``centre_xy`` is in native pixels; ``angle_deg`` rotates the window
+    counter-clockwise on screen; ``mirror`` flips it left-right before the
+    rotation.  ``native_spacing_mm`` is ``(row_mm, col_mm)`` of the image.
+    """
+
+    centre_xy: tuple[float, float]
+    native_spacing_mm: tuple[float, float]
+    native_shape: tuple[int, int]
+    spacing_mm: float
+    size: int
+    angle_deg: float = 0.0
+    mirror: bool = False
+
+    def matrix(self) -> np.ndarray:
+        """2 × 3 affine matrix from window (x, y) pixels to native (x, y) pixels."""
+        a = np.deg2rad(self.angle_deg)
+        rotation = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+        flip = np.diag([-1.0 if self.mirror else 1.0, 1.0])
+        to_native_px = np.diag([1.0 / self.native_spacing_mm[1], 1.0 / self.native_spacing_mm[0]])
+        linear = to_native_px @ rotation @ flip * self.spacing_mm
+        half = (self.size - 1) / 2.0
+        offset = np.asarray(self.centre_xy, dtype=float) - linear @ np.array([half, half])
+        return np.column_stack([linear, offset])
+
+    @property
+    def downsampling(self) -> float:
+        """Native pixels per window pixel along the finer native axis (> 1 when the window is coarser)."""
+        return self.spacing_mm / min(self.native_spacing_mm)
+
+
+def whole_image_window(shape: tuple[int, int], spacing_mm: tuple[float, float], size: int, min_spacing_mm: float) -> Window:
+    """A window that holds the whole field of view, at ``min_spacing_mm`` or coarser."""
+    fov_mm = max(shape[0] * spacing_mm[0], shape[1] * spacing_mm[1])
+    centre = ((shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0)
+    return Window(centre, tuple(spacing_mm), tuple(shape), max(fov_mm / size, min_spacing_mm), size)
+
+
+def cut_window(image: np.ndarray, window: Window, *, interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, np.ndarray]:
+    """The window's pixels (float32) and a boolean mask of those that lie inside the native image.
+
+    When the window is coarser than the image, the image is first smoothed
+    with a Gaussian of about half a window pixel, so that fine texture
+    (noise, speckle) does not alias into the coarse view.
+    """
+    source = np.asarray(image, dtype=np.float32)
+    factor = window.downsampling
+    if interpolation == cv2.INTER_LINEAR and factor > 1.5:
+        sigma_x = 0.4 * window.spacing_mm / window.native_spacing_mm[1]
+        sigma_y = 0.4 * window.spacing_mm / window.native_spacing_mm[0]
+        source = cv2.GaussianBlur(source, (0, 0), sigmaX=sigma_x, sigmaY=sigma_y)
+    flags = interpolation | cv2.WARP_INVERSE_MAP
+    size = (window.size, window.size)
+    pixels = cv2.warpAffine(source, window.matrix(), size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    inside = cv2.warpAffine(np.ones(source.shape, np.uint8), window.matrix(), size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
+    return pixels, inside.astype(bool)
+
+
+def points_to_window(xy: np.ndarray, window: Window) -> np.ndarray:
+    """Native (x, y) pixel coordinates -> window pixel coordinates."""
+    inverse = cv2.invertAffineTransform(window.matrix())
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    return xy @ inverse[:, :2].T + inverse[:, 2]
+
+
+def points_to_native(xy: np.ndarray, window: Window) -> np.ndarray:
+    """Window (x, y) pixel coordinates -> native pixel coordinates."""
+    matrix = window.matrix()
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    return xy @ matrix[:, :2].T + matrix[:, 2]
+
+
+def window_to_native(channels: np.ndarray, window: Window, *, outside: np.ndarray | None = None) -> np.ndarray:
+    """Map (C, size, size) window maps (e.g. class probabilities) to the native (C, rows, cols) grid.
+
+    Native pixels outside the window get ``outside`` (one value per channel; zeros by default).
+    """
+    rows, cols = window.native_shape
+    outside = np.zeros(len(channels), np.float32) if outside is None else np.asarray(outside, np.float32)
+    out = np.empty((len(channels), rows, cols), np.float32)
+    for c, channel in enumerate(channels):
+        out[c] = cv2.warpAffine(
+            np.ascontiguousarray(channel, dtype=np.float32), window.matrix(), (cols, rows),
+            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=float(outside[c]),
+        )  # fmt: skip
+    return out
+
+
+def normalise_inside(pixels: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Rank normalisation of the pixels inside the image (see :func:`myomap.model.data.normalise`); 0 outside.
+
+    Raises ValueError when the window holds no image, NaN pixels or a single value.
+    """
+    from myomap.model.data import normalise
+
+    out = np.zeros(pixels.shape, np.float32)
+    if not inside.any():
+        raise ValueError("the window holds no image pixels")
+    out[inside] = normalise(pixels[inside])
+    return out

@@ -1,0 +1,89 @@
+"""Fixed-pixel-size models: locating the LV, the two passes, training on views, fine-tuning."""
+
+import numpy as np
+import pytest
+
+from myomap.io.dataset import load_dataset
+from myomap.model.config import TrainConfig
+from myomap.model.inference import Segmenter, export_onnx, OnnxSegmenter, load_model_file
+from myomap.model.locate import NO_LV, locate_lv
+from myomap.model.train import TrainingError, sample_weights, train
+from myomap.model.views import Source
+
+PHYSICAL = TrainConfig(
+    model="unet-resnet18-tiny", input_size=64, window_spacing_mm=2.5, epochs=2, weighted_epochs=1, batch_size=8, max_images_per_epoch=24
+)
+
+
+def _ring_labels(size=64, centre=(40, 20), r_epi=8, r_endo=5):
+    y, x = np.mgrid[:size, :size]
+    r = np.hypot(x - centre[0], y - centre[1])
+    labels = np.where(r < r_endo, 2, np.where(r < r_epi, 1, 0)).astype(np.uint8)
+    probabilities = np.stack([labels == 0, labels == 1, labels == 2]).astype(np.float32)
+    return labels, probabilities
+
+
+def test_locate_lv_finds_the_ring_and_ignores_specks():
+    labels, probabilities = _ring_labels()
+    labels[5, 5] = probabilities[1, 5, 5] = 1  # one stray myocardium pixel
+    centre = locate_lv(labels, probabilities, spacing_mm=2.0)
+    assert centre == pytest.approx((40.0, 20.0), abs=0.5)
+
+
+def test_locate_lv_gives_none_without_a_plausible_lv():
+    labels, probabilities = _ring_labels(r_epi=3, r_endo=2)  # ~ 16 mm^2 of myocardium at 1 mm
+    assert locate_lv(labels, probabilities, spacing_mm=1.0) is None
+    empty = np.zeros((32, 32), np.uint8)
+    assert locate_lv(empty, np.zeros((3, 32, 32), np.float32), spacing_mm=1.0) is None
+
+
+def test_sample_weights_give_each_data_set_its_share():
+    items = [Source(None, (1, 1), None, None, None, "map", d) for d in (0, 0, 0, 1)]
+    weights = sample_weights(items, (1.0, 1.0))
+    assert sum(weights[:3]) == pytest.approx(weights[3])
+    assert sample_weights(items, ()) is None
+
+
+@pytest.fixture(scope="module")
+def physical_run(cohort, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("physical")
+    train([cohort, cohort], folder, TrainConfig(**{**PHYSICAL.__dict__, "data_weights": (1.0, 2.0)}), progress_bar=False)
+    return folder
+
+
+@pytest.mark.slow
+def test_physical_model_records_its_pixel_size_and_needs_spacing(cohort, physical_run):
+    segmenter = Segmenter.from_file(physical_run / "model.pt")
+    assert segmenter.meta.window_spacing_mm == 2.5 and segmenter.physical
+    assert (physical_run / "split-2.csv").is_file()
+    images, _ = load_dataset(cohort, roles=("map",), splits=("test",))
+    with pytest.raises(ValueError, match="pixel spacing"):
+        segmenter.predict_each([images[0].pixels])
+    predictions, reasons = segmenter.predict_each([i.pixels for i in images[:2]] + [np.full((64, 64), 3.0)], [i.spacing_mm for i in images[:2]] + [(1.0, 1.0)], tta=True)
+    assert "constant" in reasons[2] and predictions[2] is None
+    for image, prediction, reason in zip(images, predictions[:2], reasons[:2]):
+        # A two-epoch model may or may not find the LV; either way the answer is defined.
+        assert (prediction is None and reason == NO_LV) or (prediction.labels.shape == image.pixels.shape and reason is None)
+
+
+@pytest.mark.slow
+def test_physical_model_survives_onnx_export(cohort, physical_run, tmp_path):
+    onnx_path = export_onnx(physical_run / "model.pt", tmp_path / "m.onnx")
+    assert OnnxSegmenter.from_file(onnx_path).meta.window_spacing_mm == 2.5
+
+
+@pytest.mark.slow
+def test_init_starts_from_a_model_and_checks_its_network(cohort, physical_run, tmp_path):
+    start = load_model_file(physical_run / "model.pt")[0].state_dict()
+    config = TrainConfig(**{**PHYSICAL.__dict__, "init": str(physical_run / "model.pt"), "epochs": 1, "learning_rate": 1e-12})
+    model = train(cohort, tmp_path / "tuned", config, progress_bar=False)
+    tuned = load_model_file(model)[0].state_dict()
+    name = next(k for k in start if k.endswith("weight"))
+    np.testing.assert_allclose(tuned[name].numpy(), start[name].numpy(), atol=1e-6)
+    with pytest.raises(TrainingError, match="--init model is"):
+        train(cohort, tmp_path / "other", TrainConfig(**{**config.__dict__, "model": "unet-mobilenet"}), progress_bar=False)
+
+
+def test_data_weights_must_match_the_data_sets(cohort, tmp_path):
+    with pytest.raises(TrainingError, match="data weights"):
+        train([cohort], tmp_path / "r", TrainConfig(**{**PHYSICAL.__dict__, "data_weights": (1.0, 2.0)}), progress_bar=False)

@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from myomap.model.views import Source, ViewSettings, draw_view, fixed_view, load_sources, resample
+
+
+@pytest.fixture(scope="module")
+def sources(cohort):
+    errors = []
+    groups = load_sources(cohort, {}, 0, errors)
+    assert not errors
+    return [s for s in groups["train"] if s.role == "map"]
+
+
+def test_phantom_sources_carry_their_label_maps(sources):
+    assert sources and all(s.labels is not None and s.labels.shape == s.pixels.shape for s in sources)
+
+
+def test_views_are_normalised_and_hold_the_lv(sources):
+    view = ViewSettings(1.5, 64)
+    rng = np.random.default_rng(0)
+    for k in range(12):
+        image, mask = draw_view(sources[k % len(sources)], rng, view)
+        assert image.shape == mask.shape == (64, 64) and image.dtype == np.float32
+        assert 0.0 <= image.min() and image.max() < 1.0
+        assert (mask == 1).any(), "the LV myocardium must be in every view"
+
+
+def test_fixed_view_is_centred_on_the_lv(sources):
+    image, mask = fixed_view(sources[0], ViewSettings(1.5, 64))
+    rows, cols = np.nonzero(mask)
+    assert abs(rows.mean() - 31.5) < 4 and abs(cols.mean() - 31.5) < 4
+
+
+def test_resample_keeps_the_physical_size():
+    pixels = np.zeros((100, 100), np.float32)
+    epi = np.array([[10.0, 10.0], [90.0, 10.0], [90.0, 90.0]])
+    out, spacing, epi2, _ = resample(pixels, (1.5, 1.5), epi, epi, 0.75)
+    assert out.shape == (200, 200) and spacing == pytest.approx((0.75, 0.75))
+    np.testing.assert_allclose(np.ptp(epi2, axis=0) * 0.75, np.ptp(epi, axis=0) * 1.5, rtol=1e-6)
+
+
+def test_a_source_without_labels_uses_its_own_pixels():
+    y, x = np.mgrid[:80, :80]
+    pixels = np.where(np.hypot(x - 40, y - 40) < 10, 1500.0, np.where(np.hypot(x - 40, y - 40) < 16, 1000.0, 300.0)).astype(np.float32)
+    t = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+    circle = lambda r: np.column_stack([40 + r * np.cos(t), 40 + r * np.sin(t)])  # noqa: E731
+    source = Source(pixels, (1.5, 1.5), circle(16), circle(10), None, "map")
+    image, mask = draw_view(source, np.random.default_rng(2), ViewSettings(1.5, 64, synthetic_share=1.0))
+    assert (mask == 2).any() and image.std() > 0

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from myomap.model.window import Window, cut_window, normalise_inside, points_to_native, points_to_window, whole_image_window, window_to_native
+
+
+def _disc(shape, centre_xy, radius):
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    return (np.hypot(x - centre_xy[0], y - centre_xy[1]) < radius).astype(np.float32)
+
+
+@pytest.mark.parametrize("angle", [0.0, 37.0, 90.0, 180.0])
+@pytest.mark.parametrize("mirror", [False, True])
+@pytest.mark.parametrize("spacing", [(1.0, 1.0), (1.5, 1.25)])
+def test_points_round_trip(angle, mirror, spacing):
+    window = Window((40.3, 55.1), spacing, (100, 120), 0.8, 64, angle, mirror)
+    xy = np.array([[0.0, 0.0], [12.5, 99.0], [119.0, 3.0]])
+    np.testing.assert_allclose(points_to_native(points_to_window(xy, window), window), xy, atol=1e-9)
+
+
+def test_window_centre_is_the_given_native_point():
+    window = Window((30.0, 20.0), (2.0, 2.0), (50, 60), 1.0, 33)
+    np.testing.assert_allclose(points_to_native(np.array([[16.0, 16.0]]), window), [[30.0, 20.0]])
+
+
+def test_physical_scale_is_kept():
+    # A disc of radius 10 mm, imaged at 2 mm pixels, has radius 20 px in a 0.5 mm window.
+    image = _disc((64, 64), (32, 32), 5.0)
+    window = Window((32.0, 32.0), (2.0, 2.0), (64, 64), 0.5, 96)
+    pixels, inside = cut_window(image, window)
+    assert inside.all()
+    area_mm2 = (pixels > 0.5).sum() * 0.25
+    assert area_mm2 == pytest.approx(image.sum() * 4.0, rel=0.05)
+
+
+def test_mirror_and_rotation_move_an_off_centre_mark():
+    image = np.zeros((41, 41), np.float32)
+    image[20, 30] = 1.0  # 10 px to the right of the centre
+    plain, _ = cut_window(image, Window((20.0, 20.0), (1.0, 1.0), (41, 41), 1.0, 41), interpolation=0)
+    mirrored, _ = cut_window(image, Window((20.0, 20.0), (1.0, 1.0), (41, 41), 1.0, 41, mirror=True), interpolation=0)
+    turned, _ = cut_window(image, Window((20.0, 20.0), (1.0, 1.0), (41, 41), 1.0, 41, angle_deg=90.0), interpolation=0)
+    assert np.argwhere(plain).tolist() == [[20, 30]]
+    assert np.argwhere(mirrored).tolist() == [[20, 10]]
+    assert len(np.argwhere(turned)) == 1 and np.argwhere(turned)[0, 1] == 20
+
+
+def test_outside_of_the_image_is_marked_and_probabilities_map_back():
+    image = np.random.default_rng(0).random((50, 70)).astype(np.float32)
+    window = Window((0.0, 0.0), (1.0, 1.0), (50, 70), 1.0, 32)  # centred on the corner pixel
+    _, inside = cut_window(image, window)
+    assert 0.2 < inside.mean() < 0.3
+    channels = np.stack([np.zeros((32, 32)), np.ones((32, 32))]).astype(np.float32)
+    native = window_to_native(channels, window, outside=np.array([1.0, 0.0]))
+    assert native.shape == (2, 50, 70)
+    assert native[1, 0, 0] == pytest.approx(1.0) and native[1, 40, 60] == 0.0 and native[0, 40, 60] == 1.0
+
+
+def test_whole_image_window_holds_the_field_of_view():
+    window = whole_image_window((300, 200), (1.5, 1.5), 160, 1.0)
+    assert window.spacing_mm == pytest.approx(450 / 160)
+    _, inside = cut_window(np.ones((300, 200)), window)
+    assert inside[:, 80].all() and not inside[:, 0].any()
+    assert whole_image_window((64, 64), (1.0, 1.0), 160, 1.0).spacing_mm == 1.0  # never finer than the model's size
+
+
+def test_normalise_inside_ignores_the_outside():
+    pixels = np.array([[5.0, 1.0], [3.0, 0.0]], np.float32)
+    inside = np.array([[True, True], [True, False]])
+    out = normalise_inside(pixels, inside)
+    assert out[1, 1] == 0.0 and out[0, 1] == 0.0 and out[0, 0] > out[1, 0] > 0
+    with pytest.raises(ValueError, match="no image"):
+        normalise_inside(pixels, np.zeros((2, 2), bool))
