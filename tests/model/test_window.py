@@ -70,3 +70,10 @@ def test_normalise_inside_ignores_the_outside():
     assert out[1, 1] == 0.0 and out[0, 1] == 0.0 and out[0, 0] > out[1, 0] > 0
     with pytest.raises(ValueError, match="no image"):
         normalise_inside(pixels, np.zeros((2, 2), bool))
+
+
+def test_nan_pixels_count_as_outside():
+    image = np.ones((20, 20), np.float32)
+    image[5:10, 5:10] = np.nan
+    pixels, inside = cut_window(image, Window((9.5, 9.5), (1.0, 1.0), (20, 20), 1.0, 20))
+    assert np.isfinite(pixels).all() and not inside[5:10, 5:10].any() and inside[15, 15]

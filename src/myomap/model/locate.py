@@ -86,6 +86,8 @@ def predict_physical(segmenter, images: list[np.ndarray], spacings_mm: list[tupl
     for k, (image, pixel_mm) in enumerate(zip(images, spacings_mm)):
         try:
             check_image(image)
+            if not np.isfinite(image).any():
+                raise ValueError("image contains only NaN or infinite pixels")
             window = whole_image_window(np.shape(image), tuple(float(v) for v in pixel_mm), size, spacing)
             coarse[k] = (normalise_inside(*cut_window(image, window)), window)
         except ValueError as exc:

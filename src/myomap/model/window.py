@@ -65,11 +65,14 @@ def whole_image_window(shape: tuple[int, int], spacing_mm: tuple[float, float], 
 def cut_window(image: np.ndarray, window: Window, *, interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, np.ndarray]:
     """The window's pixels (float32) and a boolean mask of those that lie inside the native image.
 
-    When the window is coarser than the image, the image is first smoothed
-    with a Gaussian of about half a window pixel, so that fine texture
-    (noise, speckle) does not alias into the coarse view.
+    NaN and infinite pixels (failed fits) count as outside.  When the
+    window is coarser than the image, the image is first smoothed with a
+    Gaussian of about half a window pixel, so that fine texture (noise,
+    speckle) does not alias into the coarse view.
     """
     source = np.asarray(image, dtype=np.float32)
+    finite = np.isfinite(source)
+    source = np.where(finite, source, 0.0).astype(np.float32)
     factor = window.downsampling
     if interpolation == cv2.INTER_LINEAR and factor > 1.5:
         sigma_x = 0.4 * window.spacing_mm / window.native_spacing_mm[1]
@@ -78,7 +81,7 @@ def cut_window(image: np.ndarray, window: Window, *, interpolation: int = cv2.IN
     flags = interpolation | cv2.WARP_INVERSE_MAP
     size = (window.size, window.size)
     pixels = cv2.warpAffine(source, window.matrix(), size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    inside = cv2.warpAffine(np.ones(source.shape, np.uint8), window.matrix(), size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
+    inside = cv2.warpAffine(finite.astype(np.uint8), window.matrix(), size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
     return pixels, inside.astype(bool)
 
 

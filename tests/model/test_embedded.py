@@ -1,0 +1,59 @@
+"""The embedded default model on what a user may feed it: any field of view and orientation, and images without a heart."""
+
+import numpy as np
+import pytest
+
+from myomap.io.dataset import load_dataset
+from myomap.metrics.compare import compare_masks
+from myomap.model.embedded import EMBEDDED_ONNX
+from myomap.model.inference import OnnxSegmenter
+from myomap.model.locate import NO_LV
+
+
+@pytest.fixture(scope="module")
+def segmenter():
+    return OnnxSegmenter.from_file(EMBEDDED_ONNX, threads=1)
+
+
+def test_the_embedded_model_works_at_a_fixed_pixel_size(segmenter):
+    assert segmenter.physical and segmenter.meta.window_spacing_mm > 0
+
+
+def _bottle(rng):
+    y, x = np.mgrid[:192, :192]
+    image = np.where(np.hypot(x - 96, y - 96) < 60, 900.0, 0.0) + rng.normal(0, 20, (192, 192))
+    return np.clip(image, 0, None)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: rng.uniform(0, 2000, (160, 160)),  # a map that is all noise (fit of air)
+        _bottle,  # a phantom bottle
+        lambda rng: np.kron(rng.uniform(200, 1500, (12, 12)), np.ones((16, 16))) + rng.normal(0, 30, (192, 192)),  # blocks, no anatomy
+    ],
+    ids=["noise", "bottle", "blocks"],
+)
+def test_no_heart_gives_no_left_ventricle(segmenter, make):
+    predictions, reasons = segmenter.predict_each([make(np.random.default_rng(0))], [(1.5, 1.5)])
+    assert predictions == [None] and reasons == [NO_LV]
+
+
+@pytest.mark.parametrize("view", ["plain", "mirrored", "rot90", "tight"])
+def test_phantom_maps_are_found_in_any_view(segmenter, cohort, view):
+    images, _ = load_dataset(cohort, roles=("map",), splits=("test",), observers=("reference",))
+    image = next(i for i in images if i.slice == "mid" and i.map_type == "T1")
+    pixels, epi, endo = image.pixels, image.contours["reference"].epi, image.contours["reference"].endo
+    spacing = image.spacing_mm
+    rows, cols = pixels.shape
+    if view == "mirrored":
+        pixels, epi, endo = pixels[:, ::-1], np.column_stack([cols - 1 - epi[:, 0], epi[:, 1]]), np.column_stack([cols - 1 - endo[:, 0], endo[:, 1]])
+    elif view == "rot90":
+        pixels, spacing = np.rot90(pixels), spacing[::-1]
+        epi, endo = (np.column_stack([xy[:, 1], cols - 1 - xy[:, 0]]) for xy in (epi, endo))
+    elif view == "tight":  # 100 x 100 crop with the heart off-centre
+        x0, y0 = (int(np.clip(np.mean(epi[:, k]) - 30, 0, (cols, rows)[k] - 100)) for k in (0, 1))
+        pixels, epi, endo = pixels[y0 : y0 + 100, x0 : x0 + 100], epi - [x0, y0], endo - [x0, y0]
+    (prediction,), reasons = segmenter.predict_each([np.ascontiguousarray(pixels)], [spacing])
+    assert reasons == [None]
+    assert compare_masks(prediction.labels, epi, endo, spacing_mm=spacing)["dice_epicardial"] > 0.7
