@@ -1,17 +1,22 @@
-"""Finding the left ventricle: from a coarse view of the whole field of view to a window on the heart.
+"""Finding the left ventricle: from coarse views of the whole field of view to a window on the heart.
 
 A model trained at a fixed pixel size (``window_spacing_mm`` in its
-metadata) segments in two passes:
+metadata) segments in two stages:
 
-1. **Coarse.** The whole image is fitted into one window (at the model's
+1. **Locate.** The whole image is fitted into one window (at the model's
    pixel size or coarser when the field of view is larger) and segmented.
-   :func:`locate_lv` keeps the connected myocardium + blood-pool region with
-   the most myocardium whose area is plausible for a short-axis LV, and
-   returns its centre.  No such region: no left ventricle.
-2. **Fine.** A window at the model's pixel size is centred there and
-   segmented, with test-time augmentation if asked.  If the LV found in it
-   lies more than ``RECENTRE_MM`` from the window centre (a poor coarse
-   guess), the window is moved once and segmented again.
+   :func:`best_candidate` keeps the connected myocardium + blood-pool
+   region with the most myocardium whose area is plausible for a
+   short-axis LV.  When that view is too coarse to show the LV (a small
+   apical heart in a 450 mm torso), the field of view is searched again
+   with overlapping tiles at half that pixel size, then at the model's own
+   pixel size (:func:`search_levels`), and the best candidate of the first
+   level that has one wins.  No candidate at any level: no left ventricle.
+2. **Segment.** A window at the model's pixel size is centred on the LV
+   and segmented, with test-time augmentation if asked.  If the LV found in
+   it lies more than ``RECENTRE_MM`` from the window centre (a poor coarse
+   guess), the window is moved once and segmented again.  A result with
+   less than ``MIN_MYOCARDIUM_MM2`` of myocardium is "no left ventricle".
 
 The result is mapped back to the native grid by :mod:`myomap.model.window`.
 """
@@ -21,7 +26,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from myomap.model.window import Window, points_to_native
+from myomap.model.window import Window, points_to_native, whole_image_window
 
 NO_LV = "no left ventricle found"
 # Plausible short-axis LV myocardium: an apical ring of a small heart has ~150 mm^2;
@@ -31,15 +36,16 @@ MAX_MYOCARDIUM_MM2 = 12000.0
 RECENTRE_MM = 12.0
 
 
-def locate_lv(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float) -> tuple[float, float] | None:
-    """Centre (x, y) in the labels' pixels of the most convincing LV, or None.
+def best_candidate(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float) -> tuple[tuple[float, float], float] | None:
+    """Centre (x, y) in the labels' pixels and score of the most convincing LV, or None.
 
     ``labels`` is a (S, S) class image (0 background, 1 myocardium, 2 blood
     pool) and ``probabilities`` the (C, S, S) class probabilities it came
     from; ``spacing_mm`` is the pixel size.  A candidate is a connected
     region of myocardium and blood pool; its score is its summed myocardium
-    probability.  Regions whose myocardium area lies outside
-    [``MIN_MYOCARDIUM_MM2``, ``MAX_MYOCARDIUM_MM2``] are ignored.
+    probability times the pixel area (mm², so that scores of views at
+    different pixel sizes compare).  Regions whose myocardium area lies
+    outside [``MIN_MYOCARDIUM_MM2``, ``MAX_MYOCARDIUM_MM2``] are ignored.
     """
     heart = (labels > 0).astype(np.uint8)
     count, components = cv2.connectedComponents(heart, connectivity=8)
@@ -47,24 +53,49 @@ def locate_lv(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float) 
     best, best_score = None, 0.0
     for k in range(1, count):
         region = components == k
-        myocardium = region & (labels == 1)
-        area = myocardium.sum() * pixel_mm2
+        area = np.count_nonzero(region & (labels == 1)) * pixel_mm2
         if not MIN_MYOCARDIUM_MM2 <= area <= MAX_MYOCARDIUM_MM2:
             continue
-        score = float(probabilities[1][region].sum())
+        score = float(probabilities[1][region].sum()) * pixel_mm2
         if score > best_score:
             rows, cols = np.nonzero(region)
             best, best_score = (float(cols.mean()), float(rows.mean())), score
-    return best
+    return None if best is None else (best, best_score)
 
 
-def lv_centre_native(labels: np.ndarray, probabilities: np.ndarray, window: Window) -> tuple[float, float] | None:
-    """:func:`locate_lv` on a window's prediction, returned in native pixels."""
-    centre = locate_lv(labels, probabilities, window.spacing_mm)
-    if centre is None:
-        return None
-    x, y = points_to_native(np.array([centre]), window)[0]
-    return float(x), float(y)
+def locate_lv(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float) -> tuple[float, float] | None:
+    """Centre (x, y) of :func:`best_candidate`, or None."""
+    found = best_candidate(labels, probabilities, spacing_mm)
+    return None if found is None else found[0]
+
+
+def search_levels(shape: tuple[int, int], spacing_mm: tuple[float, float], size: int, model_mm: float) -> list[list[Window]]:
+    """The windows to look for the LV in, level by level: the whole field of view, then finer overlapping tiles.
+
+    Level 0 is one window holding the whole image.  Each further level
+    halves the pixel size, down to the model's own, and tiles the field of
+    view with windows that overlap by half.
+    """
+    whole = whole_image_window(shape, spacing_mm, size, model_mm)
+    levels, pixel_mm = [[whole]], whole.spacing_mm
+    extent_mm = (shape[1] * spacing_mm[1], shape[0] * spacing_mm[0])  # x, y
+    while pixel_mm > model_mm * 1.01:
+        pixel_mm = max(pixel_mm / 2.0, model_mm)
+        side_mm = size * pixel_mm
+        axes = [_tile_centres_mm(extent, side_mm) for extent in extent_mm]
+        levels.append([
+            Window((float(x / spacing_mm[1] - 0.5), float(y / spacing_mm[0] - 0.5)), tuple(spacing_mm), tuple(shape), pixel_mm, size)
+            for y in axes[1] for x in axes[0]
+        ])  # fmt: skip
+    return levels
+
+
+def _tile_centres_mm(extent_mm: float, side_mm: float) -> list[float]:
+    """Centres (mm from the image edge) of windows of ``side_mm`` covering ``extent_mm`` with half overlap."""
+    if extent_mm <= side_mm:
+        return [extent_mm / 2.0]
+    count = int(np.ceil((extent_mm - side_mm) / (side_mm / 2.0))) + 1
+    return list(np.linspace(side_mm / 2.0, extent_mm - side_mm / 2.0, count))
 
 
 def offset_mm(window: Window, centre_xy: tuple[float, float]) -> float:
@@ -75,65 +106,80 @@ def offset_mm(window: Window, centre_xy: tuple[float, float]) -> float:
 
 
 def predict_physical(segmenter, images: list[np.ndarray], spacings_mm: list[tuple[float, float]], *, tta: bool, batch_size: int):
-    """The two passes for a fixed-pixel-size model; returns ``(predictions, reasons)`` like ``Segmenter.predict_each``."""
+    """Locate, then segment, for a fixed-pixel-size model; returns ``(predictions, reasons)`` like ``Segmenter.predict_each``."""
     from myomap.model.inference import check_image
-    from myomap.model.window import cut_window, normalise_inside, whole_image_window
 
-    meta = segmenter.meta
-    size, spacing = meta.input_size, float(meta.window_spacing_mm)
+    size, spacing = segmenter.meta.input_size, float(segmenter.meta.window_spacing_mm)
     reasons: list[str | None] = [None] * len(images)
-    coarse: dict[int, tuple[np.ndarray, Window]] = {}
+    levels: dict[int, list[list[Window]]] = {}
     for k, (image, pixel_mm) in enumerate(zip(images, spacings_mm)):
         try:
             check_image(image)
             if not np.isfinite(image).any():
                 raise ValueError("image contains only NaN or infinite pixels")
-            window = whole_image_window(np.shape(image), tuple(float(v) for v in pixel_mm), size, spacing)
-            coarse[k] = (normalise_inside(*cut_window(image, window)), window)
+            levels[k] = search_levels(np.shape(image), (float(pixel_mm[0]), float(pixel_mm[1])), size, spacing)
         except ValueError as exc:
             reasons[k] = str(exc)
-    centres: dict[int, tuple[float, float]] = {}
-    if coarse:
-        keys = list(coarse)
-        probabilities = segmenter.probabilities(np.stack([coarse[k][0] for k in keys]), batch_size=batch_size)[0]
-        for k, p in zip(keys, probabilities):
-            centre = lv_centre_native(p.argmax(axis=0), p, coarse[k][1])
-            if centre is None:
-                reasons[k] = NO_LV
-            else:
-                centres[k] = centre
+    centres = _locate(segmenter, images, levels, reasons, batch_size)
     predictions: list = [None] * len(images)
-    _fine(segmenter, images, centres, coarse, predictions, tta=tta, batch_size=batch_size)
+    windows = {k: _fine_window(levels[k][0][0], centres[k], spacing, size) for k in centres}
+    _fine(segmenter, images, windows, predictions, tta=tta, batch_size=batch_size)
     moved = {}
-    for k in centres:
-        pixel_mm = float(np.sqrt(np.prod(coarse[k][1].native_spacing_mm)))  # the area test is what needs it
+    for k, window in windows.items():
+        pixel_mm = float(np.sqrt(np.prod(window.native_spacing_mm)))  # the area test is what needs it
         centre = locate_lv(predictions[k].labels, predictions[k].probabilities, pixel_mm)
-        if centre is not None and offset_mm(_fine_window(coarse[k][1], centres[k], spacing, size), centre) > RECENTRE_MM:
-            moved[k] = centre
-    _fine(segmenter, images, moved, coarse, predictions, tta=tta, batch_size=batch_size)
-    for k in centres:
-        if _myocardium_mm2(predictions[k].labels, coarse[k][1].native_spacing_mm) < MIN_MYOCARDIUM_MM2:
+        if centre is not None and offset_mm(window, centre) > RECENTRE_MM:
+            moved[k] = _fine_window(window, centre, spacing, size)
+    _fine(segmenter, images, moved, predictions, tta=tta, batch_size=batch_size)
+    for k, window in windows.items():
+        if _myocardium_mm2(predictions[k].labels, window.native_spacing_mm) < MIN_MYOCARDIUM_MM2:
             predictions[k], reasons[k] = None, NO_LV
     return predictions, reasons
 
 
-def _fine(segmenter, images, centres: dict, coarse: dict, predictions: list, *, tta: bool, batch_size: int) -> None:
-    """Segment a fine window around each centre; results go into ``predictions``."""
+def _locate(segmenter, images, levels: dict[int, list[list[Window]]], reasons: list, batch_size: int) -> dict[int, tuple[float, float]]:
+    """LV centre (native pixels) per image, searching level by level; images without one get ``NO_LV`` in ``reasons``."""
     from myomap.model.window import cut_window, normalise_inside
 
-    if not centres:
+    centres: dict[int, tuple[float, float]] = {}
+    pending = set(levels)
+    for depth in range(max((len(v) for v in levels.values()), default=0)):
+        tiles = [(k, w) for k in sorted(pending) if depth < len(levels[k]) for w in levels[k][depth]]
+        inputs, usable = [], []
+        for k, window in tiles:
+            pixels, inside = cut_window(images[k], window)
+            if inside.mean() > 0.05:  # a tile that is almost all outside the image cannot show an LV
+                inputs.append(normalise_inside(pixels, inside))
+                usable.append((k, window))
+        best: dict[int, tuple[tuple[float, float], float]] = {}
+        if inputs:
+            probabilities = segmenter.probabilities(np.stack(inputs), batch_size=batch_size)[0]
+            for (k, window), p in zip(usable, probabilities):
+                found = best_candidate(p.argmax(axis=0), p, window.spacing_mm)
+                if found is not None and found[1] > best.get(k, (None, 0.0))[1]:
+                    best[k] = (tuple(points_to_native(np.array([found[0]]), window)[0]), found[1])
+        for k, (centre, _) in best.items():
+            centres[k] = (float(centre[0]), float(centre[1]))
+            pending.discard(k)
+    for k in pending:
+        reasons[k] = NO_LV
+    return centres
+
+
+def _fine(segmenter, images, windows: dict[int, Window], predictions: list, *, tta: bool, batch_size: int) -> None:
+    """Segment each image's window; results go into ``predictions``."""
+    from myomap.model.window import cut_window, normalise_inside
+
+    if not windows:
         return
-    meta = segmenter.meta
-    prepared, keys = [], list(centres)
-    for k in keys:
-        window = _fine_window(coarse[k][1], centres[k], float(meta.window_spacing_mm), meta.input_size)
-        prepared.append((normalise_inside(*cut_window(images[k], window)), window))
+    keys = list(windows)
+    prepared = [(normalise_inside(*cut_window(images[k], windows[k])), windows[k]) for k in keys]
     for k, prediction in zip(keys, segmenter.predict_prepared(prepared, tta=tta, batch_size=batch_size)):
         predictions[k] = prediction
 
 
-def _fine_window(coarse: Window, centre_xy: tuple[float, float], spacing_mm: float, size: int) -> Window:
-    return Window(centre_xy, coarse.native_spacing_mm, coarse.native_shape, spacing_mm, size)
+def _fine_window(like: Window, centre_xy: tuple[float, float], spacing_mm: float, size: int) -> Window:
+    return Window(centre_xy, like.native_spacing_mm, like.native_shape, spacing_mm, size)
 
 
 def _myocardium_mm2(labels: np.ndarray, spacing_mm: tuple[float, float]) -> float:
