@@ -34,10 +34,12 @@ NO_LV = "no left ventricle found"
 MIN_MYOCARDIUM_MM2 = 80.0
 MAX_MYOCARDIUM_MM2 = 12000.0
 RECENTRE_MM = 12.0
+VERIFY = 3  # candidates checked at the model's pixel size
+DISTINCT_MM = 20.0
 
 
-def best_candidate(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float) -> tuple[tuple[float, float], float] | None:
-    """Centre (x, y) in the labels' pixels and score of the most convincing LV, or None.
+def candidates(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float) -> list[tuple[tuple[float, float], float]]:
+    """Every plausible LV in a prediction: centre (x, y) in the labels' pixels and a score.
 
     ``labels`` is a (S, S) class image (0 background, 1 myocardium, 2 blood
     pool) and ``probabilities`` the (C, S, S) class probabilities it came
@@ -47,20 +49,21 @@ def best_candidate(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: fl
     different pixel sizes compare).  Regions whose myocardium area lies
     outside [``MIN_MYOCARDIUM_MM2``, ``MAX_MYOCARDIUM_MM2``] are ignored.
     """
-    heart = (labels > 0).astype(np.uint8)
-    count, components = cv2.connectedComponents(heart, connectivity=8)
+    count, components = cv2.connectedComponents((labels > 0).astype(np.uint8), connectivity=8)
     pixel_mm2 = spacing_mm**2
-    best, best_score = None, 0.0
+    found = []
     for k in range(1, count):
         region = components == k
         area = np.count_nonzero(region & (labels == 1)) * pixel_mm2
-        if not MIN_MYOCARDIUM_MM2 <= area <= MAX_MYOCARDIUM_MM2:
-            continue
-        score = float(probabilities[1][region].sum()) * pixel_mm2
-        if score > best_score:
+        if MIN_MYOCARDIUM_MM2 <= area <= MAX_MYOCARDIUM_MM2:
             rows, cols = np.nonzero(region)
-            best, best_score = (float(cols.mean()), float(rows.mean())), score
-    return None if best is None else (best, best_score)
+            found.append(((float(cols.mean()), float(rows.mean())), float(probabilities[1][region].sum()) * pixel_mm2))
+    return found
+
+
+def best_candidate(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float) -> tuple[tuple[float, float], float] | None:
+    """The highest-scoring of :func:`candidates`, or None."""
+    return max(candidates(labels, probabilities, spacing_mm), key=lambda c: c[1], default=None)
 
 
 def locate_lv(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float) -> tuple[float, float] | None:
@@ -138,7 +141,13 @@ def predict_physical(segmenter, images: list[np.ndarray], spacings_mm: list[tupl
 
 
 def _locate(segmenter, images, levels: dict[int, list[list[Window]]], reasons: list, batch_size: int) -> dict[int, tuple[float, float]]:
-    """LV centre (native pixels) per image, searching level by level; images without one get ``NO_LV`` in ``reasons``."""
+    """LV centre (native pixels) per image, searching level by level; images without one get ``NO_LV`` in ``reasons``.
+
+    At the first level with candidates, up to ``VERIFY`` distinct ones are
+    checked with a window at the model's pixel size, and the one that looks
+    most like an LV there wins: a coarse view can mistake another ring (the
+    aorta, a vessel in the liver) for the LV.
+    """
     from myomap.model.window import cut_window, normalise_inside
 
     centres: dict[int, tuple[float, float]] = {}
@@ -151,19 +160,46 @@ def _locate(segmenter, images, levels: dict[int, list[list[Window]]], reasons: l
             if inside.mean() > 0.05:  # a tile that is almost all outside the image cannot show an LV
                 inputs.append(normalise_inside(pixels, inside))
                 usable.append((k, window))
-        best: dict[int, tuple[tuple[float, float], float]] = {}
+        found: dict[int, list] = {}
         if inputs:
             probabilities = segmenter.probabilities(np.stack(inputs), batch_size=batch_size)[0]
             for (k, window), p in zip(usable, probabilities):
-                found = best_candidate(p.argmax(axis=0), p, window.spacing_mm)
-                if found is not None and found[1] > best.get(k, (None, 0.0))[1]:
-                    best[k] = (tuple(points_to_native(np.array([found[0]]), window)[0]), found[1])
-        for k, (centre, _) in best.items():
-            centres[k] = (float(centre[0]), float(centre[1]))
+                for centre, score in candidates(p.argmax(axis=0), p, window.spacing_mm):
+                    found.setdefault(k, []).append((window, tuple(points_to_native(np.array([centre]), window)[0]), score))
+        for k, items in found.items():
+            centres[k] = _verify(segmenter, images[k], _distinct(items), batch_size)
             pending.discard(k)
     for k in pending:
         reasons[k] = NO_LV
     return centres
+
+
+def _distinct(items: list) -> list:
+    """The ``VERIFY`` best candidates that lie more than ``DISTINCT_MM`` apart (overlapping tiles see one LV twice)."""
+    kept: list = []
+    for window, centre, score in sorted(items, key=lambda item: -item[2]):
+        if all(offset_mm(Window(c, window.native_spacing_mm, window.native_shape, 1.0, 1), centre) > DISTINCT_MM for _, c, _ in kept):
+            kept.append((window, centre, score))
+    return kept[:VERIFY]
+
+
+def _verify(segmenter, image: np.ndarray, items: list, batch_size: int) -> tuple[float, float]:
+    """The candidate whose window at the model's pixel size holds the most convincing LV (the first one if none does)."""
+    from myomap.model.window import cut_window, normalise_inside
+
+    first = (float(items[0][1][0]), float(items[0][1][1]))
+    if len(items) == 1:
+        return first
+    size, spacing = segmenter.meta.input_size, float(segmenter.meta.window_spacing_mm)
+    windows = [_fine_window(window, centre, spacing, size) for window, centre, _ in items]
+    inputs = np.stack([normalise_inside(*cut_window(image, w)) for w in windows])
+    best, best_score = first, 0.0
+    for window, p in zip(windows, segmenter.probabilities(inputs, batch_size=batch_size)[0]):
+        found = best_candidate(p.argmax(axis=0), p, window.spacing_mm)
+        if found is not None and found[1] > best_score:
+            x, y = points_to_native(np.array([found[0]]), window)[0]
+            best, best_score = (float(x), float(y)), found[1]
+    return best
 
 
 def _fine(segmenter, images, windows: dict[int, Window], predictions: list, *, tta: bool, batch_size: int) -> None:
