@@ -12,6 +12,9 @@ metadata) segments in two stages:
    with overlapping tiles at half that pixel size, then at the model's own
    pixel size (:func:`search_levels`), and the best candidate of the first
    level that has one wins.  No candidate at any level: no left ventricle.
+   (Checking the best few candidates again at the model's pixel size was
+   tried and made the robustness benchmark worse: the largest myocardium at
+   fine scale is not always the LV.)
 2. **Segment.** A window at the model's pixel size is centred on the LV
    and segmented, with test-time augmentation if asked.  If the LV found in
    it lies more than ``RECENTRE_MM`` from the window centre (a poor coarse
@@ -34,8 +37,6 @@ NO_LV = "no left ventricle found"
 MIN_MYOCARDIUM_MM2 = 80.0
 MAX_MYOCARDIUM_MM2 = 12000.0
 RECENTRE_MM = 12.0
-VERIFY = 3  # candidates checked at the model's pixel size
-DISTINCT_MM = 20.0
 
 
 def candidates(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float) -> list[tuple[tuple[float, float], float]]:
@@ -118,8 +119,11 @@ def predict_physical(segmenter, images: list[np.ndarray], spacings_mm: list[tupl
     for k, (image, pixel_mm) in enumerate(zip(images, spacings_mm)):
         try:
             check_image(image)
-            if not np.isfinite(image).any():
+            finite = np.asarray(image)[np.isfinite(image)]
+            if finite.size == 0:
                 raise ValueError("image contains only NaN or infinite pixels")
+            if finite.min() == finite.max():
+                raise ValueError("image has a single constant value")
             levels[k] = search_levels(np.shape(image), (float(pixel_mm[0]), float(pixel_mm[1])), size, spacing)
         except ValueError as exc:
             reasons[k] = str(exc)
@@ -141,65 +145,36 @@ def predict_physical(segmenter, images: list[np.ndarray], spacings_mm: list[tupl
 
 
 def _locate(segmenter, images, levels: dict[int, list[list[Window]]], reasons: list, batch_size: int) -> dict[int, tuple[float, float]]:
-    """LV centre (native pixels) per image, searching level by level; images without one get ``NO_LV`` in ``reasons``.
-
-    At the first level with candidates, up to ``VERIFY`` distinct ones are
-    checked with a window at the model's pixel size, and the one that looks
-    most like an LV there wins: a coarse view can mistake another ring (the
-    aorta, a vessel in the liver) for the LV.
-    """
+    """LV centre (native pixels) per image, searching level by level; images without one get ``NO_LV`` in ``reasons``."""
     from myomap.model.window import cut_window, normalise_inside
 
     centres: dict[int, tuple[float, float]] = {}
     pending = set(levels)
     for depth in range(max((len(v) for v in levels.values()), default=0)):
-        tiles = [(k, w) for k in sorted(pending) if depth < len(levels[k]) for w in levels[k][depth]]
         inputs, usable = [], []
-        for k, window in tiles:
+        for k, window in ((k, w) for k in sorted(pending) if depth < len(levels[k]) for w in levels[k][depth]):
             pixels, inside = cut_window(images[k], window)
-            if inside.mean() > 0.05:  # a tile that is almost all outside the image cannot show an LV
+            if inside.mean() < 0.05:  # a tile that is almost all outside the image cannot show an LV
+                continue
+            try:
                 inputs.append(normalise_inside(pixels, inside))
-                usable.append((k, window))
-        found: dict[int, list] = {}
+            except ValueError:  # a tile of one value (an empty corner) shows no LV either
+                continue
+            usable.append((k, window))
+        best: dict[int, tuple[tuple[float, float], float]] = {}
         if inputs:
             probabilities = segmenter.probabilities(np.stack(inputs), batch_size=batch_size)[0]
             for (k, window), p in zip(usable, probabilities):
-                for centre, score in candidates(p.argmax(axis=0), p, window.spacing_mm):
-                    found.setdefault(k, []).append((window, tuple(points_to_native(np.array([centre]), window)[0]), score))
-        for k, items in found.items():
-            centres[k] = _verify(segmenter, images[k], _distinct(items), batch_size)
+                found = best_candidate(p.argmax(axis=0), p, window.spacing_mm)
+                if found is not None and found[1] > best.get(k, (None, 0.0))[1]:
+                    x, y = points_to_native(np.array([found[0]]), window)[0]
+                    best[k] = ((float(x), float(y)), found[1])
+        for k, (centre, _) in best.items():
+            centres[k] = centre
             pending.discard(k)
     for k in pending:
         reasons[k] = NO_LV
     return centres
-
-
-def _distinct(items: list) -> list:
-    """The ``VERIFY`` best candidates that lie more than ``DISTINCT_MM`` apart (overlapping tiles see one LV twice)."""
-    kept: list = []
-    for window, centre, score in sorted(items, key=lambda item: -item[2]):
-        if all(offset_mm(Window(c, window.native_spacing_mm, window.native_shape, 1.0, 1), centre) > DISTINCT_MM for _, c, _ in kept):
-            kept.append((window, centre, score))
-    return kept[:VERIFY]
-
-
-def _verify(segmenter, image: np.ndarray, items: list, batch_size: int) -> tuple[float, float]:
-    """The candidate whose window at the model's pixel size holds the most convincing LV (the first one if none does)."""
-    from myomap.model.window import cut_window, normalise_inside
-
-    first = (float(items[0][1][0]), float(items[0][1][1]))
-    if len(items) == 1:
-        return first
-    size, spacing = segmenter.meta.input_size, float(segmenter.meta.window_spacing_mm)
-    windows = [_fine_window(window, centre, spacing, size) for window, centre, _ in items]
-    inputs = np.stack([normalise_inside(*cut_window(image, w)) for w in windows])
-    best, best_score = first, 0.0
-    for window, p in zip(windows, segmenter.probabilities(inputs, batch_size=batch_size)[0]):
-        found = best_candidate(p.argmax(axis=0), p, window.spacing_mm)
-        if found is not None and found[1] > best_score:
-            x, y = points_to_native(np.array([found[0]]), window)[0]
-            best, best_score = (float(x), float(y)), found[1]
-    return best
 
 
 def _fine(segmenter, images, windows: dict[int, Window], predictions: list, *, tta: bool, batch_size: int) -> None:
