@@ -199,7 +199,7 @@ class Segmenter:
             predictions[k] = prediction
         return predictions, reasons
 
-    def probabilities(self, inputs: np.ndarray, members=((0, 0, 1.0),), batch_size: int = 16) -> np.ndarray:
+    def probabilities(self, inputs: np.ndarray, members=_TTA[:1], batch_size: int = 16) -> np.ndarray:
         """Softmax outputs (M, B, C, S, S) of normalised inputs (B, S, S) under test-time augmentations ``members``."""
         out = np.zeros((len(members), len(inputs), len(self.meta.class_names), self.meta.input_size, self.meta.input_size), np.float32)
         for m, (dy, dx, gamma) in enumerate(members):

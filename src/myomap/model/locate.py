@@ -39,8 +39,8 @@ MAX_MYOCARDIUM_MM2 = 12000.0
 RECENTRE_MM = 12.0
 
 
-def candidates(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float) -> list[tuple[tuple[float, float], float]]:
-    """Every plausible LV in a prediction: centre (x, y) in the labels' pixels and a score.
+def best_candidate(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float) -> tuple[tuple[float, float], float] | None:
+    """Centre (x, y) in the labels' pixels and score of the most convincing LV in a prediction, or None.
 
     ``labels`` is a (S, S) class image (0 background, 1 myocardium, 2 blood
     pool) and ``probabilities`` the (C, S, S) class probabilities it came
@@ -52,19 +52,15 @@ def candidates(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float)
     """
     count, components = cv2.connectedComponents((labels > 0).astype(np.uint8), connectivity=8)
     pixel_mm2 = spacing_mm**2
-    found = []
+    best = None
     for k in range(1, count):
         region = components == k
         area = np.count_nonzero(region & (labels == 1)) * pixel_mm2
-        if MIN_MYOCARDIUM_MM2 <= area <= MAX_MYOCARDIUM_MM2:
+        score = float(probabilities[1][region].sum()) * pixel_mm2
+        if MIN_MYOCARDIUM_MM2 <= area <= MAX_MYOCARDIUM_MM2 and (best is None or score > best[1]):
             rows, cols = np.nonzero(region)
-            found.append(((float(cols.mean()), float(rows.mean())), float(probabilities[1][region].sum()) * pixel_mm2))
-    return found
-
-
-def best_candidate(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float) -> tuple[tuple[float, float], float] | None:
-    """The highest-scoring of :func:`candidates`, or None."""
-    return max(candidates(labels, probabilities, spacing_mm), key=lambda c: c[1], default=None)
+            best = ((float(cols.mean()), float(rows.mean())), score)
+    return best
 
 
 def locate_lv(labels: np.ndarray, probabilities: np.ndarray, spacing_mm: float) -> tuple[float, float] | None:
