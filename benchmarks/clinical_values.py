@@ -13,7 +13,15 @@ segmentation model, and prints
   the relative error, median and worst;
 - ECV = (1 - Hct) dR1_myo / dR1_blood from the pooled eroded medians with
   the subject's haematocrit, globally and per AHA segment, against the
-  subject's true ECV (percentage points, median and worst);
+  subject's true ECV (percentage points, median and worst); segments left
+  without an ECV because an eroded ROI has fewer than 10 pixels are
+  counted, with the error they would have had;
+- the noise floor: the standard error of each median expected from the
+  pixel noise alone (1.2533 SD / sqrt(n), the SD of measured minus
+  noise-free pixel values in the ROI), the share of segments (and of
+  blood-pool slices) expected within 1 pp (within 2 %) from that noise and
+  the noise-free bias, and the observed errors in units of that standard
+  error;
 - the painted-segment test (tests/quantify/test_orientation.py): passed /
   total over four storage orientations and three slice levels.
 
@@ -30,20 +38,21 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import norm
 
 from myomap.geometry.aha import long_axis_direction, segments_run_clockwise
 from myomap.geometry.masks import blood_pool_core
 from myomap.io.contours import read_contours
 from myomap.io.dicom import read_image
 from myomap.phantom.cohort import SimulationConfig, simulate_cohort
-from myomap.quantify.ecv import ecv_rows
+from myomap.quantify.ecv import ecv_fraction, ecv_rows
 from myomap.quantify.values import VALID_RANGE_MS, patient_values, slice_values
 
 STACKS = {"T1": ("T1", "native"), "T1post": ("T1", "post"), "T2": ("T2", "native")}
 
 
-def measure_slice(folder: Path, map_type: str, clockwise: bool, noise_free: bool = False) -> tuple[list[dict], np.ndarray]:
-    """The slice's value rows inside the reference contours, and the truth values of its blood-pool ROI.
+def measure_slice(folder: Path, map_type: str, clockwise: bool, noise_free: bool = False) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """The slice's value rows inside the reference contours, and the truth and measured values of its blood-pool ROI.
 
     ``noise_free`` measures the noise-free map (the truth) instead of the scanner's map.
     """
@@ -57,11 +66,11 @@ def measure_slice(folder: Path, map_type: str, clockwise: bool, noise_free: bool
         spacing_mm=meta.spacing_mm, clockwise=clockwise, valid_range_ms=VALID_RANGE_MS[map_type], return_pixels=True,
     )  # fmt: skip
     roi = blood_pool_core(contours.endo, pixels.shape, spacing_mm=meta.spacing_mm)
-    return rows, truth_map[roi]
+    return rows, truth_map[roi], np.asarray(pixels, float)[roi]
 
 
-def subject_values(subject: Path, noise_free: bool = False) -> dict[str, tuple[list[dict], list[tuple[float, float]]]]:
-    """Per stack: all slice rows, and (measured, truth) blood medians per slice plus the pooled pair last."""
+def subject_values(subject: Path, noise_free: bool = False) -> dict[str, tuple[list[dict], list[tuple[float, float, float]]]]:
+    """Per stack: all slice rows, and (measured, truth, noise SE %) blood medians per slice plus the pooled triple last."""
     out = {}
     for prefix, (map_type, _) in STACKS.items():
         folders = sorted(subject.glob(f"{prefix}_*"))
@@ -69,17 +78,26 @@ def subject_values(subject: Path, noise_free: bool = False) -> dict[str, tuple[l
             continue
         metas = [read_image(f / "map.dcm")[1] for f in folders]
         axis, _ = long_axis_direction([m.orientation for m in metas], [m.position_mm for m in metas])
-        rows, pairs, truth_pixels = [], [], []
+        rows, pairs, truth_pixels, measured_pixels = [], [], [], []
         for folder, meta in zip(folders, metas):
-            slice_rows, truth = measure_slice(folder, map_type, segments_run_clockwise(meta.orientation, axis), noise_free)
+            slice_rows, truth, measured = measure_slice(folder, map_type, segments_run_clockwise(meta.orientation, axis), noise_free)
             blood = next(r for r in slice_rows if r["region"] == "blood")
-            pairs.append((blood["median_ms"], float(np.median(truth))))
+            pairs.append((blood["median_ms"], float(np.median(truth)), median_se_percent(measured, truth)))
             truth_pixels.append(truth)
+            measured_pixels.append(measured)
             rows += slice_rows
         pooled = next(r for r in patient_values(rows) if r["region"] == "blood")
-        pairs.append((pooled["median_ms"], float(np.median(np.concatenate(truth_pixels)))))
+        truth, measured = np.concatenate(truth_pixels), np.concatenate(measured_pixels)
+        pairs.append((pooled["median_ms"], float(np.median(truth)), median_se_percent(measured, truth)))
         out[prefix] = (rows, pairs)
     return out
+
+
+def median_se_percent(measured: np.ndarray, truth: np.ndarray) -> float:
+    """Standard error (% of the truth median) of the median of ``measured`` expected from its pixel noise alone."""
+    noise = measured - truth
+    noise = noise[np.isfinite(noise)]
+    return 100.0 * 1.2533 * float(np.std(noise)) / np.sqrt(noise.size) / float(np.median(truth))
 
 
 def main() -> None:
@@ -101,37 +119,92 @@ def main() -> None:
 
 def report(data: Path) -> None:
     subjects = list(csv.DictReader((data / "subjects.csv").open()))
-    blood_errors: dict[str, list[float]] = {k: [] for k in STACKS}
-    pooled_errors: dict[str, list[float]] = {k: [] for k in STACKS}
-    ecv_global, ecv_segment, noise_free_segment = [], [], []
+    blood: dict[str, list[tuple[float, float]]] = {k: [] for k in STACKS}
+    pooled: dict[str, list[tuple[float, float]]] = {k: [] for k in STACKS}
+    ecv_global, segments = [], []
     for subject in subjects:
         values = subject_values(data / subject["subject"])
-        for prefix, (_, pairs) in values.items():
-            blood_errors[prefix] += [100.0 * (m - t) / t for m, t in pairs[:-1]]
-            pooled_errors[prefix].append(100.0 * (pairs[-1][0] - pairs[-1][1]) / pairs[-1][1])
-        native, post = (patient_values(values[k][0]) for k in ("T1", "T1post"))
-        truth = float(subject["ecv_percent"])
-        for row in ecv_rows(subject["subject"], native, post, float(subject["hematocrit"])):
-            (ecv_global if row["region"] == "global" else ecv_segment).append(row["ecv_percent"] - truth)
         clean = subject_values(data / subject["subject"], noise_free=True)
-        rows = ecv_rows(subject["subject"], *(patient_values(clean[k][0]) for k in ("T1", "T1post")), float(subject["hematocrit"]))
-        noise_free_segment += [r["ecv_percent"] - truth for r in rows if r["region"] == "segment"]
+        for prefix, (_, pairs) in values.items():
+            blood[prefix] += [(100.0 * (m - t) / t, se) for m, t, se in pairs[:-1]]
+            pooled[prefix].append((100.0 * (pairs[-1][0] - pairs[-1][1]) / pairs[-1][1], pairs[-1][2]))
+        truth, hct = float(subject["ecv_percent"]), float(subject["hematocrit"])
+        rows, clean_rows = (ecv_rows(subject["subject"], *(patient_values(v[k][0]) for k in ("T1", "T1post")), hct) for v in (values, clean))
+        ecv_global.append(rows[0]["ecv_percent"] - truth)
+        noisy_pixels, clean_pixels = (tuple(segment_pixels(v[k][0]) for k in ("T1", "T1post")) for v in (values, clean))
+        for row, clean_row in zip(rows[1:], clean_rows[1:]):
+            se = ecv_se_pp(row, [(noisy_pixels[i][row["segment"]], clean_pixels[i][row["segment"]]) for i in (0, 1)])
+            segments.append((row["ecv_percent"] - truth, raw_ecv(row) - truth, raw_ecv(clean_row) - truth, se))
         print(f"{subject['subject']} ({subject['phenotype']}, {subject['field_strength_t']} T): true ECV {truth:.2f} %, "
-              f"measured global {truth + ecv_global[-1]:.2f} %, Hct {float(subject['hematocrit']):.3f}")  # fmt: skip
+              f"measured global {truth + ecv_global[-1]:.2f} %, Hct {hct:.3f}")  # fmt: skip
     print(f"\n{len(subjects)} subjects; blood-pool median error against the truth (%; per slice | pooled per subject):")
-    for prefix, errors in blood_errors.items():
-        e, p = np.abs(errors), np.abs(pooled_errors[prefix])
-        print(f"  {prefix:7s} per slice: median |error| {np.median(e):.2f} %, worst {e.max():.2f} % (n={e.size}); "
-              f"pooled: median {np.median(p):.2f} %, worst {p.max():.2f} %; signed mean {np.mean(errors):+.2f} %")  # fmt: skip
-    g, s = np.abs(ecv_global), np.abs(ecv_segment)
-    missing, s = int(np.isnan(s).sum()), s[np.isfinite(s)]
+    for prefix in STACKS:
+        print_blood(prefix, np.asarray(blood[prefix]), np.asarray(pooled[prefix]))
+    print_ecv(np.asarray(ecv_global), np.asarray(segments))
+
+
+def segment_pixels(rows: list[dict]) -> dict[int, np.ndarray]:
+    """Usable pixel values of each eroded AHA segment, pooled over the slices of its level."""
+    out: dict[int, list[np.ndarray]] = {}
+    for row in rows:
+        if row["region"].startswith("segment") and row["eroded"]:
+            out.setdefault(row["segment"], []).append(row["values_ms"])
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def raw_ecv(row: dict) -> float:
+    """The row's ECV (%) from its medians, also where the product leaves it blank for too few pixels."""
+    blood = (row["native_blood_ms"], row["post_blood_ms"])
+    return 100.0 * ecv_fraction(row["native_myo_ms"], row["post_myo_ms"], *blood, row["hematocrit"])
+
+
+def ecv_se_pp(row: dict, pixels: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Standard error (pp) of a segment's ECV expected from the pixel noise of its native and post-contrast ROIs."""
+    terms = []
+    for (noisy, clean), median in zip(pixels, (row["native_myo_ms"], row["post_myo_ms"])):
+        if noisy.size == 0:
+            return float("nan")
+        sd = np.std(noisy - clean) if noisy.size == clean.size else np.sqrt(max(np.var(noisy) - np.var(clean), 0.0))
+        terms.append(1.2533 * sd / np.sqrt(noisy.size) / median**2)  # d(1/T1) of the median
+    delta_blood = 1.0 / row["post_blood_ms"] - 1.0 / row["native_blood_ms"]
+    return 100.0 * (1.0 - row["hematocrit"]) / delta_blood * float(np.hypot(*terms))
+
+
+def within(limit: float, bias: np.ndarray, se: np.ndarray) -> float:
+    """Expected share (%) of errors within +-limit for normal errors of mean ``bias`` and SD ``se``."""
+    return 100.0 * float(np.mean(norm.cdf((limit - bias) / se) - norm.cdf((-limit - bias) / se)))
+
+
+def print_blood(prefix: str, slices: np.ndarray, pooled: np.ndarray) -> None:
+    e, p = np.abs(slices[:, 0]), np.abs(pooled[:, 0])
+    worst = int(np.argmax(e))
+    print(f"  {prefix:7s} per slice: median |error| {np.median(e):.2f} %, worst {e[worst]:.2f} % (n={e.size}), within 2 % {100 * np.mean(e <= 2):.0f} %; "
+          f"pooled: median {np.median(p):.2f} %, worst {p.max():.2f} %; signed mean {np.mean(slices[:, 0]):+.2f} %")  # fmt: skip
+    z = slices[:, 0] / slices[:, 1]
+    print(f"           noise floor: SE of a slice's median {np.median(slices[:, 1]):.2f} % (median; {slices[:, 1].max():.2f} % largest), "
+          f"expected within 2 % from noise alone {within(2.0, 0.0, slices[:, 1]):.0f} % of slices; worst slice = {abs(z[worst]):.1f} SE, "
+          f"error/SE: SD {np.std(z):.2f}; pooled SE median {np.median(pooled[:, 1]):.2f} %")  # fmt: skip
+
+
+def print_ecv(ecv_global: np.ndarray, segments: np.ndarray) -> None:
+    g = np.abs(ecv_global)
+    reported, raw, bias, se = segments.T
+    kept = np.isfinite(reported)
+    s = np.abs(reported[kept])
     print(f"ECV error against the truth (percentage points): global median {np.median(g):.2f}, worst {g.max():.2f} (n={g.size}); "
-          f"per segment median {np.median(s):.2f}, 95th percentile {np.percentile(s, 95):.2f}, worst {s.max():.2f} (n={s.size}), "
-          f"within 1 pp {100 * np.mean(s <= 1.0):.1f} %; {missing} segment(s) without a value (no myocardium left after erosion)")  # fmt: skip
-    c = np.abs(np.asarray(noise_free_segment))
-    c = c[np.isfinite(c)]
-    print(f"  the same from the noise-free maps (MOLLI bias and partial volume only): per segment median {np.median(c):.2f}, "
-          f"worst {c.max():.2f} pp, signed mean {np.nanmean(noise_free_segment):+.2f} pp")  # fmt: skip
+          f"per segment with an ECV: median {np.median(s):.2f}, 95th percentile {np.percentile(s, 95):.2f}, worst {s.max():.2f} (n={s.size}), "
+          f"within 1 pp {100 * np.mean(s <= 1.0):.1f} %")  # fmt: skip
+    blank = ~kept & np.isfinite(raw)
+    print(f"  {int((~kept).sum())} segment(s) without an ECV (an eroded ROI under 10 pixels; {int((~np.isfinite(raw)).sum())} with none left): "
+          f"their error from the medians would be up to {np.abs(raw[blank]).max() if blank.any() else float('nan'):.2f} pp; "
+          f"all segments with a median, as before this rule: within 1 pp {100 * np.mean(np.abs(raw[np.isfinite(raw)]) <= 1.0):.1f} %, "
+          f"worst {np.nanmax(np.abs(raw)):.2f} pp")  # fmt: skip
+    print(f"  the same from the noise-free maps (MOLLI bias and partial volume only): per segment median {np.nanmedian(np.abs(bias)):.2f}, "
+          f"worst {np.nanmax(np.abs(bias)):.2f} pp, signed mean {np.nanmean(bias):+.2f} pp")  # fmt: skip
+    z = (reported[kept] - bias[kept]) / se[kept]
+    print(f"  noise floor: SE of a segment's ECV from its pixel noise median {np.median(se[kept]):.2f} pp (largest {se[kept].max():.2f}); "
+          f"expected within 1 pp from that noise and the noise-free bias {within(1.0, bias[kept], se[kept]):.1f} %; "
+          f"observed (error - bias)/SE: SD {np.std(z):.2f}, |z| > 2 in {100 * np.mean(np.abs(z) > 2):.1f} % (4.6 % for normal noise)")  # fmt: skip
 
 
 def painted() -> None:

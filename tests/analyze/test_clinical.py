@@ -98,6 +98,14 @@ def test_hematocrit_out_of_range_is_one_line_and_exit_2(contrast_cohort, tmp_pat
         AnalyzeConfig(hematocrit=float(value)).validate()
 
 
+def test_a_hematocrit_csv_with_a_value_out_of_range_is_one_line_naming_file_and_patient(contrast_cohort, tmp_path):
+    table = tmp_path / "hct.csv"
+    table.write_text("patient,hematocrit\nsub-001,42\n")  # a percentage where a fraction belongs
+    run = CliRunner().invoke(app, ["analyze", str(contrast_cohort), "-o", str(tmp_path / "out"), "--hematocrit", str(table)])
+    (line,) = [line for line in run.output.splitlines() if "outside" in line]
+    assert run.exit_code == 2 and "hct.csv" in line and "sub-001" in line and not (tmp_path / "out").exists()
+
+
 def test_a_given_reference_point_inside_the_predicted_blood_pool_is_estimated_instead(cohort, tmp_path):
     import json
 
@@ -111,3 +119,20 @@ def test_a_given_reference_point_inside_the_predicted_blood_pool_is_estimated_in
     analyze([folder], tmp_path / "out", AnalyzeConfig(seg=False, report=False), on_patient=slices.extend)
     (only,) = slices
     assert only.error is None and only.reference_method in ("rv-blood-pool", "dicom-orientation", "image-axes")
+
+
+def test_a_single_slice_without_geometry_is_analysed_as_mid_with_one_note(cohort, tmp_path):
+    folder = tmp_path / "T2_one"
+    shutil.copytree(cohort / "sub-001" / "T2_mid", folder)
+    ds = pydicom.dcmread(folder / "map.dcm")
+    del ds.ImageOrientationPatient, ds.ImagePositionPatient
+    ds.save_as(folder / "map.dcm")
+    slices: list = []
+    result = analyze([folder], tmp_path / "out", AnalyzeConfig(seg=False, report=False), on_patient=slices.extend)
+    (only,) = slices
+    assert only.error is None and not result.errors and only.values
+    assert only.slice.slice_position == "mid" and only.slice.level_basis == "one-slice-assumed-mid"
+    assert only.slice.axis_basis == "no-geometry" and not only.slice.clockwise  # the standard display is assumed
+    assert len([n for n in result.notes if "without ImageOrientationPatient/ImagePositionPatient" in n]) == 1
+    (row,) = _csv(tmp_path / "out" / "slices.csv")
+    assert row["aha_direction"] == "counter-clockwise (no-geometry)"

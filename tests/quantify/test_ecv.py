@@ -48,11 +48,23 @@ def test_ecv_rows_global_and_per_segment_with_exactly_the_columns():
     native = _rows(1000.0, 1600.0, {1: 1000.0, 2: 1100.0, 13: math.nan})
     post = _rows(_post_t1(1000.0, 0.25 / 0.6, delta), 300.0, {1: _post_t1(1000.0, 0.25 / 0.6, delta), 2: _post_t1(1100.0, 0.4 / 0.6, delta), 13: 400.0})
     rows = ecv_rows("patient-01", native, post, 0.4)
-    assert all(tuple(r) == ECV_COLUMNS for r in rows)
+    assert all(tuple(r) == (*ECV_COLUMNS, "few_pixels") for r in rows)  # ecv.csv writes ECV_COLUMNS only
     assert [(r["region"], r["segment"]) for r in rows] == [("global", None), ("segment", 1), ("segment", 2), ("segment", 13)]
     assert rows[0]["ecv_percent"] == pytest.approx(25.0) and rows[2]["ecv_percent"] == pytest.approx(40.0)
     assert math.isnan(rows[3]["ecv_percent"])  # a segment without myocardium has no ECV, not a wrong one
     assert ecv_rows("p", native, [r for r in post if r["region"] != "blood"], 0.4) == []
+
+
+def test_a_segment_with_too_few_pixels_in_either_state_gets_no_ecv_but_keeps_its_t1():
+    delta = 1 / 300.0 - 1 / 1600.0
+    native = _rows(1000.0, 1600.0, {1: 1000.0, 2: 1000.0, 3: 1000.0})
+    post = _rows(_post_t1(1000.0, 0.25 / 0.6, delta), 300.0, dict.fromkeys((1, 2, 3), _post_t1(1000.0, 0.25 / 0.6, delta)))
+    native[2]["few_pixels"] = True  # segment 2: a thin native ROI
+    post[3]["few_pixels"] = True  # segment 3: a thin post-contrast ROI
+    rows = {r["segment"]: r for r in ecv_rows("p", native, post, 0.4)}
+    assert rows[1]["ecv_percent"] == pytest.approx(25.0) and not rows[1]["few_pixels"]
+    for n in (2, 3):
+        assert math.isnan(rows[n]["ecv_percent"]) and rows[n]["few_pixels"] and rows[n]["native_myo_ms"] == 1000.0
 
 
 @pytest.mark.parametrize("value", [0.05, 0.75, 42, "abc"])

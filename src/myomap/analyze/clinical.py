@@ -18,7 +18,7 @@ from dataclasses import replace
 from myomap.quantify.ecv import ecv_rows, synthetic_hematocrit
 from myomap.quantify.plausibility import plausibility_reasons
 from myomap.quantify.ranges import ReferenceRange, find_range, flag
-from myomap.quantify.values import patient_values
+from myomap.quantify.values import MIN_REGION_PIXELS, patient_values
 
 STACKS = (("T1", "native"), ("T1", "post"), ("T2", "native"), ("T2", "post"))
 CONTEXT_KEYS = ("field_strength_t", "sequence", "heart_rate_bpm")
@@ -134,4 +134,8 @@ def patient_ecv(
     out = ecv_rows(patient, native, post, hematocrit)
     if not out:
         return [], f"{patient}: no blood-pool value in the native or post-contrast T1 maps; ECV skipped"
+    few = [f"segment {r['segment']}" if r["segment"] else r["region"] for r in out if r["few_pixels"]]
+    if few:
+        blank = f"{patient}: no ECV for {', '.join(few)} (fewer than {MIN_REGION_PIXELS} myocardial pixels after erosion)"
+        note = f"{note}; {blank}" if note else blank
     return out, note

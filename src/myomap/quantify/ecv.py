@@ -7,6 +7,15 @@ from the pooled medians of the native and post-contrast maps: globally and
 per AHA segment, with the LV blood-pool medians of the same study.  The
 haematocrit comes from a blood test; a synthetic haematocrit from native
 blood T1 is offered as an option and flagged as such.
+
+A region whose eroded ROI has too few usable pixels in either state (the
+``few_pixels`` flag of the pooled rows, fewer than
+:data:`~myomap.quantify.values.MIN_REGION_PIXELS`) gets no ECV: ECV
+combines two ROI medians and magnifies their noise (with post-contrast
+myocardial T1 near 450 ms, 1 percentage point of ECV is about 8 ms of
+post-contrast T1), so an ROI of a few pixels of a thin apical or dilated
+wall gives an ECV that is mostly noise.  Its T1 values stay in
+``values.csv`` with their ``few_pixels`` flag.
 """
 
 from __future__ import annotations
@@ -88,20 +97,26 @@ def ecv_rows(patient: str, native: list[dict], post: list[dict], hematocrit: flo
 
     ``native`` and ``post`` are one patient's native and post-contrast T1
     rows.  One ``global`` row, then one per AHA segment present in both;
-    empty when either state lacks a blood-pool value.
+    empty when either state lacks a blood-pool value.  Each row also holds
+    ``few_pixels`` (not an ecv.csv column): True when either state's ROI
+    was flagged ``few_pixels``, and then ``ecv_percent`` is NaN (see the
+    module docstring) while the T1 medians are kept.
     """
-    def medians(rows):
-        return {(r["region"], r["segment"]): r["median_ms"] for r in rows if r["eroded"] and r["region"] != "septal"}
+    def by_region(rows):
+        return {(r["region"], r["segment"]): r for r in rows if r["eroded"] and r["region"] != "septal"}
 
-    before, after = medians(native), medians(post)
-    blood = (before.get(("blood", None), math.nan), after.get(("blood", None), math.nan))
+    before, after = by_region(native), by_region(post)
+    blood = tuple(rows.get(("blood", None), {}).get("median_ms", math.nan) for rows in (before, after))
     if not all(math.isfinite(b) for b in blood):
         return []
     out = []
     for key in sorted((k for k in before if k in after and k[0] != "blood"), key=lambda k: (k[0] != "global", k[1] or 0)):
-        ecv = ecv_fraction(before[key], after[key], *blood, hematocrit)
+        myo = (before[key]["median_ms"], after[key]["median_ms"])
+        few = bool(before[key].get("few_pixels") or after[key].get("few_pixels"))
+        ecv = math.nan if few else ecv_fraction(*myo, *blood, hematocrit)
         out.append(
             {"patient": patient, "region": "global" if key[0] == "global" else "segment", "segment": key[1], "ecv_percent": 100.0 * ecv,
-             "native_myo_ms": before[key], "post_myo_ms": after[key], "native_blood_ms": blood[0], "post_blood_ms": blood[1], "hematocrit": hematocrit}
+             "native_myo_ms": myo[0], "post_myo_ms": myo[1], "native_blood_ms": blood[0], "post_blood_ms": blood[1], "hematocrit": hematocrit,
+             "few_pixels": few}
         )  # fmt: skip
     return out
