@@ -1,6 +1,7 @@
 """analyze on a phantom with native and post-contrast T1: stacks kept apart, blood pool, ECV, context, notes."""
 
 import csv
+import math
 import shutil
 
 import pydicom
@@ -136,3 +137,18 @@ def test_a_single_slice_without_geometry_is_analysed_as_mid_with_one_note(cohort
     assert len([n for n in result.notes if "without ImageOrientationPatient/ImagePositionPatient" in n]) == 1
     (row,) = _csv(tmp_path / "out" / "slices.csv")
     assert row["aha_direction"] == "counter-clockwise (no-geometry)"
+
+
+def test_patient_ecv_names_the_segments_left_without_an_ecv():
+    from myomap.analyze.clinical import patient_ecv
+
+    def rows(contrast, myo_ms, blood_ms, thin):
+        out = [{"map_type": "T1", "contrast": contrast, "region": "blood", "segment": None, "eroded": True, "median_ms": blood_ms, "few_pixels": False}]
+        for segment in (None, 1, 2):
+            out.append({"map_type": "T1", "contrast": contrast, "region": f"segment_{segment}" if segment else "global", "segment": segment,
+                        "eroded": True, "median_ms": myo_ms, "few_pixels": segment is not None and segment == thin})  # fmt: skip
+        return out
+
+    ecv, note = patient_ecv("patient-01", rows("native", 1000.0, 1600.0, 2) + rows("post", 450.0, 300.0, None), 0.42)
+    assert [math.isnan(r["ecv_percent"]) for r in ecv] == [False, False, True]
+    assert note == "patient-01: no ECV for segment 2 (fewer than 10 myocardial pixels after erosion)"
