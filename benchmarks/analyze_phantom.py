@@ -32,9 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from myomap.analyze.pipeline import AnalyzeConfig, analyze
 from myomap.analyze.qc import SPREAD_THRESHOLD_MM
+from myomap.analyze.settings import AnalyzeConfig
 from myomap.analyze.truth import summarise_truth, truth_rows
+from myomap.report.analysis import analyze
 
 
 def subjects(data: Path, split: str) -> list[Path]:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from myomap.analyze.pipeline import load_segmenter
 from myomap.evaluate.run import EvaluateConfig, run_study
 from myomap.evaluate.study import load_study, predict
+from myomap.model.loading import load_segmenter
 from myomap.phantom.cohort import SimulationConfig, simulate_cohort
 
 

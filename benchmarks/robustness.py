@@ -176,9 +176,9 @@ def score(segmenter, cases: list[Case]) -> tuple[float, float, float]:
             dices.append(0.0)
             continue
         row = compare_masks(prediction.labels, case.epi, case.endo, spacing_mm=case.spacing)
-        dices.append(row["dice_epicardial"])
-        hds.extend(row[f"hd_{k}_mm"] for k in ("epicardial", "endocardial") if np.isfinite(row[f"hd_{k}_mm"]))
-        complete += not (row["missing_epicardial"] or row["missing_endocardial"])
+        dices.append(row.epicardial.dice)
+        hds.extend(m.hd_mm for m in (row.epicardial, row.endocardial) if np.isfinite(m.hd_mm))
+        complete += row.complete
     return float(np.mean(dices)), float(np.mean(hds)) if hds else float("nan"), complete / len(cases)
 
 

@@ -41,7 +41,8 @@ MYOMAP = [sys.executable, "-m", "myomap"]
 RSS_SCRIPT = """
 import resource, sys
 from pathlib import Path
-from myomap.analyze.pipeline import AnalyzeConfig, analyze
+from myomap.analyze.settings import AnalyzeConfig
+from myomap.report.analysis import analyze
 subjects = sorted(p for p in Path(sys.argv[1]).iterdir() if (p / "T1_mid").is_dir())[: int(sys.argv[2])]
 result = analyze(subjects, sys.argv[3], AnalyzeConfig())
 print(result.analysed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

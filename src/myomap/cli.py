@@ -328,7 +328,8 @@ def analyze(
     Example: [bold]myomap analyze /data/cmr -o results[/]
     """
     from myomap.analyze.outfolder import OutputFolderError, RunInterrupted
-    from myomap.analyze.pipeline import AnalyzeConfig, analyze as run_analyze
+    from myomap.analyze.settings import AnalyzeConfig
+    from myomap.report.analysis import analyze as run_analyze
     from myomap.config import ConfigError
     from myomap.model.inference import ModelFileError
 
@@ -456,7 +457,8 @@ def demo(
 
     Example: [bold]myomap demo -o demo-out[/]
     """
-    from myomap.analyze.pipeline import AnalyzeConfig, analyze as run_analyze
+    from myomap.analyze.settings import AnalyzeConfig
+    from myomap.report.analysis import analyze as run_analyze
     from myomap.analyze.truth import summarise_truth, truth_rows, write_truth_csv
     from myomap.phantom.cohort import SimulationConfig, SimulationError, simulate_cohort
 

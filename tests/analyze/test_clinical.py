@@ -8,10 +8,12 @@ import pydicom
 import pytest
 from typer.testing import CliRunner
 
-from myomap.analyze.pipeline import NOT_VALIDATED, AnalyzeConfig, analyze
+from myomap.analyze.settings import AnalyzeConfig
 from myomap.cli import app
 from myomap.config import ConfigError
+from myomap.model.loading import NOT_VALIDATED
 from myomap.quantify.ecv import ECV_COLUMNS
+from myomap.report.analysis import analyze
 
 
 @pytest.fixture(scope="module")

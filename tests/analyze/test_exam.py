@@ -174,7 +174,8 @@ def test_nifti_geometry_round_trips_to_the_dicom_frame(cohort, tmp_path):
 
 @pytest.mark.slow
 def test_analyze_runs_on_nifti_maps(cohort, tmp_path):
-    from myomap.analyze.pipeline import AnalyzeConfig, analyze
+    from myomap.analyze.settings import AnalyzeConfig
+    from myomap.report.analysis import analyze
 
     subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
     (tmp_path / "in").mkdir()

@@ -16,11 +16,14 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import JPEG2000Lossless
 from typer.testing import CliRunner
 
+from myomap.analyze.names import patient_labels
 from myomap.analyze.outfolder import OutputFolderError
-from myomap.analyze.pipeline import AnalyzeConfig, analyze, embedded_model_path, patient_labels
+from myomap.analyze.settings import AnalyzeConfig
 from myomap.analyze.truth import summarise_truth, truth_rows
 from myomap.cli import app
 from myomap.geometry.masks import contours_to_mask
+from myomap.model.loading import embedded_model_path
+from myomap.report.analysis import analyze
 
 
 @dataclass

@@ -12,9 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from myomap.analyze.outfolder import OutputFolderError, RunInterrupted, sigterm_raises
-from myomap.analyze.pipeline import AnalyzeConfig, analyze
+from myomap.analyze.settings import AnalyzeConfig
 from myomap.cli import app
 from myomap.io.files import atomic_path
+from myomap.report.analysis import analyze
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from myomap.geometry.aha import SEPTAL_SEGMENTS, aha_segments, eroded_myocardium, polygon_centroid, septal_roi, transmural_position
+from myomap.geometry.aha import SEPTAL_SEGMENTS, aha_segments, eroded_myocardium, septal_roi, transmural_position
+from myomap.geometry.masks import contours_to_mask
+from myomap.geometry.polygon import polygon_centroid
 
 
 def _circle(r, cx=40.0, cy=40.0, n=720):
@@ -82,3 +84,4 @@ def test_a_cavity_without_pixel_centres_still_gives_the_whole_myocardium():
     tiny = _circle(0.3, cx=40.5, cy=40.5)  # no pixel centre inside
     whole = eroded_myocardium(EPI, tiny, SHAPE, spacing_mm=(1, 1))
     assert whole.sum() > 0.95 * np.pi * 25**2
+

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from myomap.geometry.contours import ContourSteps, fit_contour, mask_to_contours
-from myomap.geometry.masks import contours_to_mask, polygon_mask
+from myomap.geometry.masks import contours_to_mask
+from myomap.geometry.polygon import polygon_mask
 from myomap.metrics.distance import hausdorff_mm
 
 

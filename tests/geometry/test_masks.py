@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from myomap.geometry.masks import contours_to_mask, polygon_mask
+from myomap.geometry.masks import contours_to_mask
+from myomap.geometry.polygon import polygon_mask
 
 
 def _circle(cx, cy, r, n=400):

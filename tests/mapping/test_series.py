@@ -4,7 +4,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from myomap.mapping.series import SeriesError, find_dicom_files, group_series, read_series
+from myomap.io.series_kind import find_dicom_files
+from myomap.mapping.series import SeriesError, group_series, read_series
 
 
 def _slice(cohort, map_type="T1", position="mid"):

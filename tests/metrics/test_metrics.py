@@ -8,12 +8,12 @@ from myomap.geometry.contours import ContourSteps, mask_to_contours
 from myomap.geometry.masks import contours_to_mask
 from myomap.metrics.compare import best_achievable_hausdorff_mm, compare, compare_masks, summarise
 from myomap.metrics.distance import (
-    densify,
     hausdorff_mm,
     mask_surface_distance_mm,
     mean_surface_distance_mm,
     signed_mean_surface_distance_mm,
 )
+from myomap.geometry.polygon import densify
 from myomap.metrics.overlap import dice, iou
 
 SPACINGS = [(1.0, 1.0), (1.5, 1.5), (0.5, 0.5), (0.4, 0.6), (2.0, 1.25)]
@@ -106,13 +106,14 @@ def test_compare_counts_a_missing_prediction_instead_of_dropping_it():
     good = contours_to_mask(epi, endo, (80, 80))
     no_pool = np.where(good == 2, 1, good)  # the model found no blood pool
     rows = [compare_masks(good, epi, endo, spacing_mm=spacing), compare_masks(no_pool, epi, endo, spacing_mm=spacing)]
-    assert not rows[0]["missing_endocardial"] and rows[1]["missing_endocardial"]
-    assert math.isnan(rows[1]["hd_endocardial_mm"]) and rows[1]["missing_reason_endocardial"] == "empty region"
+    assert not rows[0].endocardial.missing and rows[1].endocardial.missing and not rows[1].complete
+    assert math.isnan(rows[1].endocardial.hd_mm) and rows[1].endocardial.missing_reason == "empty region"
     summary = summarise(rows)
     assert summary["missing_endocardial"] == 1 and summary["images"] == 2
     assert summary["hd95_mask_endocardial_mm_infinite"] == 1  # counted, not averaged
-    assert summary["hd_endocardial_mm"] == pytest.approx(rows[0]["hd_endocardial_mm"])
-    assert rows[0]["dice_epicardial"] > 0.95 and rows[0]["hd_epicardial_mm"] < 1.0
+    assert summary["hd_endocardial_mm"] == pytest.approx(rows[0].endocardial.hd_mm)
+    assert rows[0].epicardial.dice > 0.95 and rows[0].epicardial.hd_mm < 1.0
+    assert rows[0].as_row()["hd_epicardial_mm"] == rows[0].epicardial.hd_mm and rows[0].contour("endocardial") == rows[0].endocardial
 
 
 def test_best_achievable_hausdorff_is_below_a_pixel_for_smooth_shapes():
@@ -128,4 +129,4 @@ def test_compare_uses_the_fitted_contours():
     epi, endo = _ellipse_px(20, 20, spacing, (40, 40)), _ellipse_px(12, 12, spacing, (40, 40))
     mask = contours_to_mask(epi, endo, (80, 80))
     row = compare(mask, mask_to_contours(mask), epi, endo, spacing_mm=spacing)
-    assert row["smsd_epicardial_mm"] < 0  # boundary-pixel centres lie inside the drawn border
+    assert row.epicardial.smsd_mm < 0  # boundary-pixel centres lie inside the drawn border

@@ -56,4 +56,4 @@ def test_phantom_maps_are_found_in_any_view(segmenter, cohort, view):
         pixels, epi, endo = pixels[y0 : y0 + 100, x0 : x0 + 100], epi - [x0, y0], endo - [x0, y0]
     (prediction,), reasons = segmenter.predict_each([np.ascontiguousarray(pixels)], [spacing])
     assert reasons == [None]
-    assert compare_masks(prediction.labels, epi, endo, spacing_mm=spacing)["dice_epicardial"] > 0.7
+    assert compare_masks(prediction.labels, epi, endo, spacing_mm=spacing).epicardial.dice > 0.7

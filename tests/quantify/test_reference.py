@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
-from myomap.geometry.aha import aha_segments, polygon_centroid, screen_angle_deg
-from myomap.geometry.masks import BLOOD_POOL, MYOCARDIUM, contours_to_mask
+from myomap.conventions import BLOOD_POOL, MYOCARDIUM
+from myomap.geometry.aha import aha_segments, screen_angle_deg
+from myomap.geometry.masks import contours_to_mask
+from myomap.geometry.polygon import polygon_centroid
 from myomap.io.dataset import load_dataset
 from myomap.io.dicom import read_image
 from myomap.quantify.reference import estimate_rv_insertion

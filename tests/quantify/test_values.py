@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from myomap.conventions import MYOCARDIUM
 from myomap.geometry.aha import SEPTAL_SEGMENTS, aha_segments
-from myomap.geometry.masks import MYOCARDIUM, contours_to_mask
+from myomap.geometry.masks import contours_to_mask
 from myomap.quantify.values import STAT_KEYS, patient_values, region_stats, slice_values
 
 SHAPE, SPACING = (41, 41), (1.0, 1.0)

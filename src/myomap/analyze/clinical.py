@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import replace
-
 from myomap.quantify.ecv import ecv_rows, synthetic_hematocrit
-from myomap.quantify.plausibility import plausibility_reasons
 from myomap.quantify.ranges import ReferenceRange, find_range, flag
 from myomap.quantify.values import MIN_REGION_PIXELS, patient_values
 
@@ -30,19 +27,21 @@ def context_columns(item) -> dict:
     return {"field_strength_t": c.field_strength_t or "", "sequence": c.sequence, "heart_rate_bpm": c.heart_rate_bpm or ""}
 
 
+def stack_name(row: dict) -> str:
+    """``T1``, ``T1-post`` or ``T2``: the stack of a pooled value row (native when the row has no contrast)."""
+    return row["map_type"] if row.get("contrast", "native") == "native" else f"{row['map_type']}-post"
+
+
+def global_medians(rows: list[dict]) -> dict[str, float]:
+    """Global median (eroded) per stack (``T1``, ``T1-post``, ``T2``) of a patient's value rows: what the index shows."""
+    return {stack_name(r): r["median_ms"] for r in rows if r["region"] == "global" and r["eroded"] and not math.isnan(r["median_ms"])}
+
+
 def fmt_value(value) -> str:
     """A CSV cell: "" for None and NaN, 6 significant digits for floats."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def add_plausibility(result) -> None:
-    """Flag the slice for review when its myocardial values do not fit its map type and contrast, or look contaminated."""
-    stats = next((v for v in result.values if v["region"] == "global" and v["eroded"]), {})
-    reasons = plausibility_reasons(result.slice.map_type, result.slice.contrast, stats)
-    if reasons and result.qc is not None:
-        result.qc = replace(result.qc, review=True, reasons=result.qc.reasons + reasons)
 
 
 def slice_row(result) -> dict:
@@ -63,11 +62,11 @@ def slice_row(result) -> dict:
         **context_columns(s),
     }  # fmt: skip
     for eroded in (True, False):
-        stats = next((v for v in result.values if v["region"] == "global" and v["eroded"] == eroded), {})
+        stats = next((v.stats for v in result.values if v.region == "global" and v.eroded == eroded), {})
         suffix = "" if eroded else "_uneroded"
         for key in ("median_ms", "mean_ms", "sd_ms", "iqr_ms", "n_pixels", "n_missing"):
             row[f"global_{key}{suffix}"] = fmt_value(stats.get(key, math.nan))
-    blood = next((v for v in result.values if v["region"] == "blood"), {})
+    blood = next((v.stats for v in result.values if v.region == "blood"), {})
     row["blood_median_ms"], row["blood_n_pixels"] = fmt_value(blood.get("median_ms", math.nan)), fmt_value(blood.get("n_pixels", math.nan))
     row["error"] = result.error or ""
     return row
@@ -76,7 +75,7 @@ def slice_row(result) -> dict:
 def stack_rows(patient: str, results: Sequence, ranges: Sequence[ReferenceRange], *, include_review: bool = False) -> tuple[list[dict], list[str]]:
     """Pooled rows of every stack of one patient, and notes on what was left out.
 
-    ``results`` are :class:`~myomap.analyze.pipeline.SliceResult` objects.
+    ``results`` are :class:`~myomap.analyze.patient.SliceResult` objects.
     """
     rows, notes = [], []
     for map_type, contrast in STACKS:
@@ -92,7 +91,7 @@ def stack_rows(patient: str, results: Sequence, ranges: Sequence[ReferenceRange]
             continue
         context = context_columns(trusted[0].slice)
         reference = find_range(ranges, map_type, contrast, trusted[0].slice.context.field_strength_t, context["sequence"])
-        for row in patient_values([v for r in trusted for v in r.values]):
+        for row in patient_values([v.as_row() for r in trusted for v in r.values]):
             rows.append({"patient": patient, "map_type": map_type, "contrast": contrast, **row, "slices_excluded": excluded, **context, **_range_columns(row, reference)})
     return rows, notes
 

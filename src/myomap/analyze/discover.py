@@ -36,17 +36,17 @@ import numpy as np
 
 from myomap.analyze.contrast import t1_level_ms, with_contrast
 from myomap.analyze.inventory import Inventory, SeriesSummary, classify, map_type_from_header, skipped_line
+from myomap.conventions import CONTRASTS, MAP_TYPES
 from myomap.geometry.aha import APEX_DIRECTION_LPS, long_axis_direction, segments_run_clockwise
 from myomap.geometry.levels import slice_levels
-from myomap.io.context import ScanContext
 from myomap.io import vendor
+from myomap.io.context import ScanContext
 from myomap.io.dicom import DecodeError, DicomError, read_frames
 from myomap.io.header import ImageMeta, index_files
 from myomap.io.nifti import NiftiError, find_nifti, read_nifti_map
-from myomap.mapping.series import SeriesError, find_dicom_files, position_key
+from myomap.io.series_kind import find_dicom_files, position_key
+from myomap.mapping.series import SeriesError
 
-MAP_TYPES = ("T1", "T2")
-POSITIONS = ("basal", "mid", "apical")
 # Where the LV apex points in the DICOM patient frame (LPS: +x left, +y posterior, +z superior).
 APEX_DIRECTION = APEX_DIRECTION_LPS
 
@@ -351,7 +351,7 @@ def order_slices(slices: list[MapSlice]) -> list[MapSlice]:
     slices = with_contrast(slices)
     ordered: list[MapSlice] = []
     for map_type in MAP_TYPES:
-        for state in ("native", "post"):
+        for state in CONTRASTS:
             group = [s for s in slices if s.map_type == map_type and s.contrast == state]
             geometry = all(s.orientation is not None and s.position_mm is not None for s in group)
             if geometry:

@@ -1,11 +1,15 @@
-"""Per-slice exports of ``myomap analyze``: overlay PNG, label mask, contours in pixels and mm, DICOM SEG.
+"""What ``myomap analyze`` writes for one slice: overlay PNG, label mask, contours in pixels and mm, DICOM SEG; and CSV text.
 
+:func:`write_slice` is the only place a slice's analysis
+(:class:`~myomap.analyze.slice_analysis.SliceAnalysis`) turns into files.
 Every file is written atomically (a temporary name renamed into place), so
 an interrupted run never leaves a half-written export.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +19,13 @@ import numpy as np
 
 from pydicom.uid import generate_uid
 
+from myomap.analyze.clinical import fmt_value
 from myomap.analyze.deid import Deidentifier
+from myomap.analyze.discover import MapSlice
+from myomap.analyze.slice_analysis import SliceAnalysis
+from myomap.conventions import MAP_WINDOWS_MS
 from myomap.io.contours import Contours, write_contours
 from myomap.io.files import atomic_path, atomic_write_bytes, atomic_write_text
-from myomap.report.figures import MAP_WINDOWS_MS
 
 SEGMENTS = ((1, "LV myocardium"), (2, "LV blood pool"))
 SLICE_FILES = ("overlay.png", "labels.png", "contours.json", "contours_mm.json", "seg.dcm", "source.dcm")  # everything written per slice
@@ -128,6 +135,55 @@ def write_slice_exports(
         mm = contours_mm(contours, orientation=orientation, position_mm=position_mm, spacing_mm=contours.spacing_mm)
         atomic_write_text(folder / "contours_mm.json", json.dumps(mm, separators=(",", ":")))
     return overlay
+
+
+def write_slice(
+    folder: Path, item: MapSlice, analysis: SliceAnalysis, *, seg_writer: SegWriter | None, patient: str, number: int, keep_phi: bool
+) -> tuple[bytes, str | None]:
+    """Write one slice's exports into ``folder``; returns the overlay PNG for the report and an export error line (None: all written).
+
+    First removes what an earlier run left there.  A slice without a
+    complete pair of contours gets the review overlay and the model's
+    labels; a slice that failed later (its regions could not be measured)
+    gets nothing; a measured one gets every export and, with a
+    ``seg_writer``, a DICOM SEG (single-frame scanner maps only: a fitted
+    or NIfTI map, or one frame of a multi-frame file, has no DICOM of its
+    own to reference).  A SEG that cannot be built is an error line, the
+    rest stands; :class:`OSError` is raised when a file cannot be written.
+    """
+    for name in SLICE_FILES:  # a rerun into the same OUT must not leave the last run's files beside this one's
+        (folder / name).unlink(missing_ok=True)
+    where = {"orientation": item.orientation, "position_mm": item.position_mm}
+    if not analysis.fitted.complete:
+        write_slice_exports(folder, map_ms=item.pixels, map_type=item.map_type, labels=analysis.labels, contours=None, **where, review=True)
+        return b"", None  # the report shows a failed slice by its error line, without an overlay
+    if analysis.error is not None:
+        return b"", None
+    # labels.png and the SEG show the region the values are measured in: the fitted contours, rasterised.
+    measured, review = analysis.measured_labels, analysis.qc.review
+    overlay = write_slice_exports(folder, map_ms=item.pixels, map_type=item.map_type, labels=measured, contours=analysis.contours, **where, review=review)
+    if seg_writer is None or item.origin != "scanner" or item.frame is not None:
+        return overlay, None
+    name = f"{item.stack} {item.slice_position} {item.order + 1:02d}"
+    try:
+        seg_writer.write(folder, item.path, measured, patient=patient, number=number, name=name, review=review)
+    except Exception as exc:  # highdicom rejects sources for many reasons (missing attributes...); the rest stands
+        # The exception text may quote the source's attributes: only its type without --keep-phi.
+        detail = f"{type(exc).__name__}: {' '.join(str(exc).split())}" if keep_phi else type(exc).__name__
+        return overlay, f"{item.path}: DICOM SEG not written ({detail})"
+    return overlay, None
+
+
+def csv_text(rows: list[dict]) -> str:
+    """Rows as CSV text: the union of their keys as columns, floats as :func:`~myomap.analyze.clinical.fmt_value` writes them."""
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: fmt_value(v) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+    return buffer.getvalue()
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,13 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from myomap.io import vendor
 from myomap.io.header import ImageMeta, Index
+from myomap.io.series_kind import has_single_times, position_key, series_time_kind
 from myomap.io.vendor import map_type_from_header
-from myomap.mapping.series import group_series, position_key
+from myomap.mapping.series import group_series
 
 _SCOUT = re.compile(r"TI[ _-]?scout|look[ _-]?locker|TI[ _-]?find|\bTIS\b", re.IGNORECASE)
 _LOCALISER = re.compile(r"locali[sz]er|survey|\bscout\b|\bloc\b|tri[ _-]?pilot", re.IGNORECASE)
-_T2_NAME = re.compile(r"T2(?!\s*\*|star)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -57,29 +56,6 @@ class Inventory:
     notes: list[str] = field(default_factory=list)
 
 
-def _time_kind(frames: list[ImageMeta]) -> str | None:
-    """``T1`` or ``T2`` when a series' images carry preparation times that vary at one position."""
-    by_position = defaultdict(list)
-    for meta in frames:
-        by_position[position_key(meta)].append(meta)
-    names = " ".join({f"{m.series_description} {m.protocol_name}" for m in frames[:1]})
-    for group in by_position.values():
-        if len(group) < 2:
-            continue
-        if vendor.series_times(group, "inversion") is not None:
-            return "T1"
-        found = vendor.series_times(group, "t2prep")
-        if found is not None and (found[1] != "EchoTime" or _T2_NAME.search(names)):
-            return "T2"  # a varying EchoTime counts for T2 only in a series named T2 (not T2*)
-    return None
-
-
-def _single_time(frames: list[ImageMeta]) -> bool:
-    """One image per position, each with a preparation time: a candidate for grouping across series."""
-    positions = {position_key(m) for m in frames}
-    return len(positions) == len(frames) and all(vendor.image_time(m, "inversion")[0] is not None or vendor.image_time(m, "t2prep")[0] is not None for m in frames)
-
-
 def classify(index: Index, map_type: str | None = None) -> Inventory:
     """Classify every series of ``index`` (see the module docstring)."""
     inventory = Inventory(errors=list(index.errors), notes=list(index.notes))
@@ -100,10 +76,10 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
             inventory.maps.extend(_one_per_position(frames, sorted(kinds)[0], inventory.notes))
         elif _SCOUT.search(f"{first.series_description} {first.protocol_name}"):
             inventory.kinds[uid] = "not relevant: Look-Locker TI scout"
-        elif (kind := _time_kind(frames)) is not None:
+        elif (kind := series_time_kind(frames)) is not None:
             inventory.kinds[uid] = f"{kind} weighted"
             candidates.extend(frames)
-        elif _single_time(frames):
+        elif has_single_times(frames):
             inventory.kinds[uid] = "single-time"  # decided below, once grouped across series
             candidates.extend(frames)
         elif map_type is not None:
@@ -121,7 +97,7 @@ def _group_weighted(inventory: Inventory, candidates: Index) -> None:
     inventory.notes.extend(notes)
     for name, frames in groups.items():
         uids = {m.series_uid for m in frames}
-        kind = _time_kind(frames)
+        kind = series_time_kind(frames)
         if kind is None or len(frames) < 3:
             continue
         inventory.weighted[name] = frames

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.measure import points_in_poly
 
-from myomap.geometry.aha import polygon_centroid, screen_angle_deg
-from myomap.geometry.contours import SliceContours, mask_to_contours, polygon_area
+from myomap.geometry.aha import screen_angle_deg
+from myomap.geometry.contours import SliceContours, mask_to_contours
+from myomap.geometry.polygon import perimeter_mm, polygon_area, polygon_centroid
 from myomap.metrics.distance import hausdorff_mm
 
 SPREAD_THRESHOLD_MM = 4.25  # calibrated on the phantom validation subjects (benchmarks/analyze_phantom.py)
@@ -125,7 +126,7 @@ def assess(
         if outside > CROSSING_SHARE:
             reasons.append(f"endocardium crosses the epicardium ({outside:.0%} of its points outside)")
         # Mean wall thickness of an annulus: area between the contours over the mean perimeter.
-        perimeter = 0.5 * (_perimeter_mm(epi, spacing_mm) + _perimeter_mm(endo, spacing_mm))
+        perimeter = 0.5 * (perimeter_mm(epi, spacing_mm) + perimeter_mm(endo, spacing_mm))
         wall = (area - inner) / perimeter if perimeter > 0 else math.nan
         if not WALL_MM[0] <= wall <= WALL_MM[1]:
             reasons.append(f"mean wall thickness {wall:.1f} mm outside {WALL_MM[0]:g}-{WALL_MM[1]:g} mm")
@@ -136,7 +137,3 @@ def assess(
             reasons.append(f"myocardium does not close around the blood pool ({coverage:.0%} of the circumference)")
     return QualityReport(confidence, spread, bool(reasons), tuple(reasons), wall, area, coverage)
 
-
-def _perimeter_mm(points: np.ndarray, spacing_mm: tuple[float, float]) -> float:
-    steps = np.diff(np.vstack([points, points[:1]]), axis=0) * np.array([spacing_mm[1], spacing_mm[0]])
-    return float(np.hypot(steps[:, 0], steps[:, 1]).sum())

@@ -17,7 +17,9 @@ Patients are analysed and written one at a time and dropped from memory,
 so the peak memory does not grow with the number of patients; the run
 tables are then concatenated from the per-patient files.  A per-patient
 table is added by returning it from :func:`patient_tables` and naming it
-in :data:`PATIENT_TABLES`.
+in :data:`PATIENT_TABLES`.  The HTML reports are written by a
+:class:`Reporter` the caller passes (:mod:`myomap.report.analysis`, a
+higher layer), so this module draws no page itself.
 """
 
 from __future__ import annotations
@@ -28,17 +30,20 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
+from myomap.analyze.clinical import global_medians, patient_ecv, slice_row, stack_rows
 from myomap.analyze.deid import Deidentifier, new_secret, secret_from
 from myomap.analyze.discover import MapSlice, discover
-from myomap.analyze.exports import SegWriter
+from myomap.analyze.exports import SegWriter, csv_text
 from myomap.analyze.names import KeyFile, SourceNames, patient_labels
 from myomap.analyze.outfolder import OutputFolderError, finish, mark_done, prepare, read_done, sigterm_raises, start_patient
-from myomap.analyze.clinical import patient_ecv, slice_row, stack_rows
-from myomap.analyze.pipeline import EMBEDDED_MODEL, NOT_VALIDATED, AnalyzeConfig, SliceResult, analyze_patient, csv_text, embedded_model_path, load_segmenter
+from myomap.analyze.patient import SliceResult, analyze_patient
+from myomap.analyze.settings import AnalyzeConfig
 from myomap.config import to_yaml
 from myomap.io.dicom import DicomError
 from myomap.io.files import atomic_path, atomic_write_text
+from myomap.model.loading import EMBEDDED_MODEL, NOT_VALIDATED, load_segmenter, model_sha256
 from myomap.quantify.ecv import ECV_COLUMNS, read_hematocrit_csv
 from myomap.quantify.ranges import load_ranges
 
@@ -70,6 +75,16 @@ class AnalyzeResult:
         return self.analysed == 0
 
 
+class Reporter(Protocol):
+    """Writes the HTML pages of a run (see :class:`myomap.report.analysis.HtmlReports`)."""
+
+    def patient(self, path: Path, label: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, ecv: list[dict]) -> None:
+        """One patient's report, from its slice results, pooled value rows and ECV rows."""
+
+    def run(self, path: Path, patients: list[tuple[str, dict | None]], errors: list[str], config: AnalyzeConfig) -> None:
+        """The run's index page, from each patient's label and completion record."""
+
+
 @dataclass
 class _Run:
     """What every patient of a run shares."""
@@ -86,16 +101,7 @@ class _Run:
     on_patient: Callable[[list[SliceResult]], None] | None
     ranges: list
     hematocrits: dict[str, float]
-
-
-def model_sha256(model: str) -> str:
-    """SHA-256 of the model file (the embedded one for ``embedded``)."""
-    path = embedded_model_path() if model == EMBEDDED_MODEL else Path(model)
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    reporter: Reporter | None = None
 
 
 def run_analysis(
@@ -109,6 +115,7 @@ def run_analysis(
     found: Callable[[int], None] | None = None,
     on_patient: Callable[[list[SliceResult]], None] | None = None,
     inventory: Callable[[list], None] | None = None,
+    reporter: Reporter | None = None,
 ) -> AnalyzeResult:
     """Analyse every T1/T2 map under ``inputs`` into ``out``, one patient at a time.
 
@@ -119,7 +126,9 @@ def run_analysis(
     once with the number of slices, ``inventory(rows)`` once with the
     found-series table, ``progress(k)`` as slices are done, and
     ``on_patient(results)`` with each patient's full results before they
-    are dropped.  Inputs are only read.  Raises
+    are dropped.  With ``config.report``, ``reporter`` writes each
+    patient's ``report.html`` and the run's ``index.html`` (none without
+    one).  Inputs are only read.  Raises
     :class:`~myomap.model.inference.ModelFileError` for an unusable model,
     :class:`~myomap.analyze.outfolder.OutputFolderError` for an output
     folder the mode may not use, :class:`OSError` when ``out`` cannot be
@@ -141,7 +150,7 @@ def run_analysis(
     record = prepare(out, mode, identity, inputs)
     with sigterm_raises():
         atomic_write_text(out / "analyze.yaml", to_yaml(config))
-        callbacks = (progress, found, on_patient, inventory)
+        callbacks = (progress, found, on_patient, inventory, reporter if config.report else None)
         result, seen = _run(inputs, out, config, segmenter, mode, key_file, identity["model_sha256"], callbacks)
         record.inputs_seen = seen
         finish(out, record, "complete")
@@ -149,7 +158,7 @@ def run_analysis(
 
 
 def _run(inputs, out, config, segmenter, mode, key_file, model_id, callbacks) -> tuple[AnalyzeResult, dict]:
-    progress, found, on_patient, inventory = callbacks
+    progress, found, on_patient, inventory, reporter = callbacks
     found_maps = discover(inputs, fit_missing=config.fit_missing, map_type=config.map_type)
     series = [row if config.keep_phi else replace(row, series=row.series.split(" ")[0]) for row in found_maps.series]  # descriptions are free text
     if inventory is not None:
@@ -170,7 +179,7 @@ def _run(inputs, out, config, segmenter, mode, key_file, model_id, callbacks) ->
     folders = Counter(s.path.parent for s in slices)
     shared = {folder for folder, n in folders.items() if n > 1}  # a contours JSON there belongs to which map?
     hematocrits = read_hematocrit_csv(config.hematocrit_csv) if config.hematocrit_csv else {}
-    run = _Run(out, config, segmenter, names, deid, seg_writer, key, shared, progress, on_patient, load_ranges(config.reference_ranges), hematocrits)
+    run = _Run(out, config, segmenter, names, deid, seg_writer, key, shared, progress, on_patient, load_ranges(config.reference_ranges), hematocrits, reporter)
     labels = patient_labels(found_maps.patients, config.keep_phi)
     errors = [names.scrub(e) for e in raw_errors]
     notes = [f"Contours {NOT_VALIDATED}"] if config.model == EMBEDDED_MODEL else []
@@ -187,7 +196,7 @@ def _run(inputs, out, config, segmenter, mode, key_file, model_id, callbacks) ->
         errors += done["errors"]
         notes += done.get("notes", [])
     ordered = [labels[k] for k in found_maps.patients]
-    _write_run_files(out, ordered, errors, config)
+    _write_run_files(out, ordered, errors, config, reporter)
     result = AnalyzeResult(
         out, len(ordered), totals["slices"], totals["analysed"], totals["flagged"], tuple(errors), tuple(notes), tuple(series), found_maps.unreadable_maps
     )
@@ -212,18 +221,17 @@ def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
         start_patient(folder)
         if loaded:
             results = analyze_patient(label, loaded, run.segmenter, run.out, run.config, raw, run.progress, run.shared, run.seg_writer)
-        for result in results:
-            result.error = run.names.scrub(result.error) if result.error else None
-            result.export_error = run.names.scrub(result.export_error) if result.export_error else None
+        results = [
+            replace(r, error=run.names.scrub(r.error) if r.error else None, export_error=run.names.scrub(r.export_error) if r.export_error else None)
+            for r in results
+        ]
         rows, notes = stack_rows(label, results, run.ranges, include_review=run.config.include_review)
         ecv, ecv_note = _ecv(run, label, slices, rows)
         tables = patient_tables(results, run.names, rows, ecv)
         for name, table in tables.items():
             atomic_write_text(folder / name, csv_text(table))
-        if run.config.report:
-            from myomap.analyze.report import write_patient_html
-
-            write_patient_html(folder / "report.html", label, results, rows, run.config, ecv)
+        if run.reporter is not None:
+            run.reporter.patient(folder / "report.html", label, results, rows, run.config, ecv)
         _add_key(run, label, slices)
         done = _done_record(label, results, rows, [run.names.scrub(e) for e in raw], [run.names.scrub(n) for n in notes + ecv_note])
         mark_done(folder, done)
@@ -259,8 +267,6 @@ def patient_tables(results: list[SliceResult], names: SourceNames, values: list[
 
 
 def _done_record(label: str, results: list[SliceResult], values: list[dict], errors: list[str], notes: list[str]) -> dict:
-    from myomap.analyze.report import global_medians
-
     status = ["error" if r.error else "review" if r.qc and r.qc.review else "ok" for r in results]
     return {
         "patient": label, "slices": len(results), "analysed": status.count("ok") + status.count("review"),
@@ -283,14 +289,12 @@ def _add_key(run: _Run, label: str, slices: list[MapSlice]) -> None:
     )  # fmt: skip
 
 
-def _write_run_files(out: Path, labels: list[str], errors: list[str], config: AnalyzeConfig) -> None:
+def _write_run_files(out: Path, labels: list[str], errors: list[str], config: AnalyzeConfig, reporter: Reporter | None) -> None:
     """The run tables (concatenated from the patients' files) and the index page."""
     for name in PATIENT_TABLES:
         concatenate_tables(out / name, [out / label / name for label in labels], required=name not in OPTIONAL_TABLES)
-    if config.report:
-        from myomap.analyze.report import write_run_html
-
-        write_run_html(out / "index.html", [(label, read_done(out / label)) for label in labels], errors, config)
+    if reporter is not None:
+        reporter.run(out / "index.html", [(label, read_done(out / label)) for label in labels], errors, config)
 
 
 def concatenate_tables(target: Path, parts: list[Path], *, required: bool = True) -> None:

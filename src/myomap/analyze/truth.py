@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from myomap.analyze.pipeline import SliceResult, csv_text
+from myomap.analyze.exports import csv_text
+from myomap.analyze.patient import SliceResult
+from myomap.conventions import MAP_TYPES
 from myomap.io.contours import read_contours
 from myomap.io.files import atomic_write_text
 from myomap.metrics.compare import compare_masks
@@ -47,8 +49,8 @@ def truth_rows(results: Iterable[SliceResult]) -> list[dict]:
         metrics = compare_masks(item.labels, reference.epi, reference.endo, spacing_mm=item.slice.spacing_mm)
         key = "t1_molli_ms" if item.slice.map_type == "T1" else "t2_true_ms"
         pure = truth["myocardium_fraction"] >= PURE
-        measured = next((v["median_ms"] for v in item.values if v["region"] == "global" and v["eroded"]), math.nan)
-        uneroded = next((v["median_ms"] for v in item.values if v["region"] == "global" and not v["eroded"]), math.nan)
+        measured = next((v.median_ms for v in item.values if v.region == "global" and v.eroded), math.nan)
+        uneroded = next((v.median_ms for v in item.values if v.region == "global" and not v.eroded), math.nan)
         true_ms = float(np.median(truth[key][pure])) if pure.any() else math.nan
         rows.append(
             {
@@ -56,10 +58,10 @@ def truth_rows(results: Iterable[SliceResult]) -> list[dict]:
                 "source": str(folder),
                 "map_type": item.slice.map_type,
                 "slice": item.slice.slice_position,
-                "dice_myocardium": metrics["dice_epicardial"],
-                "dice_blood_pool": metrics["dice_endocardial"],
-                "hd_epicardial_mm": metrics["hd_epicardial_mm"],
-                "hd_endocardial_mm": metrics["hd_endocardial_mm"],
+                "dice_myocardium": metrics.epicardial.dice,
+                "dice_blood_pool": metrics.endocardial.dice,
+                "hd_epicardial_mm": metrics.epicardial.hd_mm,
+                "hd_endocardial_mm": metrics.endocardial.hd_mm,
                 "median_ms": measured,
                 "median_uneroded_ms": uneroded,
                 "true_ms": true_ms,
@@ -82,7 +84,7 @@ def summarise_truth(rows: list[dict]) -> dict[str, float]:
         return out
     out["dice_myocardium"] = float(np.nanmean([r["dice_myocardium"] for r in rows]))
     out["hd_mm"] = float(np.nanmean([r[k] for r in rows for k in ("hd_epicardial_mm", "hd_endocardial_mm")]))
-    for map_type in ("T1", "T2"):
+    for map_type in MAP_TYPES:
         chosen = [r for r in rows if r["map_type"] == map_type]
         if chosen:
             out[f"{map_type}_median_error_ms"] = float(np.nanmedian([r["error_ms"] for r in chosen]))

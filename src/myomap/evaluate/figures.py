@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from myomap.conventions import MAP_WINDOWS_MS, SLICE_POSITIONS
 from myomap.geometry.contours import mask_to_contours
 from myomap.io.files import atomic_write_bytes
-from myomap.report.figures import MAP_WINDOWS_MS
 
 _COLOURS = {"model": "#d62728", "reference": "#2ca02c", "obs2": "#1f77b4", "obs3": "#ff7f0e"}
 
@@ -46,7 +46,7 @@ def overlays(images: Sequence, predictions: Sequence, per_image: pd.DataFrame, p
     """Best, median and worst model segmentation (by Dice against ``reference``) per slice position (Figs. 6 and 7)."""
     chosen = per_image[(per_image["kind"] == "model-vs-expert") & (per_image["comparison"] == f"model vs {reference}")]
     by_path = {str(image.source): (image, labels) for image, labels in zip(images, predictions)}
-    positions = [p for p in ("basal", "mid", "apical") if (chosen["slice"] == p).any()]
+    positions = [p for p in SLICE_POSITIONS if (chosen["slice"] == p).any()]
     fig = Figure(figsize=(9.5, 3.2 * max(1, len(positions))))
     axes = np.atleast_2d(fig.subplots(max(1, len(positions)), 3))
     for row, position in enumerate(positions):

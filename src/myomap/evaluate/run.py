@@ -23,6 +23,7 @@ from myomap.config import to_yaml
 from myomap.evaluate import figures, tables
 from myomap.evaluate.study import EvaluationError, ablation_rows, achievable_rows, load_study, predict, score
 from myomap.io.files import atomic_write_text
+from myomap.model.loading import EMBEDDED_MODEL, load_segmenter
 from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX
 
 
@@ -30,7 +31,7 @@ from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX
 class EvaluateConfig:
     """Settings of one study; saved as ``OUT/evaluate.yaml``.  ``split`` ``all`` takes every map."""
 
-    model: str = "embedded"
+    model: str = EMBEDDED_MODEL
     split: str = "test"
     observers: tuple[str, ...] = ("reference", "obs2", "obs3")
     erosion_margin_px: float = DEFAULT_EROSION_MARGIN_PX
@@ -64,7 +65,21 @@ def run_study(
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False, float_format="%.5g"))
     per_image = tables.per_image(metrics)
     observed = [o for o in config.observers if (values["rater"] == o).any()]
-    sections = [
+    sections = _table_sections(metrics, values, per_image, ablation, observed, config)
+    title = config.title + (f" ({note})" if note else "")
+    atomic_write_text(out / "tables.md", tables.to_markdown(sections, title))
+    atomic_write_text(out / "tables.html", tables.to_html(sections, title))
+    tabulated = time.perf_counter()
+    if config.figures and not per_image.empty:
+        _draw_figures(out / "figures", images, predictions, metrics, values, per_image, ablation, achievable, observed, reference)
+    done = time.perf_counter()
+    return metrics, values, {"scoring": scored - start, "tables": tabulated - scored, "figures": done - tabulated}
+
+
+def _table_sections(metrics, values, per_image, ablation, observed: list[str], config: EvaluateConfig) -> list[tuple[str, pd.DataFrame, str]]:
+    """The sections of ``tables.md`` and ``tables.html``: (title, table, note)."""
+    reference = config.observers[0]
+    return [
         (
             "Table 2: overall",
             tables.metric_table(per_image),
@@ -108,26 +123,21 @@ def run_study(
             "Hausdorff and MSD of these are left out of the means above; the Dice and IoU of a missing model contour are counted (from its mask); an observer without contours leaves the comparison out entirely.",
         ),
     ]
-    title = config.title + (f" ({note})" if note else "")
-    atomic_write_text(out / "tables.md", tables.to_markdown(sections, title))
-    atomic_write_text(out / "tables.html", tables.to_html(sections, title))
-    tabulated = time.perf_counter()
 
-    if config.figures and not per_image.empty:
-        folder = out / "figures"
-        folder.mkdir(exist_ok=True)
-        figures.metric_distributions(metrics, folder / "distributions.png")
-        figures.metric_distributions(
-            metrics.assign(group=metrics["kind"] + " · " + metrics["slice"]), folder / "distributions_per_slice.png", by="group"
-        )
-        figures.overlays(images, predictions, per_image, folder / "overlays.png", reference=reference)
-        if not achievable.empty:
-            figures.achievable_hd(achievable, folder / "achievable_hd.png")
-        if not ablation.empty:
-            figures.ablation(ablation, folder / "ablation.png")
-        figures.bland_altman(values, folder / "bland_altman.png", observed)
-    done = time.perf_counter()
-    return metrics, values, {"scoring": scored - start, "tables": tabulated - scored, "figures": done - tabulated}
+
+def _draw_figures(folder: Path, images, predictions, metrics, values, per_image, ablation, achievable, observed: list[str], reference: str) -> None:
+    """Every figure of the study into ``folder``."""
+    folder.mkdir(exist_ok=True)
+    figures.metric_distributions(metrics, folder / "distributions.png")
+    figures.metric_distributions(
+        metrics.assign(group=metrics["kind"] + " · " + metrics["slice"]), folder / "distributions_per_slice.png", by="group"
+    )
+    figures.overlays(images, predictions, per_image, folder / "overlays.png", reference=reference)
+    if not achievable.empty:
+        figures.achievable_hd(achievable, folder / "achievable_hd.png")
+    if not ablation.empty:
+        figures.ablation(ablation, folder / "ablation.png")
+    figures.bland_altman(values, folder / "bland_altman.png", observed)
 
 
 def evaluate(data: str | Path, out: str | Path, config: EvaluateConfig = EvaluateConfig()) -> EvaluateResult:
@@ -140,8 +150,6 @@ def evaluate(data: str | Path, out: str | Path, config: EvaluateConfig = Evaluat
     ModelFileError
         The model file cannot be used.
     """
-    from myomap.analyze.pipeline import load_segmenter
-
     out = Path(out)
     segmenter = load_segmenter(config.model)
     images, errors = load_study(data, None if config.split == "all" else config.split, config.observers)

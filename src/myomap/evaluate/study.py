@@ -22,12 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from myomap.geometry.contours import ContourSteps, FittedContour, SliceContours, mask_to_contours
-from myomap.geometry.masks import MYOCARDIUM, contours_to_mask
+from myomap.conventions import CLASS_NAMES, MYOCARDIUM
+from myomap.geometry.contours import ContourSteps, SliceContours, mask_to_contours
+from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import ContourError, Contours, read_contours
 from myomap.io.dataset import read_manifest
 from myomap.io.dicom import DicomError, read_image
-from myomap.metrics.compare import CONTOURS, best_achievable_hausdorff_mm, compare
+from myomap.metrics.compare import CONTOURS, ContourComparison, best_achievable_hausdorff_mm, compare
 from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX, region_stats
 
 MODEL = "model"
@@ -85,21 +86,15 @@ def load_study(data: str | Path, split: str | None, observers: Sequence[str]) ->
     return images, errors
 
 
-def _as_fitted(contours: Contours) -> SliceContours:
-    return SliceContours(FittedContour(contours.epi), FittedContour(contours.endo))
-
-
-def _metric_rows(base: dict, kind: str, rater: str, reference: str, result: dict | None, reason: str = "") -> list[dict]:
+def _metric_rows(base: dict, kind: str, rater: str, reference: str, result: ContourComparison | None, reason: str = "") -> list[dict]:
     rows = []
     for contour in CONTOURS:
         row = {**base, "kind": kind, "rater": rater, "reference": reference, "comparison": f"{rater} vs {reference}", "contour": contour}
         if result is None:
             row.update({m: math.nan for m in METRICS}, missing=True, reason=reason)
         else:
-            row.update(
-                dice=result[f"dice_{contour}"], iou=result[f"iou_{contour}"], hd_mm=result[f"hd_{contour}_mm"], msd_mm=result[f"msd_{contour}_mm"],
-                missing=bool(result[f"missing_{contour}"]), reason=result[f"missing_reason_{contour}"],
-            )  # fmt: skip
+            m = result.contour(contour)
+            row.update(dice=m.dice, iou=m.iou, hd_mm=m.hd_mm, msd_mm=m.msd_mm, missing=bool(m.missing), reason=m.missing_reason)
         rows.append(row)
     return rows
 
@@ -164,10 +159,10 @@ def score(
                 continue
             mask_a = contours_to_mask(ca.epi, ca.endo, image.pixels.shape)
             metric_rows += _metric_rows(
-                base, "expert-vs-expert", a, b, compare(mask_a, _as_fitted(ca), cb.epi, cb.endo, spacing_mm=image.spacing_mm)
+                base, "expert-vs-expert", a, b, compare(mask_a, SliceContours.from_contours(ca), cb.epi, cb.endo, spacing_mm=image.spacing_mm)
             )
         # The model's ROI is its fitted contours, as in myomap analyze (not the raw network mask).
-        model_contours = Contours(fitted.epi.points, fitted.endo.points) if fitted is not None and fitted.complete else None
+        model_contours = fitted.to_contours() if fitted is not None and fitted.complete else None
         model_mask = contours_to_mask(model_contours.epi, model_contours.endo, image.pixels.shape) if model_contours else None
         value_rows += _value_rows(
             base, MODEL, image.pixels, model_mask, model_contours, image.spacing_mm, erosion_margin_px, "no model contours"
@@ -191,8 +186,9 @@ def ablation_rows(images: Sequence[StudyImage], predictions: Sequence[np.ndarray
                 continue
             result = compare(labels, mask_to_contours(labels, steps), ref.epi, ref.endo, spacing_mm=image.spacing_mm)
             for contour in CONTOURS:
+                m = result.contour(contour)
                 rows.append({"configuration": name, "map_type": image.map_type, "slice": image.slice, "contour": contour,
-                             "hd_mm": result[f"hd_{contour}_mm"], "msd_mm": result[f"msd_{contour}_mm"], "missing": bool(result[f"missing_{contour}"])})  # fmt: skip
+                             "hd_mm": m.hd_mm, "msd_mm": m.msd_mm, "missing": bool(m.missing)})  # fmt: skip
     return rows
 
 
@@ -211,7 +207,7 @@ def achievable_rows(images: Sequence[StudyImage], reference: str) -> list[dict]:
 
 def predict(images: Sequence[StudyImage], segmenter, *, batch_size: int = 16) -> tuple[list[np.ndarray | None], list[str]]:
     """Label images from the model; an image it cannot take (NaN, constant) gives None and an error line."""
-    expected = ("background", "myocardium", "blood_pool")
+    expected = CLASS_NAMES
     if tuple(segmenter.meta.class_names) != expected:
         raise EvaluationError(
             f"the model's classes {list(segmenter.meta.class_names)} are not {list(expected)}; it was not trained for this task"

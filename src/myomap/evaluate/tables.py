@@ -17,13 +17,13 @@ import re
 
 import pandas as pd
 
+from myomap.conventions import SLICE_POSITIONS
 from myomap.stats import compare_metric, compare_values, format_mean_sd, format_median_iqr, icc
 
 METRIC_NAMES = {"iou": "IoU ↑ (%)", "dice": "Dice ↑ (%)", "hd_mm": "Hausdorff distance ↓ (mm)", "msd_mm": "Mean surface distance ↓ (mm)"}
 KIND_NAMES = {"model-vs-expert": "Automated vs expert", "expert-vs-expert": "Agreement of experts (inter-observer)"}
 
 
-SLICE_ORDER = ("basal", "mid", "apical")
 
 
 def per_image(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -44,7 +44,7 @@ def per_image(metrics: pd.DataFrame) -> pd.DataFrame:
     out[["hd_mm", "msd_mm"]] = distances[["hd_mm", "msd_mm"]].to_numpy()
     out[["dice", "iou"]] *= 100.0
     rank = {"model-vs-expert": 0, "expert-vs-expert": 1}
-    order = out.assign(_kind=out["kind"].map(rank), _slice=out["slice"].map({s: k for k, s in enumerate(SLICE_ORDER)}))
+    order = out.assign(_kind=out["kind"].map(rank), _slice=out["slice"].map({s: k for k, s in enumerate(SLICE_POSITIONS)}))
     return (
         order.sort_values(["_kind", "map_type", "_slice", "comparison"], kind="stable")
         .drop(columns=["_kind", "_slice"])

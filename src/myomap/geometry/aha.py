@@ -31,7 +31,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.measure import points_in_poly
 
-from myomap.geometry.masks import polygon_mask
+from myomap.geometry.polygon import densify, polygon_centroid, polygon_mask
 
 APEX_DIRECTION_LPS = np.array([1.0, -1.0, -1.0]) / np.sqrt(3.0)
 """Anatomical prior: the LV apex points to the patient's left, anterior and inferior (DICOM LPS frame)."""
@@ -39,16 +39,6 @@ FIRST_SEGMENT = {"basal": 1, "mid": 7, "apical": 13}
 SEPTAL_SEGMENTS = {"basal": (2, 3), "mid": (8, 9), "apical": (14,)}
 _SIX = (2, 3, 4, 5, 6, 1)  # basal order counter-clockwise from the anterior insertion
 _FOUR = (14, 15, 16, 13)
-
-
-def polygon_centroid(points_xy: np.ndarray) -> tuple[float, float]:
-    """Area centroid (x, y) of a closed polygon."""
-    x, y = np.asarray(points_xy, float).T
-    cross = x * np.roll(y, -1) - np.roll(x, -1) * y
-    area = cross.sum() / 2.0
-    if abs(area) < 1e-12:
-        return float(x.mean()), float(y.mean())
-    return float(((x + np.roll(x, -1)) * cross).sum() / (6 * area)), float(((y + np.roll(y, -1)) * cross).sum() / (6 * area))
 
 
 def screen_angle_deg(x: np.ndarray, y: np.ndarray, centre: tuple[float, float], *, spacing_mm: tuple[float, float]) -> np.ndarray:
@@ -187,8 +177,6 @@ def transmural_position(epi_xy: np.ndarray, endo_xy: np.ndarray, shape: tuple[in
         d_endo = ndimage.distance_transform_edt(~endo, sampling=spacing_mm)
     else:
         from scipy.spatial import cKDTree
-
-        from myomap.metrics.distance import densify
 
         rows, cols = np.indices(shape)
         centres = np.column_stack([cols.ravel() * spacing_mm[1], rows.ravel() * spacing_mm[0]])

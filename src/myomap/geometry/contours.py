@@ -24,7 +24,9 @@ import cv2
 import numpy as np
 from scipy.interpolate import splev, splprep
 
-from myomap.geometry.masks import BLOOD_POOL, MYOCARDIUM
+from myomap.conventions import BLOOD_POOL, MYOCARDIUM
+from myomap.geometry.polygon import polygon_area
+from myomap.io.contours import Contours
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,17 @@ class SliceContours:
     def complete(self) -> bool:
         return self.epi.points is not None and self.endo.points is not None
 
+    def to_contours(self, rv_insertion: tuple[float, float] | None = None, spacing_mm: tuple[float, float] | None = None) -> Contours:
+        """The interchange type of :mod:`myomap.io.contours` (the one conversion between the two); needs both contours."""
+        if not self.complete:
+            raise ValueError("contours are incomplete: " + "; ".join(c.reason for c in (self.epi, self.endo) if c.reason))
+        return Contours(self.epi.points, self.endo.points, rv_insertion, spacing_mm)
+
+    @classmethod
+    def from_contours(cls, contours: Contours) -> SliceContours:
+        """Contours read from a file (e.g. an observer's) as fitted ones."""
+        return cls(FittedContour(contours.epi), FittedContour(contours.endo))
+
 
 def mask_to_contours(mask: np.ndarray, steps: ContourSteps = ContourSteps()) -> SliceContours:
     """Fit both contours to a 3-class label mask (1 myocardium, 2 blood pool).
@@ -114,12 +127,6 @@ def mask_to_contours(mask: np.ndarray, steps: ContourSteps = ContourSteps()) -> 
         epi=fit_contour((mask == MYOCARDIUM) | (mask == BLOOD_POOL), steps, hull=False),
         endo=fit_contour(mask == BLOOD_POOL, steps),
     )
-
-
-def polygon_area(points: np.ndarray) -> float:
-    """Shoelace area of a closed polygon ((n, 2) points), in squared pixels."""
-    x, y = points[:, 0], points[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
 def _aspect(points: np.ndarray) -> float:

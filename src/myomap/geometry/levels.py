@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-LEVELS = ("basal", "mid", "apical")
+from myomap.conventions import SLICE_POSITIONS
 
 
 def slice_levels(apical_distances_mm) -> tuple[list[str], str]:
@@ -42,8 +42,8 @@ def slice_levels(apical_distances_mm) -> tuple[list[str], str]:
         first = int(np.argmin(distances)) if np.all(np.isfinite(distances)) else 0
         return ["basal" if k == first else "mid" for k in range(2)], "two-slices-assumed-basal-mid"
     if not np.all(np.isfinite(distances)) or np.ptp(distances) < 1e-6:
-        return [LEVELS[min(2, 3 * k // n)] for k in range(n)], "no-geometry-file-order"
+        return [SLICE_POSITIONS[min(2, 3 * k // n)] for k in range(n)], "no-geometry-file-order"
     gap = np.ptp(distances) / (n - 1)
     start, extent = distances.min() - gap / 2, np.ptp(distances) + gap
     thirds = np.clip(((distances - start) / extent * 3).astype(int), 0, 2)
-    return [LEVELS[t] for t in thirds], "thirds-of-extent"
+    return [SLICE_POSITIONS[t] for t in thirds], "thirds-of-extent"

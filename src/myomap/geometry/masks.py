@@ -14,18 +14,8 @@ doubly wound parts are outside; fewer than three points raise ValueError.
 from __future__ import annotations
 
 import numpy as np
-from skimage.draw import polygon2mask
-
-BACKGROUND, MYOCARDIUM, BLOOD_POOL = 0, 1, 2
-CLASS_NAMES = ("background", "myocardium", "blood_pool")
-
-
-def polygon_mask(points_xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Boolean mask of the pixels whose centre is inside the closed polygon ``points_xy`` ((n, 2), x = column)."""
-    points_xy = np.asarray(points_xy, dtype=float)
-    if points_xy.ndim != 2 or points_xy.shape[1] != 2 or len(points_xy) < 3:
-        raise ValueError(f"a contour needs at least 3 (x, y) points, got array of shape {points_xy.shape}")
-    return polygon2mask(shape, points_xy[:, ::-1])
+from myomap.conventions import BLOOD_POOL, MYOCARDIUM
+from myomap.geometry.polygon import polygon_mask
 
 
 def contours_to_mask(epi_xy: np.ndarray, endo_xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -17,14 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from myomap.conventions import MAP_TYPES, SLICE_POSITIONS
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import ContourError, Contours, read_contours
 from myomap.io.dicom import DicomError, inversion_time, read_image, t2prep_time
 
 REQUIRED_COLUMNS = ("subject", "map_type", "slice", "role", "image", "contours")
 OBSERVER_COLUMNS = {"reference": "contours", "obs2": "contours_obs2", "obs3": "contours_obs3"}
-MAP_TYPES = ("T1", "T2")
-SLICES = ("basal", "mid", "apical")
 ROLES = ("map", "weighted")
 
 
@@ -146,7 +145,7 @@ def _check_row(raw: dict[str, str]) -> str | None:
     for column in REQUIRED_COLUMNS:
         if column != "contours" and not raw.get(column):
             return f"empty {column}"
-    for column, allowed in (("map_type", MAP_TYPES), ("slice", SLICES), ("role", ROLES)):
+    for column, allowed in (("map_type", MAP_TYPES), ("slice", SLICE_POSITIONS), ("role", ROLES)):
         if raw[column] not in allowed:
             return f"{column} {raw[column]!r} is not one of {', '.join(allowed)}"
     return None

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from myomap.conventions import MAP_TYPES
 from myomap.io.vendor import map_type_from_header
 
 _LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # RAS+ world to DICOM LPS
@@ -99,7 +100,7 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
     info = sidecar(path)
     named = str(info.get("MapType", "")).upper() or map_type_from_header(info.get("ImageType", []), str(info.get("SeriesDescription", "")))
     kind = named or map_type
-    if kind not in ("T1", "T2"):
+    if kind not in MAP_TYPES:
         raise NiftiError(f"{path}: NIfTI map without a map type; give --map-type T1 or T2, or a JSON sidecar with \"MapType\"")
     try:
         image = nibabel.load(path)

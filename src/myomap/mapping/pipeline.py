@@ -15,9 +15,10 @@ from pydicom.uid import generate_uid
 from myomap.io import vendor
 from myomap.io.dicom import DicomError, write_derived_map
 from myomap.io.files import atomic_write_text, write_npz
+from myomap.io.series_kind import find_dicom_files
 from myomap.mapping.fit import T1Fit, T2Fit, estimate_noise_sd, fit_inversion_recovery, fit_t2
 from myomap.mapping.register import register_translation
-from myomap.mapping.series import MODELS, MissingTimesError, SeriesError, WeightedSeries, find_dicom_files, group_series, read_series
+from myomap.mapping.series import MODELS, MissingTimesError, SeriesError, WeightedSeries, group_series, read_series
 
 MAP_KIND = {"molli": "T1", "ir": "T1", "t2": "T2"}
 

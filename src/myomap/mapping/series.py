@@ -1,4 +1,4 @@
-"""Weighted-image series from DICOM: finding, grouping, reading times, checking.
+"""Weighted-image series from DICOM: grouping, reading times, checking (the files are found by :mod:`myomap.io.series_kind`).
 
 Preparation times come from ``--times`` when given (one per image, in
 InstanceNumber order), otherwise from the DICOM header, following the
@@ -30,6 +30,7 @@ import numpy as np
 from myomap.io import vendor
 from myomap.io.dicom import DicomError, read_frames
 from myomap.io.header import ImageMeta, Index, index_files, read_headers
+from myomap.io.series_kind import is_map_image, position_key
 
 MODELS = ("molli", "ir", "t2")
 
@@ -61,35 +62,6 @@ class WeightedSeries:
     frames: tuple[ImageMeta, ...] = ()
 
 
-# Files met while walking a folder that are certainly not DICOM (our own outputs among them).
-_NOT_DICOM = {".json", ".npz", ".npy", ".png", ".jpg", ".csv", ".txt", ".yaml", ".yml", ".html", ".md", ".nii", ".gz"}
-# ImageType values of maps: a folder of weighted images may hold the scanner's map too.
-_MAP_TYPES = {"T1 MAP", "T2 MAP", "R2 MAP", "T1MAP", "T2MAP", "MAP"}
-
-
-def find_dicom_files(inputs: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
-    """Expand files and folders (recursively) into a sorted list of files.
-
-    Inside folders, hidden files and files with a non-DICOM extension
-    (``.json``, ``.png``, ...) are skipped; files named explicitly are
-    always kept.  Returns the files and one error line per input that does
-    not exist.
-    """
-    files: list[Path] = []
-    errors: list[str] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            files.extend(
-                p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in _NOT_DICOM
-            )
-        elif path.is_file():
-            files.append(path)
-        else:
-            errors.append(f"{path}: no such file or folder")
-    return files, errors
-
-
 def group_series(files: Sequence[Path] | Index) -> tuple[dict[str, list[ImageMeta]], list[str], list[str]]:
     """Group the weighted frames of ``files`` (or of an existing index) by series and slice position.
 
@@ -106,7 +78,7 @@ def group_series(files: Sequence[Path] | Index) -> tuple[dict[str, list[ImageMet
     for meta in index.frames:
         if not meta.rows or not meta.columns:
             errors.append(f"{meta.where}: truncated or incomplete DICOM (no image size in the header)")
-        elif _MAP_TYPES & set(meta.image_type):
+        elif is_map_image(meta):
             maps += 1
         elif meta.series_uid in index.damaged_series:
             continue
@@ -126,11 +98,6 @@ def _by_series_and_position(frames: Iterable[ImageMeta]) -> dict[tuple, list[Ima
         where = position_key(meta) or (str(meta.path.parent),)
         groups[(meta.series_uid or str(meta.path.parent), where)].append(meta)
     return groups
-
-
-def position_key(meta: ImageMeta) -> tuple | None:
-    """Slice position rounded to 0.1 mm (None without ImagePositionPatient)."""
-    return None if meta.position_mm is None else tuple(round(float(c), 1) for c in meta.position_mm)
 
 
 def _protocol(meta: ImageMeta) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CLASS_NAMES = ("background", "myocardium", "blood_pool")
+from myomap.conventions import CLASS_NAMES
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from myomap.conventions import SLICE_POSITIONS
 from myomap.phantom.tissues import Phenotype, Tissue
 
-SLICE_POSITIONS = ("basal", "mid", "apical")
 
 
 @dataclass(frozen=True)

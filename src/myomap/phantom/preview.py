@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from myomap.io.files import atomic_path  # noqa: E402
-from myomap.report.figures import MAP_WINDOWS_MS  # noqa: E402
+from myomap.conventions import MAP_WINDOWS_MS
+from myomap.io.files import atomic_path
 
 OBSERVER_COLOURS = ("#ff3b30", "#ffd60a", "#34c7ff")  # reference, observer 2, observer 3
 _CROP_MM = 110.0
@@ -23,7 +21,9 @@ def write_subject_preview(path: Path, subject: str, phenotype: str, field_t: flo
     ``images`` is a list of ``(map_type, slice, ImageResult)``.
     """
     n_cols = 2 + max(len(result.times_ms) for _, _, result in images)
-    fig, axes = plt.subplots(len(images), n_cols, figsize=(1.45 * n_cols, 1.75 * len(images)), squeeze=False)
+    fig = Figure(figsize=(1.45 * n_cols, 1.75 * len(images)))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(images), n_cols, squeeze=False)
     for row, (map_type, position, result) in enumerate(images):
         lo, hi = MAP_WINDOWS_MS[map_type]
         crop = _crop(result)
@@ -64,7 +64,6 @@ def write_subject_preview(path: Path, subject: str, phenotype: str, field_t: flo
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
 
 
 def _crop(result) -> tuple[float, float, float, float]:

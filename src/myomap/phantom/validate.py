@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from myomap.geometry.masks import BLOOD_POOL, MYOCARDIUM
+from myomap.conventions import BLOOD_POOL, MYOCARDIUM
+from myomap.geometry.contours import SliceContours
 from myomap.io.dataset import iter_images
-from myomap.metrics.distance import contour_distances_mm
-from myomap.metrics.overlap import dice
+from myomap.metrics.compare import CONTOURS, compare
 from myomap.phantom.tissues import Tissue
 
 
@@ -23,19 +23,17 @@ def observer_agreement(data: str | Path) -> list[dict]:
     """One row per map, observer pair and contour with Dice, Hausdorff and MSD.
 
     As in the paper, the epicardial Dice is computed on the myocardium ring
-    and the endocardial Dice on the blood-pool disk.
+    and the endocardial Dice on the blood-pool disk
+    (:func:`myomap.metrics.compare.compare`, observer a as the prediction).
     """
     rows = []
     for image in iter_images(data, roles=("map",)):
         names = sorted(image.contours)
-        masks = {n: image.mask(n) for n in names}
         for a, b in combinations(names, 2):
             ca, cb = image.contours[a], image.contours[b]
-            for contour, region, pa, pb in (
-                ("epicardial", MYOCARDIUM, ca.epi, cb.epi),
-                ("endocardial", BLOOD_POOL, ca.endo, cb.endo),
-            ):
-                hd, msd, _ = contour_distances_mm(pa, pb, spacing_mm=image.spacing_mm)
+            result = compare(image.mask(a), SliceContours.from_contours(ca), cb.epi, cb.endo, spacing_mm=image.spacing_mm)
+            for contour in CONTOURS:
+                m = result.contour(contour)
                 rows.append(
                     {
                         "subject": image.subject,
@@ -43,9 +41,9 @@ def observer_agreement(data: str | Path) -> list[dict]:
                         "slice": image.slice,
                         "pair": f"{a}-{b}",
                         "contour": contour,
-                        "dice": dice(masks[a] == region, masks[b] == region),
-                        "hausdorff_mm": hd,
-                        "msd_mm": msd,
+                        "dice": m.dice,
+                        "hausdorff_mm": m.hd_mm,
+                        "msd_mm": m.msd_mm,
                     }
                 )
     return rows

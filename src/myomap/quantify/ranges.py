@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from myomap.conventions import CONTRASTS
+
 MAPS = ("T1", "T2", "ECV")
 _FIELD_TOLERANCE_T = 0.25
 
@@ -62,7 +64,7 @@ def _entry(path: Path, number: int, entry) -> ReferenceRange:
         )  # fmt: skip
     except (KeyError, TypeError, ValueError) as exc:
         raise RangesError(f"{path}: range {number} needs map, field_t, low and high ({type(exc).__name__}: {exc})") from None
-    if item.map not in MAPS or item.contrast not in ("native", "post") or not item.low < item.high:
+    if item.map not in MAPS or item.contrast not in CONTRASTS or not item.low < item.high:
         raise RangesError(f"{path}: range {number}: map must be one of {', '.join(MAPS)}, contrast native or post, low < high")
     return item
 

@@ -35,9 +35,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from myomap.geometry.aha import polygon_centroid, screen_angle_deg
-from myomap.geometry.contours import polygon_area
-from myomap.geometry.masks import polygon_mask
+from myomap.geometry.aha import screen_angle_deg
+from myomap.geometry.polygon import polygon_area, polygon_centroid, polygon_mask
 
 SEPTAL_DIRECTION_LPS = (-np.sqrt(0.5), -np.sqrt(0.5), 0.0)
 """Direction from the LV centre to the septum in the patient frame (LPS): right-anterior."""

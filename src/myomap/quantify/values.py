@@ -38,7 +38,8 @@ from myomap.geometry.aha import (
     eroded_myocardium,
     septal_roi,
 )
-from myomap.geometry.masks import blood_pool_core, polygon_mask
+from myomap.geometry.masks import blood_pool_core
+from myomap.geometry.polygon import polygon_mask
 
 DEFAULT_EROSION_MARGIN_PX = 1.0
 """Erosion of the myocardial ROI for the ``eroded=True`` rows, in pixels.

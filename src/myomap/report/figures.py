@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from myomap.io.files import atomic_path  # noqa: E402
-
-MAP_WINDOWS_MS = {"T1": (300.0, 1900.0), "T2": (20.0, 90.0)}
+from myomap.conventions import MAP_WINDOWS_MS
+from myomap.io.files import atomic_path
 
 
 def fit_preview(path: Path, values_ms: np.ndarray, r2: np.ndarray, *, kind: str, title: str) -> None:
     """Side by side: the fitted map (display window for ``kind``) and its R² map."""
     lo, hi = MAP_WINDOWS_MS[kind]
-    gray, viridis = plt.get_cmap("gray").with_extremes(bad="#3a1f5c"), plt.get_cmap("viridis").with_extremes(bad="#3a1f5c")
-    fig, axes = plt.subplots(1, 2, figsize=(8.5, 4.2))
+    gray, viridis = colormaps["gray"].with_extremes(bad="#3a1f5c"), colormaps["viridis"].with_extremes(bad="#3a1f5c")
+    fig = Figure(figsize=(8.5, 4.2))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
     im = axes[0].imshow(values_ms, cmap=gray, vmin=lo, vmax=hi, interpolation="nearest")
     fig.colorbar(im, ax=axes[0], fraction=0.046, label=f"{kind} (ms)")
     axes[0].set_title(f"{kind} map")
@@ -34,4 +34,3 @@ def fit_preview(path: Path, values_ms: np.ndarray, r2: np.ndarray, *, kind: str,
     fig.tight_layout()
     with atomic_path(Path(path)) as tmp:
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)

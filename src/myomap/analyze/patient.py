@@ -1,0 +1,110 @@
+"""One patient of ``myomap analyze``: predict every slice, analyse each (:func:`analyse_slice`), write its exports.
+
+The run around it (output folder, tables, reports, de-identification) is
+:mod:`myomap.analyze.run`.  A slice that fails gives one error line and the
+rest go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from myomap.analyze.discover import MapSlice
+from myomap.analyze.exports import SegWriter, write_slice
+from myomap.analyze.settings import AnalyzeConfig
+from myomap.analyze.slice_analysis import RegionValues, SliceAnalysis, SliceFacts, analyse_slice
+from myomap.io.contours import ContourError, read_contours
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    """Everything analyze learned about one slice (``error`` set when it could not be analysed).
+
+    ``analysis`` is None when the model gave no prediction (an unreadable,
+    constant or tiny image); ``overlay`` the overlay PNG written (for the
+    report); ``export_error`` an export that failed (e.g. the SEG) while
+    the slice was analysed.
+    """
+
+    slice: MapSlice
+    patient: str
+    folder: str
+    number: int = 1  # 1, 2... within the patient (the SEG series number)
+    analysis: SliceAnalysis | None = None
+    overlay: bytes = b""
+    error: str | None = None
+    export_error: str | None = None
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        return None if self.analysis is None else self.analysis.labels
+
+    @property
+    def contours(self):
+        return None if self.analysis is None else self.analysis.contours
+
+    @property
+    def qc(self):
+        return None if self.analysis is None else self.analysis.qc
+
+    @property
+    def reference_method(self) -> str:
+        return "" if self.analysis is None else self.analysis.reference_method
+
+    @property
+    def values(self) -> tuple[RegionValues, ...]:
+        return () if self.analysis is None else self.analysis.values
+
+
+def slice_facts(item: MapSlice, *, use_json: bool) -> SliceFacts:
+    """The facts :func:`analyse_slice` needs, with the RV insertion point of a contours JSON beside the map when ``use_json``.
+
+    An unreadable contours JSON gives no point (the point is then estimated).
+    """
+    given = None
+    path = item.contours_json if use_json else None
+    if path is not None:
+        try:
+            given = read_contours(path).rv_insertion
+        except ContourError:
+            given = None
+    return SliceFacts(item.map_type, item.slice_position, item.contrast, item.clockwise, item.orientation, given)
+
+
+def analyze_patient(
+    patient, slices: list[MapSlice], segmenter, out: Path, config: AnalyzeConfig, errors: list[str], progress, shared: set[Path],
+    seg_writer: SegWriter | None = None,
+) -> list[SliceResult]:
+    """Segment, measure and export every slice of one patient (pixels loaded); error lines go to ``errors``.
+
+    ``shared`` are folders holding several maps: a contours JSON there
+    belongs to none of them in particular, so its reference point is not used.
+    """
+    results = [SliceResult(s, patient, f"{s.stack}_{s.order + 1:02d}_{s.slice_position}", k + 1) for k, s in enumerate(slices)]
+    predictions, reasons = segmenter.predict_each(
+        [r.slice.pixels for r in results], [r.slice.spacing_mm for r in results], tta=config.tta, batch_size=config.batch_size
+    )
+    done = []
+    for result, prediction, reason in zip(results, predictions, reasons):
+        if prediction is None:  # NaN, constant or tiny image
+            done.append(replace(result, error=f"{result.slice.path}: {reason}"))
+            continue
+        item = result.slice
+        use_json = config.reference_point == "auto" and item.path.parent not in shared
+        analysis = analyse_slice(item.pixels, item.spacing_mm, prediction, config.slice_settings, slice_facts(item, use_json=use_json))
+        result = replace(result, analysis=analysis, error=None if analysis.error is None else f"{item.path}: {analysis.error}")
+        try:
+            overlay, export_error = write_slice(out / patient / result.folder, item, analysis, seg_writer=seg_writer if config.seg else None,
+                                                patient=patient, number=result.number, keep_phi=config.keep_phi)  # fmt: skip
+            result = replace(result, overlay=overlay, export_error=export_error)
+        except OSError as exc:
+            result = replace(result, error=f"{out / patient / result.folder}: cannot write ({exc.strerror or exc})")
+        done.append(result)
+    for result in done:
+        errors.extend(e for e in (result.error, result.export_error) if e)
+        if progress is not None:
+            progress(1)
+    return done

@@ -1,0 +1,177 @@
+"""The pure per-slice step of ``analyze``: a prediction becomes contours, QC, the AHA reference point and values.
+
+:func:`analyse_slice` works in memory only: it reads and writes no file.
+What it needs to know about the slice besides its pixels (map type, level,
+contrast, AHA direction, orientation, a reference point given with the
+map) travels in :class:`SliceFacts`; the per-run settings in
+:class:`SliceSettings`.  A slice that cannot be measured is a result with
+``error`` set, not an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+import numpy as np
+from skimage.measure import points_in_poly
+
+from myomap.analyze.qc import SPREAD_THRESHOLD_MM, QualityReport, assess
+from myomap.conventions import Contrast, MapType, SlicePosition
+from myomap.geometry.contours import SliceContours, mask_to_contours
+from myomap.geometry.masks import contours_to_mask
+from myomap.io.contours import Contours
+from myomap.quantify.plausibility import plausibility_reasons
+from myomap.quantify.reference import estimate_rv_insertion
+from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX, VALID_RANGE_MS, slice_values
+
+GIVEN_REFERENCE = "contours-json"  # the reference method of a point given with the map
+
+
+@dataclass(frozen=True)
+class SliceSettings:
+    """The settings of a run that change how one slice is analysed (see :class:`~myomap.analyze.settings.AnalyzeConfig`)."""
+
+    erosion_margin_px: float = DEFAULT_EROSION_MARGIN_PX
+    spread_threshold_mm: float = SPREAD_THRESHOLD_MM
+
+
+@dataclass(frozen=True)
+class SliceFacts:
+    """What the header says about a slice, as far as its analysis needs it.
+
+    ``clockwise``: the image is seen from the base (AHA segments run
+    clockwise on screen).  ``orientation`` is the DICOM
+    ImageOrientationPatient (None: unknown).  ``given_reference`` is an
+    anterior RV insertion point (pixel x, y) that came with the map, e.g.
+    from a contours JSON beside it; it is used unless it lies inside the
+    predicted blood pool (it was drawn on other contours).
+    """
+
+    map_type: MapType
+    slice_position: SlicePosition = "mid"
+    contrast: Contrast = "native"
+    clockwise: bool = False
+    orientation: tuple[float, ...] | None = None
+    given_reference: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class RegionValues:
+    """T1 or T2 statistics of one region of one slice (a row of :func:`~myomap.quantify.values.slice_values`).
+
+    ``stats`` holds the :func:`~myomap.quantify.values.region_stats` keys
+    (``median_ms``, ``n_pixels``...) and ``few_pixels``; ``values_ms`` the
+    region's usable pixel values, for pooling over a patient's slices.
+    """
+
+    slice_position: str
+    region: str
+    segment: int | None
+    eroded: bool
+    stats: Mapping[str, float | bool]
+    values_ms: np.ndarray = field(repr=False)
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> RegionValues:
+        fixed = ("slice", "region", "segment", "eroded", "values_ms")
+        stats = MappingProxyType({k: v for k, v in row.items() if k not in fixed})
+        return cls(row["slice"], row["region"], row["segment"], row["eroded"], stats, row["values_ms"])
+
+    def get(self, key: str, default=math.nan):
+        """A statistic by name (``default`` when the region has none of that name)."""
+        return self.stats.get(key, default)
+
+    @property
+    def median_ms(self) -> float:
+        return self.stats["median_ms"]
+
+    def as_row(self) -> dict:
+        """The row as :func:`~myomap.quantify.values.slice_values` gives it (for :func:`~myomap.quantify.values.patient_values`)."""
+        return {"slice": self.slice_position, "region": self.region, "segment": self.segment, "eroded": self.eroded,
+                **self.stats, "values_ms": self.values_ms}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SliceAnalysis:
+    """What one slice gave: the model's labels, the fitted contours, QC, the AHA reference and the values.
+
+    ``error`` says why the slice could not be measured (None: it was).
+    ``contours`` (the fitted ones, with the reference point and spacing)
+    is None when no complete pair of contours was found or the reference
+    point could not be placed; ``measured_labels`` is the region the
+    values are measured in (the fitted contours rasterised: 0 background,
+    1 myocardium, 2 blood pool), None without contours.
+    """
+
+    labels: np.ndarray
+    fitted: SliceContours
+    qc: QualityReport
+    contours: Contours | None = None
+    reference_method: str = ""
+    values: tuple[RegionValues, ...] = ()
+    error: str | None = None
+
+    @property
+    def measured_labels(self) -> np.ndarray | None:
+        if self.contours is None:
+            return None
+        return contours_to_mask(self.contours.epi, self.contours.endo, self.labels.shape)
+
+    def global_values(self, *, eroded: bool = True) -> RegionValues | None:
+        """The ``global`` myocardial row (eroded or not), None without values."""
+        return next((v for v in self.values if v.region == "global" and v.eroded == eroded), None)
+
+
+def analyse_slice(pixels: np.ndarray, spacing_mm: tuple[float, float], prediction, settings: SliceSettings, facts: SliceFacts) -> SliceAnalysis:
+    """Contours, QC, AHA reference point and values of one slice from the model's prediction; no file is read or written.
+
+    ``pixels`` is the map in ms, ``spacing_mm`` (row, col); ``prediction``
+    has ``labels`` (0 background, 1 myocardium, 2 blood pool) and, with
+    test-time augmentation, ``agreement`` and ``members`` (see
+    :class:`~myomap.model.inference.Prediction`).  A slice whose labels
+    give no complete pair of contours, or whose regions cannot be measured,
+    gives a result with ``error`` set.
+    """
+    fitted = mask_to_contours(prediction.labels)
+    qc = assess(
+        prediction.labels, fitted, spacing_mm=spacing_mm, agreement=prediction.agreement, members=prediction.members,
+        spread_threshold_mm=settings.spread_threshold_mm,
+    )  # fmt: skip
+    analysis = SliceAnalysis(prediction.labels, fitted, qc)
+    if not fitted.complete:
+        return replace(analysis, error="no myocardium found on this slice (" + "; ".join(qc.reasons) + ")")
+    epi, endo = fitted.epi.points, fitted.endo.points
+    try:
+        reference, method = _reference_point(pixels, epi, endo, spacing_mm, facts)
+    except ValueError as exc:
+        return replace(analysis, error=str(exc))
+    analysis = replace(analysis, contours=fitted.to_contours(reference, spacing_mm), reference_method=method)
+    try:
+        rows = slice_values(
+            pixels, epi, endo, reference, facts.slice_position, spacing_mm=spacing_mm, erosion_margin_px=settings.erosion_margin_px,
+            clockwise=facts.clockwise, valid_range_ms=VALID_RANGE_MS[facts.map_type], return_pixels=True,
+        )  # fmt: skip
+    except ValueError as exc:
+        return replace(analysis, error=str(exc))
+    values = tuple(RegionValues.from_row(row) for row in rows)
+    return replace(analysis, values=values, qc=with_plausibility(qc, facts, values))
+
+
+def with_plausibility(qc: QualityReport, facts: SliceFacts, values: tuple[RegionValues, ...]) -> QualityReport:
+    """``qc`` flagged for review when the myocardial values do not fit the map type and contrast, or look contaminated."""
+    stats = next((v.stats for v in values if v.region == "global" and v.eroded), {})
+    reasons = plausibility_reasons(facts.map_type, facts.contrast, stats)
+    return replace(qc, review=True, reasons=qc.reasons + reasons) if reasons else qc
+
+
+def _reference_point(
+    pixels: np.ndarray, epi: np.ndarray, endo: np.ndarray, spacing_mm: tuple[float, float], facts: SliceFacts
+) -> tuple[tuple[float, float] | None, str]:
+    """The anterior RV insertion point: the given one unless it lies inside the predicted blood pool, else estimated."""
+    given = facts.given_reference
+    if given is not None and not points_in_poly(np.array([given], float), np.asarray(endo, float))[0]:
+        return given, GIVEN_REFERENCE
+    return estimate_rv_insertion(pixels, epi, endo, spacing_mm=spacing_mm, orientation=facts.orientation)

@@ -1,0 +1,29 @@
+"""The names every layer shares: map types, slice positions, contrast states, label classes, display windows.
+
+Defined once here (no other myomap import, so every layer may use it) and
+kept as plain strings (``Literal`` types with the tuple of their values),
+so that they write into CSV, JSON and DICOM unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+MapType = Literal["T1", "T2"]
+MAP_TYPES: tuple[MapType, ...] = get_args(MapType)
+"""The parametric maps myomap measures."""
+
+SlicePosition = Literal["basal", "mid", "apical"]
+SLICE_POSITIONS: tuple[SlicePosition, ...] = get_args(SlicePosition)
+"""The AHA levels of a short-axis slice, base to apex."""
+
+Contrast = Literal["native", "post"]
+CONTRASTS: tuple[Contrast, ...] = get_args(Contrast)
+"""Before or after a gadolinium contrast agent."""
+
+BACKGROUND, MYOCARDIUM, BLOOD_POOL = 0, 1, 2
+CLASS_NAMES = ("background", "myocardium", "blood_pool")
+"""The label values of a segmentation and their names (the model's classes, in this order)."""
+
+MAP_WINDOWS_MS: dict[str, tuple[float, float]] = {"T1": (300.0, 1900.0), "T2": (20.0, 90.0)}
+"""Display window (low, high) in ms of each map type in every figure and overlay."""
