@@ -85,3 +85,14 @@ def test_a_cavity_without_pixel_centres_still_gives_the_whole_myocardium():
     whole = eroded_myocardium(EPI, tiny, SHAPE, spacing_mm=(1, 1))
     assert whole.sum() > 0.95 * np.pi * 25**2
 
+
+
+@pytest.mark.parametrize("position", ["basal", "mid", "apical"])
+@pytest.mark.parametrize("clockwise", [False, True])
+def test_a_pixel_at_the_reference_angle_gets_a_segment(position, clockwise):
+    # Reference on the pixel diagonal through the centre: pixels on that ray sit at a
+    # floating-point angle of -1e-14 degrees, which % 360 rounds up to 360.
+    epi, endo = _circle(20), _circle(12)
+    labels = aha_segments(epi, endo, (29.0, 29.0), (80, 80), position, spacing_mm=(1.5, 1.5), clockwise=clockwise)
+    ring = contours_to_mask(epi, endo, (80, 80)) == 1
+    assert labels[ring].min() > 0 and set(np.unique(labels[ring])) <= set(range(1, 17))

@@ -154,10 +154,11 @@ def aha_segments(
     if clockwise:
         angle = (360.0 - angle) % 360.0
     if slice_position == "apical":
-        sector = ((angle - 60.0 + 45.0) % 360.0 // 90.0).astype(int)
+        # x % 360.0 rounds up to 360.0 for a tiny negative x (a pixel at the reference angle): that is the last sector.
+        sector = np.minimum((angle - 60.0 + 45.0) % 360.0 // 90.0, 3).astype(int)
         numbers = np.array(_FOUR)[sector]
     else:
-        numbers = np.array(_SIX)[(angle // 60.0).astype(int)] + (FIRST_SEGMENT[slice_position] - 1)
+        numbers = np.array(_SIX)[np.minimum(angle // 60.0, 5).astype(int)] + (FIRST_SEGMENT[slice_position] - 1)
     labels = np.zeros(shape, dtype=np.uint8)
     labels[rows, cols] = numbers
     return labels
