@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from myomap.geometry.contours import ContourSteps, mask_to_contours
+from myomap.geometry.masks import observer_mask
 from myomap.io.dataset import load_dataset
 from myomap.metrics.compare import best_achievable_hausdorff_mm, compare
 from myomap.metrics.distance import hausdorff_mm
@@ -40,7 +41,7 @@ def main() -> None:
 
         per_slice = []
         for image in images:
-            pred_mask = image.mask("obs2")
+            pred_mask = observer_mask(image, "obs2")
             ref = image.contours["reference"]
             samples = []
             for _ in range(args.repeats):
@@ -63,7 +64,7 @@ def main() -> None:
         for name, steps in ContourSteps.ablation():
             hd = []
             for image in images:
-                fitted = mask_to_contours(image.mask("obs2"), steps)
+                fitted = mask_to_contours(observer_mask(image, "obs2"), steps)
                 ref = image.contours["reference"]
                 for contour, reference in ((fitted.epi, ref.epi), (fitted.endo, ref.endo)):
                     if contour.points is not None:

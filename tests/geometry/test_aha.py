@@ -86,7 +86,6 @@ def test_a_cavity_without_pixel_centres_still_gives_the_whole_myocardium():
     assert whole.sum() > 0.95 * np.pi * 25**2
 
 
-
 @pytest.mark.parametrize("position", ["basal", "mid", "apical"])
 @pytest.mark.parametrize("clockwise", [False, True])
 def test_a_pixel_at_the_reference_angle_gets_a_segment(position, clockwise):

@@ -3,6 +3,7 @@ import shutil
 import numpy as np
 import pytest
 
+from myomap.geometry.masks import observer_mask
 from myomap.io.dataset import ManifestError, load_dataset, read_manifest
 
 
@@ -22,7 +23,7 @@ def test_loads_every_image_with_spacing_and_contours(cohort):
         assert image.pixels.dtype == np.float32
         assert min(image.spacing_mm) >= 1.2 and max(image.spacing_mm) <= 2.5
         assert "reference" in image.contours
-        mask = image.mask()
+        mask = observer_mask(image)
         assert set(np.unique(mask)) == {0, 1, 2}
     weighted = [i for i in images if i.role == "weighted"]
     assert all(i.time_ms is not None for i in weighted)

@@ -18,6 +18,12 @@ from myomap.conventions import BLOOD_POOL, MYOCARDIUM
 from myomap.geometry.polygon import polygon_mask
 
 
+def observer_mask(image, observer: str = "reference") -> np.ndarray:
+    """:func:`contours_to_mask` of one observer's contours on a :class:`~myomap.io.dataset.MapImage`."""
+    c = image.contours[observer]
+    return contours_to_mask(c.epi, c.endo, image.pixels.shape)
+
+
 def contours_to_mask(epi_xy: np.ndarray, endo_xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Three-class label image: 0 background, 1 LV myocardium (between the contours), 2 LV blood pool.
 

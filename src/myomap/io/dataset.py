@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from myomap.conventions import MAP_TYPES, SLICE_POSITIONS
-from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import ContourError, Contours, read_contours
 from myomap.io.dicom import DicomError, inversion_time, read_image, t2prep_time
 
@@ -66,11 +65,6 @@ class MapImage:
     source: Path
     time_ms: float | None = None
     contours: dict[str, Contours] = field(default_factory=dict)
-
-    def mask(self, observer: str = "reference") -> np.ndarray:
-        """Three-class label image (0 background, 1 myocardium, 2 blood pool) from an observer's contours."""
-        c = self.contours[observer]
-        return contours_to_mask(c.epi, c.endo, self.pixels.shape)
 
 
 @dataclass(frozen=True)

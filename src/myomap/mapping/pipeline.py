@@ -17,6 +17,7 @@ from myomap.io.dicom import DicomError, write_derived_map
 from myomap.io.files import atomic_write_text, write_npz
 from myomap.io.series_kind import find_dicom_files
 from myomap.mapping.fit import T1Fit, T2Fit, estimate_noise_sd, fit_inversion_recovery, fit_t2
+from myomap.mapping.preview import fit_preview
 from myomap.mapping.register import register_translation
 from myomap.mapping.series import MODELS, MissingTimesError, SeriesError, WeightedSeries, group_series, read_series
 
@@ -188,8 +189,6 @@ def _map_values(fit: T1Fit | T2Fit) -> np.ndarray:
 
 
 def _write(folder: Path, series: WeightedSeries, model: str, fit: T1Fit | T2Fit, keep_phi: bool) -> None:
-    from myomap.report.figures import fit_preview
-
     folder.mkdir(parents=True, exist_ok=True)
     kind = MAP_KIND[model]
     values = _map_values(fit)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from myomap.conventions import CLASS_NAMES
+from myomap.conventions import CLASS_NAMES  # noqa: F401  (the classes a checkpoint defaults to; imported from here by model/)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import numpy as np
 
 from myomap.conventions import BLOOD_POOL, MYOCARDIUM
 from myomap.geometry.contours import SliceContours
+from myomap.geometry.masks import observer_mask
 from myomap.io.dataset import iter_images
 from myomap.metrics.compare import CONTOURS, compare
 from myomap.phantom.tissues import Tissue
@@ -31,7 +32,7 @@ def observer_agreement(data: str | Path) -> list[dict]:
         names = sorted(image.contours)
         for a, b in combinations(names, 2):
             ca, cb = image.contours[a], image.contours[b]
-            result = compare(image.mask(a), SliceContours.from_contours(ca), cb.epi, cb.endo, spacing_mm=image.spacing_mm)
+            result = compare(observer_mask(image, a), SliceContours.from_contours(ca), cb.epi, cb.endo, spacing_mm=image.spacing_mm)
             for contour in CONTOURS:
                 m = result.contour(contour)
                 rows.append(
@@ -59,7 +60,7 @@ def map_values(data: str | Path) -> list[dict]:
     rows = []
     for image in iter_images(data, roles=("map",), observers=("reference",)):
         truth = np.load(image.source.parent / "truth.npz")
-        mask = image.mask()
+        mask = observer_mask(image)
         myo = mask == MYOCARDIUM
         blood = ndimage.binary_erosion(mask == BLOOD_POOL, iterations=2) & (truth["labels"] == Tissue.LV_BLOOD)
         key = "t1_true_ms" if image.map_type == "T1" else "t2_true_ms"

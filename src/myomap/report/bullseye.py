@@ -21,7 +21,7 @@ from matplotlib.patches import Wedge
 
 # Colour windows for myocardial values per map type and contrast state (1.5 T
 # and 3 T, healthy to diseased); narrower than the image display windows in
-# ``figures.py``.  ECV is in percent.
+# :data:`myomap.conventions.MAP_WINDOWS_MS`.  ECV is in percent.
 MYOCARDIUM_WINDOWS_MS = {
     "T1": (800.0, 1500.0),
     "T1-post": (250.0, 650.0),

@@ -1,4 +1,4 @@
-"""Figures shared by the commands (matplotlib, written atomically as PNG)."""
+"""The preview figure of ``myomap fit`` (matplotlib object API, written atomically as PNG)."""
 
 from __future__ import annotations
 
