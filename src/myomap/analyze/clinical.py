@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+
 from myomap.quantify.ecv import ecv_rows, synthetic_hematocrit
 from myomap.quantify.ranges import ReferenceRange, find_range, flag
 from myomap.quantify.values import MIN_REGION_PIXELS, patient_values
