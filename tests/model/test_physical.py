@@ -6,7 +6,7 @@ import pytest
 from myomap.io.dataset import load_dataset
 from myomap.model.config import TrainConfig
 from myomap.model.inference import Segmenter, export_onnx, OnnxSegmenter, load_model_file
-from myomap.model.locate import NO_LV, locate_lv
+from myomap.model.locate import NO_LV, locate_lv, search_levels
 from myomap.model.train import TrainingError, sample_weights, train
 from myomap.model.views import Source
 
@@ -66,10 +66,24 @@ def test_physical_model_records_its_pixel_size_and_needs_spacing(cohort, physica
         assert (prediction is None and reason == NO_LV) or (prediction.labels.shape == image.pixels.shape and reason is None)
 
 
+def test_search_starts_with_one_large_view_then_tiles_at_the_model_size():
+    levels = search_levels((300, 300), (1.25, 1.25), 128, 1.25, 256)  # a 375 mm field of view
+    (whole,), tiles = levels
+    assert whole.size == 256 and whole.spacing_mm == pytest.approx(375 / 256)
+    assert len(tiles) == 16 and {t.size for t in tiles} == {128} and {t.spacing_mm for t in tiles} == {1.25}
+    small = search_levels((100, 100), (1.25, 1.25), 128, 1.25, 256)  # fits one window at the model's pixel size
+    assert len(small) == 1 and small[0][0].size == 128 and small[0][0].spacing_mm == 1.25
+    old = search_levels((300, 300), (1.25, 1.25), 128, 1.25)  # a model whose input size is fixed
+    assert old[0][0].size == 128 and old[1][0].spacing_mm == pytest.approx(375 / 256)
+
+
 @pytest.mark.slow
 def test_physical_model_survives_onnx_export(cohort, physical_run, tmp_path):
     onnx_path = export_onnx(physical_run / "model.pt", tmp_path / "m.onnx")
-    assert OnnxSegmenter.from_file(onnx_path).meta.window_spacing_mm == 2.5
+    segmenter = OnnxSegmenter.from_file(onnx_path)
+    assert segmenter.meta.window_spacing_mm == 2.5
+    assert segmenter.search_size == 256  # the exported image axes are dynamic: the LV search may use a larger view
+    assert segmenter.logits(np.zeros((1, 1, 96, 160), np.float32)).shape == (1, 3, 96, 160)
 
 
 @pytest.mark.slow

@@ -85,10 +85,10 @@ def _patient(label="patient-01") -> PatientEntry:
     )
 
 
-def _images(text):
+def _images(text, mime="image/png"):
     return [
         base64.b64decode(m)
-        for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+        for m in re.findall(rf'src="data:{mime};base64,([A-Za-z0-9+/=]+)"', text)
     ]
 
 
@@ -110,9 +110,10 @@ def test_patient_report_content(tmp_path):
     assert "low confidence &lt;0.5" in text and "no myocardium found" in text
     assert "unet-r50" in text and "erosion_margin_px" in text
     assert myomap.__version__ in text and "checked by a human" in text
-    images = _images(text)
-    assert len(images) == 4  # two bullseyes, two overlays (the failed slice has none)
-    assert all(png.startswith(PNG_SIGNATURE) for png in images)
+    overlays, bullseyes = _images(text), _images(text, "image/svg\\+xml")
+    assert len(overlays) == 2  # the failed slice has none
+    assert all(png.startswith(PNG_SIGNATURE) for png in overlays)
+    assert len(bullseyes) == 2 and all(svg.lstrip().startswith(b"<?xml") and b"segment-1" in svg for svg in bullseyes)
     assert text.index("T1 bullseye") < text.index("T2 bullseye")
     assert (
         "http://" not in text

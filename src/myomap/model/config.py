@@ -27,7 +27,9 @@ class TrainConfig:
     (domain randomisation), ``coarse_share`` of them coarse; see
     :mod:`myomap.model.views`.  ``data_weights`` are the sampling weights of
     several data sets (equal by default); ``init`` is a model file whose
-    weights the training starts from (fine-tuning).  ``max_minutes`` stops
+    weights the training starts from (fine-tuning).  For such models an epoch
+    is ``max_images_per_epoch`` random views drawn with replacement, also in
+    the maps-only stage.  ``max_minutes`` stops
     training after that wall time (the best checkpoint so far is kept).
     """
 

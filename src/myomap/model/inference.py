@@ -131,6 +131,9 @@ class Prediction:
 # Test-time augmentations: (row, col) shift in input pixels and a gamma on the normalised image.
 # Four members, each shift paired with an intensity change, keep TTA at 4x the cost of one pass.
 _TTA = ((0, 0, 1.0), (4, 0, 0.85), (-4, 4, 1.2), (0, -4, 1.0))
+# Side in pixels of the one whole-field-of-view view the LV search starts with (myomap.model.locate):
+# a 256-pixel view shows a 380 mm field of view at ~1.5 mm, fine enough to find a small apical LV.
+SEARCH_SIZE = 256
 
 
 class Segmenter:
@@ -159,6 +162,11 @@ class Segmenter:
         """Normalised network input (S, S) and the geometry to map back (share-of-image models); ValueError for unusable images."""
         check_image(image)
         return to_input(normalise(image), self.meta.input_size, crop=self.meta.crop)
+
+    @property
+    def search_size(self) -> int:
+        """Side of the whole-field-of-view view the LV search starts with (the network is fully convolutional)."""
+        return max(SEARCH_SIZE, self.meta.input_size)
 
     @property
     def physical(self) -> bool:
@@ -201,7 +209,7 @@ class Segmenter:
 
     def probabilities(self, inputs: np.ndarray, members=_TTA[:1], batch_size: int = 16) -> np.ndarray:
         """Softmax outputs (M, B, C, S, S) of normalised inputs (B, S, S) under test-time augmentations ``members``."""
-        out = np.zeros((len(members), len(inputs), len(self.meta.class_names), self.meta.input_size, self.meta.input_size), np.float32)
+        out = np.zeros((len(members), len(inputs), len(self.meta.class_names), *np.shape(inputs)[1:]), np.float32)
         for m, (dy, dx, gamma) in enumerate(members):
             augmented = np.roll(np.power(inputs, gamma), (dy, dx), axis=(1, 2))
             for start in range(0, len(inputs), batch_size):
@@ -251,12 +259,18 @@ class OnnxSegmenter(Segmenter):
             raise ModelFileError(f"{path}: an ONNX model without myomap metadata (exported by another tool?)")
         return cls(session, ModelMeta.from_dict(json.loads(raw)))
 
+    @property
+    def search_size(self) -> int:
+        """As for PyTorch, unless the ONNX file fixes the input size (files exported before December 2026)."""
+        fixed = all(isinstance(side, int) for side in self.session.get_inputs()[0].shape[2:])
+        return self.meta.input_size if fixed else super().search_size
+
     def logits(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
 
 
 def export_onnx(model_file: str | Path, out: str | Path, *, opset: int = 17) -> Path:
-    """Export a model file to ONNX with a dynamic batch axis; the metadata travels in the file."""
+    """Export a model file to ONNX with dynamic batch and image axes; the metadata travels in the file."""
     import onnx
     import torch
 
@@ -273,7 +287,7 @@ def export_onnx(model_file: str | Path, out: str | Path, *, opset: int = 17) -> 
             str(tmp),
             input_names=["image"],
             output_names=["logits"],
-            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+            dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "logits": {0: "batch", 2: "height", 3: "width"}},
             opset_version=opset,
             dynamo=False,
         )

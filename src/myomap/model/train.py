@@ -136,6 +136,10 @@ class SegmentationData(L.LightningDataModule):
         generator = torch.Generator().manual_seed(self.config.seed + epoch)
         count = min(len(use), self.config.max_images_per_epoch or len(use))
         weights = sample_weights(use, self.config.data_weights)
+        if self.config.window_spacing_mm is not None and self.config.max_images_per_epoch:
+            # Every draw is a new random view, so epochs keep their size when the maps-only stage starts.
+            count = self.config.max_images_per_epoch
+            weights = weights or [1.0] * len(use)
         sampler = torch.utils.data.WeightedRandomSampler(weights, num_samples=count, replacement=True, generator=generator) if weights is not None else None
         if sampler is None and count < len(use):
             sampler = torch.utils.data.RandomSampler(use, num_samples=count, generator=generator)

@@ -22,7 +22,7 @@ import numpy as np
 
 from myomap import __version__
 from myomap.io.files import atomic_write_text
-from myomap.report.bullseye import bullseye_png
+from myomap.report.bullseye import bullseye_svg
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,8 @@ def _heading(key: str) -> str:
     return _e(f"{words} ({unit})" if unit else words)
 
 
-def _img(png: bytes, alt: str) -> str:
-    return f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" alt="{_e(alt)}">'
+def _img(data: bytes, alt: str, mime: str = "image/png") -> str:
+    return f'<img src="data:{mime};base64,{base64.b64encode(data).decode("ascii")}" alt="{_e(alt)}">'
 
 
 def _cell(value: object) -> str:
@@ -280,7 +280,7 @@ def write_patient_report(
     body.append("<h2>AHA segments</h2>")
     if map_types:
         images = "".join(
-            _img(bullseye_png(patient.segments[m], map_type=m, unit="%" if m == "ECV" else "ms", flags=patient.flags.get(m)), f"{m} bullseye")
+            _img(bullseye_svg(patient.segments[m], map_type=m, unit="%" if m == "ECV" else "ms", flags=patient.flags.get(m)), f"{m} bullseye", "image/svg+xml")
             for m in map_types
         )
         body.append(f'<div class="bullseyes">{images}</div>')
