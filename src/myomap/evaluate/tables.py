@@ -13,12 +13,15 @@ variance, all values equal) the cells carry no letters.
 from __future__ import annotations
 
 import html
+import math
 import re
+from collections.abc import Iterable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from myomap.conventions import SLICE_POSITIONS
-from myomap.stats import compare_metric, compare_values, format_mean_sd, format_median_iqr, icc
+from myomap.stats import compare_metric, compare_values, icc
 
 METRIC_NAMES = {"iou": "IoU ↑ (%)", "dice": "Dice ↑ (%)", "hd_mm": "Hausdorff distance ↓ (mm)", "msd_mm": "Mean surface distance ↓ (mm)"}
 KIND_NAMES = {"model-vs-expert": "Automated vs expert", "expert-vs-expert": "Agreement of experts (inter-observer)"}
@@ -205,3 +208,91 @@ __all__ = [
     "to_markdown",
     "values_table",
 ]
+
+
+# --- cells: numbers formatted for the tables ------------------------------------
+
+
+def format_mean_sd(
+    values: Iterable[float], *, decimals: int = 1, missing: str = "n/a"
+) -> str:
+    """``"mean (SD)"`` of the non-NaN values, for tables.
+
+    Parameters
+    ----------
+    values : array_like
+        Numbers in any unit; NaN values are ignored.
+    decimals : int
+        Decimals of both numbers.
+    missing : str
+        Text for an undefined number: the whole result when no value is
+        left, the SD when a single value is left (sample SD, ddof = 1).
+
+    Examples
+    --------
+    >>> format_mean_sd([80.0, 85.0, 90.0, float("nan")])
+    '85.0 (5.0)'
+    >>> format_mean_sd([86.4]), format_mean_sd([])
+    ('86.4 (n/a)', 'n/a')
+    """
+    x = _without_nan(values)
+    if x.size == 0:
+        return missing
+    sd = _fmt(float(np.std(x, ddof=1)), decimals, missing) if x.size > 1 else missing
+    return f"{_fmt(float(np.mean(x)), decimals, missing)} ({sd})"
+
+
+def format_median_iqr(
+    values: Iterable[float],
+    *,
+    decimals: int = 1,
+    style: str = "range",
+    missing: str = "n/a",
+) -> str:
+    """``"median (q1–q3)"`` of the non-NaN values, for tables.
+
+    Parameters
+    ----------
+    values : array_like
+        Numbers in any unit; NaN values are ignored.
+    decimals : int
+        Decimals of every number.
+    style : {"range", "width"}
+        ``"range"`` prints the quartiles, ``"56.2 (52.0–60.1)"``; ``"width"``
+        prints the interquartile range q3 − q1, ``"56.2 (8.1)"``, as the
+        paper's Table 5 does.  Quartiles use linear interpolation.
+    missing : str
+        The result when no value is left.
+
+    Examples
+    --------
+    >>> format_median_iqr([50.0, 52.0, 56.2, 60.1, 61.0, float("nan")])
+    '56.2 (52.0–60.1)'
+    >>> format_median_iqr([50.0, 52.0, 56.2, 60.1, 61.0], style="width")
+    '56.2 (8.1)'
+    """
+    if style not in ("range", "width"):
+        raise ValueError(f"style must be 'range' or 'width', not {style!r}")
+    x = _without_nan(values)
+    if x.size == 0:
+        return missing
+    q1, median, q3 = np.quantile(x, [0.25, 0.5, 0.75])
+    spread = (
+        f"{_fmt(q1, decimals, missing)}–{_fmt(q3, decimals, missing)}"
+        if style == "range"
+        else _fmt(q3 - q1, decimals, missing)
+    )
+    return f"{_fmt(median, decimals, missing)} ({spread})"
+
+
+def _without_nan(values: Iterable[float]) -> np.ndarray:
+    """``values`` as a flat float array without NaNs (infinities stay, shown as inf)."""
+    x = np.asarray(
+        list(values) if isinstance(values, Iterator) else values, dtype=float
+    ).ravel()
+    return x[~np.isnan(x)]
+
+
+def _fmt(x: float, decimals: int, missing: str) -> str:
+    return missing if math.isnan(x) else f"{x:.{decimals}f}"
+
