@@ -1,7 +1,9 @@
 """Print every function over 60 lines of code and every module over 400 in a source tree.
 
 A line of code is a line that holds something other than blank space, a
-comment or a docstring.  A function or module that must stay longer says
+comment or a docstring.  A function's lines are those of its body: the
+signature (one line per parameter once formatted, as in a command with
+many options) is its interface, not its logic.  A function or module that must stay longer says
 why in a comment ``# size: <reason>`` on the line above its ``def`` (for a
 module: anywhere among its first lines of comments); it is then listed as
 explained and does not fail the check.
@@ -66,7 +68,7 @@ def check_file(path: Path) -> list[tuple[str, bool]]:
         findings.append((f"{path}: module has {n_module} lines of code (limit {MAX_MODULE_LINES})" + (f"; why: {why}" if why else ""), why is not None))
     for node in _functions(tree):
         start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-        n = sum(1 for k in range(node.lineno, (node.end_lineno or node.lineno) + 1) if k not in blank)
+        n = sum(1 for k in range(node.body[0].lineno, (node.end_lineno or node.lineno) + 1) if k not in blank)
         if n > MAX_FUNCTION_LINES:
             why = _reason(lines, start)
             message = f"{path}:{node.lineno}: function {node.name} has {n} lines of code (limit {MAX_FUNCTION_LINES})"

@@ -5,7 +5,7 @@ patient's left (lateral wall), ``v`` anterior, angles ``theta`` in degrees
 counter-clockwise from lateral as seen in the standard short-axis display
 (anterior 90, septum 180, inferior 270).  An image places that frame with a
 centre and an in-plane rotation.  Pixel centres sit at ``(col * dx, row * dy)``
-mm, so the centre of the top-left pixel is (0, 0) as in SPEC.md.
+mm, so the centre of the top-left pixel is (0, 0) as in docs/contours.md.
 
 Borders are smooth star-shaped curves ``r(theta)`` (low-order Fourier
 series), so reference contours and label images come from one definition.
@@ -294,54 +294,9 @@ def draw_anatomy(phenotype: Phenotype, rng: np.random.Generator) -> SubjectAnato
         wall_mean = wall_mid * k_wall * rng.uniform(0.95, 1.05)
         epi = Fourier.random(epi_mean, 0.035, 5, rng)
         wall = Fourier.random(wall_mean, 0.10, 3, rng)
-        bumps_c: list[float] = []
-        bumps_w: list[float] = []
-        bumps_d: list[float] = []
-        if phenotype.septal_extra_mm:
-            bumps_c.append(180.0 + rng.uniform(-15, 15))
-            bumps_w.append(rng.uniform(25, 40))
-            bumps_d.append(phenotype.septal_extra_mm * rng.uniform(0.8, 1.2) * k_wall)
-        lesions: list[Lesion] = []
-        lesion = phenotype.lesion
-        if lesion == "territory":
-            sector = {"lad": (45.0, 160.0), "rca": (220.0, 300.0), "lcx": (300.0, 40.0)}[territory]
-            lesions.append(Lesion(sector[0], sector[1], 0.0, transmurality))
-            centre = (sector[0] + ((sector[1] - sector[0]) % 360) / 2) % 360
-            bumps_c.append(centre)
-            bumps_w.append(((sector[1] - sector[0]) % 360) / 3.5)
-            bumps_d.append(-phenotype.thinning * wall_mean * transmurality)
-        elif lesion == "insertion":
-            for centre in (115.0, 245.0):
-                c = centre + rng.uniform(-10, 10)
-                lesions.append(Lesion(c - 15, c + 15, 0.2, 0.8, Fourier.random(0.2, 1.5, 4, rng)))
-        elif lesion == "midwall_septal":
-            lesions.append(Lesion(130.0 + rng.uniform(-10, 10), 230.0 + rng.uniform(-10, 10), 0.35, 0.65))
-        elif lesion == "subepicardial_lateral":
-            lesions.append(Lesion(280.0 + rng.uniform(-15, 10), 30.0 + rng.uniform(-10, 15), 0.55, 1.0, Fourier.random(0.3, 1.2, 4, rng)))
-        elif lesion == "basal_inferolateral" and position != "apical":
-            s_to = 0.8 if position == "basal" else 0.6
-            lesions.append(Lesion(285.0 + rng.uniform(-10, 10), 340.0 + rng.uniform(-10, 10), 0.3, s_to))
-
-        trab_n = int(rng.integers(6, 15)) if position != "apical" else int(rng.integers(2, 6))
-        trab = Bumps(
-            tuple(rng.uniform(-100, 100, trab_n) % 360),  # lateral, anterior and inferior walls, not the septum
-            tuple(rng.uniform(2.5, 6.0, trab_n)),
-            tuple(rng.uniform(1.0, 3.5, trab_n) * (0.6 if position == "apical" else 1.0)),
-        )
-        papillary: tuple[tuple[float, float], ...] = ()
-        if position != "apical":
-            size = rng.uniform(3.0, 5.0) * (0.7 if position == "basal" else 1.0)
-            papillary = ((45.0 + rng.uniform(-15, 15), size), (255.0 + rng.uniform(-15, 15), size * rng.uniform(0.8, 1.1)))
-        fat = Bumps(
-            (rng.uniform(95, 130), rng.uniform(235, 265), rng.uniform(-40, 40) % 360),
-            (rng.uniform(10, 20), rng.uniform(10, 20), rng.uniform(15, 40)),
-            (rng.uniform(1.5, 5.0), rng.uniform(1.5, 5.0), rng.uniform(0.0, 2.5)),
-        )
-        rv = None
-        if position != "apical" or rng.random() < 0.85:
-            a_rv = epi_mean * k_rv * rng.uniform(0.6, 0.85) / k_epi
-            b_rv = epi_mean * k_rv * rng.uniform(1.2, 1.45) / k_epi
-            rv = Ellipse(-epi_mean * rng.uniform(0.55, 0.8) - 0.4 * a_rv, epi_mean * rng.uniform(-0.05, 0.2), a_rv, b_rv, rv_angle)
+        bumps, lesions = _wall_changes(phenotype, position, k_wall, wall_mean, territory, transmurality, rng)
+        trab, papillary, fat = _cavity_and_fat(position, rng)
+        rv = _right_ventricle(position, epi_mean, k_epi, k_rv, rv_angle, rng)
         liver_scale = {"basal": 0.7, "mid": 1.0, "apical": 1.25}[position]
         liver = Ellipse(liver_base.u, -epi_mean - liver_base.b * liver_scale * 0.9, liver_base.a * liver_scale, liver_base.b * liver_scale, liver_base.angle_deg)
         aorta = Ellipse(rng.uniform(5, 20), -epi_mid - rng.uniform(22, 30), 11.0, 11.0)
@@ -357,7 +312,7 @@ def draw_anatomy(phenotype: Phenotype, rng: np.random.Generator) -> SubjectAnato
             position=position,
             epi=epi,
             wall=wall,
-            wall_bumps=Bumps(tuple(bumps_c), tuple(bumps_w), tuple(bumps_d)),
+            wall_bumps=bumps,
             min_cavity_mm=min_cavity,
             trabeculae=trab,
             papillary=papillary,
@@ -365,7 +320,7 @@ def draw_anatomy(phenotype: Phenotype, rng: np.random.Generator) -> SubjectAnato
             rv_wall_mm=rng.uniform(2.5, 4.0),
             epicardial_fat=fat,
             rv_fat_mm=rng.uniform(0.5, 3.0),
-            lesions=tuple(lesions),
+            lesions=lesions,
             body=body,
             subcutaneous_fat_mm=fat_sc,
             muscle_mm=rng.uniform(8, 14),
@@ -376,3 +331,67 @@ def draw_anatomy(phenotype: Phenotype, rng: np.random.Generator) -> SubjectAnato
             vessels=vessels,
         )
     return SubjectAnatomy(slices=slices)
+
+
+def _wall_changes(
+    phenotype: Phenotype, position: str, k_wall: float, wall_mean: float, territory: str, transmurality: float, rng: np.random.Generator
+) -> tuple[Bumps, tuple[Lesion, ...]]:
+    """The phenotype's wall thickening or thinning and its lesions at one slice position."""
+    bumps_c: list[float] = []
+    bumps_w: list[float] = []
+    bumps_d: list[float] = []
+    if phenotype.septal_extra_mm:
+        bumps_c.append(180.0 + rng.uniform(-15, 15))
+        bumps_w.append(rng.uniform(25, 40))
+        bumps_d.append(phenotype.septal_extra_mm * rng.uniform(0.8, 1.2) * k_wall)
+    lesions: list[Lesion] = []
+    lesion = phenotype.lesion
+    if lesion == "territory":
+        sector = {"lad": (45.0, 160.0), "rca": (220.0, 300.0), "lcx": (300.0, 40.0)}[territory]
+        lesions.append(Lesion(sector[0], sector[1], 0.0, transmurality))
+        centre = (sector[0] + ((sector[1] - sector[0]) % 360) / 2) % 360
+        bumps_c.append(centre)
+        bumps_w.append(((sector[1] - sector[0]) % 360) / 3.5)
+        bumps_d.append(-phenotype.thinning * wall_mean * transmurality)
+    elif lesion == "insertion":
+        for centre in (115.0, 245.0):
+            c = centre + rng.uniform(-10, 10)
+            lesions.append(Lesion(c - 15, c + 15, 0.2, 0.8, Fourier.random(0.2, 1.5, 4, rng)))
+    elif lesion == "midwall_septal":
+        lesions.append(Lesion(130.0 + rng.uniform(-10, 10), 230.0 + rng.uniform(-10, 10), 0.35, 0.65))
+    elif lesion == "subepicardial_lateral":
+        lesions.append(Lesion(280.0 + rng.uniform(-15, 10), 30.0 + rng.uniform(-10, 15), 0.55, 1.0, Fourier.random(0.3, 1.2, 4, rng)))
+    elif lesion == "basal_inferolateral" and position != "apical":
+        s_to = 0.8 if position == "basal" else 0.6
+        lesions.append(Lesion(285.0 + rng.uniform(-10, 10), 340.0 + rng.uniform(-10, 10), 0.3, s_to))
+    return Bumps(tuple(bumps_c), tuple(bumps_w), tuple(bumps_d)), tuple(lesions)
+
+
+def _cavity_and_fat(position: str, rng: np.random.Generator) -> tuple[Bumps, tuple[tuple[float, float], ...], Bumps]:
+    """Trabeculae, papillary muscles (angle, size in mm) and epicardial fat of one slice."""
+    trab_n = int(rng.integers(6, 15)) if position != "apical" else int(rng.integers(2, 6))
+    trab = Bumps(
+        tuple(rng.uniform(-100, 100, trab_n) % 360),  # lateral, anterior and inferior walls, not the septum
+        tuple(rng.uniform(2.5, 6.0, trab_n)),
+        tuple(rng.uniform(1.0, 3.5, trab_n) * (0.6 if position == "apical" else 1.0)),
+    )
+    papillary: tuple[tuple[float, float], ...] = ()
+    if position != "apical":
+        size = rng.uniform(3.0, 5.0) * (0.7 if position == "basal" else 1.0)
+        papillary = ((45.0 + rng.uniform(-15, 15), size), (255.0 + rng.uniform(-15, 15), size * rng.uniform(0.8, 1.1)))
+    fat = Bumps(
+        (rng.uniform(95, 130), rng.uniform(235, 265), rng.uniform(-40, 40) % 360),
+        (rng.uniform(10, 20), rng.uniform(10, 20), rng.uniform(15, 40)),
+        (rng.uniform(1.5, 5.0), rng.uniform(1.5, 5.0), rng.uniform(0.0, 2.5)),
+    )
+    return trab, papillary, fat
+
+
+def _right_ventricle(position: str, epi_mean: float, k_epi: float, k_rv: float, rv_angle: float, rng: np.random.Generator) -> Ellipse | None:
+    """The RV blood pool of one slice; an apical slice lies below the RV now and then (None)."""
+    rv = None
+    if position != "apical" or rng.random() < 0.85:
+        a_rv = epi_mean * k_rv * rng.uniform(0.6, 0.85) / k_epi
+        b_rv = epi_mean * k_rv * rng.uniform(1.2, 1.45) / k_epi
+        rv = Ellipse(-epi_mean * rng.uniform(0.55, 0.8) - 0.4 * a_rv, epi_mean * rng.uniform(-0.05, 0.2), a_rv, b_rv, rv_angle)
+    return rv

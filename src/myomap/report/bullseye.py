@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 from matplotlib import colormaps, rc_context
+from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
@@ -129,45 +130,65 @@ def bullseye_figure(
     ax.set_xlim(-1.22, 1.22)
     ax.set_ylim(-1.12, 1.12)
     ax.axis("off")
-    for number, (r_in, r_out, start, end) in SEGMENT_WEDGES.items():
+    for number in SEGMENT_WEDGES:
         value = float(segment_values.get(number, math.nan))
-        missing = not math.isfinite(value)
-        face = _MISSING_FACE if missing else colours(norm(value))
-        mark = "" if missing else _FLAG_MARKS.get((flags or {}).get(number, ""), "")
-        shape = {"center": (0, 0), "r": r_out, "theta1": start, "theta2": end, "width": r_out - r_in}
-        edge = {"edgecolor": "#d32f2f", "linewidth": 2.5} if mark else {"edgecolor": "white", "linewidth": 1.5}
-        ax.add_patch(Wedge(**shape, facecolor=face, **edge, gid=f"segment-{number}"))
-        if missing:  # the hatch takes the edge colour, so hatch on a second, unfilled wedge
-            ax.add_patch(Wedge(**shape, fill=False, edgecolor=_MISSING_HATCH, linewidth=0, hatch="///"))
-        mid_angle = np.deg2rad((start + end) / 2)
-        r_text = (r_in + r_out) / 2
-        ink = "#444444" if missing else _text_colour(face)
-        text = (
-            "–"
-            if missing
-            else (f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}") + mark
-        )
-        x, y = r_text * np.cos(mid_angle), r_text * np.sin(mid_angle)
-        ax.text(
-            x,
-            y + 0.03,
-            text,
-            ha="center",
-            va="center",
-            fontsize=11 if missing else 8.5,
-            fontweight="bold",
-            color=ink,
-        )
-        ax.text(
-            x,
-            y - 0.075,
-            str(number),
-            ha="center",
-            va="center",
-            fontsize=6,
-            color=ink,
-            alpha=0.8,
-        )
+        face = _MISSING_FACE if not math.isfinite(value) else colours(norm(value))
+        _draw_segment(ax, number, value, face, (flags or {}).get(number, ""))
+    _draw_orientation_labels(ax)
+    cax = fig.add_axes((0.8, 0.14, 0.035, 0.68))
+    fig.colorbar(
+        ScalarMappable(norm, colours),
+        cax=cax,
+        extend="both",
+        label=f"{map_type} ({unit})",
+    )
+    # A figure title rather than an axes title: placing an axes title lays out the hidden ticks (slow).
+    fig.text(0.4, 0.965, title or f"{map_type} per AHA segment", ha="center", va="center", fontsize=10)
+    return fig
+
+
+def _draw_segment(ax: Axes, number: int, value: float, face: str | tuple[float, float, float, float], flag: str) -> None:
+    """One AHA segment: its wedge (hatched when the value is missing), its value with a flag mark, its number."""
+    r_in, r_out, start, end = SEGMENT_WEDGES[number]
+    missing = not math.isfinite(value)
+    mark = "" if missing else _FLAG_MARKS.get(flag, "")
+    shape = {"center": (0, 0), "r": r_out, "theta1": start, "theta2": end, "width": r_out - r_in}
+    edge = {"edgecolor": "#d32f2f", "linewidth": 2.5} if mark else {"edgecolor": "white", "linewidth": 1.5}
+    ax.add_patch(Wedge(**shape, facecolor=face, **edge, gid=f"segment-{number}"))
+    if missing:  # the hatch takes the edge colour, so hatch on a second, unfilled wedge
+        ax.add_patch(Wedge(**shape, fill=False, edgecolor=_MISSING_HATCH, linewidth=0, hatch="///"))
+    mid_angle = np.deg2rad((start + end) / 2)
+    r_text = (r_in + r_out) / 2
+    ink = "#444444" if missing else _text_colour(face)
+    text = (
+        "–"
+        if missing
+        else (f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}") + mark
+    )
+    x, y = r_text * np.cos(mid_angle), r_text * np.sin(mid_angle)
+    ax.text(
+        x,
+        y + 0.03,
+        text,
+        ha="center",
+        va="center",
+        fontsize=11 if missing else 8.5,
+        fontweight="bold",
+        color=ink,
+    )
+    ax.text(
+        x,
+        y - 0.075,
+        str(number),
+        ha="center",
+        va="center",
+        fontsize=6,
+        color=ink,
+        alpha=0.8,
+    )
+
+
+def _draw_orientation_labels(ax: Axes) -> None:
     for label, (x, y, ha, va) in {
         "anterior": (0, 1.03, "center", "bottom"),
         "inferior": (0, -1.03, "center", "top"),
@@ -184,16 +205,6 @@ def bullseye_figure(
             color="#666666",
             rotation=90 if ha != "center" else 0,
         )
-    cax = fig.add_axes((0.8, 0.14, 0.035, 0.68))
-    fig.colorbar(
-        ScalarMappable(norm, colours),
-        cax=cax,
-        extend="both",
-        label=f"{map_type} ({unit})",
-    )
-    # A figure title rather than an axes title: placing an axes title lays out the hidden ticks (slow).
-    fig.text(0.4, 0.965, title or f"{map_type} per AHA segment", ha="center", va="center", fontsize=10)
-    return fig
 
 
 def bullseye_png(segment_values: dict[int, float], **kwargs: object) -> bytes:

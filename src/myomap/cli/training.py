@@ -1,0 +1,109 @@
+"""Commands of the model: ``train`` and ``export-onnx``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from myomap.cli.app import fail, log
+
+
+def train(
+    data: Annotated[list[Path], typer.Argument(help="Data set folder(s) with manifest.csv (e.g. from myomap simulate, or your labelled scans).")],
+    run: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, logs, split, config and model.pt.")],
+    config: Annotated[Path | None, typer.Option(help="YAML with TrainConfig settings; options given here override it.")] = None,
+    model: Annotated[str | None, typer.Option(help="Network from the registry, e.g. unet-resnet50 (paper), unet-mobilenet (CPU).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Total epochs (paper: 150).")] = None,
+    weighted_epochs: Annotated[int | None, typer.Option(help="First epochs that also use the weighted images (paper: 70).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per batch.")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Adam learning rate.")] = None,
+    loss: Annotated[str | None, typer.Option(help="jaccard (paper), dice, ce or jaccard+ce.")] = None,
+    input_size: Annotated[int | None, typer.Option(help="Network input side in pixels (paper: 224).")] = None,
+    crop: Annotated[float | None, typer.Option(help="Share of the image side kept around the centre before resizing (1: whole image).")] = None,
+    images_per_epoch: Annotated[int | None, typer.Option(help="Cap on training images per epoch (random subset), for short runs.")] = None,
+    encoder_weights: Annotated[Path | None, typer.Option(help="Local file with ImageNet weights of the encoder (never downloaded).")] = None,
+    accelerator: Annotated[str | None, typer.Option(help="auto, cpu or gpu (Lightning).")] = None,
+    devices: Annotated[str | None, typer.Option(help="Devices per node: auto, a count, or a list like 0,1 (Lightning).")] = None,
+    num_nodes: Annotated[int | None, typer.Option(help="Nodes for multi-node training (Lightning).")] = None,
+    window_spacing_mm: Annotated[float | None, typer.Option(help="Train a model that works at this fixed pixel size in mm (locate the LV, then segment a window on it), with random views and synthesised images.")] = None,
+    weights: Annotated[str | None, typer.Option(help="Sampling weight of each DATA, comma-separated (e.g. 1,3 to draw the second data set three times as often per image set).")] = None,
+    init: Annotated[str | None, typer.Option(help="Start from the weights of this model.pt (fine-tuning), or 'embedded' for the embedded default model.")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes of training; the best checkpoint is kept.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
+) -> None:
+    """Train a segmentation model with the paper's recipe (U-Net, Jaccard loss, two-stage schedule).
+
+    Several data sets can be mixed, each with a sampling weight; a site can
+    fine-tune the embedded model on its own labelled slices with
+    [bold]myomap train phantom mine -o runs/site --config configs/embedded.yaml --init embedded --weights 1,3 --epochs 30[/].
+
+    Writes RUN/config.yaml, split.csv, checkpoints/{best,last}.ckpt, CSV and
+    TensorBoard logs, and model.pt (everything inference needs).
+
+    Example: [bold]myomap train cohort -o runs/paper[/] or, on a CPU,
+    [bold]myomap train cohort -o runs/cpu --model unet-mobilenet --input-size 160 --crop 0.5 --loss jaccard+ce --epochs 48 --weighted-epochs 22 --images-per-epoch 500[/]
+    """
+    from myomap.config import ConfigError, from_yaml
+    from myomap.model.config import TrainConfig
+
+    overrides = dict(
+        model=model, epochs=epochs, weighted_epochs=weighted_epochs, batch_size=batch_size, learning_rate=learning_rate, loss=loss,
+        input_size=input_size, crop=crop, max_images_per_epoch=images_per_epoch, accelerator=accelerator, devices=devices, num_nodes=num_nodes,
+        encoder_weights=str(encoder_weights) if encoder_weights else None, window_spacing_mm=window_spacing_mm, max_minutes=max_minutes,
+        init=_init_path(init), data_weights=_weights(weights),
+    )  # fmt: skip
+    try:
+        if resume and config is None and (run / "config.yaml").is_file():
+            config = run / "config.yaml"
+        text = config.read_text() if config is not None else ""
+        settings = from_yaml(TrainConfig, text, **overrides)
+        settings.validate()
+    except (ConfigError, OSError) as exc:
+        raise fail(f"{config or 'settings'}: {exc}") from None
+
+    from myomap.model.network import EncoderWeightsError
+    from myomap.model.train import TrainingError
+    from myomap.model.train import train as run_training
+
+    try:
+        model_file = run_training(list(data), run, settings, resume=resume)
+    except (TrainingError, EncoderWeightsError, FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    log.info("model written to %s", model_file)
+
+
+def _weights(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise fail(f"--weights: expected comma-separated numbers, got {text!r}") from None
+
+
+def _init_path(value: str | None) -> str | None:
+    """``embedded`` names the weights shipped with the package."""
+    if value != "embedded":
+        return value
+    from myomap.model.embedded import EMBEDDED_WEIGHTS
+
+    return str(EMBEDDED_WEIGHTS)
+
+
+def export_onnx_command(
+    model: Annotated[Path, typer.Argument(help="A model.pt written by myomap train.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The .onnx file to write.")],
+) -> None:
+    """Export a trained model to ONNX (dynamic batch) for fast CPU inference with ONNX Runtime.
+
+    Example: [bold]myomap export-onnx runs/cpu/model.pt -o model.onnx[/]
+    """
+    from myomap.model.inference import ModelFileError, export_onnx
+
+    try:
+        export_onnx(model, out)
+    except ModelFileError as exc:
+        raise fail(str(exc)) from None
+    log.info("wrote %s", out)
