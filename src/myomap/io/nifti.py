@@ -63,7 +63,7 @@ def is_nifti(path: Path) -> bool:
 
 def find_nifti(inputs: Iterable[str | Path]) -> list[Path]:
     """NIfTI files among ``inputs`` (folders searched recursively, hidden files skipped)."""
-    found = []
+    found: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
             found.extend(p for p in sorted(item.rglob("*")) if p.is_file() and is_nifti(p) and not p.name.startswith("."))

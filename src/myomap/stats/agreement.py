@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pingouin
 
-from myomap.stats.checks import result_column, require_columns, require_numeric
+from myomap.stats.checks import require_columns, require_numeric, result_column
 
 logger = logging.getLogger(__name__)
 

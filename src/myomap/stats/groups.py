@@ -20,7 +20,7 @@ import pingouin
 import scikit_posthocs
 from scipy import stats as scipy_stats
 
-from myomap.stats.checks import result_column, prepare_groups
+from myomap.stats.checks import prepare_groups, result_column
 from myomap.stats.letters import compact_letters
 
 _POSTHOC = {

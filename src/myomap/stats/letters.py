@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import scikit_posthocs
 
+
 def compact_letters(
     groups: Sequence[Hashable],
     p_pairs: Mapping[frozenset, float] | pd.DataFrame,
