@@ -1,4 +1,4 @@
-"""Data sets: a manifest plus DICOM images and contours (SPEC.md, "Data layout").
+"""Data sets: a manifest plus DICOM images and contours (docs/data_layout.md).
 
 :func:`read_manifest` parses and checks the manifest; :func:`iter_images`
 loads its rows one by one into :class:`MapImage` objects, and

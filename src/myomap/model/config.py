@@ -1,4 +1,4 @@
-"""The training configuration: the paper's recipe by default (section 3.5 and SPEC.md)."""
+"""The training configuration: the paper's recipe by default (section 3.5; data sets as in docs/data_layout.md)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ probabilities back to the native grid (:func:`window_to_native`).  Training
 and inference share these functions, so what the network learnt is exactly
 what it is shown.
 
-Pixel coordinates follow SPEC.md: x = column, y = row, the centre of the
+Pixel coordinates follow docs/contours.md: x = column, y = row, the centre of the
 top-left pixel at (0, 0); native spacing is ``(row_mm, col_mm)``.
 """
 
