@@ -1,5 +1,6 @@
 import csv
 
+import pytest
 from typer.testing import CliRunner
 
 from myomap.cli import app
@@ -13,6 +14,7 @@ def test_help_lists_the_commands():
     assert "simulate" in result.output and "import-paper" in result.output
 
 
+@pytest.mark.slow
 def test_simulate_writes_a_cohort_with_previews(tmp_path):
     out = tmp_path / "cohort"
     result = runner.invoke(app, ["simulate", str(out), "--subjects", "1", "--seed", "3", "--preview", "--workers", "1"])
@@ -58,6 +60,7 @@ def test_fit_command_explicit_times(cohort, tmp_path):
     assert result.exit_code == 1 and "comma-separated" in result.output
 
 
+@pytest.mark.slow
 def test_train_and_export_onnx_commands(cohort, tmp_path):
     run = tmp_path / "run"
     args = ["train", str(cohort), "-o", str(run), "--model", "unet-resnet18-tiny", "--epochs", "1", "--weighted-epochs", "1"]

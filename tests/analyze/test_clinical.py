@@ -27,6 +27,7 @@ def _csv(path):
     return list(csv.DictReader(path.open()))
 
 
+@pytest.mark.slow
 def test_native_and_post_contrast_stacks_are_kept_apart(analysed):
     slices = _csv(analysed.out / "slices.csv")
     stacks: dict[tuple[str, str], list[str]] = {}
@@ -109,6 +110,7 @@ def test_a_hematocrit_csv_with_a_value_out_of_range_is_one_line_naming_file_and_
     assert run.exit_code == 2 and "hct.csv" in line and "sub-001" in line and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_given_reference_point_inside_the_predicted_blood_pool_is_estimated_instead(cohort, tmp_path):
     import json
 

@@ -56,6 +56,7 @@ def test_embedded_model_ships_with_the_package():
     assert path.is_file() and path.stat().st_size <= 20 * 2**20
 
 
+@pytest.mark.slow
 def test_every_output_is_written(analysed):
     out = analysed.out
     assert not analysed.errors, analysed.errors
@@ -292,6 +293,7 @@ def test_a_rerun_needs_overwrite_which_leaves_no_stale_files(cohort, tmp_path):
     assert [r["patient"] for r in csv.DictReader((out / "slices.csv").open())] == ["patient-01"]
 
 
+@pytest.mark.slow
 def test_reference_point_estimated_on_request(analysed, cohort, tmp_path):
     result = run([cohort], tmp_path / "out", AnalyzeConfig(reference_point="estimate", report=False, seg=False))
     methods = {r.reference_method for r in result.slices}

@@ -28,6 +28,7 @@ def test_the_canary_exam_carries_every_kind_of_identifier(canary_exam):
     assert canary_hits(canary_exam.parent), "the search must find the canaries in the inputs themselves"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", [[], ["--no-seg"], ["--keep-dates"]], ids=["with-seg", "no-seg", "keep-dates"])
 def test_no_canary_in_any_output_byte_or_log(canary_exam, tmp_path, extra, caplog):
     caplog.set_level(logging.DEBUG)  # every log record of every library, as --verbose shows them
@@ -44,6 +45,7 @@ def test_no_canary_in_any_output_byte_or_log(canary_exam, tmp_path, extra, caplo
     assert canary_hits(out, result.output + caplog.text, dates="--keep-dates" not in extra) == []
 
 
+@pytest.mark.slow
 def test_keep_phi_keeps_them(canary_exam, tmp_path):
     """The same search finds the canaries when the user asks to keep them: the check can fail."""
     out = tmp_path / "kept"

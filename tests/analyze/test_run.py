@@ -36,6 +36,7 @@ def _status(out: Path) -> str:
     return json.loads((out / "run.json").read_text())["status"]
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_says_incomplete_and_resume_gives_the_same_outputs(two_patients, tmp_path):
     whole = tmp_path / "whole"
     analyze([two_patients], whole, AnalyzeConfig())
@@ -84,6 +85,7 @@ def test_sigterm_interrupts_and_atomic_writers_leave_nothing(tmp_path):
     assert signal.getsignal(signal.SIGTERM) is not None  # the previous handler is back
 
 
+@pytest.mark.slow
 def test_seg_uids_follow_the_settings_and_flagged_slices_say_so(two_patients, tmp_path):
     plain, no_tta = tmp_path / "plain", tmp_path / "no_tta"
     analyze([two_patients], plain, AnalyzeConfig(report=False))

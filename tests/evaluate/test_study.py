@@ -56,6 +56,7 @@ def test_missing_contours_are_counted_not_dropped(cohort, tmp_path):
     assert gone["reason"].str.contains("no contours in the manifest").any()
 
 
+@pytest.mark.slow
 def test_the_study_writes_tables_and_figures(cohort, tmp_path):
     images, _ = load_study(cohort, "test", OBSERVERS)
     predictions = _perfect(images)

@@ -17,6 +17,7 @@ def run(cohort, tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_run_folder_holds_everything(run):
     for name in ("config.yaml", "split.csv", "model.pt", "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
         assert (run / name).is_file(), name
@@ -27,11 +28,13 @@ def test_run_folder_holds_everything(run):
     assert meta.training["epochs"] == 2 and meta.training["images_per_second"] > 0
 
 
+@pytest.mark.slow
 def test_an_existing_run_needs_resume(cohort, run):
     with pytest.raises(TrainingError, match="--resume"):
         train(cohort, run, TINY, progress_bar=False)
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_last_checkpoint(cohort, run, tmp_path):
     import shutil
 
@@ -41,6 +44,7 @@ def test_resume_continues_from_the_last_checkpoint(cohort, run, tmp_path):
     assert load_model_file(copy / "model.pt")[1].training["epochs"] == 3
 
 
+@pytest.mark.slow
 def test_segmenter_predicts_on_the_native_grid(cohort, run):
     images, _ = load_dataset(cohort, roles=("map",), splits=("test",))
     segmenter = Segmenter.from_file(run / "model.pt")
@@ -56,11 +60,13 @@ def test_segmenter_predicts_on_the_native_grid(cohort, run):
     "image, message",
     [(np.full((64, 64), 5.0), "constant"), (np.full((64, 64), np.nan), "NaN"), (np.ones((10, 300)), "too small"), (np.ones((2, 64, 64)), "2-D")],
 )
+@pytest.mark.slow
 def test_unusable_images_are_clear_errors(run, image, message):
     with pytest.raises(ValueError, match=message):
         Segmenter.from_file(run / "model.pt").predict([image])
 
 
+@pytest.mark.slow
 def test_foreign_and_corrupt_model_files(run, tmp_path):
     with pytest.raises(ModelFileError, match="Lightning checkpoint"):
         load_model_file(run / "checkpoints" / "last.ckpt")
@@ -74,6 +80,7 @@ def test_foreign_and_corrupt_model_files(run, tmp_path):
         load_model_file(tmp_path / "missing.pt")
 
 
+@pytest.mark.slow
 def test_onnx_runtime_agrees_with_pytorch(cohort, run, tmp_path):
     onnx_path = export_onnx(run / "model.pt", tmp_path / "model.onnx")
     images, _ = load_dataset(cohort, roles=("map",), splits=("test",))
@@ -84,6 +91,7 @@ def test_onnx_runtime_agrees_with_pytorch(cohort, run, tmp_path):
     assert difference < 1e-3
 
 
+@pytest.mark.slow
 def test_onnx_file_of_another_model(tmp_path):
     net = torch.nn.Conv2d(1, 3, 1)
     torch.onnx.export(net, (torch.zeros(1, 1, 8, 8),), str(tmp_path / "other.onnx"), dynamo=False)

@@ -33,6 +33,7 @@ def test_layout_matches_the_spec(cohort):
     assert (cohort / "simulate.yaml").is_file() and (cohort / "subjects.csv").is_file()
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_bytes_and_workers_do_not_matter(tmp_path):
     config = SimulationConfig(subjects=2, seed=5)
     simulate_cohort(tmp_path / "a", config, workers=1)
@@ -54,6 +55,7 @@ def test_maps_are_fitted_from_the_weighted_images(cohort):
         assert (0.85 < ratio < 1.02) if image.map_type == "T1" else (0.93 < ratio < 1.1)
 
 
+@pytest.mark.slow
 def test_mixed_field_gives_both_field_strengths(tmp_path):
     simulate_cohort(tmp_path / "m", SimulationConfig(subjects=2, seed=1, field="mixed", split=(1, 0, 0)), workers=1)
     fields = {r["field_strength_t"] for r in csv.DictReader((tmp_path / "m" / "subjects.csv").open())}
@@ -86,6 +88,7 @@ def test_non_empty_output_needs_overwrite(tmp_path):
     assert (out / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_overwrite_replaces_an_earlier_cohort(tmp_path):
     out = tmp_path / "out"
     simulate_cohort(out, SimulationConfig(subjects=1, seed=1), workers=1)
