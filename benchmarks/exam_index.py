@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.uid import generate_uid
+from timing import median_seconds
 
 from myomap.analyze.discover import discover
 from myomap.analyze.inventory import classify
@@ -35,7 +36,6 @@ from myomap.io.synthetic import mr_image, save, write_exam
 from myomap.mapping.fit import estimate_noise_sd
 from myomap.mapping.pipeline import background_mask, fit_series
 from myomap.mapping.series import read_series
-from timing import median_seconds
 
 MOLLI_TIMES_MS = (100.0, 180.0, 260.0, 1100.0, 1180.0, 2100.0, 3100.0, 4100.0)
 

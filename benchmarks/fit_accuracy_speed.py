@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 from scipy.optimize import OptimizeWarning, curve_fit
+from timing import median_seconds
 
 from myomap.io.dataset import read_manifest
 from myomap.mapping.fit import estimate_noise_sd, fit_inversion_recovery, fit_t2
@@ -36,7 +37,6 @@ from myomap.mapping.register import register_translation
 from myomap.mapping.series import read_series
 from myomap.phantom.cohort import SimulationConfig, simulate_cohort
 from myomap.phantom.tissues import Tissue
-from timing import median_seconds
 
 
 def slices(data: Path):
@@ -145,7 +145,7 @@ def main() -> None:
 
         print("\n== agreement with per-pixel scipy.optimize.curve_fit (clinical SNR) ==")
         reference_times = {}
-        for map_type, series, truth, pure in slices(tmp / "clinical"):
+        for map_type, series, truth, _pure in slices(tmp / "clinical"):
             if map_type in reference_times:
                 continue
             body = np.flatnonzero((truth["labels"].ravel() != Tissue.AIR) & (truth["labels"].ravel() != Tissue.LUNG))

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from timing import median_seconds
 
 from myomap.model.inference import OnnxSegmenter, Segmenter, default_meta, export_onnx, save_model_file
 from myomap.model.network import build_network
 from myomap.model.registry import get_spec
-from timing import median_seconds
 
 
 def main() -> None:

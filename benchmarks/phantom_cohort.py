@@ -17,9 +17,9 @@ Usage: python benchmarks/phantom_cohort.py [--subjects 40] [--seed 7] [--repeats
 from __future__ import annotations
 
 import argparse
-import shutil
 import csv
 import hashlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 from myomap.phantom.validate import map_values, observer_agreement
-
 
 # Runs the CLI and reports the peak RSS of its largest process (itself or a worker).
 # A separate process per run, because RUSAGE_CHILDREN only ever grows within one.

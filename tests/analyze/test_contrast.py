@@ -6,8 +6,8 @@ import pytest
 from pydicom.dataset import Dataset
 
 from myomap.analyze.contrast import ContrastCall, classify_study, t1_level_ms, with_contrast
-from myomap.io.context import ScanContext, scan_context
 from myomap.geometry.levels import slice_levels
+from myomap.io.context import ScanContext, scan_context
 
 
 def _ctx(**kwargs):

@@ -1,6 +1,6 @@
 import numpy as np
-import pytest
 import pydicom
+import pytest
 
 from myomap.io.dicom import DicomError, DicomGeometry, SeriesInfo, inversion_time, read_image, t2prep_time, write_mr_image
 

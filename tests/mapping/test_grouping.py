@@ -1,13 +1,13 @@
 """Weighted images spread over several series (one series per inversion time) are grouped and fitted."""
 
 import numpy as np
+from pydicom.uid import generate_uid
 from typer.testing import CliRunner
 
 from myomap.cli import app
 from myomap.io.dicom import read_image
 from myomap.io.synthetic import mr_image, save
 from myomap.mapping.series import group_series, read_series
-from pydicom.uid import generate_uid
 
 T1_MS = 900.0
 TIMES_MS = (50.0, 150.0, 400.0, 800.0, 1600.0, 3200.0)

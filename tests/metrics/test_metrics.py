@@ -6,6 +6,7 @@ from scipy.spatial.distance import directed_hausdorff
 
 from myomap.geometry.contours import ContourSteps, mask_to_contours
 from myomap.geometry.masks import contours_to_mask
+from myomap.geometry.polygon import densify
 from myomap.metrics.compare import best_achievable_hausdorff_mm, compare, compare_masks, summarise
 from myomap.metrics.distance import (
     hausdorff_mm,
@@ -13,7 +14,6 @@ from myomap.metrics.distance import (
     mean_surface_distance_mm,
     signed_mean_surface_distance_mm,
 )
-from myomap.geometry.polygon import densify
 from myomap.metrics.overlap import dice, iou
 
 SPACINGS = [(1.0, 1.0), (1.5, 1.5), (0.5, 0.5), (0.4, 0.6), (2.0, 1.25)]

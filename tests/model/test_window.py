@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from myomap.model.window import Window, cut_window, normalise_inside, points_to_native, points_to_window, whole_image_window, window_to_native
+from myomap.model.window import (
+    Window,
+    cut_window,
+    normalise_inside,
+    points_to_native,
+    points_to_window,
+    whole_image_window,
+    window_to_native,
+)
 
 
 def _disc(shape, centre_xy, radius):

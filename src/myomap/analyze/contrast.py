@@ -84,7 +84,7 @@ def classify_study(series: Sequence[tuple[str, ScanContext, float]]) -> list[Con
     highest = max(levels, default=float("nan"))
     native_times = [c.acquisition_time_s for (m, c, lv), call in zip(series, calls) if m == "T1" and lv >= POST_LEVEL_RATIO * highest and c.acquisition_time_s is not None]
     out = []
-    for (map_type, context, level), call in zip(series, calls):
+    for (_map_type, context, level), call in zip(series, calls):
         if call is None:
             call = _by_level(context, level, highest, min(native_times, default=None), lone=len(levels) == 1)
         out.append(call)

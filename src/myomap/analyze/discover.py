@@ -247,7 +247,7 @@ def _read_maps(inventory: Inventory, errors: list[str]) -> tuple[list[MapSlice],
         # Decoded once to know it can be; held again only while its patient is analysed (see MapSlice.loaded).
         level = t1_level_ms(pixels * np.float32(factor)) if map_type == "T1" else math.nan  # for the contrast call
         slices.append(replace(_slice(meta, map_type, None), source=meta, ms_per_unit=float(factor), level_ms=level))
-    for syntax, lines in undecodable.items():
+    for lines in undecodable.values():
         errors.append(lines[0] if len(lines) == 1 else f"{len(lines)} map images cannot be decoded, e.g. {lines[0]}")
     return slices, failed
 

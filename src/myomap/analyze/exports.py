@@ -16,7 +16,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from pydicom.uid import generate_uid
 
 from myomap.analyze.clinical import fmt_value

@@ -67,9 +67,9 @@ def analyze(
     """
     from myomap.analyze.outfolder import OutputFolderError, RunInterrupted
     from myomap.analyze.settings import AnalyzeConfig
-    from myomap.report.analysis import analyze as run_analyze
     from myomap.config import ConfigError
     from myomap.model.inference import ModelFileError
+    from myomap.report.analysis import analyze as run_analyze
 
     if overwrite and resume:
         raise fail("--overwrite and --resume exclude each other", EXIT_USAGE)

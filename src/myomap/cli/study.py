@@ -74,9 +74,9 @@ def demo(
     Example: [bold]myomap demo -o demo-out[/]
     """
     from myomap.analyze.settings import AnalyzeConfig
-    from myomap.report.analysis import analyze as run_analyze
     from myomap.analyze.truth import summarise_truth, truth_rows, write_truth_csv
     from myomap.phantom.cohort import SimulationConfig, SimulationError, simulate_cohort
+    from myomap.report.analysis import analyze as run_analyze
 
     phantom = out / "phantom"
     rows: list[dict] = []

@@ -14,6 +14,7 @@ doubly wound parts are outside; fewer than three points raise ValueError.
 from __future__ import annotations
 
 import numpy as np
+
 from myomap.conventions import BLOOD_POOL, MYOCARDIUM
 from myomap.geometry.polygon import polygon_mask
 

@@ -160,7 +160,7 @@ def _locate(segmenter, images, levels: dict[int, list[list[Window]]], reasons: l
     pending = set(levels)
     for depth in range(max((len(v) for v in levels.values()), default=0)):
         inputs, usable = [], []
-        for k, window in ((k, w) for k in sorted(pending) if depth < len(levels[k]) for w in levels[k][depth]):
+        for k, window in ((j, w) for j in sorted(pending) if depth < len(levels[j]) for w in levels[j][depth]):
             pixels, inside = cut_window(images[k], window)
             if inside.mean() < 0.05:  # a tile that is almost all outside the image cannot show an LV
                 continue

@@ -21,7 +21,6 @@ from myomap.conventions import SLICE_POSITIONS
 from myomap.phantom.tissues import Phenotype, Tissue
 
 
-
 @dataclass(frozen=True)
 class Fourier:
     """A smooth periodic function ``mean * (1 + sum_k c_k cos(k t) + s_k sin(k t))``, t in radians."""
