@@ -245,6 +245,54 @@ def _loss(name: str):
     return lambda logits, target: jaccard(logits, target) + ce(logits, target)
 
 
+def _load_samples(datas: list[Path], run: Path, config: TrainConfig) -> dict[str, list]:
+    """Every data set's samples by split, each data set split by patient (its split file written into ``run``)."""
+    errors: list[str] = []
+    samples: dict[str, list] = {"train": [], "val": [], "test": []}
+    for k, path in enumerate(datas):
+        split = patient_split(path, config.split, config.seed, run / ("split.csv" if k == 0 else f"split-{k + 1}.csv"))
+        if config.window_spacing_mm is None:
+            groups = load_samples(path, split, config.input_size, config.crop, errors, dataset=k)
+        else:
+            groups = load_sources(path, split, k, errors)
+        for name, items in groups.items():
+            samples.setdefault(name, []).extend(items)
+    for error in errors:
+        log.warning(error)
+    if not samples["train"]:
+        raise TrainingError(f"{', '.join(map(str, datas))}: no usable training images (split 'train' is empty)")
+    counts = {k: sum(s.role == "map" for s in v) for k, v in samples.items()}
+    log.info("maps per split: %s; weighted training images: %d", counts, sum(s.role == "weighted" for s in samples["train"]))
+    return samples
+
+
+def _trainer(run: Path, config: TrainConfig, progress_bar: bool) -> tuple[L.Trainer, L.pytorch.callbacks.ModelCheckpoint]:
+    """The Lightning trainer of a run, with the checkpoint callback that keeps the best and the last model."""
+    checkpoints = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=run / "checkpoints", filename="best", monitor="val_iou", mode="max", save_last=True
+    )
+    loggers = [L.pytorch.loggers.CSVLogger(run / "logs", name="csv"), L.pytorch.loggers.TensorBoardLogger(run / "logs", name="tensorboard")]
+    precision = config.precision
+    if precision == "auto":
+        precision = "bf16-mixed" if torch.cuda.is_available() else "32-true"
+    trainer = L.Trainer(
+        max_epochs=config.epochs,
+        max_time={"minutes": config.max_minutes} if config.max_minutes else None,
+        accelerator=config.accelerator,
+        devices=config.devices if config.devices == "auto" else _devices(config.devices),
+        num_nodes=config.num_nodes,
+        precision=precision,
+        callbacks=[checkpoints],
+        logger=loggers,
+        reload_dataloaders_every_n_epochs=1,
+        enable_progress_bar=progress_bar,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        deterministic=False,
+    )
+    return trainer, checkpoints
+
+
 def train(data, run: str | Path, config: TrainConfig, *, resume: bool = False, progress_bar: bool = True) -> Path:
     """Train on one data set or several (``data`` a path or a list) into the run folder ``run``; returns ``model.pt``.
 
@@ -273,45 +321,8 @@ def train(data, run: str | Path, config: TrainConfig, *, resume: bool = False, p
     run.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run / "config.yaml", to_yaml(config))
 
-    errors: list[str] = []
-    samples: dict[str, list] = {"train": [], "val": [], "test": []}
-    for k, path in enumerate(datas):
-        split = patient_split(path, config.split, config.seed, run / ("split.csv" if k == 0 else f"split-{k + 1}.csv"))
-        if config.window_spacing_mm is None:
-            groups = load_samples(path, split, config.input_size, config.crop, errors, dataset=k)
-        else:
-            groups = load_sources(path, split, k, errors)
-        for name, items in groups.items():
-            samples.setdefault(name, []).extend(items)
-    for error in errors:
-        log.warning(error)
-    if not samples["train"]:
-        raise TrainingError(f"{', '.join(map(str, datas))}: no usable training images (split 'train' is empty)")
-    counts = {k: sum(s.role == "map" for s in v) for k, v in samples.items()}
-    log.info("maps per split: %s; weighted training images: %d", counts, sum(s.role == "weighted" for s in samples["train"]))
-
-    checkpoints = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=run / "checkpoints", filename="best", monitor="val_iou", mode="max", save_last=True
-    )
-    loggers = [L.pytorch.loggers.CSVLogger(run / "logs", name="csv"), L.pytorch.loggers.TensorBoardLogger(run / "logs", name="tensorboard")]
-    precision = config.precision
-    if precision == "auto":
-        precision = "bf16-mixed" if torch.cuda.is_available() else "32-true"
-    trainer = L.Trainer(
-        max_epochs=config.epochs,
-        max_time={"minutes": config.max_minutes} if config.max_minutes else None,
-        accelerator=config.accelerator,
-        devices=config.devices if config.devices == "auto" else _devices(config.devices),
-        num_nodes=config.num_nodes,
-        precision=precision,
-        callbacks=[checkpoints],
-        logger=loggers,
-        reload_dataloaders_every_n_epochs=1,
-        enable_progress_bar=progress_bar,
-        enable_model_summary=False,
-        log_every_n_steps=1,
-        deterministic=False,
-    )
+    samples = _load_samples(datas, run, config)
+    trainer, checkpoints = _trainer(run, config, progress_bar)
     if torch.cuda.is_available():
         module.network = module.network.to(memory_format=torch.channels_last)
     start = time.perf_counter()
