@@ -73,7 +73,9 @@ def main() -> None:
         tmp = Path(tmp)
         rows: dict[str, list[dict]] = {"val": [], "test": []}
         results = {
-            split: analyze(subjects(args.data, split), tmp / split, config, on_patient=lambda done, split=split: rows[split].extend(truth_rows(done)))
+            split: analyze(
+                subjects(args.data, split), tmp / split, config, on_patient=lambda done, split=split: rows[split].extend(truth_rows(done))
+            )
             for split in ("val", "test")
         }
         for split, result in results.items():

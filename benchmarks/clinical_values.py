@@ -129,7 +129,9 @@ def report(data: Path) -> None:
             blood[prefix] += [(100.0 * (m - t) / t, se) for m, t, se in pairs[:-1]]
             pooled[prefix].append((100.0 * (pairs[-1][0] - pairs[-1][1]) / pairs[-1][1], pairs[-1][2]))
         truth, hct = float(subject["ecv_percent"]), float(subject["hematocrit"])
-        rows, clean_rows = (ecv_rows(subject["subject"], *(patient_values(v[k][0]) for k in ("T1", "T1post")), hct) for v in (values, clean))
+        rows, clean_rows = (
+            ecv_rows(subject["subject"], *(patient_values(v[k][0]) for k in ("T1", "T1post")), hct) for v in (values, clean)
+        )
         ecv_global.append(rows[0]["ecv_percent"] - truth)
         noisy_pixels, clean_pixels = (tuple(segment_pixels(v[k][0]) for k in ("T1", "T1post")) for v in (values, clean))
         for row, clean_row in zip(rows[1:], clean_rows[1:]):

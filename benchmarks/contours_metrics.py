@@ -58,7 +58,9 @@ def main() -> None:
             for image in images
             for c, endo in ((image.contours["reference"].epi, False), (image.contours["reference"].endo, True))
         ]
-        print(f"\n== best achievable Hausdorff (paper Fig. 9): median {np.nanmedian(best):.2f} mm, 90th percentile {np.nanpercentile(best, 90):.2f} mm ==")
+        print(
+            f"\n== best achievable Hausdorff (paper Fig. 9): median {np.nanmedian(best):.2f} mm, 90th percentile {np.nanpercentile(best, 90):.2f} mm =="
+        )
 
         print("\n== Table 8 ablation, observer 2's mask against the reference contours (mean HD, both contours) ==")
         for name, steps in ContourSteps.ablation():

@@ -93,7 +93,9 @@ def curve_fit_reference(map_type: str, y: np.ndarray, t: np.ndarray) -> float:
         for flip in range(t.size + 1):
             ys = y * np.where(np.arange(t.size) < flip, -1.0, 1.0)
             try:
-                p, _ = curve_fit(_ir, t, ys, p0=[ys[-1], 2 * ys[-1], 800.0], bounds=([-np.inf, -np.inf, 10], [np.inf, np.inf, 6000]), maxfev=2000)
+                p, _ = curve_fit(
+                    _ir, t, ys, p0=[ys[-1], 2 * ys[-1], 800.0], bounds=([-np.inf, -np.inf, 10], [np.inf, np.inf, 6000]), maxfev=2000
+                )
             except RuntimeError:
                 continue
             rss = float(np.sum((_ir(t, *p) - ys) ** 2))
@@ -133,7 +135,9 @@ def main() -> None:
         corrected = accuracy(tmp / "clinical", noise_correction=True)
         for kind in ("T1", "T2"):
             within = np.mean(np.abs(high[kind]) <= 0.01)
-            print(f"{kind} very high SNR: {100 * within:.2f} % of {high[kind].size} pixels within 1 % of the noise-free truth (target >= 99 %)")
+            print(
+                f"{kind} very high SNR: {100 * within:.2f} % of {high[kind].size} pixels within 1 % of the noise-free truth (target >= 99 %)"
+            )
             print(
                 f"{kind} clinical SNR:  median error {100 * np.median(clinical[kind]):+.3f} % (target |.| < 0.5 %), "
                 f"median |error| {100 * np.median(np.abs(clinical[kind])):.2f} %, {clinical[kind].size} pixels"
@@ -156,7 +160,9 @@ def main() -> None:
             theirs = np.array([curve_fit_reference(map_type, y[:, k], series.times_ms) for k in range(pick.size)])
             reference_times[map_type] = (time.perf_counter() - start) / pick.size
             diff = np.abs(ours / theirs - 1.0)
-            print(f"{map_type}: median relative difference {100 * np.nanmedian(diff):.4f} % (target < 0.1 %), 95th percentile {100 * np.nanpercentile(diff, 95):.3f} %, {pick.size} body pixels")
+            print(
+                f"{map_type}: median relative difference {100 * np.nanmedian(diff):.4f} % (target < 0.1 %), 95th percentile {100 * np.nanpercentile(diff, 95):.3f} %, {pick.size} body pixels"
+            )
 
         print(f"\n== speed, 256x256 slice, median of {args.repeats} runs ==")
         labels = {"T1": ("T1 MOLLI, 8 images", " (target < 1 s)", " (target >= 100x)"), "T2": ("T2, 3 images", "", "")}

@@ -43,12 +43,17 @@ def main() -> None:
             save_model_file(model_file, build_network(spec).eval(), default_meta(spec, 224))
             onnx_file = export_onnx(model_file, Path(tmp) / f"{name}.onnx")
             rates = {}
-            for backend, segmenter in (("pytorch", Segmenter.from_file(model_file)), ("onnxruntime", OnnxSegmenter.from_file(onnx_file, threads=args.threads))):
+            for backend, segmenter in (
+                ("pytorch", Segmenter.from_file(model_file)),
+                ("onnxruntime", OnnxSegmenter.from_file(onnx_file, threads=args.threads)),
+            ):
                 one = median_seconds(lambda: segmenter.predict(slices[:1], batch_size=1), args.repeats)
                 many = median_seconds(lambda: segmenter.predict(slices, batch_size=16), args.repeats)
                 rates[backend] = (1 / one, 16 / many)
                 print(f"{name:<16}{backend:<14}{1 / one:>10.2f}{16 / many:>10.2f}")
-            print(f"{name:<16}{'ratio ORT/eager':<14}{rates['onnxruntime'][0] / rates['pytorch'][0]:>10.2f}{rates['onnxruntime'][1] / rates['pytorch'][1]:>10.2f}")
+            print(
+                f"{name:<16}{'ratio ORT/eager':<14}{rates['onnxruntime'][0] / rates['pytorch'][0]:>10.2f}{rates['onnxruntime'][1] / rates['pytorch'][1]:>10.2f}"
+            )
 
     print("\n== training throughput, CPU, batch 16, 224 x 224 (forward + backward + Adam) ==")
     for name in args.models:

@@ -99,11 +99,15 @@ def main() -> None:
         data = tmp / "run0"
         print(f"\n== myomap simulate --subjects {args.subjects} --seed {args.seed} ==")
         print(f"wall time, median of {args.repeats}: {statistics.median(times):.1f} s  (runs: {', '.join(f'{t:.1f}' for t in times)})")
-        print(f"peak memory of the largest process: {max(peaks):.0f} MiB at {args.subjects} subjects, {small_mem:.0f} MiB at {args.small} ({small_s:.1f} s)")
+        print(
+            f"peak memory of the largest process: {max(peaks):.0f} MiB at {args.subjects} subjects, {small_mem:.0f} MiB at {args.small} ({small_s:.1f} s)"
+        )
         print(f"byte-identical across repeats: {len(set(digests)) == 1}")
 
         rows = observer_agreement(data)
-        print(f"\n== simulated inter-observer agreement (test subjects, {len({r['subject'] for r in rows})} subjects, all observer pairs) ==")
+        print(
+            f"\n== simulated inter-observer agreement (test subjects, {len({r['subject'] for r in rows})} subjects, all observer pairs) =="
+        )
         print("paper, experts among themselves: Dice 90.8 %, HD 2.65 mm, MSD 1.12 mm; apical Dice 88.1 %")
         print(f"{'group':<14}{'n':>5}{'Dice':>8}{'HD mm':>8}{'MSD mm':>8}")
         for key in (None, "contour", "map_type", "slice"):

@@ -194,7 +194,9 @@ def main() -> None:
     args = parser.parse_args()
     cases = conditions(args.data, args.subjects)
     models = {name: load(path) for name, path in (m.split("=", 1) for m in args.model)}
-    print("\n== robustness, phantom subjects never trained on; Dice of the myocardium (no contours = 0), mean Hausdorff (mm), share of maps with contours ==")
+    print(
+        "\n== robustness, phantom subjects never trained on; Dice of the myocardium (no contours = 0), mean Hausdorff (mm), share of maps with contours =="
+    )
     header = f"{'condition':<16}{'maps':>5}" + "".join(f"{name + ' Dice':>14}{'HD':>7}{'found':>7}" for name in models)
     print(header)
     results: dict[str, dict[str, tuple]] = {}

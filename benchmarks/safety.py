@@ -51,7 +51,11 @@ print(result.analysed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 def simulate(folder: Path, subjects: int, seed: int) -> Path:
     if not (folder / "manifest.csv").is_file() or len([p for p in folder.iterdir() if p.name.startswith("sub-")]) < subjects:
-        subprocess.run([*MYOMAP, "simulate", str(folder), "--subjects", str(subjects), "--seed", str(seed), "--overwrite"], check=True, capture_output=True)
+        subprocess.run(
+            [*MYOMAP, "simulate", str(folder), "--subjects", str(subjects), "--seed", str(seed), "--overwrite"],
+            check=True,
+            capture_output=True,
+        )
     return folder
 
 
@@ -65,7 +69,10 @@ def canaries(cohort: Path, work: Path) -> None:
         run = subprocess.run([*MYOMAP, "-v", "analyze", str(exam), "-o", str(out), *extra], capture_output=True, text=True)
         hits = canary_hits(out, run.stdout + run.stderr, dates="--keep-dates" not in extra)
         files = sum(1 for p in out.rglob("*") if p.is_file())
-        print(f"PHI canaries {name}: {len(hits)} hit(s) in {files} output files and the console (exit {run.returncode})" + (f": {hits[:5]}" if hits else ""))
+        print(
+            f"PHI canaries {name}: {len(hits)} hit(s) in {files} output files and the console (exit {run.returncode})"
+            + (f": {hits[:5]}" if hits else "")
+        )
 
 
 def peak_rss(cohort: Path, work: Path, counts: tuple[int, ...], repeats: int) -> None:
@@ -76,18 +83,26 @@ def peak_rss(cohort: Path, work: Path, counts: tuple[int, ...], repeats: int) ->
             out = work / f"rss-{n}-{k}"
             shutil.rmtree(out, ignore_errors=True)
             start = time.perf_counter()
-            done = subprocess.run([sys.executable, "-c", RSS_SCRIPT, str(cohort), str(n), str(out)], capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [sys.executable, "-c", RSS_SCRIPT, str(cohort), str(n), str(out)], capture_output=True, text=True, check=True
+            )
             analysed, kib = (int(v) for v in done.stdout.split()[-2:])
             values.append(kib / 1024)
             print(f"  {n} subjects ({analysed} maps analysed): peak RSS {kib / 1024:.0f} MiB in {time.perf_counter() - start:.0f} s")
             shutil.rmtree(out, ignore_errors=True)
         peaks[n] = statistics.median(values)
     small, large = peaks[counts[0]], peaks[counts[-1]]
-    print(f"Peak RSS: {small:.0f} MiB for {counts[0]} subjects, {large:.0f} MiB for {counts[-1]} (median of {repeats}); ratio {large / small:.3f} (target <= 1.15)")
+    print(
+        f"Peak RSS: {small:.0f} MiB for {counts[0]} subjects, {large:.0f} MiB for {counts[-1]} (median of {repeats}); ratio {large / small:.3f} (target <= 1.15)"
+    )
 
 
 def _hashes(out: Path) -> dict[str, str]:
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*")) if p.is_file() and p.name != "run.json"}
+    return {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != "run.json"
+    }
 
 
 def _status(out: Path) -> str:
@@ -136,9 +151,14 @@ def kill_test(cohort: Path, work: Path, trials: int, seed: int) -> None:
         for key, ok in zip(tally, results):
             tally[key] += ok
         late = "" if running else " (the run had already ended)"
-        print(f"  trial {trial + 1}: {signal.Signals(sent).name} after {delay:.1f} s{late} (exit {code}); strays {len(strays)}, run.json {status}, resume exit {resumed.returncode}, identical {same}")
+        print(
+            f"  trial {trial + 1}: {signal.Signals(sent).name} after {delay:.1f} s{late} (exit {code}); strays {len(strays)}, run.json {status}, resume exit {resumed.returncode}, identical {same}"
+        )
         shutil.rmtree(out, ignore_errors=True)
-    print(f"Kill test ({trials} trials at random moments of a {duration:.0f} s run, after {startup:.0f} s of start-up): " + ", ".join(f"{k} {v}/{trials}" for k, v in tally.items()))
+    print(
+        f"Kill test ({trials} trials at random moments of a {duration:.0f} s run, after {startup:.0f} s of start-up): "
+        + ", ".join(f"{k} {v}/{trials}" for k, v in tally.items())
+    )
 
 
 def main() -> None:

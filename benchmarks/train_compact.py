@@ -90,8 +90,12 @@ def main() -> None:
     agreement = observer_agreement(data)
     myo = [r["dice"] for r in agreement if r["contour"] == "epicardial"]
     hd = [r["hausdorff_mm"] for r in agreement]
-    print(f"\n== {args.model}, input {args.input_size}, crop {args.crop}, loss {args.loss}, {args.epochs} epochs x {args.images_per_epoch} images, CPU ==")
-    print(f"training: {minutes:.1f} min wall (data loading included), {throughput:.2f} training images/s over the whole fit (validation included)")
+    print(
+        f"\n== {args.model}, input {args.input_size}, crop {args.crop}, loss {args.loss}, {args.epochs} epochs x {args.images_per_epoch} images, CPU =="
+    )
+    print(
+        f"training: {minutes:.1f} min wall (data loading included), {throughput:.2f} training images/s over the whole fit (validation included)"
+    )
     print(
         f"test maps: {result['maps']}; myocardium Dice {result['dice_myocardium']:.3f} (target >= 0.85), blood-pool Dice {result['dice_blood_pool']:.3f}, "
         f"mean Hausdorff {result['hd_mm']:.2f} mm (target <= 4 mm), missing contours {result['missing_contours']}"

@@ -79,5 +79,21 @@ def test_train_rejects_bad_settings_in_one_line(cohort, tmp_path):
     (tmp_path / "c.yaml").write_text("epochs: 10\nlearning_rat: 0.1\n")
     result = runner.invoke(app, ["train", str(cohort), "-o", str(tmp_path / "r"), "--config", str(tmp_path / "c.yaml")])
     assert result.exit_code == 1 and "unknown settings: learning_rat" in result.output
-    result = runner.invoke(app, ["train", str(cohort), "-o", str(tmp_path / "r"), "--encoder-weights", str(tmp_path / "none.pth"), "--model", "unet-resnet18-tiny", "--epochs", "1", "--weighted-epochs", "0"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(cohort),
+            "-o",
+            str(tmp_path / "r"),
+            "--encoder-weights",
+            str(tmp_path / "none.pth"),
+            "--model",
+            "unet-resnet18-tiny",
+            "--epochs",
+            "1",
+            "--weighted-epochs",
+            "0",
+        ],
+    )
     assert result.exit_code == 1 and "Nothing is downloaded" in result.output

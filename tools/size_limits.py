@@ -65,7 +65,9 @@ def check_file(path: Path) -> list[tuple[str, bool]]:
     if n_module > MAX_MODULE_LINES:
         head = [line.strip() for line in lines[:30] if line.strip().startswith(_REASON)]
         why = head[0][len(_REASON) :].strip() if head else None
-        findings.append((f"{path}: module has {n_module} lines of code (limit {MAX_MODULE_LINES})" + (f"; why: {why}" if why else ""), why is not None))
+        findings.append(
+            (f"{path}: module has {n_module} lines of code (limit {MAX_MODULE_LINES})" + (f"; why: {why}" if why else ""), why is not None)
+        )
     for node in _functions(tree):
         start = min([node.lineno] + [d.lineno for d in node.decorator_list])
         n = sum(1 for k in range(node.body[0].lineno, (node.end_lineno or node.lineno) + 1) if k not in blank)

@@ -44,7 +44,16 @@ def test_native_and_post_contrast_stacks_are_kept_apart(analysed):
 def test_pooled_values_carry_context_flags_and_blood_pool(analysed):
     values = _csv(analysed.out / "values.csv")
     assert {(r["map_type"], r["contrast"]) for r in values} == {("T1", "native"), ("T1", "post"), ("T2", "native")}
-    for column in ("field_strength_t", "sequence", "heart_rate_bpm", "n_slices", "slices_excluded", "reference_flag", "few_pixels", "n_missing"):
+    for column in (
+        "field_strength_t",
+        "sequence",
+        "heart_rate_bpm",
+        "n_slices",
+        "slices_excluded",
+        "reference_flag",
+        "few_pixels",
+        "n_missing",
+    ):
         assert all(column in r for r in values), column
     native_global = next(r for r in values if r["contrast"] == "native" and r["map_type"] == "T1" and r["region"] == "global")
     assert native_global["reference_low"] == "908" and native_global["reference_flag"] in ("low", "normal", "high")
@@ -147,7 +156,17 @@ def test_patient_ecv_names_the_segments_left_without_an_ecv():
     from myomap.analyze.clinical import patient_ecv
 
     def rows(contrast, myo_ms, blood_ms, thin):
-        out = [{"map_type": "T1", "contrast": contrast, "region": "blood", "segment": None, "eroded": True, "median_ms": blood_ms, "few_pixels": False}]
+        out = [
+            {
+                "map_type": "T1",
+                "contrast": contrast,
+                "region": "blood",
+                "segment": None,
+                "eroded": True,
+                "median_ms": blood_ms,
+                "few_pixels": False,
+            }
+        ]
         for segment in (None, 1, 2):
             out.append({"map_type": "T1", "contrast": contrast, "region": f"segment_{segment}" if segment else "global", "segment": segment,
                         "eroded": True, "median_ms": myo_ms, "few_pixels": segment is not None and segment == thin})  # fmt: skip

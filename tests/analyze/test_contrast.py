@@ -35,7 +35,11 @@ def test_a_lone_series_is_called_by_the_first_rule_that_decides(context, level, 
 def test_time_order_and_value_range_split_two_unlabelled_series():
     native, post = _ctx(acquisition_time_s=36000.0), _ctx(acquisition_time_s=37200.0)
     calls = classify_study([("T1", post, 450.0), ("T1", native, 1150.0), ("T2", _ctx(), 50.0)])
-    assert calls == [ContrastCall("post", "acquisition-time+value-range"), ContrastCall("native", "default"), ContrastCall("native", "default")]
+    assert calls == [
+        ContrastCall("post", "acquisition-time+value-range"),
+        ContrastCall("native", "default"),
+        ContrastCall("native", "default"),
+    ]
     # Without times the level alone decides, and says so.
     assert classify_study([("T1", _ctx(), 450.0), ("T1", _ctx(), 1150.0)])[0] == ContrastCall("post", "value-range")
 
@@ -68,9 +72,7 @@ class _Map:
 
 def test_one_decision_per_series_applied_to_all_its_slices():
     slices = [
-        _Map(Path(f"{s}{k}.dcm"), "T1", s, _ctx(), np.full((32, 32), level))
-        for s, level in (("a", 1000.0), ("b", 430.0))
-        for k in range(3)
+        _Map(Path(f"{s}{k}.dcm"), "T1", s, _ctx(), np.full((32, 32), level)) for s, level in (("a", 1000.0), ("b", 430.0)) for k in range(3)
     ]
     called = with_contrast(slices)
     assert [(m.series_uid, m.contrast) for m in called] == [("a", "native")] * 3 + [("b", "post")] * 3

@@ -19,7 +19,9 @@ def test_phantom_maps_are_found_grouped_and_ordered_base_to_apex(cohort):
     assert not any("--fit-missing" in n for n in found.notes)
     kinds = sorted({(r.kind, r.action) for r in found.series if "weighted" in r.kind})
     assert kinds == [("T1 weighted", "not fitted: the scanner's map is used"), ("T2 weighted", "not fitted: the scanner's map is used")]
-    assert sum(r.kind.endswith("map") for r in found.series) == 18 and all(r.action == "analyse 1 slice(s)" for r in found.series if r.kind.endswith("map"))
+    assert sum(r.kind.endswith("map") for r in found.series) == 18 and all(
+        r.action == "analyse 1 slice(s)" for r in found.series if r.kind.endswith("map")
+    )
 
 
 def test_order_does_not_depend_on_file_names(cohort, tmp_path):

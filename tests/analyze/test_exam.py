@@ -20,13 +20,30 @@ MAP = ("DERIVED", "PRIMARY", "T1 MAP")
 
 def _map(folder, name, *, z=0.0, series_uid="1.2.3.4", instance=1, value=1000, **tags):
     image = np.full((16, 16), value, np.uint16)
-    ds = mr_image(image, study_uid="1.2.3", series_uid=series_uid, series_number=7, description="MOLLI T1 MAP", image_type=MAP, position_mm=(0, 0, z), instance=instance, **tags)
+    ds = mr_image(
+        image,
+        study_uid="1.2.3",
+        series_uid=series_uid,
+        series_number=7,
+        description="MOLLI T1 MAP",
+        image_type=MAP,
+        position_mm=(0, 0, z),
+        instance=instance,
+        **tags,
+    )
     return save(ds, folder / name)
 
 
 def test_mixed_exam_is_classified_and_skipped_series_are_one_line(tmp_path):
     assert write_exam(tmp_path, 250, size=16) == 250  # one visit
-    ds = mr_image(np.ones((16, 16), np.uint16), study_uid="1.9", series_uid=generate_uid(), series_number=50, description="TI scout", InversionTime=150)
+    ds = mr_image(
+        np.ones((16, 16), np.uint16),
+        study_uid="1.9",
+        series_uid=generate_uid(),
+        series_number=50,
+        description="TI scout",
+        InversionTime=150,
+    )
     save(ds, tmp_path / "scout.dcm")
     found = discover([tmp_path])
     kinds = {r.series.split(" ", 1)[1].strip("'"): (r.kind, r.slices, r.action) for r in found.series}
@@ -71,7 +88,14 @@ def test_map_with_real_world_value_mapping_but_no_units_fails_alone(tmp_path):
 
 def test_enhanced_multiframe_maps_become_slices(tmp_path):
     frames = [np.full((16, 16), v, np.uint16) for v in (1000, 1100, 1200)]
-    ds = enhanced_mr(frames, [(0, 0, 0), (0, 0, 8), (0, 0, 16)], study_uid="1", series_uid="2", image_type=("DERIVED", "PRIMARY", "T1 MAP", "NONE"), rwv=(1.0, 0.0, "ms"))
+    ds = enhanced_mr(
+        frames,
+        [(0, 0, 0), (0, 0, 8), (0, 0, 16)],
+        study_uid="1",
+        series_uid="2",
+        image_type=("DERIVED", "PRIMARY", "T1 MAP", "NONE"),
+        rwv=(1.0, 0.0, "ms"),
+    )
     save(ds, tmp_path / "enhanced.dcm")
     found = discover([tmp_path])
     assert not found.errors
@@ -87,7 +111,10 @@ def test_fit_missing_hint_only_when_true(tmp_path):
     text = " ".join(result.output.split())
     assert result.exit_code == 3 and "no T1 or T2 maps found" in text and "--fit-missing" not in text  # 3: nothing analysed
     for k, ti in enumerate((100, 200, 400, 800), start=1):
-        save(mr_image(np.full((8, 8), 10 * k, np.uint16), study_uid="1", series_uid="3", instance=k, InversionTime=ti), tmp_path / "w" / f"{k}.dcm")
+        save(
+            mr_image(np.full((8, 8), 10 * k, np.uint16), study_uid="1", series_uid="3", instance=k, InversionTime=ti),
+            tmp_path / "w" / f"{k}.dcm",
+        )
     result = runner.invoke(app, ["analyze", str(tmp_path / "w"), "-o", str(tmp_path / "o2"), "--no-report"])
     assert result.exit_code == 3 and "weighted images need --fit-missing" in " ".join(result.output.split())
 
@@ -119,7 +146,9 @@ def test_ten_thousand_unrelated_files_are_one_note(tmp_path):
     _map(tmp_path, "map.dcm")
     found = discover([tmp_path])
     assert not found.errors
-    assert [n for n in found.notes if "not DICOM" in n] == [f"10000 file(s) are not DICOM (e.g. {junk / 'file00000.bin'}, {junk / 'file00001.bin'}); skipped"]
+    assert [n for n in found.notes if "not DICOM" in n] == [
+        f"10000 file(s) are not DICOM (e.g. {junk / 'file00000.bin'}, {junk / 'file00001.bin'}); skipped"
+    ]
     assert sum(len(s) for s in found.patients.values()) == 1
 
 
@@ -127,8 +156,13 @@ def test_ten_thousand_unrelated_files_are_one_note(tmp_path):
 def test_analyze_prints_the_found_series_and_names_the_series_of_each_slice(cohort, tmp_path):
     subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
     shutil.copytree(subject / "T1_mid", tmp_path / "in" / "T1_mid")
-    save(mr_image(np.ones((8, 8), np.uint16), study_uid="1", series_uid="2", series_number=1, description="localizer"), tmp_path / "in" / "loc.dcm")
-    result = CliRunner().invoke(app, ["analyze", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-report", "--no-tta", "--keep-phi"])
+    save(
+        mr_image(np.ones((8, 8), np.uint16), study_uid="1", series_uid="2", series_number=1, description="localizer"),
+        tmp_path / "in" / "loc.dcm",
+    )
+    result = CliRunner().invoke(
+        app, ["analyze", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-report", "--no-tta", "--keep-phi"]
+    )
     assert result.exit_code == 0, result.output
     assert "found series" in result.output and "localizer" in result.output and "skip" in result.output and "analyse" in result.output
     (row,) = csv.DictReader((tmp_path / "out" / "slices.csv").open())
@@ -184,5 +218,9 @@ def test_analyze_runs_on_nifti_maps(cohort, tmp_path):
     slices: list = []
     result = analyze([tmp_path / "in"], tmp_path / "out", AnalyzeConfig(map_type="T1", tta=False, report=False), on_patient=slices.extend)
     assert not result.errors, result.errors
-    assert sorted((r.slice.slice_position, r.slice.path.name) for r in slices) == [("apical", "t1_apical.nii"), ("basal", "t1_basal.nii"), ("mid", "t1_mid.nii")]
+    assert sorted((r.slice.slice_position, r.slice.path.name) for r in slices) == [
+        ("apical", "t1_apical.nii"),
+        ("basal", "t1_basal.nii"),
+        ("mid", "t1_mid.nii"),
+    ]
     assert all(r.values for r in slices)

@@ -21,7 +21,16 @@ def canary_exam(cohort, tmp_path_factory) -> Path:
 
 def test_the_canary_exam_carries_every_kind_of_identifier(canary_exam):
     ds = pydicom.dcmread(next(canary_exam.rglob("map.dcm")))
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "InstitutionName", "StationName", "DeviceSerialNumber", "AccessionNumber", "OperatorsName"):
+    for keyword in (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "InstitutionName",
+        "StationName",
+        "DeviceSerialNumber",
+        "AccessionNumber",
+        "OperatorsName",
+    ):
         assert "CNRY" in str(ds.get(keyword)) or str(ds.get(keyword)).startswith("18"), keyword
     assert ds.StudyInstanceUID.startswith(UID_ROOT) and ds.SOPInstanceUID.startswith(UID_ROOT)
     assert any(element.tag.is_private for element in ds)

@@ -57,7 +57,9 @@ def test_an_annulus_gives_its_known_values_and_writes_nothing(tmp_path, monkeypa
 
 def test_the_uneroded_ring_takes_in_the_partial_volume_border():
     pixels, labels = _annulus()
-    result = analyse_slice(pixels, SPACING, _prediction(labels), SliceSettings(erosion_margin_px=0.0), SliceFacts("T1", "mid", given_reference=ON_THE_RING))
+    result = analyse_slice(
+        pixels, SPACING, _prediction(labels), SliceSettings(erosion_margin_px=0.0), SliceFacts("T1", "mid", given_reference=ON_THE_RING)
+    )
     whole = result.global_values(eroded=False)
     assert whole.median_ms == MYO_MS and whole.get("mean_ms") >= MYO_MS  # blood pixels at the fitted border pull the mean up
 

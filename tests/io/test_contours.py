@@ -24,10 +24,22 @@ def test_round_trip(tmp_path):
         ("{not json", "not a readable contours JSON"),
         ("[1, 2]", "expected a JSON object"),
         ('{"epicardial_contours_x": [1,2,3]}', "missing key epicardial_contours_y"),
-        ('{"epicardial_contours_x": [1,2], "epicardial_contours_y": [1,2], "endocardial_contours_x": [1,2,3], "endocardial_contours_y": [1,2,3]}', "2 points"),
-        ('{"epicardial_contours_x": [1,2,3], "epicardial_contours_y": [1,2], "endocardial_contours_x": [1,2,3], "endocardial_contours_y": [1,2,3]}', "3 x but 2 y"),
-        ('{"epicardial_contours_x": [1,2,"a"], "epicardial_contours_y": [1,2,3], "endocardial_contours_x": [1,2,3], "endocardial_contours_y": [1,2,3]}', "not numbers"),
-        ('{"epicardial_contours_x": [1,2,NaN], "epicardial_contours_y": [1,2,3], "endocardial_contours_x": [1,2,3], "endocardial_contours_y": [1,2,3]}', "non-finite"),
+        (
+            '{"epicardial_contours_x": [1,2], "epicardial_contours_y": [1,2], "endocardial_contours_x": [1,2,3], "endocardial_contours_y": [1,2,3]}',
+            "2 points",
+        ),
+        (
+            '{"epicardial_contours_x": [1,2,3], "epicardial_contours_y": [1,2], "endocardial_contours_x": [1,2,3], "endocardial_contours_y": [1,2,3]}',
+            "3 x but 2 y",
+        ),
+        (
+            '{"epicardial_contours_x": [1,2,"a"], "epicardial_contours_y": [1,2,3], "endocardial_contours_x": [1,2,3], "endocardial_contours_y": [1,2,3]}',
+            "not numbers",
+        ),
+        (
+            '{"epicardial_contours_x": [1,2,NaN], "epicardial_contours_y": [1,2,3], "endocardial_contours_x": [1,2,3], "endocardial_contours_y": [1,2,3]}',
+            "non-finite",
+        ),
     ],
 )
 def test_bad_files_name_the_file_and_the_problem(tmp_path, text, reason):

@@ -71,7 +71,14 @@ def jpeg_lossless(image: np.ndarray) -> bytes:
 
 
 def _map(values, series_uid="1.2.3.9", study_uid="1.2.3"):
-    return mr_image(values, study_uid=study_uid, series_uid=series_uid, series_number=9, description="MOLLI T1 MAP", image_type=("DERIVED", "PRIMARY", "T1 MAP"))
+    return mr_image(
+        values,
+        study_uid=study_uid,
+        series_uid=series_uid,
+        series_number=9,
+        description="MOLLI T1 MAP",
+        image_type=("DERIVED", "PRIMARY", "T1 MAP"),
+    )
 
 
 def test_jpeg_lossless_philips_style_export_is_read_by_discover(tmp_path):

@@ -48,7 +48,14 @@ def test_philips_inversion_delay_private_tag(tmp_path, implicit):
     uid = generate_uid()
     files = []
     for k, t in enumerate(TIMES, start=1):
-        ds = mr_image(np.full((8, 8), 100 * k, np.uint16), study_uid="1.2", series_uid=uid, instance=k, Manufacturer="Philips Medical Systems", InversionTime=20)
+        ds = mr_image(
+            np.full((8, 8), 100 * k, np.uint16),
+            study_uid="1.2",
+            series_uid=uid,
+            instance=k,
+            Manufacturer="Philips Medical Systems",
+            InversionTime=20,
+        )
         _philips(ds, t)
         if implicit:  # as exported without a private dictionary: raw little-endian float bytes
             ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
@@ -87,7 +94,13 @@ def test_t2_preparation_conventions(tmp_path, tags, source):
 def test_real_world_value_mapping_wins_over_rescale(tmp_path):
     ds = mr_image(np.full((4, 4), 100, np.uint16), study_uid="1", series_uid="2", RescaleSlope=1, RescaleIntercept=0)
     ds.RealWorldValueMappingSequence = DicomSequence(
-        [_item(RealWorldValueSlope=2.5, RealWorldValueIntercept=-10, MeasurementUnitsCodeSequence=DicomSequence([_item(CodeValue="ms", CodingSchemeDesignator="UCUM")]))]
+        [
+            _item(
+                RealWorldValueSlope=2.5,
+                RealWorldValueIntercept=-10,
+                MeasurementUnitsCodeSequence=DicomSequence([_item(CodeValue="ms", CodingSchemeDesignator="UCUM")]),
+            )
+        ]
     )
     values, meta = read_image(save(ds, tmp_path / "m.dcm"))
     assert meta.scaling == vendor.ValueScaling(2.5, -10.0, "RealWorldValueMapping", "ms")

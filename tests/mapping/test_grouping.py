@@ -53,7 +53,18 @@ def test_mixed_matrix_sizes_in_a_series_are_one_clear_error(tmp_path):
     uid = generate_uid()
     for k, ti in enumerate(TIMES_MS[:4], start=1):
         size = (12, 12) if k != 3 else (10, 12)
-        save(mr_image(np.full(size, 100 * k, np.uint16), study_uid="1", series_uid=uid, series_number=4, description="MOLLI", instance=k, InversionTime=ti), tmp_path / "bad" / f"{k}.dcm")
+        save(
+            mr_image(
+                np.full(size, 100 * k, np.uint16),
+                study_uid="1",
+                series_uid=uid,
+                series_number=4,
+                description="MOLLI",
+                instance=k,
+                InversionTime=ti,
+            ),
+            tmp_path / "bad" / f"{k}.dcm",
+        )
     _ir_spin_echo(tmp_path / "good")
     report = fit_paths([tmp_path], tmp_path / "out", model="ir")
     assert len(report.outcomes) == 1
@@ -78,7 +89,14 @@ def test_enhanced_multiframe_molli_is_fitted_frame_by_frame(tmp_path):
 
     times = list(TIMES_MS)
     frames = [np.full((12, 12), round(1000 * abs(1 - 2 * np.exp(-t / T1_MS))), np.uint16) for t in times]
-    ds = enhanced_mr(frames, [(0.0, 0.0, 4.0)] * len(times), study_uid="1.2", series_uid=generate_uid(), description="IR_enhanced", inversion_times_ms=times)
+    ds = enhanced_mr(
+        frames,
+        [(0.0, 0.0, 4.0)] * len(times),
+        study_uid="1.2",
+        series_uid=generate_uid(),
+        description="IR_enhanced",
+        inversion_times_ms=times,
+    )
     save(ds, tmp_path / "in" / "enhanced.dcm")
     report = fit_paths([tmp_path / "in"], tmp_path / "out", model="ir")
     assert not report.errors, report.errors

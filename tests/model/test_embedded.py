@@ -47,7 +47,11 @@ def test_phantom_maps_are_found_in_any_view(segmenter, cohort, view):
     spacing = image.spacing_mm
     rows, cols = pixels.shape
     if view == "mirrored":
-        pixels, epi, endo = pixels[:, ::-1], np.column_stack([cols - 1 - epi[:, 0], epi[:, 1]]), np.column_stack([cols - 1 - endo[:, 0], endo[:, 1]])
+        pixels, epi, endo = (
+            pixels[:, ::-1],
+            np.column_stack([cols - 1 - epi[:, 0], epi[:, 1]]),
+            np.column_stack([cols - 1 - endo[:, 0], endo[:, 1]]),
+        )
     elif view == "rot90":
         pixels, spacing = np.rot90(pixels), spacing[::-1]
         epi, endo = (np.column_stack([xy[:, 1], cols - 1 - xy[:, 0]]) for xy in (epi, endo))

@@ -5,7 +5,7 @@ import pytest
 
 from myomap.io.dataset import load_dataset
 from myomap.model.config import TrainConfig
-from myomap.model.inference import Segmenter, export_onnx, OnnxSegmenter, load_model_file
+from myomap.model.inference import OnnxSegmenter, Segmenter, export_onnx, load_model_file
 from myomap.model.locate import NO_LV, locate_lv, search_levels
 from myomap.model.train import TrainingError, sample_weights, train
 from myomap.model.views import Source
@@ -59,7 +59,9 @@ def test_physical_model_records_its_pixel_size_and_needs_spacing(cohort, physica
     images, _ = load_dataset(cohort, roles=("map",), splits=("test",))
     with pytest.raises(ValueError, match="pixel spacing"):
         segmenter.predict_each([images[0].pixels])
-    predictions, reasons = segmenter.predict_each([i.pixels for i in images[:2]] + [np.full((64, 64), 3.0)], [i.spacing_mm for i in images[:2]] + [(1.0, 1.0)], tta=True)
+    predictions, reasons = segmenter.predict_each(
+        [i.pixels for i in images[:2]] + [np.full((64, 64), 3.0)], [i.spacing_mm for i in images[:2]] + [(1.0, 1.0)], tta=True
+    )
     assert "constant" in reasons[2] and predictions[2] is None
     for image, prediction, reason in zip(images, predictions[:2], reasons[:2]):
         # A two-epoch model may or may not find the LV; either way the answer is defined.

@@ -58,7 +58,12 @@ def test_segmenter_predicts_on_the_native_grid(cohort, run):
 
 @pytest.mark.parametrize(
     "image, message",
-    [(np.full((64, 64), 5.0), "constant"), (np.full((64, 64), np.nan), "NaN"), (np.ones((10, 300)), "too small"), (np.ones((2, 64, 64)), "2-D")],
+    [
+        (np.full((64, 64), 5.0), "constant"),
+        (np.full((64, 64), np.nan), "NaN"),
+        (np.ones((10, 300)), "too small"),
+        (np.ones((2, 64, 64)), "2-D"),
+    ],
 )
 @pytest.mark.slow
 def test_unusable_images_are_clear_errors(run, image, message):

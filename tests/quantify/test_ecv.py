@@ -46,7 +46,11 @@ def _rows(myo, blood, segments):
 def test_ecv_rows_global_and_per_segment_with_exactly_the_columns():
     delta = 1 / 300.0 - 1 / 1600.0
     native = _rows(1000.0, 1600.0, {1: 1000.0, 2: 1100.0, 13: math.nan})
-    post = _rows(_post_t1(1000.0, 0.25 / 0.6, delta), 300.0, {1: _post_t1(1000.0, 0.25 / 0.6, delta), 2: _post_t1(1100.0, 0.4 / 0.6, delta), 13: 400.0})
+    post = _rows(
+        _post_t1(1000.0, 0.25 / 0.6, delta),
+        300.0,
+        {1: _post_t1(1000.0, 0.25 / 0.6, delta), 2: _post_t1(1100.0, 0.4 / 0.6, delta), 13: 400.0},
+    )
     rows = ecv_rows("patient-01", native, post, 0.4)
     assert all(tuple(r) == (*ECV_COLUMNS, "few_pixels") for r in rows)  # ecv.csv writes ECV_COLUMNS only
     assert [(r["region"], r["segment"]) for r in rows] == [("global", None), ("segment", 1), ("segment", 2), ("segment", 13)]
@@ -111,7 +115,10 @@ def test_shipped_ranges_cite_their_sources_and_match_by_field_and_sequence():
 
 
 def test_a_local_ranges_file_replaces_the_shipped_one(tmp_path):
-    local = _write(tmp_path / "site.yaml", "ranges:\n  - {map: T2, contrast: native, field_t: 1.5, sequence: T2-prep, low: 44, high: 54, source: local}\n")
+    local = _write(
+        tmp_path / "site.yaml",
+        "ranges:\n  - {map: T2, contrast: native, field_t: 1.5, sequence: T2-prep, low: 44, high: 54, source: local}\n",
+    )
     (only,) = load_ranges(local)
     assert find_range([only], "T2", "native", 1.5, "t2-prep") == only
     for text, message in (("ranges: 3\n", "list"), ("ranges:\n  - {map: T3, field_t: 1.5, low: 1, high: 2}\n", "map must be"),

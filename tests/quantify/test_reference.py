@@ -22,11 +22,7 @@ EPI, ENDO = _circle(12), _circle(7)
 
 def _angle(point, epi, spacing_mm):
     centre = polygon_centroid(epi)
-    return float(
-        screen_angle_deg(
-            np.array(point[0]), np.array(point[1]), centre, spacing_mm=spacing_mm
-        )
-    )
+    return float(screen_angle_deg(np.array(point[0]), np.array(point[1]), centre, spacing_mm=spacing_mm))
 
 
 def _error_deg(a, b):
@@ -47,11 +43,7 @@ def _with_rv(values, from_deg, to_deg, blood_ms=1600.0):
     rows, cols = np.indices(SHAPE)
     radius_mm = np.hypot(rows - 30, cols - 30) * SPACING[0]
     angle = screen_angle_deg(cols, rows, (30.0, 30.0), spacing_mm=SPACING)
-    inside = (
-        ((angle - from_deg) % 360 <= (to_deg - from_deg) % 360)
-        & (radius_mm > 12.5 * SPACING[0])
-        & (radius_mm < 12.5 * SPACING[0] + 9)
-    )
+    inside = ((angle - from_deg) % 360 <= (to_deg - from_deg) % 360) & (radius_mm > 12.5 * SPACING[0]) & (radius_mm < 12.5 * SPACING[0] + 9)
     values = values.copy()
     values[inside] = blood_ms
     return values
@@ -72,9 +64,7 @@ def test_point_is_on_the_epicardium_and_usable_as_aha_reference():
 )
 def test_synthetic_rv_crescent(blood_ms, muscle_ms, background_ms):
     # Native T1, T2, and post-contrast T1 (blood darker than muscle): only LV values are used.
-    values = _with_rv(
-        _lv_map(blood_ms, muscle_ms, background_ms), 110.0, 250.0, blood_ms
-    )
+    values = _with_rv(_lv_map(blood_ms, muscle_ms, background_ms), 110.0, 250.0, blood_ms)
     point, method = estimate_rv_insertion(values, EPI, ENDO, spacing_mm=SPACING)
     assert method == "rv-blood-pool"
     # The pool is grown by the RV wall (3 mm at r = 19 mm): ~7 degrees beyond its end.
@@ -85,13 +75,8 @@ def test_anterior_end_follows_the_anterior_direction():
     values = _with_rv(_lv_map(), 110.0, 250.0)
     # Upside down (image-down is anterior): the end at 250 is the anterior one.
     upside_down = (1.0, 0.0, 0.0, 0.0, -1.0, 0.0)
-    point, method = estimate_rv_insertion(
-        values, EPI, ENDO, spacing_mm=SPACING, orientation=upside_down
-    )
-    assert (
-        method == "rv-blood-pool"
-        and _error_deg(_angle(point, EPI, SPACING), 250.0) < 12
-    )
+    point, method = estimate_rv_insertion(values, EPI, ENDO, spacing_mm=SPACING, orientation=upside_down)
+    assert method == "rv-blood-pool" and _error_deg(_angle(point, EPI, SPACING), 250.0) < 12
     # Image-right is anterior (0 degrees): nearer to the end at 300 than to 80.
     values = _with_rv(_lv_map(), 300.0, 80.0)
     point, _ = estimate_rv_insertion(
@@ -126,9 +111,7 @@ def test_anterior_end_follows_the_anterior_direction():
     ],
 )
 def test_orientation_fallback(orientation, expected_deg):
-    point, method = estimate_rv_insertion(
-        _lv_map(), EPI, ENDO, spacing_mm=SPACING, orientation=orientation
-    )
+    point, method = estimate_rv_insertion(_lv_map(), EPI, ENDO, spacing_mm=SPACING, orientation=orientation)
     assert method == "dicom-orientation"
     assert _error_deg(_angle(point, EPI, SPACING), expected_deg) < 1.0
 
@@ -139,9 +122,7 @@ def test_orientation_fallback(orientation, expected_deg):
         np.full(SHAPE, 1000.0),  # no contrast at all
         np.full(SHAPE, np.nan),  # nothing finite
         _lv_map(),  # LV on a flat background
-        _with_rv(
-            _lv_map(), 0.0, 359.0
-        ),  # fluid all around the LV (effusion), not an RV
+        _with_rv(_lv_map(), 0.0, 359.0),  # fluid all around the LV (effusion), not an RV
         _with_rv(_lv_map(), 100.0, 104.0),  # a sliver too short for an RV
     ],
 )
@@ -162,9 +143,7 @@ def test_unusable_input_is_a_value_error():
     with pytest.raises(ValueError, match="2-D"):
         estimate_rv_insertion(np.zeros((2, *SHAPE)), EPI, ENDO, spacing_mm=SPACING)
     with pytest.raises(ValueError, match="6 numbers"):
-        estimate_rv_insertion(
-            _lv_map(), EPI, ENDO, spacing_mm=SPACING, orientation=(1.0, 0.0, 0.0)
-        )
+        estimate_rv_insertion(_lv_map(), EPI, ENDO, spacing_mm=SPACING, orientation=(1.0, 0.0, 0.0))
     flat = np.column_stack([np.arange(5.0), np.arange(5.0)])
     assert estimate_rv_insertion(_lv_map(), flat, flat, spacing_mm=SPACING) == (
         None,
@@ -193,14 +172,8 @@ def test_phantom_rv_insertion_from_the_blood_pool(cohort):
             _error_deg(_angle(point, reference.epi, image.spacing_mm), truth),
         )
     # Basal and mid slices always show the RV; a small apical RV may be missed (then a fallback is named).
-    assert all(
-        method == "rv-blood-pool"
-        for (_, _, position), (method, _) in found.items()
-        if position != "apical"
-    ), found
-    image_errors = [
-        error for method, error in found.values() if method == "rv-blood-pool"
-    ]
+    assert all(method == "rv-blood-pool" for (_, _, position), (method, _) in found.items() if position != "apical"), found
+    image_errors = [error for method, error in found.values() if method == "rv-blood-pool"]
     assert len(image_errors) >= 0.9 * len(found), found
     assert max(image_errors) < 20.0, found
     assert np.median(image_errors) < 8.0, found

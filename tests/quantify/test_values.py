@@ -22,9 +22,7 @@ EPI, ENDO = _circle(12), _circle(7)
 INSERTION = (20 + 12 * np.cos(np.deg2rad(120)), 20 - 12 * np.sin(np.deg2rad(120)))
 MYO = contours_to_mask(EPI, ENDO, SHAPE) == MYOCARDIUM
 # Myocardial pixels with a row/column neighbour outside the myocardium: the partial-volume border.
-BORDER = MYO & ~ndimage.binary_erosion(
-    MYO, structure=ndimage.generate_binary_structure(2, 1), border_value=0
-)
+BORDER = MYO & ~ndimage.binary_erosion(MYO, structure=ndimage.generate_binary_structure(2, 1), border_value=0)
 
 
 def _ring_map():
@@ -44,11 +42,7 @@ def _row(rows, region, eroded):
 def test_erosion_removes_the_partial_volume_border():
     rows = slice_values(_ring_map(), EPI, ENDO, None, "mid", spacing_mm=SPACING)
     eroded, drawn = _row(rows, "global", True), _row(rows, "global", False)
-    assert (
-        eroded["median_ms"] == 1000.0
-        and eroded["mean_ms"] == 1000.0
-        and eroded["sd_ms"] == 0.0
-    )
+    assert eroded["median_ms"] == 1000.0 and eroded["mean_ms"] == 1000.0 and eroded["sd_ms"] == 0.0
     assert eroded["n_pixels"] == (MYO & ~BORDER).sum()
     assert drawn["n_pixels"] == MYO.sum() and drawn["mean_ms"] > 1000.0
 
@@ -64,15 +58,8 @@ def test_no_erosion_gives_equal_rows():
         erosion_margin_px=0,
     )
     for drawn, eroded in zip(rows[::2], rows[1::2]):
-        assert (
-            drawn["region"] == eroded["region"]
-            and not drawn["eroded"]
-            and eroded["eroded"]
-        )
-        assert (
-            drawn["n_pixels"] == eroded["n_pixels"]
-            and drawn["mean_ms"] == eroded["mean_ms"]
-        )
+        assert drawn["region"] == eroded["region"] and not drawn["eroded"] and eroded["eroded"]
+        assert drawn["n_pixels"] == eroded["n_pixels"] and drawn["mean_ms"] == eroded["mean_ms"]
 
 
 def test_nan_and_inf_pixels_are_left_out_and_counted():
@@ -102,15 +89,8 @@ def test_empty_region_gives_nan_without_warnings(values):
 def test_known_statistics_and_single_pixel():
     values = np.array([[1.0, 2.0, 3.0, 4.0, 100.0]])
     stats = region_stats(values, np.ones_like(values, bool))
-    assert (
-        stats["median_ms"] == 3.0
-        and stats["q1_ms"] == 2.0
-        and stats["q3_ms"] == 4.0
-        and stats["iqr_ms"] == 2.0
-    )
-    assert stats["mean_ms"] == 22.0 and stats["sd_ms"] == pytest.approx(
-        np.std(values, ddof=1)
-    )
+    assert stats["median_ms"] == 3.0 and stats["q1_ms"] == 2.0 and stats["q3_ms"] == 4.0 and stats["iqr_ms"] == 2.0
+    assert stats["mean_ms"] == 22.0 and stats["sd_ms"] == pytest.approx(np.std(values, ddof=1))
     one = region_stats(values, values == 100.0)
     assert one["n_pixels"] == 1 and one["median_ms"] == 100.0 and np.isnan(one["sd_ms"])
     with pytest.raises(ValueError, match="shape"):
@@ -153,10 +133,7 @@ def test_septal_roi_lies_in_the_septal_segments_only(position):
         septal = _row(rows, "septal", eroded)
         assert septal["n_pixels"] > 0 and septal["segment"] is None
         assert set(np.unique(septal["values_ms"])) <= allowed
-    assert (
-        _row(rows, "septal", True)["n_pixels"]
-        <= _row(rows, "septal", False)["n_pixels"]
-    )
+    assert _row(rows, "septal", True)["n_pixels"] <= _row(rows, "septal", False)["n_pixels"]
 
 
 def test_without_reference_only_global_and_blood_rows():
@@ -179,9 +156,7 @@ def test_without_reference_only_global_and_blood_rows():
 )
 def test_bad_input_is_a_value_error(reference, position, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        slice_values(
-            _ring_map(), EPI, ENDO, reference, position, spacing_mm=SPACING, **kwargs
-        )
+        slice_values(_ring_map(), EPI, ENDO, reference, position, spacing_mm=SPACING, **kwargs)
 
 
 def _patient_rows():
@@ -202,9 +177,7 @@ def _patient_rows():
         20 + 16 * np.cos(np.deg2rad(120)),
         20 - 16 * np.sin(np.deg2rad(120)),
     )
-    mid = slice_values(
-        mid_map, epi, endo, mid_insertion, "mid", spacing_mm=SPACING, return_pixels=True
-    )
+    mid = slice_values(mid_map, epi, endo, mid_insertion, "mid", spacing_mm=SPACING, return_pixels=True)
     return basal, mid
 
 
@@ -215,35 +188,19 @@ def test_patient_values_pool_the_pixels():
         _row(basal, "global", False)["n_pixels"],
         _row(mid, "global", False)["n_pixels"],
     )
-    assert (
-        n_mid > n_basal
-    )  # so the pooled median is the mid value, not the mean of the two medians
+    assert n_mid > n_basal  # so the pooled median is the mid value, not the mean of the two medians
     overall = _row(pooled, "global", False)
-    assert (
-        overall["n_slices"] == 2
-        and overall["n_pixels"] == n_basal + n_mid
-        and overall["n_missing"] == 1
-    )
+    assert overall["n_slices"] == 2 and overall["n_pixels"] == n_basal + n_mid and overall["n_missing"] == 1
     assert overall["median_ms"] == 100.0
-    assert overall["mean_ms"] == pytest.approx(
-        (50.0 * n_basal + 100.0 * n_mid) / (n_basal + n_mid)
-    )
+    assert overall["mean_ms"] == pytest.approx((50.0 * n_basal + 100.0 * n_mid) / (n_basal + n_mid))
     # The septal ROI comes from the mid slice only (SCMR/EACVI: mid-ventricular septum).
     assert _row(pooled, "septal", True)["n_slices"] == 1
     assert _row(pooled, "septal", True)["median_ms"] == 100.0
-    assert [
-        r["segment"]
-        for r in pooled
-        if r["region"].startswith("segment") and not r["eroded"]
-    ] == list(range(1, 13))
+    assert [r["segment"] for r in pooled if r["region"].startswith("segment") and not r["eroded"]] == list(range(1, 13))
     for n in range(1, 13):
         segment = _row(pooled, f"segment_{n}", False)
         source = _row(basal if n <= 6 else mid, f"segment_{n}", False)
-        assert (
-            segment["n_slices"] == 1
-            and segment["median_ms"] == source["median_ms"]
-            and segment["n_pixels"] == source["n_pixels"]
-        )
+        assert segment["n_slices"] == 1 and segment["median_ms"] == source["median_ms"] and segment["n_pixels"] == source["n_pixels"]
     assert [r["region"] for r in pooled[:2]] == ["global", "global"]
     assert [r["region"] for r in pooled[-3:]] == ["septal", "septal", "blood"]
     assert patient_values([]) == []
@@ -251,11 +208,7 @@ def test_patient_values_pool_the_pixels():
 
 def test_patient_values_refuse_rows_without_pixels():
     with pytest.raises(ValueError, match="return_pixels"):
-        patient_values(
-            slice_values(
-                np.full(SHAPE, 50.0), EPI, ENDO, None, "basal", spacing_mm=SPACING
-            )
-        )
+        patient_values(slice_values(np.full(SHAPE, 50.0), EPI, ENDO, None, "basal", spacing_mm=SPACING))
 
 
 def test_two_slices_of_one_level_pool_their_segments():

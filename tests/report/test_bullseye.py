@@ -11,11 +11,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _segments(fig):
-    return {
-        p.get_gid(): p
-        for p in fig.axes[0].patches
-        if (p.get_gid() or "").startswith("segment-")
-    }
+    return {p.get_gid(): p for p in fig.axes[0].patches if (p.get_gid() or "").startswith("segment-")}
 
 
 def test_sixteen_filled_segments_and_missing_ones_hatched():
@@ -47,9 +43,7 @@ def test_wedges_agree_with_the_aha_label_convention(position):
     epi = np.column_stack([40 + 25 * np.cos(t), 40 + 25 * np.sin(t)])
     endo = np.column_stack([40 + 15 * np.cos(t), 40 + 15 * np.sin(t)])
     insertion = (40 + 25 * np.cos(np.deg2rad(120)), 40 - 25 * np.sin(np.deg2rad(120)))
-    labels = aha_segments(
-        epi, endo, insertion, (81, 81), position, spacing_mm=(1.0, 1.0)
-    )
+    labels = aha_segments(epi, endo, insertion, (81, 81), position, spacing_mm=(1.0, 1.0))
     for number in np.unique(labels[labels > 0]):
         rows, cols = np.nonzero(labels == number)
         mean = np.rad2deg(np.arctan2(-(rows - 40).mean(), (cols - 40).mean())) % 360
@@ -58,10 +52,7 @@ def test_wedges_agree_with_the_aha_label_convention(position):
 
 
 def test_rings_basal_outside_apical_inside():
-    assert (
-        SEGMENT_WEDGES[1][0] >= SEGMENT_WEDGES[7][1]
-        and SEGMENT_WEDGES[7][0] >= SEGMENT_WEDGES[13][1]
-    )
+    assert SEGMENT_WEDGES[1][0] >= SEGMENT_WEDGES[7][1] and SEGMENT_WEDGES[7][0] >= SEGMENT_WEDGES[13][1]
 
 
 def test_bad_input():

@@ -48,9 +48,7 @@ def _patient(label="patient-01") -> PatientEntry:
         0.41,
         {"global_median_ms": 55.55},
     )
-    failed = SliceEntry(
-        "T2 basal", "T2", "basal", b"", False, (), 0.0, {}, error="no myocardium found"
-    )
+    failed = SliceEntry("T2 basal", "T2", "basal", b"", False, (), 0.0, {}, error="no myocardium found")
     return PatientEntry(
         label=label,
         slices=(ok, flagged, failed),
@@ -86,10 +84,7 @@ def _patient(label="patient-01") -> PatientEntry:
 
 
 def _images(text, mime="image/png"):
-    return [
-        base64.b64decode(m)
-        for m in re.findall(rf'src="data:{mime};base64,([A-Za-z0-9+/=]+)"', text)
-    ]
+    return [base64.b64decode(m) for m in re.findall(rf'src="data:{mime};base64,([A-Za-z0-9+/=]+)"', text)]
 
 
 def test_patient_report_content(tmp_path):
@@ -104,9 +99,7 @@ def test_patient_report_content(tmp_path):
     assert "patient-01" in text and "2024-05-06" in text
     assert "1012.3" in text and "55.5" in text and "1003.0" in text and ">120<" in text
     assert "2 of 3 slices flagged for review" in text
-    assert (
-        text.count('class="badge review"') == 2 and text.count('class="badge ok"') == 1
-    )
+    assert text.count('class="badge review"') == 2 and text.count('class="badge ok"') == 1
     assert "low confidence &lt;0.5" in text and "no myocardium found" in text
     assert "unet-r50" in text and "erosion_margin_px" in text
     assert myomap.__version__ in text and "checked by a human" in text
@@ -115,19 +108,13 @@ def test_patient_report_content(tmp_path):
     assert all(png.startswith(PNG_SIGNATURE) for png in overlays)
     assert len(bullseyes) == 2 and all(svg.lstrip().startswith(b"<?xml") and b"segment-1" in svg for svg in bullseyes)
     assert text.index("T1 bullseye") < text.index("T2 bullseye")
-    assert (
-        "http://" not in text
-        and "https://" not in text
-        and "<script" not in text.lower()
-    )
+    assert "http://" not in text and "https://" not in text and "<script" not in text.lower()
 
 
 def test_text_is_escaped_and_output_deterministic(tmp_path):
     evil = '<script>alert("x")</script>'
     patient = _patient(label=evil)
-    first = write_patient_report(
-        tmp_path / "a.html", patient, title=evil, settings={evil: evil}, created=WHEN
-    ).read_bytes()
+    first = write_patient_report(tmp_path / "a.html", patient, title=evil, settings={evil: evil}, created=WHEN).read_bytes()
     assert b"<script" not in first and b"&lt;script&gt;" in first
     assert (
         first
@@ -144,22 +131,13 @@ def test_text_is_escaped_and_output_deterministic(tmp_path):
 def test_all_slices_fine(tmp_path):
     patient = _patient()
     patient = PatientEntry("p", patient.slices[:1], {}, ())
-    text = write_patient_report(tmp_path / "r.html", patient, created=WHEN).read_text(
-        encoding="utf-8"
-    )
-    assert (
-        "All 1 slices passed" in text
-        and 'class="badge review"' not in text
-        and "No segment values" in text
-    )
+    text = write_patient_report(tmp_path / "r.html", patient, created=WHEN).read_text(encoding="utf-8")
+    assert "All 1 slices passed" in text and 'class="badge review"' not in text and "No segment values" in text
 
 
 def test_global_median_prefers_the_eroded_row():
     patient = _patient()
-    assert (
-        patient.global_median_ms("T1") == 1012.34
-        and patient.global_median_ms("T2") == 55.55
-    )
+    assert patient.global_median_ms("T1") == 1012.34 and patient.global_median_ms("T2") == 55.55
     assert np.isnan(PatientEntry("p", (), {}, ()).global_median_ms("T1"))
 
 
@@ -183,11 +161,7 @@ def test_run_summary(tmp_path):
 
 
 CHROMIUM = next(
-    (
-        shutil.which(n)
-        for n in ("chromium", "chromium-browser", "google-chrome")
-        if shutil.which(n)
-    ),
+    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
     None,
 )
 

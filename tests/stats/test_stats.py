@@ -31,11 +31,7 @@ def t2() -> pd.DataFrame:
     """T2 values (ms) of a model and three observers, rounded so that ties occur."""
     rng = np.random.default_rng(5)
     medians = {"model": 56.0, "obs1": 49.5, "obs2": 51.5, "obs3": 51.7}
-    rows = [
-        (who, round(rng.normal(m, 3), 0))
-        for who, m in medians.items()
-        for _ in range(14)
-    ]
+    rows = [(who, round(rng.normal(m, 3), 0)) for who, m in medians.items() for _ in range(14)]
     frame = pd.DataFrame(rows, columns=["reader", "t2_ms"])
     frame.loc[[0, 30], "t2_ms"] = np.nan
     return frame
@@ -79,9 +75,7 @@ def test_compare_metric_equals_pingouin(metrics, posthoc):
         "p",
         "hedges",
     ]
-    assert (
-        pairs[["A", "B"]].to_numpy().tolist() == direct[["A", "B"]].to_numpy().tolist()
-    )
+    assert pairs[["A", "B"]].to_numpy().tolist() == direct[["A", "B"]].to_numpy().tolist()
     np.testing.assert_allclose(pairs["diff"], direct["diff"], rtol=1e-12)
     np.testing.assert_allclose(pairs["p"], p_direct, rtol=1e-12)
 
@@ -114,9 +108,7 @@ def test_compare_metric_order_sets_rows_and_letters(metrics):
 
 
 def test_compare_metric_excludes_groups_with_one_value(metrics):
-    frame = pd.concat(
-        [metrics, pd.DataFrame({"who": ["D", "D"], "dice": [80.0, np.nan]})]
-    )
+    frame = pd.concat([metrics, pd.DataFrame({"who": ["D", "D"], "dice": [80.0, np.nan]})])
     result = compare_metric(frame, "dice", "who")
     assert result["excluded"] == ["D"]
     assert result["summary"].loc["D", ["n", "n_missing"]].tolist() == [1, 1]
@@ -130,9 +122,7 @@ def test_compare_metric_excludes_groups_with_one_value(metrics):
 def test_compare_metric_keeps_integer_and_categorical_labels(metrics):
     numbered = metrics.assign(who=metrics["who"].map({"A": 1, "B": 2, "C": 3}))
     assert set(compare_metric(numbered, "dice", "who")["letters"]) == {1, 2, 3}
-    categorical = metrics.assign(
-        who=pd.Categorical(metrics["who"], categories=["C", "Z", "A", "B"])
-    )
+    categorical = metrics.assign(who=pd.Categorical(metrics["who"], categories=["C", "Z", "A", "B"]))
     assert compare_metric(categorical, "dice", "who")["summary"].index.tolist() == [
         "C",
         "A",
@@ -163,9 +153,7 @@ def test_compare_metric_emits_no_warnings(metrics):
             "at least 2 groups",
         ),
         (
-            pd.DataFrame(
-                {"who": ["A", "A", None, "B", "B"], "dice": [1.0, 2, 3, 4, 5]}
-            ),
+            pd.DataFrame({"who": ["A", "A", None, "B", "B"], "dice": [1.0, 2, 3, 4, 5]}),
             "missing group",
         ),
         (
@@ -264,9 +252,7 @@ def _pingouin_row(frame, label, **kwargs):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            table = pingouin.intraclass_corr(
-                data=frame, targets="Wine", raters="Judge", ratings="Scores", **kwargs
-            )
+            table = pingouin.intraclass_corr(data=frame, targets="Wine", raters="Judge", ratings="Scores", **kwargs)
     finally:
         pingouin.options.clear()
         pingouin.options.update(saved)
@@ -288,9 +274,7 @@ def test_icc_equals_pingouin(wine, kind, label):
     assert result["kind"] == kind
     assert result["type"] == label
     assert result["icc"] == pytest.approx(row["ICC"], rel=1e-12)
-    assert (result["ci95_lower"], result["ci95_upper"]) == pytest.approx(
-        tuple(row["CI95"]), rel=1e-12
-    )
+    assert (result["ci95_lower"], result["ci95_upper"]) == pytest.approx(tuple(row["CI95"]), rel=1e-12)
     assert (result["F"], result["df1"], result["df2"]) == (
         pytest.approx(row["F"]),
         row["df1"],
@@ -304,16 +288,10 @@ def test_icc2_matches_pingouins_rounded_display(wine):
     result = icc(wine, "Wine", "Judge", "Scores")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        shown = pingouin.intraclass_corr(
-            data=wine, targets="Wine", raters="Judge", ratings="Scores"
-        )
+        shown = pingouin.intraclass_corr(data=wine, targets="Wine", raters="Judge", ratings="Scores")
     row = shown.set_index("Type").loc["ICC(A,1)"]
-    assert [round(result["ci95_lower"], 2), round(result["ci95_upper"], 2)] == row[
-        "CI95"
-    ].tolist()
-    assert (
-        pingouin.options["round.column.CI95"] == 2
-    )  # icc() left pingouin's options as they were
+    assert [round(result["ci95_lower"], 2), round(result["ci95_upper"], 2)] == row["CI95"].tolist()
+    assert pingouin.options["round.column.CI95"] == 2  # icc() left pingouin's options as they were
 
 
 def test_icc_accepts_pingouin_label(wine):
@@ -323,19 +301,13 @@ def test_icc_accepts_pingouin_label(wine):
 @pytest.mark.parametrize("how", ["row_absent", "rating_nan"])
 def test_icc_drops_target_with_missing_rater(wine, how):
     gap = (wine["Wine"] == 3) & (wine["Judge"] == "B")
-    frame = (
-        wine[~gap]
-        if how == "row_absent"
-        else wine.assign(Scores=wine["Scores"].where(~gap))
-    )
+    frame = wine[~gap] if how == "row_absent" else wine.assign(Scores=wine["Scores"].where(~gap))
     result = icc(frame, "Wine", "Judge", "Scores")
     assert (result["n_targets"], result["n_raters"]) == (7, 4)
     assert (result["n_dropped"], result["dropped_targets"]) == (1, [3])
     expected = _pingouin_row(wine[wine["Wine"] != 3], "ICC(A,1)")
     assert result["icc"] == pytest.approx(expected["ICC"], rel=1e-12)
-    assert (result["ci95_lower"], result["ci95_upper"]) == pytest.approx(
-        tuple(expected["CI95"]), rel=1e-12
-    )
+    assert (result["ci95_lower"], result["ci95_upper"]) == pytest.approx(tuple(expected["CI95"]), rel=1e-12)
     omitted = _pingouin_row(frame, "ICC(A,1)", nan_policy="omit")
     assert result["icc"] == pytest.approx(omitted["ICC"], rel=1e-12)
 
@@ -372,10 +344,7 @@ def test_icc_rejects_unknown_kind(wine):
 
 def _pairs(groups, different):
     """p = 0.001 for the pairs in ``different``, 0.5 for the others."""
-    return {
-        frozenset(pair): 0.001 if frozenset(pair) in different else 0.5
-        for pair in itertools.combinations(groups, 2)
-    }
+    return {frozenset(pair): 0.001 if frozenset(pair) in different else 0.5 for pair in itertools.combinations(groups, 2)}
 
 
 @pytest.mark.parametrize(
@@ -419,9 +388,7 @@ def test_compact_letters_scikit_posthocs_docstring_case():
 def test_compact_letters_input_forms_agree():
     as_dict = {frozenset("AB"): 0.3, frozenset("BC"): 0.2, frozenset("AC"): 0.01}
     as_tuples = {("A", "B"): 0.3, ("B", "C"): 0.2, ("A", "C"): 0.01}
-    long = pd.DataFrame(
-        {"A": ["A", "B", "A"], "B": ["B", "C", "C"], "p": [0.3, 0.2, 0.01]}
-    )
+    long = pd.DataFrame({"A": ["A", "B", "A"], "B": ["B", "C", "C"], "p": [0.3, 0.2, 0.01]})
     square = pd.DataFrame(
         [[1.0, 0.3, 0.01], [np.nan, 1.0, 0.2], [np.nan, np.nan, 1.0]],
         index=list("ABC"),
@@ -441,9 +408,7 @@ def test_compact_letters_alpha_is_strict():
 def test_compact_letters_edges():
     assert compact_letters([], {}) == {}
     assert compact_letters(["only"], {}) == {"only": "a"}
-    assert compact_letters(
-        ["A", "B"], {frozenset("AB"): 0.5, frozenset("AZ"): 0.0}
-    ) == {"A": "a", "B": "a"}
+    assert compact_letters(["A", "B"], {frozenset("AB"): 0.5, frozenset("AZ"): 0.0}) == {"A": "a", "B": "a"}
 
 
 @pytest.mark.parametrize(

@@ -73,7 +73,9 @@ def slice_row(result) -> dict:
     return row
 
 
-def stack_rows(patient: str, results: Sequence, ranges: Sequence[ReferenceRange], *, include_review: bool = False) -> tuple[list[dict], list[str]]:
+def stack_rows(
+    patient: str, results: Sequence, ranges: Sequence[ReferenceRange], *, include_review: bool = False
+) -> tuple[list[dict], list[str]]:
     """Pooled rows of every stack of one patient, and notes on what was left out.
 
     ``results`` are :class:`~myomap.analyze.patient.SliceResult` objects.
@@ -85,7 +87,9 @@ def stack_rows(patient: str, results: Sequence, ranges: Sequence[ReferenceRange]
         excluded = len(done) - len(trusted)
         label = f"{contrast} {map_type}"
         if excluded and not trusted:
-            notes.append(f"{patient}: all {excluded} {label} slices are flagged for review; no pooled {label} values (--include-review pools them)")
+            notes.append(
+                f"{patient}: all {excluded} {label} slices are flagged for review; no pooled {label} values (--include-review pools them)"
+            )
         elif excluded:
             notes.append(f"{patient}: {excluded} flagged {label} slice(s) left out of the pooled values")
         if not trusted:
@@ -93,7 +97,17 @@ def stack_rows(patient: str, results: Sequence, ranges: Sequence[ReferenceRange]
         context = context_columns(trusted[0].slice)
         reference = find_range(ranges, map_type, contrast, trusted[0].slice.context.field_strength_t, context["sequence"])
         for row in patient_values([v.as_row() for r in trusted for v in r.values]):
-            rows.append({"patient": patient, "map_type": map_type, "contrast": contrast, **row, "slices_excluded": excluded, **context, **_range_columns(row, reference)})
+            rows.append(
+                {
+                    "patient": patient,
+                    "map_type": map_type,
+                    "contrast": contrast,
+                    **row,
+                    "slices_excluded": excluded,
+                    **context,
+                    **_range_columns(row, reference),
+                }
+            )
     return rows, notes
 
 

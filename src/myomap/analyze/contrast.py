@@ -82,7 +82,11 @@ def classify_study(series: Sequence[tuple[str, ScanContext, float]]) -> list[Con
     calls = [classify_series(map_type, context) for map_type, context, _ in series]
     levels = [level for (map_type, _, level), call in zip(series, calls) if map_type == "T1" and np.isfinite(level)]
     highest = max(levels, default=float("nan"))
-    native_times = [c.acquisition_time_s for (m, c, lv), call in zip(series, calls) if m == "T1" and lv >= POST_LEVEL_RATIO * highest and c.acquisition_time_s is not None]
+    native_times = [
+        c.acquisition_time_s
+        for (m, c, lv), call in zip(series, calls)
+        if m == "T1" and lv >= POST_LEVEL_RATIO * highest and c.acquisition_time_s is not None
+    ]
     out = []
     for (_map_type, context, level), call in zip(series, calls):
         if call is None:
@@ -128,4 +132,6 @@ def with_contrast(slices: list) -> list:
         for k in keys
     ]  # fmt: skip
     calls = dict(zip(keys, classify_study(facts)))
-    return [replace(s, contrast=calls[s.series_uid or str(s.path)].state, contrast_rule=calls[s.series_uid or str(s.path)].rule) for s in slices]
+    return [
+        replace(s, contrast=calls[s.series_uid or str(s.path)].state, contrast_rule=calls[s.series_uid or str(s.path)].rule) for s in slices
+    ]

@@ -131,7 +131,9 @@ class Deidentifier:
             return
         if element.VR == "UI":
             value = element.value
-            element.value = [self.remap(v) for v in value] if isinstance(value, (list, tuple)) or hasattr(value, "append") else self.remap(value)
+            element.value = (
+                [self.remap(v) for v in value] if isinstance(value, (list, tuple)) or hasattr(value, "append") else self.remap(value)
+            )
         else:
             del ds[tag]
 

@@ -284,10 +284,19 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str]) -> list
         for item in found.slices:
             slices.append(
                 MapSlice(
-                    path=path, map_type=found.map_type, pixels=item.pixels, spacing_mm=item.spacing_mm,
-                    orientation=item.orientation, position_mm=item.position_mm, patient=found.patient, study=found.study,
-                    series_uid=str(path), sop_uid=f"{path}#{item.index}", series_description=found.series_description,
-                    origin="nifti", frame=item.index,
+                    path=path,
+                    map_type=found.map_type,
+                    pixels=item.pixels,
+                    spacing_mm=item.spacing_mm,
+                    orientation=item.orientation,
+                    position_mm=item.position_mm,
+                    patient=found.patient,
+                    study=found.study,
+                    series_uid=str(path),
+                    sop_uid=f"{path}#{item.index}",
+                    series_description=found.series_description,
+                    origin="nifti",
+                    frame=item.index,
                 )  # fmt: skip
             )
     return slices
@@ -360,9 +369,7 @@ def order_slices(slices: list[MapSlice]) -> list[MapSlice]:
             axis, axis_basis = long_axis_direction([s.orientation for s in group], [s.position_mm for s in group])
             for k, (item, level) in enumerate(zip(group, levels)):
                 clockwise = item.orientation is not None and segments_run_clockwise(item.orientation, axis)
-                ordered.append(
-                    replace(item, slice_position=level, order=k, level_basis=basis, clockwise=clockwise, axis_basis=axis_basis)
-                )
+                ordered.append(replace(item, slice_position=level, order=k, level_basis=basis, clockwise=clockwise, axis_basis=axis_basis))
     return ordered
 
 

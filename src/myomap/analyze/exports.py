@@ -160,7 +160,9 @@ def write_slice(
         return b"", None
     # labels.png and the SEG show the region the values are measured in: the fitted contours, rasterised.
     measured, review = analysis.measured_labels, analysis.qc.review
-    overlay = write_slice_exports(folder, map_ms=item.pixels, map_type=item.map_type, labels=measured, contours=analysis.contours, **where, review=review)
+    overlay = write_slice_exports(
+        folder, map_ms=item.pixels, map_type=item.map_type, labels=measured, contours=analysis.contours, **where, review=review
+    )
     if seg_writer is None or item.origin != "scanner" or item.frame is not None:
         return overlay, None
     name = f"{item.stack} {item.slice_position} {item.order + 1:02d}"

@@ -86,7 +86,11 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
             inventory.kinds[uid] = f"{map_type} map (--map-type)"
             inventory.maps.extend(_one_per_position(frames, map_type, inventory.notes))
         else:
-            inventory.kinds[uid] = "not relevant: " + ("localiser" if "LOCALIZER" in first.image_type or _LOCALISER.search(first.series_description) else "no map type or preparation time in the header")
+            inventory.kinds[uid] = "not relevant: " + (
+                "localiser"
+                if "LOCALIZER" in first.image_type or _LOCALISER.search(first.series_description)
+                else "no map type or preparation time in the header"
+            )
     _group_weighted(inventory, Index(candidates, [], [], index.damaged_series))
     return inventory
 
@@ -119,7 +123,9 @@ def _one_per_position(frames: list[ImageMeta], map_type: str, notes: list[str]) 
         kept.append((map_type, group[0]))
     extra = len(frames) - len(kept)
     if extra:
-        notes.append(f"{frames[0].series_label}: {extra} further map image(s) at positions already taken (e.g. a masked copy); the first of each position is used")
+        notes.append(
+            f"{frames[0].series_label}: {extra} further map image(s) at positions already taken (e.g. a masked copy); the first of each position is used"
+        )
     return kept
 
 

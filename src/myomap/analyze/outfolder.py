@@ -107,7 +107,9 @@ def _check_resumable(out: Path, identity: dict) -> None:
         raise OutputFolderError(f"{out}: no readable {RUN_FILE} to resume from; give --overwrite to start again") from None
     changed = [key for key, value in identity.items() if previous.get(key) != value]
     if changed:
-        raise OutputFolderError(f"{out}: cannot resume, the {', '.join(changed)} differ from the run there; give --overwrite to start again")
+        raise OutputFolderError(
+            f"{out}: cannot resume, the {', '.join(changed)} differ from the run there; give --overwrite to start again"
+        )
 
 
 def finish(out: Path, record: RunRecord, status: str) -> None:

@@ -75,7 +75,14 @@ def slice_facts(item: MapSlice, *, use_json: bool) -> SliceFacts:
 
 
 def analyze_patient(
-    patient, slices: list[MapSlice], segmenter, out: Path, config: AnalyzeConfig, errors: list[str], progress, shared: set[Path],
+    patient,
+    slices: list[MapSlice],
+    segmenter,
+    out: Path,
+    config: AnalyzeConfig,
+    errors: list[str],
+    progress,
+    shared: set[Path],
     seg_writer: SegWriter | None = None,
 ) -> list[SliceResult]:
     """Segment, measure and export every slice of one patient (pixels loaded); error lines go to ``errors``.

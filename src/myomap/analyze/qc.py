@@ -136,4 +136,3 @@ def assess(
         if coverage < RING_COVERAGE:
             reasons.append(f"myocardium does not close around the blood pool ({coverage:.0%} of the circumference)")
     return QualityReport(confidence, spread, bool(reasons), tuple(reasons), wall, area, coverage)
-

@@ -160,7 +160,9 @@ def run_analysis(
 def _run(inputs, out, config, segmenter, mode, key_file, model_id, callbacks) -> tuple[AnalyzeResult, dict]:
     progress, found, on_patient, inventory, reporter = callbacks
     found_maps = discover(inputs, fit_missing=config.fit_missing, map_type=config.map_type)
-    series = [row if config.keep_phi else replace(row, series=row.series.split(" ")[0]) for row in found_maps.series]  # descriptions are free text
+    series = [
+        row if config.keep_phi else replace(row, series=row.series.split(" ")[0]) for row in found_maps.series
+    ]  # descriptions are free text
     if inventory is not None:
         inventory(series)
     slices = [s for group in found_maps.patients.values() for s in group]
@@ -179,7 +181,21 @@ def _run(inputs, out, config, segmenter, mode, key_file, model_id, callbacks) ->
     folders = Counter(s.path.parent for s in slices)
     shared = {folder for folder, n in folders.items() if n > 1}  # a contours JSON there belongs to which map?
     hematocrits = read_hematocrit_csv(config.hematocrit_csv) if config.hematocrit_csv else {}
-    run = _Run(out, config, segmenter, names, deid, seg_writer, key, shared, progress, on_patient, load_ranges(config.reference_ranges), hematocrits, reporter)
+    run = _Run(
+        out,
+        config,
+        segmenter,
+        names,
+        deid,
+        seg_writer,
+        key,
+        shared,
+        progress,
+        on_patient,
+        load_ranges(config.reference_ranges),
+        hematocrits,
+        reporter,
+    )
     labels = patient_labels(found_maps.patients, config.keep_phi)
     errors = [names.scrub(e) for e in raw_errors]
     notes = [f"Contours {NOT_VALIDATED}"] if config.model == EMBEDDED_MODEL else []
@@ -198,7 +214,15 @@ def _run(inputs, out, config, segmenter, mode, key_file, model_id, callbacks) ->
     ordered = [labels[k] for k in found_maps.patients]
     _write_run_files(out, ordered, errors, config, reporter)
     result = AnalyzeResult(
-        out, len(ordered), totals["slices"], totals["analysed"], totals["flagged"], tuple(errors), tuple(notes), tuple(series), found_maps.unreadable_maps
+        out,
+        len(ordered),
+        totals["slices"],
+        totals["analysed"],
+        totals["flagged"],
+        tuple(errors),
+        tuple(notes),
+        tuple(series),
+        found_maps.unreadable_maps,
     )
     seen = {"inputs": len(inputs), "maps": len(slices), "patients": len(ordered), "errors": len(errors)}
     if config.keep_phi:
@@ -222,7 +246,11 @@ def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
         if loaded:
             results = analyze_patient(label, loaded, run.segmenter, run.out, run.config, raw, run.progress, run.shared, run.seg_writer)
         results = [
-            replace(r, error=run.names.scrub(r.error) if r.error else None, export_error=run.names.scrub(r.export_error) if r.export_error else None)
+            replace(
+                r,
+                error=run.names.scrub(r.error) if r.error else None,
+                export_error=run.names.scrub(r.export_error) if r.export_error else None,
+            )
             for r in results
         ]
         rows, notes = stack_rows(label, results, run.ranges, include_review=run.config.include_review)
@@ -248,7 +276,11 @@ def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
 def _ecv(run: _Run, label: str, slices: list[MapSlice], rows: list[dict]) -> tuple[list[dict], list[str]]:
     """The patient's ECV rows (with a haematocrit given per run, per patient or synthetic) and a note when there are none."""
     config = run.config
-    hematocrit = config.hematocrit if config.hematocrit is not None else run.hematocrits.get(label, run.hematocrits.get(slices[0].patient if slices else ""))
+    hematocrit = (
+        config.hematocrit
+        if config.hematocrit is not None
+        else run.hematocrits.get(label, run.hematocrits.get(slices[0].patient if slices else ""))
+    )
     post_found = any(s.map_type == "T1" and s.contrast == "post" for s in slices)
     ecv, note = patient_ecv(label, rows, hematocrit, synthetic=config.synthetic_hematocrit, post_found=post_found)
     return ecv, [note] if note else []

@@ -125,7 +125,9 @@ class SliceAnalysis:
         return next((v for v in self.values if v.region == "global" and v.eroded == eroded), None)
 
 
-def analyse_slice(pixels: np.ndarray, spacing_mm: tuple[float, float], prediction, settings: SliceSettings, facts: SliceFacts) -> SliceAnalysis:
+def analyse_slice(
+    pixels: np.ndarray, spacing_mm: tuple[float, float], prediction, settings: SliceSettings, facts: SliceFacts
+) -> SliceAnalysis:
     """Contours, QC, AHA reference point and values of one slice from the model's prediction; no file is read or written.
 
     ``pixels`` is the map in ms, ``spacing_mm`` (row, col); ``prediction``

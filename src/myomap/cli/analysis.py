@@ -26,23 +26,89 @@ EXIT_SOME_FAILED, EXIT_USAGE, EXIT_NOTHING = 1, 2, 3
 def analyze(
     inputs: Annotated[list[Path], typer.Argument(help="DICOM files or folders (searched recursively; any order, several patients).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: new or empty, unless --overwrite or --resume.")],
-    model: Annotated[str, typer.Option(help="Model file (.pt from myomap train or .onnx from myomap export-onnx), or 'embedded' (the default phantom-trained model).")] = "embedded",
-    fit_missing: Annotated[bool, typer.Option("--fit-missing", help="Fit maps from weighted images (MOLLI, T2-prep) where the scanner's map is missing.")] = False,
-    erosion: Annotated[float | None, typer.Option(min=0.0, help="Partial-volume margin in pixels removed from the myocardial ROI for the eroded values (default 1: the border pixels).")] = None,
-    reference_point: Annotated[ReferencePoint, typer.Option(case_sensitive=False, help="AHA reference point: auto (a contours.json beside a map, when its folder holds no other map; else estimated) or estimate (from the RV blood pool, else the DICOM orientation).")] = ReferencePoint.auto,
-    tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Test-time augmentation: its contour spread drives the quality flag (off: only the sanity checks flag).")] = True,
-    seg: Annotated[bool, typer.Option("--seg/--no-seg", help="Write a DICOM SEG per slice (and, unless --keep-phi, a de-identified copy of its map).")] = True,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="Model file (.pt from myomap train or .onnx from myomap export-onnx), or 'embedded' (the default phantom-trained model)."
+        ),
+    ] = "embedded",
+    fit_missing: Annotated[
+        bool, typer.Option("--fit-missing", help="Fit maps from weighted images (MOLLI, T2-prep) where the scanner's map is missing.")
+    ] = False,
+    erosion: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Partial-volume margin in pixels removed from the myocardial ROI for the eroded values (default 1: the border pixels).",
+        ),
+    ] = None,
+    reference_point: Annotated[
+        ReferencePoint,
+        typer.Option(
+            case_sensitive=False,
+            help="AHA reference point: auto (a contours.json beside a map, when its folder holds no other map; else estimated) or estimate (from the RV blood pool, else the DICOM orientation).",
+        ),
+    ] = ReferencePoint.auto,
+    tta: Annotated[
+        bool,
+        typer.Option(
+            "--tta/--no-tta", help="Test-time augmentation: its contour spread drives the quality flag (off: only the sanity checks flag)."
+        ),
+    ] = True,
+    seg: Annotated[
+        bool, typer.Option("--seg/--no-seg", help="Write a DICOM SEG per slice (and, unless --keep-phi, a de-identified copy of its map).")
+    ] = True,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write the HTML reports.")] = True,
-    keep_phi: Annotated[bool, typer.Option("--keep-phi", help="Keep every identifying field: patients named by PatientID, SEGs with the source's attributes and UIDs, source paths and series descriptions in the tables.")] = False,
-    keep_dates: Annotated[bool, typer.Option("--keep-dates", help="De-identify but keep dates and times (the Basic Profile's Retain Longitudinal Temporal Information option).")] = False,
-    phi_key: Annotated[Path | None, typer.Option("--phi-key", help="Local key file (outside OUT) that maps labels, UIDs and file hashes back to the originals; reused runs share its secret.")] = None,
+    keep_phi: Annotated[
+        bool,
+        typer.Option(
+            "--keep-phi",
+            help="Keep every identifying field: patients named by PatientID, SEGs with the source's attributes and UIDs, source paths and series descriptions in the tables.",
+        ),
+    ] = False,
+    keep_dates: Annotated[
+        bool,
+        typer.Option(
+            "--keep-dates",
+            help="De-identify but keep dates and times (the Basic Profile's Retain Longitudinal Temporal Information option).",
+        ),
+    ] = False,
+    phi_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--phi-key",
+            help="Local key file (outside OUT) that maps labels, UIDs and file hashes back to the originals; reused runs share its secret.",
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Clear an earlier output in OUT first.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted run in OUT: patients already complete are kept.")] = False,
-    map_type: Annotated[str | None, typer.Option("--map-type", help="T1 or T2: take the series whose header names no map type nor preparation times (and NIfTI files without a sidecar) as maps of this type.")] = None,
-    hematocrit: Annotated[str | None, typer.Option(help="Haematocrit for ECV: a fraction (0.1-0.7) for every patient, or a CSV with columns patient (label or PatientID) and hematocrit.")] = None,
-    synthetic_hematocrit: Annotated[bool, typer.Option("--synthetic-hematocrit", help="Without --hematocrit, estimate it from native blood T1 (published relation; flagged as synthetic).")] = False,
-    include_review: Annotated[bool, typer.Option("--include-review", help="Pool slices flagged for review into the patient values (default: left out and counted).")] = False,
-    reference_ranges: Annotated[Path | None, typer.Option(help="YAML file of local normal ranges replacing the shipped published ones.")] = None,
+    map_type: Annotated[
+        str | None,
+        typer.Option(
+            "--map-type",
+            help="T1 or T2: take the series whose header names no map type nor preparation times (and NIfTI files without a sidecar) as maps of this type.",
+        ),
+    ] = None,
+    hematocrit: Annotated[
+        str | None,
+        typer.Option(
+            help="Haematocrit for ECV: a fraction (0.1-0.7) for every patient, or a CSV with columns patient (label or PatientID) and hematocrit."
+        ),
+    ] = None,
+    synthetic_hematocrit: Annotated[
+        bool,
+        typer.Option(
+            "--synthetic-hematocrit",
+            help="Without --hematocrit, estimate it from native blood T1 (published relation; flagged as synthetic).",
+        ),
+    ] = False,
+    include_review: Annotated[
+        bool,
+        typer.Option("--include-review", help="Pool slices flagged for review into the patient values (default: left out and counted)."),
+    ] = False,
+    reference_ranges: Annotated[
+        Path | None, typer.Option(help="YAML file of local normal ranges replacing the shipped published ones.")
+    ] = None,
 ) -> None:
     """Segment every T1/T2 map and report contours, values and quality flags per patient.
 

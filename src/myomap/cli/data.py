@@ -19,7 +19,13 @@ def simulate(
     preview: Annotated[bool, typer.Option("--preview", help="Write a montage PNG per subject to OUT/preview/.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing, non-empty OUT.")] = False,
     workers: Annotated[int, typer.Option(help="Worker processes (0: one per CPU).")] = 0,
-    contrast: Annotated[bool, typer.Option("--contrast", help="Also simulate post-contrast T1 maps (T1post_<slice>) with a known haematocrit and ECV per subject (in subjects.csv).")] = False,
+    contrast: Annotated[
+        bool,
+        typer.Option(
+            "--contrast",
+            help="Also simulate post-contrast T1 maps (T1post_<slice>) with a known haematocrit and ECV per subject (in subjects.csv).",
+        ),
+    ] = False,
 ) -> None:
     """Simulate a cohort of T1/T2 mapping data with exact ground truth (the digital phantom).
 
@@ -51,11 +57,23 @@ def simulate(
 def fit(
     series: Annotated[list[Path], typer.Argument(help="DICOM files or folders of weighted images (searched recursively).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder; one subfolder per fitted series.")],
-    model: Annotated[str, typer.Option(help="auto (MOLLI if inversion times, T2 if T2-prep times), molli, ir (plain inversion recovery) or t2.")] = "auto",
-    times: Annotated[str | None, typer.Option(help="Comma-separated times in ms, one per image in InstanceNumber order (overrides DICOM).")] = None,
+    model: Annotated[
+        str, typer.Option(help="auto (MOLLI if inversion times, T2 if T2-prep times), molli, ir (plain inversion recovery) or t2.")
+    ] = "auto",
+    times: Annotated[
+        str | None, typer.Option(help="Comma-separated times in ms, one per image in InstanceNumber order (overrides DICOM).")
+    ] = None,
     register: Annotated[bool, typer.Option("--register", help="Align the weighted images (translation) before fitting.")] = False,
-    mask_background: Annotated[bool, typer.Option("--mask-background/--no-mask-background", help="Leave dark background pixels unfitted (NaN, stored as 0).")] = True,
-    noise_correction: Annotated[bool, typer.Option("--noise-correction/--no-noise-correction", help="Remove the Rician noise floor (sigma estimated from the background, recorded in fits.csv) before fitting. Off by default: scanners fit the plain model, and the estimate is only trustworthy for single-coil magnitude data, not parallel imaging.")] = False,
+    mask_background: Annotated[
+        bool, typer.Option("--mask-background/--no-mask-background", help="Leave dark background pixels unfitted (NaN, stored as 0).")
+    ] = True,
+    noise_correction: Annotated[
+        bool,
+        typer.Option(
+            "--noise-correction/--no-noise-correction",
+            help="Remove the Rician noise floor (sigma estimated from the background, recorded in fits.csv) before fitting. Off by default: scanners fit the plain model, and the estimate is only trustworthy for single-coil magnitude data, not parallel imaging.",
+        ),
+    ] = False,
     keep_phi: Annotated[bool, typer.Option("--keep-phi", help="Copy patient name, ID and study UID into the output DICOM.")] = False,
 ) -> None:
     """Fit T1 (MOLLI or plain IR) or T2 maps pixel-wise from weighted images.
@@ -85,20 +103,34 @@ def fit(
                 bar.update(task, total=total, advance=1, description=f"fitting {name}")
 
             report = fit_paths(
-                series, out, model=model, times_ms=time_list, keep_phi=keep_phi, mask_background=mask_background, noise_correction=noise_correction, register=register, progress=advance
+                series,
+                out,
+                model=model,
+                times_ms=time_list,
+                keep_phi=keep_phi,
+                mask_background=mask_background,
+                noise_correction=noise_correction,
+                register=register,
+                progress=advance,
             )
     except ValueError as exc:
         raise fail(str(exc)) from None
     for outcome in report.outcomes:
-        log.info("%s: %s fit of %d images (times from %s), median R² %.4f -> %s", outcome.name, outcome.model, len(outcome.times_ms), outcome.time_source, outcome.median_r2, outcome.folder)
+        log.info(
+            "%s: %s fit of %d images (times from %s), median R² %.4f -> %s",
+            outcome.name,
+            outcome.model,
+            len(outcome.times_ms),
+            outcome.time_source,
+            outcome.median_r2,
+            outcome.folder,
+        )
     for note in report.notes:
         log.info(note)
     for error in report.errors:
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
     if report.errors:
         raise typer.Exit(code=1)
-
-
 
 
 def import_paper(

@@ -16,7 +16,9 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for CSVs, tables and figures.")],
     model: Annotated[str, typer.Option(help="Model file (.pt or .onnx), or 'embedded'.")] = "embedded",
     split: Annotated[str, typer.Option(help="Which split to evaluate: test, val, train, or all.")] = "test",
-    observers: Annotated[str, typer.Option(help="Comma-separated observers, the first being the reference (manifest columns contours, contours_obs2, ...).")] = "reference,obs2,obs3",
+    observers: Annotated[
+        str, typer.Option(help="Comma-separated observers, the first being the reference (manifest columns contours, contours_obs2, ...).")
+    ] = "reference,obs2,obs3",
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the figures.")] = True,
 ) -> None:
     """Reproduce the paper's evaluation: model against every observer and observers against each other.
@@ -54,13 +56,21 @@ def evaluate(
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
     missing = int(result.metrics["missing"].sum()) if not result.metrics.empty else 0
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
-    log.info("%d maps evaluated, %d comparisons could not be made (see tables.md); %s -> %s", result.metrics["image"].nunique(), missing, timing, out)
+    log.info(
+        "%d maps evaluated, %d comparisons could not be made (see tables.md); %s -> %s",
+        result.metrics["image"].nunique(),
+        missing,
+        timing,
+        out,
+    )
     if result.errors:
         raise typer.Exit(code=1)
 
 
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: phantom/ (the simulated data) and analysis/.")] = Path("myomap-demo"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: phantom/ (the simulated data) and analysis/.")] = Path(
+        "myomap-demo"
+    ),
     subjects: Annotated[int, typer.Option("--subjects", "-n", help="Number of simulated subjects.")] = 3,
     seed: Annotated[int, typer.Option(help="Random seed of the phantom.")] = 1,
 ) -> None:
@@ -83,7 +93,9 @@ def demo(
     try:
         with progress_bar() as bar:
             task = bar.add_task("simulating", total=subjects)
-            simulate_cohort(phantom, SimulationConfig(subjects=subjects, seed=seed, field="mixed"), overwrite=True, progress=lambda _: bar.advance(task))
+            simulate_cohort(
+                phantom, SimulationConfig(subjects=subjects, seed=seed, field="mixed"), overwrite=True, progress=lambda _: bar.advance(task)
+            )
             task = bar.add_task("analysing", total=None)
             # The phantom ships the true RV insertion points; estimate them as on real data.
             result = run_analyze(

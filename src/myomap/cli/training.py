@@ -11,7 +11,9 @@ from myomap.cli.app import fail, log
 
 
 def train(
-    data: Annotated[list[Path], typer.Argument(help="Data set folder(s) with manifest.csv (e.g. from myomap simulate, or your labelled scans).")],
+    data: Annotated[
+        list[Path], typer.Argument(help="Data set folder(s) with manifest.csv (e.g. from myomap simulate, or your labelled scans).")
+    ],
     run: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, logs, split, config and model.pt.")],
     config: Annotated[Path | None, typer.Option(help="YAML with TrainConfig settings; options given here override it.")] = None,
     model: Annotated[str | None, typer.Option(help="Network from the registry, e.g. unet-resnet50 (paper), unet-mobilenet (CPU).")] = None,
@@ -21,16 +23,35 @@ def train(
     learning_rate: Annotated[float | None, typer.Option(help="Adam learning rate.")] = None,
     loss: Annotated[str | None, typer.Option(help="jaccard (paper), dice, ce or jaccard+ce.")] = None,
     input_size: Annotated[int | None, typer.Option(help="Network input side in pixels (paper: 224).")] = None,
-    crop: Annotated[float | None, typer.Option(help="Share of the image side kept around the centre before resizing (1: whole image).")] = None,
+    crop: Annotated[
+        float | None, typer.Option(help="Share of the image side kept around the centre before resizing (1: whole image).")
+    ] = None,
     images_per_epoch: Annotated[int | None, typer.Option(help="Cap on training images per epoch (random subset), for short runs.")] = None,
-    encoder_weights: Annotated[Path | None, typer.Option(help="Local file with ImageNet weights of the encoder (never downloaded).")] = None,
+    encoder_weights: Annotated[
+        Path | None, typer.Option(help="Local file with ImageNet weights of the encoder (never downloaded).")
+    ] = None,
     accelerator: Annotated[str | None, typer.Option(help="auto, cpu or gpu (Lightning).")] = None,
     devices: Annotated[str | None, typer.Option(help="Devices per node: auto, a count, or a list like 0,1 (Lightning).")] = None,
     num_nodes: Annotated[int | None, typer.Option(help="Nodes for multi-node training (Lightning).")] = None,
-    window_spacing_mm: Annotated[float | None, typer.Option(help="Train a model that works at this fixed pixel size in mm (locate the LV, then segment a window on it), with random views and synthesised images.")] = None,
-    weights: Annotated[str | None, typer.Option(help="Sampling weight of each DATA, comma-separated (e.g. 1,3 to draw the second data set three times as often per image set).")] = None,
-    init: Annotated[str | None, typer.Option(help="Start from the weights of this model.pt (fine-tuning), or 'embedded' for the embedded default model.")] = None,
-    max_minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes of training; the best checkpoint is kept.")] = None,
+    window_spacing_mm: Annotated[
+        float | None,
+        typer.Option(
+            help="Train a model that works at this fixed pixel size in mm (locate the LV, then segment a window on it), with random views and synthesised images."
+        ),
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            help="Sampling weight of each DATA, comma-separated (e.g. 1,3 to draw the second data set three times as often per image set)."
+        ),
+    ] = None,
+    init: Annotated[
+        str | None,
+        typer.Option(help="Start from the weights of this model.pt (fine-tuning), or 'embedded' for the embedded default model."),
+    ] = None,
+    max_minutes: Annotated[
+        float | None, typer.Option(help="Stop after this many minutes of training; the best checkpoint is kept.")
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
 ) -> None:
     """Train a segmentation model with the paper's recipe (U-Net, Jaccard loss, two-stage schedule).

@@ -76,7 +76,9 @@ def run_study(
     return metrics, values, {"scoring": scored - start, "tables": tabulated - scored, "figures": done - tabulated}
 
 
-def _table_sections(metrics, values, per_image, ablation, observed: list[str], config: EvaluateConfig) -> list[tuple[str, pd.DataFrame, str]]:
+def _table_sections(
+    metrics, values, per_image, ablation, observed: list[str], config: EvaluateConfig
+) -> list[tuple[str, pd.DataFrame, str]]:
     """The sections of ``tables.md`` and ``tables.html``: (title, table, note)."""
     reference = config.observers[0]
     return [
@@ -125,7 +127,9 @@ def _table_sections(metrics, values, per_image, ablation, observed: list[str], c
     ]
 
 
-def _draw_figures(folder: Path, images, predictions, metrics, values, per_image, ablation, achievable, observed: list[str], reference: str) -> None:
+def _draw_figures(
+    folder: Path, images, predictions, metrics, values, per_image, ablation, achievable, observed: list[str], reference: str
+) -> None:
     """Every figure of the study into ``folder``."""
     folder.mkdir(exist_ok=True)
     figures.metric_distributions(metrics, folder / "distributions.png")

@@ -159,7 +159,11 @@ def score(
                 continue
             mask_a = contours_to_mask(ca.epi, ca.endo, image.pixels.shape)
             metric_rows += _metric_rows(
-                base, "expert-vs-expert", a, b, compare(mask_a, SliceContours.from_contours(ca), cb.epi, cb.endo, spacing_mm=image.spacing_mm)
+                base,
+                "expert-vs-expert",
+                a,
+                b,
+                compare(mask_a, SliceContours.from_contours(ca), cb.epi, cb.endo, spacing_mm=image.spacing_mm),
             )
         # The model's ROI is its fitted contours, as in myomap analyze (not the raw network mask).
         model_contours = fitted.to_contours() if fitted is not None and fitted.complete else None
@@ -212,7 +216,9 @@ def predict(images: Sequence[StudyImage], segmenter, *, batch_size: int = 16) ->
         raise EvaluationError(
             f"the model's classes {list(segmenter.meta.class_names)} are not {list(expected)}; it was not trained for this task"
         )
-    predictions, reasons = segmenter.predict_each([image.pixels for image in images], [image.spacing_mm for image in images], batch_size=batch_size)
+    predictions, reasons = segmenter.predict_each(
+        [image.pixels for image in images], [image.spacing_mm for image in images], batch_size=batch_size
+    )
     errors = [f"{image.source}: {reason}" for image, reason in zip(images, reasons) if reason]
     return [p.labels if p is not None else None for p in predictions], errors
 

@@ -27,8 +27,6 @@ METRIC_NAMES = {"iou": "IoU ↑ (%)", "dice": "Dice ↑ (%)", "hd_mm": "Hausdorf
 KIND_NAMES = {"model-vs-expert": "Automated vs expert", "expert-vs-expert": "Agreement of experts (inter-observer)"}
 
 
-
-
 def per_image(metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per image and comparison: metrics averaged over the two contours, Dice and IoU in %.
 
@@ -213,9 +211,7 @@ __all__ = [
 # --- cells: numbers formatted for the tables ------------------------------------
 
 
-def format_mean_sd(
-    values: Iterable[float], *, decimals: int = 1, missing: str = "n/a"
-) -> str:
+def format_mean_sd(values: Iterable[float], *, decimals: int = 1, missing: str = "n/a") -> str:
     """``"mean (SD)"`` of the non-NaN values, for tables.
 
     Parameters
@@ -277,22 +273,15 @@ def format_median_iqr(
     if x.size == 0:
         return missing
     q1, median, q3 = np.quantile(x, [0.25, 0.5, 0.75])
-    spread = (
-        f"{_fmt(q1, decimals, missing)}–{_fmt(q3, decimals, missing)}"
-        if style == "range"
-        else _fmt(q3 - q1, decimals, missing)
-    )
+    spread = f"{_fmt(q1, decimals, missing)}–{_fmt(q3, decimals, missing)}" if style == "range" else _fmt(q3 - q1, decimals, missing)
     return f"{_fmt(median, decimals, missing)} ({spread})"
 
 
 def _without_nan(values: Iterable[float]) -> np.ndarray:
     """``values`` as a flat float array without NaNs (infinities stay, shown as inf)."""
-    x = np.asarray(
-        list(values) if isinstance(values, Iterator) else values, dtype=float
-    ).ravel()
+    x = np.asarray(list(values) if isinstance(values, Iterator) else values, dtype=float).ravel()
     return x[~np.isnan(x)]
 
 
 def _fmt(x: float, decimals: int, missing: str) -> str:
     return missing if math.isnan(x) else f"{x:.{decimals}f}"
-

@@ -164,7 +164,9 @@ def aha_segments(
     return labels
 
 
-def transmural_position(epi_xy: np.ndarray, endo_xy: np.ndarray, shape: tuple[int, int], *, spacing_mm: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def transmural_position(
+    epi_xy: np.ndarray, endo_xy: np.ndarray, shape: tuple[int, int], *, spacing_mm: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(s, d_endo_mm, d_epi_mm)`` for every pixel; meaningful on the myocardium only.
 
     Distances are from pixel centres to the nearest pixel centre of the

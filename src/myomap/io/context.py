@@ -44,7 +44,9 @@ def scan_context(header) -> ScanContext:
         sequence=sequence,
         heart_rate_bpm=_float(header.get("HeartRate")),
         contrast_agent=str(header.get("ContrastBolusAgent", "") or "").strip(),
-        acquisition_time_s=_seconds(header.get("AcquisitionTime") or str(header.get("AcquisitionDateTime", ""))[8:] or header.get("SeriesTime")),
+        acquisition_time_s=_seconds(
+            header.get("AcquisitionTime") or str(header.get("AcquisitionDateTime", ""))[8:] or header.get("SeriesTime")
+        ),
         description=" ".join(str(header.get(k, "")) for k in ("SeriesDescription", "ProtocolName")).strip(),
     )
 

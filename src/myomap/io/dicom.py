@@ -216,7 +216,15 @@ def write_derived_map(
         study_date=str(ds.get("StudyDate", "")) if keep_phi else "",
     )
     write_mr_image(
-        path, np.clip(values, 0.0, None), geometry=geometry, series=series, instance_number=1, sop_uid=sop_uid, slope=slope, window=window, manufacturer="myomap"
+        path,
+        np.clip(values, 0.0, None),
+        geometry=geometry,
+        series=series,
+        instance_number=1,
+        sop_uid=sop_uid,
+        slope=slope,
+        window=window,
+        manufacturer="myomap",
     )
 
 

@@ -167,7 +167,9 @@ def index_files(files: Iterable[Path]) -> Index:
             seen[key] = meta
             frames.append(meta)
             notes.extend(meta.problems)
-    errors = broken[:_EACH] + ([f"{len(broken) - _EACH} more unreadable DICOM file(s), e.g. {broken[_EACH].split(': ')[0]}"] if len(broken) > _EACH else [])
+    errors = broken[:_EACH] + (
+        [f"{len(broken) - _EACH} more unreadable DICOM file(s), e.g. {broken[_EACH].split(': ')[0]}"] if len(broken) > _EACH else []
+    )
     if foreign:
         notes.append(f"{len(foreign)} file(s) are not DICOM (e.g. {', '.join(str(p) for p in foreign[:2])}); skipped")
     if duplicates:
@@ -227,7 +229,9 @@ def _frame_meta(ds: Dataset, path: Path, k: int, frames: int) -> ImageMeta:
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     if per_frame is None or len(per_frame) != frames:
         have = 0 if per_frame is None else len(per_frame)
-        raise DicomError(f"{path}: multi-frame file with {frames} frames but {have} per-frame functional groups; its frames cannot be placed")
+        raise DicomError(
+            f"{path}: multi-frame file with {frames} frames but {have} per-frame functional groups; its frames cannot be placed"
+        )
     shared = ds.get("SharedFunctionalGroupsSequence")
     groups = [per_frame[k], shared[0] if shared else Dataset()]
 

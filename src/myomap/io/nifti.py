@@ -101,7 +101,7 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
     named = str(info.get("MapType", "")).upper() or map_type_from_header(info.get("ImageType", []), str(info.get("SeriesDescription", "")))
     kind = named or map_type
     if kind not in MAP_TYPES:
-        raise NiftiError(f"{path}: NIfTI map without a map type; give --map-type T1 or T2, or a JSON sidecar with \"MapType\"")
+        raise NiftiError(f'{path}: NIfTI map without a map type; give --map-type T1 or T2, or a JSON sidecar with "MapType"')
     try:
         image = nibabel.load(path)
         data = np.asarray(image.get_fdata(dtype=np.float32))
@@ -129,4 +129,11 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
         )
         for k in range(data.shape[2])
     )
-    return NiftiMap(path, kind, slices, str(info.get("PatientID", path.parent)), str(info.get("StudyInstanceUID", "")), str(info.get("SeriesDescription", path.name)))
+    return NiftiMap(
+        path,
+        kind,
+        slices,
+        str(info.get("PatientID", path.parent)),
+        str(info.get("StudyInstanceUID", "")),
+        str(info.get("SeriesDescription", path.name)),
+    )

@@ -79,4 +79,6 @@ def series_time_kind(frames: list[ImageMeta]) -> str | None:
 def has_single_times(frames: list[ImageMeta]) -> bool:
     """One image per position, each with a preparation time: a candidate for grouping across series."""
     positions = {position_key(m) for m in frames}
-    return len(positions) == len(frames) and all(vendor.image_time(m, "inversion")[0] is not None or vendor.image_time(m, "t2prep")[0] is not None for m in frames)
+    return len(positions) == len(frames) and all(
+        vendor.image_time(m, "inversion")[0] is not None or vendor.image_time(m, "t2prep")[0] is not None for m in frames
+    )

@@ -115,7 +115,12 @@ def enhanced_mr(
     )
     if rwv is not None:
         units = DicomSequence([_item(CodeValue=rwv[2], CodingSchemeDesignator="UCUM", CodeMeaning=rwv[2])]) if rwv[2] else None
-        mapping = _item(RealWorldValueSlope=rwv[0], RealWorldValueIntercept=rwv[1], RealWorldValueFirstValueMapped=0, RealWorldValueLastValueMapped=65535)
+        mapping = _item(
+            RealWorldValueSlope=rwv[0],
+            RealWorldValueIntercept=rwv[1],
+            RealWorldValueFirstValueMapped=0,
+            RealWorldValueLastValueMapped=65535,
+        )
         if units is not None:
             mapping.MeasurementUnitsCodeSequence = units
         shared.RealWorldValueMappingSequence = DicomSequence([mapping])
@@ -173,13 +178,17 @@ def _block(study: str, pixels: np.ndarray):
     def series(description: str, images: list[dict], image_type=("ORIGINAL", "PRIMARY", "M")):
         uid, n = generate_uid(), next(number)
         for k, tags in enumerate(images, start=1):
-            yield mr_image(pixels, study_uid=study, series_uid=uid, series_number=n, description=description, image_type=image_type, instance=k, **tags)
+            yield mr_image(
+                pixels, study_uid=study, series_uid=uid, series_number=n, description=description, image_type=image_type, instance=k, **tags
+            )
 
     yield from series("localizer", [{"position_mm": (0, 0, z)} for z in (-10, 0, 10)], ("ORIGINAL", "PRIMARY", "LOCALIZER"))
     yield from series("cine_sax", [{"position_mm": (0, 0, 8 * s), "TriggerTime": 40 * p} for s in range(8) for p in range(25)])
     yield from series("LGE_PSIR", [{"position_mm": (0, 0, 8 * s), "InversionTime": 300} for s in range(8)])
     for s in range(3):
-        yield from series("MOLLI_sax", [{"position_mm": (0, 0, 8 * s), "InversionTime": ti} for ti in (100, 180, 260, 1100, 1180, 2100, 3100, 4100)])
+        yield from series(
+            "MOLLI_sax", [{"position_mm": (0, 0, 8 * s), "InversionTime": ti} for ti in (100, 180, 260, 1100, 1180, 2100, 3100, 4100)]
+        )
         yield from series("T2prep_sax", [{"position_mm": (0, 0, 8 * s), "ImageComments": f"T2prep={te}ms"} for te in (0, 25, 55)])
     yield from series("MOLLI T1 MAP", [{"position_mm": (0, 0, 8 * s)} for s in range(3)], ("DERIVED", "PRIMARY", "T1 MAP"))
     yield from series("T2 MAP", [{"position_mm": (0, 0, 8 * s)} for s in range(3)], ("DERIVED", "PRIMARY", "T2 MAP"))

@@ -128,7 +128,11 @@ def fit_inversion_recovery(
         first, second = r < r1, (r >= r1) & (r < r2)
         top = [
             (np.where(first, r, r1), np.where(first, k, k1), np.where(first, g, g1)),
-            (np.where(first, r1, np.where(second, r, r2)), np.where(first, k1, np.where(second, k, k2)), np.where(first, g1, np.where(second, g, g2))),
+            (
+                np.where(first, r1, np.where(second, r, r2)),
+                np.where(first, k1, np.where(second, k, k2)),
+                np.where(first, g1, np.where(second, g, g2)),
+            ),
         ]
     best_rss = np.full(n_px, np.inf)
     best = np.full((3, n_px), np.nan)

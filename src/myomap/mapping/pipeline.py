@@ -163,9 +163,13 @@ def _timed(groups: dict, inputs: Sequence, errors: list[str], notes: list[str]) 
     """The groups that carry preparation times (an exam folder: fit those, one note for the rest)."""
     untimed = [name for name, group in groups.items() if not any(vendor.series_times(group, kind) for kind in ("inversion", "t2prep"))]
     if untimed:
-        notes.append(f"{len(untimed)} series without inversion or T2-preparation times skipped (e.g. {untimed[0]}); give --model and --times to fit them")
+        notes.append(
+            f"{len(untimed)} series without inversion or T2-preparation times skipped (e.g. {untimed[0]}); give --model and --times to fit them"
+        )
     if len(untimed) == len(groups) and groups and not errors:
-        errors.append(f"{', '.join(map(str, inputs))}: no weighted images with inversion or T2-preparation times found; give --model and --times")
+        errors.append(
+            f"{', '.join(map(str, inputs))}: no weighted images with inversion or T2-preparation times found; give --model and --times"
+        )
     return {name: group for name, group in groups.items() if name not in untimed}
 
 
@@ -181,7 +185,9 @@ def read_weighted(name: str, files: list, model: str = "auto", times_ms=None) ->
         return read_series(name, files, "t2"), "t2"
     except MissingTimesError:
         first = getattr(files[0], "where", files[0])
-        raise SeriesError(f"{first} ({len(files)} images): neither inversion nor T2-preparation times in the DICOM header; give --model and --times") from None
+        raise SeriesError(
+            f"{first} ({len(files)} images): neither inversion nor T2-preparation times in the DICOM header; give --model and --times"
+        ) from None
 
 
 def _map_values(fit: T1Fit | T2Fit) -> np.ndarray:

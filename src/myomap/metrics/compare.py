@@ -118,13 +118,25 @@ def _crop(mask: np.ndarray, contour_xy: np.ndarray, pad: int = 3) -> tuple[np.nd
 
 
 def compare_masks(
-    pred_mask: np.ndarray, ref_epi: np.ndarray, ref_endo: np.ndarray, *, spacing_mm: tuple[float, float], steps: ContourSteps = ContourSteps()
+    pred_mask: np.ndarray,
+    ref_epi: np.ndarray,
+    ref_endo: np.ndarray,
+    *,
+    spacing_mm: tuple[float, float],
+    steps: ContourSteps = ContourSteps(),
 ) -> ContourComparison:
     """:func:`compare` for a predicted label mask, fitting its contours with ``steps`` first."""
     return compare(pred_mask, mask_to_contours(pred_mask, steps), ref_epi, ref_endo, spacing_mm=spacing_mm)
 
 
-def best_achievable_hausdorff_mm(ref_xy: np.ndarray, shape: tuple[int, int], *, spacing_mm: tuple[float, float], steps: ContourSteps = ContourSteps(), endocardial: bool = False) -> float:
+def best_achievable_hausdorff_mm(
+    ref_xy: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    spacing_mm: tuple[float, float],
+    steps: ContourSteps = ContourSteps(),
+    endocardial: bool = False,
+) -> float:
     """The paper's Fig. 9: reference contour -> mask -> fitted contour, Hausdorff to the reference.
 
     The lowest Hausdorff distance any mask-based method can reach on this

@@ -58,7 +58,12 @@ class ModelMeta:
         spec = dict(data["spec"])
         spec["decoder_channels"] = tuple(spec["decoder_channels"])
         return cls(
-            ModelSpec(**spec), tuple(data["class_names"]), int(data["input_size"]), dict(data["normalisation"]), dict(data.get("training", {})), float(data.get("crop", 1.0)),
+            ModelSpec(**spec),
+            tuple(data["class_names"]),
+            int(data["input_size"]),
+            dict(data["normalisation"]),
+            dict(data.get("training", {})),
+            float(data.get("crop", 1.0)),
             None if data.get("window_spacing_mm") is None else float(data["window_spacing_mm"]),
         )
 
@@ -95,7 +100,11 @@ def load_model_file(path: str | Path):
     except Exception as exc:  # unpickling errors of all kinds mean "not a model file we can read"
         raise ModelFileError(f"{path}: not a readable model file ({type(exc).__name__}: {str(exc)[:200]})") from None
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-        hint = " (a Lightning checkpoint: use the run's model.pt)" if isinstance(payload, dict) and "pytorch-lightning_version" in payload else ""
+        hint = (
+            " (a Lightning checkpoint: use the run's model.pt)"
+            if isinstance(payload, dict) and "pytorch-lightning_version" in payload
+            else ""
+        )
         raise ModelFileError(f"{path}: not a myomap model file{hint}")
     if payload.get("version") != MODEL_VERSION:
         raise ModelFileError(f"{path}: model file version {payload.get('version')} is not supported (expected {MODEL_VERSION})")
@@ -104,7 +113,9 @@ def load_model_file(path: str | Path):
         network = build_network(meta.spec, classes=len(meta.class_names))
         network.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ModelFileError(f"{path}: model file is damaged or does not match its network ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raise ModelFileError(
+            f"{path}: model file is damaged or does not match its network ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
     network.eval()
     return network, meta
 
@@ -173,7 +184,9 @@ class Segmenter:
         """True for a model that works at a fixed pixel size and needs the pixel spacing."""
         return self.meta.window_spacing_mm is not None
 
-    def predict(self, images: list[np.ndarray], spacings_mm: list[tuple[float, float]] | None = None, *, tta: bool = False, batch_size: int = 16) -> list[Prediction]:
+    def predict(
+        self, images: list[np.ndarray], spacings_mm: list[tuple[float, float]] | None = None, *, tta: bool = False, batch_size: int = 16
+    ) -> list[Prediction]:
         """Segment native-size images (any size and aspect); raises ValueError for the first image it cannot segment."""
         predictions, reasons = self.predict_each(images, spacings_mm, tta=tta, batch_size=batch_size)
         for reason in reasons:
@@ -227,7 +240,9 @@ class Segmenter:
             mean = _native(probabilities[:, k].mean(axis=0), geometry, outside=background)
             uncertainty = _native(probabilities[:, k].std(axis=0), geometry).mean(axis=0) if tta else None
             agreement = _agreement(probabilities[:, k]) if tta else None
-            members = tuple(_native(p, geometry, outside=background).argmax(axis=0).astype(np.uint8) for p in probabilities[:, k]) if tta else ()
+            members = (
+                tuple(_native(p, geometry, outside=background).argmax(axis=0).astype(np.uint8) for p in probabilities[:, k]) if tta else ()
+            )
             results.append(Prediction(mean, np.argmax(mean, axis=0).astype(np.uint8), uncertainty, agreement, members))
         return results
 
@@ -298,7 +313,9 @@ def export_onnx(model_file: str | Path, out: str | Path, *, opset: int = 17) -> 
     return out
 
 
-def default_meta(spec: ModelSpec, input_size: int, training: dict | None = None, *, crop: float = 1.0, window_spacing_mm: float | None = None) -> ModelMeta:
+def default_meta(
+    spec: ModelSpec, input_size: int, training: dict | None = None, *, crop: float = 1.0, window_spacing_mm: float | None = None
+) -> ModelMeta:
     return ModelMeta(spec, CLASS_NAMES, input_size, dict(NORMALISATION), training or {}, crop, window_spacing_mm)
 
 

@@ -76,7 +76,9 @@ class _ViewDataset(Dataset):
 
 
 def view_settings(config: TrainConfig) -> ViewSettings:
-    return ViewSettings(config.window_spacing_mm, config.input_size, synthetic_share=config.synthetic_share, coarse_share=config.coarse_share)
+    return ViewSettings(
+        config.window_spacing_mm, config.input_size, synthetic_share=config.synthetic_share, coarse_share=config.coarse_share
+    )
 
 
 class _SampleDataset(Dataset):
@@ -93,7 +95,9 @@ class _SampleDataset(Dataset):
         if self.transform is not None:
             out = self.transform(image=image, mask=mask)
             image, mask = out["image"], out["mask"]
-        return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None], torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64))
+        return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None], torch.from_numpy(
+            np.ascontiguousarray(mask, dtype=np.int64)
+        )
 
 
 def augmentation(config: TrainConfig) -> A.Compose:
@@ -103,7 +107,9 @@ def augmentation(config: TrainConfig) -> A.Compose:
         [
             A.Affine(rotate=(-config.rotate_deg, config.rotate_deg), p=0.7),
             # NEAREST_EXACT: cv2's plain nearest resize is not centre-aligned and would shift the labels.
-            A.RandomResizedCrop(size=(size, size), scale=config.crop_scale, ratio=(0.85, 1.15), mask_interpolation=cv2.INTER_NEAREST_EXACT, p=1.0),
+            A.RandomResizedCrop(
+                size=(size, size), scale=config.crop_scale, ratio=(0.85, 1.15), mask_interpolation=cv2.INTER_NEAREST_EXACT, p=1.0
+            ),
             A.RandomBrightnessContrast(config.brightness_contrast, config.brightness_contrast, p=0.8),
         ],
         seed=config.seed,
@@ -140,7 +146,11 @@ class SegmentationData(L.LightningDataModule):
             # Every draw is a new random view, so epochs keep their size when the maps-only stage starts.
             count = self.config.max_images_per_epoch
             weights = weights or [1.0] * len(use)
-        sampler = torch.utils.data.WeightedRandomSampler(weights, num_samples=count, replacement=True, generator=generator) if weights is not None else None
+        sampler = (
+            torch.utils.data.WeightedRandomSampler(weights, num_samples=count, replacement=True, generator=generator)
+            if weights is not None
+            else None
+        )
         if sampler is None and count < len(use):
             sampler = torch.utils.data.RandomSampler(use, num_samples=count, generator=generator)
         return DataLoader(
@@ -216,7 +226,9 @@ class SegmentationModule(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.parameters(), lr=self.config.learning_rate, weight_decay=self.config.weight_decay)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=self.config.restart_epochs, eta_min=self.config.min_learning_rate)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+            optimizer, T_0=self.config.restart_epochs, eta_min=self.config.min_learning_rate
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
 
 
@@ -344,7 +356,11 @@ def train(data, run: str | Path, config: TrainConfig, *, resume: bool = False, p
         training["synthesis"] = to_yaml(SynthSettings())
     model_path = run / "model.pt"
     if trainer.is_global_zero:
-        save_model_file(model_path, module.network.to("cpu").to(memory_format=torch.contiguous_format), default_meta(get_spec(config.model), config.input_size, training, crop=config.crop, window_spacing_mm=config.window_spacing_mm))
+        save_model_file(
+            model_path,
+            module.network.to("cpu").to(memory_format=torch.contiguous_format),
+            default_meta(get_spec(config.model), config.input_size, training, crop=config.crop, window_spacing_mm=config.window_spacing_mm),
+        )
     return model_path
 
 

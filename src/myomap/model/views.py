@@ -60,7 +60,9 @@ class ViewSettings:
     coarse_fov_mm: tuple[float, float] = (120.0, 450.0)
 
 
-def draw_view(source: Source, rng: np.random.Generator, view: ViewSettings, synth: SynthSettings = SynthSettings()) -> tuple[np.ndarray, np.ndarray]:
+def draw_view(
+    source: Source, rng: np.random.Generator, view: ViewSettings, synth: SynthSettings = SynthSettings()
+) -> tuple[np.ndarray, np.ndarray]:
     """One normalised (S, S) input and its (S, S) uint8 target (0 background, 1 myocardium, 2 blood pool)."""
     pixels, spacing, epi, endo = _appearance(source, rng, view, synth), source.spacing_mm, source.epi, source.endo
     if rng.random() < view.resample_share:

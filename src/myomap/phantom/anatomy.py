@@ -215,7 +215,12 @@ def label_points(heart: HeartSlice, u: np.ndarray, v: np.ndarray) -> tuple[np.nd
     paint(body_r < 1.0, Tissue.SUBCUTANEOUS_FAT)
     paint(heart.body.shrunk(heart.subcutaneous_fat_mm).normalised_radius(u, v) < 1.0, Tissue.MUSCLE)
     paint(heart.body.shrunk(heart.subcutaneous_fat_mm + heart.muscle_mm).normalised_radius(u, v) < 1.0, Tissue.LUNG)
-    for organ, tissue in ((heart.liver, Tissue.LIVER), (heart.paraspinal, Tissue.MUSCLE), (heart.spine, Tissue.BONE_MARROW), (heart.aorta, Tissue.AORTA_BLOOD)):
+    for organ, tissue in (
+        (heart.liver, Tissue.LIVER),
+        (heart.paraspinal, Tissue.MUSCLE),
+        (heart.spine, Tissue.BONE_MARROW),
+        (heart.aorta, Tissue.AORTA_BLOOD),
+    ):
         if organ is not None:
             paint(organ.normalised_radius(u, v) < 1.0, tissue)
     # Vessels crossing the slice in lung and liver: small blood-filled discs.
@@ -297,7 +302,13 @@ def draw_anatomy(phenotype: Phenotype, rng: np.random.Generator) -> SubjectAnato
         trab, papillary, fat = _cavity_and_fat(position, rng)
         rv = _right_ventricle(position, epi_mean, k_epi, k_rv, rv_angle, rng)
         liver_scale = {"basal": 0.7, "mid": 1.0, "apical": 1.25}[position]
-        liver = Ellipse(liver_base.u, -epi_mean - liver_base.b * liver_scale * 0.9, liver_base.a * liver_scale, liver_base.b * liver_scale, liver_base.angle_deg)
+        liver = Ellipse(
+            liver_base.u,
+            -epi_mean - liver_base.b * liver_scale * 0.9,
+            liver_base.a * liver_scale,
+            liver_base.b * liver_scale,
+            liver_base.angle_deg,
+        )
         aorta = Ellipse(rng.uniform(5, 20), -epi_mid - rng.uniform(22, 30), 11.0, 11.0)
         spine = Ellipse(rng.uniform(-10, 5), aorta.v - rng.uniform(28, 34), 17.0, 15.0)
         paraspinal = Ellipse(spine.u, spine.v - 8.0, 48.0, 30.0)
@@ -386,7 +397,9 @@ def _cavity_and_fat(position: str, rng: np.random.Generator) -> tuple[Bumps, tup
     return trab, papillary, fat
 
 
-def _right_ventricle(position: str, epi_mean: float, k_epi: float, k_rv: float, rv_angle: float, rng: np.random.Generator) -> Ellipse | None:
+def _right_ventricle(
+    position: str, epi_mean: float, k_epi: float, k_rv: float, rv_angle: float, rng: np.random.Generator
+) -> Ellipse | None:
     """The RV blood pool of one slice; an apical slice lies below the RV now and then (None)."""
     rv = None
     if position != "apical" or rng.random() < 0.85:

@@ -113,7 +113,14 @@ def simulate_image(
     )
     contrast = subject.post if post else None
     maps = tissue_maps(
-        heart, placement, subject.grid, subject.tissues, subject.phenotype, supersample=config.supersample, texture_rng=arng, contrast=contrast
+        heart,
+        placement,
+        subject.grid,
+        subject.tissues,
+        subject.phenotype,
+        supersample=config.supersample,
+        texture_rng=arng,
+        contrast=contrast,
     )
     myo_t1, myo_t2, myo_pd = subject.tissues[Tissue.LV_MYOCARDIUM]
     if contrast is not None:
@@ -149,7 +156,9 @@ def simulate_image(
     return ImageResult(times, weighted, map_ms, truth, contours, artefact, subject.grid.spacing_mm)
 
 
-def _fit_and_truth(map_type: str, weighted: np.ndarray, times: np.ndarray, maps: TissueMaps, heart_rate_bpm: float) -> tuple[np.ndarray, dict]:
+def _fit_and_truth(
+    map_type: str, weighted: np.ndarray, times: np.ndarray, maps: TissueMaps, heart_rate_bpm: float
+) -> tuple[np.ndarray, dict]:
     """The map fitted pixel-wise from the weighted images, and the noise-free truth of the image."""
     truth = {
         "t1_true_ms": maps.t1_true_ms.astype(np.float32),

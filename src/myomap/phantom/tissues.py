@@ -114,7 +114,17 @@ class Phenotype:
 PHENOTYPES: tuple[Phenotype, ...] = (
     Phenotype("healthy", 0.30),
     # Hypertrophic cardiomyopathy: asymmetric septal hypertrophy, patchy fibrosis at the RV insertions.
-    Phenotype("hcm", 0.15, diffuse_t1=0.02, focal_t1=0.10, focal_t2=0.04, lesion="insertion", wall_scale=1.25, cavity_scale=0.85, septal_extra_mm=6.0),
+    Phenotype(
+        "hcm",
+        0.15,
+        diffuse_t1=0.02,
+        focal_t1=0.10,
+        focal_t2=0.04,
+        lesion="insertion",
+        wall_scale=1.25,
+        cavity_scale=0.85,
+        septal_extra_mm=6.0,
+    ),
     # Dilated cardiomyopathy: large cavity, thin wall, diffuse fibrosis, mid-wall septal stripe.
     Phenotype("dcm", 0.10, diffuse_t1=0.04, focal_t1=0.08, lesion="midwall_septal", wall_scale=0.75, cavity_scale=1.35),
     # Chronic ischaemic scar: subendocardial-to-transmural in one coronary territory, thinned wall.

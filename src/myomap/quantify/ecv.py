@@ -24,7 +24,17 @@ import csv
 import math
 from pathlib import Path
 
-ECV_COLUMNS = ("patient", "region", "segment", "ecv_percent", "native_myo_ms", "post_myo_ms", "native_blood_ms", "post_blood_ms", "hematocrit")
+ECV_COLUMNS = (
+    "patient",
+    "region",
+    "segment",
+    "ecv_percent",
+    "native_myo_ms",
+    "post_myo_ms",
+    "native_blood_ms",
+    "post_blood_ms",
+    "hematocrit",
+)
 HEMATOCRIT_RANGE = (0.1, 0.7)
 SYNTHETIC_HCT = {1.5: (866.0, 0.1232), 3.0: (1355.52, 0.310)}
 """Synthetic haematocrit ``Hct = slope_ms / T1_blood,native_ms - offset`` per field strength (MOLLI).
@@ -48,7 +58,9 @@ def check_hematocrit(value: float, source: str = "--hematocrit") -> float:
     except (TypeError, ValueError):
         raise HematocritError(f"{source}: haematocrit {value!r} is not a number") from None
     if not HEMATOCRIT_RANGE[0] <= hct <= HEMATOCRIT_RANGE[1]:
-        raise HematocritError(f"{source}: haematocrit {hct:g} is outside {HEMATOCRIT_RANGE[0]}-{HEMATOCRIT_RANGE[1]} (a fraction, not a percentage)")
+        raise HematocritError(
+            f"{source}: haematocrit {hct:g} is outside {HEMATOCRIT_RANGE[0]}-{HEMATOCRIT_RANGE[1]} (a fraction, not a percentage)"
+        )
     return hct
 
 
@@ -102,6 +114,7 @@ def ecv_rows(patient: str, native: list[dict], post: list[dict], hematocrit: flo
     was flagged ``few_pixels``, and then ``ecv_percent`` is NaN (see the
     module docstring) while the T1 medians are kept.
     """
+
     def by_region(rows):
         return {(r["region"], r["segment"]): r for r in rows if r["eroded"] and r["region"] != "septal"}
 

@@ -40,7 +40,9 @@ def plausibility_reasons(map_type: str, contrast: str, stats: dict) -> tuple[str
             f"myocardial median {median:.0f} ms does not fit a {contrast} {map_type} map ({low:.0f}-{high:.0f} ms): another map type or a scaling error"
         )
     if math.isfinite(iqr) and iqr > MAX_RELATIVE_IQR * median:
-        reasons.append(f"wide myocardial IQR ({iqr:.0f} ms, {100 * iqr / median:.0f} % of the median): the contour may include blood or fat")
+        reasons.append(
+            f"wide myocardial IQR ({iqr:.0f} ms, {100 * iqr / median:.0f} % of the median): the contour may include blood or fat"
+        )
     if math.isfinite(mean) and abs(mean - median) > MAX_MEAN_MEDIAN_GAP * median:
         reasons.append(f"myocardial mean {mean:.0f} ms far from the median {median:.0f} ms: the contour may include blood or fat")
     return tuple(reasons)

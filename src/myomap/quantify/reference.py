@@ -114,10 +114,7 @@ def estimate_rv_insertion(
     if map_ms.ndim != 2:
         raise ValueError(f"map must be a 2-D array, got shape {map_ms.shape}")
     if orientation is not None and len(orientation) != 6:
-        raise ValueError(
-            "orientation must hold 6 numbers (ImageOrientationPatient), "
-            f"got {len(orientation)}"
-        )
+        raise ValueError(f"orientation must hold 6 numbers (ImageOrientationPatient), got {len(orientation)}")
     epi_xy = np.asarray(epi_xy, dtype=float)
     epi = polygon_mask(epi_xy, map_ms.shape)
     endo = polygon_mask(endo_xy, map_ms.shape)
@@ -126,9 +123,7 @@ def estimate_rv_insertion(
     centre = polygon_centroid(epi_xy)
 
     # Image-up unless the orientation says otherwise (or has anterior along the normal).
-    projected = (
-        None if orientation is None else _projected_angle(ANTERIOR_LPS, orientation)
-    )
+    projected = None if orientation is None else _projected_angle(ANTERIOR_LPS, orientation)
     anterior_deg = 90.0 if projected is None else projected
 
     ends = _rv_contact_ends(map_ms, epi, endo, centre, spacing_mm)
@@ -171,9 +166,7 @@ def _rv_contact_ends(
     blood_like = np.abs(smooth - blood) < 0.5 * abs(contrast)
     outside_mm = ndimage.distance_transform_edt(~epi, sampling=spacing_mm)
     labels, n = ndimage.label(blood_like & ~epi & (outside_mm <= SEARCH_BAND_MM))
-    contact = np.bincount(
-        (labels * (outside_mm <= CONTACT_MM)).ravel(), minlength=n + 1
-    )
+    contact = np.bincount((labels * (outside_mm <= CONTACT_MM)).ravel(), minlength=n + 1)
     contact[0] = 0
     if contact.max() < MIN_CONTACT_PX:
         return None
@@ -231,12 +224,7 @@ def _point_on_contour(
     with np.errstate(divide="ignore", invalid="ignore"):
         along_ray = (p[:, 0] * edge[:, 1] - p[:, 1] * edge[:, 0]) / denom
         along_edge = (p[:, 0] * d[1] - p[:, 1] * d[0]) / denom
-    hit = (
-        np.isfinite(along_ray)
-        & (along_ray >= 0)
-        & (along_edge >= 0)
-        & (along_edge <= 1)
-    )
+    hit = np.isfinite(along_ray) & (along_ray >= 0) & (along_edge >= 0) & (along_edge <= 1)
     if hit.any():
         radius = float(along_ray[hit].max())
     else:  # centroid outside a very concave contour: the vertex closest in angle
@@ -244,6 +232,4 @@ def _point_on_contour(
         nearest = int(np.argmin([_angular_distance(v, angle_deg) for v in vertex_deg]))
         radius = float(np.hypot(*p[nearest]))
     x_mm, y_mm = radius * d
-    return float(centre[0] + x_mm / spacing_mm[1]), float(
-        centre[1] + y_mm / spacing_mm[0]
-    )
+    return float(centre[0] + x_mm / spacing_mm[1]), float(centre[1] + y_mm / spacing_mm[0])

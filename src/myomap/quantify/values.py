@@ -96,9 +96,7 @@ def usable_pixels(values_ms: np.ndarray, valid_range_ms: tuple[float, float] | N
     return usable
 
 
-def region_stats(
-    values_ms: np.ndarray, mask: np.ndarray, *, valid_range_ms: tuple[float, float] | None = None
-) -> dict[str, float]:
+def region_stats(values_ms: np.ndarray, mask: np.ndarray, *, valid_range_ms: tuple[float, float] | None = None) -> dict[str, float]:
     """Summary statistics of the map values inside a mask.
 
     Parameters
@@ -138,9 +136,7 @@ def region_stats(
     values_ms = np.asarray(values_ms, dtype=float)
     mask = np.asarray(mask, dtype=bool)
     if values_ms.shape != mask.shape:
-        raise ValueError(
-            f"values and mask differ in shape: {values_ms.shape} and {mask.shape}"
-        )
+        raise ValueError(f"values and mask differ in shape: {values_ms.shape} and {mask.shape}")
     inside = values_ms[mask]
     kept = inside[usable_pixels(inside, valid_range_ms)]
     return _stats(kept, n_missing=inside.size - kept.size)
@@ -187,15 +183,11 @@ def region_masks(
         fewer than 3 points, or a reference point inside the blood pool.
     """
     if slice_position not in FIRST_SEGMENT:
-        raise ValueError(
-            f"slice position must be one of {', '.join(FIRST_SEGMENT)}, got {slice_position!r}"
-        )
+        raise ValueError(f"slice position must be one of {', '.join(FIRST_SEGMENT)}, got {slice_position!r}")
     if not erosion_margin_px >= 0:
         raise ValueError(f"erosion margin must be >= 0 pixels, got {erosion_margin_px}")
     myocardium = polygon_mask(epi_xy, shape) & ~polygon_mask(endo_xy, shape)
-    eroded = eroded_myocardium(
-        epi_xy, endo_xy, shape, spacing_mm=spacing_mm, margin_px=erosion_margin_px
-    )
+    eroded = eroded_myocardium(epi_xy, endo_xy, shape, spacing_mm=spacing_mm, margin_px=erosion_margin_px)
     regions = [
         RegionMask("global", None, False, myocardium),
         RegionMask("global", None, True, eroded),
@@ -203,18 +195,14 @@ def region_masks(
     blood = RegionMask("blood", None, True, blood_pool_core(endo_xy, shape, spacing_mm=spacing_mm))
     if reference_xy is None:
         return regions + [blood]
-    labels = aha_segments(
-        epi_xy, endo_xy, reference_xy, shape, slice_position, spacing_mm=spacing_mm, clockwise=clockwise
-    )
+    labels = aha_segments(epi_xy, endo_xy, reference_xy, shape, slice_position, spacing_mm=spacing_mm, clockwise=clockwise)
     first = FIRST_SEGMENT[slice_position]
     for number in range(first, first + (4 if slice_position == "apical" else 6)):
         regions += [
             RegionMask(f"segment_{number}", number, False, labels == number),
             RegionMask(f"segment_{number}", number, True, (labels == number) & eroded),
         ]
-    septal = septal_roi(
-        epi_xy, endo_xy, reference_xy, shape, slice_position, spacing_mm=spacing_mm, clockwise=clockwise
-    )
+    septal = septal_roi(epi_xy, endo_xy, reference_xy, shape, slice_position, spacing_mm=spacing_mm, clockwise=clockwise)
     return regions + [
         RegionMask("septal", None, False, septal),
         RegionMask("septal", None, True, septal & eroded),
@@ -368,10 +356,7 @@ def patient_values(rows: list[dict], *, min_pixels: int = MIN_REGION_PIXELS) -> 
     groups: dict[tuple[str, int | None, bool], list[dict]] = {}
     for row in rows:
         if "values_ms" not in row:
-            raise ValueError(
-                f"row {row.get('region')!r} has no pixel values: "
-                "call slice_values(..., return_pixels=True)"
-            )
+            raise ValueError(f"row {row.get('region')!r} has no pixel values: call slice_values(..., return_pixels=True)")
         if row["region"] == "septal" and row.get("slice") != septal_level:
             continue
         groups.setdefault((row["region"], row["segment"], bool(row["eroded"])), []).append(row)

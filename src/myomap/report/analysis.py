@@ -67,7 +67,11 @@ def patient_entry(
         if row["eroded"] and row["region"].startswith("segment_"):
             segments.setdefault(stack_name(row), {})[int(row["segment"])] = row["median_ms"]
             flags.setdefault(stack_name(row), {})[int(row["segment"])] = row.get("reference_flag", "")
-    summary = [{**{k: row[k] for k in _SUMMARY_KEYS if k in row}, "map_type": stack_name(row)} for row in rows if row["region"] in ("global", "septal", "blood")]
+    summary = [
+        {**{k: row[k] for k in _SUMMARY_KEYS if k in row}, "map_type": stack_name(row)}
+        for row in rows
+        if row["region"] in ("global", "septal", "blood")
+    ]
     if ecv:
         reference = find_range(load_ranges() if ranges is None else ranges, "ECV", "post", _field(rows), "any")
         segments["ECV"] = {int(r["segment"]): r["ecv_percent"] for r in ecv if r["region"] == "segment"}
@@ -96,7 +100,9 @@ def _settings(config: AnalyzeConfig) -> dict:
     return settings
 
 
-def write_patient_html(path: Path, patient: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, ecv: list[dict] = ()) -> Path:
+def write_patient_html(
+    path: Path, patient: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, ecv: list[dict] = ()
+) -> Path:
     entry = patient_entry(patient, results, rows, ecv, _warning(config), load_ranges(config.reference_ranges), config.keep_phi)
     return write_patient_report(path, entry, settings=_settings(config))
 

@@ -112,14 +112,10 @@ def bullseye_figure(
     """
     unknown = sorted(set(segment_values) - set(SEGMENT_WEDGES))
     if unknown:
-        raise ValueError(
-            f"AHA segment numbers must be 1-16 (no apex cap), got {unknown}"
-        )
+        raise ValueError(f"AHA segment numbers must be 1-16 (no apex cap), got {unknown}")
     if window is None:
         if map_type not in MYOCARDIUM_WINDOWS_MS:
-            raise ValueError(
-                f"map type must be one of {', '.join(MYOCARDIUM_WINDOWS_MS)} or a window must be given, got {map_type!r}"
-            )
+            raise ValueError(f"map type must be one of {', '.join(MYOCARDIUM_WINDOWS_MS)} or a window must be given, got {map_type!r}")
         window = MYOCARDIUM_WINDOWS_MS[map_type]
     norm, colours = Normalize(*window), colormaps[cmap]
 
@@ -160,11 +156,7 @@ def _draw_segment(ax: Axes, number: int, value: float, face: str | tuple[float, 
     mid_angle = np.deg2rad((start + end) / 2)
     r_text = (r_in + r_out) / 2
     ink = "#444444" if missing else _text_colour(face)
-    text = (
-        "–"
-        if missing
-        else (f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}") + mark
-    )
+    text = "–" if missing else (f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}") + mark
     x, y = r_text * np.cos(mid_angle), r_text * np.sin(mid_angle)
     ax.text(
         x,

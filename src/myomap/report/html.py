@@ -75,11 +75,7 @@ class PatientEntry:
 
     def global_median_ms(self, map_type: str) -> float:
         """Global median of ``map_type`` from the summary rows; NaN when there is none."""
-        rows = [
-            r
-            for r in self.summary
-            if r.get("map_type") == map_type and r.get("region") == "global"
-        ]
+        rows = [r for r in self.summary if r.get("map_type") == map_type and r.get("region") == "global"]
         rows.sort(key=lambda r: not r.get("eroded", False))
         return float(rows[0].get("median_ms", math.nan)) if rows else math.nan
 
@@ -143,19 +139,13 @@ def _img(data: bytes, alt: str, mime: str = "image/png") -> str:
 
 
 def _cell(value: object) -> str:
-    return (
-        f'<td class="num">{_fmt(value)}</td>'
-        if _is_number(value)
-        else f"<td>{_fmt(value)}</td>"
-    )
+    return f'<td class="num">{_fmt(value)}</td>' if _is_number(value) else f"<td>{_fmt(value)}</td>"
 
 
 def _table(rows: Sequence[dict]) -> str:
     columns = list(dict.fromkeys(key for row in rows for key in row))
     head = "".join(f"<th>{_heading(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(_cell(row.get(c)) for c in columns) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(_cell(row.get(c)) for c in columns) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -183,11 +173,7 @@ def _write(path: Path | str, title: str, body: list[str], created: datetime | No
 
 
 def _badge(review: bool, text: str = "review") -> str:
-    return (
-        f'<span class="badge review">{text}</span>'
-        if review
-        else '<span class="badge ok">ok</span>'
-    )
+    return f'<span class="badge review">{text}</span>' if review else '<span class="badge ok">ok</span>'
 
 
 def _slice_card(entry: SliceEntry) -> str:
@@ -203,18 +189,11 @@ def _slice_card(entry: SliceEntry) -> str:
     if entry.error is not None:
         parts.append(f'<p class="error">Not analysed: {_e(entry.error)}</p>')
     if entry.reasons:
-        parts.append(
-            '<ul class="reasons">'
-            + "".join(f"<li>{_e(r)}</li>" for r in entry.reasons)
-            + "</ul>"
-        )
+        parts.append('<ul class="reasons">' + "".join(f"<li>{_e(r)}</li>" for r in entry.reasons) + "</ul>")
     if entry.overlay_png:
         parts.append(_img(entry.overlay_png, f"{entry.name} with contours"))
     if entry.values:
-        rows = "".join(
-            f'<tr><th>{_heading(k)}</th><td class="num">{_fmt(v)}</td></tr>'
-            for k, v in entry.values.items()
-        )
+        rows = "".join(f'<tr><th>{_heading(k)}</th><td class="num">{_fmt(v)}</td></tr>' for k, v in entry.values.items())
         parts.append(f"<table>{rows}</table>")
     return "\n".join([*parts, "</div>"])
 
@@ -274,13 +253,15 @@ def write_patient_report(
     if patient.warning:
         body.append(_WARNING_HTML.format(_e(patient.warning)))
     if patient.notes:
-        body.append(
-            "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in patient.notes) + "</ul>"
-        )
+        body.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in patient.notes) + "</ul>")
     body.append("<h2>AHA segments</h2>")
     if map_types:
         images = "".join(
-            _img(bullseye_svg(patient.segments[m], map_type=m, unit="%" if m == "ECV" else "ms", flags=patient.flags.get(m)), f"{m} bullseye", "image/svg+xml")
+            _img(
+                bullseye_svg(patient.segments[m], map_type=m, unit="%" if m == "ECV" else "ms", flags=patient.flags.get(m)),
+                f"{m} bullseye",
+                "image/svg+xml",
+            )
             for m in map_types
         )
         body.append(f'<div class="bullseyes">{images}</div>')
@@ -297,9 +278,7 @@ def write_patient_report(
         "</div>",
     ]
     if settings:
-        rows = "".join(
-            f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in settings.items()
-        )
+        rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in settings.items())
         body += ["<h2>Settings</h2>", f"<table>{rows}</table>"]
     return _write(path, f"{title}: {patient.label}", body, created)
 
@@ -341,10 +320,7 @@ def write_run_summary(
         rows.append(
             f'<tr><td><a href="{_e(href)}">{_e(patient.label)}</a></td><td class="num">{len(patient.slices)}</td>'
             f'<td class="num">{_badge(True) + " " if flagged else ""}{flagged}</td>'
-            + "".join(
-                f'<td class="num">{_fmt(patient.global_median_ms(m))}</td>'
-                for m in _RUN_COLUMNS
-            )
+            + "".join(f'<td class="num">{_fmt(patient.global_median_ms(m))}</td>' for m in _RUN_COLUMNS)
             + "</tr>"
         )
     head = (
@@ -358,14 +334,8 @@ def write_run_summary(
         *([_WARNING_HTML.format(_e(warning))] if warning else []),
         _qc_line([s for p, _ in patients for s in p.slices]),
         "<h2>Patients</h2>",
-        f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
-        if rows
-        else "<p>No patients analysed.</p>",
+        f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>" if rows else "<p>No patients analysed.</p>",
         f"<h2>Errors ({len(errors)})</h2>",
-        '<ul class="errors">'
-        + "".join(f"<li>{_e(line)}</li>" for line in errors)
-        + "</ul>"
-        if errors
-        else "<p>None.</p>",
+        '<ul class="errors">' + "".join(f"<li>{_e(line)}</li>" for line in errors) + "</ul>" if errors else "<p>None.</p>",
     ]
     return _write(path, title, body, created)

@@ -112,9 +112,7 @@ def icc(
             category=DeprecationWarning,
             module=r"pingouin\.",
         )
-        table = pingouin.intraclass_corr(
-            data=long, targets=targets, raters=raters, ratings=ratings
-        )
+        table = pingouin.intraclass_corr(data=long, targets=targets, raters=raters, ratings=ratings)
     row = table[table["Type"].isin([name, _ICC_LABELS[name]])].iloc[0]
     lower, upper = (float(x) for x in row["CI95"])
     return {
@@ -140,16 +138,11 @@ def _complete_cases(df: pd.DataFrame, targets: str, raters: str, ratings: str) -
     require_numeric(df, ratings)
     for column in (targets, raters):
         if df[column].isna().any():
-            raise ValueError(
-                f"{column!r} has {int(df[column].isna().sum())} missing labels"
-            )
+            raise ValueError(f"{column!r} has {int(df[column].isna().sum())} missing labels")
     duplicated = df.duplicated([targets, raters])
     if duplicated.any():
         first = df.loc[duplicated, [targets, raters]].iloc[0].tolist()
-        raise ValueError(
-            f"{int(duplicated.sum())} repeated (target, rater) pairs, e.g. {first}; "
-            "average or drop them first"
-        )
+        raise ValueError(f"{int(duplicated.sum())} repeated (target, rater) pairs, e.g. {first}; average or drop them first")
 
     wide = df.pivot(index=targets, columns=raters, values=ratings)
     complete = wide.dropna(how="any")
@@ -166,9 +159,7 @@ def _complete_cases(df: pd.DataFrame, targets: str, raters: str, ratings: str) -
             f"have {complete.shape[1]} raters and {len(complete)} complete targets"
         )
     if np.ptp(complete.to_numpy(dtype=float)) == 0:
-        raise ValueError(
-            f"ICC of {ratings!r}: all ratings are identical, so the ICC is undefined"
-        )
+        raise ValueError(f"ICC of {ratings!r}: all ratings are identical, so the ICC is undefined")
     return complete, dropped
 
 
@@ -178,10 +169,7 @@ def _icc_kind(kind: str) -> str:
     for name, label in _ICC_LABELS.items():
         if kind == label:
             return name
-    raise ValueError(
-        f"kind must be one of {list(_ICC_LABELS)} "
-        f"(or {list(_ICC_LABELS.values())}), not {kind!r}"
-    )
+    raise ValueError(f"kind must be one of {list(_ICC_LABELS)} (or {list(_ICC_LABELS.values())}), not {kind!r}")
 
 
 @contextlib.contextmanager
@@ -196,4 +184,3 @@ def _pingouin_full_precision() -> Iterator[None]:
     finally:
         pingouin.options.clear()
         pingouin.options.update(saved)
-

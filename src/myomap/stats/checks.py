@@ -27,14 +27,11 @@ def prepare_groups(
     require_numeric(df, value)
     labels = df[group]
     if labels.isna().any():
-        raise ValueError(
-            f"{group!r} has {int(labels.isna().sum())} missing group labels"
-        )
+        raise ValueError(f"{group!r} has {int(labels.isna().sum())} missing group labels")
     values = df[value].astype(float)
     if np.isinf(values).any():
         raise ValueError(
-            f"{value!r} has {int(np.isinf(values).sum())} infinite values; "
-            "decide what they mean (e.g. a missing contour) before testing"
+            f"{value!r} has {int(np.isinf(values).sum())} infinite values; decide what they mean (e.g. a missing contour) before testing"
         )
     if isinstance(labels.dtype, pd.CategoricalDtype):
         present = set(labels)
@@ -45,9 +42,7 @@ def prepare_groups(
     if order is not None:
         order = list(order)
         if set(order) != set(groups) or len(set(order)) != len(order):
-            raise ValueError(
-                f"order {order} must list each group of {group!r} once: {groups}"
-            )
+            raise ValueError(f"order {order} must list each group of {group!r} once: {groups}")
         groups = order
 
     data = pd.DataFrame({group: labels.to_numpy(), value: values.to_numpy()})
@@ -61,8 +56,7 @@ def prepare_groups(
     excluded = [g for g in groups if g not in tested]
     if len(tested) < 2:
         raise ValueError(
-            f"{value!r}: at least 2 groups need {MIN_VALUES_PER_GROUP} or more "
-            f"values; counts per group: {summary['n'].to_dict()}"
+            f"{value!r}: at least 2 groups need {MIN_VALUES_PER_GROUP} or more values; counts per group: {summary['n'].to_dict()}"
         )
     if excluded:
         logger.info(
@@ -91,7 +85,4 @@ def result_column(frame: pd.DataFrame, *names: str) -> str:
     for name in names:
         if name in frame.columns:
             return name
-    raise KeyError(
-        f"none of {names} in pingouin's result columns {list(frame.columns)}"
-    )
-
+    raise KeyError(f"none of {names} in pingouin's result columns {list(frame.columns)}")

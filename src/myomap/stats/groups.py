@@ -116,9 +116,7 @@ def compare_metric(
     data = data[data[group].isin(tested)]
     flat = [g for g in tested if summary.at[g, "sd"] == 0]
     if flat:
-        raise ValueError(
-            f"{value!r}: groups {flat} have zero variance; Welch's ANOVA is undefined"
-        )
+        raise ValueError(f"{value!r}: groups {flat} have zero variance; Welch's ANOVA is undefined")
 
     aov = pingouin.welch_anova(data=data, dv=value, between=group)
     anova = {
@@ -209,16 +207,11 @@ def compare_values(
     data = data[data[group].isin(tested)]
     samples = {g: data.loc[data[group] == g, value].to_numpy() for g in tested}
     if np.ptp(data[value].to_numpy()) == 0:
-        raise ValueError(
-            f"{value!r}: all values are identical, so the ranks carry no information"
-        )
+        raise ValueError(f"{value!r}: all values are identical, so the ranks carry no information")
     for i, a in enumerate(tested):
         for b in tested[i + 1 :]:
             if np.ptp(np.concatenate([samples[a], samples[b]])) == 0:
-                raise ValueError(
-                    f"{value!r}: groups {a!r} and {b!r} hold one value between them, "
-                    "so their DSCF statistic is undefined"
-                )
+                raise ValueError(f"{value!r}: groups {a!r} and {b!r} hold one value between them, so their DSCF statistic is undefined")
 
     h, p = scipy_stats.kruskal(*samples.values())
     kruskal = {"H": float(h), "ddof1": len(tested) - 1, "p": float(p)}
@@ -241,9 +234,7 @@ def compare_values(
     return {"kruskal": kruskal, **_with_letters(summary, tested, excluded, rank, pairs, alpha)}
 
 
-def _with_letters(
-    summary: pd.DataFrame, tested: list, excluded: list, rank: list, pairs: pd.DataFrame, alpha: float
-) -> dict[str, Any]:
+def _with_letters(summary: pd.DataFrame, tested: list, excluded: list, rank: list, pairs: pd.DataFrame, alpha: float) -> dict[str, Any]:
     """The result's pairs, letters, summary and excluded groups.
 
     Letters are handed out in ``rank`` order and written into ``summary``
@@ -262,4 +253,3 @@ def _with_letters(
 def _by_descending(groups: list, stat: pd.Series) -> list:
     """``groups`` sorted by ``stat``, highest first; ties keep their order."""
     return sorted(groups, key=lambda g: -stat[g])
-

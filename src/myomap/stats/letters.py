@@ -72,20 +72,13 @@ def compact_letters(
         raise ValueError(f"alpha must be in (0, 1), not {alpha}")
     if not groups:
         return {}
-    matrix = pd.DataFrame(
-        _p_matrix(groups, p_pairs), index=range(len(groups)), columns=range(len(groups))
-    )
+    matrix = pd.DataFrame(_p_matrix(groups, p_pairs), index=range(len(groups)), columns=range(len(groups)))
     # scikit-posthocs (0.17) implements the letters, so nothing is hand-written here.
     letters = scikit_posthocs.compact_letter_display(matrix, alpha=alpha)
-    return {
-        g: str(s).replace(" ", "")
-        for g, s in zip(groups, letters.to_numpy(), strict=True)
-    }
+    return {g: str(s).replace(" ", "") for g, s in zip(groups, letters.to_numpy(), strict=True)}
 
 
-def _p_matrix(
-    groups: list, p_pairs: Mapping[frozenset, float] | pd.DataFrame
-) -> np.ndarray:
+def _p_matrix(groups: list, p_pairs: Mapping[frozenset, float] | pd.DataFrame) -> np.ndarray:
     """Square p-value matrix in the order of ``groups``, 1 on the diagonal."""
     known: dict[frozenset, float] = {}
 
@@ -95,13 +88,9 @@ def _p_matrix(
             return
         p = float(p)
         if math.isnan(p) or not 0 <= p <= 1:
-            raise ValueError(
-                f"p-value of pair {sorted(key, key=str)} is {p}, not in [0, 1]"
-            )
+            raise ValueError(f"p-value of pair {sorted(key, key=str)} is {p}, not in [0, 1]")
         if key in known and not math.isclose(known[key], p):
-            raise ValueError(
-                f"pair {sorted(key, key=str)} has two p-values: {known[key]} and {p}"
-            )
+            raise ValueError(f"pair {sorted(key, key=str)} has two p-values: {known[key]} and {p}")
         known[key] = p
 
     wanted = frozenset(groups)
@@ -128,4 +117,3 @@ def _p_matrix(
                 raise ValueError(f"no p-value for the pair {a!r}, {groups[j]!r}")
             matrix[i, j] = matrix[j, i] = known[key]
     return matrix
-
