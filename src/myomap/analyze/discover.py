@@ -12,7 +12,10 @@ series where each series holds one time).  Duplicate images
 (SOPInstanceUID seen before) are dropped with a note; several maps at one
 position in one series give one slice.
 
-Slices are grouped per patient and study.  Each series is called native or
+Long-axis maps (2/3/4-chamber, LVOT) are left out with one error line per
+series (:mod:`myomap.analyze.long_axis`, rules in
+:mod:`myomap.geometry.view_plane`).  Slices are grouped per patient and
+study.  Each series is called native or
 post-contrast (:mod:`myomap.analyze.contrast`, the deciding rule kept), and
 each stack (map type and contrast state) is ordered base to apex along the
 LV long axis from ImageOrientationPatient and ImagePositionPatient: the
@@ -36,6 +39,7 @@ import numpy as np
 
 from myomap.analyze.contrast import t1_level_ms, with_contrast
 from myomap.analyze.inventory import Inventory, SeriesSummary, classify, map_type_from_header, skipped_line
+from myomap.analyze.long_axis import without_long_axis
 from myomap.conventions import CONTRASTS, MAP_TYPES
 from myomap.geometry.aha import APEX_DIRECTION_LPS, long_axis_direction, segments_run_clockwise
 from myomap.geometry.levels import slice_levels
@@ -152,7 +156,8 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False, map_typ
     does not classify, and is the type of NIfTI maps without a sidecar.
     Unreadable, truncated or undecodable maps, maps without PixelSpacing
     and failed fits give error lines naming the file (undecodable ones one
-    line per transfer syntax); what is not relevant gives one note.
+    line per transfer syntax), and so do long-axis maps, which are left
+    out; what is not relevant gives one note.
     """
     if map_type not in (None, *MAP_TYPES):
         raise ValueError(f"map type must be T1 or T2, got {map_type!r}")
@@ -165,10 +170,9 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False, map_typ
     actions, fittable = _use_weighted(inventory, slices, fit_missing, errors)
     if fittable:
         notes.append(f"{fittable} weighted series without a scanner map not used; --fit-missing fits maps from them")
-    rows = _rows(inventory, slices, failed, actions)
     nifti = _nifti_slices(inputs, map_type, errors)
-    slices.extend(nifti)
-    rows.extend(_nifti_rows(nifti))
+    slices, long_axis = without_long_axis(slices + nifti, errors)
+    rows = _rows(inventory, slices, failed, actions, long_axis) + _nifti_rows(nifti, long_axis)
     skipped = skipped_line(inventory)
     notes.extend([skipped] if skipped else [])
     return Discovery(_by_patient(slices, notes), errors, notes, rows, fittable=fittable, unreadable_maps=sum(failed.values()))
@@ -194,12 +198,19 @@ def _use_weighted(inventory: Inventory, slices: list[MapSlice], fit_missing: boo
     return actions, fittable
 
 
-def _nifti_rows(nifti: list[MapSlice]) -> list[SeriesSummary]:
+def _nifti_rows(nifti: list[MapSlice], long_axis: dict[str, int]) -> list[SeriesSummary]:
     rows = []
     for path in dict.fromkeys(s.path for s in nifti):
         mine = [s for s in nifti if s.path == path]
-        rows.append(SeriesSummary(path.name, f"{mine[0].map_type} map (NIfTI)", len(mine), len(mine), f"analyse {len(mine)} slice(s)"))
+        action = _analyse_action(len(mine) - long_axis.get(str(path), 0), 0, long_axis.get(str(path), 0))
+        rows.append(SeriesSummary(path.name, f"{mine[0].map_type} map (NIfTI)", len(mine), len(mine), action))
     return rows
+
+
+def _analyse_action(done: int, failed: int, long_axis: int) -> str:
+    if long_axis and not done and not failed:
+        return "skip: long-axis view"
+    return f"analyse {done} slice(s)" + (f", {failed} unreadable" if failed else "") + (f", {long_axis} long-axis skipped" if long_axis else "")
 
 
 def _by_patient(slices: list[MapSlice], notes: list[str]) -> dict[tuple[str, str], list[MapSlice]]:
@@ -252,7 +263,7 @@ def _read_maps(inventory: Inventory, errors: list[str]) -> tuple[list[MapSlice],
     return slices, failed
 
 
-def _rows(inventory: Inventory, slices: list[MapSlice], failed: dict[str, int], actions: dict[str, str]) -> list[SeriesSummary]:
+def _rows(inventory: Inventory, slices: list[MapSlice], failed: dict[str, int], actions: dict[str, str], long_axis: dict[str, int]) -> list[SeriesSummary]:
     """The found-series table, in SeriesNumber order."""
     done = defaultdict(int)
     for item in slices:
@@ -265,9 +276,9 @@ def _rows(inventory: Inventory, slices: list[MapSlice], failed: dict[str, int], 
         if kind.startswith("not relevant"):
             action = "skip"
         elif "map" in kind:
-            action = f"analyse {done[uid]} slice(s)" + (f", {failed[uid]} unreadable" if failed.get(uid) else "")
+            action = _analyse_action(done[uid], failed.get(uid, 0), long_axis.get(uid, 0))
         else:
-            action = actions.get(uid, "not used")
+            action = actions.get(uid, "not used") + (", then skipped: long-axis view" if uid in long_axis else "")
         rows.append(SeriesSummary(frames[0].series_label.removeprefix("series "), kind, positions, len(frames), action))
     return rows
 
