@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from myomap.analyze.exports import contours_mm, overlay_png
-from myomap.analyze.qc import assess, ring_coverage
+from myomap.analyze.qc import assess, principal_axis_ratio, ring_coverage
 from myomap.geometry.contours import mask_to_contours
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import Contours
@@ -81,3 +81,26 @@ def test_overlay_is_cropped_to_the_heart():
     assert picture.shape[0] < 2 * 200 and picture.shape[0] >= 2 * 40  # cropped, but holds the heart
     whole = cv2.imdecode(np.frombuffer(overlay_png(image, "T1", None, scale=2), np.uint8), cv2.IMREAD_COLOR)
     assert whole.shape[:2] == (400, 400)
+
+
+def _ellipse(a: float, b: float, centre=(60.0, 60.0), n: int = 120) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.column_stack([centre[0] + a * np.cos(t), centre[1] + b * np.sin(t)])
+
+
+@pytest.mark.parametrize("a, b", [(20.0, 20.0), (30.0, 15.0), (15.0, 24.0)])
+def test_principal_axis_ratio_of_an_ellipse(a, b):
+    assert principal_axis_ratio(_ellipse(a, b), (120, 120), spacing_mm=SPACING) == pytest.approx(max(a, b) / min(a, b), rel=0.03)
+    # Anisotropic pixels: a circle in mm drawn on 1 x 2 mm pixels is an ellipse in pixels.
+    assert principal_axis_ratio(_ellipse(20.0, 10.0), (120, 120), spacing_mm=(2.0, 1.0)) == pytest.approx(1.0, abs=0.03)
+    assert math.isnan(principal_axis_ratio(_ellipse(0.1, 0.1), (120, 120), spacing_mm=SPACING))
+
+
+@pytest.mark.parametrize("a, b, flagged", [(22.0, 22.0, False), (26.0, 19.0, False), (34.0, 19.0, True), (19.0, 40.0, True)])
+def test_an_elongated_ring_is_flagged_as_not_short_axis(a, b, flagged):
+    # A short-axis LV is about round (26 x 19 mm is a strongly D-shaped one); a long-axis LV about twice as long as wide.
+    labels = contours_to_mask(_ellipse(a, b), _ellipse(a - 5, b - 5), (120, 120))
+    report = assess(labels, mask_to_contours(labels), spacing_mm=(1.0, 1.0))
+    assert any(r.startswith("not a short-axis ring (long-axis view?)") for r in report.reasons) == flagged, report.reasons
+    assert report.epi_axis_ratio == pytest.approx(max(a, b) / min(a, b), rel=0.05)
+    assert report.review == flagged

@@ -15,7 +15,18 @@ Sanity checks catch what a confident model can still get wrong:
 - both contours found, the endocardium inside the epicardium;
 - the myocardium closes around the blood pool (a ring, not a "C");
 - mean wall thickness and epicardial area within physiological ranges
-  (:data:`WALL_MM`, :data:`EPI_AREA_MM2`).
+  (:data:`WALL_MM`, :data:`EPI_AREA_MM2`);
+- the epicardium is roughly round, as a short-axis LV is: the ratio of its
+  principal axes is at most :data:`MAX_EPI_AXIS_RATIO`.  The guard is for
+  maps without a header to tell the view (NIfTI; DICOM long-axis maps are
+  left out before segmentation, :mod:`myomap.geometry.view_plane`).  A
+  short-axis LV epicardium is near circular, even at the base with the
+  outflow tract (a "C" around a round cavity) or with a septum flattened by
+  RV pressure overload; on a 2-, 3- or 4-chamber view the LV is about
+  twice as long (base to apex, about 80-100 mm) as it is wide (about
+  50 mm).  1.6 lies between; the phantom's short-axis epicardia, reference
+  and predicted, stay below 1.2.  It catches a ring drawn along a long-axis
+  LV, not one drawn on a round part of a long-axis image.
 
 A slice is flagged for review when a check fails or the contour spread
 exceeds :data:`SPREAD_THRESHOLD_MM`, calibrated on phantom validation
@@ -30,7 +41,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from skimage.measure import points_in_poly
+from skimage.draw import polygon2mask
+from skimage.measure import points_in_poly, regionprops
 
 from myomap.geometry.aha import screen_angle_deg
 from myomap.geometry.contours import SliceContours, mask_to_contours
@@ -42,13 +54,15 @@ WALL_MM = (2.0, 20.0)
 EPI_AREA_MM2 = (250.0, 9000.0)
 CROSSING_SHARE = 0.02  # endocardial points allowed outside the epicardium (spline overshoot at a thin wall)
 RING_COVERAGE = 0.9  # share of 10-degree sectors around the blood pool that must hold myocardium
+MAX_EPI_AXIS_RATIO = 1.6  # major over minor principal axis of the epicardium (module docstring)
 
 
 @dataclass(frozen=True)
 class QualityReport:
     """``review`` is True when the slice needs a human look; ``reasons`` says why (empty when fine).
 
-    ``confidence`` and ``contour_spread_mm`` are NaN without test-time augmentation.
+    ``confidence`` and ``contour_spread_mm`` are NaN without test-time augmentation;
+    ``epi_axis_ratio`` (major over minor principal axis of the epicardium) is NaN without contours.
     """
 
     confidence: float
@@ -58,6 +72,7 @@ class QualityReport:
     wall_mm: float
     epi_area_mm2: float
     ring_coverage: float
+    epi_axis_ratio: float = math.nan
 
     @property
     def sanity_failed(self) -> bool:
@@ -92,6 +107,15 @@ def ring_coverage(labels: np.ndarray, centre_xy: tuple[float, float], *, spacing
     return float(np.unique((np.asarray(angles) % 360.0 // 10.0).astype(int)).size / 36.0)
 
 
+def principal_axis_ratio(points_xy: np.ndarray, shape: tuple[int, int], *, spacing_mm: tuple[float, float]) -> float:
+    """Major over minor principal axis (mm, >= 1) of the pixels inside a closed contour; NaN when fewer than 3 pixels are inside."""
+    mask = polygon2mask(shape, np.asarray(points_xy, dtype=float)[:, ::-1])
+    if np.count_nonzero(mask) < 3:
+        return math.nan
+    (region,) = regionprops(mask.astype(np.uint8), spacing=spacing_mm)
+    return float(region.axis_major_length / region.axis_minor_length) if region.axis_minor_length > 0 else math.inf
+
+
 def assess(
     labels: np.ndarray,
     contours: SliceContours,
@@ -112,7 +136,7 @@ def assess(
             else "augmentations disagree: one finds no contour"
         )
     epi, endo = contours.epi.points, contours.endo.points
-    wall = area = coverage = math.nan
+    wall = area = coverage = ratio = math.nan
     if epi is None or endo is None:
         missing = [name for name, c in (("epicardial", contours.epi), ("endocardial", contours.endo)) if c.points is None]
         reasons.append(
@@ -135,4 +159,7 @@ def assess(
         coverage = ring_coverage(labels, polygon_centroid(endo), spacing_mm=spacing_mm)
         if coverage < RING_COVERAGE:
             reasons.append(f"myocardium does not close around the blood pool ({coverage:.0%} of the circumference)")
-    return QualityReport(confidence, spread, bool(reasons), tuple(reasons), wall, area, coverage)
+        ratio = principal_axis_ratio(epi, labels.shape, spacing_mm=spacing_mm)
+        if ratio > MAX_EPI_AXIS_RATIO:
+            reasons.append(f"not a short-axis ring (long-axis view?): the epicardium is {ratio:.1f} times as long as wide")
+    return QualityReport(confidence, spread, bool(reasons), tuple(reasons), wall, area, coverage, ratio)

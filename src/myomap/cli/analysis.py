@@ -117,7 +117,10 @@ def analyze(
     header (T1/T2 map, weighted images, not relevant) and a table of what was
     found is printed; maps are recognised from ImageType or SeriesDescription
     (never from their value range; --map-type says it for the others),
-    grouped per patient and ordered base to apex from the geometry.  Per slice: overlay.png, labels.png, contours.json (pixels),
+    grouped per patient and ordered base to apex from the geometry.
+    Short-axis maps only: a long-axis map (2/3/4-chamber, LVOT: a name
+    token in SeriesDescription/ProtocolName, or a plane over 45 degrees from
+    the patient's short-axis stack) is skipped with one error line.  Per slice: overlay.png, labels.png, contours.json (pixels),
     contours_mm.json (patient frame) and, for scanner maps, seg.dcm; per patient values.csv
     (global, AHA segments, mid-septal ROI, LV blood pool; native and
     post-contrast T1 apart; flags against normal ranges), slices.csv and
