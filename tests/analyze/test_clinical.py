@@ -95,7 +95,8 @@ def test_slices_with_different_orientations_in_one_stack_get_a_note(contrast_coh
     ds = pydicom.dcmread(data / "T2_mid" / "map.dcm")
     row, col = [float(v) for v in ds.ImageOrientationPatient[:3]], [float(v) for v in ds.ImageOrientationPatient[3:]]
     normal = [row[1] * col[2] - row[2] * col[1], row[2] * col[0] - row[0] * col[2], row[0] * col[1] - row[1] * col[0]]
-    ds.ImageOrientationPatient = [f"{v:.6f}" for v in row + normal]  # a long-axis plane among short-axis slices
+    tilted = [0.866025 * c + 0.5 * n for c, n in zip(col, normal)]  # a short-axis plane tilted by 30 degrees (over 45: long-axis, skipped)
+    ds.ImageOrientationPatient = [f"{v:.6f}" for v in row + tilted]
     ds.save_as(data / "T2_mid" / "map.dcm")
     result = analyze([data], tmp_path / "out", AnalyzeConfig(seg=False, report=False))
     assert any("different orientations in one stack" in n for n in result.notes)
