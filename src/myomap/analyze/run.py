@@ -166,36 +166,13 @@ def _run(inputs, out, config, segmenter, mode, key_file, model_id, callbacks) ->
     if inventory is not None:
         inventory(series)
     slices = [s for group in found_maps.patients.values() for s in group]
-    key = KeyFile(key_file, new_secret) if key_file is not None and not config.keep_phi else None
-    secret = key.secret if key else secret_from([s.sop_uid for s in slices] + [str(p.resolve()) for p in inputs])
-    deid = None if config.keep_phi else Deidentifier(secret, keep_dates=config.keep_dates)
-    names = SourceNames(inputs, config.keep_phi, hasher=lambda text: hashlib.sha256(f"{secret}\n{text}".encode()).hexdigest()[:12])
-    settings_id = hashlib.sha256(f"{model_id}\n{to_yaml(config)}".encode()).hexdigest()
-    seg_writer = SegWriter(settings_id, deid) if config.seg else None
+    run, names = _setup(inputs, out, config, segmenter, key_file, model_id, slices, (progress, on_patient, reporter))
     raw_errors = list(found_maps.errors)
     if not slices and not found_maps.unreadable_maps:
         hint = " (weighted images need --fit-missing)" if found_maps.fittable else ""
         raw_errors.append(f"{', '.join(map(str, inputs))}: no T1 or T2 maps found{hint}")
     if found is not None:
         found(len(slices))
-    folders = Counter(s.path.parent for s in slices)
-    shared = {folder for folder, n in folders.items() if n > 1}  # a contours JSON there belongs to which map?
-    hematocrits = read_hematocrit_csv(config.hematocrit_csv) if config.hematocrit_csv else {}
-    run = _Run(
-        out,
-        config,
-        segmenter,
-        names,
-        deid,
-        seg_writer,
-        key,
-        shared,
-        progress,
-        on_patient,
-        load_ranges(config.reference_ranges),
-        hematocrits,
-        reporter,
-    )
     labels = patient_labels(found_maps.patients, config.keep_phi)
     errors = [names.scrub(e) for e in raw_errors]
     notes = [f"Contours {NOT_VALIDATED}"] if config.model == EMBEDDED_MODEL else []
@@ -228,6 +205,23 @@ def _run(inputs, out, config, segmenter, mode, key_file, model_id, callbacks) ->
     if config.keep_phi:
         seen["paths"] = [str(p) for p in inputs]
     return result, seen
+
+
+def _setup(inputs, out, config, segmenter, key_file, model_id, slices: list[MapSlice], callbacks) -> tuple[_Run, SourceNames]:
+    """The run's shared state: de-identification secret and names, SEG writer, reference ranges, haematocrits."""
+    progress, on_patient, reporter = callbacks
+    key = KeyFile(key_file, new_secret) if key_file is not None and not config.keep_phi else None
+    secret = key.secret if key else secret_from([s.sop_uid for s in slices] + [str(p.resolve()) for p in inputs])
+    deid = None if config.keep_phi else Deidentifier(secret, keep_dates=config.keep_dates)
+    names = SourceNames(inputs, config.keep_phi, hasher=lambda text: hashlib.sha256(f"{secret}\n{text}".encode()).hexdigest()[:12])
+    settings_id = hashlib.sha256(f"{model_id}\n{to_yaml(config)}".encode()).hexdigest()
+    seg_writer = SegWriter(settings_id, deid) if config.seg else None
+    folders = Counter(s.path.parent for s in slices)
+    shared = {folder for folder, n in folders.items() if n > 1}  # a contours JSON there belongs to which map?
+    hematocrits = read_hematocrit_csv(config.hematocrit_csv) if config.hematocrit_csv else {}
+    ranges = load_ranges(config.reference_ranges)
+    run = _Run(out, config, segmenter, names, deid, seg_writer, key, shared, progress, on_patient, ranges, hematocrits, reporter)
+    return run, names
 
 
 def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:

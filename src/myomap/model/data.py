@@ -28,6 +28,18 @@ from myomap.io.files import atomic_write_text
 NORMALISATION = {"method": "rank"}
 
 
+MIN_SIDE = 32  # pixels a side below which no model segments an image
+
+
+def check_image(image: np.ndarray) -> None:
+    """ValueError for images no model can segment: not 2-D, or under ``MIN_SIDE`` pixels a side."""
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {image.shape}")
+    if min(image.shape) < MIN_SIDE:
+        raise ValueError(f"image of {image.shape[0]}x{image.shape[1]} pixels is too small (at least {MIN_SIDE} per side)")
+
+
 def normalise(image: np.ndarray) -> np.ndarray:
     """Rank normalisation to [0, 1) (float32); ties share the lower rank.
 

@@ -22,13 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from myomap.model.data import NORMALISATION, Geometry, normalise, to_input, to_native
+from myomap.model.data import NORMALISATION, Geometry, check_image, normalise, to_input, to_native
 from myomap.model.registry import CLASS_NAMES, ModelSpec
 from myomap.model.window import Window, window_to_native
 
 MODEL_FORMAT = "myomap-segmenter"
 MODEL_VERSION = 1
-MIN_SIDE = 32
 
 
 class ModelFileError(ValueError):
@@ -317,15 +316,6 @@ def default_meta(
     spec: ModelSpec, input_size: int, training: dict | None = None, *, crop: float = 1.0, window_spacing_mm: float | None = None
 ) -> ModelMeta:
     return ModelMeta(spec, CLASS_NAMES, input_size, dict(NORMALISATION), training or {}, crop, window_spacing_mm)
-
-
-def check_image(image: np.ndarray) -> None:
-    """ValueError for images no model can segment: not 2-D, or under ``MIN_SIDE`` pixels a side."""
-    image = np.asarray(image)
-    if image.ndim != 2:
-        raise ValueError(f"expected a 2-D image, got shape {image.shape}")
-    if min(image.shape) < MIN_SIDE:
-        raise ValueError(f"image of {image.shape[0]}x{image.shape[1]} pixels is too small (at least {MIN_SIDE} per side)")
 
 
 def _native(channels: np.ndarray, geometry, *, outside: np.ndarray | None = None) -> np.ndarray:

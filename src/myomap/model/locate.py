@@ -35,6 +35,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from myomap.model.data import check_image
 from myomap.model.window import Window, points_to_native, whole_image_window
 
 NO_LV = "no left ventricle found"
@@ -119,8 +120,6 @@ def offset_mm(window: Window, centre_xy: tuple[float, float]) -> float:
 
 def predict_physical(segmenter, images: list[np.ndarray], spacings_mm: list[tuple[float, float]], *, tta: bool, batch_size: int):
     """Locate, then segment, for a fixed-pixel-size model; returns ``(predictions, reasons)`` like ``Segmenter.predict_each``."""
-    from myomap.model.inference import check_image
-
     size, spacing = segmenter.meta.input_size, float(segmenter.meta.window_spacing_mm)
     reasons: list[str | None] = [None] * len(images)
     levels: dict[int, list[list[Window]]] = {}
