@@ -7,6 +7,7 @@ so that they write into CSV, JSON and DICOM unchanged.
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Literal, get_args
 
 MapType = Literal["T1", "T2"]
@@ -27,3 +28,23 @@ CLASS_NAMES = ("background", "myocardium", "blood_pool")
 
 MAP_WINDOWS_MS: dict[str, tuple[float, float]] = {"T1": (300.0, 1900.0), "T2": (20.0, 90.0)}
 """Display window (low, high) in ms of each map type in every figure and overlay."""
+
+
+# The label codes of the phantom's tissue label maps (truth.npz), shared by the phantom that
+# writes them and the training-image synthesis (myomap.model.synth) that reads them.
+class Tissue(IntEnum):
+    """Tissue labels of the phantom's label images."""
+
+    AIR = 0
+    LUNG = 1
+    SUBCUTANEOUS_FAT = 2
+    MUSCLE = 3  # chest wall, paraspinal
+    LIVER = 4
+    BONE_MARROW = 5
+    AORTA_BLOOD = 6
+    EPICARDIAL_FAT = 7
+    RV_BLOOD = 8
+    RV_WALL = 9
+    LV_BLOOD = 10
+    LV_MYOCARDIUM = 11
+    PAPILLARY = 12  # papillary muscles and trabeculae: myocardial tissue, blood-pool class

@@ -49,7 +49,11 @@ def test_long_axis_maps_are_left_out_and_named_once_each(exam):
         f"{exam / 'lax' / 'named.dcm'}: long-axis view (SeriesDescription has '2CH'): myomap measures short-axis maps only",
     ]
     (slices,) = found.patients.values()
-    assert [(s.path.name, s.slice_position) for s in slices] == [("sax_basal.dcm", "basal"), ("sax_mid.dcm", "mid"), ("sax_apical.dcm", "apical")]
+    assert [(s.path.name, s.slice_position) for s in slices] == [
+        ("sax_basal.dcm", "basal"),
+        ("sax_mid.dcm", "mid"),
+        ("sax_apical.dcm", "apical"),
+    ]
     actions = {r.series.split(" ")[0]: r.action for r in found.series}
     assert actions["97"] == actions["98"] == "skip: long-axis view"
     assert sum(a == "analyse 1 slice(s)" for a in actions.values()) == 3

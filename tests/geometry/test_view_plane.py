@@ -59,7 +59,10 @@ def test_a_short_axis_protocol_name_wins_over_a_long_axis_description():
     assert call.long_axis and call.reason == "ProtocolName has 'lvot'"
 
 
-@pytest.mark.parametrize("angle, long_axis", [(0.0, False), (30.0, False), (44.0, False), (46.0, True), (90.0, True), (120.0, True), (150.0, False), (180.0, False)])
+@pytest.mark.parametrize(
+    "angle, long_axis",
+    [(0.0, False), (30.0, False), (44.0, False), (46.0, True), (90.0, True), (120.0, True), (150.0, False), (180.0, False)],
+)
 def test_a_plane_is_long_axis_beyond_45_degrees_from_the_stack(angle, long_axis):
     planes = _stack(3) + [Plane(_plane_at(angle), (-120.0, -170.0, -60.0), (), "p")]
     calls = call_views(planes)

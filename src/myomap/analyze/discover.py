@@ -210,7 +210,11 @@ def _nifti_rows(nifti: list[MapSlice], long_axis: dict[str, int]) -> list[Series
 def _analyse_action(done: int, failed: int, long_axis: int) -> str:
     if long_axis and not done and not failed:
         return "skip: long-axis view"
-    return f"analyse {done} slice(s)" + (f", {failed} unreadable" if failed else "") + (f", {long_axis} long-axis skipped" if long_axis else "")
+    return (
+        f"analyse {done} slice(s)"
+        + (f", {failed} unreadable" if failed else "")
+        + (f", {long_axis} long-axis skipped" if long_axis else "")
+    )
 
 
 def _by_patient(slices: list[MapSlice], notes: list[str]) -> dict[tuple[str, str], list[MapSlice]]:
@@ -263,7 +267,9 @@ def _read_maps(inventory: Inventory, errors: list[str]) -> tuple[list[MapSlice],
     return slices, failed
 
 
-def _rows(inventory: Inventory, slices: list[MapSlice], failed: dict[str, int], actions: dict[str, str], long_axis: dict[str, int]) -> list[SeriesSummary]:
+def _rows(
+    inventory: Inventory, slices: list[MapSlice], failed: dict[str, int], actions: dict[str, str], long_axis: dict[str, int]
+) -> list[SeriesSummary]:
     """The found-series table, in SeriesNumber order."""
     done = defaultdict(int)
     for item in slices:

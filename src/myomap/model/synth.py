@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from myomap.phantom.tissues import Tissue
+from myomap.conventions import Tissue
 
 STOMACH, SPLEEN, BLOB = 13, 14, 15
 N_LABELS = 16

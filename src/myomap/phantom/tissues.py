@@ -12,27 +12,10 @@ are sized after the same consensus paper and the disease studies it cites.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 
-
-class Tissue(IntEnum):
-    """Tissue labels of the phantom's label images."""
-
-    AIR = 0
-    LUNG = 1
-    SUBCUTANEOUS_FAT = 2
-    MUSCLE = 3  # chest wall, paraspinal
-    LIVER = 4
-    BONE_MARROW = 5
-    AORTA_BLOOD = 6
-    EPICARDIAL_FAT = 7
-    RV_BLOOD = 8
-    RV_WALL = 9
-    LV_BLOOD = 10
-    LV_MYOCARDIUM = 11
-    PAPILLARY = 12  # papillary muscles and trabeculae: myocardial tissue, blood-pool class
+from myomap.conventions import Tissue
 
 
 @dataclass(frozen=True)
