@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from myomap.cli.app import err, fail, log, progress_bar
+from myomap.conventions import MAP_TYPES
 
 
 class ReferencePoint(str, Enum):
@@ -144,7 +145,7 @@ def analyze(
         raise fail("--overwrite and --resume exclude each other", EXIT_USAGE)
     if keep_phi and (keep_dates or phi_key is not None):
         raise fail("--keep-dates and --phi-key apply to de-identified runs; --keep-phi keeps everything already", EXIT_USAGE)
-    if map_type is not None and map_type.upper() not in ("T1", "T2"):
+    if map_type is not None and map_type.upper() not in MAP_TYPES:
         raise fail(f"--map-type must be T1 or T2, got {map_type!r}", EXIT_USAGE)
     config = AnalyzeConfig(
         model=model, tta=tta, fit_missing=fit_missing, reference_point=reference_point.value, seg=seg, report=report, keep_phi=keep_phi,

@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 from pydicom.uid import generate_uid
 
+from myomap.conventions import MAP_TYPES
 from myomap.io.files import atomic_write_text
 from myomap.phantom.anatomy import SLICE_POSITIONS
 from myomap.phantom.settings import FIELDS, SimulationConfig, SimulationError
-from myomap.phantom.subject import MAP_TYPES, Subject, draw_subject, simulate_image, subject_name
+from myomap.phantom.subject import Subject, draw_subject, simulate_image, subject_name
 from myomap.phantom.tissues import Tissue, draw_post_contrast
 from myomap.phantom.writer import MANIFEST_COLUMNS, SUBJECT_COLUMNS, ImageSlot, SaxGeometry, csv_text, subject_row, write_image
 

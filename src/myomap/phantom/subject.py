@@ -23,8 +23,6 @@ from myomap.phantom.sequences import MolliProtocol, molli_signal, t2prep_signal
 from myomap.phantom.settings import FIELDS, SimulationConfig
 from myomap.phantom.tissues import Phenotype, PostContrast, Tissue, draw_phenotype, draw_subject_tissues
 
-#: Map types of every subject, in the order they are simulated (and numbered as series).
-MAP_TYPES = ("T1", "T2")
 # Stored value of the reference myocardium signal in the weighted images.
 _WEIGHTED_LEVEL = 500.0
 
