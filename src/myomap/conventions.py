@@ -48,3 +48,7 @@ class Tissue(IntEnum):
     LV_BLOOD = 10
     LV_MYOCARDIUM = 11
     PAPILLARY = 12  # papillary muscles and trabeculae: myocardial tissue, blood-pool class
+    PERICARDIUM = 13  # fibrous sac around the heart (and the diaphragm's tendon where they meet)
+    STOMACH = 14
+    SPLEEN = 15
+    OUTFLOW_BLOOD = 16  # LV outflow tract and aortic root on basal slices

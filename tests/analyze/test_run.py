@@ -1,5 +1,6 @@
 """Whole-run integrity of ``analyze``: output folder modes, run.json, interruption and resume, SEG identity, exit codes."""
 
+import csv
 import hashlib
 import json
 import os
@@ -99,7 +100,13 @@ def test_seg_uids_follow_the_settings_and_flagged_slices_say_so(two_patients, tm
     assert len(segs) == 2
     assert {s.SOPInstanceUID for s in segs}.isdisjoint(s.SOPInstanceUID for s in other)
     assert len({s.SeriesNumber for s in segs}) == 2 and len({s.SeriesDescription for s in segs}) == 2
-    assert all("FLAGGED" not in s.SeriesDescription and s.ContentLabel == "LV_SEG" for s in segs)
+    # A SEG says FLAGGED exactly when its slice is flagged for review.
+    status = {r["folder"]: r["status"] for r in csv.DictReader((plain / "slices.csv").open())}
+    for path in sorted(plain.glob("patient-01/*/seg.dcm")):
+        seg = pydicom.dcmread(path)
+        review = status[path.parent.relative_to(plain).as_posix()] == "review"
+        assert ("FLAGGED" in seg.SeriesDescription) == review
+        assert seg.ContentLabel == ("LV_SEG_REVIEW" if review else "LV_SEG")
     flagged = tmp_path / "flagged"
     analyze([two_patients], flagged, AnalyzeConfig(report=False, spread_threshold_mm=1e-3))  # every slice spreads more
     for path in flagged.glob("patient-01/*/seg.dcm"):

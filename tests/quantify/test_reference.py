@@ -1,7 +1,9 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from myomap.conventions import BLOOD_POOL, MYOCARDIUM
+from myomap.conventions import BLOOD_POOL, MYOCARDIUM, Tissue
 from myomap.geometry.aha import aha_segments, screen_angle_deg
 from myomap.geometry.masks import contours_to_mask
 from myomap.geometry.polygon import polygon_centroid
@@ -56,6 +58,37 @@ def test_point_is_on_the_epicardium_and_usable_as_aha_reference():
     assert _angle(point, EPI, SPACING) == pytest.approx(120, abs=0.5)
     # Accepted as the AHA reference (no ValueError).
     aha_segments(EPI, ENDO, point, SHAPE, "basal", spacing_mm=SPACING)
+
+
+def test_point_in_an_open_basal_ring_lies_just_outside_the_blood_pool():
+    """A partial ring (epi running along the endo over the outflow tract at 90-150 degrees): the point at 120 is still usable."""
+    t = np.linspace(0, 2 * np.pi, 180, endpoint=False)
+    gap = np.abs(np.rad2deg(t) - 120.0) < 30.0
+    radius = np.where(gap, 7.0, 12.0)
+    epi = np.column_stack([30.0 + radius * np.cos(t), 30.0 - radius * np.sin(t)])  # screen angles, y down
+    endo = np.column_stack([30.0 + 7.0 * np.cos(t), 30.0 - 7.0 * np.sin(t)])
+    point, method = estimate_rv_insertion(_lv_map(), epi, endo, spacing_mm=SPACING)
+    assert method == "image-axes"
+    assert _angle(point, epi, SPACING) == pytest.approx(120, abs=2.0)
+    distance_mm = np.hypot(point[0] - 30, point[1] - 30) * SPACING[0]
+    assert 7.0 * SPACING[0] < distance_mm < 7.0 * SPACING[0] + 1.0
+    aha_segments(epi, endo, point, SHAPE, "basal", spacing_mm=SPACING)  # no "inside the blood pool" error
+
+
+def test_outflow_tract_joined_to_the_cavity_is_not_taken_for_the_rv():
+    """Blood leaving the cavity through an open basal ring at 50-100 degrees; the RV at 120-240 degrees."""
+    t = np.linspace(0, 2 * np.pi, 180, endpoint=False)
+    gap = np.abs(np.rad2deg(t) - 75.0) < 25.0
+    radius = np.where(gap, 7.0, 12.0)
+    epi = np.column_stack([30.0 + radius * np.cos(t), 30.0 - radius * np.sin(t)])
+    values = _with_rv(_lv_map(), 120.0, 240.0)
+    rows, cols = np.indices(SHAPE)
+    angle = screen_angle_deg(cols, rows, (30.0, 30.0), spacing_mm=SPACING)
+    distance = np.hypot(rows - 30, cols - 30)
+    values[(np.abs(angle - 75.0) < 25.0) & (distance > 6.5) & (distance < 20.0)] = 1600.0  # outflow tract and root
+    point, method = estimate_rv_insertion(values, epi, ENDO, spacing_mm=SPACING)
+    assert method == "rv-blood-pool"
+    assert _error_deg(_angle(point, epi, SPACING), 120.0) < 12.0  # the RV wall widens the contact by ~10 degrees here
 
 
 @pytest.mark.parametrize(
@@ -166,6 +199,10 @@ def test_phantom_rv_insertion_from_the_blood_pool(cohort):
             orientation=orientation,
         )
         key = (image.subject, image.map_type, image.slice)
+        with np.load(Path(image.source).parent / "truth.npz") as npz:
+            if not np.any(npz["labels"] == Tissue.RV_BLOOD):  # a slice below the RV's apex: nothing to find
+                assert method != "rv-blood-pool"
+                continue
         truth = _angle(reference.rv_insertion, reference.epi, image.spacing_mm)
         found[key] = (
             method,

@@ -5,8 +5,9 @@ rendered from a label map by a chain of small random steps, each with its
 range as an explicit setting, so that the network learns shape and context
 rather than one scanner's contrast.  The chain here:
 
-1. :func:`extra_organs`: stomach, spleen and other blobs the phantom lacks,
-   painted outside the heart with labels of their own.
+1. :func:`extra_organs`: further stomach, spleen and unnamed blobs at
+   random places, painted outside the heart, so that the network does not
+   learn where the phantom puts its organs.
 2. :func:`label_intensities`: a mean value per label, from a physiological
    family (native T1, post-contrast T1 with blood darker than myocardium,
    T2) or fully random, with texture inside each label.
@@ -31,8 +32,9 @@ import numpy as np
 
 from myomap.conventions import Tissue
 
-STOMACH, SPLEEN, BLOB = 13, 14, 15
-N_LABELS = 16
+STOMACH, SPLEEN = Tissue.STOMACH, Tissue.SPLEEN
+BLOB = len(Tissue)  # an organ of no kind in particular, painted only here
+N_LABELS = BLOB + 1
 
 # Relative mean values per label for the physiological families (ms-like, then jittered).
 # Native T1 and T2 follow the phantom's tissue table at 1.5 T; post-contrast T1 follows
@@ -42,16 +44,19 @@ _FAMILIES: dict[str, dict[int, float]] = {
         Tissue.LUNG: 1200, Tissue.SUBCUTANEOUS_FAT: 280, Tissue.MUSCLE: 1030, Tissue.LIVER: 580, Tissue.BONE_MARROW: 600,
         Tissue.AORTA_BLOOD: 1575, Tissue.EPICARDIAL_FAT: 280, Tissue.RV_BLOOD: 1575, Tissue.RV_WALL: 1000,
         Tissue.LV_BLOOD: 1575, Tissue.LV_MYOCARDIUM: 1000, Tissue.PAPILLARY: 1000, STOMACH: 1400, SPLEEN: 1100, BLOB: 900,
+        Tissue.PERICARDIUM: 850, Tissue.OUTFLOW_BLOOD: 1575,
     },
     "t1_post": {
         Tissue.LUNG: 500, Tissue.SUBCUTANEOUS_FAT: 230, Tissue.MUSCLE: 650, Tissue.LIVER: 400, Tissue.BONE_MARROW: 350,
         Tissue.AORTA_BLOOD: 330, Tissue.EPICARDIAL_FAT: 230, Tissue.RV_BLOOD: 330, Tissue.RV_WALL: 480,
         Tissue.LV_BLOOD: 330, Tissue.LV_MYOCARDIUM: 480, Tissue.PAPILLARY: 480, STOMACH: 600, SPLEEN: 420, BLOB: 500,
+        Tissue.PERICARDIUM: 500, Tissue.OUTFLOW_BLOOD: 330,
     },
     "t2": {
         Tissue.LUNG: 40, Tissue.SUBCUTANEOUS_FAT: 70, Tissue.MUSCLE: 35, Tissue.LIVER: 46, Tissue.BONE_MARROW: 50,
         Tissue.AORTA_BLOOD: 225, Tissue.EPICARDIAL_FAT: 70, Tissue.RV_BLOOD: 225, Tissue.RV_WALL: 50,
         Tissue.LV_BLOOD: 225, Tissue.LV_MYOCARDIUM: 50, Tissue.PAPILLARY: 50, STOMACH: 90, SPLEEN: 70, BLOB: 60,
+        Tissue.PERICARDIUM: 30, Tissue.OUTFLOW_BLOOD: 225,
     },
 }  # fmt: skip
 FAMILIES = tuple(_FAMILIES) + ("random",)
@@ -136,6 +141,8 @@ def label_intensities(labels: np.ndarray, rng: np.random.Generator, settings: Sy
         sign = 1.0 if blood >= myo else -1.0
         means[Tissue.LV_BLOOD] = myo * (1.0 + sign * rng.uniform(settings.min_blood_myo_contrast, 0.8))
         means[Tissue.RV_BLOOD] = means[Tissue.AORTA_BLOOD] = means[Tissue.LV_BLOOD]
+    # The outflow tract is the LV cavity's own blood: no edge may separate them.
+    means[Tissue.OUTFLOW_BLOOD] = means[Tissue.LV_BLOOD]
     if rng.random() < 0.7:  # papillary muscles and trabeculae look like myocardium
         means[Tissue.PAPILLARY] = means[Tissue.LV_MYOCARDIUM]
     image = means[labels].astype(np.float32)

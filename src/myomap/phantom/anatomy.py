@@ -1,11 +1,11 @@
-"""Short-axis anatomy of the phantom: shapes, label images and lesions.
+"""Short-axis anatomy of the phantom: the heart on each slice, its label images and lesions.
 
 Geometry lives in an anatomical frame centred on the LV: ``u`` points to the
 patient's left (lateral wall), ``v`` anterior, angles ``theta`` in degrees
 counter-clockwise from lateral as seen in the standard short-axis display
 (anterior 90, septum 180, inferior 270).  An image places that frame with a
 centre and an in-plane rotation.  Pixel centres sit at ``(col * dx, row * dy)``
-mm, so the centre of the top-left pixel is (0, 0) as in docs/contours.md.
+mm, so the centre of the top-left pixel is (0, 0) as in SPEC.md.
 
 Borders are smooth star-shaped curves ``r(theta)`` (low-order Fourier
 series), so reference contours and label images come from one definition.
@@ -13,103 +13,56 @@ series), so reference contours and label images come from one definition.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from myomap.conventions import SLICE_POSITIONS
-from myomap.phantom.tissues import Phenotype, Tissue
+from myomap.conventions import SLICE_POSITIONS, Tissue
+from myomap.phantom.shapes import Bumps, Ellipse, Fourier, Lesion
+from myomap.phantom.thorax import Thorax, paint_thorax
+
+__all__ = ["SLICE_POSITIONS", "HeartSlice", "Outflow", "Placement", "label_points", "lesion_mask", "polar_contour"]
+OUTLET_SEPTUM_MM = 4.0  # muscle between the LV outflow tract and the RV, beyond the open ring
 
 
 @dataclass(frozen=True)
-class Fourier:
-    """A smooth periodic function ``mean * (1 + sum_k c_k cos(k t) + s_k sin(k t))``, t in radians."""
+class Outflow:
+    """LV outflow tract and aortic root on a most basal slice.
 
-    mean: float
-    cos: tuple[float, ...] = ()
-    sin: tuple[float, ...] = ()
-
-    def __call__(self, t: np.ndarray) -> np.ndarray:
-        t = np.asarray(t, dtype=float)
-        out = np.ones_like(t)
-        for k, (c, s) in enumerate(zip(self.cos, self.sin), start=1):
-            out = out + c * np.cos(k * t) + s * np.sin(k * t)
-        return self.mean * out
-
-    @staticmethod
-    def random(mean: float, amplitude: float, order: int, rng: np.random.Generator, first: int = 1) -> Fourier:
-        """Random smooth shape with relative amplitude ``amplitude / k`` for harmonic k >= ``first``."""
-        c = [0.0] * order
-        s = [0.0] * order
-        for k in range(first, order + 1):
-            c[k - 1], s[k - 1] = amplitude / k * rng.standard_normal(2)
-        return Fourier(mean, tuple(c), tuple(s))
-
-
-@dataclass(frozen=True)
-class Bumps:
-    """Sum of angular Gaussian bumps: ``sum_j depth_j exp(-0.5 (dtheta_j / width_j)^2)``, mm."""
-
-    centres_deg: tuple[float, ...] = ()
-    widths_deg: tuple[float, ...] = ()
-    depths_mm: tuple[float, ...] = ()
-
-    def __call__(self, theta_deg: np.ndarray) -> np.ndarray:
-        out = np.zeros_like(np.asarray(theta_deg, dtype=float))
-        for c, w, d in zip(self.centres_deg, self.widths_deg, self.depths_mm):
-            dt = (theta_deg - c + 180.0) % 360.0 - 180.0
-            out += d * np.exp(-0.5 * (dt / w) ** 2)
-        return out
-
-
-@dataclass(frozen=True)
-class Ellipse:
-    """An ellipse in the anatomical frame: centre (u, v) mm, semi-axes mm, rotation deg."""
-
-    u: float
-    v: float
-    a: float
-    b: float
-    angle_deg: float = 0.0
-
-    def normalised_radius(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """``< 1`` inside, ``1`` on the border."""
-        c, s = np.cos(np.deg2rad(self.angle_deg)), np.sin(np.deg2rad(self.angle_deg))
-        du, dv = u - self.u, v - self.v
-        p, q = c * du + s * dv, -s * du + c * dv
-        return np.sqrt((p / self.a) ** 2 + (q / self.b) ** 2)
-
-    def shrunk(self, mm: float) -> Ellipse:
-        return Ellipse(self.u, self.v, max(self.a - mm, 0.1), max(self.b - mm, 0.1), self.angle_deg)
-
-
-@dataclass(frozen=True)
-class Lesion:
-    """Focal myocardial change: angular sector and transmural band.
-
-    ``s`` is the transmural position, 0 at the endocardium and 1 at the
-    epicardium.  ``patches``, a smooth function of angle, keeps the lesion
-    only where it is positive, which breaks it into patches.
+    ``root`` is the aortic root's blood, an ellipse touching the LV
+    epicardium at ``theta_deg`` (anteroseptal).  The myocardial ring is open
+    towards it: over ``theta_deg`` ± ``gap_half_width_deg`` the compact
+    wall is replaced by outflow-tract blood that joins the LV cavity to the
+    root, with a smooth taper of ``taper_deg``.  Fat of ``root_fat_mm``
+    walls both off from the RV.
     """
 
-    theta_from_deg: float
-    theta_to_deg: float
-    s_from: float
-    s_to: float
-    patches: Fourier | None = None
+    theta_deg: float
+    root: Ellipse
+    root_fat_mm: float = 2.0
+    gap_half_width_deg: float = 0.0
+    taper_deg: float = 10.0
 
-    def contains(self, theta_deg: np.ndarray, s: np.ndarray) -> np.ndarray:
-        span = (self.theta_to_deg - self.theta_from_deg) % 360.0
-        inside = ((theta_deg - self.theta_from_deg) % 360.0) <= span
-        inside &= (s >= self.s_from) & (s <= self.s_to)
-        if self.patches is not None:
-            inside &= self.patches(np.deg2rad(theta_deg)) > 0
-        return inside
+    def opening(self, theta_deg: np.ndarray) -> np.ndarray:
+        """1 where the ring is open, 0 where it is closed, smooth in between."""
+        theta_deg = np.asarray(theta_deg, dtype=float)
+        if self.gap_half_width_deg <= 0:
+            return np.zeros_like(theta_deg)
+        distance = np.abs((theta_deg - self.theta_deg + 180.0) % 360.0 - 180.0)
+        x = np.clip((self.gap_half_width_deg + self.taper_deg / 2 - distance) / self.taper_deg, 0.0, 1.0)
+        return 0.5 - 0.5 * np.cos(np.pi * x)
 
 
 @dataclass(frozen=True)
 class HeartSlice:
-    """Anatomy of one short-axis slice, in the anatomical frame (mm, degrees)."""
+    """Anatomy of one short-axis slice, in the anatomical frame (mm, degrees).
+
+    ``rv`` is the outer border of the RV free wall: an ellipse centred on
+    the septal side that overlaps the LV, so that what lies outside the LV
+    epicardium is a crescent hugging the septum, with its horns at the RV
+    insertion points.  ``pericardium_mm`` is the thickness of the
+    pericardial sac around both ventricles and their fat.
+    """
 
     position: str
     epi: Fourier
@@ -123,44 +76,62 @@ class HeartSlice:
     epicardial_fat: Bumps
     rv_fat_mm: float
     lesions: tuple[Lesion, ...] = ()
-    body: Ellipse = field(default_factory=lambda: Ellipse(-25, -35, 165, 115))
-    subcutaneous_fat_mm: float = 14.0
-    muscle_mm: float = 12.0
-    liver: Ellipse | None = None
-    aorta: Ellipse | None = None
-    spine: Ellipse | None = None
-    paraspinal: Ellipse | None = None
-    vessels: tuple[Ellipse, ...] = ()
+    pericardium_mm: float = 1.5
+    outflow: Outflow | None = None
+    thorax: Thorax | None = None
 
-    def epi_radius(self, theta_deg: np.ndarray) -> np.ndarray:
-        """True epicardial radius in mm at angle ``theta_deg``."""
+    def outer_epi_radius(self, theta_deg: np.ndarray) -> np.ndarray:
+        """Epicardial radius in mm of the closed ring, ignoring an outflow-tract opening."""
         return self.epi(np.deg2rad(theta_deg))
 
+    def opening(self, theta_deg: np.ndarray) -> np.ndarray:
+        """Where the ring is open towards the outflow tract: 0 closed, 1 open."""
+        if self.outflow is None:
+            return np.zeros_like(np.asarray(theta_deg, dtype=float))
+        return self.outflow.opening(theta_deg)
+
+    def epi_radius(self, theta_deg: np.ndarray) -> np.ndarray:
+        """True epicardial radius in mm at angle ``theta_deg``; equal to the endocardial one where the ring is open."""
+        endo = self.endo_radius(theta_deg)
+        return endo + (self.outer_epi_radius(theta_deg) - endo) * (1.0 - self.opening(theta_deg))
+
     def wall_thickness(self, theta_deg: np.ndarray) -> np.ndarray:
-        """Compact wall thickness in mm (without trabeculae)."""
+        """Compact wall thickness in mm (without trabeculae) of the closed ring."""
         return self.wall(np.deg2rad(theta_deg)) + self.wall_bumps(theta_deg)
 
     def endo_radius(self, theta_deg: np.ndarray) -> np.ndarray:
-        """True endocardial radius in mm: the compact myocardium's inner border."""
-        return np.maximum(self.epi_radius(theta_deg) - self.wall_thickness(theta_deg), self.min_cavity_mm)
+        """True endocardial radius in mm: the compact myocardium's inner border (continued across an opening)."""
+        return np.maximum(self.outer_epi_radius(theta_deg) - self.wall_thickness(theta_deg), self.min_cavity_mm)
 
     def rv_insertion_deg(self) -> tuple[float, float]:
         """Angles of the anterior and inferior RV insertion points on the epicardium.
 
+        The ends of the longest stretch of epicardium that the RV touches on
+        this slice; on a most basal slice the outflow tract, the aortic root
+        and their fat, where they lie between RV and LV, cut that stretch
+        short, as a reader sees it.
         Where no RV touches the LV, the conventional 120 and 240 degrees.
         """
         if self.rv is None:
             return 120.0, 240.0
         theta = np.arange(0.0, 360.0, 0.25)
-        r = self.epi_radius(theta) + 1.0
+        r = self.outer_epi_radius(theta) + 1.0
         u, v = r * np.cos(np.deg2rad(theta)), r * np.sin(np.deg2rad(theta))
         inside = self.rv.normalised_radius(u, v) < 1.0
+        if self.outflow is not None:
+            inside &= self.outflow.root.shrunk(-self.outflow.root_fat_mm).normalised_radius(u, v) >= 1.0
+            inside &= self.opening(theta) == 0
         if not inside.any() or inside.all():
             return 120.0, 240.0
-        change = np.flatnonzero(inside != np.roll(inside, 1))
-        angles = theta[change]
-        anterior = float(angles[np.argmax(np.sin(np.deg2rad(angles)))])
-        inferior = float(angles[np.argmin(np.sin(np.deg2rad(angles)))])
+        # Runs of contact around the circle, starting after a gap.
+        start = int(np.argmin(inside))
+        rolled = np.roll(inside, -start)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], rolled.astype(int), [0]])))
+        runs = edges.reshape(-1, 2)
+        first, stop = runs[int(np.argmax(runs[:, 1] - runs[:, 0]))]
+        ends = theta[(np.array([first, stop - 1]) + start) % theta.size]
+        anterior = float(ends[np.argmax(np.sin(np.deg2rad(ends)))])
+        inferior = float(ends[np.argmin(np.sin(np.deg2rad(ends)))])
         return anterior, inferior
 
 
@@ -204,42 +175,40 @@ def label_points(heart: HeartSlice, u: np.ndarray, v: np.ndarray) -> tuple[np.nd
     Returns ``(labels, theta_deg, s)``: labels as :class:`Tissue` values,
     the polar angle about the LV centre and the transmural position ``s``
     (meaningful inside the LV myocardium).  Later regions overwrite earlier
-    ones, in the order a body is built from outside in.
+    ones, in the order a body is built from outside in: chest
+    (:func:`~myomap.phantom.thorax.paint_thorax`), pericardium, fat, RV,
+    aortic root, LV.
     """
-    labels = np.full(u.shape, Tissue.AIR, dtype=np.uint8)
+    labels = paint_thorax(heart.thorax, u, v) if heart.thorax is not None else np.full(u.shape, Tissue.AIR, dtype=np.uint8)
 
     def paint(where: np.ndarray, tissue: Tissue) -> None:
         labels[where] = tissue
 
-    body_r = heart.body.normalised_radius(u, v)
-    paint(body_r < 1.0, Tissue.SUBCUTANEOUS_FAT)
-    paint(heart.body.shrunk(heart.subcutaneous_fat_mm).normalised_radius(u, v) < 1.0, Tissue.MUSCLE)
-    paint(heart.body.shrunk(heart.subcutaneous_fat_mm + heart.muscle_mm).normalised_radius(u, v) < 1.0, Tissue.LUNG)
-    for organ, tissue in (
-        (heart.liver, Tissue.LIVER),
-        (heart.paraspinal, Tissue.MUSCLE),
-        (heart.spine, Tissue.BONE_MARROW),
-        (heart.aorta, Tissue.AORTA_BLOOD),
-    ):
-        if organ is not None:
-            paint(organ.normalised_radius(u, v) < 1.0, tissue)
-    # Vessels crossing the slice in lung and liver: small blood-filled discs.
-    for vessel in heart.vessels:
-        paint((vessel.normalised_radius(u, v) < 1.0) & ((labels == Tissue.LUNG) | (labels == Tissue.LIVER)), Tissue.AORTA_BLOOD)
-
     rho = np.hypot(u, v)
     theta = np.rad2deg(np.arctan2(v, u)) % 360.0
-    r_epi = heart.epi_radius(theta)
+    r_outer = heart.outer_epi_radius(theta)
     r_endo = heart.endo_radius(theta)
+    r_epi = r_endo + (r_outer - r_endo) * (1.0 - heart.opening(theta))
+    r_fat = r_outer + heart.epicardial_fat(theta)
 
-    # Epicardial fat around the LV, and a thin layer along the RV free wall.
-    paint(rho < r_epi + heart.epicardial_fat(theta), Tissue.EPICARDIAL_FAT)
+    # The pericardial sac around both ventricles and their fat, then the fat inside it.
+    sac = rho < r_fat + heart.pericardium_mm
     if heart.rv is not None:
-        rv_r = heart.rv.normalised_radius(u, v)
-        paint(rv_r < 1.0 + heart.rv_fat_mm / max(heart.rv.a, heart.rv.b), Tissue.EPICARDIAL_FAT)
-        paint(rv_r < 1.0, Tissue.RV_WALL)
+        sac |= heart.rv.shrunk(-heart.rv_fat_mm - heart.pericardium_mm).normalised_radius(u, v) < 1.0
+    paint(sac, Tissue.PERICARDIUM)
+    paint(rho < r_fat, Tissue.EPICARDIAL_FAT)
+    if heart.rv is not None:
+        paint(heart.rv.shrunk(-heart.rv_fat_mm).normalised_radius(u, v) < 1.0, Tissue.EPICARDIAL_FAT)
+        paint(heart.rv.normalised_radius(u, v) < 1.0, Tissue.RV_WALL)
         paint(heart.rv.shrunk(heart.rv_wall_mm).normalised_radius(u, v) < 1.0, Tissue.RV_BLOOD)
+    if heart.outflow is not None:
+        root, fat_mm = heart.outflow.root, heart.outflow.root_fat_mm
+        # The outlet septum (muscle, not part of the LV ring) walls the outflow tract off from the RV.
+        paint((heart.opening(theta) > 0) & (rho < r_outer + OUTLET_SEPTUM_MM), Tissue.RV_WALL)
+        paint(root.shrunk(-fat_mm).normalised_radius(u, v) < 1.0, Tissue.EPICARDIAL_FAT)
+        paint(root.normalised_radius(u, v) < 1.0, Tissue.OUTFLOW_BLOOD)
 
+    paint(rho < r_outer, Tissue.OUTFLOW_BLOOD)  # the wall's place where the ring is open; the closed ring covers it next
     paint(rho < r_epi, Tissue.LV_MYOCARDIUM)
     paint(rho < r_endo, Tissue.LV_BLOOD)
     # Trabeculae: fingers of muscle reaching from the compact wall into the cavity.
@@ -261,149 +230,3 @@ def lesion_mask(heart: HeartSlice, labels: np.ndarray, theta_deg: np.ndarray, s:
     for lesion in heart.lesions:
         mask |= myo & lesion.contains(theta_deg, s)
     return mask
-
-
-# --- drawing a subject's hearts --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SubjectAnatomy:
-    """Per-subject anatomy: one :class:`HeartSlice` per slice position."""
-
-    slices: dict[str, HeartSlice]
-
-
-_SLICE_SCALE = {"basal": (1.08, 1.0, 1.15), "mid": (1.0, 1.0, 1.0), "apical": (0.7, 0.85, 0.55)}  # epi, wall, RV
-
-
-def draw_anatomy(phenotype: Phenotype, rng: np.random.Generator) -> SubjectAnatomy:
-    """Draw one subject's basal, mid and apical short-axis anatomy.
-
-    Sizes follow normal diastolic dimensions (epicardial radius ~24-28 mm at
-    mid level, wall ~7-10 mm, RV wall ~3 mm) scaled by the phenotype.
-    """
-    epi_mid = rng.uniform(23.5, 28.0) * (1.0 + 0.45 * (phenotype.cavity_scale - 1.0))
-    wall_mid = rng.uniform(7.0, 9.5) * phenotype.wall_scale
-    territory = ("lad", "rca", "lcx")[int(rng.integers(3))]
-    transmurality = rng.uniform(0.4, 1.0)
-    rv_angle = rng.uniform(-12, 12)
-    body = Ellipse(rng.uniform(-35, -15), rng.uniform(-45, -25), rng.uniform(150, 180), rng.uniform(105, 125), rng.uniform(-8, 8))
-    fat_sc = rng.uniform(8, 22)
-    liver_base = Ellipse(rng.uniform(-60, -35), 0.0, rng.uniform(65, 85), rng.uniform(38, 50), rng.uniform(-25, 5))
-
-    slices: dict[str, HeartSlice] = {}
-    for position in SLICE_POSITIONS:
-        k_epi, k_wall, k_rv = _SLICE_SCALE[position]
-        epi_mean = epi_mid * k_epi * rng.uniform(0.97, 1.03)
-        wall_mean = wall_mid * k_wall * rng.uniform(0.95, 1.05)
-        epi = Fourier.random(epi_mean, 0.035, 5, rng)
-        wall = Fourier.random(wall_mean, 0.10, 3, rng)
-        bumps, lesions = _wall_changes(phenotype, position, k_wall, wall_mean, territory, transmurality, rng)
-        trab, papillary, fat = _cavity_and_fat(position, rng)
-        rv = _right_ventricle(position, epi_mean, k_epi, k_rv, rv_angle, rng)
-        liver_scale = {"basal": 0.7, "mid": 1.0, "apical": 1.25}[position]
-        liver = Ellipse(
-            liver_base.u,
-            -epi_mean - liver_base.b * liver_scale * 0.9,
-            liver_base.a * liver_scale,
-            liver_base.b * liver_scale,
-            liver_base.angle_deg,
-        )
-        aorta = Ellipse(rng.uniform(5, 20), -epi_mid - rng.uniform(22, 30), 11.0, 11.0)
-        spine = Ellipse(rng.uniform(-10, 5), aorta.v - rng.uniform(28, 34), 17.0, 15.0)
-        paraspinal = Ellipse(spine.u, spine.v - 8.0, 48.0, 30.0)
-        min_cavity = rng.uniform(1.8, 4.0) if position == "apical" else 8.0
-        n_vessels = int(rng.integers(8, 18))
-        vessels = tuple(
-            Ellipse(rng.uniform(-150, 120), rng.uniform(-110, 70), r, r * rng.uniform(0.7, 1.0), rng.uniform(0, 180))
-            for r in rng.uniform(1.2, 4.0, n_vessels)
-        )
-        slices[position] = HeartSlice(
-            position=position,
-            epi=epi,
-            wall=wall,
-            wall_bumps=bumps,
-            min_cavity_mm=min_cavity,
-            trabeculae=trab,
-            papillary=papillary,
-            rv=rv,
-            rv_wall_mm=rng.uniform(2.5, 4.0),
-            epicardial_fat=fat,
-            rv_fat_mm=rng.uniform(0.5, 3.0),
-            lesions=lesions,
-            body=body,
-            subcutaneous_fat_mm=fat_sc,
-            muscle_mm=rng.uniform(8, 14),
-            liver=liver,
-            aorta=aorta,
-            spine=spine,
-            paraspinal=paraspinal,
-            vessels=vessels,
-        )
-    return SubjectAnatomy(slices=slices)
-
-
-def _wall_changes(
-    phenotype: Phenotype, position: str, k_wall: float, wall_mean: float, territory: str, transmurality: float, rng: np.random.Generator
-) -> tuple[Bumps, tuple[Lesion, ...]]:
-    """The phenotype's wall thickening or thinning and its lesions at one slice position."""
-    bumps_c: list[float] = []
-    bumps_w: list[float] = []
-    bumps_d: list[float] = []
-    if phenotype.septal_extra_mm:
-        bumps_c.append(180.0 + rng.uniform(-15, 15))
-        bumps_w.append(rng.uniform(25, 40))
-        bumps_d.append(phenotype.septal_extra_mm * rng.uniform(0.8, 1.2) * k_wall)
-    lesions: list[Lesion] = []
-    lesion = phenotype.lesion
-    if lesion == "territory":
-        sector = {"lad": (45.0, 160.0), "rca": (220.0, 300.0), "lcx": (300.0, 40.0)}[territory]
-        lesions.append(Lesion(sector[0], sector[1], 0.0, transmurality))
-        centre = (sector[0] + ((sector[1] - sector[0]) % 360) / 2) % 360
-        bumps_c.append(centre)
-        bumps_w.append(((sector[1] - sector[0]) % 360) / 3.5)
-        bumps_d.append(-phenotype.thinning * wall_mean * transmurality)
-    elif lesion == "insertion":
-        for centre in (115.0, 245.0):
-            c = centre + rng.uniform(-10, 10)
-            lesions.append(Lesion(c - 15, c + 15, 0.2, 0.8, Fourier.random(0.2, 1.5, 4, rng)))
-    elif lesion == "midwall_septal":
-        lesions.append(Lesion(130.0 + rng.uniform(-10, 10), 230.0 + rng.uniform(-10, 10), 0.35, 0.65))
-    elif lesion == "subepicardial_lateral":
-        lesions.append(Lesion(280.0 + rng.uniform(-15, 10), 30.0 + rng.uniform(-10, 15), 0.55, 1.0, Fourier.random(0.3, 1.2, 4, rng)))
-    elif lesion == "basal_inferolateral" and position != "apical":
-        s_to = 0.8 if position == "basal" else 0.6
-        lesions.append(Lesion(285.0 + rng.uniform(-10, 10), 340.0 + rng.uniform(-10, 10), 0.3, s_to))
-    return Bumps(tuple(bumps_c), tuple(bumps_w), tuple(bumps_d)), tuple(lesions)
-
-
-def _cavity_and_fat(position: str, rng: np.random.Generator) -> tuple[Bumps, tuple[tuple[float, float], ...], Bumps]:
-    """Trabeculae, papillary muscles (angle, size in mm) and epicardial fat of one slice."""
-    trab_n = int(rng.integers(6, 15)) if position != "apical" else int(rng.integers(2, 6))
-    trab = Bumps(
-        tuple(rng.uniform(-100, 100, trab_n) % 360),  # lateral, anterior and inferior walls, not the septum
-        tuple(rng.uniform(2.5, 6.0, trab_n)),
-        tuple(rng.uniform(1.0, 3.5, trab_n) * (0.6 if position == "apical" else 1.0)),
-    )
-    papillary: tuple[tuple[float, float], ...] = ()
-    if position != "apical":
-        size = rng.uniform(3.0, 5.0) * (0.7 if position == "basal" else 1.0)
-        papillary = ((45.0 + rng.uniform(-15, 15), size), (255.0 + rng.uniform(-15, 15), size * rng.uniform(0.8, 1.1)))
-    fat = Bumps(
-        (rng.uniform(95, 130), rng.uniform(235, 265), rng.uniform(-40, 40) % 360),
-        (rng.uniform(10, 20), rng.uniform(10, 20), rng.uniform(15, 40)),
-        (rng.uniform(1.5, 5.0), rng.uniform(1.5, 5.0), rng.uniform(0.0, 2.5)),
-    )
-    return trab, papillary, fat
-
-
-def _right_ventricle(
-    position: str, epi_mean: float, k_epi: float, k_rv: float, rv_angle: float, rng: np.random.Generator
-) -> Ellipse | None:
-    """The RV blood pool of one slice; an apical slice lies below the RV now and then (None)."""
-    rv = None
-    if position != "apical" or rng.random() < 0.85:
-        a_rv = epi_mean * k_rv * rng.uniform(0.6, 0.85) / k_epi
-        b_rv = epi_mean * k_rv * rng.uniform(1.2, 1.45) / k_epi
-        rv = Ellipse(-epi_mean * rng.uniform(0.55, 0.8) - 0.4 * a_rv, epi_mean * rng.uniform(-0.05, 0.2), a_rv, b_rv, rv_angle)
-    return rv

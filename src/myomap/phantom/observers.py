@@ -68,13 +68,16 @@ def draw_contours(
         return np.maximum(r, 0.8)
 
     def epi(theta: np.ndarray) -> np.ndarray:
-        r = heart.epi_radius(theta) - style.epi_inset_mm + epi_offset(theta)
-        return np.maximum(r, endo(theta) + 0.6)
+        # Where the basal ring is open towards the outflow tract, the epicardial contour
+        # closes along the endocardial one: the two coincide and the myocardium is a C.
+        closed = 1.0 - heart.opening(theta)
+        r = heart.epi_radius(theta) - style.epi_inset_mm * closed + epi_offset(theta) * closed
+        return np.maximum(r, endo(theta) + 0.6 * closed)
 
     anterior_deg, _ = heart.rv_insertion_deg()
     if style.offset_sd_px:
         anterior_deg += rng.normal(0.0, 4.0)
-    r_ins = heart.epi_radius(np.array([anterior_deg]))
+    r_ins = heart.outer_epi_radius(np.array([anterior_deg]))
     ins_x, ins_y = placement.to_image(r_ins * np.cos(np.deg2rad(anterior_deg)), r_ins * np.sin(np.deg2rad(anterior_deg)))
     return Contours(
         epi=polar_contour(epi, placement, spacing_mm, N_POINTS),

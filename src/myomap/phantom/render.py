@@ -122,6 +122,10 @@ TEXTURE: dict[Tissue, tuple[float, float, float]] = {
     Tissue.LV_BLOOD: (0.01, 0.04, 0.03),
     Tissue.LV_MYOCARDIUM: (0.012, 0.02, 0.02),
     Tissue.PAPILLARY: (0.012, 0.02, 0.02),
+    Tissue.PERICARDIUM: (0.03, 0.04, 0.05),
+    Tissue.STOMACH: (0.06, 0.08, 0.1),
+    Tissue.SPLEEN: (0.03, 0.04, 0.04),
+    Tissue.OUTFLOW_BLOOD: (0.01, 0.06, 0.03),
 }
 
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from myomap.io.contours import Contours
 from myomap.mapping.fit import fit_inversion_recovery, fit_t2
-from myomap.phantom.anatomy import Placement, SubjectAnatomy, draw_anatomy
+from myomap.phantom.anatomy import Placement
+from myomap.phantom.drawing import SubjectAnatomy, draw_anatomy
 from myomap.phantom.observers import ObserverStyle, draw_contours
 from myomap.phantom.render import Acquisition, Grid, TissueMaps, acquire, block_mean, coil_sensitivity, tissue_maps
 from myomap.phantom.sequences import MolliProtocol, molli_signal, t2prep_signal

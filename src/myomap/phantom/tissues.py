@@ -34,6 +34,8 @@ _BLOOD_15 = TissueProperties(1575.0, 38.0, 225.0, 12.0, 0.95)
 _MYO_3 = TissueProperties(1200.0, 25.0, 44.0, 2.0, 0.75)
 _BLOOD_3 = TissueProperties(1875.0, 38.0, 190.0, 12.0, 0.95)
 
+# Pericardium (fibrous), stomach (fluid contents) and spleen are rough values after Stanisz et al.
+# and de Bazelaire et al. (Radiology 2004;230:652); they only shape the surroundings of the heart.
 TISSUES: dict[float, dict[Tissue, TissueProperties]] = {
     1.5: {
         Tissue.AIR: TissueProperties(1.0, 0.0, 1.0, 0.0, 0.0),
@@ -49,6 +51,10 @@ TISSUES: dict[float, dict[Tissue, TissueProperties]] = {
         Tissue.LV_BLOOD: _BLOOD_15,
         Tissue.LV_MYOCARDIUM: _MYO_15,
         Tissue.PAPILLARY: _MYO_15,
+        Tissue.PERICARDIUM: TissueProperties(850.0, 40.0, 30.0, 3.0, 0.35),
+        Tissue.STOMACH: TissueProperties(1600.0, 80.0, 110.0, 10.0, 0.85),
+        Tissue.SPLEEN: TissueProperties(1060.0, 35.0, 65.0, 4.0, 0.8),
+        Tissue.OUTFLOW_BLOOD: _BLOOD_15,
     },
     3.0: {
         Tissue.AIR: TissueProperties(1.0, 0.0, 1.0, 0.0, 0.0),
@@ -64,6 +70,10 @@ TISSUES: dict[float, dict[Tissue, TissueProperties]] = {
         Tissue.LV_BLOOD: _BLOOD_3,
         Tissue.LV_MYOCARDIUM: _MYO_3,
         Tissue.PAPILLARY: _MYO_3,
+        Tissue.PERICARDIUM: TissueProperties(1000.0, 45.0, 27.0, 3.0, 0.35),
+        Tissue.STOMACH: TissueProperties(1900.0, 90.0, 95.0, 10.0, 0.85),
+        Tissue.SPLEEN: TissueProperties(1330.0, 40.0, 58.0, 4.0, 0.8),
+        Tissue.OUTFLOW_BLOOD: _BLOOD_3,
     },
 }
 
@@ -138,7 +148,7 @@ def draw_phenotype(rng: np.random.Generator) -> Phenotype:
 def draw_subject_tissues(field_t: float, rng: np.random.Generator) -> dict[Tissue, tuple[float, float, float]]:
     """Draw one subject's healthy (T1 ms, T2 ms, PD) per tissue at ``field_t`` tesla.
 
-    Blood pools (LV, RV, aorta) share one draw, as do the muscle walls of
+    Blood pools (LV, RV, aorta, outflow tract) share one draw, as do the muscle walls of
     LV, RV and papillary muscles.
     """
     table = TISSUES[field_t]
@@ -179,8 +189,14 @@ EXTRACELLULAR_FRACTION = {
     Tissue.RV_WALL: None,  # myocardium: the subject's ECV
     Tissue.LV_MYOCARDIUM: None,
     Tissue.PAPILLARY: None,
+    Tissue.PERICARDIUM: 0.35,
+    Tissue.STOMACH: 0.1,
+    Tissue.SPLEEN: 0.35,
 }
 """Rough extracellular volume fractions of the tissues around the heart (they only shape the background)."""
+
+
+BLOOD_POOLS = (Tissue.LV_BLOOD, Tissue.RV_BLOOD, Tissue.AORTA_BLOOD, Tissue.OUTFLOW_BLOOD)
 
 
 @dataclass(frozen=True)
@@ -200,7 +216,7 @@ class PostContrast:
     delta_r1_blood_per_ms: float
 
     def partition(self, tissue: Tissue) -> float:
-        if tissue in (Tissue.LV_BLOOD, Tissue.RV_BLOOD, Tissue.AORTA_BLOOD):
+        if tissue in BLOOD_POOLS:
             return 1.0
         fraction = EXTRACELLULAR_FRACTION[tissue]
         return (self.ecv if fraction is None else fraction) / (1.0 - self.hematocrit)

@@ -9,7 +9,8 @@ this order:
     From the image.  The RV blood pool is the region just outside the LV
     epicardium whose values are closer to the LV blood pool's than to the
     myocardium's (bright on native T1 and T2 maps, dark on post-contrast T1
-    maps: only the LV's own values are used).  The component hugging the
+    maps: only the LV's own values are used), leaving out blood joined to
+    the LV cavity (the outflow tract of a basal ring open towards it).  The component hugging the
     epicardium is grown by the RV wall thickness, which cannot be told from
     myocardium on a map; the two ends of its contact with the epicardium,
     seen from the LV centre, are the insertion points.  The anterior one is
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from skimage.measure import points_in_poly
 
 from myomap.geometry.aha import screen_angle_deg
 from myomap.geometry.polygon import polygon_area, polygon_centroid, polygon_mask
@@ -56,6 +58,8 @@ MIN_CONTACT_PX = 3
 MIN_SPAN_DEG = 30.0
 """Least angular extent of the RV contact with the epicardium for the image method."""
 MAX_SPAN_DEG = 270.0
+OPEN_RING_MARGIN_MM = 0.5
+"""How far outside the blood pool the point goes where the epi- and endocardial contours coincide (mm)."""
 """Largest: blood-like fluid all around the LV (a pericardial effusion on T2) is not an RV."""
 
 
@@ -140,7 +144,12 @@ def estimate_rv_insertion(
             septum_deg, anterior_deg, method = 180.0, 90.0, "image-axes"
         step = INSERTION_FROM_SEPTUM_DEG
         angle = _closest((septum_deg - step, septum_deg + step), anterior_deg)
-    return _point_on_contour(epi_xy, centre, angle % 360.0, spacing_mm), method
+    point = _point_on_contour(epi_xy, centre, angle % 360.0, spacing_mm)
+    if points_in_poly(np.array([point]), np.asarray(endo_xy, dtype=float))[0]:
+        # A basal ring open towards the outflow tract: there the epicardial contour runs along
+        # the endocardial one, so step just outside the blood pool on the same ray.
+        point = _point_on_contour(endo_xy, centre, angle % 360.0, spacing_mm, margin_mm=OPEN_RING_MARGIN_MM)
+    return point, method
 
 
 def _rv_contact_ends(
@@ -164,8 +173,12 @@ def _rv_contact_ends(
     # isolated blood-like noise pixels in lung and air.
     smooth = ndimage.median_filter(np.where(finite, map_ms, muscle), size=3)
     blood_like = np.abs(smooth - blood) < 0.5 * abs(contrast)
+    # Blood joined to the LV cavity past the myocardium is the LV's own (the outflow tract
+    # through a basal ring open towards it, and the aortic root beyond), not the RV.
+    joined, _ = ndimage.label(blood_like & ~myo)
+    lv_own = np.isin(joined, np.unique(joined[endo & blood_like])) & (joined > 0)
     outside_mm = ndimage.distance_transform_edt(~epi, sampling=spacing_mm)
-    labels, n = ndimage.label(blood_like & ~epi & (outside_mm <= SEARCH_BAND_MM))
+    labels, n = ndimage.label(blood_like & ~epi & ~lv_own & (outside_mm <= SEARCH_BAND_MM))
     contact = np.bincount((labels * (outside_mm <= CONTACT_MM)).ravel(), minlength=n + 1)
     contact[0] = 0
     if contact.max() < MIN_CONTACT_PX:
@@ -212,8 +225,10 @@ def _point_on_contour(
     centre: tuple[float, float],
     angle_deg: float,
     spacing_mm: tuple[float, float],
+    *,
+    margin_mm: float = 0.0,
 ) -> tuple[float, float]:
-    """Farthest crossing of the ray from ``centre`` at ``angle_deg`` with the contour.
+    """Farthest crossing of the ray from ``centre`` at ``angle_deg`` with the contour, ``margin_mm`` beyond it.
 
     Computed in mm; returned as pixel (x, y).
     """
@@ -231,5 +246,5 @@ def _point_on_contour(
         vertex_deg = np.rad2deg(np.arctan2(-p[:, 1], p[:, 0]))
         nearest = int(np.argmin([_angular_distance(v, angle_deg) for v in vertex_deg]))
         radius = float(np.hypot(*p[nearest]))
-    x_mm, y_mm = radius * d
+    x_mm, y_mm = (radius + margin_mm) * d
     return float(centre[0] + x_mm / spacing_mm[1]), float(centre[1] + y_mm / spacing_mm[0])
