@@ -10,10 +10,12 @@ this order:
     epicardium whose values are closer to the LV blood pool's than to the
     myocardium's (bright on native T1 and T2 maps, dark on post-contrast T1
     maps: only the LV's own values are used), leaving out blood joined to
-    the LV cavity (the outflow tract of a basal ring open towards it).  The component hugging the
-    epicardium is grown by the RV wall thickness, which cannot be told from
-    myocardium on a map; the two ends of its contact with the epicardium,
-    seen from the LV centre, are the insertion points.  The anterior one is
+    the LV cavity (the outflow tract of a basal ring open towards it).  The
+    two ends of its contact with the epicardium, seen from the LV centre,
+    are extended by where the RV free wall (which cannot be told from
+    myocardium on a map) meets the LV: by its thickness where the pool ends
+    square, by more where the pool's horn tapers at a shallow angle.  The
+    extended ends are the insertion points.  The anterior one is
     the end closer to the anterior direction.
 ``"dicom-orientation"``
     When no RV blood pool is found but the DICOM ImageOrientationPatient is
@@ -50,7 +52,13 @@ SEARCH_BAND_MM = 15.0
 CONTACT_MM = 4.0
 """Distance from the epicardium within which a region counts as touching it."""
 RV_WALL_MM = 3.0
-"""Typical RV free-wall thickness: the blood pool ends this far short of the insertion."""
+"""Typical RV free-wall thickness: the wall's outer border runs this far outside the blood pool."""
+HORN_DEG = 20
+"""Angular stretch at each end of the contact over which the taper of the pool's horn is measured."""
+HORN_DEPTH_MM = 8.0
+"""Only the part of the horn shallower than this (its tapering tip) is used for the taper."""
+MAX_HORN_EXTENSION_MM = 8.0
+"""Longest extension of the contact beyond the blood pool's tip, for an almost tangent horn."""
 MIN_CONTRAST = 0.1
 """Least |blood - myocardium| / |myocardium| contrast for the image method."""
 MIN_CONTACT_PX = 3
@@ -187,16 +195,42 @@ def _rv_contact_ends(
     # piece that hugs the epicardium.
     keep = np.flatnonzero(contact >= max(MIN_CONTACT_PX, 0.25 * contact.max()))
     pool = np.isin(labels, keep)
-    # The RV wall separates the blood pool from the insertion: grow the pool by it.
-    grown = ndimage.distance_transform_edt(~pool, sampling=spacing_mm) <= RV_WALL_MM
-    rows, cols = np.nonzero(grown & ~epi & (outside_mm <= CONTACT_MM))
-    angles = np.sort(screen_angle_deg(cols, rows, centre, spacing_mm=spacing_mm))
-    gaps = np.diff(np.concatenate([angles, angles[:1] + 360.0]))
+    rows, cols = np.nonzero(pool)
+    angles = screen_angle_deg(cols, rows, centre, spacing_mm=spacing_mm)
+    depth_mm = outside_mm[rows, cols]
+    touching = np.sort(angles[depth_mm <= CONTACT_MM])
+    gaps = np.diff(np.concatenate([touching, touching[:1] + 360.0]))
     widest = int(np.argmax(gaps))
-    if not MIN_SPAN_DEG <= 360.0 - gaps[widest] <= MAX_SPAN_DEG:
-        return None
     # The contact runs counter-clockwise from after the widest gap to before it.
-    return float(angles[(widest + 1) % len(angles)]), float(angles[widest])
+    first, last = float(touching[(widest + 1) % len(touching)]), float(touching[widest])
+    # The RV free wall reaches the LV beyond the blood pool's tip: by its thickness where the pool
+    # ends square, and by more where the horn meets the LV at a shallow angle.
+    radius_mm = float(np.sqrt(epi.sum() * spacing_mm[0] * spacing_mm[1] / np.pi))
+    first -= _horn_extension_deg(angles, depth_mm, first, +1.0, radius_mm)
+    last += _horn_extension_deg(angles, depth_mm, last, -1.0, radius_mm)
+    if not MIN_SPAN_DEG <= (last - first) % 360.0 <= MAX_SPAN_DEG:
+        return None
+    return first % 360.0, last % 360.0
+
+
+def _horn_extension_deg(angles, depth_mm, end_deg: float, inward: float, radius_mm: float) -> float:
+    """How far (degrees) the RV wall's outer border reaches past the pool's end at ``end_deg``.
+
+    ``inward`` is +1 when the pool lies at larger angles than the end.  The
+    pool's depth beyond the epicardium grows from its tip with slope
+    tan(alpha); an outer border ``RV_WALL_MM`` further out meets the
+    epicardium ``RV_WALL_MM / sin(alpha)`` beyond the tip (written here: no
+    library measures the taper of a crescent's horn).
+    """
+    offset_deg = ((angles - end_deg) * inward) % 360.0
+    near = offset_deg < HORN_DEG
+    depth = np.zeros(HORN_DEG)
+    np.maximum.at(depth, offset_deg[near].astype(int), depth_mm[near])
+    arc_mm = (np.arange(HORN_DEG) + 0.5) * np.deg2rad(1.0) * radius_mm
+    taper = (depth > 0) & (depth < HORN_DEPTH_MM) & (np.maximum.accumulate(depth) < HORN_DEPTH_MM)
+    slope = np.polyfit(arc_mm[taper], depth[taper], 1)[0] if taper.sum() >= 3 else np.inf
+    reach_mm = RV_WALL_MM if slope <= 0 or not np.isfinite(slope) else RV_WALL_MM / np.sin(np.arctan(slope))
+    return float(np.rad2deg(min(reach_mm, MAX_HORN_EXTENSION_MM) / radius_mm))
 
 
 def _projected_angle(direction_lps, orientation) -> float | None:
