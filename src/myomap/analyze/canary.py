@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import pydicom
+from PIL import Image
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
@@ -124,8 +125,21 @@ def canary_hits(folder: Path, text: str = "", *, dates: bool = True) -> list[tup
     patterns = canary_strings(dates)
     hits = []
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    sources = [(str(p), str(p.relative_to(folder)).encode() + b"\n" + p.read_bytes()) for p in files] + [("<text>", text.encode())]
+    sources = [(str(p), str(p.relative_to(folder)).encode() + b"\n" + _searchable_bytes(p)) for p in files] + [("<text>", text.encode())]
     for name, data in sources:
         lowered = data.lower()
         hits.extend((name, pattern.decode()) for pattern in patterns if pattern.lower() in lowered)
     return hits
+
+
+def _searchable_bytes(path: Path) -> bytes:
+    """The bytes of a file where text could hide; for a PNG its text chunks, not the compressed pixels.
+
+    Deflated pixel data is noise-like and holds any 4-byte string by chance (about once in 10^8
+    bytes for ``CNRY`` in any letter case), so searching it would fail runs at random.
+    """
+    if path.suffix.lower() != ".png":
+        return path.read_bytes()
+    with Image.open(path) as image:
+        chunks = dict(image.info)
+    return "\n".join(f"{key}={value}" for key, value in chunks.items()).encode(errors="replace")
