@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 
-from myomap.analyze.contrast import ContrastCall, classify_study, t1_level_ms, with_contrast
+from myomap.analyze.contrast import ContrastCall, classify_series, classify_study, description_state, t1_level_ms, with_contrast
 from myomap.geometry.levels import slice_levels
 from myomap.io.context import ScanContext, scan_context
 
@@ -94,3 +94,78 @@ def test_one_decision_per_series_applied_to_all_its_slices():
 )
 def test_slice_levels_come_from_the_extent_and_say_their_basis(distances, levels, basis):
     assert slice_levels(distances) == (levels, basis)
+
+
+# Series descriptions as sites write them (several languages and abbreviations); "" = the name does not say.
+@pytest.mark.parametrize(
+    "text, state",
+    [
+        ("MOLLI_post_15min", "post"),
+        ("post_MOLLI_4s(1s)3s(1s)2s_256", "post"),
+        ("T1 MAP POST", "post"),
+        ("T1_postcontrast_SAX", "post"),
+        ("t1map_postGd", "post"),
+        ("T1map_pc", "post"),
+        ("MOLLI +C", "post"),
+        ("T1 C+ sax", "post"),
+        ("MOLLI_Gd", "post"),
+        ("T1 nach KM", "post"),
+        ("MOLLI KM 15", "post"),
+        ("T1map mdc", "post"),
+        ("T1 MAP 10 min", "post"),
+        ("SAX_T1MAP_ENH", "post"),
+        ("T1 Dotarem", "post"),
+        ("MOLLI_pre", "native"),
+        ("pre_MOLLI_5s3s3s_256", "native"),
+        ("T1map_precontrast", "native"),
+        ("MOLLI pre-Gd", "native"),
+        ("T1map_preGd", "native"),
+        ("ShMOLLI non-enhanced", "native"),
+        ("unenhanced T1", "native"),
+        ("T1 native SAX", "native"),
+        ("T1 nativ", "native"),
+        ("T1 vor KM", "native"),
+        ("T1 ohne KM", "native"),
+        ("T1 w/o contrast", "native"),
+        ("T1 sans gado", "native"),
+        ("MOLLI_5(3)3_SAX_MOCO_T1", ""),
+        ("T1MAP_SAX4_MOCO_T1_0018", ""),
+        ("T2prep_SSFP_T2MAP", ""),  # "prep" is no "pre"
+        ("T1 MAP posterior wall", ""),  # "posterior" is no "post"
+        ("MOLLI precise", ""),
+    ],
+)
+def test_description_words(text, state):
+    assert description_state(text) == state
+
+
+@pytest.mark.parametrize(
+    "agent, state",
+    [("Gadovist 1.0 mmol/ml", "post"), ("GADOBUTROL", "post"), ("administered", "post"), ("NONE", None), ("No", None), ("N/A", None),
+     ("-", None), ("0", None), ("none given", None), ("no contrast", None), ("", None)],
+)  # fmt: skip
+def test_contrast_agent_words(agent, state):
+    call = classify_series(_ctx(contrast_agent=agent))
+    assert (call.state if call else None) == state
+
+
+def test_series_description_before_protocol_name():
+    assert classify_series(_ctx(description="MOLLI_SAX_MOCO_T1", protocol_name="MOLLI_post")) == ContrastCall("post", "protocol-name")
+    assert classify_series(_ctx(description="T1 MAP post", protocol_name="MOLLI_pre")) == ContrastCall("post", "series-description")
+    assert classify_series(_ctx(description="T1 MAP", protocol_name="MOLLI_5(3)3")) is None
+
+
+def test_bolus_start_time_splits_series_the_names_do_not():
+    # Only the post-contrast series carry ContrastBolusStartTime (10:30); the others are placed by their acquisition time.
+    native = _ctx(acquisition_time_s=37800.0 - 1200)
+    post = _ctx(acquisition_time_s=37800.0 + 900, contrast_start_s=37800.0)
+    t2_after = _ctx(acquisition_time_s=37800.0 + 1000)
+    calls = classify_study([("T1", native, 980.0), ("T1", post, 990.0), ("T2", t2_after, float("nan"))])
+    assert calls == [ContrastCall("native", "ContrastBolusStartTime"), ContrastCall("post", "ContrastBolusStartTime")] + [
+        ContrastCall("post", "ContrastBolusStartTime")
+    ]
+
+
+def test_a_native_word_never_makes_a_low_t1_series_post_and_a_post_word_wins_over_a_high_level():
+    assert classify_study([("T1", _ctx(description="T1map_preGd"), 420.0)]) == [ContrastCall("native", "series-description")]
+    assert classify_study([("T1", _ctx(description="MOLLI_Gd"), 1100.0)]) == [ContrastCall("post", "series-description")]

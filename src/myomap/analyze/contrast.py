@@ -5,11 +5,26 @@ T1 is about 1000 ms before gadolinium and 450 ms after.  Each series is
 classified by the first rule that decides (recorded as ``contrast_rule``):
 
 ``ContrastBolusAgent``
-    The DICOM tag (0018,0010) names an agent (not empty, not "none"): post.
-``series-description``
-    The SeriesDescription or ProtocolName says ``post``, ``enh``, ``gd``,
-    ``gad``, ``contrast``, ``ce`` or ``+c`` (post), or ``pre``/``native``
-    (native).
+    The series names an agent (:func:`myomap.io.context.contrast_agent`:
+    the DICOM tag (0018,0010) or the enhanced MR contrast modules) that is
+    not a "none" word (``none``, ``no``, ``n/a``, ``-``, ``nativ``, ...): post.
+``series-description`` / ``protocol-name``
+    SeriesDescription, else ProtocolName, names the state.  Negated or
+    "before" phrases are native first (``pre``/``non``/``un``/``w/o``/
+    ``without``/``no``/``ohne``/``vor``/``sans``/``sin`` followed by
+    ``contrast``, ``enh...``, ``gd``, ``gad...``, ``KM``, ``ce``, ``mdc``:
+    ``precontrast``, ``pre-Gd``, ``non-enhanced``, ``unenhanced``, ``vor KM``).
+    Then post words: ``post`` (alone or joined to an agent word:
+    ``postcontrast``, ``post-Gd``; not ``posterior``), ``pc``, ``ce``,
+    ``+c``, ``c+``, ``enh...``, ``gd``, ``gad...``, ``contrast``, ``KM``
+    (Kontrastmittel), ``mdc`` (mezzo di contrasto), ``inj...``, agent names
+    (Gadovist, Dotarem, ...) and minutes after injection (``15min``,
+    ``10 min``).  Last, native words: ``pre``, ``native``, ``nativ``,
+    ``nativo``, ``natif``.  Words are separated by anything but letters, so
+    ``T2prep`` holds no ``pre`` and ``Gd`` in ``MOLLI_Gd`` counts.
+``ContrastBolusStartTime``
+    Some series of the study give the time the bolus was started: a series
+    acquired after the earliest one is post, before it native.
 ``acquisition-time+value-range`` / ``value-range``
     T1 only: a series whose level (the median of its central pixels in a
     plausible T1 range) is below :data:`POST_LEVEL_RATIO` of the study's
@@ -35,9 +50,15 @@ POST_LEVEL_RATIO = 0.7
 POST_LEVEL_MS = {1.5: 700.0, 3.0: 850.0}
 """Central image level (ms) below which a lone T1 series is post-contrast, per field (native myocardium
 and blood sit above 950 ms at 1.5 T and 1150 ms at 3 T; 15 min after 0.15 mmol/kg gadolinium both fall below 600 ms)."""
-_POST_WORDS = re.compile(r"(?<![a-z])(post|enh\w*|gd|gad\w*|contrast|ce|\+c|dotarem|gadovist|magnevist|multihance)(?![a-z])", re.IGNORECASE)
-_NATIVE_WORDS = re.compile(r"(?<![a-z])(pre|native|nativ)(?![a-z])", re.IGNORECASE)
-_NO_AGENT = {"", "none", "no", "n/a", "na", "nil"}
+_AGENT_WORD = r"(?:contrast\w*|kontrast\w*|enh\w*|gd|gad\w*|km|ce|mdc)"
+_NATIVE_PHRASE = re.compile(rf"(?<![a-z])(?:pre|non|un|w/o|without|no|ohne|vor|sans|sin|senza)[ -]?{_AGENT_WORD}(?![a-z])", re.IGNORECASE)
+_POST_WORDS = re.compile(
+    rf"(?<![a-z])(post(?:[ -]?(?:{_AGENT_WORD}|inj\w*))?|pc|ce|\+c|c\+|enh\w*|gd|gad\w*|contrast\w*|kontrast\w*|km|mdc|inj\w*"
+    r"|dotarem|gadovist|gadavist|magnevist|multihance|prohance|clariscan|omniscan|elucirem|vueway|\d{1,2} ?min)(?![a-z])",
+    re.IGNORECASE,
+)
+_NATIVE_WORDS = re.compile(r"(?<![a-z])(pre|native|nativ|nativo|natif)(?![a-z])", re.IGNORECASE)
+_NO_AGENT = re.compile(r"(n/?a|nil|-*|0|nein|kein\w*|nativ\w*|(?:none|no|non|without|ohne)\b.*)", re.IGNORECASE)
 
 
 def t1_level_ms(pixels: np.ndarray) -> float:
@@ -56,16 +77,29 @@ class ContrastCall:
     rule: str
 
 
-def classify_series(map_type: str, context: ScanContext) -> ContrastCall | None:
-    """The header rules alone: the contrast agent tag, then the description; None when neither decides."""
-    if context.contrast_agent.lower() not in _NO_AGENT:
+def classify_series(context: ScanContext) -> ContrastCall | None:
+    """The header rules alone: the contrast agent, then the description and the protocol name; None when none decides."""
+    if not _NO_AGENT.fullmatch(context.contrast_agent.strip()):
         return ContrastCall("post", "ContrastBolusAgent")
-    words = re.sub(r"(non|pre)[ -]?contrast", "native", context.description.replace("_", " "), flags=re.IGNORECASE)
+    for text, rule in ((context.description, "series-description"), (context.protocol_name, "protocol-name")):
+        state = description_state(text)
+        if state:
+            return ContrastCall(state, rule)
+    return None
+
+
+def description_state(text: str) -> str:
+    """``post``, ``native`` or ``""``: what a series description or protocol name says of the contrast state.
+
+    Examples
+    --------
+    >>> [description_state(t) for t in ("MOLLI_post_15min", "T1map_preGd", "ShMOLLI non-enhanced", "T2prep_SSFP", "T1 MAP +C")]
+    ['post', 'native', 'native', '', 'post']
+    """
+    words = _NATIVE_PHRASE.sub(" native ", text.replace("_", " "))
     if _POST_WORDS.search(words):
-        return ContrastCall("post", "series-description")
-    if _NATIVE_WORDS.search(words):
-        return ContrastCall("native", "series-description")
-    return None if map_type == "T1" else ContrastCall("native", "default")
+        return "post"
+    return "native" if _NATIVE_WORDS.search(words) else ""
 
 
 def classify_study(series: Sequence[tuple[str, ScanContext, float]]) -> list[ContrastCall]:
@@ -79,20 +113,28 @@ def classify_study(series: Sequence[tuple[str, ScanContext, float]]) -> list[Con
     >>> classify_study([("T1", ScanContext(description="MOLLI post 15min"), 450.0)])[0]
     ContrastCall(state='post', rule='series-description')
     """
-    calls = [classify_series(map_type, context) for map_type, context, _ in series]
-    levels = [level for (map_type, _, level), call in zip(series, calls) if map_type == "T1" and np.isfinite(level)]
+    calls = [classify_series(context) for _, context, _ in series]
+    bolus_s = min((c.contrast_start_s for _, c, _ in series if c.contrast_start_s is not None), default=None)
+    calls = [call or _by_bolus_time(context, bolus_s) for (_, context, _), call in zip(series, calls)]
+    levels = [level for map_type, _, level in series if map_type == "T1" and np.isfinite(level)]
     highest = max(levels, default=float("nan"))
     native_times = [
-        c.acquisition_time_s
-        for (m, c, lv), call in zip(series, calls)
-        if m == "T1" and lv >= POST_LEVEL_RATIO * highest and c.acquisition_time_s is not None
+        c.acquisition_time_s for m, c, lv in series if m == "T1" and lv >= POST_LEVEL_RATIO * highest and c.acquisition_time_s is not None
     ]
     out = []
-    for (_map_type, context, level), call in zip(series, calls):
+    for (map_type, context, level), call in zip(series, calls):
         if call is None:
+            level = level if map_type == "T1" else float("nan")
             call = _by_level(context, level, highest, min(native_times, default=None), lone=len(levels) == 1)
         out.append(call)
     return out
+
+
+def _by_bolus_time(context: ScanContext, bolus_s: float | None) -> ContrastCall | None:
+    """Post when the series was acquired after the study's earliest ContrastBolusStartTime, native before; None without times."""
+    if bolus_s is None or context.acquisition_time_s is None:
+        return None
+    return ContrastCall("post" if context.acquisition_time_s >= bolus_s else "native", "ContrastBolusStartTime")
 
 
 def _by_level(context: ScanContext, level: float, highest: float, first_native_s: float | None, *, lone: bool) -> ContrastCall:

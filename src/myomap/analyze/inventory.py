@@ -2,7 +2,10 @@
 
 Classification works on the header index alone (no pixel data read):
 
-- **map**: the header names a T1 or T2 map (:func:`map_type_from_header`),
+- **map**: the header names a T1 or T2 map (:func:`map_type_from_header`;
+  a name in SeriesDescription alone does not count for images whose
+  preparation times vary, such as motion-corrected MOLLI images of a
+  protocol named ``T1MAP_...``),
   or the user gives ``map_type`` for series the header does not classify.
   A map is never inferred from its value range: a 64 x 64 test image
   whose values happen to look like ms is not a T1 map.  Several maps at one
@@ -69,7 +72,7 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
         inventory.notes.append(f"{len(other)} non-MR object(s) or file(s) without an image (e.g. {other[0].where}) skipped")
     candidates: list[ImageMeta] = []
     for uid, frames in inventory.frames.items():
-        kinds = {map_type_from_header(m.image_type, m.series_description) for m in frames} - {None}
+        kinds = _map_kinds(frames)
         first = frames[0]
         if kinds:
             inventory.kinds[uid] = f"{sorted(kinds)[0]} map"
@@ -93,6 +96,21 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
             )
     _group_weighted(inventory, Index(candidates, [], [], index.damaged_series))
     return inventory
+
+
+def _map_kinds(frames: list[ImageMeta]) -> set[str]:
+    """The map types a series' headers name; a name in SeriesDescription alone yields to varying preparation times.
+
+    Siemens maps are named after the protocol plus ``_MOCO_T1``, so the
+    motion-corrected MOLLI images of a protocol named ``T1MAP_SAX`` carry a
+    map word too: images whose inversion or T2-preparation times vary at one
+    position are weighted images, whatever their name says.
+    """
+    by_image_type = {kind for m in frames if (kind := map_type_from_header(m.image_type, "")) is not None}
+    if by_image_type:
+        return by_image_type
+    by_name = {kind for m in frames if (kind := map_type_from_header(m.image_type, m.series_description)) is not None}
+    return by_name if by_name and series_time_kind(frames) is None else set()
 
 
 def _group_weighted(inventory: Inventory, candidates: Index) -> None:

@@ -1,9 +1,27 @@
-"""What a DICOM header tells about how a map was acquired: field strength, sequence, heart rate, contrast agent, time.
+"""What a DICOM header tells about how a map was acquired: field strength, sequence, heart rate, contrast agent, times.
 
-Only acquisition fields are read, never identifying ones.  The sequence is
-recognised from SeriesDescription, ProtocolName, SequenceName and
-ImageComments (MOLLI, ShMOLLI, SASHA, SAPPHIRE, T2-prep, GraSE), as far as
-the header tells; ``""`` when it does not.
+Only acquisition fields are read, never identifying ones.  Each value is
+taken from the first source that gives a plausible one:
+
+- field strength (T): MagneticFieldStrength (0018,0087), the nominal field
+  in tesla (Siemens writes e.g. 1.494 or 2.89362); else the proton
+  ImagingFrequency (0018,0084) in MHz divided by 42.577 MHz/T.  Values
+  outside 0.1-12 T are not taken.
+- heart rate (bpm): HeartRate (0018,1088); else 60000 / NominalInterval
+  (0018,1062), the average R-R interval in ms; else 60000 / the R-R interval
+  of the enhanced MR Cardiac Synchronization module (CardiacRRIntervalSpecified
+  (0018,9070), or RRIntervalTimeNominal (0020,9251) in the frames'
+  CardiacSynchronizationSequence).  Rates outside 20-250 bpm (a vendor's 0)
+  are not taken.  TriggerTime is the delay after the R wave, not a rate.
+- sequence: the first name found in SeriesDescription, ProtocolName,
+  SequenceName and ImageComments (MOLLI, ShMOLLI, SASHA, SAPPHIRE,
+  SMART1Map, T2-prep, GraSE), or a MOLLI sampling scheme such as
+  ``5(3)3``, ``4(1)3(1)2`` or ``5s(3s)3s``; ``""`` when the header does not say.
+- contrast agent: ContrastBolusAgent (0018,0010); else the code meaning of
+  the enhanced ContrastBolusAgentSequence (0018,0012), or ``administered``
+  when a frame's ContrastBolusUsageSequence (0018,9341) says YES.
+- times (seconds after midnight): AcquisitionTime (else AcquisitionDateTime,
+  else SeriesTime) and ContrastBolusStartTime (0018,1042).
 """
 
 from __future__ import annotations
@@ -18,9 +36,16 @@ _SEQUENCES = (
     ("MOLLI", re.compile(r"molli", re.IGNORECASE)),
     ("SASHA", re.compile(r"sasha", re.IGNORECASE)),
     ("SAPPHIRE", re.compile(r"sapphire", re.IGNORECASE)),
+    ("SMART1Map", re.compile(r"smart1[ _-]?map", re.IGNORECASE)),
     ("T2-prep", re.compile(r"t2[ _-]?prep|t2p(?![a-z])", re.IGNORECASE)),
     ("GraSE", re.compile(r"grase", re.IGNORECASE)),
+    # A MOLLI sampling scheme: images per inversion, recovery in brackets, e.g. 5(3)3, 4(1)3(1)2, 5s(3s)3s, 5b(3s)3b
+    # (McDiarmid et al., QIMS 2015;5:503).  5(1)1(1)1 is ShMOLLI's scheme, left to its name.
+    ("MOLLI", re.compile(r"(?<![\d.)])(?!5\(1\)1\(1\)1)\d[sb]?\(\d[sb]?\)\d[sb]?(?:\(\d[sb]?\)\d[sb]?)?(?![\d(])", re.IGNORECASE)),
 )
+_PROTON_MHZ_PER_T = 42.577
+_FIELD_RANGE_T = (0.1, 12.0)
+_HEART_RATE_RANGE_BPM = (20.0, 250.0)
 
 
 @dataclass(frozen=True)
@@ -33,6 +58,8 @@ class ScanContext:
     contrast_agent: str = ""
     acquisition_time_s: float | None = None
     description: str = ""
+    contrast_start_s: float | None = None
+    protocol_name: str = ""
 
 
 def scan_context(header) -> ScanContext:
@@ -40,15 +67,68 @@ def scan_context(header) -> ScanContext:
     text = " ".join(str(header.get(k, "")) for k in ("SeriesDescription", "ProtocolName", "SequenceName", "ImageComments"))
     sequence = next((name for name, pattern in _SEQUENCES if pattern.search(text)), "")
     return ScanContext(
-        field_strength_t=_float(header.get("MagneticFieldStrength")),
+        field_strength_t=field_strength_t(header),
         sequence=sequence,
-        heart_rate_bpm=_float(header.get("HeartRate")),
-        contrast_agent=str(header.get("ContrastBolusAgent", "") or "").strip(),
+        heart_rate_bpm=heart_rate_bpm(header),
+        contrast_agent=contrast_agent(header),
         acquisition_time_s=_seconds(
             header.get("AcquisitionTime") or str(header.get("AcquisitionDateTime", ""))[8:] or header.get("SeriesTime")
         ),
-        description=" ".join(str(header.get(k, "")) for k in ("SeriesDescription", "ProtocolName")).strip(),
+        description=str(header.get("SeriesDescription", "") or "").strip(),
+        contrast_start_s=_seconds(header.get("ContrastBolusStartTime")),
+        protocol_name=str(header.get("ProtocolName", "") or "").strip(),
     )
+
+
+def field_strength_t(header) -> float | None:
+    """Nominal field in tesla: MagneticFieldStrength, else the proton imaging frequency; None when neither is plausible."""
+    low, high = _FIELD_RANGE_T
+    stated = _float(header.get("MagneticFieldStrength"))
+    if stated is not None and low <= stated <= high:
+        return stated
+    frequency_mhz = _float(header.get("ImagingFrequency"))
+    derived = None if frequency_mhz is None else round(frequency_mhz / _PROTON_MHZ_PER_T, 2)
+    return derived if derived is not None and low <= derived <= high else None
+
+
+def heart_rate_bpm(header) -> float | None:
+    """Heart rate from HeartRate, else from an R-R interval in ms (see the module docstring); None when not plausible."""
+    low, high = _HEART_RATE_RANGE_BPM
+    rate = _float(header.get("HeartRate"))
+    if rate is not None and low <= rate <= high:
+        return rate
+    for interval_ms in (_float(header.get("NominalInterval")), _float(header.get("CardiacRRIntervalSpecified")), _frame_rr_ms(header)):
+        if interval_ms is not None and low <= 60000.0 / interval_ms <= high:
+            return round(60000.0 / interval_ms, 1)
+    return None
+
+
+def _frame_rr_ms(header) -> float | None:
+    """RRIntervalTimeNominal of the shared (else the first per-frame) CardiacSynchronizationSequence of an enhanced file."""
+    for groups in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        for group in (header.get(groups) or [])[:1]:
+            for sync in group.get("CardiacSynchronizationSequence") or []:
+                value = _float(sync.get("RRIntervalTimeNominal"))
+                if value is not None:
+                    return value
+    return None
+
+
+def contrast_agent(header) -> str:
+    """The contrast agent the header names ("" when none): ContrastBolusAgent, else the enhanced MR contrast/bolus modules."""
+    named = str(header.get("ContrastBolusAgent", "") or "").strip()
+    if named:
+        return named
+    for item in header.get("ContrastBolusAgentSequence") or []:
+        meaning = str(item.get("CodeMeaning", "") or "").strip()
+        if meaning:
+            return meaning
+    for groups in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        for group in (header.get(groups) or [])[:1]:
+            for usage in group.get("ContrastBolusUsageSequence") or []:
+                if str(usage.get("ContrastBolusAgentAdministered", "")).upper() == "YES":
+                    return "administered"
+    return ""
 
 
 def _float(value) -> float | None:
