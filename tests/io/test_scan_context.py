@@ -92,6 +92,15 @@ def test_contrast_agent_from_classic_and_enhanced_headers():
         )
     )
     assert scan_context(not_given).contrast_agent == ""
+    listed_not_given = _ds(
+        ContrastBolusAgentSequence=coded.ContrastBolusAgentSequence,
+        PerFrameFunctionalGroupsSequence=not_given.PerFrameFunctionalGroupsSequence,
+    )
+    assert scan_context(listed_not_given).contrast_agent == ""
+    listed_given = _ds(
+        ContrastBolusAgentSequence=coded.ContrastBolusAgentSequence, PerFrameFunctionalGroupsSequence=usage.PerFrameFunctionalGroupsSequence
+    )
+    assert scan_context(listed_given).contrast_agent == "Gadobutrol"
 
 
 def test_times_and_names_are_kept_apart():

@@ -3,8 +3,9 @@
 Only acquisition fields are read, never identifying ones.  Each value is
 taken from the first source that gives a plausible one:
 
-- field strength (T): MagneticFieldStrength (0018,0087), the nominal field
-  in tesla (Siemens writes e.g. 1.494 or 2.89362); else the proton
+- field strength (T): MagneticFieldStrength (0018,0087), the field in
+  tesla as the scanner writes it (some write the exact field, e.g.
+  2.89362); else the proton
   ImagingFrequency (0018,0084) in MHz divided by 42.577 MHz/T.  Values
   outside 0.1-12 T are not taken.
 - heart rate (bpm): HeartRate (0018,1088); else 60000 / NominalInterval
@@ -17,9 +18,10 @@ taken from the first source that gives a plausible one:
   SequenceName and ImageComments (MOLLI, ShMOLLI, SASHA, SAPPHIRE,
   SMART1Map, T2-prep, GraSE), or a MOLLI sampling scheme such as
   ``5(3)3``, ``4(1)3(1)2`` or ``5s(3s)3s``; ``""`` when the header does not say.
-- contrast agent: ContrastBolusAgent (0018,0010); else the code meaning of
-  the enhanced ContrastBolusAgentSequence (0018,0012), or ``administered``
-  when a frame's ContrastBolusUsageSequence (0018,9341) says YES.
+- contrast agent: ContrastBolusAgent (0018,0010); else the enhanced MR
+  contrast/bolus modules: the code meaning of ContrastBolusAgentSequence
+  (0018,0012), or ``administered``, unless the frames'
+  ContrastBolusUsageSequence (0018,9341) says NO.
 - times (seconds after midnight): AcquisitionTime (else AcquisitionDateTime,
   else SeriesTime) and ContrastBolusStartTime (0018,1042).
 """
@@ -115,20 +117,25 @@ def _frame_rr_ms(header) -> float | None:
 
 
 def contrast_agent(header) -> str:
-    """The contrast agent the header names ("" when none): ContrastBolusAgent, else the enhanced MR contrast/bolus modules."""
+    """The contrast agent the header names ("" when none): ContrastBolusAgent, else the enhanced MR contrast/bolus modules.
+
+    In an enhanced file a frame's ContrastBolusUsageSequence says whether an
+    agent was administered: YES gives the agent's code meaning (or
+    ``administered``), NO gives "" even when the agent is listed.
+    """
     named = str(header.get("ContrastBolusAgent", "") or "").strip()
     if named:
         return named
-    for item in header.get("ContrastBolusAgentSequence") or []:
-        meaning = str(item.get("CodeMeaning", "") or "").strip()
-        if meaning:
-            return meaning
-    for groups in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
-        for group in (header.get(groups) or [])[:1]:
-            for usage in group.get("ContrastBolusUsageSequence") or []:
-                if str(usage.get("ContrastBolusAgentAdministered", "")).upper() == "YES":
-                    return "administered"
-    return ""
+    agents = [str(item.get("CodeMeaning", "") or "").strip() for item in header.get("ContrastBolusAgentSequence") or []]
+    usage = {
+        str(item.get("ContrastBolusAgentAdministered", "")).upper()
+        for groups in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence")
+        for group in (header.get(groups) or [])[:1]
+        for item in group.get("ContrastBolusUsageSequence") or []
+    }
+    if usage and "YES" not in usage:
+        return ""
+    return next((a for a in agents if a), "administered" if "YES" in usage else "")
 
 
 def _float(value) -> float | None:
