@@ -1,0 +1,142 @@
+"""Choosing between LV candidates: image evidence for a ring being the LV, and the order candidates are tried in."""
+
+import numpy as np
+import pytest
+
+from myomap.model import locate
+from myomap.model.evidence import MAX_SURROUND_LIKE, RingEvidence, looks_like_lv, ring_evidence
+from myomap.model.locate import NO_LV, candidates
+from myomap.model.window import Window
+
+SPACING = (1.0, 1.0)
+
+
+def _scene(ring_value, blood_value, surround_value, *, size=96, spacing=SPACING, seed=0):
+    """An image with one ring (epicardial radius 18 mm, endocardial 12 mm) at the centre, and its labels."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size]
+    r_mm = np.hypot((x - size / 2) * spacing[1], (y - size / 2) * spacing[0])
+    labels = np.where(r_mm < 12, 2, np.where(r_mm < 18, 1, 0)).astype(np.uint8)
+    image = np.select([labels == 2, labels == 1], [blood_value, ring_value], surround_value) + rng.normal(0, 20, (size, size))
+    return image, labels
+
+
+def test_an_lv_differs_from_its_blood_and_its_surroundings():
+    image, labels = _scene(ring_value=1000.0, blood_value=1600.0, surround_value=300.0)  # native T1: fat and lung around
+    evidence = ring_evidence(image, labels > 0, labels, SPACING)
+    assert evidence.surround_like < 0.05 and evidence.blood_like < 0.05
+    assert evidence.myocardium_mm2 == pytest.approx(np.pi * (18**2 - 12**2), rel=0.05)
+    assert looks_like_lv(evidence) and evidence.problem() is None
+
+
+def test_a_ring_carved_out_of_an_organ_is_not_an_lv():
+    # A dark vessel inside the liver, drawn as a ring: the "myocardium" is liver and so is all that surrounds it.
+    image, labels = _scene(ring_value=500.0, blood_value=300.0, surround_value=500.0)
+    evidence = ring_evidence(image, labels > 0, labels, SPACING)
+    assert evidence.surround_like == pytest.approx(0.6, abs=0.1) and evidence.surround_like > MAX_SURROUND_LIKE
+    assert not looks_like_lv(evidence) and not looks_like_lv(evidence, strict=False)
+    assert "surroundings" in evidence.problem()
+
+
+def test_a_solid_disc_is_not_an_lv():
+    image, labels = _scene(ring_value=800.0, blood_value=800.0, surround_value=100.0)
+    evidence = ring_evidence(image, labels > 0, labels, SPACING)
+    assert "blood pool" in evidence.problem(strict=False)
+
+
+def test_a_ring_without_blood_or_myocardium():
+    image, labels = _scene(ring_value=1000.0, blood_value=1600.0, surround_value=300.0)
+    no_blood = np.where(labels == 2, 1, labels).astype(np.uint8)
+    assert ring_evidence(image, no_blood > 0, no_blood, SPACING).problem(strict=False) == "no blood pool inside the ring"
+    only_blood = np.where(labels == 1, 2, labels).astype(np.uint8)
+    assert ring_evidence(image, only_blood > 0, only_blood, SPACING) is None and not looks_like_lv(None)
+
+
+def test_the_surrounding_band_is_measured_in_mm():
+    # A 1.5 mm rim of ring-like tissue just outside the epicardium lies inside the 2 mm partial-volume margin,
+    # whatever the pixel size, rows and columns alike.
+    for spacing in ((1.0, 1.0), (0.5, 1.0)):
+        image, labels = _scene(1000.0, 1600.0, 300.0, size=int(96 / spacing[1]) if spacing[1] < 1 else 96, spacing=spacing)
+        size = image.shape[0]
+        y, x = np.mgrid[:size, :size]
+        r_mm = np.hypot((x - size / 2) * spacing[1], (y - size / 2) * spacing[0])
+        image[(r_mm >= 18) & (r_mm < 19.5)] = 1000.0
+        assert ring_evidence(image, labels > 0, labels, spacing).surround_like < 0.1
+
+
+def test_candidates_come_best_first_with_their_regions():
+    labels = np.zeros((64, 64), np.uint8)
+    y, x = np.mgrid[:64, :64]
+    for (cx, cy), (r_epi, r_endo) in (((15, 15), (6, 3)), ((45, 45), (10, 5))):
+        r = np.hypot(x - cx, y - cy)
+        labels[r < r_epi] = 1
+        labels[r < r_endo] = 2
+    probabilities = np.stack([labels == 0, labels == 1, labels == 2]).astype(np.float32)
+    found = candidates(labels, probabilities, spacing_mm=1.0)
+    assert [c.centre_xy for c in found] == [pytest.approx((45, 45), abs=0.5), pytest.approx((15, 15), abs=0.5)]
+    assert found[0].score > found[1].score and found[0].region[45, 45] and not found[0].region[15, 15]
+
+
+SURE = RingEvidence(500.0, 400.0, surround_like=0.1, blood_like=0.0)
+DOUBTFUL = RingEvidence(500.0, 400.0, surround_like=0.5, blood_like=0.0)  # within the outer limits only
+WRONG = RingEvidence(500.0, 400.0, surround_like=0.8, blood_like=0.0)
+
+
+@pytest.fixture
+def canned(monkeypatch):
+    """predict_physical with the network replaced: each search level offers given centres, each centre a given ring."""
+
+    class Segmenter:
+        meta = type("Meta", (), {"input_size": 32, "window_spacing_mm": 2.0})()
+        search_size = 32
+
+    def run(levels: list[list[tuple[float, float]]], rings: dict):
+        segmented = []
+
+        def refill(segmenter, images, searches, batch_size):
+            for search in searches.values():
+                while search.depth < len(levels) and not search.queue:
+                    search.queue = list(levels[search.depth])
+                    search.depth += 1
+
+        def segment(segmenter, images, searches, centres, *, tta, batch_size):
+            segmented.extend(centres.values())
+            return {k: (f"ring at {c}", rings[c], c) for k, c in centres.items()}
+
+        monkeypatch.setattr(locate, "_refill", refill)
+        monkeypatch.setattr(locate, "_segment", segment)
+        monkeypatch.setattr(
+            locate, "_plan", lambda *a: ([None], {0: locate._Search([[Window((0, 0), (1, 1), (64, 64), 2.0, 32)]] * len(levels))})
+        )
+        (prediction,), (reason,) = locate.predict_physical(Segmenter(), [np.zeros((64, 64))], [(1.0, 1.0)], tta=False, batch_size=4)
+        return prediction, reason, segmented
+
+    return run
+
+
+def test_a_sure_first_candidate_is_the_only_one_segmented(canned):
+    prediction, reason, segmented = canned([[(10, 10), (50, 50)]], {(10, 10): SURE, (50, 50): SURE})
+    assert prediction == "ring at (10, 10)" and reason is None and segmented == [(10, 10)]
+
+
+def test_a_doubtful_first_candidate_gives_way_to_a_sure_one_on_a_finer_level(canned):
+    levels = [[(10, 10), (12, 10)], [(50, 50)]]  # (12, 10) is the same ring as (10, 10): not segmented again
+    prediction, _, segmented = canned(levels, {(10, 10): WRONG, (12, 10): SURE, (50, 50): SURE})
+    assert prediction == "ring at (50, 50)" and segmented == [(10, 10), (50, 50)]
+
+
+def test_without_a_sure_lv_the_first_ring_within_the_outer_limits_is_kept(canned):
+    rings = {(10, 10): WRONG, (30, 30): DOUBTFUL, (50, 50): DOUBTFUL}
+    prediction, reason, _ = canned([[(10, 10), (30, 30), (50, 50)]], rings)
+    assert prediction == "ring at (30, 30)" and reason is None
+
+
+def test_no_ring_within_the_outer_limits_means_no_left_ventricle(canned):
+    prediction, reason, segmented = canned([[(10, 10)], [(50, 50)]], {(10, 10): WRONG, (50, 50): None})
+    assert prediction is None and reason == NO_LV and segmented == [(10, 10), (50, 50)]
+
+
+def test_the_number_of_rings_segmented_is_bounded(canned):
+    centres = [(float(20 * k), 0.0) for k in range(12)]
+    prediction, reason, segmented = canned([centres], dict.fromkeys(centres, WRONG))
+    assert reason == NO_LV and len(segmented) == locate.MAX_SEGMENTED
