@@ -171,7 +171,8 @@ def predict_physical(segmenter, images: list[np.ndarray], spacings_mm: list[tupl
                 fallback.setdefault(k, prediction)
             logger.debug("image %d: ring at (%.0f, %.0f): %s", k, *where, "none" if evidence is None else evidence.problem())
     for k in searches:
-        predictions[k] = predictions[k] or fallback.get(k)
+        if predictions[k] is None:
+            predictions[k] = fallback.get(k)
         if predictions[k] is None:
             reasons[k] = NO_LV
     return predictions, reasons
