@@ -268,11 +268,11 @@ def _segment(segmenter, images, searches: dict[int, _Search], centres: dict, *, 
     windows = {k: _fine_window(searches[k].levels[0][0], centre, spacing, size) for k, centre in centres.items()}
     predictions = _fine(segmenter, images, windows, tta=tta, batch_size=batch_size)
     rings = {k: _ring(predictions[k], windows[k]) for k in windows}
-    moved = {
-        k: _fine_window(w, rings[k].centre_xy, spacing, size)
-        for k, w in windows.items()
-        if rings[k] and offset_mm(w, rings[k].centre_xy) > RECENTRE_MM
-    }
+    moved = {}
+    for k, window in windows.items():
+        ring = rings[k]
+        if ring is not None and offset_mm(window, ring.centre_xy) > RECENTRE_MM:
+            moved[k] = _fine_window(window, ring.centre_xy, spacing, size)
     predictions.update(_fine(segmenter, images, moved, tta=tta, batch_size=batch_size))
     rings.update({k: _ring(predictions[k], w) for k, w in moved.items()})
     results = {}
