@@ -33,8 +33,8 @@ metadata) segments in two stages:
    Ranking candidates by their myocardium at the model's pixel size
    instead was tried and made the robustness benchmark worse: the largest
    myocardium at fine scale is not always the LV.  The check costs nothing
-   when the first ring passes, which it did on 778 of the benchmark's
-   780 maps.
+   when the first ring passes, which it did on 718 of the robustness
+   benchmark's 720 maps.
 
 The result is mapped back to the native grid by :mod:`myomap.model.window`.
 """
