@@ -41,6 +41,22 @@ def test_physical_scale_is_kept():
     assert area_mm2 == pytest.approx(image.sum() * 4.0, rel=0.05)
 
 
+@pytest.mark.parametrize("axis_deg", [0.0, 90.0, 30.0])
+def test_stretch_squeezes_a_disc_along_its_axis_only(axis_deg):
+    # A window stretched 1.25x along a direction covers 1.25x more mm there: a disc looks 1/1.25 as wide along it.
+    image = _disc((81, 81), (40, 40), 16.0)
+    window = Window((40.0, 40.0), (1.0, 1.0), (81, 81), 1.0, 81, stretch=1.25, stretch_axis_deg=axis_deg)
+    pixels, _ = cut_window(image, window)
+    a = np.deg2rad(axis_deg)
+    along, across = np.array([np.cos(a), -np.sin(a)]), np.array([np.sin(a), np.cos(a)])
+    ys, xs = np.nonzero(pixels > 0.5)
+    xy = np.column_stack([xs, ys]) - 40.0
+    assert np.ptp(xy @ along) + 1 == pytest.approx(2 * 16 / 1.25, abs=1.5)  # + 1: pixel centres to extent
+    assert np.ptp(xy @ across) + 1 == pytest.approx(2 * 16, abs=1.5)
+    xy_native = np.array([[55.0, 40.0], [40.0, 20.0]])
+    np.testing.assert_allclose(points_to_native(points_to_window(xy_native, window), window), xy_native, atol=1e-9)
+
+
 def test_mirror_and_rotation_move_an_off_centre_mark():
     image = np.zeros((41, 41), np.float32)
     image[20, 30] = 1.0  # 10 px to the right of the centre

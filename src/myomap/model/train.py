@@ -77,7 +77,11 @@ class _ViewDataset(Dataset):
 
 def view_settings(config: TrainConfig) -> ViewSettings:
     return ViewSettings(
-        config.window_spacing_mm, config.input_size, synthetic_share=config.synthetic_share, coarse_share=config.coarse_share
+        config.window_spacing_mm,
+        config.input_size,
+        synthetic_share=config.synthetic_share,
+        coarse_share=config.coarse_share,
+        stretch_share=config.stretch_share,
     )
 
 

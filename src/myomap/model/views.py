@@ -13,7 +13,9 @@ from it the way inference will see it (:mod:`myomap.model.locate`):
 - then either a *coarse* view (a field of view of 120-450 mm fitted into
   the window, the LV anywhere in it) or a *fine* view (the model's pixel
   size, ±15 % zoom, centred on the LV within ±15 mm), at any in-plane
-  rotation and mirrored half of the time.
+  rotation and mirrored half of the time, and with probability
+  ``stretch_share`` squeezed or stretched along a random direction by
+  ``stretch`` (an elliptical LV: an oblique plane, a D-shaped septum).
 
 The target mask is rasterised from the contours moved into the window, as
 for the share-of-image models.
@@ -58,6 +60,8 @@ class ViewSettings:
     centre_sd_mm: float = 5.0
     centre_max_mm: float = 15.0
     coarse_fov_mm: tuple[float, float] = (120.0, 450.0)
+    stretch_share: float = 0.0
+    stretch: tuple[float, float] = (0.8, 1.25)
 
 
 def draw_view(
@@ -139,7 +143,11 @@ def _window(shape, spacing, lv_xy: np.ndarray, rng: np.random.Generator, view: V
         window_mm = view.window_spacing_mm * rng.uniform(*view.zoom)
         offset = np.clip(rng.normal(0.0, view.centre_sd_mm, 2), -view.centre_max_mm, view.centre_max_mm)
         centre = lv_xy + offset / pixel_mm
-    return Window((float(centre[0]), float(centre[1])), tuple(spacing), tuple(shape), float(window_mm), view.size, angle, mirror)
+    stretch, axis = 1.0, 0.0
+    if rng.random() < view.stretch_share:  # log-uniform, so squeezing and stretching are equally likely
+        stretch, axis = float(np.exp(rng.uniform(*np.log(view.stretch)))), rng.uniform(0.0, 180.0)
+    centre_xy = (float(centre[0]), float(centre[1]))
+    return Window(centre_xy, tuple(spacing), tuple(shape), float(window_mm), view.size, angle, mirror, stretch, axis)
 
 
 def load_sources(data, split: dict[str, str], dataset: int, errors: list[str]) -> dict[str, list[Source]]:

@@ -28,6 +28,9 @@ class Window:
     ``centre_xy`` is in native pixels; ``angle_deg`` rotates the window
     counter-clockwise on screen; ``mirror`` flips it left-right before the
     rotation.  ``native_spacing_mm`` is ``(row_mm, col_mm)`` of the image.
+    ``stretch`` (training only; 1 at inference) scales the window's extent
+    along the screen direction ``stretch_axis_deg``, so the anatomy in the
+    window looks squeezed or stretched along it (an elliptical LV).
     """
 
     centre_xy: tuple[float, float]
@@ -37,6 +40,8 @@ class Window:
     size: int
     angle_deg: float = 0.0
     mirror: bool = False
+    stretch: float = 1.0
+    stretch_axis_deg: float = 0.0
 
     def matrix(self) -> np.ndarray:
         """2 × 3 affine matrix from window (x, y) pixels to native (x, y) pixels."""
@@ -44,7 +49,7 @@ class Window:
         rotation = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
         flip = np.diag([-1.0 if self.mirror else 1.0, 1.0])
         to_native_px = np.diag([1.0 / self.native_spacing_mm[1], 1.0 / self.native_spacing_mm[0]])
-        linear = to_native_px @ rotation @ flip * self.spacing_mm
+        linear = to_native_px @ _stretch(self.stretch, self.stretch_axis_deg) @ rotation @ flip * self.spacing_mm
         half = (self.size - 1) / 2.0
         offset = np.asarray(self.centre_xy, dtype=float) - linear @ np.array([half, half])
         return np.column_stack([linear, offset])
@@ -53,6 +58,15 @@ class Window:
     def downsampling(self) -> float:
         """Native pixels per window pixel along the finer native axis (> 1 when the window is coarser)."""
         return self.spacing_mm / min(self.native_spacing_mm)
+
+
+def _stretch(factor: float, axis_deg: float) -> np.ndarray:
+    """2 x 2 scaling by ``factor`` along the screen direction ``axis_deg`` (identity for 1)."""
+    if factor == 1.0:
+        return np.eye(2)
+    a = np.deg2rad(axis_deg)
+    axis = np.array([np.cos(a), -np.sin(a)])  # screen angles: y runs down
+    return np.eye(2) + (factor - 1.0) * np.outer(axis, axis)
 
 
 def whole_image_window(shape: tuple[int, int], spacing_mm: tuple[float, float], size: int, min_spacing_mm: float) -> Window:
