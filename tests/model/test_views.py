@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from myomap.model.views import Source, ViewSettings, draw_view, fixed_view, load_sources, resample
+from myomap.conventions import Tissue
+from myomap.geometry.polygon import polygon_mask
+from myomap.model.views import Source, ViewSettings, change_wall, draw_view, fixed_view, load_sources, resample
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +50,37 @@ def test_a_source_without_labels_uses_its_own_pixels():
     source = Source(pixels, (1.5, 1.5), circle(16), circle(10), None, "map")
     image, mask = draw_view(source, np.random.default_rng(2), ViewSettings(1.5, 64, synthetic_share=1.0))
     assert (mask == 2).any() and image.std() > 0
+
+
+def _ring_labels(shape=(81, 81), epi_r=20.0, endo_r=12.0):
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    r = np.hypot(x - 40, y - 40)
+    labels = np.zeros(shape, np.uint8)
+    labels[r < epi_r] = Tissue.LV_MYOCARDIUM
+    labels[r < endo_r] = Tissue.LV_BLOOD
+    t = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    circle = lambda radius: np.column_stack([40 + radius * np.cos(t), 40 + radius * np.sin(t)])  # noqa: E731
+    return labels, circle(epi_r), circle(endo_r)
+
+
+@pytest.mark.parametrize("change_mm", [-3.0, 2.0, 5.0])
+def test_change_wall_moves_the_endocardium_and_the_labels_together(change_mm):
+    labels, epi, endo = _ring_labels()
+    spacing = (1.0, 1.0)
+    out, new_endo = change_wall(labels, epi, endo, spacing, change_mm)
+    radius = np.hypot(*(new_endo - 40.0).T)
+    assert np.median(radius) == pytest.approx(12.0 - change_mm, abs=0.7)
+    cavity = polygon_mask(new_endo, labels.shape)
+    assert np.mean(out[cavity] == Tissue.LV_BLOOD) > 0.97
+    ring = polygon_mask(epi, labels.shape) & ~cavity
+    assert np.mean(out[ring] == Tissue.LV_MYOCARDIUM) > 0.97
+    assert labels[40, 40] == Tissue.LV_BLOOD and labels.max() == Tissue.LV_MYOCARDIUM  # input untouched
+
+
+def test_change_wall_keeps_a_thin_wall_and_a_cavity():
+    labels, epi, endo = _ring_labels(endo_r=17.0)
+    out, new_endo = change_wall(labels, epi, endo, (1.0, 1.0), -6.0)  # would reach past the epicardium
+    assert np.hypot(*(new_endo - 40.0).T).max() <= 19.0  # 2 mm of wall to pixel centres, the traced border half a pixel out
+    labels, epi, endo = _ring_labels(endo_r=2.0)
+    out, new_endo = change_wall(labels, epi, endo, (1.0, 1.0), 5.0)  # would fill the cavity: unchanged
+    assert out is labels and new_endo is endo

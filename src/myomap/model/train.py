@@ -82,6 +82,7 @@ def view_settings(config: TrainConfig) -> ViewSettings:
         synthetic_share=config.synthetic_share,
         coarse_share=config.coarse_share,
         stretch_share=config.stretch_share,
+        wall_change_share=config.wall_change_share,
     )
 
 

@@ -7,7 +7,9 @@ from it the way inference will see it (:mod:`myomap.model.locate`):
 
 - the image itself (physics-simulated map or weighted image, or a user's
   labelled scan) or, with probability ``synthetic_share``, an image
-  synthesised from the label map (:mod:`myomap.model.synth`);
+  synthesised from the label map (:mod:`myomap.model.synth`), of which a
+  share ``wall_change_share`` with the compact wall thickened or thinned
+  (:func:`change_wall`: a systolic frame, hypertrophy, a thinned scar);
 - sometimes resampled to another native pixel size (0.6-2.6 mm) and
   sometimes cropped to a tight field of view around an off-centre heart;
 - then either a *coarse* view (a field of view of 120-450 mm fitted into
@@ -27,8 +29,12 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy import ndimage
+from skimage.measure import find_contours
 
+from myomap.conventions import Tissue
 from myomap.geometry.masks import contours_to_mask
+from myomap.geometry.polygon import polygon_mask
 from myomap.model.synth import SynthSettings, bias_field, noise, synthesise
 from myomap.model.window import Window, cut_window, normalise_inside, points_to_window
 
@@ -60,6 +66,8 @@ class ViewSettings:
     centre_sd_mm: float = 5.0
     centre_max_mm: float = 15.0
     coarse_fov_mm: tuple[float, float] = (120.0, 450.0)
+    wall_change_share: float = 0.0
+    wall_change_mm: tuple[float, float] = (-2.5, 6.0)
     stretch_share: float = 0.0
     stretch: tuple[float, float] = (0.8, 1.25)
 
@@ -68,7 +76,8 @@ def draw_view(
     source: Source, rng: np.random.Generator, view: ViewSettings, synth: SynthSettings = SynthSettings()
 ) -> tuple[np.ndarray, np.ndarray]:
     """One normalised (S, S) input and its (S, S) uint8 target (0 background, 1 myocardium, 2 blood pool)."""
-    pixels, spacing, epi, endo = _appearance(source, rng, view, synth), source.spacing_mm, source.epi, source.endo
+    pixels, endo = _appearance(source, rng, view, synth)
+    spacing, epi = source.spacing_mm, source.epi
     if rng.random() < view.resample_share:
         pixels, spacing, epi, endo = resample(pixels, spacing, epi, endo, rng.uniform(0.6, 2.6))
     if rng.random() < view.tight_fov_share:
@@ -88,14 +97,44 @@ def fixed_view(source: Source, view: ViewSettings) -> tuple[np.ndarray, np.ndarr
     return image, mask
 
 
-def _appearance(source: Source, rng: np.random.Generator, view: ViewSettings, synth: SynthSettings) -> np.ndarray:
+def _appearance(source: Source, rng: np.random.Generator, view: ViewSettings, synth: SynthSettings) -> tuple[np.ndarray, np.ndarray]:
+    """The view's native image and its endocardial contour (moved when the wall was changed)."""
     if source.labels is not None and rng.random() < view.synthetic_share:
-        return synthesise(source.labels, rng, synth)
+        labels, endo = source.labels, source.endo
+        if view.wall_change_share > 0 and rng.random() < view.wall_change_share:  # no draw when off: older recipes keep their views
+            labels, endo = change_wall(labels, source.epi, endo, source.spacing_mm, rng.uniform(*view.wall_change_mm))
+        return synthesise(labels, rng, synth), endo
     pixels = np.asarray(source.pixels, np.float32)
     if rng.random() < 0.3:  # mild extra bias and noise on the physics images too
         level = float(np.median(pixels))
         pixels = noise(bias_field(pixels, rng, (0.0, 0.2)), rng, rng.uniform(0.0, 0.05) * abs(level))
-    return pixels
+    return pixels, source.endo
+
+
+def change_wall(labels: np.ndarray, epi, endo, spacing_mm, change_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """A label map and endocardial contour with the compact wall ``change_mm`` thicker (or thinner when negative).
+
+    Thickening turns the cavity's outer band into myocardium; thinning turns
+    myocardium next to the cavity into blood but keeps 2 mm of wall under
+    the epicardium.  The epicardium stays.  When the cavity would vanish
+    (under 10 pixels), nothing changes.
+    """
+    cavity = polygon_mask(endo, labels.shape)
+    if change_mm >= 0:
+        new_cavity = ndimage.distance_transform_edt(cavity, sampling=spacing_mm) > change_mm
+        changed, tissue = cavity & ~new_cavity, Tissue.LV_MYOCARDIUM
+    else:
+        wall_left_mm = ndimage.distance_transform_edt(polygon_mask(epi, labels.shape), sampling=spacing_mm)
+        near = ndimage.distance_transform_edt(~cavity, sampling=spacing_mm) <= -change_mm
+        changed = near & ~cavity & (wall_left_mm > 2.0) & (labels == Tissue.LV_MYOCARDIUM)
+        new_cavity, tissue = cavity | changed, Tissue.LV_BLOOD
+    traced = find_contours(np.pad(new_cavity, 1).astype(float), 0.5)
+    if new_cavity.sum() < 10 or not traced:
+        return labels, endo
+    out = labels.copy()
+    out[changed] = tissue
+    rows_cols = max(traced, key=len) - 1.0  # undo the padding
+    return out, rows_cols[:, ::-1].copy()
 
 
 def resample(pixels, spacing, epi, endo, target_mm: float):
@@ -144,7 +183,7 @@ def _window(shape, spacing, lv_xy: np.ndarray, rng: np.random.Generator, view: V
         offset = np.clip(rng.normal(0.0, view.centre_sd_mm, 2), -view.centre_max_mm, view.centre_max_mm)
         centre = lv_xy + offset / pixel_mm
     stretch, axis = 1.0, 0.0
-    if rng.random() < view.stretch_share:  # log-uniform, so squeezing and stretching are equally likely
+    if view.stretch_share > 0 and rng.random() < view.stretch_share:  # log-uniform; no draw when off (older recipes keep their views)
         stretch, axis = float(np.exp(rng.uniform(*np.log(view.stretch)))), rng.uniform(0.0, 180.0)
     centre_xy = (float(centre[0]), float(centre[1]))
     return Window(centre_xy, tuple(spacing), tuple(shape), float(window_mm), view.size, angle, mirror, stretch, axis)
