@@ -267,7 +267,8 @@ def test_longer_stacks_only_t2_and_no_tta(cohort, tmp_path):
         normal = np.cross(np.array(ds.ImageOrientationPatient[:3], float), np.array(ds.ImageOrientationPatient[3:], float))
         ds.ImagePositionPatient = list(np.array(ds.ImagePositionPatient, float) + 4.0 * normal)
         ds.save_as(inputs / f"b{k}.dcm")
-    result = run([inputs], tmp_path / "out", AnalyzeConfig(tta=False, seg=False))
+    # Flagged slices would be left out of the pooled values; here all five must pool, whatever QC says.
+    result = run([inputs], tmp_path / "out", AnalyzeConfig(tta=False, seg=False, include_review=True))
     assert not result.errors, result.errors
     assert [r.slice.map_type for r in result.slices] == ["T2"] * 5
     assert [r.slice.slice_position for r in result.slices] == ["basal", "basal", "mid", "mid", "apical"]

@@ -5,7 +5,7 @@ import pytest
 
 from myomap.analyze.exports import contours_mm, overlay_png
 from myomap.analyze.qc import assess, principal_axis_ratio, ring_coverage
-from myomap.geometry.contours import mask_to_contours
+from myomap.geometry.contours import SliceContours, mask_to_contours
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import Contours
 
@@ -53,6 +53,21 @@ def test_an_open_ring_is_flagged():
     report = assess(labels, mask_to_contours(labels), spacing_mm=SPACING)
     assert report.ring_coverage < 0.9
     assert any("does not close" in r for r in report.reasons)
+
+
+@pytest.mark.parametrize(
+    "endo_radius, flagged",
+    [
+        (lambda deg: np.where(np.abs(deg - 90) < 30, 20.5, 15.0), False),  # runs along the epicardium, 0.75 mm out: an open basal ring
+        (lambda deg: np.where(np.abs(deg - 90) < 30, 22.0, 15.0), True),  # 3 mm outside over 60 degrees
+    ],
+)
+def test_endocardium_crossing_the_epicardium_is_flagged_beyond_a_millimetre(endo_radius, flagged):
+    t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    radius = endo_radius(np.rad2deg(t))
+    endo = np.column_stack([40 + radius * np.cos(t), 40 + radius * np.sin(t)])
+    report = assess(_labels(20, 15), SliceContours.from_contours(Contours(_circle(20), endo)), spacing_mm=SPACING)
+    assert any("crosses the epicardium" in r for r in report.reasons) == flagged, report.reasons
 
 
 def test_without_tta_the_confidence_is_unknown_not_a_flag():

@@ -46,13 +46,14 @@ from skimage.measure import points_in_poly, regionprops
 
 from myomap.geometry.aha import screen_angle_deg
 from myomap.geometry.contours import SliceContours, mask_to_contours
-from myomap.geometry.polygon import perimeter_mm, polygon_area, polygon_centroid
+from myomap.geometry.polygon import densify, perimeter_mm, polygon_area, polygon_centroid
 from myomap.metrics.distance import hausdorff_mm
 
 SPREAD_THRESHOLD_MM = 3.5  # calibrated for the embedded model on the phantom validation subjects (benchmarks/analyze_phantom.py)
 WALL_MM = (2.0, 20.0)
 EPI_AREA_MM2 = (250.0, 9000.0)
 CROSSING_SHARE = 0.02  # endocardial points allowed outside the epicardium (spline overshoot at a thin wall)
+CROSSING_TOLERANCE_MM = 1.0  # ...not counting those this close to it: where the contours coincide (a ring open to the outflow tract)
 RING_COVERAGE = 0.9  # share of 10-degree sectors around the blood pool that must hold myocardium
 MAX_EPI_AXIS_RATIO = 1.6  # major over minor principal axis of the epicardium (module docstring)
 
@@ -116,6 +117,17 @@ def principal_axis_ratio(points_xy: np.ndarray, shape: tuple[int, int], *, spaci
     return float(region.axis_major_length / region.axis_minor_length) if region.axis_minor_length > 0 else math.inf
 
 
+def _share_outside(endo: np.ndarray, epi: np.ndarray, spacing_mm: tuple[float, float]) -> float:
+    """Share of endocardial points outside the epicardium by more than ``CROSSING_TOLERANCE_MM``."""
+    out = ~points_in_poly(endo, epi)
+    if not out.any():
+        return 0.0
+    scale = np.array([spacing_mm[1], spacing_mm[0]])
+    border_mm = densify(epi, spacing_mm=spacing_mm, step_mm=0.2)
+    gap_mm = np.min(np.linalg.norm(endo[out, None, :] * scale - border_mm[None], axis=2), axis=1)
+    return float(np.count_nonzero(gap_mm > CROSSING_TOLERANCE_MM)) / len(endo)
+
+
 def assess(
     labels: np.ndarray,
     contours: SliceContours,
@@ -146,7 +158,7 @@ def assess(
         pixel_mm2 = spacing_mm[0] * spacing_mm[1]
         area = polygon_area(epi) * pixel_mm2
         inner = polygon_area(endo) * pixel_mm2
-        outside = 1.0 - float(points_in_poly(endo, epi).mean())
+        outside = _share_outside(endo, epi, spacing_mm)
         if outside > CROSSING_SHARE:
             reasons.append(f"endocardium crosses the epicardium ({outside:.0%} of its points outside)")
         # Mean wall thickness of an annulus: area between the contours over the mean perimeter.

@@ -51,7 +51,7 @@ class HeartRanges:
     outflow_theta_deg: Range = (100.0, 135.0)
     root_radius_mm: Range = (10.0, 14.0)
     root_overlap_mm: Range = (2.0, 5.0)
-    open_ring_chance: float = 0.0  # off until the embedded model is retrained on open rings (see docs/phantom.md)
+    open_ring_chance: float = 0.5
     gap_half_width_deg: Range = (18.0, 35.0)
 
 
