@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 from skimage.draw import polygon2mask
 from skimage.measure import points_in_poly, regionprops
 
@@ -122,9 +123,7 @@ def _share_outside(endo: np.ndarray, epi: np.ndarray, spacing_mm: tuple[float, f
     out = ~points_in_poly(endo, epi)
     if not out.any():
         return 0.0
-    scale = np.array([spacing_mm[1], spacing_mm[0]])
-    border_mm = densify(epi, spacing_mm=spacing_mm, step_mm=0.2)
-    gap_mm = np.min(np.linalg.norm(endo[out, None, :] * scale - border_mm[None], axis=2), axis=1)
+    gap_mm = cKDTree(densify(epi, spacing_mm=spacing_mm)).query(endo[out] * np.array([spacing_mm[1], spacing_mm[0]]))[0]
     return float(np.count_nonzero(gap_mm > CROSSING_TOLERANCE_MM)) / len(endo)
 
 

@@ -128,9 +128,9 @@ def change_wall(labels: np.ndarray, epi, endo, spacing_mm, change_mm: float) -> 
         near = ndimage.distance_transform_edt(~cavity, sampling=spacing_mm) <= -change_mm
         changed = near & ~cavity & (wall_left_mm > 2.0) & (labels == Tissue.LV_MYOCARDIUM)
         new_cavity, tissue = cavity | changed, Tissue.LV_BLOOD
-    traced = find_contours(np.pad(new_cavity, 1).astype(float), 0.5)
-    if new_cavity.sum() < 10 or not traced:
+    if new_cavity.sum() < 10:
         return labels, endo
+    traced = find_contours(np.pad(new_cavity, 1).astype(float), 0.5)
     out = labels.copy()
     out[changed] = tissue
     rows_cols = max(traced, key=len) - 1.0  # undo the padding

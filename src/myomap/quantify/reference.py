@@ -66,9 +66,9 @@ MIN_CONTACT_PX = 3
 MIN_SPAN_DEG = 30.0
 """Least angular extent of the RV contact with the epicardium for the image method."""
 MAX_SPAN_DEG = 270.0
+"""Largest: blood-like fluid all around the LV (a pericardial effusion on T2) is not an RV."""
 OPEN_RING_MARGIN_MM = 0.5
 """How far outside the blood pool the point goes where the epi- and endocardial contours coincide (mm)."""
-"""Largest: blood-like fluid all around the LV (a pericardial effusion on T2) is not an RV."""
 
 
 def estimate_rv_insertion(
