@@ -8,11 +8,11 @@ import pydicom
 import pytest
 from typer.testing import CliRunner
 
+from myomap.analyze.clinical import ECV_TABLE_COLUMNS
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.cli import app
 from myomap.config import ConfigError
 from myomap.model.loading import NOT_VALIDATED
-from myomap.quantify.ecv import ECV_COLUMNS
 from myomap.report.analysis import analyze
 
 
@@ -63,9 +63,15 @@ def test_pooled_values_carry_context_flags_and_blood_pool(analysed):
 
 def test_ecv_csv_has_exactly_the_columns_and_a_row_per_segment(analysed, contrast_cohort):
     with (analysed.out / "ecv.csv").open() as handle:
-        assert tuple(next(csv.reader(handle))) == ECV_COLUMNS
+        assert tuple(next(csv.reader(handle))) == ECV_TABLE_COLUMNS
     rows = _csv(analysed.out / "ecv.csv")
     assert rows[0]["region"] == "global" and [int(r["segment"]) for r in rows[1:]] == list(range(1, 17))
+    values = _csv(analysed.out / "values.csv")
+    slices = {r["contrast"]: r["n_slices"] for r in values if r["map_type"] == "T1" and r["region"] == "global" and r["eroded"] == "True"}
+    for row in rows:  # the context of the native T1 stack, the slices pooled, the haematocrit's source, the ECV range
+        assert (row["n_slices_native"], row["n_slices_post"]) == (slices["native"], slices["post"])
+        assert row["hematocrit_source"] == "blood test" and row["sequence"] == "MOLLI" and row["field_strength_t"] and row["heart_rate_bpm"]
+        assert row["reference_low"] in ("17", "18") and row["reference_flag"] in ("low", "normal", "high", "")
     truth = float(_csv(contrast_cohort / "subjects.csv")[0]["ecv_percent"])
     # Model contours on post-contrast maps are poor (flagged; pooled only because include_review): a loose check.
     assert abs(float(rows[0]["ecv_percent"]) - truth) < 10.0 and all(r["hematocrit"] == "0.42" for r in rows)
@@ -153,26 +159,37 @@ def test_a_single_slice_without_geometry_is_analysed_as_mid_with_one_note(cohort
     assert row["aha_direction"] == "counter-clockwise (no-geometry)"
 
 
+def _pooled_t1(contrast, myo_ms, blood_ms, thin=None, field=1.5):
+    """Pooled T1 rows of one contrast state as stack_rows gives them: blood, global and segments 1-2 (``thin`` has few pixels)."""
+    context = {"field_strength_t": field, "sequence": "MOLLI", "heart_rate_bpm": 62.0, "n_slices": 3 if contrast == "native" else 2}
+    out = [{"map_type": "T1", "contrast": contrast, "region": "blood", "segment": None, "eroded": True, "median_ms": blood_ms,
+            "few_pixels": False, **context}]  # fmt: skip
+    for segment in (None, 1, 2):
+        out.append({"map_type": "T1", "contrast": contrast, "region": f"segment_{segment}" if segment else "global", "segment": segment,
+                    "eroded": True, "median_ms": myo_ms, "few_pixels": segment is not None and segment == thin, **context})  # fmt: skip
+    return out
+
+
 def test_patient_ecv_names_the_segments_left_without_an_ecv():
     from myomap.analyze.clinical import patient_ecv
 
-    def rows(contrast, myo_ms, blood_ms, thin):
-        out = [
-            {
-                "map_type": "T1",
-                "contrast": contrast,
-                "region": "blood",
-                "segment": None,
-                "eroded": True,
-                "median_ms": blood_ms,
-                "few_pixels": False,
-            }
-        ]
-        for segment in (None, 1, 2):
-            out.append({"map_type": "T1", "contrast": contrast, "region": f"segment_{segment}" if segment else "global", "segment": segment,
-                        "eroded": True, "median_ms": myo_ms, "few_pixels": segment is not None and segment == thin})  # fmt: skip
-        return out
-
-    ecv, note = patient_ecv("patient-01", rows("native", 1000.0, 1600.0, 2) + rows("post", 450.0, 300.0, None), 0.42)
+    ecv, note = patient_ecv("patient-01", _pooled_t1("native", 1000.0, 1600.0, thin=2) + _pooled_t1("post", 450.0, 300.0), 0.42)
     assert [math.isnan(r["ecv_percent"]) for r in ecv] == [False, False, True]
     assert note == "patient-01: no ECV for segment 2 (fewer than 10 myocardial pixels after erosion)"
+
+
+@pytest.mark.parametrize("field, post_myo_ms, expected", [(1.5, 450.0, "normal"), (1.5, 380.0, "high"), (3.0, 600.0, "low")])
+def test_ecv_rows_carry_context_slices_and_a_flag_against_the_ecv_range(field, post_myo_ms, expected):
+    from myomap.analyze.clinical import ECV_TABLE_COLUMNS, patient_ecv
+    from myomap.quantify.ranges import load_ranges
+
+    rows = _pooled_t1("native", 1000.0, 1600.0, field=field) + _pooled_t1("post", post_myo_ms, 300.0, field=field)
+    ecv, _ = patient_ecv("p", rows, 0.42, ranges=load_ranges())
+    assert all(set(ECV_TABLE_COLUMNS) <= set(r) for r in ecv)
+    low, high = (17.0, 33.0) if field == 1.5 else (18.0, 34.0)  # the shipped defaults (Dabir et al. 2014)
+    for row in ecv:
+        assert (row["reference_low"], row["reference_high"], row["reference_flag"]) == (low, high, expected), row["ecv_percent"]
+        assert (row["n_slices_native"], row["n_slices_post"], row["field_strength_t"]) == (3, 2, field)
+        assert row["hematocrit_source"] == "blood test"
+    synthetic, note = patient_ecv("p", rows, None, synthetic=True)  # no ranges given: no flag
+    assert synthetic[0]["hematocrit_source"] == "synthetic" and "SYNTHETIC" in note and synthetic[0]["reference_flag"] == ""

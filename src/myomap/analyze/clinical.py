@@ -7,6 +7,9 @@ row says how many slices it used (``n_slices``) and how many flagged ones
 it left out (``slices_excluded``).  Every row carries the field strength,
 sequence and heart rate the DICOM header gives, and myocardial rows the
 normal range that matches them (:mod:`myomap.quantify.ranges`) and a flag.
+ECV rows carry the same context (of the native T1 stack), the slices each
+state pooled, where the haematocrit came from, and the ECV normal range
+and flag.
 """
 
 from __future__ import annotations
@@ -14,12 +17,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from myomap.quantify.ecv import ecv_rows, synthetic_hematocrit
+from myomap.quantify.ecv import ECV_COLUMNS, ecv_rows, synthetic_hematocrit
 from myomap.quantify.ranges import ReferenceRange, find_range, flag
 from myomap.quantify.values import MIN_REGION_PIXELS, patient_values
 
 STACKS = (("T1", "native"), ("T1", "post"), ("T2", "native"), ("T2", "post"))
 CONTEXT_KEYS = ("field_strength_t", "sequence", "heart_rate_bpm")
+RANGE_KEYS = ("reference_low", "reference_high", "reference_flag")
+ECV_TABLE_COLUMNS = (*ECV_COLUMNS, "hematocrit_source", "n_slices_native", "n_slices_post", *CONTEXT_KEYS, *RANGE_KEYS)
+"""Columns of ``ecv.csv``: the ECV values, then the haematocrit's source (``blood test`` or
+``synthetic``), the slices each contrast state pooled, the native T1 stack's field, sequence
+and heart rate, and the ECV normal range with its flag."""
 
 
 def context_columns(item) -> dict:
@@ -118,14 +126,21 @@ def _range_columns(row: dict, reference: ReferenceRange | None) -> dict:
 
 
 def patient_ecv(
-    patient: str, rows: list[dict], hematocrit: float | None, *, synthetic: bool = False, post_found: bool = False
+    patient: str,
+    rows: list[dict],
+    hematocrit: float | None,
+    *,
+    synthetic: bool = False,
+    post_found: bool = False,
+    ranges: Sequence[ReferenceRange] = (),
 ) -> tuple[list[dict], str]:
-    """ECV rows of one patient from its pooled T1 rows, and a note ("" when nothing to say).
+    """ECV rows (:data:`ECV_TABLE_COLUMNS` and ``few_pixels``) of one patient from its pooled T1 rows, and a note ("" when nothing to say).
 
     ``hematocrit`` None uses a synthetic haematocrit from native blood T1
     when ``synthetic`` is set (the note says so), else skips ECV.
     ``post_found`` says that post-contrast T1 slices exist even if none was
     pooled (all flagged), so that the note can say why ECV is missing.
+    ``ranges`` give the ECV normal range that flags each row.
     """
     native = [r for r in rows if r["map_type"] == "T1" and r["contrast"] == "native"]
     post = [r for r in rows if r["map_type"] == "T1" and r["contrast"] == "post"]
@@ -135,7 +150,7 @@ def patient_ecv(
         return [], f"{patient}: post-contrast T1 maps without (trusted) native ones; ECV skipped"
     if not post:
         return [], f"{patient}: no trusted post-contrast T1 values (all flagged for review); ECV skipped"
-    note = ""
+    note, source = "", "blood test"
     if hematocrit is None:
         if not synthetic:
             return [], f"{patient}: native and post-contrast T1 found but no haematocrit; ECV skipped (give --hematocrit)"
@@ -144,10 +159,26 @@ def patient_ecv(
         hematocrit = synthetic_hematocrit(blood, float(field) if field else None)
         if not math.isfinite(hematocrit):
             return [], f"{patient}: no native blood-pool T1 for a synthetic haematocrit; ECV skipped"
-        note = f"{patient}: ECV uses a SYNTHETIC haematocrit {hematocrit:.3f} from native blood T1 (not a blood test)"
+        note, source = f"{patient}: ECV uses a SYNTHETIC haematocrit {hematocrit:.3f} from native blood T1 (not a blood test)", "synthetic"
     out = ecv_rows(patient, native, post, hematocrit)
     if not out:
         return [], f"{patient}: no blood-pool value in the native or post-contrast T1 maps; ECV skipped"
+    context = {key: native[0].get(key, "") for key in CONTEXT_KEYS}
+    field = context["field_strength_t"]
+    reference = find_range(ranges, "ECV", "post", float(field) if field else None, "any")
+    extra = {
+        "hematocrit_source": source,
+        "n_slices_native": native[0].get("n_slices", ""),
+        "n_slices_post": post[0].get("n_slices", ""),
+        **context,
+    }
+    for row in out:
+        row.update(extra)
+        row.update(
+            {"reference_low": reference.low, "reference_high": reference.high, "reference_flag": flag(row["ecv_percent"], reference)}
+            if reference
+            else dict.fromkeys(RANGE_KEYS, "")
+        )
     few = [f"segment {r['segment']}" if r["segment"] else r["region"] for r in out if r["few_pixels"]]
     if few:
         blank = f"{patient}: no ECV for {', '.join(few)} (fewer than {MIN_REGION_PIXELS} myocardial pixels after erosion)"

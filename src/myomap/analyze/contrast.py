@@ -15,7 +15,7 @@ classified by the first rule that decides (recorded as ``contrast_rule``):
     ``contrast``, ``enh...``, ``gd``, ``gad...``, ``KM``, ``ce``, ``mdc``:
     ``precontrast``, ``pre-Gd``, ``non-enhanced``, ``unenhanced``, ``vor KM``).
     Then post words: ``post`` (alone or joined to an agent word:
-    ``postcontrast``, ``post-Gd``; not ``posterior``), ``pc``, ``ce``,
+    ``postcontrast``, ``post-Gd``; not ``posterior`` or ``post-op``), ``pc``, ``ce``,
     ``+c``, ``c+``, ``enh...``, ``gd``, ``gad...``, ``contrast``, ``KM``
     (Kontrastmittel), ``mdc`` (mezzo di contrasto), ``inj...``, agent names
     (Gadovist, Dotarem, ...) and minutes after injection (``15min``,
@@ -57,6 +57,7 @@ _POST_WORDS = re.compile(
     r"|dotarem|gadovist|gadavist|magnevist|multihance|prohance|clariscan|omniscan|elucirem|vueway|\d{1,2} ?min)(?![a-z])",
     re.IGNORECASE,
 )
+_POST_OPERATIVE = re.compile(r"(?<![a-z])post[ -]?op(?:erative|s)?(?![a-z])", re.IGNORECASE)  # "post-op": after surgery, not contrast
 _NATIVE_WORDS = re.compile(r"(?<![a-z])(pre|native|nativ|nativo|natif)(?![a-z])", re.IGNORECASE)
 _NO_AGENT = re.compile(r"(n/?a|nil|-*|0|nein|kein\w*|nativ\w*|(?:none|no|non|without|ohne)\b.*)", re.IGNORECASE)
 
@@ -95,8 +96,10 @@ def description_state(text: str) -> str:
     --------
     >>> [description_state(t) for t in ("MOLLI_post_15min", "T1map_preGd", "ShMOLLI non-enhanced", "T2prep_SSFP", "T1 MAP +C")]
     ['post', 'native', 'native', '', 'post']
+    >>> description_state("MOLLI post-op"), description_state("MOLLI postop pre-Gd")
+    ('', 'native')
     """
-    words = _NATIVE_PHRASE.sub(" native ", text.replace("_", " "))
+    words = _NATIVE_PHRASE.sub(" native ", _POST_OPERATIVE.sub(" ", text.replace("_", " ")))
     if _POST_WORDS.search(words):
         return "post"
     return "native" if _NATIVE_WORDS.search(words) else ""

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from myomap.analyze.clinical import global_medians, patient_ecv, slice_row, stack_rows
+from myomap.analyze.clinical import ECV_TABLE_COLUMNS, global_medians, patient_ecv, slice_row, stack_rows
 from myomap.analyze.deid import Deidentifier, new_secret, secret_from
 from myomap.analyze.discover import MapSlice, discover
 from myomap.analyze.exports import SegWriter, csv_text
@@ -44,7 +44,7 @@ from myomap.config import to_yaml
 from myomap.io.dicom import DicomError
 from myomap.io.files import atomic_path, atomic_write_text
 from myomap.model.loading import EMBEDDED_MODEL, NOT_VALIDATED, load_segmenter, model_sha256
-from myomap.quantify.ecv import ECV_COLUMNS, read_hematocrit_csv
+from myomap.quantify.ecv import read_hematocrit_csv
 from myomap.quantify.ranges import load_ranges
 
 PATIENT_TABLES = ("slices.csv", "values.csv", "ecv.csv")
@@ -276,7 +276,7 @@ def _ecv(run: _Run, label: str, slices: list[MapSlice], rows: list[dict]) -> tup
         else run.hematocrits.get(label, run.hematocrits.get(slices[0].patient if slices else ""))
     )
     post_found = any(s.map_type == "T1" and s.contrast == "post" for s in slices)
-    ecv, note = patient_ecv(label, rows, hematocrit, synthetic=config.synthetic_hematocrit, post_found=post_found)
+    ecv, note = patient_ecv(label, rows, hematocrit, synthetic=config.synthetic_hematocrit, post_found=post_found, ranges=run.ranges)
     return ecv, [note] if note else []
 
 
@@ -289,7 +289,7 @@ def patient_tables(results: list[SliceResult], names: SourceNames, values: list[
         if not names.keep_phi and "series" in row:  # the description is free text (removed by the Basic Profile): the number only
             row["series"] = row["series"].split(" ")[0]
         slices.append(row)
-    return {"slices.csv": slices, "values.csv": values, "ecv.csv": [{k: row[k] for k in ECV_COLUMNS} for row in ecv]}
+    return {"slices.csv": slices, "values.csv": values, "ecv.csv": [{k: row[k] for k in ECV_TABLE_COLUMNS} for row in ecv]}
 
 
 def _done_record(label: str, results: list[SliceResult], values: list[dict], errors: list[str], notes: list[str]) -> dict:

@@ -19,7 +19,6 @@ from myomap.analyze.patient import SliceResult
 from myomap.analyze.run import AnalyzeResult, run_analysis
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.model.loading import EMBEDDED_MODEL, NOT_VALIDATED
-from myomap.quantify.ranges import find_range, flag, load_ranges
 from myomap.report.html import PatientEntry, SliceEntry, write_patient_report, write_run_summary
 
 _METHODS = {
@@ -58,7 +57,7 @@ def _slice_entry(result: SliceResult, keep_phi: bool) -> SliceEntry:
 
 
 def patient_entry(
-    patient: str, results: list[SliceResult], rows: list[dict], ecv: list[dict] = (), warning: str = "", ranges=None, keep_phi: bool = False
+    patient: str, results: list[SliceResult], rows: list[dict], ecv: list[dict] = (), warning: str = "", keep_phi: bool = False
 ) -> PatientEntry:
     """What the report shows of one patient; ``rows`` are its pooled values (:func:`~myomap.analyze.clinical.stack_rows`)."""
     segments: dict[str, dict[int, float]] = {}
@@ -72,22 +71,16 @@ def patient_entry(
         for row in rows
         if row["region"] in ("global", "septal", "blood")
     ]
-    if ecv:
-        reference = find_range(load_ranges() if ranges is None else ranges, "ECV", "post", _field(rows), "any")
+    if ecv:  # rows of analyze.clinical.patient_ecv, flagged against the run's ECV range
         segments["ECV"] = {int(r["segment"]): r["ecv_percent"] for r in ecv if r["region"] == "segment"}
-        flags["ECV"] = {int(r["segment"]): flag(r["ecv_percent"], reference) for r in ecv if r["region"] == "segment"}
+        flags["ECV"] = {int(r["segment"]): r["reference_flag"] for r in ecv if r["region"] == "segment"}
         summary += [
-            {"map_type": "ECV", "region": "global", "ecv_pct": r["ecv_percent"], "hematocrit": r["hematocrit"], "reference_flag": flag(r["ecv_percent"], reference)}
+            {"map_type": "ECV", "region": "global", "ecv_pct": r["ecv_percent"], "hematocrit": r["hematocrit"], "reference_flag": r["reference_flag"]}
             for r in ecv if r["region"] == "global"
         ]  # fmt: skip
     methods = sorted({r.reference_method for r in results if r.reference_method})
     notes = tuple(f"AHA reference: {_METHODS.get(m, m)}" for m in methods)
     return PatientEntry(patient, tuple(_slice_entry(r, keep_phi) for r in results), segments, tuple(summary), notes, flags, warning)
-
-
-def _field(rows: list[dict]) -> float | None:
-    value = next((r.get("field_strength_t") for r in rows if r.get("field_strength_t")), None)
-    return float(value) if value else None
 
 
 def _warning(config: AnalyzeConfig) -> str:
@@ -103,7 +96,7 @@ def _settings(config: AnalyzeConfig) -> dict:
 def write_patient_html(
     path: Path, patient: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, ecv: list[dict] = ()
 ) -> Path:
-    entry = patient_entry(patient, results, rows, ecv, _warning(config), load_ranges(config.reference_ranges), config.keep_phi)
+    entry = patient_entry(patient, results, rows, ecv, _warning(config), config.keep_phi)
     return write_patient_report(path, entry, settings=_settings(config))
 
 
