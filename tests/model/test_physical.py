@@ -103,3 +103,12 @@ def test_init_starts_from_a_model_and_checks_its_network(cohort, physical_run, t
 def test_data_weights_must_match_the_data_sets(cohort, tmp_path):
     with pytest.raises(TrainingError, match="data weights"):
         train([cohort], tmp_path / "r", TrainConfig(**{**PHYSICAL.__dict__, "data_weights": (1.0, 2.0)}), progress_bar=False)
+
+
+def test_init_embedded_names_the_shipped_weights_also_in_a_config_file():
+    from myomap.model.train import _init_weights
+
+    state = _init_weights("embedded", "unet-mobilenet")  # configs/embedded-stage5.yaml says init: embedded
+    assert state and all(hasattr(v, "shape") for v in state.values())
+    with pytest.raises(TrainingError, match="--init model is"):
+        _init_weights("embedded", "unet-resnet50")

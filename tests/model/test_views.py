@@ -3,7 +3,7 @@ import pytest
 
 from myomap.conventions import Tissue
 from myomap.geometry.polygon import polygon_mask
-from myomap.model.views import Source, ViewSettings, change_wall, draw_view, fixed_view, load_sources, resample
+from myomap.model.views import HEART_TISSUES, Source, ViewSettings, change_wall, draw_view, fixed_view, load_sources, remove_heart, resample
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +26,18 @@ def test_views_are_normalised_and_hold_the_lv(sources):
         assert image.shape == mask.shape == (64, 64) and image.dtype == np.float32
         assert 0.0 <= image.min() and image.max() < 1.0
         assert (mask == 1).any(), "the LV myocardium must be in every view"
+
+
+def test_heart_free_views_show_no_heart_and_have_an_empty_target(sources):
+    view = ViewSettings(1.5, 64, no_heart_share=1.0)
+    rng = np.random.default_rng(1)
+    for k in range(6):
+        image, mask = draw_view(sources[k % len(sources)], rng, view)
+        assert not mask.any() and image.std() > 0
+    labels = remove_heart(sources[0].labels)
+    assert not np.isin(labels, HEART_TISSUES).any()
+    kept = ~np.isin(sources[0].labels, HEART_TISSUES)
+    np.testing.assert_array_equal(labels[kept], sources[0].labels[kept])  # only the heart is painted over
 
 
 def test_fixed_view_is_centred_on_the_lv(sources):

@@ -83,6 +83,7 @@ def view_settings(config: TrainConfig) -> ViewSettings:
         coarse_share=config.coarse_share,
         stretch_share=config.stretch_share,
         wall_change_share=config.wall_change_share,
+        no_heart_share=config.no_heart_share,
     )
 
 
@@ -238,10 +239,11 @@ class SegmentationModule(L.LightningModule):
 
 
 def _init_weights(path: str, model: str) -> dict:
-    """The state dict of a model file to start from; it must be the same network."""
+    """The state dict of a model file to start from (``embedded``: the shipped weights); it must be the same network."""
+    from myomap.model.embedded import EMBEDDED_WEIGHTS
     from myomap.model.inference import load_model_file
 
-    network, meta = load_model_file(path)
+    network, meta = load_model_file(EMBEDDED_WEIGHTS if path == "embedded" else path)
     if meta.spec.name != model:
         raise TrainingError(f"{path}: --init model is {meta.spec.name!r}, but this run trains {model!r}")
     return network.state_dict()

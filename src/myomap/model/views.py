@@ -12,6 +12,11 @@ from it the way inference will see it (:mod:`myomap.model.locate`):
   (:func:`change_wall`: a systolic frame, hypertrophy, a thinned scar);
 - sometimes resampled to another native pixel size (0.6-2.6 mm) and
   sometimes cropped to a tight field of view around an off-centre heart;
+- with probability ``no_heart_share``, a *heart-free* view: the label map
+  with every heart tissue taken over by its nearest neighbouring tissue
+  (:func:`remove_heart`: lung, liver, chest wall, aorta, as on a slice above
+  or below the heart), synthesised, with an all-background target, so that
+  the network learns to draw no ring where there is no LV;
 - then either a *coarse* view (a field of view of 120-450 mm fitted into
   the window, the LV anywhere in it) or a *fine* view (the model's pixel
   size, ±15 % zoom, centred on the LV within ±15 mm), at any in-plane
@@ -70,13 +75,19 @@ class ViewSettings:
     wall_change_mm: tuple[float, float] = (-2.5, 6.0)
     stretch_share: float = 0.0
     stretch: tuple[float, float] = (0.8, 1.25)
+    no_heart_share: float = 0.0
 
 
 def draw_view(
     source: Source, rng: np.random.Generator, view: ViewSettings, synth: SynthSettings = SynthSettings()
 ) -> tuple[np.ndarray, np.ndarray]:
     """One normalised (S, S) input and its (S, S) uint8 target (0 background, 1 myocardium, 2 blood pool)."""
-    pixels, endo = _appearance(source, rng, view, synth)
+    labels = source.labels
+    heart_free = labels is not None and view.no_heart_share > 0 and rng.random() < view.no_heart_share
+    if labels is not None and heart_free:  # the window stays around where the LV was; no draw when off (older recipes keep their views)
+        pixels, endo = synthesise(remove_heart(labels), rng, synth), source.endo
+    else:
+        pixels, endo = _appearance(source, rng, view, synth)
     spacing, epi = source.spacing_mm, source.epi
     if rng.random() < view.resample_share:
         pixels, spacing, epi, endo = resample(pixels, spacing, epi, endo, rng.uniform(0.6, 2.6))
@@ -84,8 +95,32 @@ def draw_view(
         pixels, epi, endo = _tight_crop(pixels, spacing, epi, endo, rng)
     window = _window(pixels.shape, spacing, np.mean(epi, axis=0), rng, view)
     image = normalise_inside(*cut_window(pixels, window))
+    if heart_free:
+        return image, np.zeros((view.size, view.size), np.uint8)
     mask = contours_to_mask(points_to_window(epi, window), points_to_window(endo, window), (view.size, view.size))
     return image, mask
+
+
+HEART_TISSUES = (
+    Tissue.LV_BLOOD, Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_BLOOD, Tissue.RV_WALL,
+    Tissue.EPICARDIAL_FAT, Tissue.PERICARDIUM, Tissue.OUTFLOW_BLOOD,
+)  # fmt: skip
+
+
+def remove_heart(labels: np.ndarray) -> np.ndarray:
+    """The label map with every heart tissue (:data:`HEART_TISSUES`) replaced by the nearest other tissue.
+
+    >>> labels = np.full((5, 7), Tissue.LUNG, np.uint8)
+    >>> labels[:, 5:] = Tissue.LIVER
+    >>> labels[1:4, 2:5] = Tissue.LV_MYOCARDIUM
+    >>> remove_heart(labels)[2].tolist() == [Tissue.LUNG] * 4 + [Tissue.LIVER] * 3
+    True
+    """
+    heart = np.isin(labels, HEART_TISSUES)
+    if not heart.any() or heart.all():
+        return labels
+    _, (rows, cols) = ndimage.distance_transform_edt(heart, return_indices=True)
+    return labels[rows, cols]
 
 
 def fixed_view(source: Source, view: ViewSettings) -> tuple[np.ndarray, np.ndarray]:
