@@ -43,7 +43,7 @@ from myomap.geometry.masks import contours_to_mask
 from myomap.io.dataset import load_dataset
 from myomap.metrics.compare import compare_masks
 from myomap.model.inference import OnnxSegmenter, Segmenter
-from myomap.model.views import resample
+from myomap.model.views import HEART_TISSUES, resample
 from myomap.phantom.cohort import SimulationConfig, simulate_cohort
 from myomap.phantom.tissues import Tissue
 
@@ -156,13 +156,9 @@ def _trace(region: np.ndarray) -> np.ndarray:
     return max(found, key=cv2.contourArea)[:, 0, :].astype(float)
 
 
-HEART = (Tissue.LV_BLOOD, Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_BLOOD, Tissue.RV_WALL, Tissue.EPICARDIAL_FAT,
-         Tissue.PERICARDIUM, Tissue.OUTFLOW_BLOOD)  # fmt: skip
-
-
 def no_heart(c: Case, rng) -> Case:
     """The map with the heart painted out: inpainted from its surroundings, plus pixel texture drawn from a band around it."""
-    heart = np.isin(c.labels, HEART).astype(np.uint8)
+    heart = np.isin(c.labels, HEART_TISSUES).astype(np.uint8)
     r = int(np.ceil(3.0 / min(c.spacing)))
     heart = cv2.dilate(heart, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     pixels = np.nan_to_num(c.pixels, nan=0.0).astype(np.float32)

@@ -67,9 +67,10 @@ def test_ecv_csv_has_exactly_the_columns_and_a_row_per_segment(analysed, contras
     rows = _csv(analysed.out / "ecv.csv")
     assert rows[0]["region"] == "global" and [int(r["segment"]) for r in rows[1:]] == list(range(1, 17))
     values = _csv(analysed.out / "values.csv")
-    slices = {r["contrast"]: r["n_slices"] for r in values if r["map_type"] == "T1" and r["region"] == "global" and r["eroded"] == "True"}
+    slices = {(r["contrast"], r["region"]): r["n_slices"] for r in values if r["map_type"] == "T1" and r["eroded"] == "True"}
     for row in rows:  # the context of the native T1 stack, the slices pooled, the haematocrit's source, the ECV range
-        assert (row["n_slices_native"], row["n_slices_post"]) == (slices["native"], slices["post"])
+        region = "global" if row["region"] == "global" else f"segment_{row['segment']}"
+        assert (row["n_slices_native"], row["n_slices_post"]) == (slices["native", region], slices["post", region])
         assert row["hematocrit_source"] == "blood test" and row["sequence"] == "MOLLI" and row["field_strength_t"] and row["heart_rate_bpm"]
         assert row["reference_low"] in ("17", "18") and row["reference_flag"] in ("low", "normal", "high", "")
     truth = float(_csv(contrast_cohort / "subjects.csv")[0]["ecv_percent"])
@@ -161,12 +162,14 @@ def test_a_single_slice_without_geometry_is_analysed_as_mid_with_one_note(cohort
 
 def _pooled_t1(contrast, myo_ms, blood_ms, thin=None, field=1.5):
     """Pooled T1 rows of one contrast state as stack_rows gives them: blood, global and segments 1-2 (``thin`` has few pixels)."""
-    context = {"field_strength_t": field, "sequence": "MOLLI", "heart_rate_bpm": 62.0, "n_slices": 3 if contrast == "native" else 2}
+    context = {"field_strength_t": field, "sequence": "MOLLI", "heart_rate_bpm": 62.0}
+    slices = 3 if contrast == "native" else 2  # the stack's slices; segment 2 lies on one of them only
     out = [{"map_type": "T1", "contrast": contrast, "region": "blood", "segment": None, "eroded": True, "median_ms": blood_ms,
-            "few_pixels": False, **context}]  # fmt: skip
+            "few_pixels": False, "n_slices": slices, **context}]  # fmt: skip
     for segment in (None, 1, 2):
         out.append({"map_type": "T1", "contrast": contrast, "region": f"segment_{segment}" if segment else "global", "segment": segment,
-                    "eroded": True, "median_ms": myo_ms, "few_pixels": segment is not None and segment == thin, **context})  # fmt: skip
+                    "eroded": True, "median_ms": myo_ms, "few_pixels": segment is not None and segment == thin,
+                    "n_slices": 1 if segment == 2 else slices, **context})  # fmt: skip
     return out
 
 
@@ -189,7 +192,8 @@ def test_ecv_rows_carry_context_slices_and_a_flag_against_the_ecv_range(field, p
     low, high = (17.0, 33.0) if field == 1.5 else (18.0, 34.0)  # the shipped defaults (Dabir et al. 2014)
     for row in ecv:
         assert (row["reference_low"], row["reference_high"], row["reference_flag"]) == (low, high, expected), row["ecv_percent"]
-        assert (row["n_slices_native"], row["n_slices_post"], row["field_strength_t"]) == (3, 2, field)
+        assert (row["n_slices_native"], row["n_slices_post"]) == ((1, 1) if row["segment"] == 2 else (3, 2))
+        assert (row["field_strength_t"], row["sequence"], row["heart_rate_bpm"]) == (field, "MOLLI", 62.0)
         assert row["hematocrit_source"] == "blood test"
     synthetic, note = patient_ecv("p", rows, None, synthetic=True)  # no ranges given: no flag
     assert synthetic[0]["hematocrit_source"] == "synthetic" and "SYNTHETIC" in note and synthetic[0]["reference_flag"] == ""

@@ -52,7 +52,7 @@ def test_ecv_rows_global_and_per_segment_with_exactly_the_columns():
         {1: _post_t1(1000.0, 0.25 / 0.6, delta), 2: _post_t1(1100.0, 0.4 / 0.6, delta), 13: 400.0},
     )
     rows = ecv_rows("patient-01", native, post, 0.4)
-    assert all(tuple(r) == (*ECV_COLUMNS, "few_pixels") for r in rows)  # ecv.csv writes ECV_COLUMNS only
+    assert all(tuple(r) == (*ECV_COLUMNS, "few_pixels") for r in rows)  # analyze.clinical.patient_ecv adds the context columns of ecv.csv
     assert [(r["region"], r["segment"]) for r in rows] == [("global", None), ("segment", 1), ("segment", 2), ("segment", 13)]
     assert rows[0]["ecv_percent"] == pytest.approx(25.0) and rows[2]["ecv_percent"] == pytest.approx(40.0)
     assert math.isnan(rows[3]["ecv_percent"])  # a segment without myocardium has no ECV, not a wrong one

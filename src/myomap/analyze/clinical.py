@@ -26,8 +26,8 @@ CONTEXT_KEYS = ("field_strength_t", "sequence", "heart_rate_bpm")
 RANGE_KEYS = ("reference_low", "reference_high", "reference_flag")
 ECV_TABLE_COLUMNS = (*ECV_COLUMNS, "hematocrit_source", "n_slices_native", "n_slices_post", *CONTEXT_KEYS, *RANGE_KEYS)
 """Columns of ``ecv.csv``: the ECV values, then the haematocrit's source (``blood test`` or
-``synthetic``), the slices each contrast state pooled, the native T1 stack's field, sequence
-and heart rate, and the ECV normal range with its flag."""
+``synthetic``), the slices whose T1 each contrast state pooled for that region, the native T1
+stack's field, sequence and heart rate, and the ECV normal range with its flag."""
 
 
 def context_columns(item) -> dict:
@@ -166,14 +166,12 @@ def patient_ecv(
     context = {key: native[0].get(key, "") for key in CONTEXT_KEYS}
     field = context["field_strength_t"]
     reference = find_range(ranges, "ECV", "post", float(field) if field else None, "any")
-    extra = {
-        "hematocrit_source": source,
-        "n_slices_native": native[0].get("n_slices", ""),
-        "n_slices_post": post[0].get("n_slices", ""),
-        **context,
-    }
-    for row in out:
-        row.update(extra)
+    slices = [{(r["region"], r["segment"]): r.get("n_slices", "") for r in state if r["eroded"]} for state in (native, post)]
+    for row in out:  # the slices that pooled this region's T1 in each state
+        key = ("global", None) if row["region"] == "global" else (f"segment_{row['segment']}", row["segment"])
+        row.update(
+            {"hematocrit_source": source, "n_slices_native": slices[0].get(key, ""), "n_slices_post": slices[1].get(key, ""), **context}
+        )
         row.update(
             {"reference_low": reference.low, "reference_high": reference.high, "reference_flag": flag(row["ecv_percent"], reference)}
             if reference

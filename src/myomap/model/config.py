@@ -27,9 +27,9 @@ class TrainConfig:
     (domain randomisation), ``coarse_share`` of them coarse and
     ``stretch_share`` of them squeezed or stretched along a random direction
     (by 0.8-1.25), and ``wall_change_share`` of the synthesised ones with the
-    compact wall 2.5 mm thinner to 6 mm thicker, and ``no_heart_share`` of
-    them synthesised with the heart taken out and an empty target (no ring
-    where there is no LV); see :mod:`myomap.model.views`.  ``data_weights`` are the sampling weights of
+    compact wall 2.5 mm thinner to 6 mm thicker; a share ``no_heart_share``
+    of all views is synthesised with the heart taken out and has an empty
+    target (no ring where there is no LV); see :mod:`myomap.model.views`.  ``data_weights`` are the sampling weights of
     several data sets (equal by default); ``init`` is a model file whose
     weights the training starts from (fine-tuning).  For such models an epoch
     is ``max_images_per_epoch`` random views drawn with replacement, also in

@@ -82,10 +82,11 @@ def draw_view(
     source: Source, rng: np.random.Generator, view: ViewSettings, synth: SynthSettings = SynthSettings()
 ) -> tuple[np.ndarray, np.ndarray]:
     """One normalised (S, S) input and its (S, S) uint8 target (0 background, 1 myocardium, 2 blood pool)."""
-    labels = source.labels
-    heart_free = labels is not None and view.no_heart_share > 0 and rng.random() < view.no_heart_share
-    if labels is not None and heart_free:  # the window stays around where the LV was; no draw when off (older recipes keep their views)
-        pixels, endo = synthesise(remove_heart(labels), rng, synth), source.endo
+    heart_free = None
+    if source.labels is not None and view.no_heart_share > 0 and rng.random() < view.no_heart_share:  # no draw when off (older recipes)
+        heart_free = remove_heart(source.labels)
+    if heart_free is not None:  # the window stays around where the LV was
+        pixels, endo = synthesise(heart_free, rng, synth), source.endo
     else:
         pixels, endo = _appearance(source, rng, view, synth)
     spacing, epi = source.spacing_mm, source.epi
@@ -95,7 +96,7 @@ def draw_view(
         pixels, epi, endo = _tight_crop(pixels, spacing, epi, endo, rng)
     window = _window(pixels.shape, spacing, np.mean(epi, axis=0), rng, view)
     image = normalise_inside(*cut_window(pixels, window))
-    if heart_free:
+    if heart_free is not None:
         return image, np.zeros((view.size, view.size), np.uint8)
     mask = contours_to_mask(points_to_window(epi, window), points_to_window(endo, window), (view.size, view.size))
     return image, mask
@@ -107,8 +108,10 @@ HEART_TISSUES = (
 )  # fmt: skip
 
 
-def remove_heart(labels: np.ndarray) -> np.ndarray:
+def remove_heart(labels: np.ndarray) -> np.ndarray | None:
     """The label map with every heart tissue (:data:`HEART_TISSUES`) replaced by the nearest other tissue.
+
+    None when there is no other tissue to take over (a map of heart only).
 
     >>> labels = np.full((5, 7), Tissue.LUNG, np.uint8)
     >>> labels[:, 5:] = Tissue.LIVER
@@ -117,7 +120,9 @@ def remove_heart(labels: np.ndarray) -> np.ndarray:
     True
     """
     heart = np.isin(labels, HEART_TISSUES)
-    if not heart.any() or heart.all():
+    if heart.all():
+        return None
+    if not heart.any():
         return labels
     _, (rows, cols) = ndimage.distance_transform_edt(heart, return_indices=True)
     return labels[rows, cols]
