@@ -163,9 +163,9 @@ def no_heart(c: Case, rng) -> Case:
     heart = cv2.dilate(heart, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     pixels = np.nan_to_num(c.pixels, nan=0.0).astype(np.float32)
     filled = cv2.inpaint(pixels, heart, 5, cv2.INPAINT_TELEA)
-    band = cv2.dilate(heart, np.ones((4 * r + 1, 4 * r + 1), np.uint8)).astype(bool) & ~heart.astype(bool)
-    texture = (pixels - cv2.GaussianBlur(pixels, (0, 0), 2.0))[band]
     inside = heart.astype(bool)
+    band = cv2.dilate(heart, np.ones((4 * r + 1, 4 * r + 1), np.uint8)).astype(bool) & ~inside
+    texture = (pixels - cv2.GaussianBlur(pixels, (0, 0), 2.0))[band]
     filled[inside] += rng.choice(texture, size=int(inside.sum()))
     return Case(np.clip(filled, 0, None), c.spacing, c.epi[:0], c.endo[:0])
 

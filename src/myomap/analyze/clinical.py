@@ -113,16 +113,17 @@ def stack_rows(
                     **row,
                     "slices_excluded": excluded,
                     **context,
-                    **_range_columns(row, reference),
+                    **_range_columns(row["median_ms"], None if row["region"] == "blood" else reference),
                 }
             )
     return rows, notes
 
 
-def _range_columns(row: dict, reference: ReferenceRange | None) -> dict:
-    if row["region"] == "blood" or reference is None:
-        return {"reference_low": "", "reference_high": "", "reference_flag": ""}
-    return {"reference_low": reference.low, "reference_high": reference.high, "reference_flag": flag(row["median_ms"], reference)}
+def _range_columns(value: float, reference: ReferenceRange | None) -> dict:
+    """:data:`RANGE_KEYS` of a value: the range and the value's flag against it (all "" without a range)."""
+    if reference is None:
+        return dict.fromkeys(RANGE_KEYS, "")
+    return {"reference_low": reference.low, "reference_high": reference.high, "reference_flag": flag(value, reference)}
 
 
 def patient_ecv(
@@ -172,11 +173,7 @@ def patient_ecv(
         row.update(
             {"hematocrit_source": source, "n_slices_native": slices[0].get(key, ""), "n_slices_post": slices[1].get(key, ""), **context}
         )
-        row.update(
-            {"reference_low": reference.low, "reference_high": reference.high, "reference_flag": flag(row["ecv_percent"], reference)}
-            if reference
-            else dict.fromkeys(RANGE_KEYS, "")
-        )
+        row.update(_range_columns(row["ecv_percent"], reference))
     few = [f"segment {r['segment']}" if r["segment"] else r["region"] for r in out if r["few_pixels"]]
     if few:
         blank = f"{patient}: no ECV for {', '.join(few)} (fewer than {MIN_REGION_PIXELS} myocardial pixels after erosion)"

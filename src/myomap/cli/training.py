@@ -105,12 +105,9 @@ def _weights(text: str | None) -> tuple[float, ...] | None:
 
 
 def _init_path(value: str | None) -> str | None:
-    """``embedded`` names the weights shipped with the package."""
-    if value != "embedded":
-        return value
-    from myomap.model.embedded import EMBEDDED_WEIGHTS
+    from myomap.model.embedded import init_weights_path
 
-    return str(EMBEDDED_WEIGHTS)
+    return init_weights_path(value)
 
 
 def export_onnx_command(

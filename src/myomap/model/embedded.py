@@ -14,3 +14,8 @@ from pathlib import Path
 _DATA = Path(str(resources.files("myomap") / "data"))
 EMBEDDED_ONNX = _DATA / "default_model.onnx"
 EMBEDDED_WEIGHTS = _DATA / "default_model.pt"
+
+
+def init_weights_path(value: str | None) -> str | None:
+    """A ``--init`` / ``init:`` value as a path: ``embedded`` names :data:`EMBEDDED_WEIGHTS`, anything else is kept."""
+    return str(EMBEDDED_WEIGHTS) if value == "embedded" else value

@@ -240,10 +240,10 @@ class SegmentationModule(L.LightningModule):
 
 def _init_weights(path: str, model: str) -> dict:
     """The state dict of a model file to start from (``embedded``: the shipped weights); it must be the same network."""
-    from myomap.model.embedded import EMBEDDED_WEIGHTS
+    from myomap.model.embedded import init_weights_path
     from myomap.model.inference import load_model_file
 
-    network, meta = load_model_file(EMBEDDED_WEIGHTS if path == "embedded" else path)
+    network, meta = load_model_file(init_weights_path(path))
     if meta.spec.name != model:
         raise TrainingError(f"{path}: --init model is {meta.spec.name!r}, but this run trains {model!r}")
     return network.state_dict()
