@@ -24,6 +24,12 @@ tissues and a 3 mm margin inpainted from the surroundings, with their
 pixel texture added back) and prints the share of those maps on which a
 model still draws a ring: the target is 0 % ("no left ventricle found").
 
+Every map is segmented as ``myomap analyze`` segments it, told its type
+and contrast state (on a native T1 map the blood pool must be brighter
+than the ring: :mod:`myomap.model.evidence`).  The no-heart row also says
+how many of the rings drawn there carry two or more of the image check's
+doubts, which ``analyze`` flags for review.
+
 Usage::
 
     python benchmarks/robustness.py --data runs/robustness \\
@@ -65,9 +71,18 @@ _DR1_SHARE = {
 class Case:
     """One map shown one way: pixels, spacing, reference contours, and the tissue labels when known."""
 
-    def __init__(self, pixels, spacing, epi, endo, labels=None, field=1.5, map_type="T1"):
+    def __init__(self, pixels, spacing, epi, endo, labels=None, field=1.5, map_type="T1", contrast="native"):
         self.pixels, self.spacing, self.epi, self.endo = np.asarray(pixels, np.float32), tuple(spacing), epi, endo
-        self.labels, self.field, self.map_type = labels, field, map_type
+        self.labels, self.field, self.map_type, self.contrast = labels, field, map_type, contrast
+
+    def shown(self, pixels, spacing, epi, endo, contrast=None) -> Case:
+        """The same map shown another way (its tissue labels no longer fit the pixels)."""
+        return Case(pixels, spacing, epi, endo, None, self.field, self.map_type, contrast or self.contrast)
+
+    @property
+    def kind(self) -> str:
+        """The map's stack name, as ``myomap analyze`` tells the model (``T1``, ``T1-post``, ``T2``)."""
+        return self.map_type if self.contrast == "native" else f"{self.map_type}-post"
 
 
 def load_cases(root: Path, name: str, subjects: int) -> list[Case]:
@@ -90,19 +105,19 @@ def load_cases(root: Path, name: str, subjects: int) -> list[Case]:
 def mirrored(c: Case, rng) -> Case:
     cols = c.pixels.shape[1]
     flip = lambda xy: np.column_stack([cols - 1 - xy[:, 0], xy[:, 1]])  # noqa: E731
-    return Case(c.pixels[:, ::-1], c.spacing, flip(c.epi), flip(c.endo))
+    return c.shown(c.pixels[:, ::-1], c.spacing, flip(c.epi), flip(c.endo))
 
 
 def rot90(c: Case, rng) -> Case:
     cols = c.pixels.shape[1]
     turn = lambda xy: np.column_stack([xy[:, 1], cols - 1 - xy[:, 0]])  # noqa: E731  (np.rot90, k=1)
-    return Case(np.rot90(c.pixels), c.spacing[::-1], turn(c.epi), turn(c.endo))
+    return c.shown(np.rot90(c.pixels), c.spacing[::-1], turn(c.epi), turn(c.endo))
 
 
 def rot180(c: Case, rng) -> Case:
     rows, cols = c.pixels.shape
     turn = lambda xy: np.column_stack([cols - 1 - xy[:, 0], rows - 1 - xy[:, 1]])  # noqa: E731
-    return Case(c.pixels[::-1, ::-1], c.spacing, turn(c.epi), turn(c.endo))
+    return c.shown(c.pixels[::-1, ::-1], c.spacing, turn(c.epi), turn(c.endo))
 
 
 def fov128(c: Case, rng) -> Case:
@@ -112,13 +127,13 @@ def fov128(c: Case, rng) -> Case:
     start = np.round(lv - 64 + rng.uniform(-25, 25, 2))
     x0, y0 = (int(np.clip(np.clip(start[k], low[k], high[k]), 0, (cols, rows)[k] - 128)) for k in (0, 1))
     shift = np.array([x0, y0])
-    return Case(c.pixels[y0 : y0 + 128, x0 : x0 + 128], c.spacing, c.epi - shift, c.endo - shift)
+    return c.shown(c.pixels[y0 : y0 + 128, x0 : x0 + 128], c.spacing, c.epi - shift, c.endo - shift)
 
 
 def spacing(target_mm: float):
     def transform(c: Case, rng) -> Case:
         pixels, new_spacing, epi, endo = resample(c.pixels, c.spacing, c.epi, c.endo, target_mm)
-        return Case(pixels, new_spacing, epi, endo)
+        return c.shown(pixels, new_spacing, epi, endo)
 
     return transform
 
@@ -129,7 +144,7 @@ def post_contrast(c: Case, rng) -> Case:
         share[int(tissue)] = value
     native = np.where(c.pixels > 0, c.pixels, np.nan)
     post = 1.0 / (1.0 / native + _BLOOD_DR1 * (1.25 if c.field > 2 else 1.0) * share[c.labels])
-    return Case(np.nan_to_num(post, nan=0.0), c.spacing, c.epi, c.endo)
+    return c.shown(np.nan_to_num(post, nan=0.0), c.spacing, c.epi, c.endo, contrast="post")
 
 
 def foreign(c: Case, rng) -> Case:
@@ -148,7 +163,7 @@ def foreign(c: Case, rng) -> Case:
     map_x, map_y = map_x.astype(np.float32), map_y.astype(np.float32)
     pixels = cv2.remap(c.pixels, map_x, map_y, cv2.INTER_LINEAR)
     mask = cv2.remap(contours_to_mask(c.epi, c.endo, c.pixels.shape), map_x, map_y, cv2.INTER_NEAREST)
-    return Case(pixels, c.spacing, _trace(mask > 0), _trace(mask == 2))
+    return c.shown(pixels, c.spacing, _trace(mask > 0), _trace(mask == 2))
 
 
 def _trace(region: np.ndarray) -> np.ndarray:
@@ -167,7 +182,7 @@ def no_heart(c: Case, rng) -> Case:
     band = cv2.dilate(heart, np.ones((4 * r + 1, 4 * r + 1), np.uint8)).astype(bool) & ~inside
     texture = (pixels - cv2.GaussianBlur(pixels, (0, 0), 2.0))[band]
     filled[inside] += rng.choice(texture, size=int(inside.sum()))
-    return Case(np.clip(filled, 0, None), c.spacing, c.epi[:0], c.endo[:0])
+    return c.shown(np.clip(filled, 0, None), c.spacing, c.epi[:0], c.endo[:0])
 
 
 def identity(c: Case, rng) -> Case:
@@ -188,8 +203,15 @@ def conditions(root: Path, subjects: int) -> dict[str, list[Case]]:
     return out
 
 
-def score(segmenter, cases: list[Case]) -> tuple[float, float, float]:
-    predictions, _ = segmenter.predict_each([c.pixels for c in cases], [c.spacing for c in cases])
+def predict(segmenter, cases: list[Case]):
+    """Segment as ``myomap analyze`` does, telling the model each map's type and contrast state."""
+    return segmenter.predict_each([c.pixels for c in cases], [c.spacing for c in cases], kinds=[c.kind for c in cases])
+
+
+def score(segmenter, cases: list[Case]) -> tuple[float, float, float, int]:
+    """Mean Dice (no contours = 0), mean Hausdorff, share with both contours, and how many rings carry doubts."""
+    predictions, _ = predict(segmenter, cases)
+    doubted = sum(bool(p.doubts) for p in predictions if p is not None)
     dices, hds, complete = [], [], 0
     for case, prediction in zip(cases, predictions):
         if prediction is None:
@@ -199,13 +221,14 @@ def score(segmenter, cases: list[Case]) -> tuple[float, float, float]:
         dices.append(row.epicardial.dice)
         hds.extend(m.hd_mm for m in (row.epicardial, row.endocardial) if np.isfinite(m.hd_mm))
         complete += row.complete
-    return float(np.mean(dices)), float(np.mean(hds)) if hds else float("nan"), complete / len(cases)
+    return float(np.mean(dices)), float(np.mean(hds)) if hds else float("nan"), complete / len(cases), doubted
 
 
-def rings_drawn(segmenter, cases: list[Case]) -> float:
-    """Share of ``cases`` on which the model draws contours at all."""
-    predictions, _ = segmenter.predict_each([c.pixels for c in cases], [c.spacing for c in cases])
-    return sum(p is not None for p in predictions) / len(cases)
+def rings_drawn(segmenter, cases: list[Case]) -> tuple[float, int, int]:
+    """Share of ``cases`` on which the model draws contours at all; how many rings, and how many of them carry doubts."""
+    predictions, _ = predict(segmenter, cases)
+    drawn = [p for p in predictions if p is not None]
+    return len(drawn) / len(cases), len(drawn), sum(bool(p.doubts) for p in drawn)
 
 
 def load(path: str):
@@ -230,20 +253,26 @@ def main() -> None:
     for condition, items in cases.items():
         if condition == "no heart":
             found = {name: rings_drawn(model, items) for name, model in models.items()}
-            cells = "".join(f"{'-':>14}{'-':>7}{f:>7.0%}" for f in found.values())
-            print(f"{condition:<16}{len(items):>5}{cells}   (target 0 %)", flush=True)
+            cells = "".join(f"{'-':>14}{'-':>7}{f:>7.0%}" for f, _, _ in found.values())
+            flagged = ", ".join(f"{name} {d} of {n}" for name, (_, n, d) in found.items())
+            print(
+                f"{condition:<16}{len(items):>5}{cells}   (target 0 %; rings with doubts, flagged for review by analyze: {flagged})",
+                flush=True,
+            )
             continue
         results[condition] = {name: score(model, items) for name, model in models.items()}
-        cells = "".join(f"{d:>14.3f}{h:>7.2f}{f:>7.0%}" for d, h, f in results[condition].values())
+        cells = "".join(f"{d:>14.3f}{h:>7.2f}{f:>7.0%}" for d, h, f, _ in results[condition].values())
         print(f"{condition:<16}{len(items):>5}{cells}", flush=True)
     for name in models:
         dice = {c: r[name][0] for c, r in results.items()}
         worst = min(dice, key=dice.get)
         hd_max = max(r[name][1] for r in results.values())
         found_min = min(r[name][2] for r in results.values())
+        doubted = sum(r[name][3] for r in results.values())
         print(
             f"{name}: worst condition {worst} (Dice {dice[worst]:.3f}, {dice['standard'] - dice[worst]:+.3f} below standard); "
-            f"largest mean HD {hd_max:.2f} mm; contours on at least {found_min:.0%} of maps per condition"
+            f"largest mean HD {hd_max:.2f} mm; contours on at least {found_min:.0%} of maps per condition; "
+            f"{doubted} of {sum(len(cases[c]) for c in results)} maps with a heart flagged for review by the image check's doubts"
         )
     print(f"({time.perf_counter() - start:.0f} s of inference and scoring)")
 

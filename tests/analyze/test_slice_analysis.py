@@ -94,3 +94,13 @@ def test_an_empty_prediction_measures_nothing():
     pixels, _ = _annulus()
     result = analyse_slice(pixels, SPACING, _prediction(np.zeros(SHAPE, np.uint8)), SliceSettings(), SliceFacts("T1"))
     assert result.error is not None and result.contours is None and math.isnan(result.qc.wall_mm)
+
+
+def test_a_ring_the_image_check_doubts_is_flagged_for_review():
+    pixels, labels = _annulus()
+    doubted = SimpleNamespace(
+        labels=labels, agreement=None, members=(), doubts=("ring like its surroundings (45%)", "network unsure (0.70)")
+    )
+    result = analyse_slice(pixels, SPACING, doubted, SliceSettings(), SliceFacts("T1", "mid", given_reference=ON_THE_RING))
+    assert result.error is None and result.qc.review
+    assert result.qc.reasons == ("is this the left ventricle? ring like its surroundings (45%); network unsure (0.70)",)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from myomap.geometry.masks import contours_to_mask
 from myomap.io.dataset import load_dataset
 from myomap.metrics.compare import compare_masks
 from myomap.model.embedded import EMBEDDED_ONNX
@@ -61,3 +62,16 @@ def test_phantom_maps_are_found_in_any_view(segmenter, cohort, view):
     (prediction,), reasons = segmenter.predict_each([np.ascontiguousarray(pixels)], [spacing])
     assert reasons == [None]
     assert compare_masks(prediction.labels, epi, endo, spacing_mm=spacing).epicardial.dice > 0.7
+
+
+def test_a_native_t1_map_whose_ring_has_dark_blood_gives_no_left_ventricle(segmenter, cohort):
+    # A post-contrast phantom map: its LV is found, but if it were a native T1 map, no ring in it would be an LV.
+    images, _ = load_dataset(cohort, roles=("map",), splits=("test",), observers=("reference",))
+    image = next(i for i in images if i.slice == "mid" and i.map_type == "T1")
+    post = np.asarray(image.pixels, np.float64).copy()
+    ref = image.contours["reference"]
+    mask = contours_to_mask(ref.epi, ref.endo, post.shape)
+    post[mask == 2] *= 0.3  # the blood pool darker than the myocardium, as after gadolinium
+    (found,), _ = segmenter.predict_each([post], [image.spacing_mm], kinds=["T1-post"])
+    assert found is not None and compare_masks(found.labels, ref.epi, ref.endo, spacing_mm=image.spacing_mm).epicardial.dice > 0.7
+    assert segmenter.predict_each([post], [image.spacing_mm], kinds=["T1"]) == ([None], [NO_LV])

@@ -1,10 +1,12 @@
 """Choosing between LV candidates: image evidence for a ring being the LV, and the order candidates are tried in."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
 from myomap.model import locate
-from myomap.model.evidence import MAX_SURROUND_LIKE, RingEvidence, looks_like_lv, ring_evidence
+from myomap.model.evidence import MAX_SURROUND_LIKE, MIN_NATIVE_T1_BLOOD_RATIO, RingEvidence, looks_like_lv, ring_evidence
 from myomap.model.locate import NO_LV, candidates
 from myomap.model.window import Window
 
@@ -53,6 +55,39 @@ def test_a_ring_without_blood_or_myocardium():
     assert ring_evidence(image, only_blood > 0, only_blood, SPACING) is None and not looks_like_lv(None)
 
 
+def test_on_a_native_t1_map_the_blood_must_be_brighter_than_the_ring():
+    # A vertebral body in the paraspinal muscles: a dark centre in a brighter rim, with fat and lung around.
+    vertebra, labels = _scene(ring_value=1100.0, blood_value=500.0, surround_value=300.0)
+    evidence = ring_evidence(vertebra, labels > 0, labels, SPACING, kind="T1")
+    assert evidence.blood_ratio == pytest.approx(500 / 1100, rel=0.05)
+    assert not looks_like_lv(evidence, strict=False) and "not brighter" in evidence.problem(strict=False)
+    # The same picture is a post-contrast LV (blood ~330 ms, myocardium ~480 ms, scaled): nothing is asked of it there.
+    assert looks_like_lv(ring_evidence(vertebra, labels > 0, labels, SPACING))
+    lv, labels = _scene(ring_value=1000.0, blood_value=1180.0, surround_value=300.0)  # the lowest ratio of a noisy phantom LV
+    evidence = ring_evidence(lv, labels > 0, labels, SPACING, kind="T1")
+    assert evidence.blood_ratio > MIN_NATIVE_T1_BLOOD_RATIO and looks_like_lv(evidence, strict=False)
+
+
+def test_a_ratio_that_cannot_be_measured_fails_the_native_t1_check():
+    image, labels = _scene(ring_value=1000.0, blood_value=1600.0, surround_value=300.0)
+    image[labels == 2] = np.nan  # a blood pool of failed fits
+    evidence = ring_evidence(image, labels > 0, labels, SPACING, kind="T1")
+    assert np.isnan(evidence.blood_ratio) and not looks_like_lv(evidence, strict=False)
+
+
+def test_two_doubts_are_handed_on_for_native_t1_and_t2_maps_only():
+    # A disc inside a larger organ of nearly the same value, segmented with little conviction.
+    image, labels = _scene(ring_value=1000.0, blood_value=1250.0, surround_value=1020.0)
+    unsure = np.stack([labels == 0, 0.6 * (labels == 1), labels == 2]).astype(np.float32)
+    for kind, doubted in (("T1", True), ("T2", True), ("T1-post", False), (None, False)):
+        evidence = ring_evidence(image, labels > 0, labels, SPACING, kind=kind, probabilities=unsure)
+        assert evidence.myocardium_probability == pytest.approx(0.6)
+        assert evidence.surround_like > 0.3 and evidence.blood_like < 0.15  # two of three witnesses doubt it
+        assert bool(evidence.doubts()) == doubted, kind
+    sure = np.stack([labels == 0, labels == 1, labels == 2]).astype(np.float32)
+    assert ring_evidence(image, labels > 0, labels, SPACING, kind="T1", probabilities=sure).doubts() == ()  # one doubt is not enough
+
+
 def test_the_surrounding_band_is_measured_in_mm():
     # A 1.5 mm rim of ring-like tissue just outside the epicardium lies inside the 2 mm partial-volume margin,
     # whatever the pixel size, rows and columns alike.
@@ -83,6 +118,14 @@ DOUBTFUL = RingEvidence(500.0, 400.0, surround_like=0.5, blood_like=0.0)  # with
 WRONG = RingEvidence(500.0, 400.0, surround_like=0.8, blood_like=0.0)
 
 
+@dataclass(frozen=True)
+class Ring:
+    """A stand-in for a prediction."""
+
+    name: str
+    doubts: tuple[str, ...] = ()
+
+
 @pytest.fixture
 def canned(monkeypatch):
     """predict_physical with the network replaced: each search level offers given centres, each centre a given ring."""
@@ -100,9 +143,9 @@ def canned(monkeypatch):
                     search.queue = list(levels[search.depth])
                     search.depth += 1
 
-        def segment(segmenter, images, searches, centres, *, tta, batch_size):
+        def segment(segmenter, images, searches, centres, *, tta, batch_size, kinds):
             segmented.extend(centres.values())
-            return {k: (f"ring at {c}", rings[c], c) for k, c in centres.items()}
+            return {k: (Ring(f"ring at {c}"), rings[c], c) for k, c in centres.items()}
 
         monkeypatch.setattr(locate, "_refill", refill)
         monkeypatch.setattr(locate, "_segment", segment)
@@ -110,7 +153,7 @@ def canned(monkeypatch):
             locate, "_plan", lambda *a: ([None], {0: locate._Search([[Window((0, 0), (1, 1), (64, 64), 2.0, 32)]] * len(levels))})
         )
         (prediction,), (reason,) = locate.predict_physical(Segmenter(), [np.zeros((64, 64))], [(1.0, 1.0)], tta=False, batch_size=4)
-        return prediction, reason, segmented
+        return (prediction and prediction.name), reason, segmented
 
     return run
 

@@ -92,8 +92,9 @@ def analyze_patient(
     """
     results = [SliceResult(s, patient, f"{s.stack}_{s.order + 1:02d}_{s.slice_position}", k + 1) for k, s in enumerate(slices)]
     predictions, reasons = segmenter.predict_each(
-        [r.slice.pixels for r in results], [r.slice.spacing_mm for r in results], tta=config.tta, batch_size=config.batch_size
-    )
+        [r.slice.pixels for r in results], [r.slice.spacing_mm for r in results], tta=config.tta, batch_size=config.batch_size,
+        kinds=[r.slice.stack for r in results],
+    )  # fmt: skip
     done = []
     for result, prediction, reason in zip(results, predictions, reasons):
         if prediction is None:  # NaN, constant or tiny image

@@ -142,6 +142,9 @@ def analyse_slice(
         prediction.labels, fitted, spacing_mm=spacing_mm, agreement=prediction.agreement, members=prediction.members,
         spread_threshold_mm=settings.spread_threshold_mm,
     )  # fmt: skip
+    doubts = getattr(prediction, "doubts", ())
+    if doubts:  # the image check kept the ring but doubted it (myomap.model.evidence)
+        qc = replace(qc, review=True, reasons=qc.reasons + ("is this the left ventricle? " + "; ".join(doubts),))
     analysis = SliceAnalysis(prediction.labels, fitted, qc)
     if not fitted.complete:
         return replace(analysis, error="no myocardium found on this slice (" + "; ".join(qc.reasons) + ")")

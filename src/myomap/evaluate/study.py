@@ -216,6 +216,8 @@ def predict(images: Sequence[StudyImage], segmenter, *, batch_size: int = 16) ->
         raise EvaluationError(
             f"the model's classes {list(segmenter.meta.class_names)} are not {list(expected)}; it was not trained for this task"
         )
+    # No map kinds: a labelled data set names the map type but not the contrast state, and a post-contrast
+    # T1 map taken for a native one would lose its LV to the native-T1 blood check (myomap.model.evidence).
     predictions, reasons = segmenter.predict_each(
         [image.pixels for image in images], [image.spacing_mm for image in images], batch_size=batch_size
     )

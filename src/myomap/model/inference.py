@@ -128,7 +128,9 @@ class Prediction:
     ``agreement`` is the mean Dice of each augmentation's myocardium with
     the consensus myocardium, on the network grid (1 = all agree; NaN when
     no augmentation finds myocardium).  ``members`` are the label images
-    of the single augmentations on the native grid.
+    of the single augmentations on the native grid.  ``doubts`` are what
+    the image check held against the ring being the LV, when enough
+    witnesses did (:meth:`myomap.model.evidence.RingEvidence.doubts`).
     """
 
     probabilities: np.ndarray
@@ -136,6 +138,7 @@ class Prediction:
     uncertainty: np.ndarray | None = None
     agreement: float | None = None
     members: tuple[np.ndarray, ...] = ()
+    doubts: tuple[str, ...] = ()
 
 
 # Test-time augmentations: (row, col) shift in input pixels and a gamma on the normalised image.
@@ -194,19 +197,30 @@ class Segmenter:
         return predictions  # type: ignore[return-value]
 
     def predict_each(
-        self, images: list[np.ndarray], spacings_mm: list[tuple[float, float]] | None = None, *, tta: bool = False, batch_size: int = 16
+        self,
+        images: list[np.ndarray],
+        spacings_mm: list[tuple[float, float]] | None = None,
+        *,
+        tta: bool = False,
+        batch_size: int = 16,
+        kinds: list[str | None] | None = None,
     ) -> tuple[list[Prediction | None], list[str | None]]:
         """Segment what can be segmented: None and the reason (NaN, constant, tiny, no left ventricle) in place of the rest.
 
         ``spacings_mm`` are the (row, col) pixel spacings; a model that works
-        at a fixed pixel size needs them.
+        at a fixed pixel size needs them.  ``kinds`` are the maps' stack
+        names when known (``"T1"`` native, ``"T1-post"``, ``"T2"``): a model
+        that works at a fixed pixel size then takes no ring whose blood pool
+        is not brighter than its myocardium on a native T1 map for the LV,
+        and hands on the image check's doubts about the ring on native T1
+        and T2 maps (:mod:`myomap.model.evidence`).
         """
         if self.physical:
             if spacings_mm is None or len(spacings_mm) != len(images):
                 raise ValueError("this model works at a fixed pixel size: give the pixel spacing of every image")
             from myomap.model.locate import predict_physical
 
-            return predict_physical(self, images, spacings_mm, tta=tta, batch_size=batch_size)
+            return predict_physical(self, images, spacings_mm, tta=tta, batch_size=batch_size, kinds=kinds)
         prepared, where, reasons = [], [], [None] * len(images)
         for k, image in enumerate(images):
             try:

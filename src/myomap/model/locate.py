@@ -42,7 +42,7 @@ The result is mapped back to the native grid by :mod:`myomap.model.window`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -144,8 +144,14 @@ def offset_mm(window: Window, centre_xy: tuple[float, float]) -> float:
     return float(np.hypot(dx, dy))
 
 
-def predict_physical(segmenter, images: list[np.ndarray], spacings_mm: list[tuple[float, float]], *, tta: bool, batch_size: int):
+def predict_physical(
+    segmenter, images: list[np.ndarray], spacings_mm: list[tuple[float, float]], *, tta: bool, batch_size: int, kinds=None
+):
     """Locate, then segment, for a fixed-pixel-size model; returns ``(predictions, reasons)`` like ``Segmenter.predict_each``.
+
+    ``kinds`` (one stack name or None per image, or None for all unknown)
+    says what is asked of a ring's blood pool, and which maps' predictions
+    carry the check's doubts (:mod:`myomap.model.evidence`).
 
     Candidates are segmented in turn, at most ``MAX_SEGMENTED`` per image,
     until one is a sure LV (:func:`myomap.model.evidence.looks_like_lv`);
@@ -161,14 +167,15 @@ def predict_physical(segmenter, images: list[np.ndarray], spacings_mm: list[tupl
     for _ in range(MAX_SEGMENTED):
         centres = _next_centres(segmenter, images, searches, pending, batch_size)
         pending = set(centres)
-        for k, (prediction, evidence, where) in _segment(segmenter, images, searches, centres, tta=tta, batch_size=batch_size).items():
+        segmented = _segment(segmenter, images, searches, centres, tta=tta, batch_size=batch_size, kinds=kinds)
+        for k, (prediction, evidence, where) in segmented.items():
             searches[k].tried.append(where)
             if looks_like_lv(evidence):
-                predictions[k] = prediction
+                predictions[k] = replace(prediction, doubts=evidence.doubts())
                 pending.discard(k)
                 continue
             if looks_like_lv(evidence, strict=False):
-                fallback.setdefault(k, prediction)
+                fallback.setdefault(k, replace(prediction, doubts=evidence.doubts()))
             logger.debug("image %d: ring at (%.0f, %.0f): %s", k, *where, "none" if evidence is None else evidence.problem())
     for k in searches:
         if predictions[k] is None:
@@ -262,7 +269,7 @@ def _refill(segmenter, images, searches: dict[int, _Search], batch_size: int) ->
                 pending.discard(k)
 
 
-def _segment(segmenter, images, searches: dict[int, _Search], centres: dict, *, tta: bool, batch_size: int) -> dict:
+def _segment(segmenter, images, searches: dict[int, _Search], centres: dict, *, tta: bool, batch_size: int, kinds) -> dict:
     """Segment a window on each centre (moved once onto the ring if it lies off-centre); ``(prediction, evidence, ring centre)`` per image."""
     size, spacing = segmenter.meta.input_size, float(segmenter.meta.window_spacing_mm)
     windows = {k: _fine_window(searches[k].levels[0][0], centre, spacing, size) for k, centre in centres.items()}
@@ -278,7 +285,17 @@ def _segment(segmenter, images, searches: dict[int, _Search], centres: dict, *, 
     results = {}
     for k, window in {**windows, **moved}.items():
         ring = rings[k]
-        evidence = None if ring is None else ring_evidence(images[k], ring.region, predictions[k].labels, window.native_spacing_mm)
+        evidence = None
+        if ring is not None:
+            kind = kinds[k] if kinds is not None else None
+            evidence = ring_evidence(
+                images[k],
+                ring.region,
+                predictions[k].labels,
+                window.native_spacing_mm,
+                kind=kind,
+                probabilities=predictions[k].probabilities,
+            )
         results[k] = (predictions[k], evidence, window.centre_xy if ring is None else ring.centre_xy)
     return results
 
