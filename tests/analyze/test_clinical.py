@@ -12,6 +12,7 @@ from myomap.analyze.clinical import ECV_TABLE_COLUMNS
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.cli import app
 from myomap.config import ConfigError
+from myomap.model.inference import OnnxSegmenter
 from myomap.model.loading import NOT_VALIDATED
 from myomap.report.analysis import analyze
 
@@ -78,6 +79,20 @@ def test_ecv_csv_has_exactly_the_columns_and_a_row_per_segment(analysed, contras
     assert abs(float(rows[0]["ecv_percent"]) - truth) < 10.0 and all(r["hematocrit"] == "0.42" for r in rows)
     report = (analysed.out / "patient-01" / "report.html").read_text()
     assert "ECV bullseye" in report and "T1-post bullseye" in report
+
+
+def test_the_model_is_told_each_maps_type_and_contrast_state(contrast_cohort, tmp_path, monkeypatch):
+    told = []
+    original = OnnxSegmenter.predict_each
+
+    def predict_each(self, images, spacings_mm=None, **kwargs):
+        told.extend(kwargs["kinds"])
+        return original(self, images, spacings_mm, **kwargs)
+
+    monkeypatch.setattr(OnnxSegmenter, "predict_each", predict_each)
+    result = analyze([contrast_cohort], tmp_path / "out", AnalyzeConfig(seg=False, report=False, tta=False, reference_point="estimate"))
+    assert sorted(told) == sorted(["T1"] * 3 + ["T1-post"] * 3 + ["T2"] * 3)
+    assert result.analysed == 9  # the post-contrast LVs, darker than their myocardium, are found: no native-T1 check on them
 
 
 def test_embedded_model_is_said_to_be_unvalidated_everywhere(analysed):
