@@ -24,8 +24,8 @@ tissues and a 3 mm margin inpainted from the surroundings, with their
 pixel texture added back) and prints the share of those maps on which a
 model still draws a ring: the target is 0 % ("no left ventricle found").
 
-Every map is segmented as ``myomap analyze`` segments it, told its type
-and contrast state (on a native T1 map the blood pool must be brighter
+Every map is segmented as ``myomap analyze`` segments it, but without
+test-time augmentation, told its type and contrast state (on a native T1 map the blood pool must be brighter
 than the ring: :mod:`myomap.model.evidence`).  The no-heart row also says
 how many of the rings drawn there carry two or more of the image check's
 doubts, which ``analyze`` flags for review.

@@ -44,6 +44,14 @@ def test_time_order_and_value_range_split_two_unlabelled_series():
     assert classify_study([("T1", _ctx(), 450.0), ("T1", _ctx(), 1150.0)])[0] == ContrastCall("post", "value-range")
 
 
+def test_a_study_of_post_contrast_maps_only_is_post():
+    # Two unlabelled post-contrast series (10 and 20 min): neither is below 70 % of the other, both below 700 ms.
+    calls = classify_study([("T1", _ctx(field_strength_t=1.5), 430.0), ("T1", _ctx(field_strength_t=1.5), 470.0)])
+    assert calls == [ContrastCall("post", "value-range")] * 2
+    # Two native series of a study stay native.
+    assert classify_study([("T1", _ctx(), 1000.0), ("T1", _ctx(), 1040.0)]) == [ContrastCall("native", "default")] * 2
+
+
 def test_scan_context_reads_only_acquisition_fields():
     ds = Dataset()
     ds.PatientName, ds.PatientID = "Doe^Jane", "12345"

@@ -6,6 +6,7 @@ import pytest
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.dataset import load_dataset
 from myomap.metrics.compare import compare_masks
+from myomap.model import locate
 from myomap.model.embedded import EMBEDDED_ONNX
 from myomap.model.inference import OnnxSegmenter
 from myomap.model.locate import NO_LV
@@ -75,3 +76,18 @@ def test_a_native_t1_map_whose_ring_has_dark_blood_gives_no_left_ventricle(segme
     (found,), _ = segmenter.predict_each([post], [image.spacing_mm], kinds=["T1-post"])
     assert found is not None and compare_masks(found.labels, ref.epi, ref.endo, spacing_mm=image.spacing_mm).epicardial.dice > 0.7
     assert segmenter.predict_each([post], [image.spacing_mm], kinds=["T1"]) == ([None], [NO_LV])
+
+
+def test_the_image_check_is_given_the_kind_and_the_probabilities(segmenter, cohort, monkeypatch):
+    seen = []
+    original = locate.ring_evidence
+
+    def recording(image, region, labels, spacing_mm, **kwargs):
+        seen.append((kwargs["kind"], kwargs["probabilities"].shape[1:] == labels.shape == image.shape))
+        return original(image, region, labels, spacing_mm, **kwargs)
+
+    monkeypatch.setattr(locate, "ring_evidence", recording)
+    images, _ = load_dataset(cohort, roles=("map",), splits=("test",), observers=("reference",))
+    image = next(i for i in images if i.slice == "mid" and i.map_type == "T2")
+    (prediction,), _ = segmenter.predict_each([image.pixels], [image.spacing_mm], kinds=["T2"])
+    assert prediction is not None and prediction.doubts == () and seen and all(s == ("T2", True) for s in seen)

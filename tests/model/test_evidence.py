@@ -1,6 +1,6 @@
 """Choosing between LV candidates: image evidence for a ring being the LV, and the order candidates are tried in."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -70,9 +70,12 @@ def test_on_a_native_t1_map_the_blood_must_be_brighter_than_the_ring():
 
 def test_a_ratio_that_cannot_be_measured_fails_the_native_t1_check():
     image, labels = _scene(ring_value=1000.0, blood_value=1600.0, surround_value=300.0)
-    image[labels == 2] = np.nan  # a blood pool of failed fits
-    evidence = ring_evidence(image, labels > 0, labels, SPACING, kind="T1")
-    assert np.isnan(evidence.blood_ratio) and not looks_like_lv(evidence, strict=False)
+    for failed in (np.nan, 0.0):  # a blood pool of failed fits, stored as NaN or as 0
+        image[labels == 2] = failed
+        evidence = ring_evidence(image, labels > 0, labels, SPACING, kind="T1")
+        assert np.isnan(evidence.blood_ratio) and not looks_like_lv(evidence, strict=False)
+    image[(labels == 2) & (np.arange(image.shape[1]) % 2 == 0)] = 1600.0  # half of it fitted: its zeros do not count
+    assert ring_evidence(image, labels > 0, labels, SPACING, kind="T1").blood_ratio == pytest.approx(1.6, rel=0.05)
 
 
 def test_two_doubts_are_handed_on_for_native_t1_and_t2_maps_only():
@@ -153,26 +156,33 @@ def canned(monkeypatch):
             locate, "_plan", lambda *a: ([None], {0: locate._Search([[Window((0, 0), (1, 1), (64, 64), 2.0, 32)]] * len(levels))})
         )
         (prediction,), (reason,) = locate.predict_physical(Segmenter(), [np.zeros((64, 64))], [(1.0, 1.0)], tta=False, batch_size=4)
-        return (prediction and prediction.name), reason, segmented
+        return prediction, reason, segmented
 
     return run
 
 
 def test_a_sure_first_candidate_is_the_only_one_segmented(canned):
     prediction, reason, segmented = canned([[(10, 10), (50, 50)]], {(10, 10): SURE, (50, 50): SURE})
-    assert prediction == "ring at (10, 10)" and reason is None and segmented == [(10, 10)]
+    assert prediction == Ring("ring at (10, 10)") and reason is None and segmented == [(10, 10)]
 
 
 def test_a_doubtful_first_candidate_gives_way_to_a_sure_one_on_a_finer_level(canned):
     levels = [[(10, 10), (12, 10)], [(50, 50)]]  # (12, 10) is the same ring as (10, 10): not segmented again
     prediction, _, segmented = canned(levels, {(10, 10): WRONG, (12, 10): SURE, (50, 50): SURE})
-    assert prediction == "ring at (50, 50)" and segmented == [(10, 10), (50, 50)]
+    assert prediction.name == "ring at (50, 50)" and segmented == [(10, 10), (50, 50)]
 
 
 def test_without_a_sure_lv_the_first_ring_within_the_outer_limits_is_kept(canned):
     rings = {(10, 10): WRONG, (30, 30): DOUBTFUL, (50, 50): DOUBTFUL}
     prediction, reason, _ = canned([[(10, 10), (30, 30), (50, 50)]], rings)
-    assert prediction == "ring at (30, 30)" and reason is None
+    assert prediction.name == "ring at (30, 30)" and reason is None
+
+
+def test_the_kept_ring_carries_its_doubts(canned):
+    doubted = RingEvidence(500.0, 400.0, surround_like=0.35, blood_like=0.2, myocardium_probability=0.9, kind="T2")
+    for rings in ({(10, 10): doubted}, {(10, 10): WRONG, (30, 30): replace(doubted, blood_like=0.4)}):  # sure, and kept as fallback
+        prediction, reason, _ = canned([list(rings)], rings)
+        assert reason is None and len(prediction.doubts) == 3 and "network unsure (0.90)" in prediction.doubts
 
 
 def test_no_ring_within_the_outer_limits_means_no_left_ventricle(canned):

@@ -29,8 +29,9 @@ classified by the first rule that decides (recorded as ``contrast_rule``):
     T1 only: a series whose level (the median of its central pixels in a
     plausible T1 range) is below :data:`POST_LEVEL_RATIO` of the study's
     highest T1 series is post, confirmed by a later acquisition time when
-    the times are known; a study with a single undecided level is post when
-    that level is below :data:`POST_LEVEL_MS` for its field strength.
+    the times are known; a level below :data:`POST_LEVEL_MS` for its field
+    strength is post when it is the study's only one, or when the study's
+    highest level is below it too (a study of post-contrast maps only).
 ``default``
     Otherwise native (T2 maps are nearly always acquired before contrast).
 """
@@ -147,6 +148,9 @@ def _by_level(context: ScanContext, level: float, highest: float, first_native_s
         field = 3.0 if (context.field_strength_t or 1.5) > 2.0 else 1.5
         return ContrastCall("post", "value-range") if level < POST_LEVEL_MS[field] else ContrastCall("native", "default")
     if level >= POST_LEVEL_RATIO * highest:
+        field = 3.0 if (context.field_strength_t or 1.5) > 2.0 else 1.5
+        if highest < POST_LEVEL_MS[field]:  # every T1 series of the study is post-contrast (say 10 and 20 min after)
+            return ContrastCall("post", "value-range")
         return ContrastCall("native", "default")
     later = context.acquisition_time_s is not None and first_native_s is not None and context.acquisition_time_s > first_native_s
     return ContrastCall("post", "acquisition-time+value-range" if later else "value-range")

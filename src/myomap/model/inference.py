@@ -187,10 +187,19 @@ class Segmenter:
         return self.meta.window_spacing_mm is not None
 
     def predict(
-        self, images: list[np.ndarray], spacings_mm: list[tuple[float, float]] | None = None, *, tta: bool = False, batch_size: int = 16
+        self,
+        images: list[np.ndarray],
+        spacings_mm: list[tuple[float, float]] | None = None,
+        *,
+        tta: bool = False,
+        batch_size: int = 16,
+        kinds: list[str | None] | None = None,
     ) -> list[Prediction]:
-        """Segment native-size images (any size and aspect); raises ValueError for the first image it cannot segment."""
-        predictions, reasons = self.predict_each(images, spacings_mm, tta=tta, batch_size=batch_size)
+        """Segment native-size images (any size and aspect); raises ValueError for the first image it cannot segment.
+
+        ``kinds`` as in :meth:`predict_each`.
+        """
+        predictions, reasons = self.predict_each(images, spacings_mm, tta=tta, batch_size=batch_size, kinds=kinds)
         for reason in reasons:
             if reason:
                 raise ValueError(reason)
