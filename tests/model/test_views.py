@@ -3,7 +3,18 @@ import pytest
 
 from myomap.conventions import Tissue
 from myomap.geometry.polygon import polygon_mask
-from myomap.model.views import HEART_TISSUES, Source, ViewSettings, change_wall, draw_view, fixed_view, load_sources, remove_heart, resample
+from myomap.model.views import (
+    HEART_TISSUES,
+    Source,
+    ViewSettings,
+    change_wall,
+    deform,
+    draw_view,
+    fixed_view,
+    load_sources,
+    remove_heart,
+    resample,
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +50,31 @@ def test_heart_free_views_show_no_heart_and_have_an_empty_target(sources):
     assert remove_heart(np.full((8, 8), Tissue.LV_MYOCARDIUM, np.uint8)) is None  # nothing to take over
     kept = ~np.isin(sources[0].labels, HEART_TISSUES)
     np.testing.assert_array_equal(labels[kept], sources[0].labels[kept])  # only the heart is painted over
+
+
+@pytest.mark.parametrize("spacing_mm", [1.25, 2.5])
+def test_deform_moves_image_and_mask_together_by_the_asked_mm(spacing_mm):
+    size = 200
+    ramp = np.tile(np.arange(size, dtype=np.float32), (size, 1)) / size  # x / size: the shift along x is readable
+    stripes = ((np.arange(size) // 10) % 2).astype(np.uint8)[None, :].repeat(size, axis=0)
+    rng = np.random.default_rng(3)
+    shifts = []
+    for _ in range(4):
+        image, mask = deform(ramp, stripes, rng, spacing_mm, rms_mm=1.0, scale_mm=10.0)
+        inner = np.s_[40:-40, 40:-40]
+        shifts.append(((image - ramp) * size * spacing_mm)[inner].std())
+        # The mask follows the image: where the warped ramp says column c, the warped mask holds stripes[c].
+        column = np.clip(np.round(image * size), 0, size - 1).astype(int)
+        assert np.mean(mask[inner] == stripes[0][column[inner]]) > 0.95
+    assert np.mean(shifts) == pytest.approx(1.0, rel=0.3)
+
+
+def test_deformed_views_still_hold_the_lv(sources):
+    view = ViewSettings(1.5, 64, deform_share=1.0)
+    rng = np.random.default_rng(4)
+    for k in range(4):
+        image, mask = draw_view(sources[k % len(sources)], rng, view)
+        assert image.dtype == np.float32 and mask.dtype == np.uint8 and (mask == 1).any() and (mask == 2).any()
 
 
 def test_fixed_view_is_centred_on_the_lv(sources):

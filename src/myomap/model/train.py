@@ -84,6 +84,7 @@ def view_settings(config: TrainConfig) -> ViewSettings:
         stretch_share=config.stretch_share,
         wall_change_share=config.wall_change_share,
         no_heart_share=config.no_heart_share,
+        deform_share=config.deform_share,
     )
 
 

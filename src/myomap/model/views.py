@@ -22,7 +22,12 @@ from it the way inference will see it (:mod:`myomap.model.locate`):
   size, ±15 % zoom, centred on the LV within ±15 mm), at any in-plane
   rotation and mirrored half of the time, and with probability
   ``stretch_share`` squeezed or stretched along a random direction by
-  ``stretch`` (an elliptical LV: an oblique plane, a D-shaped septum).
+  ``stretch`` (an elliptical LV: an oblique plane, a D-shaped septum);
+- with probability ``deform_share``, image and target warped together by a
+  smooth random displacement field (:func:`deform`: albumentations'
+  elastic transform, smoothed over ``deform_scale_mm`` with an RMS
+  displacement drawn from ``deform_mm``): anatomy off the phantom's
+  elliptical shapes (bulges, flattened walls, an irregular blood pool).
 
 The target mask is rasterised from the contours moved into the window, as
 for the share-of-image models.
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import albumentations as A
 import cv2
 import numpy as np
 from scipy import ndimage
@@ -76,6 +82,9 @@ class ViewSettings:
     stretch_share: float = 0.0
     stretch: tuple[float, float] = (0.8, 1.25)
     no_heart_share: float = 0.0
+    deform_share: float = 0.0
+    deform_mm: tuple[float, float] = (0.3, 1.0)
+    deform_scale_mm: float = 10.0
 
 
 def draw_view(
@@ -97,9 +106,29 @@ def draw_view(
     window = _window(pixels.shape, spacing, np.mean(epi, axis=0), rng, view)
     image = normalise_inside(*cut_window(pixels, window))
     if heart_free is not None:
-        return image, np.zeros((view.size, view.size), np.uint8)
-    mask = contours_to_mask(points_to_window(epi, window), points_to_window(endo, window), (view.size, view.size))
+        mask = np.zeros((view.size, view.size), np.uint8)
+    else:
+        mask = contours_to_mask(points_to_window(epi, window), points_to_window(endo, window), (view.size, view.size))
+    if view.deform_share > 0 and rng.random() < view.deform_share:  # no draw when off (older recipes keep their views)
+        image, mask = deform(image, mask, rng, window.spacing_mm, rms_mm=rng.uniform(*view.deform_mm), scale_mm=view.deform_scale_mm)
     return image, mask
+
+
+# RMS displacement (pixels) of albumentations' ElasticTransform per unit of alpha / sigma (measured on 2.0.8 for
+# sigma 4-16 px: 0.056-0.064); tests/model/test_views.py checks the displacement in mm.
+_ELASTIC_RMS_PER_ALPHA_OVER_SIGMA = 0.06
+
+
+def deform(
+    image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, spacing_mm: float, *, rms_mm: float, scale_mm: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` (linear) and ``mask`` (nearest) warped by one smooth random field: RMS ``rms_mm`` per axis, smoothed over ``scale_mm``."""
+    sigma = scale_mm / spacing_mm
+    alpha = rms_mm / spacing_mm * sigma / _ELASTIC_RMS_PER_ALPHA_OVER_SIGMA
+    transform = A.ElasticTransform(alpha=alpha, sigma=sigma, border_mode=cv2.BORDER_CONSTANT, fill=0.0, fill_mask=0, p=1.0)
+    transform.set_random_seed(int(rng.integers(2**31)))
+    out = transform(image=image, mask=mask)
+    return out["image"].astype(np.float32), out["mask"].astype(np.uint8)
 
 
 HEART_TISSUES = (
