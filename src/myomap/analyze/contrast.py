@@ -144,12 +144,11 @@ def _by_bolus_time(context: ScanContext, bolus_s: float | None) -> ContrastCall 
 def _by_level(context: ScanContext, level: float, highest: float, first_native_s: float | None, *, lone: bool) -> ContrastCall:
     if not np.isfinite(level):
         return ContrastCall("native", "default")
+    post_level_ms = POST_LEVEL_MS[3.0 if (context.field_strength_t or 1.5) > 2.0 else 1.5]
     if lone:
-        field = 3.0 if (context.field_strength_t or 1.5) > 2.0 else 1.5
-        return ContrastCall("post", "value-range") if level < POST_LEVEL_MS[field] else ContrastCall("native", "default")
+        return ContrastCall("post", "value-range") if level < post_level_ms else ContrastCall("native", "default")
     if level >= POST_LEVEL_RATIO * highest:
-        field = 3.0 if (context.field_strength_t or 1.5) > 2.0 else 1.5
-        if highest < POST_LEVEL_MS[field]:  # every T1 series of the study is post-contrast (say 10 and 20 min after)
+        if highest < post_level_ms:  # every T1 series of the study is post-contrast (say 10 and 20 min after)
             return ContrastCall("post", "value-range")
         return ContrastCall("native", "default")
     later = context.acquisition_time_s is not None and first_native_s is not None and context.acquisition_time_s > first_native_s

@@ -27,11 +27,10 @@ image itself, whatever network drew it:
   pixels with a value (above 0); where the caller says the map is a native
   T1 map (``kind`` ``"T1"``), a ring with a ratio below
   :data:`MIN_NATIVE_T1_BLOOD_RATIO` (1.1), or none to measure, is never an
-  LV.  The lowest ratio of a phantom LV was 1.18 (a third of the usual
-  SNR); no real map has been measured.  It is a dark-centred
-  round structure instead, such as a vertebral body in the paraspinal
-  muscles, which on a native map looks like a post-contrast LV.  Nothing
-  is asked of post-contrast T1 or of T2: in cardiac amyloidosis
+  LV: it is a dark-centred round structure, such as a vertebral body in
+  the paraspinal muscles, which on a native map looks like a
+  post-contrast LV.  Nothing is asked of post-contrast T1 or of T2: in
+  cardiac amyloidosis
   post-contrast myocardium is darker than blood, and black-blood T2
   sequences leave the blood pool's values to noise.
 
@@ -70,11 +69,11 @@ doubts; on the robustness benchmark (without test-time augmentation)
 none of 720 maps with a heart had, and 10 of the 17 rings drawn on
 heart-free maps had.
 
-Measured with the stage-5 embedded model on the
-robustness benchmark's unseen maps (no test-time augmentation): LV rings
-on native T1 maps had ``blood_ratio`` 1.44 to 1.79, 1.18 at the lowest SNR;
-the rings drawn on native T1 maps with the heart painted out had 0.37 to
-1.46, median 0.43.
+Measured with the stage-5 embedded model on the robustness benchmark's
+unseen phantom maps (no test-time augmentation): LV rings on native T1
+maps had ``blood_ratio`` 1.44 to 1.79, and 1.18 at the lowest, at a third
+of the usual SNR; the rings drawn on native T1 maps with the heart painted
+out had 0.37 to 1.46, median 0.43.  No real map has been measured.
 """
 
 from __future__ import annotations
@@ -135,7 +134,7 @@ class RingEvidence:
         if self.blood_mm2 <= 0.0:
             return "no blood pool inside the ring"
         if self.kind == "T1" and not self.blood_ratio >= MIN_NATIVE_T1_BLOOD_RATIO:  # NaN fails too
-            return f"blood pool not brighter than the myocardium (x{self.blood_ratio:.2f}), as it is on every native T1 map"
+            return f"blood pool not brighter than the myocardium (x{self.blood_ratio:.2f}), unlike a native T1 map's"
         if strict and self.blood_like > LV_BLOOD_LIKE:
             return f"blood pool looks like the myocardium ({self.blood_like:.0%} of it)"
         if self.surround_like > max_surround:

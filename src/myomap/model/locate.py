@@ -24,7 +24,8 @@ metadata) segments in two stages:
    (a poor coarse guess), the window is moved once and segmented again.
 3. **Check.** The ring must look like an LV in the image itself
    (:mod:`myomap.model.evidence`: a myocardium unlike its surroundings
-   and its blood pool).  If it is not a sure LV, the next candidates are
+   and its blood pool, and on a native T1 map a blood pool brighter than
+   the ring; the map kinds come from the caller).  If it is not a sure LV, the next candidates are
    segmented in turn, and when a level's candidates run out the next
    level is searched, up to ``MAX_SEGMENTED`` rings in all; the first sure
    LV wins.  Where none is sure, the first ring within the outer limits is
