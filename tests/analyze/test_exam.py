@@ -137,6 +137,18 @@ def test_nifti_maps_with_type_from_sidecar_or_command_line(tmp_path):
     assert not found.errors and sorted(s.map_type for s in next(iter(found.patients.values()))) == ["T1", "T1", "T2", "T2"]
 
 
+def test_a_nifti_sidecar_gives_the_scan_context_and_the_contrast_state(tmp_path):
+    import nibabel
+
+    data = np.full((16, 12, 1), 1000.0, np.float32)  # a native level: only the sidecar says post
+    nibabel.save(nibabel.Nifti1Image(data, np.diag([1.5, 1.5, 8.0, 1.0])), tmp_path / "t1.nii.gz")
+    sidecar = {"MapType": "T1", "SeriesDescription": "MOLLI_T1_post_15min", "MagneticFieldStrength": 3, "AcquisitionTime": "10:15:30.5"}
+    (tmp_path / "t1.json").write_text(json.dumps(sidecar))
+    ((item,),) = discover([tmp_path]).patients.values()
+    assert (item.context.field_strength_t, item.context.sequence, item.context.acquisition_time_s) == (3.0, "MOLLI", 36930.5)
+    assert (item.contrast, item.contrast_rule) == ("post", "series-description")
+
+
 @pytest.mark.slow
 def test_ten_thousand_unrelated_files_are_one_note(tmp_path):
     junk = tmp_path / "junk"

@@ -312,6 +312,7 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str]) -> list
                     series_uid=str(path),
                     sop_uid=f"{path}#{item.index}",
                     series_description=found.series_description,
+                    context=found.context,
                     origin="nifti",
                     frame=item.index,
                 )  # fmt: skip

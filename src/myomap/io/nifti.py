@@ -5,7 +5,10 @@ beside it (same name, ``.json``): ``"MapType": "T1"`` or ``"T2"``, else the
 ``ImageType`` / ``SeriesDescription`` that dcm2niix copies from the DICOM
 (read like a DICOM header, :func:`myomap.io.vendor.map_type_from_header`),
 else the caller's (``--map-type``).  Values are taken as ms, after the
-file's ``scl_slope`` / ``scl_inter``.
+file's ``scl_slope`` / ``scl_inter``.  The sidecar's acquisition fields
+(field strength, sequence and contrast words in SeriesDescription or
+ProtocolName, times) give the map's scan context as a DICOM header would
+(:func:`sidecar_context`), so the contrast state is called alike.
 
 Geometry comes from the affine (nibabel's RAS+ world, turned into DICOM
 LPS): slice ``k`` is ``data[:, :, k]`` transposed, so rows follow the
@@ -24,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from myomap.conventions import MAP_TYPES
+from myomap.io.context import ScanContext, scan_context
 from myomap.io.vendor import map_type_from_header
 
 _LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # RAS+ world to DICOM LPS
@@ -54,6 +58,7 @@ class NiftiMap:
     patient: str
     study: str
     series_description: str
+    context: ScanContext = ScanContext()
 
 
 def is_nifti(path: Path) -> bool:
@@ -136,4 +141,20 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
         str(info.get("PatientID", path.parent)),
         str(info.get("StudyInstanceUID", "")),
         str(info.get("SeriesDescription", path.name)),
+        sidecar_context(info),
     )
+
+
+def sidecar_context(info: dict) -> ScanContext:
+    """The scan context a JSON sidecar tells, read like a DICOM header (:func:`myomap.io.context.scan_context`).
+
+    dcm2niix copies SeriesDescription, ProtocolName, SequenceName,
+    ImageComments, MagneticFieldStrength, ImagingFrequency and the times
+    (as ``HH:MM:SS.ffffff``, turned back into DICOM's ``HHMMSS.ffffff``).
+    """
+    header = {key: value for key, value in info.items() if isinstance(value, str | int | float)}
+    for key in ("AcquisitionTime", "SeriesTime", "ContrastBolusStartTime"):
+        value = header.get(key)
+        if isinstance(value, str):
+            header[key] = value.replace(":", "")
+    return scan_context(header)
