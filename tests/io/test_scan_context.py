@@ -4,7 +4,8 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
-from myomap.io.context import scan_context
+from myomap.io.context import ScanContext, scan_context
+from myomap.io.nifti import sidecar_context
 
 
 def _ds(**tags) -> Dataset:
@@ -109,3 +110,14 @@ def test_times_and_names_are_kept_apart():
     )
     assert (context.description, context.protocol_name) == ("MOLLI_SAX_MOCO_T1", "MOLLI_post")
     assert (context.acquisition_time_s, context.contrast_start_s) == (38712.0, 37800.0)
+
+
+def test_a_nifti_sidecar_is_read_like_a_header_and_odd_values_are_ignored():
+    context = sidecar_context(
+        {"SeriesDescription": "MOLLI post", "MagneticFieldStrength": 1.5, "AcquisitionDateTime": "2020-01-01T10:15:30.5", "HeartRate": 64}
+    )
+    assert (context.field_strength_t, context.sequence, context.acquisition_time_s, context.heart_rate_bpm) == (1.5, "MOLLI", 36930.5, 64.0)
+    odd = sidecar_context(
+        {"MagneticFieldStrength": True, "ContrastBolusAgent": True, "ImagingFrequency": 10**400, "ContrastBolusAgentSequence": "Gd"}
+    )
+    assert odd == ScanContext()  # a bool is no field or agent, a huge number no frequency, a sequence's text is not read

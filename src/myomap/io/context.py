@@ -141,7 +141,7 @@ def contrast_agent(header) -> str:
 def _float(value) -> float | None:
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON sidecar's integer of hundreds of digits
         return None
     return number if np.isfinite(number) and number > 0 else None
 

@@ -152,9 +152,19 @@ def sidecar_context(info: dict) -> ScanContext:
     ImageComments, MagneticFieldStrength, ImagingFrequency and the times
     (as ``HH:MM:SS.ffffff``, turned back into DICOM's ``HHMMSS.ffffff``).
     """
-    header = {key: value for key, value in info.items() if isinstance(value, str | int | float)}
+    header = {key: info[key] for key in _CONTEXT_KEYS if isinstance(info.get(key), str | int | float) and not isinstance(info[key], bool)}
+    if "AcquisitionTime" not in header and isinstance(info.get("AcquisitionDateTime"), str):  # ISO: 2020-01-01T10:15:30.5
+        header["AcquisitionTime"] = info["AcquisitionDateTime"].partition("T")[2]
     for key in ("AcquisitionTime", "SeriesTime", "ContrastBolusStartTime"):
         value = header.get(key)
         if isinstance(value, str):
             header[key] = value.replace(":", "")
     return scan_context(header)
+
+
+# The sidecar keys read for the scan context: plain values only (DICOM sequences are not in a sidecar).
+_CONTEXT_KEYS = (
+    "SeriesDescription", "ProtocolName", "SequenceName", "ImageComments", "MagneticFieldStrength", "ImagingFrequency",
+    "HeartRate", "NominalInterval", "CardiacRRIntervalSpecified", "ContrastBolusAgent", "AcquisitionTime", "SeriesTime",
+    "ContrastBolusStartTime",
+)  # fmt: skip
