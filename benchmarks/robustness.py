@@ -45,6 +45,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from myomap.conventions import stack_name
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.dataset import load_dataset
 from myomap.metrics.compare import compare_masks
@@ -82,7 +83,7 @@ class Case:
     @property
     def kind(self) -> str:
         """The map's stack name, as ``myomap analyze`` tells the model (``T1``, ``T1-post``, ``T2``)."""
-        return self.map_type if self.contrast == "native" else f"{self.map_type}-post"
+        return stack_name(self.map_type, self.contrast)
 
 
 def load_cases(root: Path, name: str, subjects: int) -> list[Case]:

@@ -22,6 +22,16 @@ Contrast = Literal["native", "post"]
 CONTRASTS: tuple[Contrast, ...] = get_args(Contrast)
 """Before or after a gadolinium contrast agent."""
 
+
+def stack_name(map_type: str, contrast: str = "native") -> str:
+    """The name of a stack of maps: ``T1``, ``T2``, ``T1-post`` or ``T2-post`` (folders, tables, the model's map kinds).
+
+    >>> stack_name("T1"), stack_name("T1", "post")
+    ('T1', 'T1-post')
+    """
+    return map_type if contrast == "native" else f"{map_type}-post"
+
+
 BACKGROUND, MYOCARDIUM, BLOOD_POOL = 0, 1, 2
 CLASS_NAMES = ("background", "myocardium", "blood_pool")
 """The label values of a segmentation and their names (the model's classes, in this order)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from myomap import conventions
 from myomap.quantify.ecv import ECV_COLUMNS, ecv_rows, synthetic_hematocrit
 from myomap.quantify.ranges import ReferenceRange, find_range, flag
 from myomap.quantify.values import MIN_REGION_PIXELS, patient_values
@@ -38,7 +39,7 @@ def context_columns(item) -> dict:
 
 def stack_name(row: dict) -> str:
     """``T1``, ``T1-post`` or ``T2``: the stack of a pooled value row (native when the row has no contrast)."""
-    return row["map_type"] if row.get("contrast", "native") == "native" else f"{row['map_type']}-post"
+    return conventions.stack_name(row["map_type"], row.get("contrast", "native"))
 
 
 def global_medians(rows: list[dict]) -> dict[str, float]:
@@ -152,21 +153,20 @@ def patient_ecv(
     if not post:
         return [], f"{patient}: no trusted post-contrast T1 values (all flagged for review); ECV skipped"
     note, source = "", "blood test"
+    context = {key: native[0].get(key, "") for key in CONTEXT_KEYS}
+    field_t = float(context["field_strength_t"]) if context["field_strength_t"] else None
     if hematocrit is None:
         if not synthetic:
             return [], f"{patient}: native and post-contrast T1 found but no haematocrit; ECV skipped (give --hematocrit)"
         blood = next((r["median_ms"] for r in native if r["region"] == "blood"), math.nan)
-        field = native[0]["field_strength_t"] or None
-        hematocrit = synthetic_hematocrit(blood, float(field) if field else None)
+        hematocrit = synthetic_hematocrit(blood, field_t)
         if not math.isfinite(hematocrit):
             return [], f"{patient}: no native blood-pool T1 for a synthetic haematocrit; ECV skipped"
         note, source = f"{patient}: ECV uses a SYNTHETIC haematocrit {hematocrit:.3f} from native blood T1 (not a blood test)", "synthetic"
     out = ecv_rows(patient, native, post, hematocrit)
     if not out:
         return [], f"{patient}: no blood-pool value in the native or post-contrast T1 maps; ECV skipped"
-    context = {key: native[0].get(key, "") for key in CONTEXT_KEYS}
-    field = context["field_strength_t"]
-    reference = find_range(ranges, "ECV", "post", float(field) if field else None, "any")
+    reference = find_range(ranges, "ECV", "post", field_t, "any")
     slices = [{(r["region"], r["segment"]): r.get("n_slices", "") for r in state if r["eroded"]} for state in (native, post)]
     for row in out:  # the slices that pooled this region's T1 in each state
         key = ("global", None) if row["region"] == "global" else (f"segment_{row['segment']}", row["segment"])

@@ -40,7 +40,7 @@ import numpy as np
 from myomap.analyze.contrast import t1_level_ms, with_contrast
 from myomap.analyze.inventory import Inventory, SeriesSummary, classify, map_type_from_header, skipped_line
 from myomap.analyze.long_axis import without_long_axis
-from myomap.conventions import CONTRASTS, MAP_TYPES
+from myomap.conventions import CONTRASTS, MAP_TYPES, stack_name
 from myomap.geometry.aha import APEX_DIRECTION_LPS, long_axis_direction, segments_run_clockwise
 from myomap.geometry.levels import slice_levels
 from myomap.io import vendor
@@ -112,7 +112,7 @@ class MapSlice:
     @property
     def stack(self) -> str:
         """``T1``, ``T2`` or ``T1-post``: the map type, with the contrast state when post-contrast."""
-        return self.map_type if self.contrast == "native" else f"{self.map_type}-post"
+        return stack_name(self.map_type, self.contrast)
 
     @property
     def series_label(self) -> str:

@@ -68,12 +68,13 @@ def train(
     """
     from myomap.config import ConfigError, from_yaml
     from myomap.model.config import TrainConfig
+    from myomap.model.embedded import init_weights_path
 
     overrides = dict(
         model=model, epochs=epochs, weighted_epochs=weighted_epochs, batch_size=batch_size, learning_rate=learning_rate, loss=loss,
         input_size=input_size, crop=crop, max_images_per_epoch=images_per_epoch, accelerator=accelerator, devices=devices, num_nodes=num_nodes,
         encoder_weights=str(encoder_weights) if encoder_weights else None, window_spacing_mm=window_spacing_mm, max_minutes=max_minutes,
-        init=_init_path(init), data_weights=_weights(weights),
+        init=init_weights_path(init), data_weights=_weights(weights),
     )  # fmt: skip
     try:
         if resume and config is None and (run / "config.yaml").is_file():
@@ -102,12 +103,6 @@ def _weights(text: str | None) -> tuple[float, ...] | None:
         return tuple(float(v) for v in text.split(","))
     except ValueError:
         raise fail(f"--weights: expected comma-separated numbers, got {text!r}") from None
-
-
-def _init_path(value: str | None) -> str | None:
-    from myomap.model.embedded import init_weights_path
-
-    return init_weights_path(value)
 
 
 def export_onnx_command(

@@ -145,6 +145,14 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
     )
 
 
+# The sidecar keys read for the scan context: plain values only (DICOM sequences are not in a sidecar).
+_CONTEXT_KEYS = (
+    "SeriesDescription", "ProtocolName", "SequenceName", "ImageComments", "MagneticFieldStrength", "ImagingFrequency",
+    "HeartRate", "NominalInterval", "CardiacRRIntervalSpecified", "ContrastBolusAgent", "AcquisitionTime", "SeriesTime",
+    "ContrastBolusStartTime",
+)  # fmt: skip
+
+
 def sidecar_context(info: dict) -> ScanContext:
     """The scan context a JSON sidecar tells, read like a DICOM header (:func:`myomap.io.context.scan_context`).
 
@@ -160,11 +168,3 @@ def sidecar_context(info: dict) -> ScanContext:
         if isinstance(value, str):
             header[key] = value.replace(":", "")
     return scan_context(header)
-
-
-# The sidecar keys read for the scan context: plain values only (DICOM sequences are not in a sidecar).
-_CONTEXT_KEYS = (
-    "SeriesDescription", "ProtocolName", "SequenceName", "ImageComments", "MagneticFieldStrength", "ImagingFrequency",
-    "HeartRate", "NominalInterval", "CardiacRRIntervalSpecified", "ContrastBolusAgent", "AcquisitionTime", "SeriesTime",
-    "ContrastBolusStartTime",
-)  # fmt: skip
