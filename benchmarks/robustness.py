@@ -24,9 +24,11 @@ tissues and a 3 mm margin inpainted from the surroundings, with their
 pixel texture added back) and prints the share of those maps on which a
 model still draws a ring: the target is 0 % ("no left ventricle found").
 
-Every map is segmented as ``myomap analyze`` segments it, but without
-test-time augmentation, told its type and contrast state (on a native T1 map the blood pool must be brighter
-than the ring: :mod:`myomap.model.evidence`).  The no-heart row also says
+Every map is segmented as ``myomap analyze`` segments it, told its type
+and contrast state (on a native T1 map the blood pool must be brighter than
+the ring: :mod:`myomap.model.evidence`), with test-time augmentation as
+``analyze`` does by default (``--tta on``), without it (``--tta off``,
+what ``analyze --no-tta`` does), or both side by side (``--tta both``).  The no-heart row also says
 how many of the rings drawn there carry two or more of the image check's
 doubts, which ``analyze`` flags for review.
 
@@ -204,14 +206,14 @@ def conditions(root: Path, subjects: int) -> dict[str, list[Case]]:
     return out
 
 
-def predict(segmenter, cases: list[Case]):
+def predict(segmenter, cases: list[Case], tta: bool):
     """Segment as ``myomap analyze`` does, telling the model each map's type and contrast state."""
-    return segmenter.predict_each([c.pixels for c in cases], [c.spacing for c in cases], kinds=[c.kind for c in cases])
+    return segmenter.predict_each([c.pixels for c in cases], [c.spacing for c in cases], tta=tta, kinds=[c.kind for c in cases])
 
 
-def score(segmenter, cases: list[Case]) -> tuple[float, float, float, int]:
+def score(segmenter, cases: list[Case], tta: bool) -> tuple[float, float, float, int]:
     """Mean Dice (no contours = 0), mean Hausdorff, share with both contours, and how many rings carry doubts."""
-    predictions, _ = predict(segmenter, cases)
+    predictions, _ = predict(segmenter, cases, tta)
     doubted = sum(bool(p.doubts) for p in predictions if p is not None)
     dices, hds, complete = [], [], 0
     for case, prediction in zip(cases, predictions):
@@ -225,9 +227,9 @@ def score(segmenter, cases: list[Case]) -> tuple[float, float, float, int]:
     return float(np.mean(dices)), float(np.mean(hds)) if hds else float("nan"), complete / len(cases), doubted
 
 
-def rings_drawn(segmenter, cases: list[Case]) -> tuple[float, int, int]:
+def rings_drawn(segmenter, cases: list[Case], tta: bool) -> tuple[float, int, int]:
     """Share of ``cases`` on which the model draws contours at all; how many rings, and how many of them carry doubts."""
-    predictions, _ = predict(segmenter, cases)
+    predictions, _ = predict(segmenter, cases, tta)
     drawn = [p for p in predictions if p is not None]
     return len(drawn) / len(cases), len(drawn), sum(bool(p.doubts) for p in drawn)
 
@@ -241,28 +243,35 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="folder for the benchmark cohorts (simulated when missing)")
     parser.add_argument("--model", action="append", required=True, help="NAME=PATH of a model (.onnx or .pt); repeat to compare")
     parser.add_argument("--subjects", type=int, default=12, help="subjects of the main cohort (half that for low-SNR and artefacts)")
+    parser.add_argument("--tta", choices=("on", "off", "both"), default="on", help="test-time augmentation (analyze's default: on)")
     args = parser.parse_args()
     cases = conditions(args.data, args.subjects)
-    models = {name: load(path) for name, path in (m.split("=", 1) for m in args.model)}
+    modes = {"on": (True,), "off": (False,), "both": (False, True)}[args.tta]
+    models = {
+        f"{name}{'+TTA' if tta and args.tta == 'both' else ''}": (segmenter, tta)
+        for name, segmenter in ((name, load(path)) for name, path in (m.split("=", 1) for m in args.model))
+        for tta in modes
+    }
     print(
-        "\n== robustness, phantom subjects never trained on; Dice of the myocardium (no contours = 0), mean Hausdorff (mm), share of maps with contours =="
+        f"\n== robustness, phantom subjects never trained on; Dice of the myocardium (no contours = 0), mean Hausdorff (mm), share of maps with contours; test-time augmentation {args.tta} =="
     )
-    header = f"{'condition':<16}{'maps':>5}" + "".join(f"{name + ' Dice':>14}{'HD':>7}{'found':>7}" for name in models)
+    w = max(14, *(len(name) + 7 for name in models))  # column width of a model's Dice
+    header = f"{'condition':<16}{'maps':>5}" + "".join(f"{name + ' Dice':>{w}}{'HD':>7}{'found':>7}" for name in models)
     print(header)
     results: dict[str, dict[str, tuple]] = {}
     start = time.perf_counter()
     for condition, items in cases.items():
         if condition == "no heart":
-            found = {name: rings_drawn(model, items) for name, model in models.items()}
-            cells = "".join(f"{'-':>14}{'-':>7}{f:>7.0%}" for f, _, _ in found.values())
+            found = {name: rings_drawn(model, items, tta) for name, (model, tta) in models.items()}
+            cells = "".join(f"{'-':>{w}}{'-':>7}{f:>7.0%}" for f, _, _ in found.values())
             flagged = ", ".join(f"{name} {d} of {n}" for name, (_, n, d) in found.items())
             print(
                 f"{condition:<16}{len(items):>5}{cells}   (target 0 %; rings with doubts, flagged for review by analyze: {flagged})",
                 flush=True,
             )
             continue
-        results[condition] = {name: score(model, items) for name, model in models.items()}
-        cells = "".join(f"{d:>14.3f}{h:>7.2f}{f:>7.0%}" for d, h, f, _ in results[condition].values())
+        results[condition] = {name: score(model, items, tta) for name, (model, tta) in models.items()}
+        cells = "".join(f"{d:>{w}.3f}{h:>7.2f}{f:>7.0%}" for d, h, f, _ in results[condition].values())
         print(f"{condition:<16}{len(items):>5}{cells}", flush=True)
     for name in models:
         dice = {c: r[name][0] for c, r in results.items()}

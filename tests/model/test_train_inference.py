@@ -105,3 +105,36 @@ def test_onnx_file_of_another_model(tmp_path):
     (tmp_path / "garbage.onnx").write_text("nope")
     with pytest.raises(ModelFileError, match="not a readable ONNX"):
         OnnxSegmenter.from_file(tmp_path / "garbage.onnx")
+
+
+class _Pointwise(Segmenter):
+    """A stand-in network that calls every bright input pixel myocardium: what it sees is where it answers."""
+
+    def __init__(self):
+        self.meta = type("Meta", (), {"class_names": ("background", "myocardium", "blood_pool")})()
+
+    def logits(self, batch):
+        x = batch[:, 0]
+        return np.stack([np.zeros_like(x), 10.0 * (x - 0.5), np.full_like(x, -5.0)], axis=1)
+
+
+@pytest.mark.parametrize("members", ["TTA_TURNED", "TTA_SHIFTED"])
+def test_every_test_time_augmentation_is_undone_on_the_way_back(members):
+    from myomap.model import inference
+
+    members = getattr(inference, members)
+    inputs = np.zeros((2, 16, 16), np.float32)  # asymmetric shapes away from the edge: a wrong turn, mirror or shift moves them
+    inputs[0, 5:8, 5:11] = 1.0
+    inputs[1, 6:11, 8:10] = 1.0
+    probabilities = _Pointwise().probabilities(inputs, members, batch_size=1)
+    assert probabilities.shape == (len(members), 2, 3, 16, 16) and len(set(m[:4] for m in members)) == len(members) > 1
+    for member in probabilities:
+        np.testing.assert_array_equal(member.argmax(axis=1) == 1, inputs > 0.5)
+
+
+def test_fixed_pixel_size_models_get_turned_augmentations_and_older_ones_shifted():
+    from myomap.model.inference import TTA_SHIFTED, TTA_TURNED
+
+    physical, share = _Pointwise(), _Pointwise()
+    physical.meta.window_spacing_mm, share.meta.window_spacing_mm = 1.25, None
+    assert physical.tta_members == TTA_TURNED and share.tta_members == TTA_SHIFTED

@@ -1,7 +1,8 @@
 """Quality control of one segmented slice: model disagreement and contour sanity, combined into a review flag.
 
-The model's doubt is read from test-time augmentation (shifted and
-intensity-changed copies of the slice, see :mod:`myomap.model.inference`):
+The model's doubt is read from test-time augmentation (copies of the
+slice turned and mirrored, or shifted for the older share-of-image models,
+each with an intensity change; see :mod:`myomap.model.inference`):
 
 - ``contour_spread_mm``: the largest Hausdorff distance between the
   contours fitted to one augmentation's prediction and the consensus

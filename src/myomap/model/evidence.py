@@ -64,10 +64,11 @@ blood pool only adds a doubt, never a rejection) a kept ring with two or
 more doubts is handed on with them
 (:attr:`myomap.model.inference.Prediction.doubts`), and ``analyze`` flags
 the slice for review.  On 210 native T1 and T2 phantom maps of unseen
-subjects (test-time augmentation, as in ``analyze``) no LV ring had two
-doubts; on the robustness benchmark (without test-time augmentation)
-none of 720 maps with a heart had, and 10 of the 17 rings drawn on
-heart-free maps had.
+subjects (the earlier shifted test-time augmentation) and on 84 (the
+turned and mirrored one ``analyze`` now uses) no LV ring had two doubts;
+on the robustness benchmark none of 720 maps with a heart had without
+test-time augmentation and 3 with it, and 8 of the 15 rings drawn on
+heart-free maps had (with it; 10 of 17 without).
 
 Measured with the stage-5 embedded model on the robustness benchmark's
 unseen phantom maps (no test-time augmentation): LV rings on native T1
