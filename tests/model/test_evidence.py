@@ -91,6 +91,24 @@ def test_two_doubts_are_handed_on_for_native_t1_and_t2_maps_only():
     assert ring_evidence(image, labels > 0, labels, SPACING, kind="T1", probabilities=sure).doubts() == ()  # one doubt is not enough
 
 
+def test_an_unstable_ring_on_a_native_t1_or_t2_map_is_no_lv():
+    # A clear LV in the image, but a network that is unsure of it and whose augmentations disagree.
+    image, labels = _scene(ring_value=1000.0, blood_value=1600.0, surround_value=300.0)
+    unsure = np.stack([labels == 0, 0.6 * (labels == 1), labels == 2]).astype(np.float32)
+    for kind, rejected in (("T1", True), ("T2", True), ("T1-post", False), (None, False)):
+        evidence = ring_evidence(image, labels > 0, labels, SPACING, kind=kind, probabilities=unsure, agreement=0.6)
+        assert looks_like_lv(evidence, strict=False) != rejected, kind
+        if rejected:
+            assert "augmentations disagree (agreement 0.60)" in evidence.problem()
+    # Either witness alone is not enough, and without test-time augmentation there is no agreement to judge.
+    for agreement, probabilities in (
+        (0.9, unsure),
+        (0.6, np.stack([labels == 0, labels == 1, labels == 2]).astype(np.float32)),
+        (None, unsure),
+    ):
+        assert looks_like_lv(ring_evidence(image, labels > 0, labels, SPACING, kind="T2", probabilities=probabilities, agreement=agreement))
+
+
 def test_the_surrounding_band_is_measured_in_mm():
     # A 1.5 mm rim of ring-like tissue just outside the epicardium lies inside the 2 mm partial-volume margin,
     # whatever the pixel size, rows and columns alike.
@@ -188,6 +206,14 @@ def test_the_kept_ring_carries_its_doubts(canned):
 def test_no_ring_within_the_outer_limits_means_no_left_ventricle(canned):
     prediction, reason, segmented = canned([[(10, 10)], [(50, 50)]], {(10, 10): WRONG, (50, 50): None})
     assert prediction is None and reason == NO_LV and segmented == [(10, 10), (50, 50)]
+
+
+def test_an_unstable_ring_is_neither_kept_nor_a_fallback(canned):
+    unstable = RingEvidence(500.0, 400.0, surround_like=0.1, blood_like=0.0, myocardium_probability=0.6, kind="T2", agreement=0.6)
+    prediction, reason, _ = canned([[(10, 10)]], {(10, 10): unstable})
+    assert prediction is None and reason == NO_LV
+    prediction, reason, _ = canned([[(10, 10)]], {(10, 10): replace(unstable, kind="T1-post")})  # post-contrast maps are spared
+    assert prediction.name == "ring at (10, 10)" and reason is None
 
 
 def test_the_number_of_rings_segmented_is_bounded(canned):

@@ -296,6 +296,7 @@ def _segment(segmenter, images, searches: dict[int, _Search], centres: dict, *, 
                 window.native_spacing_mm,
                 kind=kind,
                 probabilities=predictions[k].probabilities,
+                agreement=predictions[k].agreement,
             )
         results[k] = (predictions[k], evidence, window.centre_xy if ring is None else ring.centre_xy)
     return results
