@@ -17,7 +17,14 @@ present) and the share of maps with both contours.  Conditions:
 - artefacts: a cohort where every map has a motion or off-resonance artefact;
 - foreign-anatomy: maps and reference masks warped by a random 1.3x
   stretch and a smooth 3 mm deformation, shapes outside the phantom's
-  family (reference contours are then traced from the warped mask).
+  family (reference contours are then traced from the warped mask);
+- cine-like: not a map but a bSSFP cine frame (bright blood, dark
+  myocardium, dark air), rendered at each T1 map's position from the
+  phantom's tissue T1, T2 and proton density with the steady-state signal
+  PD sin(a) / (T1/T2 + 1 - cos(a) (T1/T2 - 1)) (flip angle a 40-70 deg),
+  a slight blur for partial volume and complex noise at a blood SNR of
+  15-40; the model is told no map kind.  A stand-in for real short-axis
+  cine images, the issue's other real test.
 
 A last row, **no heart**, paints the heart out of every standard map (its
 tissues and a 3 mm margin inpainted from the surroundings, with their
@@ -54,7 +61,7 @@ from myomap.metrics.compare import compare_masks
 from myomap.model.inference import OnnxSegmenter, Segmenter
 from myomap.model.views import HEART_TISSUES, resample
 from myomap.phantom.cohort import SimulationConfig, simulate_cohort
-from myomap.phantom.tissues import Tissue
+from myomap.phantom.tissues import TISSUES, Tissue
 
 COHORTS = {
     "bench": dict(seed=1234, field="mixed"),
@@ -74,9 +81,10 @@ _DR1_SHARE = {
 class Case:
     """One map shown one way: pixels, spacing, reference contours, and the tissue labels when known."""
 
-    def __init__(self, pixels, spacing, epi, endo, labels=None, field=1.5, map_type="T1", contrast="native"):
+    def __init__(self, pixels, spacing, epi, endo, labels=None, field=1.5, map_type="T1", contrast="native", relaxation=None):
         self.pixels, self.spacing, self.epi, self.endo = np.asarray(pixels, np.float32), tuple(spacing), epi, endo
         self.labels, self.field, self.map_type, self.contrast = labels, field, map_type, contrast
+        self.relaxation = relaxation  # the tissue (T1, T2) in ms at each pixel centre, when known
 
     def shown(self, pixels, spacing, epi, endo, contrast=None) -> Case:
         """The same map shown another way (its tissue labels no longer fit the pixels)."""
@@ -84,7 +92,7 @@ class Case:
 
     @property
     def kind(self) -> str:
-        """The map's stack name, as ``myomap analyze`` tells the model (``T1``, ``T1-post``, ``T2``)."""
+        """The map's stack name, as ``myomap analyze`` tells the model (``T1``, ``T1-post``, ``T2``; ``cine``, no map)."""
         return stack_name(self.map_type, self.contrast)
 
 
@@ -99,9 +107,10 @@ def load_cases(root: Path, name: str, subjects: int) -> list[Case]:
     cases = []
     for image in images:
         with np.load(image.source.parent / "truth.npz") as truth:
-            labels = truth["labels"]
+            labels, relaxation = truth["labels"], (truth["t1_true_ms"], truth["t2_true_ms"])
         ref = image.contours["reference"]
-        cases.append(Case(image.pixels, image.spacing_mm, ref.epi, ref.endo, labels, fields[image.subject], image.map_type))
+        field = fields[image.subject]
+        cases.append(Case(image.pixels, image.spacing_mm, ref.epi, ref.endo, labels, field, image.map_type, relaxation=relaxation))
     return cases
 
 
@@ -169,6 +178,21 @@ def foreign(c: Case, rng) -> Case:
     return c.shown(pixels, c.spacing, _trace(mask > 0), _trace(mask == 2))
 
 
+def cine_like(c: Case, rng) -> Case:
+    """A bSSFP cine frame of the map's slice from its tissues' T1, T2 and proton density (see the module docstring)."""
+    pd = np.zeros(256)
+    for tissue, properties in TISSUES[c.field].items():
+        pd[int(tissue)] = properties.pd
+    t1, t2 = (np.asarray(v, float) for v in c.relaxation)
+    ratio, flip = t1 / np.maximum(t2, 1.0), np.deg2rad(rng.uniform(40.0, 70.0))
+    signal = pd[c.labels] * np.sin(flip) / (ratio + 1.0 - np.cos(flip) * (ratio - 1.0))
+    signal = cv2.GaussianBlur(signal.astype(np.float32), (0, 0), 0.6)
+    blood = float(np.median(signal[c.labels == Tissue.LV_BLOOD])) if (c.labels == Tissue.LV_BLOOD).any() else float(signal.max())
+    sd = blood / rng.uniform(15.0, 40.0)
+    magnitude = np.abs(signal + rng.normal(0, sd, signal.shape) + 1j * rng.normal(0, sd, signal.shape))
+    return Case(magnitude * (300.0 / blood), c.spacing, c.epi, c.endo, None, c.field, "cine")
+
+
 def _trace(region: np.ndarray) -> np.ndarray:
     found, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     return max(found, key=cv2.contourArea)[:, 0, :].astype(float)
@@ -200,6 +224,8 @@ def conditions(root: Path, subjects: int) -> dict[str, list[Case]]:
                             ("spacing0.7", spacing(0.7)), ("spacing2.2", spacing(2.2)), ("foreign-anatomy", foreign)):  # fmt: skip
         out[name] = [transform(c, rng) for c in bench]
     out["post-contrast"] = [post_contrast(c, rng) for c in bench if c.map_type == "T1"]
+    cine_rng = np.random.default_rng(1)  # its own draws: the other conditions stay as they were before it
+    out["cine-like"] = [cine_like(c, cine_rng) for c in bench if c.map_type == "T1"]
     out["low-SNR"] = load_cases(root, "lowsnr", max(2, subjects // 2))
     out["artefacts"] = load_cases(root, "artefacts", max(2, subjects // 2))
     out["no heart"] = [no_heart(c, rng) for c in bench]
