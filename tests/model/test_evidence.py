@@ -155,7 +155,7 @@ def canned(monkeypatch):
         meta = type("Meta", (), {"input_size": 32, "window_spacing_mm": 2.0})()
         search_size = 32
 
-    def run(levels: list[list[tuple[float, float]]], rings: dict):
+    def run(levels: list[list[tuple[float, float]]], rings: dict, hint=None):
         segmented = []
 
         def refill(segmenter, images, searches, batch_size):
@@ -173,7 +173,9 @@ def canned(monkeypatch):
         monkeypatch.setattr(
             locate, "_plan", lambda *a: ([None], {0: locate._Search([[Window((0, 0), (1, 1), (64, 64), 2.0, 32)]] * len(levels))})
         )
-        (prediction,), (reason,) = locate.predict_physical(Segmenter(), [np.zeros((64, 64))], [(1.0, 1.0)], tta=False, batch_size=4)
+        (prediction,), (reason,) = locate.predict_physical(
+            Segmenter(), [np.zeros((64, 64))], [(1.0, 1.0)], tta=False, batch_size=4, hints=[hint]
+        )
         return prediction, reason, segmented
 
     return run
@@ -182,6 +184,14 @@ def canned(monkeypatch):
 def test_a_sure_first_candidate_is_the_only_one_segmented(canned):
     prediction, reason, segmented = canned([[(10, 10), (50, 50)]], {(10, 10): SURE, (50, 50): SURE})
     assert prediction == Ring("ring at (10, 10)") and reason is None and segmented == [(10, 10)]
+
+
+def test_a_hint_is_the_first_candidate_and_the_first_fallback(canned):
+    prediction, _, segmented = canned([[(10, 10), (50, 50)]], {(30, 30): SURE, (10, 10): SURE, (50, 50): SURE}, hint=(30, 30))
+    assert prediction.name == "ring at (30.0, 30.0)" and segmented == [(30, 30)]
+    rings = {(30, 30): DOUBTFUL, (10, 10): DOUBTFUL, (50, 50): WRONG}  # no sure LV: the hinted ring is kept
+    prediction, _, segmented = canned([[(10, 10), (50, 50)]], rings, hint=(30, 30))
+    assert prediction.name == "ring at (30.0, 30.0)" and segmented == [(30, 30), (10, 10), (50, 50)]
 
 
 def test_a_doubtful_first_candidate_gives_way_to_a_sure_one_on_a_finer_level(canned):

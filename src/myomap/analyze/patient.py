@@ -16,6 +16,8 @@ from myomap.analyze.discover import MapSlice
 from myomap.analyze.exports import SegWriter, write_slice
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.analyze.slice_analysis import RegionValues, SliceAnalysis, SliceFacts, analyse_slice
+from myomap.geometry.aha import slice_normal
+from myomap.geometry.plane import point_on_plane
 from myomap.io.contours import ContourError, read_contours
 
 
@@ -74,6 +76,63 @@ def slice_facts(item: MapSlice, *, use_json: bool) -> SliceFacts:
     return SliceFacts(item.map_type, item.slice_position, item.contrast, item.clockwise, item.orientation, given)
 
 
+def predict_native_first(segmenter, slices: list[MapSlice], config: AnalyzeConfig) -> tuple[list, list]:
+    """Segment the native maps, then the post-contrast ones, each searched first where the LV lies on a native map of its slice.
+
+    Post-contrast maps are the hardest to search (blood and myocardium
+    close, a vertebral body alike); the native map planned at the same slice
+    shows the LV plainly (:func:`post_contrast_hints`).
+    """
+    predictions: list = [None] * len(slices)
+    reasons: list = [None] * len(slices)
+    native = [k for k, s in enumerate(slices) if s.contrast != "post"]
+    post = [k for k, s in enumerate(slices) if s.contrast == "post"]
+    hints: dict[int, tuple[float, float] | None] = {}
+    for batch in (native, post):
+        if not batch:
+            continue
+        if batch is post:
+            hints = post_contrast_hints(slices, predictions)
+        found, why = segmenter.predict_each(
+            [slices[k].pixels for k in batch], [slices[k].spacing_mm for k in batch], tta=config.tta, batch_size=config.batch_size,
+            kinds=[slices[k].stack for k in batch], hints=[hints.get(k) for k in batch],
+        )  # fmt: skip
+        for k, prediction, reason in zip(batch, found, why):
+            predictions[k], reasons[k] = prediction, reason
+    return predictions, reasons
+
+
+def post_contrast_hints(slices: list[MapSlice], predictions: list) -> dict[int, tuple[float, float] | None]:
+    """For each post-contrast map, the centre of the LV (myocardium and blood pool) segmented on a native map of its slice.
+
+    The native map is one with a prediction whose plane is the post-contrast
+    map's within :data:`myomap.geometry.plane.SAME_SLICE_MM` (the nearest);
+    maps without orientation and position give no hint.
+    """
+    hints: dict[int, tuple[float, float] | None] = {}
+    for k, item in enumerate(slices):
+        if item.contrast != "post" or item.orientation is None or item.position_mm is None:
+            continue
+        target = (item.orientation, item.position_mm, item.spacing_mm)
+        best = None
+        for j, other in enumerate(slices):
+            prediction = predictions[j]
+            if other.contrast == "post" or prediction is None or other.orientation is None or other.position_mm is None:
+                continue
+            rows, cols = np.nonzero(prediction.labels > 0)
+            if rows.size == 0:
+                continue
+            found = point_on_plane((cols.mean(), rows.mean()), (other.orientation, other.position_mm, other.spacing_mm), target,
+                                   item.pixels.shape if item.pixels is not None else (0, 0))  # fmt: skip
+            if found is None:
+                continue
+            distance = abs(float(np.subtract(item.position_mm, other.position_mm) @ slice_normal(item.orientation)))
+            if best is None or distance < best[0]:
+                best = (distance, (float(found[0]), float(found[1])))
+        hints[k] = None if best is None else best[1]
+    return hints
+
+
 def analyze_patient(
     patient,
     slices: list[MapSlice],
@@ -91,10 +150,7 @@ def analyze_patient(
     belongs to none of them in particular, so its reference point is not used.
     """
     results = [SliceResult(s, patient, f"{s.stack}_{s.order + 1:02d}_{s.slice_position}", k + 1) for k, s in enumerate(slices)]
-    predictions, reasons = segmenter.predict_each(
-        [r.slice.pixels for r in results], [r.slice.spacing_mm for r in results], tta=config.tta, batch_size=config.batch_size,
-        kinds=[r.slice.stack for r in results],
-    )  # fmt: skip
+    predictions, reasons = predict_native_first(segmenter, slices, config)
     done = []
     for result, prediction, reason in zip(results, predictions, reasons):
         if prediction is None:  # NaN, constant or tiny image

@@ -218,6 +218,7 @@ class Segmenter:
         tta: bool = False,
         batch_size: int = 16,
         kinds: list[str | None] | None = None,
+        hints: list[tuple[float, float] | None] | None = None,
     ) -> tuple[list[Prediction | None], list[str | None]]:
         """Segment what can be segmented: None and the reason (NaN, constant, tiny, no left ventricle) in place of the rest.
 
@@ -227,14 +228,17 @@ class Segmenter:
         that works at a fixed pixel size then takes no ring whose blood pool
         is not brighter than its myocardium on a native T1 map for the LV,
         and hands on the image check's doubts about the ring on native T1
-        and T2 maps (:mod:`myomap.model.evidence`).
+        and T2 maps (:mod:`myomap.model.evidence`).  ``hints`` are native
+        (x, y) pixel points where the LV is expected (None where unknown),
+        tried first by a fixed-pixel-size model (:mod:`myomap.model.locate`)
+        and ignored by the older share-of-image models.
         """
         if self.physical:
             if spacings_mm is None or len(spacings_mm) != len(images):
                 raise ValueError("this model works at a fixed pixel size: give the pixel spacing of every image")
             from myomap.model.locate import predict_physical
 
-            return predict_physical(self, images, spacings_mm, tta=tta, batch_size=batch_size, kinds=kinds)
+            return predict_physical(self, images, spacings_mm, tta=tta, batch_size=batch_size, kinds=kinds, hints=hints)
         prepared, where, reasons = [], [], [None] * len(images)
         for k, image in enumerate(images):
             try:

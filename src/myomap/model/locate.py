@@ -146,13 +146,23 @@ def offset_mm(window: Window, centre_xy: tuple[float, float]) -> float:
 
 
 def predict_physical(
-    segmenter, images: list[np.ndarray], spacings_mm: list[tuple[float, float]], *, tta: bool, batch_size: int, kinds=None
+    segmenter,
+    images: list[np.ndarray],
+    spacings_mm: list[tuple[float, float]],
+    *,
+    tta: bool,
+    batch_size: int,
+    kinds=None,
+    hints=None,
 ):
     """Locate, then segment, for a fixed-pixel-size model; returns ``(predictions, reasons)`` like ``Segmenter.predict_each``.
 
     ``kinds`` (one stack name or None per image, or None for all unknown)
     says what is asked of a ring's blood pool, and which maps' predictions
-    carry the check's doubts (:mod:`myomap.model.evidence`).
+    carry the check's doubts (:mod:`myomap.model.evidence`).  ``hints``
+    (one native (x, y) pixel point or None per image) are where the LV is
+    expected, e.g. where it was found on a map of the same slice: a hint
+    is the first candidate, before any found by the search.
 
     Candidates are segmented in turn, at most ``MAX_SEGMENTED`` per image,
     until one is a sure LV (:func:`myomap.model.evidence.looks_like_lv`);
@@ -162,6 +172,9 @@ def predict_physical(
     """
     size, spacing = segmenter.meta.input_size, float(segmenter.meta.window_spacing_mm)
     reasons, searches = _plan(images, spacings_mm, size, spacing, segmenter.search_size)
+    for k, hint in enumerate(hints or []):
+        if hint is not None and k in searches:
+            searches[k].queue = [(float(hint[0]), float(hint[1]))]  # tried before the search's level 0 is segmented
     predictions: list = [None] * len(images)
     fallback: dict[int, object] = {}  # the first ring within the outer limits, for images where no ring is a sure LV
     pending = set(searches)
