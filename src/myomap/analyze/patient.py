@@ -85,20 +85,19 @@ def predict_native_first(segmenter, slices: list[MapSlice], config: AnalyzeConfi
     """
     predictions: list = [None] * len(slices)
     reasons: list = [None] * len(slices)
-    native = [k for k, s in enumerate(slices) if s.contrast != "post"]
-    post = [k for k, s in enumerate(slices) if s.contrast == "post"]
-    hints: dict[int, tuple[float, float] | None] = {}
-    for batch in (native, post):
+
+    def predict(batch: list[int], hints: dict[int, tuple[float, float] | None]) -> None:
         if not batch:
-            continue
-        if batch is post:
-            hints = post_contrast_hints(slices, predictions)
+            return
         found, why = segmenter.predict_each(
             [slices[k].pixels for k in batch], [slices[k].spacing_mm for k in batch], tta=config.tta, batch_size=config.batch_size,
             kinds=[slices[k].stack for k in batch], hints=[hints.get(k) for k in batch],
         )  # fmt: skip
         for k, prediction, reason in zip(batch, found, why):
             predictions[k], reasons[k] = prediction, reason
+
+    predict([k for k, s in enumerate(slices) if s.contrast != "post"], {})
+    predict([k for k, s in enumerate(slices) if s.contrast == "post"], post_contrast_hints(slices, predictions))
     return predictions, reasons
 
 
