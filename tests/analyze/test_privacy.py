@@ -95,3 +95,21 @@ def test_source_names_hide_paths_without_keep_phi(tmp_path):
     assert shown.name(path) == "input-1/a/x.dcm" and hidden.name(path).startswith("file-h")
     assert hidden.scrub(f"{path}: broken; {root}: no maps") == f"{hidden.name(path)}: broken; {hidden.name(root)}: no maps"
     assert "Doe_John" not in hidden.scrub(f"{path}: broken")
+
+
+def test_canaries_hidden_in_images_inside_a_page_are_found(tmp_path):
+    import base64
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "Doe^CNRY")
+    png = io.BytesIO()
+    Image.new("L", (4, 4)).save(png, format="PNG", pnginfo=info)
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><text>CNRY patient</text></svg>'
+    for mime, payload in (("image/png", png.getvalue()), ("image/svg+xml", svg)):
+        page = tmp_path / mime.replace("/", "_") / "report.html"
+        page.parent.mkdir()
+        page.write_text(f'<img src="data:{mime};base64,{base64.b64encode(payload).decode()}">')
+        assert canary_hits(page.parent) == [(str(page), "CNRY")], mime

@@ -12,6 +12,9 @@ Used by the tests and ``benchmarks/safety.py``.
 
 from __future__ import annotations
 
+import base64
+import io
+import re
 import shutil
 from pathlib import Path
 
@@ -136,10 +139,28 @@ def _searchable_bytes(path: Path) -> bytes:
     """The bytes of a file where text could hide; for a PNG its text chunks, not the compressed pixels.
 
     Deflated pixel data is noise-like and holds any 4-byte string by chance (about once in 10^8
-    bytes for ``CNRY`` in any letter case), so searching it would fail runs at random.
+    bytes for ``CNRY`` in any letter case), so searching it would fail runs at random.  Base64
+    images inside a page (the HTML report) are just as random as text (``cnry`` in any case about
+    once in 10^6 characters): each is decoded and searched as its own file would be.
     """
-    if path.suffix.lower() != ".png":
-        return path.read_bytes()
-    with Image.open(path) as image:
+    data = path.read_bytes()
+    if path.suffix.lower() == ".png":
+        return _png_text(data)
+    return _DATA_URI.sub(lambda m: _decoded(m.group(1), m.group(2)), data)
+
+
+_DATA_URI = re.compile(rb"data:([a-z0-9.+/-]+);base64,([A-Za-z0-9+/=]+)", re.IGNORECASE)
+
+
+def _decoded(mime: bytes, payload: bytes) -> bytes:
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except ValueError:
+        return payload  # not base64 after all: searched as it stands
+    return _png_text(raw) if mime.lower() == b"image/png" else raw
+
+
+def _png_text(data: bytes) -> bytes:
+    with Image.open(io.BytesIO(data)) as image:
         chunks = dict(image.info)
     return "\n".join(f"{key}={value}" for key, value in chunks.items()).encode(errors="replace")
