@@ -108,26 +108,27 @@ def post_contrast_hints(slices: list[MapSlice], predictions: list) -> dict[int, 
     map's within :data:`myomap.geometry.plane.SAME_SLICE_MM` (the nearest);
     maps without orientation and position give no hint.
     """
+    found_lv = []  # (native map, LV centre on it), each worked out once
+    for other, prediction in zip(slices, predictions):
+        if other.contrast == "post" or prediction is None or other.orientation is None or other.position_mm is None:
+            continue
+        rows, cols = np.nonzero(prediction.labels > 0)
+        if rows.size:
+            found_lv.append((other, (cols.mean(), rows.mean())))
     hints: dict[int, tuple[float, float] | None] = {}
     for k, item in enumerate(slices):
         if item.contrast != "post" or item.orientation is None or item.position_mm is None:
             continue
         target = (item.orientation, item.position_mm, item.spacing_mm)
+        shape = item.pixels.shape if item.pixels is not None else (0, 0)
         best = None
-        for j, other in enumerate(slices):
-            prediction = predictions[j]
-            if other.contrast == "post" or prediction is None or other.orientation is None or other.position_mm is None:
-                continue
-            rows, cols = np.nonzero(prediction.labels > 0)
-            if rows.size == 0:
-                continue
-            found = point_on_plane((cols.mean(), rows.mean()), (other.orientation, other.position_mm, other.spacing_mm), target,
-                                   item.pixels.shape if item.pixels is not None else (0, 0))  # fmt: skip
-            if found is None:
+        for other, centre in found_lv:
+            point = point_on_plane(centre, (other.orientation, other.position_mm, other.spacing_mm), target, shape)
+            if point is None:
                 continue
             distance = abs(float(np.subtract(item.position_mm, other.position_mm) @ slice_normal(item.orientation)))
             if best is None or distance < best[0]:
-                best = (distance, (float(found[0]), float(found[1])))
+                best = (distance, (float(point[0]), float(point[1])))
         hints[k] = None if best is None else best[1]
     return hints
 
