@@ -41,12 +41,11 @@ import numpy as np
 from scipy.stats import norm
 
 from myomap.geometry.aha import long_axis_direction, segments_run_clockwise
-from myomap.geometry.masks import blood_pool_core
 from myomap.io.contours import read_contours
 from myomap.io.dicom import read_image
 from myomap.phantom.cohort import SimulationConfig, simulate_cohort
 from myomap.quantify.ecv import ecv_fraction, ecv_rows
-from myomap.quantify.values import VALID_RANGE_MS, patient_values, slice_values
+from myomap.quantify.values import VALID_RANGE_MS, blood_pool_roi, patient_values, slice_values
 
 STACKS = {"T1": ("T1", "native"), "T1post": ("T1", "post"), "T2": ("T2", "native")}
 
@@ -59,13 +58,14 @@ def measure_slice(folder: Path, map_type: str, clockwise: bool, noise_free: bool
     pixels, meta = read_image(folder / "map.dcm")
     truth = np.load(folder / "truth.npz")
     truth_map = truth["t1_molli_ms"] if map_type == "T1" else truth["t2_true_ms"]
-    pixels = truth_map.astype(float) if noise_free else pixels
     contours = read_contours(folder / "contours.json")
+    # The product's blood-pool ROI, found on the scanner's map (as analyze finds it).
+    roi = blood_pool_roi(pixels, contours.epi, contours.endo, spacing_mm=meta.spacing_mm, valid_range_ms=VALID_RANGE_MS[map_type])
+    pixels = truth_map.astype(float) if noise_free else pixels
     rows = slice_values(
         pixels, contours.epi, contours.endo, contours.rv_insertion, folder.name.rsplit("_", 1)[1],
         spacing_mm=meta.spacing_mm, clockwise=clockwise, valid_range_ms=VALID_RANGE_MS[map_type], return_pixels=True,
     )  # fmt: skip
-    roi = blood_pool_core(contours.endo, pixels.shape, spacing_mm=meta.spacing_mm)
     return rows, truth_map[roi], np.asarray(pixels, float)[roi]
 
 

@@ -6,8 +6,8 @@ from scipy import ndimage
 
 from myomap.conventions import MYOCARDIUM
 from myomap.geometry.aha import SEPTAL_SEGMENTS, aha_segments
-from myomap.geometry.masks import contours_to_mask
-from myomap.quantify.values import STAT_KEYS, patient_values, region_stats, slice_values
+from myomap.geometry.masks import blood_pool_core, contours_to_mask
+from myomap.quantify.values import MUSCLE_MARGIN_MM, STAT_KEYS, blood_pool_roi, patient_values, region_stats, slice_values
 
 SHAPE, SPACING = (41, 41), (1.0, 1.0)
 
@@ -255,3 +255,21 @@ def test_blood_pool_keeps_away_from_papillary_muscles():
         values[int(round(y)) - 1 : int(round(y)) + 2, int(round(x)) - 1 : int(round(x)) + 2] = 1000.0
     blood = _row(slice_values(values, EPI, ENDO, None, "mid", spacing_mm=SPACING), "blood", True)
     assert blood["n_pixels"] > 0 and blood["median_ms"] == 1600.0 and blood["iqr_ms"] == 0.0
+
+
+def test_blood_pool_leaves_out_muscle_reaching_into_the_core_with_a_margin():
+    epi, endo = _circle(19, 30.0, 30.0), _circle(15, 30.0, 30.0)
+    rng = np.random.default_rng(3)
+    t2_ms = np.full((61, 61), 45.0)
+    t2_ms[contours_to_mask(epi, endo, (61, 61)) == 2] = 220.0
+    t2_ms += rng.normal(0.0, 15.0, t2_ms.shape)  # noisy blood: single low pixels are not muscle
+    yy, xx = np.mgrid[:61, :61]
+    muscle = (xx - 33.0) ** 2 + (yy - 30.0) ** 2 <= 2.0**2
+    t2_ms[muscle] = 50.0
+    roi = blood_pool_roi(t2_ms, epi, endo, spacing_mm=SPACING)
+    core = blood_pool_core(endo, (61, 61), spacing_mm=SPACING)
+    distance = ndimage.distance_transform_edt(~muscle)
+    assert not (roi & (distance <= MUSCLE_MARGIN_MM)).any()  # the muscle and its margin are out
+    assert (roi == (core & (distance > MUSCLE_MARGIN_MM))).all()  # nothing else is taken out
+    blood = _row(slice_values(t2_ms, epi, endo, None, "mid", spacing_mm=SPACING, return_pixels=True), "blood", True)
+    assert blood["n_pixels"] == roi.sum() and abs(blood["median_ms"] - 220.0) < 5.0

@@ -8,7 +8,8 @@ One slice gives tidy rows, one per region and erosion setting:
 - ``septal``: the conservative septal ROI recommended by the SCMR (the
   mid-wall band of the septal segments, :func:`myomap.geometry.aha.septal_roi`);
 - ``blood``: the LV blood pool away from papillary muscles and trabeculae
-  (:func:`myomap.geometry.masks.blood_pool_core`), once, as ``eroded`` True.
+  (:func:`blood_pool_roi`: the cavity's core, without the pixels that look
+  like muscle and a margin around them), once, as ``eroded`` True.
 
 Each myocardial region comes twice, with ``eroded`` False (as drawn) and
 True (without the partial-volume border, :data:`DEFAULT_EROSION_MARGIN_PX`).
@@ -50,6 +51,15 @@ pixel mixes myocardium with blood or fat (partial volume), which pulls T1
 and above all T2 upwards.  It is passed to
 :func:`myomap.geometry.aha.eroded_myocardium` as ``margin_px``; for
 anisotropic pixels the larger spacing is the pixel size.
+"""
+
+MUSCLE_MARGIN_MM = 2.5
+"""Blood-pool pixels this close to a muscle-like pixel of the cavity's core are left out (:func:`blood_pool_roi`).
+
+A papillary muscle or a trabecula blurs into the blood around it (the
+point-spread function, partial volume, slight misregistration of the
+source images): on the phantom, blood T2 medians of slices with a
+papillary muscle in the core were 3-9 % low with the geometric core alone.
 """
 
 MIN_REGION_PIXELS = 10
@@ -94,6 +104,65 @@ def usable_pixels(values_ms: np.ndarray, valid_range_ms: tuple[float, float] | N
         if valid_range_ms is not None:
             usable &= (values_ms >= valid_range_ms[0]) & (values_ms <= valid_range_ms[1])
     return usable
+
+
+def blood_pool_roi(
+    map_ms: np.ndarray,
+    epi_xy: np.ndarray,
+    endo_xy: np.ndarray,
+    *,
+    spacing_mm: tuple[float, float],
+    valid_range_ms: tuple[float, float] | None = None,
+    margin_mm: float = MUSCLE_MARGIN_MM,
+) -> np.ndarray:
+    """The LV blood-pool ROI: the cavity's core clear of papillary muscles and trabeculae.
+
+    The core is :func:`myomap.geometry.masks.blood_pool_core` (the central
+    part of the cavity).  Muscle is found in the cavity clear of its
+    one-and-a-half-pixel border (partial volume with the wall): a pixel
+    whose 3 x 3 median is closer to the myocardium's median than to the
+    core's median seeds it (the median filter keeps single noisy blood
+    pixels from counting), and it grows over the neighbouring pixels whose
+    own value is closer to the myocardium's (a muscle's whole width, which
+    the median filter narrows).  Core pixels within ``margin_mm`` of muscle
+    are left out (:data:`MUSCLE_MARGIN_MM`).  The SCMR/EACVI 2017 consensus
+    asks for a blood-pool ROI clear of papillary muscles and trabeculae
+    (Messroghli et al., JCMR 2017;19:75).  Without usable myocardial or
+    core pixels the core is returned as it is.
+
+    Examples
+    --------
+    >>> t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    >>> circle = lambda r, x=30.0, y=30.0: np.column_stack([x + r * np.cos(t), y + r * np.sin(t)])
+    >>> t2_ms = np.full((61, 61), 50.0)
+    >>> t2_ms[polygon_mask(circle(18), t2_ms.shape)] = 220.0
+    >>> t2_ms[polygon_mask(circle(2.5, 34.0, 30.0), t2_ms.shape)] = 50.0  # a papillary muscle in the core
+    >>> roi = blood_pool_roi(t2_ms, circle(24), circle(18), spacing_mm=(1.0, 1.0))
+    >>> bool(roi[30, 34]), bool(roi[30, 30]), bool(roi[30, 25]), set(t2_ms[roi].tolist())
+    (False, False, True, {220.0})
+    """
+    from scipy import ndimage
+
+    map_ms = np.asarray(map_ms, dtype=float)
+    core = blood_pool_core(endo_xy, map_ms.shape, spacing_mm=spacing_mm)
+    usable = usable_pixels(map_ms, valid_range_ms)
+    cavity = polygon_mask(endo_xy, map_ms.shape)
+    myocardium = polygon_mask(epi_xy, map_ms.shape) & ~cavity & usable
+    if not (core & usable).any() or not myocardium.any():
+        return core
+    muscle_ms, blood_ms = float(np.median(map_ms[myocardium])), float(np.median(map_ms[core & usable]))
+    rows, cols = np.nonzero(cavity)
+    box = np.s_[max(rows.min() - 1, 0) : rows.max() + 2, max(cols.min() - 1, 0) : cols.max() + 2]
+    values = np.where(usable[box], map_ms[box], blood_ms)
+    inner = ndimage.distance_transform_edt(cavity[box], sampling=spacing_mm) > 1.5 * max(spacing_mm)
+    like = inner & (np.abs(values - muscle_ms) < np.abs(values - blood_ms))
+    smooth = ndimage.median_filter(values, size=3, mode="nearest")
+    seeds = like & (np.abs(smooth - muscle_ms) < np.abs(smooth - blood_ms))
+    if not seeds.any():
+        return core
+    muscle = np.zeros_like(core)
+    muscle[box] = ndimage.binary_propagation(seeds, mask=like)
+    return core & (ndimage.distance_transform_edt(~muscle, sampling=spacing_mm) > margin_mm)
 
 
 def region_stats(values_ms: np.ndarray, mask: np.ndarray, *, valid_range_ms: tuple[float, float] | None = None) -> dict[str, float]:
@@ -295,10 +364,13 @@ def slice_values(
             "segment": region.segment,
             "eroded": region.eroded,
         }
-        row.update(region_stats(map_ms, region.mask, valid_range_ms=valid_range_ms))
+        mask = region.mask
+        if region.region == "blood":
+            mask = blood_pool_roi(map_ms, epi_xy, endo_xy, spacing_mm=spacing_mm, valid_range_ms=valid_range_ms)
+        row.update(region_stats(map_ms, mask, valid_range_ms=valid_range_ms))
         row["few_pixels"] = row["n_pixels"] < min_pixels
         if return_pixels:
-            row["values_ms"] = map_ms[region.mask & usable]
+            row["values_ms"] = map_ms[mask & usable]
         rows.append(row)
     return rows
 
