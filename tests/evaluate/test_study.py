@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from myomap.cli import app
+from myomap.conventions import CLASS_NAMES
 from myomap.evaluate.run import EvaluateConfig, run_study
 from myomap.evaluate.study import EvaluationError, load_study, predict, score
 from myomap.geometry.masks import contours_to_mask
@@ -81,6 +82,21 @@ def test_wrong_model_classes_and_empty_split(cohort, tmp_path):
     assert result.exit_code == 1 and "no maps in split" in " ".join(result.output.split())
 
 
+def test_predict_segments_with_test_time_augmentation_when_asked(cohort):
+    images, _ = load_study(cohort, "test", OBSERVERS)
+    calls = []
+
+    def predict_each(pixels, spacings, *, tta, batch_size):
+        calls.append(tta)
+        return [None] * len(pixels), ["no left ventricle found"] * len(pixels)
+
+    model = SimpleNamespace(meta=SimpleNamespace(class_names=CLASS_NAMES), predict_each=predict_each)
+    for tta in (True, False):
+        predictions, errors = predict(images, model, tta=tta)
+        assert predictions == [None] * len(images) and all("no left ventricle found" in e for e in errors)
+    assert calls == [True, False]
+
+
 @pytest.mark.slow
 def test_evaluate_command_with_the_embedded_model(cohort, tmp_path):
     result = CliRunner().invoke(app, ["evaluate", str(cohort), "-o", str(tmp_path / "out"), "--no-figures"])
@@ -88,6 +104,7 @@ def test_evaluate_command_with_the_embedded_model(cohort, tmp_path):
     metrics = pd.read_csv(tmp_path / "out" / "metrics.csv")
     assert set(metrics["kind"]) == {"model-vs-expert", "expert-vs-expert"}
     assert metrics[metrics["kind"] == "model-vs-expert"]["dice"].mean() > 0.7
+    assert "tta: true" in (tmp_path / "out" / "evaluate.yaml").read_text()
 
 
 def test_per_image_counts_the_overlap_of_a_missing_model_contour():

@@ -20,6 +20,13 @@ def evaluate(
         str, typer.Option(help="Comma-separated observers, the first being the reference (manifest columns contours, contours_obs2, ...).")
     ] = "reference,obs2,obs3",
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the figures.")] = True,
+    tta: Annotated[
+        bool,
+        typer.Option(
+            "--tta/--no-tta",
+            help="Test-time augmentation, as myomap analyze segments by default (--no-tta: the model's single pass, as in the paper).",
+        ),
+    ] = True,
 ) -> None:
     """Reproduce the paper's evaluation: model against every observer and observers against each other.
 
@@ -43,7 +50,7 @@ def evaluate(
     unknown = [n for n in names if n not in OBSERVER_COLUMNS]
     if unknown or not names:
         raise fail(f"--observers: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(OBSERVER_COLUMNS)}")
-    config = EvaluateConfig(model=model, split=split, observers=names, figures=figures)
+    config = EvaluateConfig(model=model, split=split, observers=names, figures=figures, tta=tta)
     try:
         with progress_bar() as bar:
             bar.add_task("evaluating", total=None)

@@ -37,6 +37,7 @@ class EvaluateConfig:
     erosion_margin_px: float = DEFAULT_EROSION_MARGIN_PX
     figures: bool = True
     title: str = "myomap evaluation"
+    tta: bool = True  # segment as ``myomap analyze`` does by default (test-time augmentation)
 
 
 @dataclass
@@ -162,7 +163,7 @@ def evaluate(data: str | Path, out: str | Path, config: EvaluateConfig = Evaluat
             f"{data}: no maps in split {config.split!r} (the manifest's split column decides; --split all takes every map)"
         )
     start = time.perf_counter()
-    predictions, predict_errors = predict(images, segmenter)
+    predictions, predict_errors = predict(images, segmenter, tta=config.tta)
     inference = time.perf_counter() - start
     errors += predict_errors
     out.mkdir(parents=True, exist_ok=True)

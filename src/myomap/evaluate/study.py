@@ -209,8 +209,13 @@ def achievable_rows(images: Sequence[StudyImage], reference: str) -> list[dict]:
     return rows
 
 
-def predict(images: Sequence[StudyImage], segmenter, *, batch_size: int = 16) -> tuple[list[np.ndarray | None], list[str]]:
-    """Label images from the model; an image it cannot take (NaN, constant) gives None and an error line."""
+def predict(
+    images: Sequence[StudyImage], segmenter, *, tta: bool = False, batch_size: int = 16
+) -> tuple[list[np.ndarray | None], list[str]]:
+    """Label images from the model; an image it cannot take (NaN, constant) gives None and an error line.
+
+    ``tta`` averages the model's test-time augmentations, as ``myomap analyze`` does by default.
+    """
     expected = CLASS_NAMES
     if tuple(segmenter.meta.class_names) != expected:
         raise EvaluationError(
@@ -219,7 +224,7 @@ def predict(images: Sequence[StudyImage], segmenter, *, batch_size: int = 16) ->
     # No map kinds: a labelled data set names the map type but not the contrast state, and a post-contrast
     # T1 map taken for a native one would lose its LV to the native-T1 blood check (myomap.model.evidence).
     predictions, reasons = segmenter.predict_each(
-        [image.pixels for image in images], [image.spacing_mm for image in images], batch_size=batch_size
+        [image.pixels for image in images], [image.spacing_mm for image in images], tta=tta, batch_size=batch_size
     )
     errors = [f"{image.source}: {reason}" for image, reason in zip(images, reasons) if reason]
     return [p.labels if p is not None else None for p in predictions], errors
