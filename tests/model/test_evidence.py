@@ -164,7 +164,7 @@ def canned(monkeypatch):
                     search.queue = list(levels[search.depth])
                     search.depth += 1
 
-        def segment(segmenter, images, searches, centres, *, tta, batch_size, kinds):
+        def segment(segmenter, shown, images, searches, centres, *, tta, batch_size, kinds):
             segmented.extend(centres.values())
             return {k: (Ring(f"ring at {c}"), rings[c], c) for k, c in centres.items()}
 

@@ -4,6 +4,7 @@ import pytest
 from myomap.model.window import (
     Window,
     cut_window,
+    fill_blank_regions,
     normalise_inside,
     points_to_native,
     points_to_window,
@@ -101,3 +102,22 @@ def test_nan_pixels_count_as_outside():
     image[5:10, 5:10] = np.nan
     pixels, inside = cut_window(image, Window((9.5, 9.5), (1.0, 1.0), (20, 20), 1.0, 20))
     assert np.isfinite(pixels).all() and not inside[5:10, 5:10].any() and inside[15, 15]
+
+
+def test_blank_regions_are_speckled_and_fit_speckle_is_left_alone(cohort):
+    from myomap.conventions import Tissue
+    from myomap.io.dataset import load_dataset
+
+    images, _ = load_dataset(cohort, roles=("map",), observers=("reference",))
+    for image in images[:6]:
+        pixels = np.asarray(image.pixels, np.float32)
+        np.testing.assert_array_equal(fill_blank_regions(pixels), pixels)  # scattered failed fits: not a blanked region
+        with np.load(image.source.parent / "truth.npz") as truth:
+            outside = np.isin(truth["labels"], [Tissue.AIR, Tissue.LUNG])
+        for value in (0.0, 4095.0):
+            blanked = np.where(outside, value, pixels)
+            filled = fill_blank_regions(blanked)
+            other = ~outside & (blanked != value)  # pixels of the blank value elsewhere (failed fits) are speckled too
+            np.testing.assert_array_equal(filled[other], blanked[other])
+            assert (filled[outside] != value).mean() > 0.99 and filled[outside].std() > 0.25 * filled[outside].max()  # uniform speckle
+            np.testing.assert_array_equal(fill_blank_regions(blanked), filled)  # repeatable

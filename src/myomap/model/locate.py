@@ -18,6 +18,11 @@ metadata) segments in two stages:
    per pixel: on unseen phantom maps it placed the LV within 15 mm on 48 of
    72, the 256-pixel view on 72 of 72, and most maps then needed nine more
    tiles.)
+   Solid regions of the image's lowest or highest value (a blanked
+   background, failed fits stored at the top of the range) are shown to
+   the network as the speckle it learned lungs and air from
+   (:func:`myomap.model.window.fill_blank_regions`); the check of step 3
+   looks at the image as it is.
 2. **Segment.** A window at the model's pixel size is centred on the first
    candidate and segmented, with test-time augmentation if asked.  If the
    ring found in it lies more than ``RECENTRE_MM`` from the window centre
@@ -50,7 +55,7 @@ import numpy as np
 
 from myomap.model.data import check_image
 from myomap.model.evidence import looks_like_lv, ring_evidence
-from myomap.model.window import Window, points_to_native, whole_image_window
+from myomap.model.window import Window, fill_blank_regions, points_to_native, whole_image_window
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +177,7 @@ def predict_physical(
     """
     size, spacing = segmenter.meta.input_size, float(segmenter.meta.window_spacing_mm)
     reasons, searches = _plan(images, spacings_mm, size, spacing, segmenter.search_size)
+    shown = [fill_blank_regions(image) if k in searches else image for k, image in enumerate(images)]  # what the network sees
     for k, hint in enumerate(hints or []):
         if hint is not None and k in searches:
             searches[k].queue = [(float(hint[0]), float(hint[1]))]  # tried before the search's level 0 is segmented
@@ -179,9 +185,9 @@ def predict_physical(
     fallback: dict[int, object] = {}  # the first ring within the outer limits, for images where no ring is a sure LV
     pending = set(searches)
     for _ in range(MAX_SEGMENTED):
-        centres = _next_centres(segmenter, images, searches, pending, batch_size)
+        centres = _next_centres(segmenter, shown, searches, pending, batch_size)
         pending = set(centres)
-        segmented = _segment(segmenter, images, searches, centres, tta=tta, batch_size=batch_size, kinds=kinds)
+        segmented = _segment(segmenter, shown, images, searches, centres, tta=tta, batch_size=batch_size, kinds=kinds)
         for k, (prediction, evidence, where) in segmented.items():
             searches[k].tried.append(where)
             if looks_like_lv(evidence):
@@ -283,18 +289,21 @@ def _refill(segmenter, images, searches: dict[int, _Search], batch_size: int) ->
                 pending.discard(k)
 
 
-def _segment(segmenter, images, searches: dict[int, _Search], centres: dict, *, tta: bool, batch_size: int, kinds) -> dict:
-    """Segment a window on each centre (moved once onto the ring if it lies off-centre); ``(prediction, evidence, ring centre)`` per image."""
+def _segment(segmenter, shown, images, searches: dict[int, _Search], centres: dict, *, tta: bool, batch_size: int, kinds) -> dict:
+    """Segment a window on each centre (moved once onto the ring if it lies off-centre); ``(prediction, evidence, ring centre)`` per image.
+
+    The network segments ``shown`` (the images with blanked regions speckled); the rings are checked against ``images``.
+    """
     size, spacing = segmenter.meta.input_size, float(segmenter.meta.window_spacing_mm)
     windows = {k: _fine_window(searches[k].levels[0][0], centre, spacing, size) for k, centre in centres.items()}
-    predictions = _fine(segmenter, images, windows, tta=tta, batch_size=batch_size)
+    predictions = _fine(segmenter, shown, windows, tta=tta, batch_size=batch_size)
     rings = {k: _ring(predictions[k], windows[k]) for k in windows}
     moved = {}
     for k, window in windows.items():
         ring = rings[k]
         if ring is not None and offset_mm(window, ring.centre_xy) > RECENTRE_MM:
             moved[k] = _fine_window(window, ring.centre_xy, spacing, size)
-    predictions.update(_fine(segmenter, images, moved, tta=tta, batch_size=batch_size))
+    predictions.update(_fine(segmenter, shown, moved, tta=tta, batch_size=batch_size))
     rings.update({k: _ring(predictions[k], w) for k, w in moved.items()})
     results = {}
     for k, window in {**windows, **moved}.items():
