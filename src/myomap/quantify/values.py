@@ -54,7 +54,7 @@ anisotropic pixels the larger spacing is the pixel size.
 """
 
 MUSCLE_MARGIN_MM = 2.5
-"""Blood-pool pixels this close to a muscle-like pixel of the cavity's core are left out (:func:`blood_pool_roi`).
+"""Blood-pool pixels this close to muscle inside the cavity (a papillary muscle, a trabecula) are left out (:func:`blood_pool_roi`).
 
 A papillary muscle or a trabecula blurs into the blood around it (the
 point-spread function, partial volume, slight misregistration of the
