@@ -64,7 +64,7 @@ def measure_slice(folder: Path, map_type: str, clockwise: bool, noise_free: bool
     pixels = truth_map.astype(float) if noise_free else pixels
     rows = slice_values(
         pixels, contours.epi, contours.endo, contours.rv_insertion, folder.name.rsplit("_", 1)[1],
-        spacing_mm=meta.spacing_mm, clockwise=clockwise, valid_range_ms=VALID_RANGE_MS[map_type], return_pixels=True,
+        spacing_mm=meta.spacing_mm, clockwise=clockwise, valid_range_ms=VALID_RANGE_MS[map_type], return_pixels=True, blood_roi=roi,
     )  # fmt: skip
     return rows, truth_map[roi], np.asarray(pixels, float)[roi]
 

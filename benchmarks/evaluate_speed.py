@@ -37,7 +37,7 @@ def main() -> None:
     data = args.out / "data"
     if not (data / "manifest.csv").exists():
         simulate_cohort(data, SimulationConfig(subjects=args.subjects, seed=23, field="mixed", split=(0.0, 0.0, 1.0)))
-    config = EvaluateConfig(model=args.model)
+    config = EvaluateConfig(model=args.model, tta=False)  # as the predictions above: the model's single pass
     images, errors = load_study(data, "test", config.observers)
     assert not errors, errors[:3]
     start = time.perf_counter()

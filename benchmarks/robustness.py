@@ -190,10 +190,11 @@ def _forward(points: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.nda
     from scipy.ndimage import map_coordinates
 
     q = np.array(points, float)
-    for _ in range(60):  # the error shrinks by 1 - 1/1.3 per step along the stretch
+    for _ in range(60):  # each step leaves about 0.23 (1 - 1/1.3) of the error along the stretch, less across it
         back = np.column_stack([map_coordinates(m, [q[:, 1], q[:, 0]], order=1, mode="nearest") for m in (map_x, map_y)])
         q += points - back
-    assert np.abs(points - back).max() < 0.01, "the warp's inverse did not converge"
+    if np.abs(points - back).max() >= 0.01:
+        raise RuntimeError("the warp's inverse did not converge")
     return q
 
 

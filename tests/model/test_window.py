@@ -117,7 +117,10 @@ def test_blank_regions_are_speckled_and_fit_speckle_is_left_alone(cohort):
         for value in (0.0, 4095.0):
             blanked = np.where(outside, value, pixels)
             filled = fill_blank_regions(blanked)
-            other = ~outside & (blanked != value)  # pixels of the blank value elsewhere (failed fits) are speckled too
-            np.testing.assert_array_equal(filled[other], blanked[other])
-            assert (filled[outside] != value).mean() > 0.99 and filled[outside].std() > 0.25 * filled[outside].max()  # uniform speckle
+            changed = filled != blanked
+            assert (blanked[changed] == value).all()  # only pixels of the blank value change
+            assert (changed & ~outside).sum() < 0.01 * (~outside).sum()  # the tissue's own failed fits (next to air or lung) at most
+            assert (filled[outside] != value).mean() > 0.99 and filled[outside].std() > 0.25 * np.percentile(
+                filled[outside], 99
+            )  # uniform speckle
             np.testing.assert_array_equal(fill_blank_regions(blanked), filled)  # repeatable

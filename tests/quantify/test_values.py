@@ -273,3 +273,13 @@ def test_blood_pool_leaves_out_muscle_reaching_into_the_core_with_a_margin():
     assert (roi == (core & (distance > MUSCLE_MARGIN_MM))).all()  # nothing else is taken out
     blood = _row(slice_values(t2_ms, epi, endo, None, "mid", spacing_mm=SPACING, return_pixels=True), "blood", True)
     assert blood["n_pixels"] == roi.sum() and abs(blood["median_ms"] - 220.0) < 5.0
+
+
+def test_blood_pool_looks_for_no_muscle_where_noise_hides_it():
+    # A late post-contrast map: blood 400 ms, myocardium 480 ms, noise SD 60 ms; clumps of noise are no muscle.
+    epi, endo = _circle(19, 30.0, 30.0), _circle(15, 30.0, 30.0)
+    t1_ms = np.full((61, 61), 480.0)
+    t1_ms[contours_to_mask(epi, endo, (61, 61)) == 2] = 400.0
+    t1_ms += np.random.default_rng(5).normal(0.0, 60.0, t1_ms.shape)
+    roi = blood_pool_roi(t1_ms, epi, endo, spacing_mm=SPACING)
+    assert (roi == blood_pool_core(endo, (61, 61), spacing_mm=SPACING)).all()

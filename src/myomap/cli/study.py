@@ -30,6 +30,9 @@ def evaluate(
 ) -> None:
     """Reproduce the paper's evaluation: model against every observer and observers against each other.
 
+    The model segments as myomap analyze does (test-time augmentation);
+    --no-tta gives its single pass, as in the paper.
+
     Writes metrics.csv (tidy, per image, comparison and contour), values.csv
     (myocardial T1/T2 per image and rater), Tables 2-5 and 8 with Welch
     ANOVA / Games-Howell, Kruskal-Wallis / DSCF and ICC as tables.md and

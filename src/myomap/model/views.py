@@ -47,7 +47,7 @@ from myomap.conventions import Tissue
 from myomap.geometry.masks import contours_to_mask
 from myomap.geometry.polygon import polygon_mask
 from myomap.model.synth import SynthSettings, bias_field, noise, synthesise
-from myomap.model.window import Window, cut_window, normalise_inside, points_to_window
+from myomap.model.window import Window, cut_window, fill_blank_regions, normalise_inside, points_to_window
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def _appearance(source: Source, rng: np.random.Generator, view: ViewSettings, sy
         if view.wall_change_share > 0 and rng.random() < view.wall_change_share:  # no draw when off: older recipes keep their views
             labels, endo = change_wall(labels, source.epi, endo, source.spacing_mm, rng.uniform(*view.wall_change_mm))
         return synthesise(labels, rng, synth), endo
-    pixels = np.asarray(source.pixels, np.float32)
+    pixels = fill_blank_regions(source.pixels)  # as inference shows them (a user's scans may be blanked)
     if rng.random() < 0.3:  # mild extra bias and noise on the physics images too
         level = float(np.median(pixels))
         pixels = noise(bias_field(pixels, rng, (0.0, 0.2)), rng, rng.uniform(0.0, 0.05) * abs(level))

@@ -144,13 +144,13 @@ def normalise_inside(pixels: np.ndarray, inside: np.ndarray) -> np.ndarray:
 
 
 BLANK_MIN_SHARE = 0.02
-"""A value (the image's lowest or highest) held by at least this share of the pixels can be a blanked region."""
+"""A value (the image's lowest, highest or most common) held by at least this share of the pixels can be a blanked region."""
 BLANK_MIN_SOLID = 0.5
 """... when at least this share of those pixels has its four neighbours (or the image edge) at the same value: a solid region."""
 
 
 def fill_blank_regions(image: np.ndarray, seed: int = 0) -> np.ndarray:
-    """The image with solid regions of its lowest or highest value replaced by speckle, as the network saw lungs and air.
+    """The image with solid regions of its lowest, highest or most common value replaced by speckle, as the network saw lungs and air.
 
     Some vendors blank the background of a map (a signal threshold on the
     source images) or store failed fits at the top of the range as one
@@ -158,7 +158,8 @@ def fill_blank_regions(image: np.ndarray, seed: int = 0) -> np.ndarray:
     fit speckle there (single pixels at 0 or at the top mixed with random
     values: under 10 % of them have four neighbours of the same value,
     against about 90 % in a blanked region).  A blanked region's pixels
-    are replaced by uniform random values between 0 and twice the 99th
+    (those connected to its solid part; scattered pixels of the same value
+    elsewhere stay) are replaced by uniform random values between 0 and twice the 99th
     percentile of the other pixels, as the training's synthetic speckle
     (:func:`myomap.model.synth.speckle`); the seed makes it repeatable.
     On the robustness benchmark's maps with blanked or top-valued lungs and
@@ -182,11 +183,13 @@ def fill_blank_regions(image: np.ndarray, seed: int = 0) -> np.ndarray:
     if finite.sum() < 2:
         return values
     kept = values[finite]
+    levels, counts = np.unique(kept, return_counts=True)
     blank = np.zeros(values.shape, bool)
-    for value in {float(kept.min()), float(kept.max())}:
+    for value in {float(levels[0]), float(levels[-1]), float(levels[np.argmax(counts)])}:  # a stray value may undercut a 0 background
         same = finite & (values == value)
-        if same.sum() >= BLANK_MIN_SHARE * kept.size and ndimage.binary_erosion(same, border_value=1).sum() >= BLANK_MIN_SOLID * same.sum():
-            blank |= same
+        solid = ndimage.binary_erosion(same, border_value=1)
+        if same.sum() >= BLANK_MIN_SHARE * kept.size and solid.sum() >= BLANK_MIN_SOLID * same.sum():
+            blank |= ndimage.binary_propagation(solid, mask=same)  # the solid region and its rim, not scattered pixels
     if not blank.any() or blank.sum() == finite.sum():
         return values
     top = 2.0 * float(np.percentile(values[finite & ~blank], 99))
