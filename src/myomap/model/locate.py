@@ -18,7 +18,7 @@ metadata) segments in two stages:
    per pixel: on unseen phantom maps it placed the LV within 15 mm on 48 of
    72, the 256-pixel view on 72 of 72, and most maps then needed nine more
    tiles.)
-   Solid regions of the image's lowest or highest value (a blanked
+   Solid regions of the image's lowest, highest or most common value (a blanked
    background, failed fits stored at the top of the range) are shown to
    the network as the speckle it learned lungs and air from
    (:func:`myomap.model.window.fill_blank_regions`); the check of step 3
