@@ -52,13 +52,22 @@ structures in the liver) had ``surround_like`` up to 0.68 and solid discs
 not a sure LV, and answers "no left ventricle found" when none is within
 the outer limits.
 
-Three further witnesses each doubt a ring (:meth:`RingEvidence.doubts`):
+Four further witnesses each doubt a ring (:meth:`RingEvidence.doubts`):
 its surroundings (``surround_like`` above 0.3), its blood pool
-(``blood_like`` above 0.15) and the network (the median of its myocardium
+(``blood_like`` above 0.15), the network (the median of its myocardium
 probability over the ring's myocardium, ``myocardium_probability``, below
-0.93).  Each alone fails some true LVs (a noisy map, a thin apical wall, an
-open basal ring), and on post-contrast maps the blood pool can come close
-to the myocardium, so doubts never reject a ring.  On a native T1 or a T2
+0.93) and its thickness (``wall_mm``, the mean wall of an annulus with the
+ring's myocardial and blood-pool areas, below :data:`DOUBT_WALL_MM`,
+3.5 mm).  An adult LV wall is 5-10 mm thick at end-diastole, and even a
+thinned dilated ventricle keeps a mean wall of about 5 mm; a thin rim
+drawn around a round fluid-filled organ (a stomach, a bottle) is the
+network making a wall of the organ's edge.  On the robustness benchmark
+the LV rings had a mean wall of 3.8 mm at the least (a basal T2 ring of
+a foreign-anatomy map; 4.4 mm on native T1 maps), the five rings drawn on
+heart-free maps 2.3-4.2 mm.  Each witness alone fails some true LVs (a
+noisy map, a thin apical wall, an open basal ring), and on post-contrast
+maps the blood pool can come close to the myocardium, so doubts never
+reject a ring.  On a native T1 or a T2
 map (bright-blood T2 is the common kind; on a black-blood one a noisy
 blood pool only adds a doubt, never a rejection) a kept ring with two or
 more doubts is handed on with them
@@ -68,7 +77,11 @@ subjects (the earlier shifted test-time augmentation) and on 84 (the
 turned and mirrored one ``analyze`` now uses) no LV ring had two doubts;
 on the robustness benchmark none of 720 maps with a heart had without
 test-time augmentation and 3 with it, and 3 of the 8 rings drawn on
-heart-free maps had (with it; 10 of 17 without).
+heart-free maps had (with it; 10 of 17 without; stage-5 model, three
+witnesses).  With the stage-6 model and the thickness witness: 1 of 828
+maps with a heart and 4 of the 5 rings on heart-free maps with test-time
+augmentation (2 of 5 without the thickness witness), none of 828 and 14
+of 16 without it.
 
 **An unstable ring is no LV.**  With test-time augmentation (the four
 turned and mirrored copies of :mod:`myomap.model.inference`), a ring on a
@@ -118,6 +131,7 @@ MAX_SURROUND_LIKE = 0.5
 MIN_NATIVE_T1_BLOOD_RATIO = 1.1
 # Doubts (see the module docstring), and the map kinds (stack names) whose rings are doubted: blood and myocardium far apart.
 DOUBT_SURROUND_LIKE, DOUBT_BLOOD_LIKE, DOUBT_MYOCARDIUM_PROBABILITY = 0.3, 0.15, 0.93
+DOUBT_WALL_MM = 3.5  # mean wall thickness (mm) below which a ring is doubted (module docstring)
 DOUBTED_KINDS = frozenset({"T1", "T2"})
 MIN_DOUBTS = 2
 # An unstable ring (see the module docstring): on a native T1 or T2 map, test-time augmentations that agree
@@ -138,6 +152,11 @@ class RingEvidence:
     kind: str | None = None
     agreement: float = float("nan")
 
+    @property
+    def wall_mm(self) -> float:
+        """Mean wall thickness (mm) of an annulus with the ring's myocardial and blood-pool areas."""
+        return float(np.sqrt((self.blood_mm2 + self.myocardium_mm2) / np.pi) - np.sqrt(max(self.blood_mm2, 0.0) / np.pi))
+
     def doubts(self) -> tuple[str, ...]:
         """What speaks against the ring on a native T1 or T2 map when at least ``MIN_DOUBTS`` witnesses do, else nothing."""
         if self.kind not in DOUBTED_KINDS:
@@ -149,6 +168,8 @@ class RingEvidence:
             found.append(f"blood pool like the ring ({self.blood_like:.0%})")
         if self.myocardium_probability < DOUBT_MYOCARDIUM_PROBABILITY:  # NaN (no probabilities) is no doubt
             found.append(f"network unsure ({self.myocardium_probability:.2f})")
+        if self.wall_mm < DOUBT_WALL_MM:
+            found.append(f"thin ring (mean wall {self.wall_mm:.1f} mm)")
         return tuple(found) if len(found) >= MIN_DOUBTS else ()
 
     def problem(self, *, strict: bool = True) -> str | None:
