@@ -1,4 +1,4 @@
-"""Post-contrast maps are searched first where the LV lies on the native map of their slice."""
+"""T2 and post-contrast maps are searched first where the LV lies on a native map of their slice segmented before them."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from myomap.analyze.discover import MapSlice
-from myomap.analyze.patient import post_contrast_hints, predict_native_first
+from myomap.analyze.patient import predict_native_first, same_slice_hints
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.model.inference import Prediction
 
@@ -40,23 +40,28 @@ class Recorder:
         return [self.rings.get(k) for k in kinds], [None] * len(images)
 
 
-def test_a_post_contrast_map_is_hinted_where_the_native_map_of_its_slice_shows_the_lv():
+def test_t2_and_post_contrast_maps_are_hinted_where_a_native_map_of_their_slice_shows_the_lv():
     slices = [
         _slice("post_mid", "post", (10.0, 20.0, 0.5), spacing=(0.75, 0.75), shape=(192, 192)),  # finer pixels, same slice
-        _slice("native_mid", "native", (10.0, 20.0, 0.0)),
-        _slice("post_apex", "post", (10.0, 20.0, 20.0)),  # no native map at this position
         _slice("t2_mid", "native", (10.0, 20.0, 0.0), map_type="T2"),
+        _slice("post_apex", "post", (10.0, 20.0, 20.0)),  # no native T1 map at this position
+        _slice("native_mid", "native", (10.0, 20.0, 0.0)),
+        _slice("t2_apex", "native", (10.0, 20.0, 20.0), map_type="T2"),  # no native T1 map at this position
     ]
-    recorder = Recorder({"T1": _ring_at(40.0, 50.0), "T2": _ring_at(40.0, 50.0)})
+    recorder = Recorder({"T1": _ring_at(40.0, 50.0), "T2": _ring_at(30.0, 60.0)})
     predictions, reasons = predict_native_first(recorder, slices, AnalyzeConfig())
-    (native_kinds, native_hints), (post_kinds, post_hints) = recorder.calls
-    assert native_kinds == ["T1", "T2"] and native_hints == [None, None]
-    assert post_kinds == ["T1-post", "T1-post"] and post_hints[0] == pytest.approx((80.0, 100.0), abs=0.5) and post_hints[1] is None
-    assert predictions[1] is not None and predictions[0] is None and reasons == [None] * 4  # in the caller's order
+    (t1_kinds, t1_hints), (t2_kinds, t2_hints), (post_kinds, post_hints) = recorder.calls
+    assert t1_kinds == ["T1"] and t1_hints == [None]
+    assert t2_kinds == ["T2", "T2"] and t2_hints[0] == pytest.approx((40.0, 50.0), abs=0.5) and t2_hints[1] is None
+    assert post_kinds == ["T1-post", "T1-post"]
+    assert post_hints[0] == pytest.approx((80.0, 100.0), abs=0.5)  # T1 and T2 maps 0.5 mm away: the T1 map's LV
+    assert post_hints[1] == pytest.approx((30.0, 60.0), abs=0.5)  # the T2 map of the apex, segmented on the second pass
+    assert predictions[3] is not None and predictions[0] is None and reasons == [None] * 5  # in the caller's order
 
 
 def test_no_hint_without_a_native_lv_or_a_geometry():
     slices = [_slice("post", "post", (0.0, 0.0, 0.0)), _slice("native", "native", (0.0, 0.0, 0.0))]
-    assert post_contrast_hints(slices, [None, None]) == {0: None}  # the native map got no ring
+    assert same_slice_hints(slices, [None, None], [0]) == {0: None}  # the native map got no ring
     unplaced = [_slice("post", "post", None), slices[1]]
-    assert post_contrast_hints(unplaced, [None, _ring_at(40.0, 50.0)]) == {}
+    assert same_slice_hints(unplaced, [None, _ring_at(40.0, 50.0)], [0]) == {}
+    assert same_slice_hints(slices, [None, _ring_at(40.0, 50.0)], [1]) == {1: None}  # a map is no hint for itself

@@ -77,18 +77,24 @@ def slice_facts(item: MapSlice, *, use_json: bool) -> SliceFacts:
 
 
 def predict_native_first(segmenter, slices: list[MapSlice], config: AnalyzeConfig) -> tuple[list, list]:
-    """Segment the native maps, then the post-contrast ones, each searched first where the LV lies on a native map of its slice.
+    """Segment the native T1 maps, then the other native maps (T2), then the post-contrast ones.
 
-    Post-contrast maps are the hardest to search (blood and myocardium
-    close, a vertebral body alike); the native map planned at the same slice
-    shows the LV plainly (:func:`post_contrast_hints`).
+    Each later map is searched first where the LV lies on a map of its
+    slice segmented before it (:func:`same_slice_hints`).  A native T1 map
+    shows the LV most plainly: blood bright, myocardium darker, and nothing
+    else in the chest as bright and as round.  On a T2 map every fluid is
+    bright (stomach, gallbladder, cerebrospinal fluid, an effusion), and on a
+    post-contrast map blood and myocardium come close and a vertebral body
+    looks alike.  A hint is only the first candidate: its ring must pass the
+    image check on the map itself, and the search goes on where it fails.
     """
     predictions: list = [None] * len(slices)
     reasons: list = [None] * len(slices)
 
-    def predict(batch: list[int], hints: dict[int, tuple[float, float] | None]) -> None:
+    def predict(batch: list[int]) -> None:
         if not batch:
             return
+        hints = same_slice_hints(slices, predictions, batch)
         found, why = segmenter.predict_each(
             [slices[k].pixels for k in batch], [slices[k].spacing_mm for k in batch], tta=config.tta, batch_size=config.batch_size,
             kinds=[slices[k].stack for k in batch], hints=[hints.get(k) for k in batch],
@@ -96,17 +102,20 @@ def predict_native_first(segmenter, slices: list[MapSlice], config: AnalyzeConfi
         for k, prediction, reason in zip(batch, found, why):
             predictions[k], reasons[k] = prediction, reason
 
-    predict([k for k, s in enumerate(slices) if s.contrast != "post"], {})
-    predict([k for k, s in enumerate(slices) if s.contrast == "post"], post_contrast_hints(slices, predictions))
+    native = [k for k, s in enumerate(slices) if s.contrast != "post"]
+    predict([k for k in native if slices[k].map_type == "T1"])
+    predict([k for k in native if slices[k].map_type != "T1"])
+    predict([k for k, s in enumerate(slices) if s.contrast == "post"])
     return predictions, reasons
 
 
-def post_contrast_hints(slices: list[MapSlice], predictions: list) -> dict[int, tuple[float, float] | None]:
-    """For each post-contrast map, the centre of the LV (myocardium and blood pool) segmented on a native map of its slice.
+def same_slice_hints(slices: list[MapSlice], predictions: list, targets: list[int]) -> dict[int, tuple[float, float] | None]:
+    """For each map in ``targets``, the centre of the LV (myocardium and blood pool) segmented on a native map of its slice.
 
-    The native map is one with a prediction whose plane is the post-contrast
-    map's within :data:`myomap.geometry.plane.SAME_SLICE_MM` (the nearest);
-    maps without orientation and position give no hint.
+    The native map is one with a prediction whose plane is the target
+    map's within :data:`myomap.geometry.plane.SAME_SLICE_MM` (the nearest,
+    a native T1 map before another as near); maps without orientation and
+    position give and get no hint.
     """
     found_lv = []  # (native map, LV centre on it), each worked out once
     for other, prediction in zip(slices, predictions):
@@ -115,14 +124,18 @@ def post_contrast_hints(slices: list[MapSlice], predictions: list) -> dict[int, 
         rows, cols = np.nonzero(prediction.labels > 0)
         if rows.size:
             found_lv.append((other, (cols.mean(), rows.mean())))
+    found_lv.sort(key=lambda found: found[0].map_type != "T1")  # stable: T1 maps first, each kind in the caller's order
     hints: dict[int, tuple[float, float] | None] = {}
-    for k, item in enumerate(slices):
-        if item.contrast != "post" or item.orientation is None or item.position_mm is None:
+    for k in targets:
+        item = slices[k]
+        if item.orientation is None or item.position_mm is None:
             continue
         target = (item.orientation, item.position_mm, item.spacing_mm)
         shape = item.pixels.shape if item.pixels is not None else (0, 0)
         best = None
         for other, centre in found_lv:
+            if other is item:
+                continue
             point = point_on_plane(centre, (other.orientation, other.position_mm, other.spacing_mm), target, shape)
             if point is None:
                 continue
