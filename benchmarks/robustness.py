@@ -29,10 +29,11 @@ present) and the share of maps with both contours.  Conditions:
   15-40; the model is told no map kind.  A stand-in for real short-axis
   cine images, the issue's other real test;
 - cine-band: the cine-like frames, each with one dark off-resonance band
-  (bSSFP signal loss of 60-90 %, Gaussian profile of 1.5-3 mm SD) on a
-  straight line at any angle within 15 mm of the LV centre: across the
-  blood pool or along a wall, as at 3 T when the frequency was not
-  adjusted.
+  (bSSFP signal loss of 60-90 % before the noise, Gaussian profile of
+  1.5-3 mm SD) on a straight line at any angle within 15 mm of the LV
+  centre: across the blood pool or along a wall, as at 3 T when the
+  frequency was not adjusted.  Not among the issue's conditions: the
+  summary line judges the issue's targets without it.
 
 A last row, **no heart**, paints the heart out of every standard map (its
 tissues and a 3 mm margin inpainted from the surroundings, with their
@@ -83,6 +84,10 @@ _DR1_SHARE = {
     Tissue.RV_WALL: 0.45, Tissue.LIVER: 0.3, Tissue.MUSCLE: 0.2, Tissue.BONE_MARROW: 0.2, Tissue.SUBCUTANEOUS_FAT: 0.1,
     Tissue.EPICARDIAL_FAT: 0.1, Tissue.LUNG: 0.3, Tissue.AIR: 0.0,
 }  # fmt: skip
+
+
+# Conditions beyond the issue's list (known limits of the model card), left out of the summary against the issue's targets.
+EXTRA_CONDITIONS = ("cine-band",)
 
 
 class Case:
@@ -210,19 +215,21 @@ def masked_background(c: Case, rng) -> Case:
     return c.shown(pixels, c.spacing, c.epi, c.endo)
 
 
-def banded(c: Case, rng) -> Case:
-    """A dark off-resonance band (bSSFP signal loss) on a straight line at any angle, within 15 mm of the LV centre."""
+def band_loss(c: Case, rng) -> np.ndarray:
+    """Share of the signal an off-resonance band takes away: a straight line at any angle within 15 mm of the LV centre."""
     rows, cols = c.pixels.shape
     y, x = np.mgrid[:rows, :cols]
     cx, cy = np.mean(c.epi, axis=0)
     angle = rng.uniform(0, np.pi)
     distance_mm = ((x - cx) * c.spacing[1] * np.cos(angle) + (y - cy) * c.spacing[0] * np.sin(angle)) - rng.uniform(-15.0, 15.0)
-    loss = rng.uniform(0.6, 0.9) * np.exp(-0.5 * (distance_mm / rng.uniform(1.5, 3.0)) ** 2)
-    return c.shown(c.pixels * (1.0 - loss).astype(np.float32), c.spacing, c.epi, c.endo)
+    return rng.uniform(0.6, 0.9) * np.exp(-0.5 * (distance_mm / rng.uniform(1.5, 3.0)) ** 2)
 
 
-def cine_like(c: Case, rng) -> Case:
-    """A bSSFP cine frame of the map's slice from its tissues' T1, T2 and proton density (see the module docstring)."""
+def cine_like(c: Case, rng, loss: np.ndarray | None = None) -> Case:
+    """A bSSFP cine frame of the map's slice from its tissues' T1, T2 and proton density (see the module docstring).
+
+    ``loss`` (the image's shape), when given, takes that share of the signal away before the noise is added (a band).
+    """
     pd = np.zeros(256)
     for tissue, properties in TISSUES[c.field].items():
         pd[int(tissue)] = properties.pd
@@ -232,6 +239,8 @@ def cine_like(c: Case, rng) -> Case:
     signal = cv2.GaussianBlur(signal.astype(np.float32), (0, 0), 0.6)
     blood = float(np.median(signal[c.labels == Tissue.LV_BLOOD])) if (c.labels == Tissue.LV_BLOOD).any() else float(signal.max())
     sd = blood / rng.uniform(15.0, 40.0)
+    if loss is not None:  # after the blood level: the band changes the signal, not the frame's scale or noise
+        signal = signal * (1.0 - loss).astype(np.float32)
     magnitude = np.abs(signal + rng.normal(0, sd, signal.shape) + 1j * rng.normal(0, sd, signal.shape))
     return Case(magnitude * (300.0 / blood), c.spacing, c.epi, c.endo, None, c.field, "cine")
 
@@ -264,8 +273,8 @@ def conditions(root: Path, subjects: int) -> dict[str, list[Case]]:
     out["post-contrast"] = [post_contrast(c, rng) for c in bench if c.map_type == "T1"]
     cine_rng = np.random.default_rng(1)  # its own draws: the other conditions stay as they were before it
     out["cine-like"] = [cine_like(c, cine_rng) for c in bench if c.map_type == "T1"]
-    band_rng = np.random.default_rng(3)  # its own draws, as for cine-like
-    out["cine-band"] = [banded(c, band_rng) for c in out["cine-like"]]
+    cine_rng, band_rng = np.random.default_rng(1), np.random.default_rng(3)  # the cine-like frames' draws again, and the bands'
+    out["cine-band"] = [cine_like(c, cine_rng, band_loss(c, band_rng)) for c in bench if c.map_type == "T1"]
     masked_rng = np.random.default_rng(2)  # its own draws, as for cine-like
     out["masked-bg"] = [masked_background(c, masked_rng) for c in bench]
     out["low-SNR"] = load_cases(root, "lowsnr", max(2, subjects // 2))
@@ -341,16 +350,19 @@ def main() -> None:
         results[condition] = {name: score(model, items, tta) for name, (model, tta) in models.items()}
         cells = "".join(f"{d:>{w}.3f}{h:>7.2f}{f:>7.0%}" for d, h, f, _ in results[condition].values())
         print(f"{condition:<16}{len(items):>5}{cells}", flush=True)
+    named = {c: r for c, r in results.items() if c not in EXTRA_CONDITIONS}  # the issue's targets are judged on these
     for name in models:
-        dice = {c: r[name][0] for c, r in results.items()}
+        dice = {c: r[name][0] for c, r in named.items()}
         worst = min(dice, key=dice.get)
-        hd_max = max(r[name][1] for r in results.values())
-        found_min = min(r[name][2] for r in results.values())
-        doubted = sum(r[name][3] for r in results.values())
+        hd_max = max(r[name][1] for r in named.values())
+        found_min = min(r[name][2] for r in named.values())
+        doubted = sum(r[name][3] for r in named.values())
+        extra = "; ".join(f"{c} {results[c][name][0]:.3f}" for c in EXTRA_CONDITIONS if c in results)
         print(
             f"{name}: worst condition {worst} (Dice {dice[worst]:.3f}, {dice['standard'] - dice[worst]:+.3f} below standard); "
             f"largest mean HD {hd_max:.2f} mm; contours on at least {found_min:.0%} of maps per condition; "
-            f"{doubted} of {sum(len(cases[c]) for c in results)} maps with a heart flagged for review by the image check's doubts"
+            f"{doubted} of {sum(len(cases[c]) for c in named)} maps with a heart flagged for review by the image check's doubts "
+            f"(the issue's conditions; beyond them: {extra})"
         )
     print(f"({time.perf_counter() - start:.0f} s of inference and scoring)")
 

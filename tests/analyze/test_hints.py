@@ -1,5 +1,6 @@
 """T2 and post-contrast maps are searched first where the LV lies on a native map of their slice segmented before them."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -63,5 +64,17 @@ def test_no_hint_without_a_native_lv_or_a_geometry():
     slices = [_slice("post", "post", (0.0, 0.0, 0.0)), _slice("native", "native", (0.0, 0.0, 0.0))]
     assert same_slice_hints(slices, [None, None], [0]) == {0: None}  # the native map got no ring
     unplaced = [_slice("post", "post", None), slices[1]]
-    assert same_slice_hints(unplaced, [None, _ring_at(40.0, 50.0)], [0]) == {}
+    assert same_slice_hints(unplaced, [None, _ring_at(40.0, 50.0)], [0]) == {0: None}
     assert same_slice_hints(slices, [None, _ring_at(40.0, 50.0)], [1]) == {1: None}  # a map is no hint for itself
+
+
+def test_a_native_t1_map_hints_before_a_nearer_t2_map_and_a_doubted_ring_hints_not():
+    slices = [
+        _slice("post", "post", (0.0, 0.0, 0.0)),
+        _slice("t2", "native", (0.0, 0.0, 1e-5), map_type="T2"),  # nearer by header rounding only
+        _slice("t1", "native", (0.0, 0.0, 2e-5)),
+    ]
+    t2_ring, t1_ring = _ring_at(30.0, 60.0), _ring_at(40.0, 50.0)
+    assert same_slice_hints(slices, [None, t2_ring, t1_ring], [0])[0] == pytest.approx((40.0, 50.0), abs=0.5)
+    doubted = replace(t1_ring, doubts=("thin ring (mean wall 2.5 mm)", "network unsure (0.80)"))
+    assert same_slice_hints(slices, [None, t2_ring, doubted], [0])[0] == pytest.approx((30.0, 60.0), abs=0.5)

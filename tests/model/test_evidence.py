@@ -92,17 +92,26 @@ def test_two_doubts_are_handed_on_for_native_t1_and_t2_maps_only():
 
 
 def test_a_thin_rim_drawn_with_little_conviction_is_doubted():
-    # A bright round organ (a stomach, a bottle) drawn as an LV with a rim of its edge for a wall: a 2.5 mm annulus.
+    # A bright disc drawn twice: with a 2.5 mm rim of its edge for a wall (a stomach taken for an LV), and with a 6 mm wall.
     image, labels = _scene(ring_value=1000.0, blood_value=1600.0, surround_value=300.0)
     r_mm = np.hypot(*(np.mgrid[:96, :96] - 48.0))
     rim = np.where(r_mm < 12, 2, np.where(r_mm < 14.5, 1, 0)).astype(np.uint8)
-    for drawn, thin in ((rim, True), (labels, False)):  # the scene's ring has a 6 mm wall
+    for drawn, thin in ((rim, True), (labels, False)):
         unsure = np.stack([drawn == 0, 0.8 * (drawn == 1), drawn == 2]).astype(np.float32)
         evidence = ring_evidence(image, drawn > 0, drawn, SPACING, kind="T2", probabilities=unsure)
-        assert evidence.wall_mm == pytest.approx(2.5 if thin else 6.0, abs=0.5)
+        assert evidence.annulus_wall_mm == pytest.approx(2.5 if thin else 6.0, abs=0.5)
         # With the network's doubt, thinness is the second witness; a doubt flags the ring, never rejects it.
         assert [d.split(" (")[0] for d in evidence.doubts()] == (["network unsure", "thin ring"] if thin else [])
-        assert looks_like_lv(evidence, strict=False)
+        assert looks_like_lv(evidence)
+
+
+@pytest.mark.parametrize(("wall_mm", "doubted"), [(3.4, True), (3.6, False), (np.nan, False)])
+def test_the_thin_ring_limit_is_3_5_mm(wall_mm, doubted):
+    blood = np.pi * 15.0**2
+    myocardium = np.pi * (15.0 + wall_mm) ** 2 - blood  # NaN for an unmeasured ring: no doubt
+    evidence = RingEvidence(myocardium, blood, surround_like=0.0, blood_like=0.0, myocardium_probability=0.5, kind="T1")
+    assert evidence.annulus_wall_mm == pytest.approx(wall_mm, nan_ok=True)
+    assert bool(evidence.doubts()) == doubted  # the network's doubt plus thinness
 
 
 def test_an_unstable_ring_on_a_native_t1_or_t2_map_is_no_lv():

@@ -80,11 +80,12 @@ def predict_native_first(segmenter, slices: list[MapSlice], config: AnalyzeConfi
     """Segment the native T1 maps, then the other native maps (T2), then the post-contrast ones.
 
     Each later map is searched first where the LV lies on a map of its
-    slice segmented before it (:func:`same_slice_hints`).  A native T1 map
-    shows the LV most plainly: blood bright, myocardium darker, and nothing
-    else in the chest as bright and as round.  On a T2 map every fluid is
-    bright (stomach, gallbladder, cerebrospinal fluid, an effusion), and on a
-    post-contrast map blood and myocardium come close and a vertebral body
+    slice segmented before it (:func:`same_slice_hints`).  A ring on a
+    native T1 map is the best vetted: only there must its blood pool be
+    brighter than its myocardium (:mod:`myomap.model.evidence`), which rules
+    out the dark-centred round structures that pass for an LV elsewhere.  On
+    a T2 map every fluid is bright (stomach, gallbladder, an effusion), and on
+    a post-contrast map blood and myocardium come close and a vertebral body
     looks alike.  A hint is only the first candidate: its ring must pass the
     image check on the map itself, and the search goes on where it fails.
     """
@@ -97,7 +98,7 @@ def predict_native_first(segmenter, slices: list[MapSlice], config: AnalyzeConfi
         hints = same_slice_hints(slices, predictions, batch)
         found, why = segmenter.predict_each(
             [slices[k].pixels for k in batch], [slices[k].spacing_mm for k in batch], tta=config.tta, batch_size=config.batch_size,
-            kinds=[slices[k].stack for k in batch], hints=[hints.get(k) for k in batch],
+            kinds=[slices[k].stack for k in batch], hints=[hints[k] for k in batch],
         )  # fmt: skip
         for k, prediction, reason in zip(batch, found, why):
             predictions[k], reasons[k] = prediction, reason
@@ -110,38 +111,37 @@ def predict_native_first(segmenter, slices: list[MapSlice], config: AnalyzeConfi
 
 
 def same_slice_hints(slices: list[MapSlice], predictions: list, targets: list[int]) -> dict[int, tuple[float, float] | None]:
-    """For each map in ``targets``, the centre of the LV (myocardium and blood pool) segmented on a native map of its slice.
+    """For each map in ``targets``, the centre of the LV (myocardium and blood pool) segmented on a native map of its slice, or None.
 
-    The native map is one with a prediction whose plane is the target
-    map's within :data:`myomap.geometry.plane.SAME_SLICE_MM` (the nearest,
-    a native T1 map before another as near); maps without orientation and
-    position give and get no hint.
+    The native map is one whose plane is the target map's within
+    :data:`myomap.geometry.plane.SAME_SLICE_MM`: a native T1 map before any
+    other, then the nearest.  Only rings without the image check's doubts
+    give hints (a doubted ring may lie on a round organ, not the LV), and
+    maps without orientation and position give and get none.
     """
     found_lv = []  # (native map, LV centre on it), each worked out once
     for other, prediction in zip(slices, predictions):
-        if other.contrast == "post" or prediction is None or other.orientation is None or other.position_mm is None:
+        if other.contrast == "post" or prediction is None or getattr(prediction, "doubts", ()):
+            continue
+        if other.orientation is None or other.position_mm is None:
             continue
         rows, cols = np.nonzero(prediction.labels > 0)
         if rows.size:
             found_lv.append((other, (cols.mean(), rows.mean())))
-    found_lv.sort(key=lambda found: found[0].map_type != "T1")  # stable: T1 maps first, each kind in the caller's order
     hints: dict[int, tuple[float, float] | None] = {}
     for k in targets:
-        item = slices[k]
-        if item.orientation is None or item.position_mm is None:
-            continue
-        target = (item.orientation, item.position_mm, item.spacing_mm)
-        shape = item.pixels.shape if item.pixels is not None else (0, 0)
-        best = None
-        for other, centre in found_lv:
-            if other is item:
-                continue
-            point = point_on_plane(centre, (other.orientation, other.position_mm, other.spacing_mm), target, shape)
-            if point is None:
-                continue
-            distance = abs(float(np.subtract(item.position_mm, other.position_mm) @ slice_normal(item.orientation)))
-            if best is None or distance < best[0]:
-                best = (distance, (float(point[0]), float(point[1])))
+        item, best = slices[k], None
+        if item.orientation is not None and item.position_mm is not None:
+            target = (item.orientation, item.position_mm, item.spacing_mm)
+            shape = item.pixels.shape if item.pixels is not None else (0, 0)
+            for other, centre in found_lv:
+                point = point_on_plane(centre, (other.orientation, other.position_mm, other.spacing_mm), target, shape)
+                if point is None or other is item:  # not the same slice (or the map itself: an API guard)
+                    continue
+                distance = abs(float(np.subtract(item.position_mm, other.position_mm) @ slice_normal(item.orientation)))
+                rank = (other.map_type != "T1", distance)  # T1 first: float noise in two headers must not decide
+                if best is None or rank < best[0]:
+                    best = (rank, (float(point[0]), float(point[1])))
         hints[k] = None if best is None else best[1]
     return hints
 
