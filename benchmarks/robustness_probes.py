@@ -1,0 +1,111 @@
+"""Probes of the model card's known limits, on the robustness benchmark's unseen phantom subjects.
+
+Each probe shows the standard maps (or their cine-like frames) one more
+way and prints the mean myocardium Dice, mean Hausdorff distance and share
+of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
+``myomap analyze`` segments them (test-time augmentation on):
+
+- smoothed maps: a Gaussian of 0.5, 0.8 and 1.2 pixels over the whole map,
+  and of 0.8 pixels over the tissue only or over the lung and air speckle
+  only (a vendor's filter, a reconstruction coarser than its pixels);
+- systolic and thin walls: cine-like frames with the compact wall 3 or
+  5 mm thicker, or 1.5 or 2.5 mm thinner (``views.change_wall``), told a
+  native T1 map so that the image check's doubts apply (the last column
+  counts the rings with two doubts: an LV flagged for review);
+- coil shading: cine-like frames darkened from top to bottom by 3x and 6x
+  (a surface coil without intensity normalisation);
+- banded cine: the benchmark's cine-band frames, and how many of those
+  under 0.8 Dice the quality flag raises (``myomap.analyze.qc``).
+
+Usage::
+
+    python benchmarks/robustness_probes.py --data runs/robustness [--model src/myomap/data/default_model.onnx]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+from robustness import Case, band_loss, cine_like, compare_masks, load, load_cases, predict, score
+
+from myomap.analyze.qc import assess
+from myomap.geometry.contours import mask_to_contours
+from myomap.model.embedded import EMBEDDED_ONNX
+from myomap.model.views import change_wall
+from myomap.phantom.tissues import Tissue
+
+
+def smoothed(c: Case, sigma: float, where: str = "all") -> Case:
+    """The map blurred by ``sigma`` pixels everywhere, or only on the tissue, or only on the lung and air speckle."""
+    blurred = cv2.GaussianBlur(c.pixels, (0, 0), sigma)
+    speckle = np.isin(c.labels, [Tissue.AIR, Tissue.LUNG])
+    pixels = {"all": blurred, "tissue": np.where(speckle, c.pixels, blurred), "speckle": np.where(speckle, blurred, c.pixels)}[where]
+    return c.shown(pixels, c.spacing, c.epi, c.endo)
+
+
+def wall_changed(c: Case, change_mm: float, rng) -> Case:
+    """A cine-like frame of the map's slice with the compact wall ``change_mm`` thicker (thinner when negative), told a native T1 map."""
+    labels, endo = change_wall(c.labels, c.epi, c.endo, c.spacing, change_mm)
+    t1, t2 = (np.array(v, float) for v in c.relaxation)
+    changed = labels != c.labels
+    donor = c.labels == (Tissue.LV_MYOCARDIUM if change_mm > 0 else Tissue.LV_BLOOD)  # what the changed pixels became
+    t1[changed], t2[changed] = np.median(t1[donor]), np.median(t2[donor])
+    frame = cine_like(Case(c.pixels, c.spacing, c.epi, endo, labels, c.field, "T1", relaxation=(t1, t2)), rng)
+    return Case(frame.pixels, frame.spacing, frame.epi, frame.endo, None, frame.field, "T1")  # bright blood, as on a native T1 map
+
+
+def shaded(c: Case, ratio: float) -> Case:
+    """The frame darkened from its top row to its bottom row by ``ratio`` (an anterior surface coil)."""
+    gain = np.exp(-np.log(ratio) * np.linspace(0.0, 1.0, c.pixels.shape[0]))[:, None].astype(np.float32)
+    return c.shown(c.pixels * gain, c.spacing, c.epi, c.endo)
+
+
+def report(name: str, segmenter, cases: list[Case]) -> None:
+    """Print Dice / HD / found and how many rings carry two of the image check's doubts (native T1 and T2 maps only)."""
+    dice, hd, found, doubted = score(segmenter, cases, True)
+    print(f"{name:<34}{len(cases):>5}{dice:>8.3f}{hd:>7.2f}{found:>7.0%}{doubted:>8}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="the robustness benchmark's folder (simulated when missing)")
+    parser.add_argument("--model", default=str(EMBEDDED_ONNX), help="a model file (.onnx or .pt); default: the embedded model")
+    parser.add_argument("--subjects", type=int, default=12)
+    args = parser.parse_args()
+    segmenter = load(args.model)
+    bench = load_cases(args.data, "bench", args.subjects)
+    t1_maps = [c for c in bench if c.map_type == "T1"]
+    print(f"{'probe (test-time augmentation on)':<34}{'maps':>5}{'Dice':>8}{'HD':>7}{'found':>7}{'doubted':>8}")
+    for sigma, where in ((0.5, "all"), (0.8, "all"), (1.2, "all"), (0.8, "tissue"), (0.8, "speckle")):
+        report(f"smoothed {sigma} px ({where})", segmenter, [smoothed(c, sigma, where) for c in bench])
+    for change in (0.0, 3.0, 5.0, -1.5, -2.5):
+        rng = np.random.default_rng(1)
+        report(f"cine, wall {change:+.1f} mm, told T1", segmenter, [wall_changed(c, change, rng) for c in t1_maps])
+    cine_rng = np.random.default_rng(1)
+    cine = [cine_like(c, cine_rng) for c in t1_maps]
+    for ratio in (3.0, 6.0):
+        report(f"cine, coil shading {ratio:g}x", segmenter, [shaded(c, ratio) for c in cine])
+    cine_rng, band_rng = np.random.default_rng(1), np.random.default_rng(3)  # the robustness benchmark's cine-band frames
+    banded = [cine_like(c, cine_rng, band_loss(c, band_rng)) for c in t1_maps]
+    report("cine-band", segmenter, banded)
+    predictions, _ = predict(segmenter, banded, True)
+    poor = flagged = 0
+    for case, prediction in zip(banded, predictions):
+        if prediction is None:
+            poor, flagged = poor + 1, flagged + 1  # no contours: analyze reports the slice as failed
+            continue
+        if compare_masks(prediction.labels, case.epi, case.endo, spacing_mm=case.spacing).epicardial.dice < 0.8:
+            poor += 1
+            contours = mask_to_contours(prediction.labels)
+            quality = assess(
+                prediction.labels, contours, spacing_mm=case.spacing, agreement=prediction.agreement, members=prediction.members
+            )
+            flagged += quality.review
+    print(f"cine-band: {flagged} of the {poor} frames under 0.8 Dice flagged for review or without contours")
+
+
+if __name__ == "__main__":
+    main()
