@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from myomap.analyze.discover import discover
 from myomap.cli import app
+from myomap.io.dicom import DicomError, read_image
 from myomap.io.synthetic import _item, enhanced_mr, mr_image, save, write_exam
 
 MAP = ("DERIVED", "PRIMARY", "T1 MAP")
@@ -236,3 +237,25 @@ def test_analyze_runs_on_nifti_maps(cohort, tmp_path):
         ("mid", "t1_mid.nii"),
     ]
     assert all(r.values for r in slices)
+
+
+def _colour_copy(path, series_uid):
+    """The same map as a vendor's colour rendering (RGB, 8 bits per sample), in its own series."""
+    ds = pydicom.dcmread(path)
+    ds.SeriesInstanceUID, ds.SOPInstanceUID, ds.SeriesDescription = series_uid, generate_uid(), "MOLLI T1 MAP COLOR"
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+    ds.PixelData = np.zeros((ds.Rows, ds.Columns, 3), np.uint8).tobytes()
+    ds.save_as(path.with_name("colour.dcm"))
+    return path.with_name("colour.dcm")
+
+
+def test_a_colour_copy_of_a_map_is_skipped_not_measured(tmp_path):
+    colour = _colour_copy(_map(tmp_path, "a.dcm"), "5.5")
+    found = discover([tmp_path])
+    kinds = {r.series.split(" ", 1)[1].strip("'"): (r.kind, r.action) for r in found.series}
+    assert kinds["MOLLI T1 MAP COLOR"] == ("not relevant: colour image (RGB), no values to measure", "skip")
+    assert kinds["MOLLI T1 MAP"] == ("T1 map", "analyse 1 slice(s)")
+    assert not found.errors and sum(len(s) for s in found.patients.values()) == 1
+    with pytest.raises(DicomError, match="colour image \\(RGB\\), not a T1 or T2 map"):
+        read_image(colour)

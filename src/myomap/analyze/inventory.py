@@ -17,8 +17,9 @@ Classification works on the header index alone (no pixel data read):
   several series, one series per time (:mod:`myomap.mapping.series`).
   Look-Locker TI scouts are not weighted images for a map.
 - **not relevant**: everything else (localisers, cine, LGE with its one
-  inversion time, non-MR objects, files that are not images); skipped
-  with one summary line.
+  inversion time, colour renderings of maps such as a vendor's RGB copy or
+  a screenshot, non-MR objects, files that are not images); skipped with
+  one summary line.
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
     for uid, frames in inventory.frames.items():
         kinds = _map_kinds(frames)
         first = frames[0]
-        if kinds:
+        if first.is_colour:  # a vendor's colour copy of a map, a screenshot: colours, not values
+            inventory.kinds[uid] = f"not relevant: colour image ({first.photometric}), no values to measure"
+        elif kinds:
             inventory.kinds[uid] = f"{sorted(kinds)[0]} map"
             inventory.maps.extend(_one_per_position(frames, sorted(kinds)[0], inventory.notes))
         elif _SCOUT.search(f"{first.series_description} {first.protocol_name}"):

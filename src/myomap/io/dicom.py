@@ -285,6 +285,8 @@ def _decode(ds: Dataset, metas: Sequence[ImageMeta], require_spacing: bool) -> l
         raise _decode_error(path, ds, exc) from None
     count = int(ds.get("NumberOfFrames", 1) or 1)
     stack = array[None] if array.ndim == 2 and count == 1 else array
+    if metas[0].is_colour:
+        raise DicomError(f"{path}: a colour image ({metas[0].photometric}), not a T1 or T2 map: its pixels are display colours, not values")
     if stack.ndim != 3 or stack.shape[0] != count:
         raise DicomError(f"{path}: expected {count} monochrome frame(s), got pixel array of shape {array.shape}")
     out = []

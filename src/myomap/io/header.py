@@ -88,6 +88,12 @@ class ImageMeta:
     scaling: ValueScaling = ValueScaling()
     problems: tuple[str, ...] = ()
     context: ScanContext = ScanContext()  # field strength, sequence, heart rate, contrast agent, time
+    photometric: str = ""  # PhotometricInterpretation: MONOCHROME1/2 hold values; RGB, YBR_*, PALETTE COLOR are renderings
+
+    @property
+    def is_colour(self) -> bool:
+        """A colour rendering (RGB, YBR, palette): its pixels are display colours, not T1 or T2 values."""
+        return bool(self.photometric) and not self.photometric.startswith("MONOCHROME")
 
     @property
     def where(self) -> str:
@@ -219,6 +225,7 @@ def _meta(ds: Dataset, path: Path, frame: int | None, **override) -> ImageMeta:
         scaling=vendor.value_scaling(ds, path, number),
         problems=problems,
         context=scan_context(ds),
+        photometric=str(ds.get("PhotometricInterpretation", "")).strip().upper(),
     )
     fields.update(override)
     return ImageMeta(**fields)
