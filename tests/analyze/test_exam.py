@@ -259,3 +259,14 @@ def test_a_colour_copy_of_a_map_is_skipped_not_measured(tmp_path):
     assert not found.errors and sum(len(s) for s in found.patients.values()) == 1
     with pytest.raises(DicomError, match="colour image \\(RGB\\), not a T1 or T2 map"):
         read_image(colour)
+
+
+def test_a_maps_sd_companion_is_skipped_not_taken_for_a_second_map(tmp_path):
+    _map(tmp_path, "a.dcm")
+    _map(tmp_path, "sd.dcm", series_uid="6.6", value=40, SeriesDescription="MOCO_T1_SD")  # the fit's pixel-wise SD
+    found = discover([tmp_path])
+    kinds = {r.series.split(" ", 1)[1].strip("'"): r.kind for r in found.series}
+    assert kinds["MOCO_T1_SD"] == "not relevant: a map's companion (SD), not its values"
+    assert kinds["MOLLI T1 MAP"] == "T1 map"
+    (slices,) = found.patients.values()
+    assert len(slices) == 1 and slices[0].loaded().pixels[0, 0] == 1000

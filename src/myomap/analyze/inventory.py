@@ -18,7 +18,8 @@ Classification works on the header index alone (no pixel data read):
   Look-Locker TI scouts are not weighted images for a map.
 - **not relevant**: everything else (localisers, cine, LGE with its one
   inversion time, colour renderings of maps such as a vendor's RGB copy or
-  a screenshot, non-MR objects, files that are not images); skipped with
+  a screenshot, a map's companions named like it with SD, error, GOF,
+  mask or ECV, non-MR objects, files that are not images); skipped with
   one summary line.
 """
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 
 from myomap.io.header import ImageMeta, Index
 from myomap.io.series_kind import has_single_times, position_key, series_time_kind
-from myomap.io.vendor import map_type_from_header
+from myomap.io.vendor import map_companion, map_type_from_header
 from myomap.mapping.series import group_series
 
 _SCOUT = re.compile(r"TI[ _-]?scout|look[ _-]?locker|TI[ _-]?find|\bTIS\b", re.IGNORECASE)
@@ -77,6 +78,8 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
         first = frames[0]
         if first.is_colour:  # a vendor's colour copy of a map, a screenshot: colours, not values
             inventory.kinds[uid] = f"not relevant: colour image ({first.photometric}), no values to measure"
+        elif kinds and (word := map_companion(first.image_type, first.series_description)) is not None:
+            inventory.kinds[uid] = f"not relevant: a map's companion ({word}), not its values"
         elif kinds:
             inventory.kinds[uid] = f"{sorted(kinds)[0]} map"
             inventory.maps.extend(_one_per_position(frames, sorted(kinds)[0], inventory.notes))
