@@ -15,7 +15,13 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
 - coil shading: cine-like frames darkened from top to bottom by 3x and 6x
   (a surface coil without intensity normalisation);
 - banded cine: the benchmark's cine-band frames, and how many of those
-  under 0.8 Dice the quality flag raises (``myomap.analyze.qc``).
+  under 0.8 Dice the quality flag raises (``myomap.analyze.qc``);
+- anisotropic pixels: rows 1.5 and 2 times coarser than columns (fewer
+  phase-encoding lines, not interpolated back);
+- zero-filled interpolation: each map refitted from its weighted source
+  images as they are and after a scanner's 2x zero-filling (the images
+  upsampled in k-space, then the magnitude fitted pixel by pixel at half
+  the pixel size; a Siemens MOLLI map with interpolation on).
 
 Usage::
 
@@ -25,14 +31,18 @@ Usage::
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 from robustness import Case, band_loss, cine_like, compare_masks, load, load_cases, predict, score
+from scipy.signal import resample
 
 from myomap.analyze.qc import assess
 from myomap.geometry.contours import mask_to_contours
+from myomap.io.dataset import load_dataset
+from myomap.mapping.pipeline import fit_series, read_weighted
 from myomap.model.embedded import EMBEDDED_ONNX
 from myomap.model.views import change_wall
 from myomap.phantom.tissues import Tissue
@@ -61,6 +71,28 @@ def shaded(c: Case, ratio: float) -> Case:
     """The frame darkened from its top row to its bottom row by ``ratio`` (an anterior surface coil)."""
     gain = np.exp(-np.log(ratio) * np.linspace(0.0, 1.0, c.pixels.shape[0]))[:, None].astype(np.float32)
     return c.shown(c.pixels * gain, c.spacing, c.epi, c.endo)
+
+
+def anisotropic(c: Case, ratio: float) -> Case:
+    """The map with rows ``ratio`` times coarser than its columns (area-averaged), contours moved along."""
+    rows, cols = c.pixels.shape
+    new_rows = int(round(rows / ratio))
+    scale = rows / new_rows
+    pixels = cv2.resize(c.pixels, (cols, new_rows), interpolation=cv2.INTER_AREA)
+    move = lambda xy: np.column_stack([xy[:, 0], (xy[:, 1] + 0.5) / scale - 0.5])  # noqa: E731  (cv2's pixel centres)
+    return c.shown(pixels, (c.spacing[0] * scale, c.spacing[1]), move(c.epi), move(c.endo))
+
+
+def refitted(c: Case, folder: Path, factor: int) -> Case:
+    """The map fitted again from the weighted images in ``folder``, zero-filled ``factor`` times in k-space first."""
+    series, model = read_weighted(folder.name, sorted(folder.glob("weighted_*.dcm")))
+    images = series.images.astype(float)
+    if factor > 1:  # Fourier interpolation is zero-filling; the scanner then stores the magnitude
+        images = np.abs(resample(resample(images, images.shape[1] * factor, axis=1), images.shape[2] * factor, axis=2))
+    fit = fit_series(replace(series, images=images), model)
+    values = fit.t1_ms if model == "molli" else fit.t2_ms
+    spacing = (c.spacing[0] / factor, c.spacing[1] / factor)  # sample k lands on k * factor
+    return c.shown(np.nan_to_num(values, nan=0.0).astype(np.float32), spacing, c.epi * factor, c.endo * factor)
 
 
 def report(name: str, segmenter, cases: list[Case]) -> None:
@@ -105,6 +137,14 @@ def main() -> None:
             )
             flagged += quality.review
     print(f"cine-band: {flagged} of the {poor} frames under 0.8 Dice flagged for review or without contours")
+    for ratio in (1.5, 2.0):
+        report(f"anisotropic pixels, rows {ratio:g}x", segmenter, [anisotropic(c, ratio) for c in bench])
+    images, _ = load_dataset(args.data / "bench", roles=("map",), observers=("reference",))  # load_cases' order
+    for factor in (1, 2):
+        cases = [refitted(c, image.source.parent, factor) for c, image in zip(bench, images)]
+        for map_type in ("T1", "T2"):
+            label = "refitted" if factor == 1 else f"zero-filled {factor}x, refitted"
+            report(f"{label}, {map_type}", segmenter, [c for c in cases if c.map_type == map_type])
 
 
 if __name__ == "__main__":

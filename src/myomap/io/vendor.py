@@ -53,9 +53,7 @@ import numpy as np
 TI_COMMENT = re.compile(r"\bTI\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 T2PREP_COMMENT = re.compile(r"\bT2\s*-?\s*(?:prep\w*|P)\.?\s*(?:duration)?\s*[=:]?\s*(\d+(?:\.\d+)?)\s*(?:ms)?", re.IGNORECASE)
 MAP_WORDS = re.compile(r"\b(T[12])[ _-]?(MAP|MAPPING|MOCO)\b|\b(MOCO|MAP)[ _-]?(T[12])\b|\b(T[12])MAP\b", re.IGNORECASE)
-COMPANION_WORDS = re.compile(
-    r"\b(SD|STD|STDEV|STDDEV|SIGMA|ERR|ERROR|CHI|CHI2|CHISQ|GOF|CONFIDENCE|SNR|MASK|ECV)\b", re.IGNORECASE
-)
+COMPANION_WORDS = re.compile(r"\b(SD|STD|STDEV|STDDEV|SIGMA|ERR|ERROR|CHI|CHI2|CHISQ|GOF|CONFIDENCE|SNR|MASK|ECV)\b", re.IGNORECASE)
 """Words that make a series named like a map one of its companions: an SD or error map, a goodness of fit, a mask, ECV."""
 PHILIPS_INVERSION_DELAY = (0x2005, 0x1572)
 _PHILIPS_CREATOR = (0x2005, 0x0015)  # private creator of the (2005,15xx) block
