@@ -18,8 +18,8 @@ Classification works on the header index alone (no pixel data read):
   Look-Locker TI scouts are not weighted images for a map.
 - **not relevant**: everything else (localisers, cine, LGE with its one
   inversion time, colour renderings of maps such as a vendor's RGB copy or
-  a screenshot, a map's companions named like it with SD, error, GOF,
-  mask or ECV, non-MR objects, files that are not images); skipped with
+  a screenshot, a map's companions named like it with SD, error, GOF
+  or ECV, non-MR objects, files that are not images); skipped with
   one summary line.
 """
 

@@ -53,8 +53,11 @@ import numpy as np
 TI_COMMENT = re.compile(r"\bTI\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 T2PREP_COMMENT = re.compile(r"\bT2\s*-?\s*(?:prep\w*|P)\.?\s*(?:duration)?\s*[=:]?\s*(\d+(?:\.\d+)?)\s*(?:ms)?", re.IGNORECASE)
 MAP_WORDS = re.compile(r"\b(T[12])[ _-]?(MAP|MAPPING|MOCO)\b|\b(MOCO|MAP)[ _-]?(T[12])\b|\b(T[12])MAP\b", re.IGNORECASE)
-COMPANION_WORDS = re.compile(r"\b(SD|STD|STDEV|STDDEV|SIGMA|ERR|ERROR|CHI|CHI2|CHISQ|GOF|CONFIDENCE|SNR|MASK|ECV)\b", re.IGNORECASE)
-"""Words that make a series named like a map one of its companions: an SD or error map, a goodness of fit, a mask, ECV."""
+COMPANION_WORDS = re.compile(r"\b(SD|STDEV|STDDEV|SIGMA|ERR|ERROR|CHI|CHI2|CHISQ|GOF|CONFIDENCE|SNR|ECV)\b", re.IGNORECASE)
+"""Words that make a series named like a map one of its companions: an SD or error map, a goodness of fit, ECV.
+
+Not ``MASK`` or ``STD``: a vendor's masked copy of a map holds values, and ``STD`` can mean a standard protocol.
+"""
 PHILIPS_INVERSION_DELAY = (0x2005, 0x1572)
 _PHILIPS_CREATOR = (0x2005, 0x0015)  # private creator of the (2005,15xx) block
 _MS = {"ms", "msec", "millisecond", "milliseconds"}
@@ -96,7 +99,7 @@ def map_type_from_header(image_type: Iterable[str], description: str) -> str | N
 
 
 def map_companion(image_type: Iterable[str], description: str) -> str | None:
-    """The word that makes a map-named series a companion of the map (its SD, error, fit quality, mask, ECV), else None.
+    """The word that makes a map-named series a companion of the map (its SD, error, fit quality, ECV), else None.
 
     Inline mapping can store, next to the map, a pixel-wise SD or error map,
     a goodness-of-fit map or an ECV map under the map's own name plus such
@@ -106,7 +109,7 @@ def map_companion(image_type: Iterable[str], description: str) -> str | None:
     --------
     >>> map_companion(["DERIVED", "PRIMARY", "T1 MAP"], "MOCO_T1_SD")
     'SD'
-    >>> map_companion(["DERIVED", "PRIMARY", "T1 MAP"], "T1 map masked post") is None
+    >>> map_companion(["DERIVED", "PRIMARY", "T1 MAP"], "T1 map mask post") is None
     True
     """
     text = re.sub(r"[\\_]", " ", " ".join(str(v) for v in image_type) + " " + description)
