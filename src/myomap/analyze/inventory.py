@@ -18,9 +18,9 @@ Classification works on the header index alone (no pixel data read):
   Look-Locker TI scouts are not weighted images for a map.
 - **not relevant**: everything else (localisers, cine, LGE with its one
   inversion time, colour renderings of maps such as a vendor's RGB copy or
-  a screenshot, a map's companions named like it with SD, error, GOF
-  or ECV, non-MR objects, files that are not images); skipped with
-  one summary line.
+  a screenshot, a map's companions named like another map series of the
+  study plus SD, ERR, GOF, ECV, MASK or the like, non-MR objects, files
+  that are not images); skipped with one summary line.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from myomap.io.header import ImageMeta, Index
 from myomap.io.series_kind import has_single_times, position_key, series_time_kind
-from myomap.io.vendor import map_companion, map_type_from_header
+from myomap.io.vendor import description_words, map_companion, map_type_from_header
 from myomap.mapping.series import group_series
 
 _SCOUT = re.compile(r"TI[ _-]?scout|look[ _-]?locker|TI[ _-]?find|\bTIS\b", re.IGNORECASE)
@@ -73,12 +73,16 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
     if other:
         inventory.notes.append(f"{len(other)} non-MR object(s) or file(s) without an image (e.g. {other[0].where}) skipped")
     candidates: list[ImageMeta] = []
+    map_descriptions: dict[str, set[tuple[str, ...]]] = defaultdict(set)  # study -> the map series' descriptions, as words
+    for frames in inventory.frames.values():
+        if _map_kinds(frames):
+            map_descriptions[frames[0].study_uid].add(description_words(frames[0].series_description))
     for uid, frames in inventory.frames.items():
         kinds = _map_kinds(frames)
         first = frames[0]
         if first.is_colour:  # a vendor's colour copy of a map, a screenshot: colours, not values
             inventory.kinds[uid] = f"not relevant: colour image ({first.photometric}), no values to measure"
-        elif kinds and (word := map_companion(first.image_type, first.series_description)) is not None:
+        elif kinds and (word := map_companion(first.series_description, map_descriptions[first.study_uid])) is not None:
             inventory.kinds[uid] = f"not relevant: a map's companion ({word}), not its values"
         elif kinds:
             inventory.kinds[uid] = f"{sorted(kinds)[0]} map"

@@ -279,14 +279,14 @@ def _decode(ds: Dataset, metas: Sequence[ImageMeta], require_spacing: bool) -> l
     path = metas[0].path
     if "PixelData" not in ds:
         raise DicomError(f"{path}: no pixel data")
+    if metas[0].is_colour:  # before decoding: a colour JPEG may have no decoder here, and its colours are no values anyway
+        raise DicomError(f"{path}: a colour image ({metas[0].photometric}), not a T1 or T2 map: its pixels are display colours, not values")
     try:
         array = ds.pixel_array
     except Exception as exc:  # missing decoder for a compressed syntax, truncated data, ...
         raise _decode_error(path, ds, exc) from None
     count = int(ds.get("NumberOfFrames", 1) or 1)
     stack = array[None] if array.ndim == 2 and count == 1 else array
-    if metas[0].is_colour:
-        raise DicomError(f"{path}: a colour image ({metas[0].photometric}), not a T1 or T2 map: its pixels are display colours, not values")
     if stack.ndim != 3 or stack.shape[0] != count:
         raise DicomError(f"{path}: expected {count} monochrome frame(s), got pixel array of shape {array.shape}")
     out = []

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import re
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,11 +53,10 @@ import numpy as np
 TI_COMMENT = re.compile(r"\bTI\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 T2PREP_COMMENT = re.compile(r"\bT2\s*-?\s*(?:prep\w*|P)\.?\s*(?:duration)?\s*[=:]?\s*(\d+(?:\.\d+)?)\s*(?:ms)?", re.IGNORECASE)
 MAP_WORDS = re.compile(r"\b(T[12])[ _-]?(MAP|MAPPING|MOCO)\b|\b(MOCO|MAP)[ _-]?(T[12])\b|\b(T[12])MAP\b", re.IGNORECASE)
-COMPANION_WORDS = re.compile(r"\b(SD|STDEV|STDDEV|SIGMA|ERR|ERROR|CHI|CHI2|CHISQ|GOF|CONFIDENCE|SNR|ECV)\b", re.IGNORECASE)
-"""Words that make a series named like a map one of its companions: an SD or error map, a goodness of fit, ECV.
-
-Not ``MASK`` or ``STD``: a vendor's masked copy of a map holds values, and ``STD`` can mean a standard protocol.
-"""
+COMPANION_WORDS = frozenset(
+    "SD SDMAP STD STDEV STDDEV SIGMA ERR ERROR CHI CHI2 CHISQ GOF FIT CONF CONFIDENCE SNR ECV R2 RSQ MASK MASKED".split()
+)
+"""Words that, added to a map's series description, name one of its companions: an SD or error map, a fit quality, ECV, a mask."""
 PHILIPS_INVERSION_DELAY = (0x2005, 0x1572)
 _PHILIPS_CREATOR = (0x2005, 0x0015)  # private creator of the (2005,15xx) block
 _MS = {"ms", "msec", "millisecond", "milliseconds"}
@@ -98,23 +97,37 @@ def map_type_from_header(image_type: Iterable[str], description: str) -> str | N
     return None
 
 
-def map_companion(image_type: Iterable[str], description: str) -> str | None:
-    """The word that makes a map-named series a companion of the map (its SD, error, fit quality, ECV), else None.
+def description_words(description: str) -> tuple[str, ...]:
+    """A series description as upper-case words (split at anything but letters and digits).
 
-    Inline mapping can store, next to the map, a pixel-wise SD or error map,
-    a goodness-of-fit map or an ECV map under the map's own name plus such
-    a word (``MOCO_T1_SD``); their pixels are not T1 or T2 values.
+    >>> description_words("MOCO_T1_SD-map")
+    ('MOCO', 'T1', 'SD', 'MAP')
+    """
+    return tuple(re.findall(r"[A-Z0-9]+", description.upper()))
+
+
+def map_companion(description: str, map_descriptions: Collection[tuple[str, ...]]) -> str | None:
+    """The word that makes a map-named series a companion of another map series (its SD, error, fit quality, ECV, mask), else None.
+
+    Inline mapping can store, next to a map, a pixel-wise SD or error map,
+    a goodness-of-fit map, an ECV map or a masked copy under the map's own
+    series description plus such a word (``MOCO_T1`` and ``MOCO_T1_SD``);
+    their pixels are not the map's values, or are its values again.  A word
+    counts only where the description without it is that of another map
+    series of the study (``map_descriptions``, as :func:`description_words`
+    gives them): a protocol named ``T1 map pre ECV`` or ``T2 map high SNR``
+    is a map.
 
     Examples
     --------
-    >>> map_companion(["DERIVED", "PRIMARY", "T1 MAP"], "MOCO_T1_SD")
-    'SD'
-    >>> map_companion(["DERIVED", "PRIMARY", "T1 MAP"], "T1 map mask post") is None
-    True
+    >>> maps = {("MOCO", "T1"), ("MOCO", "T1", "SD"), ("T1", "MAP", "PRE", "ECV")}
+    >>> map_companion("MOCO_T1_SD", maps), map_companion("MOCO_T1", maps), map_companion("T1 map pre ECV", maps)
+    ('SD', None, None)
     """
-    text = re.sub(r"[\\_]", " ", " ".join(str(v) for v in image_type) + " " + description)
-    match = COMPANION_WORDS.search(text)
-    return match.group(1).upper() if match else None
+    words = description_words(description)
+    found = [w for w in words if w in COMPANION_WORDS]
+    rest = tuple(w for w in words if w not in COMPANION_WORDS)
+    return found[0] if found and rest in map_descriptions else None
 
 
 def comment_inversion_time(meta) -> float | None:
