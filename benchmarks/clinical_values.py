@@ -117,6 +117,10 @@ def main() -> None:
     parser.add_argument("--snr", type=float, help="SNR of every map's source images (default: the simulator's ranges)")
     parser.add_argument("--misregistration", type=float, help="SD of the source images' shifts in pixels (default: the simulator's)")
     args = parser.parse_args()
+    if args.snr is not None and not args.snr > 0:
+        parser.error(f"--snr must be positive, got {args.snr}")
+    if args.misregistration is not None and not args.misregistration >= 0:
+        parser.error(f"--misregistration must be 0 or more pixels, got {args.misregistration}")
     with tempfile.TemporaryDirectory() as tmp:
         data = args.keep or Path(tmp) / "cohort"
         if not (data / "subjects.csv").is_file():

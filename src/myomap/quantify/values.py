@@ -70,6 +70,18 @@ be taken for muscle and the margins around them would bias the median;
 the geometric core is used as it is.
 """
 
+MIN_BLOOD_LEVEL_CONTRAST_SD = 4.0
+"""The second route to looking for muscle: the blood's own level (:func:`blood_level`) this many of its noise SDs from the myocardium.
+
+For cores that muscle and its partial volume fill so far that the core's
+median and MAD lie in the muscle.  The level's split moves about one SD
+into pure noise, hence more than :data:`MIN_MUSCLE_CONTRAST_SD`: on pure
+and on interpolated noise without contrast the ratio stayed under 2.  On
+synthetic post-contrast cavities (blood 350 ms, myocardium and two
+papillary muscles 500 ms, blurred by one pixel, noise SD 30 ms) muscle was
+found on 9 of 20 against 2 of 20 with the core's median and MAD alone.
+"""
+
 MIN_REGION_PIXELS = 10
 """A region with fewer usable pixels than this is flagged ``few_pixels`` (its statistics are unstable)."""
 VALID_RANGE_MS = {"T1": (50.0, 3500.0), "T2": (5.0, 500.0)}
@@ -114,19 +126,22 @@ def usable_pixels(values_ms: np.ndarray, valid_range_ms: tuple[float, float] | N
     return usable
 
 
-def blood_level(values: np.ndarray, muscle_ms: float, *, steps: int = 3) -> tuple[float, float]:
+def blood_level(values: np.ndarray, muscle_ms: float, *, max_steps: int = 20) -> tuple[float, float]:
     """Median and robust SD of the blood in a cavity's values, muscle and partial volume left aside.
 
     The median and the MAD of the whole cavity core are pulled towards the
     myocardium when papillary muscles and the partial volume around them
     fill a large part of it (on the phantom, over half of a mid-ventricular
     core).  Here the level is the median of the values closer to it than to
-    ``muscle_ms``, refined over ``steps`` steps from the core's median (a
-    two-class split with the muscle's class fixed), and the SD is the MAD of
-    the values on the far side of that level from the muscle, which hold
-    blood noise only.  With no contrast between blood and muscle the split
-    drifts into the noise by about one SD and the far-side SD stays small,
-    so the contrast test of :func:`blood_pool_roi` fails as it should.
+    ``muscle_ms``, refined from the core's median until it stops moving (a
+    two-class split with the muscle's class fixed; at most ``max_steps``
+    steps), and the SD is the MAD of the values on the far side of that
+    level from the muscle, which hold blood noise only.  With no contrast
+    between blood and muscle the split still moves the level about one SD
+    into the noise, and the far-side SD comes out below the noise's, so
+    :func:`blood_pool_roi` takes the larger of it and the neighbour-difference
+    noise and asks for a clear contrast (:data:`MIN_BLOOD_LEVEL_CONTRAST_SD`).
+    Empty ``values`` give NaN twice.
 
     Examples
     --------
@@ -138,10 +153,12 @@ def blood_level(values: np.ndarray, muscle_ms: float, *, steps: int = 3) -> tupl
     (247, 6, 187)
     """
     values = np.asarray(values, dtype=float).ravel()
+    if values.size == 0:
+        return float("nan"), float("nan")
     level = float(np.median(values))
-    for _ in range(steps):
+    for _ in range(max_steps):
         closer = values[np.abs(values - level) < np.abs(values - muscle_ms)]
-        if closer.size == 0:
+        if closer.size == 0 or float(np.median(closer)) == level:
             break
         level = float(np.median(closer))
     far = values[(values - level) * np.sign(level - muscle_ms) > 0]
@@ -188,13 +205,18 @@ def blood_pool_roi(
     part of the cavity).  Muscle is found in the cavity clear of its
     one-and-a-half-pixel border (partial volume with the wall): a pixel
     whose 3 x 3 median is closer to the myocardium's median than to the
-    core's median seeds it (the median filter keeps single noisy blood
-    pixels from counting), and it grows over the neighbouring pixels whose
-    own value is closer to the myocardium's (a muscle's whole width, which
-    the median filter narrows).  Core pixels within ``margin_mm`` of muscle
-    are left out (:data:`MUSCLE_MARGIN_MM`).  Where blood and myocardium
-    differ by less than :data:`MIN_MUSCLE_CONTRAST_SD` robust SDs of the
-    core's values, no muscle is looked for.  The SCMR/EACVI 2017 consensus
+    blood's level (:func:`blood_level`) seeds it (the median filter keeps
+    single noisy blood pixels from counting), and it grows over the
+    neighbouring pixels whose own value is closer to the myocardium's (a
+    muscle's whole width, which the median filter narrows).  Core pixels
+    within ``margin_mm`` of muscle are left out (:data:`MUSCLE_MARGIN_MM`).
+    Muscle is looked for only where the core's median is
+    :data:`MIN_MUSCLE_CONTRAST_SD` robust SDs of the core's values from the
+    myocardium's median, or the blood's level
+    :data:`MIN_BLOOD_LEVEL_CONTRAST_SD` of the blood's noise SDs (the larger
+    of its far-side MAD and :func:`neighbour_noise_sd` over the pixels
+    closer to the blood), and the core has :data:`MIN_REGION_PIXELS`
+    usable pixels.  The SCMR/EACVI 2017 consensus
     asks for a blood-pool ROI clear of papillary muscles and trabeculae
     (Messroghli et al., JCMR 2017;19:75).  Without usable myocardial or
     core pixels the core is returned as it is.
@@ -221,16 +243,16 @@ def blood_pool_roi(
         return core
     muscle_ms = float(np.median(map_ms[myocardium]))
     core_ms = map_ms[core & usable]
+    if core_ms.size < MIN_REGION_PIXELS:  # too few values to tell muscle from noise
+        return core
     core_median = float(np.median(core_ms))
     core_sd = 1.4826 * float(np.median(np.abs(core_ms - core_median)))
     blood_ms, blood_sd = blood_level(core_ms, muscle_ms)
-    blood_sd = max(blood_sd, neighbour_noise_sd(map_ms, core & usable))
-    # Muscle and its partial volume filling much of the core widen its spread, so a contrast missed by the
-    # core's own median and MAD is taken from the blood level when it is twice as clear (that level's split
-    # drifts into pure noise by about one SD).
+    blood_class = core & usable & (np.abs(map_ms - blood_ms) < np.abs(map_ms - muscle_ms))
+    blood_sd = max(blood_sd, neighbour_noise_sd(map_ms, blood_class))
     if (
         abs(core_median - muscle_ms) < MIN_MUSCLE_CONTRAST_SD * core_sd
-        and abs(blood_ms - muscle_ms) < 2 * MIN_MUSCLE_CONTRAST_SD * blood_sd
+        and abs(blood_ms - muscle_ms) < MIN_BLOOD_LEVEL_CONTRAST_SD * blood_sd
     ):
         return core
     rows, cols = np.nonzero(cavity)
