@@ -212,3 +212,13 @@ def test_ecv_rows_carry_context_slices_and_a_flag_against_the_ecv_range(field, p
         assert row["hematocrit_source"] == "blood test"
     synthetic, note = patient_ecv("p", rows, None, synthetic=True)  # no ranges given: no flag
     assert synthetic[0]["hematocrit_source"] == "synthetic" and "SYNTHETIC" in note and synthetic[0]["reference_flag"] == ""
+
+
+def test_no_ecv_writes_no_empty_ecv_table(contrast_cohort, tmp_path):
+    data = tmp_path / "native-only"
+    for folder in contrast_cohort.glob("sub-001/T1_*"):
+        shutil.copytree(folder, data / folder.name)
+    result = analyze([data], tmp_path / "out", AnalyzeConfig(hematocrit=0.42, seg=False, report=False))
+    (patient,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
+    assert (patient / "values.csv").stat().st_size > 0 and not (patient / "ecv.csv").exists()
+    assert not (tmp_path / "out" / "ecv.csv").exists() and not result.errors

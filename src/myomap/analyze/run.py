@@ -48,7 +48,7 @@ from myomap.quantify.ecv import read_hematocrit_csv
 from myomap.quantify.ranges import load_ranges
 
 PATIENT_TABLES = ("slices.csv", "values.csv", "ecv.csv")
-OPTIONAL_TABLES = ("ecv.csv",)  # written for the run only when some patient has rows
+OPTIONAL_TABLES = ("ecv.csv",)  # written only when there are rows (per patient, and for the run)
 
 
 @dataclass(frozen=True)
@@ -251,6 +251,9 @@ def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
         ecv, ecv_note = _ecv(run, label, slices, rows)
         tables = patient_tables(results, run.names, rows, ecv)
         for name, table in tables.items():
+            if not table and name in OPTIONAL_TABLES:  # no ECV: no file (done.json says why), as for the run
+                (folder / name).unlink(missing_ok=True)
+                continue
             atomic_write_text(folder / name, csv_text(table))
         if run.reporter is not None:
             run.reporter.patient(folder / "report.html", label, results, rows, run.config, ecv)
