@@ -41,6 +41,7 @@ from myomap.analyze.outfolder import OutputFolderError, finish, mark_done, prepa
 from myomap.analyze.patient import SliceResult, analyze_patient
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.config import to_yaml
+from myomap.io.archives import Unpacked, unpacked_archives
 from myomap.io.dicom import DicomError
 from myomap.io.files import atomic_path, atomic_write_text
 from myomap.model.loading import EMBEDDED_MODEL, NOT_VALIDATED, load_segmenter, model_sha256
@@ -148,35 +149,36 @@ def run_analysis(
         "inputs_sha256": hashlib.sha256("\n".join(str(p.resolve()) for p in inputs).encode()).hexdigest(),
     }
     record = prepare(out, mode, identity, inputs)
-    with sigterm_raises():
+    with sigterm_raises(), unpacked_archives(inputs, label="{path}" if config.keep_phi else "input-{k}") as readable:
         atomic_write_text(out / "analyze.yaml", to_yaml(config))
         callbacks = (progress, found, on_patient, inventory, reporter if config.report else None)
-        result, seen = _run(inputs, out, config, segmenter, mode, key_file, identity["model_sha256"], callbacks)
+        result, seen = _run(inputs, readable, out, config, segmenter, mode, key_file, identity["model_sha256"], callbacks)
         record.inputs_seen = seen
         finish(out, record, "complete")
     return result
 
 
-def _run(inputs, out, config, segmenter, mode, key_file, model_id, callbacks) -> tuple[AnalyzeResult, dict]:
+def _run(inputs, readable: Unpacked, out, config, segmenter, mode, key_file, model_id, callbacks) -> tuple[AnalyzeResult, dict]:
+    """The run on ``readable.inputs`` (``inputs`` with their ZIP archives unpacked in place)."""
     progress, found, on_patient, inventory, reporter = callbacks
-    found_maps = discover(inputs, fit_missing=config.fit_missing, map_type=config.map_type)
+    found_maps = discover(readable.inputs, fit_missing=config.fit_missing, map_type=config.map_type)
     series = [
         row if config.keep_phi else replace(row, series=row.series.split(" ")[0]) for row in found_maps.series
     ]  # descriptions are free text
     if inventory is not None:
         inventory(series)
     slices = [s for group in found_maps.patients.values() for s in group]
-    run, names = _setup(inputs, out, config, segmenter, key_file, model_id, slices, (progress, on_patient, reporter))
-    raw_errors = list(found_maps.errors)
+    run, names = _setup(inputs, readable.inputs, out, config, segmenter, key_file, model_id, slices, (progress, on_patient, reporter))
+    raw_errors = readable.errors + list(found_maps.errors)
     if not slices and not found_maps.unreadable_maps:
         hint = " (weighted images need --fit-missing)" if found_maps.fittable else ""
-        raw_errors.append(f"{', '.join(map(str, inputs))}: no T1 or T2 maps found{hint}")
+        raw_errors.append(f"{', '.join(map(str, readable.inputs))}: no T1 or T2 maps found{hint}")
     if found is not None:
         found(len(slices))
     labels = patient_labels(found_maps.patients, config.keep_phi)
     errors = [names.scrub(e) for e in raw_errors]
     notes = [f"Contours {NOT_VALIDATED}"] if config.model == EMBEDDED_MODEL else []
-    notes += [names.scrub(n) for n in found_maps.notes]
+    notes += readable.notes + [names.scrub(n) for n in found_maps.notes]
     totals: Counter = Counter()
     for patient_key, group in found_maps.patients.items():
         label = labels[patient_key]
@@ -207,13 +209,17 @@ def _run(inputs, out, config, segmenter, mode, key_file, model_id, callbacks) ->
     return result, seen
 
 
-def _setup(inputs, out, config, segmenter, key_file, model_id, slices: list[MapSlice], callbacks) -> tuple[_Run, SourceNames]:
-    """The run's shared state: de-identification secret and names, SEG writer, reference ranges, haematocrits."""
+def _setup(inputs, readable, out, config, segmenter, key_file, model_id, slices: list[MapSlice], callbacks) -> tuple[_Run, SourceNames]:
+    """The run's shared state: de-identification secret and names, SEG writer, reference ranges, haematocrits.
+
+    The secret comes from the ``inputs`` given; files are named after the ``readable`` ones (an unpacked
+    archive's temporary folder in its input's place: ``input-K/...`` either way).
+    """
     progress, on_patient, reporter = callbacks
     key = KeyFile(key_file, new_secret) if key_file is not None and not config.keep_phi else None
     secret = key.secret if key else secret_from([s.sop_uid for s in slices] + [str(p.resolve()) for p in inputs])
     deid = None if config.keep_phi else Deidentifier(secret, keep_dates=config.keep_dates)
-    names = SourceNames(inputs, config.keep_phi, hasher=lambda text: hashlib.sha256(f"{secret}\n{text}".encode()).hexdigest()[:12])
+    names = SourceNames(readable, config.keep_phi, hasher=lambda text: hashlib.sha256(f"{secret}\n{text}".encode()).hexdigest()[:12])
     settings_id = hashlib.sha256(f"{model_id}\n{to_yaml(config)}".encode()).hexdigest()
     seg_writer = SegWriter(settings_id, deid) if config.seg else None
     folders = Counter(s.path.parent for s in slices)

@@ -25,7 +25,9 @@ EXIT_SOME_FAILED, EXIT_USAGE, EXIT_NOTHING = 1, 2, 3
 
 
 def analyze(
-    inputs: Annotated[list[Path], typer.Argument(help="DICOM files or folders (searched recursively; any order, several patients).")],
+    inputs: Annotated[
+        list[Path], typer.Argument(help="DICOM files, folders (searched recursively; any order, several patients) or ZIP archives of them.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: new or empty, unless --overwrite or --resume.")],
     model: Annotated[
         str,
