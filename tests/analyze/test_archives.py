@@ -6,7 +6,7 @@ import shutil
 import zipfile
 
 from myomap.analyze.settings import AnalyzeConfig
-from myomap.io.archives import unpacked_archives
+from myomap.io.archives import is_zip_archive, unpacked_archives
 from myomap.report.analysis import analyze
 
 CONFIG = AnalyzeConfig(seg=False, report=False)
@@ -66,8 +66,28 @@ def test_an_encrypted_or_damaged_member_is_one_error_naming_the_archive(tmp_path
     archive.write_bytes(bytes(data))
     plain = tmp_path / "plain.dcm"
     plain.write_bytes(b"not a zip")
-    with unpacked_archives([archive, plain], label="input-{k}") as readable:
-        assert readable.inputs == [plain]
-        assert len(readable.errors) == 1 and readable.errors[0].startswith("input-1: a ZIP archive that cannot be unpacked")
+    with unpacked_archives([archive, plain], keep_names=False) as readable:
+        (error,) = readable.errors
+        assert error == "input-1: a ZIP archive that cannot be unpacked, it is damaged; left out"  # no member names
+        assert readable.inputs[1] == plain and readable.inputs[0].is_dir() and not any(readable.inputs[0].iterdir())
     with unpacked_archives([plain]) as readable:
         assert readable.inputs == [plain] and not readable.errors and not readable.notes
+
+
+def test_inputs_keep_their_labels_after_a_failed_or_empty_archive(contrast_cohort, tmp_path):
+    empty = tmp_path / "empty.zip"
+    zipfile.ZipFile(empty, "w").close()
+    exam = tmp_path / "exam"
+    shutil.copytree(contrast_cohort / "sub-001", exam)
+    result = analyze([empty, exam], tmp_path / "out", CONFIG)
+    assert "input-1: a ZIP archive with no files" in result.errors and result.analysed > 0
+    assert all(row["source"].startswith("file-") for row in _slices(tmp_path / "out"))
+    kept = analyze([empty, exam], tmp_path / "phi", AnalyzeConfig(seg=False, report=False, keep_phi=True))
+    assert all(row["source"].startswith("input-2/") for row in _slices(tmp_path / "phi"))
+    assert any(e.startswith(f"{empty}: a ZIP archive with no files") for e in kept.errors)
+
+
+def test_a_dicom_file_whose_tail_looks_like_a_zip_is_not_an_archive(contrast_cohort, tmp_path):
+    odd = tmp_path / "map.dcm"
+    odd.write_bytes((contrast_cohort / "sub-001" / "T1_mid" / "map.dcm").read_bytes() + b"PK\x05\x06" + bytes(18))
+    assert zipfile.is_zipfile(odd) and not is_zip_archive(odd)

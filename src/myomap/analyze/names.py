@@ -89,6 +89,8 @@ class SourceNames:
     def scrub(self, message: str) -> str:
         """``message`` with every input path in it replaced by its output name."""
         roots = sorted({str(r) for given, resolved, _ in self.roots for r in (given, resolved)}, key=len, reverse=True)
+        if not roots:  # an empty alternation would match everywhere
+            return message
         pattern = re.compile("(?<![\\w./-])(?:" + "|".join(map(re.escape, roots)) + ")(?=[/:\\s,)]|$)[^:]*?(?=: |, |$)")
         return pattern.sub(lambda match: self.name(match.group(0)), message)
 

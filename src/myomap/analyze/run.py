@@ -149,7 +149,7 @@ def run_analysis(
         "inputs_sha256": hashlib.sha256("\n".join(str(p.resolve()) for p in inputs).encode()).hexdigest(),
     }
     record = prepare(out, mode, identity, inputs)
-    with sigterm_raises(), unpacked_archives(inputs, label="{path}" if config.keep_phi else "input-{k}") as readable:
+    with sigterm_raises(), unpacked_archives(inputs, keep_names=config.keep_phi) as readable:
         atomic_write_text(out / "analyze.yaml", to_yaml(config))
         callbacks = (progress, found, on_patient, inventory, reporter if config.report else None)
         result, seen = _run(inputs, readable, out, config, segmenter, mode, key_file, identity["model_sha256"], callbacks)
