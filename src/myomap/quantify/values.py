@@ -80,6 +80,11 @@ and on interpolated noise without contrast the ratio stayed under 2.  On
 synthetic post-contrast cavities (blood 350 ms, myocardium and two
 papillary muscles 500 ms, blurred by one pixel, noise SD 30 ms) muscle was
 found on 9 of 20 against 2 of 20 with the core's median and MAD alone.
+The cost is on maps whose neighbouring pixels share noise (interpolated)
+at low contrast: with blood 2 noise SDs below the myocardium a small core
+(69 pixels) shrank around clumps of noise on 9 % of such maps (4 % with
+the first route alone), moving its median by 9 ms on average (noise SD
+30 ms); without contrast, on 3 % (none).
 """
 
 MIN_REGION_PIXELS = 10
