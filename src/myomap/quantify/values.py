@@ -84,7 +84,8 @@ The cost is on maps whose neighbouring pixels share noise (interpolated)
 at low contrast: with blood 2 noise SDs below the myocardium a small core
 (69 pixels) shrank around clumps of noise on 9 % of such maps (4 % with
 the first route alone), moving its median by 9 ms on average (noise SD
-30 ms); without contrast, on 3 % (none).
+30 ms); without contrast, on 3 % (none).  ``benchmarks/blood_pool_calibration.py``
+prints these figures.
 """
 
 MIN_REGION_PIXELS = 10
