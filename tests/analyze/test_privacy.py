@@ -95,6 +95,8 @@ def test_source_names_hide_paths_without_keep_phi(tmp_path):
     assert shown.name(path) == "input-1/a/x.dcm" and hidden.name(path).startswith("file-h")
     assert hidden.scrub(f"{path}: broken; {root}: no maps") == f"{hidden.name(path)}: broken; {hidden.name(root)}: no maps"
     assert "Doe_John" not in hidden.scrub(f"{path}: broken")
+    note = f"2 file(s) are not DICOM (e.g. {path}, {root / 'b.txt'}); skipped"
+    assert hidden.scrub(note) == f"2 file(s) are not DICOM (e.g. {hidden.name(path)}, {hidden.name(root / 'b.txt')}); skipped"
 
 
 def test_canaries_hidden_in_images_inside_a_page_are_found(tmp_path):

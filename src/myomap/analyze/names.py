@@ -91,7 +91,8 @@ class SourceNames:
         roots = sorted({str(r) for given, resolved, _ in self.roots for r in (given, resolved)}, key=len, reverse=True)
         if not roots:  # an empty alternation would match everywhere
             return message
-        pattern = re.compile("(?<![\\w./-])(?:" + "|".join(map(re.escape, roots)) + ")(?=[/:\\s,)]|$)[^:]*?(?=: |, |$)")
+        # A path runs to ": ", ", ", a closing bracket before a space, ";" or the end, or the end of the message.
+        pattern = re.compile("(?<![\\w./-])(?:" + "|".join(map(re.escape, roots)) + ")(?=[/:\\s,)]|$)[^:]*?(?=: |, |\\)[ ;]|\\)$|$)")
         return pattern.sub(lambda match: self.name(match.group(0)), message)
 
 
