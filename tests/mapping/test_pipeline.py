@@ -95,3 +95,21 @@ def test_residual_sd_is_reported_next_to_r2_and_molli_needs_five_images(cohort, 
         shutil.copy(cohort / "sub-001" / "T1_mid" / f"weighted_{k}.dcm", few)
     short = fit_paths([few], tmp_path / "out_few", model="molli")
     assert not short.outcomes and any("at least 5 images" in e and "has 4" in e for e in short.errors)
+
+
+def test_a_zipped_series_is_fitted_as_its_folder_and_messages_name_the_archive(cohort, tmp_path):
+    import zipfile
+
+    folder = cohort / "sub-001" / "T2_mid"
+    archive = tmp_path / "t2.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for path in sorted(folder.glob("weighted_*.dcm")):
+            handle.write(path, f"T2_mid/{path.name}")
+        handle.writestr("T2_mid/broken.dcm", b"DICM but no")  # one unreadable file inside
+    direct = fit_paths([folder], tmp_path / "direct").outcomes[0]
+    report = fit_paths([archive], tmp_path / "zipped")
+    (outcome,) = report.outcomes
+    np.testing.assert_array_equal(read_image(outcome.folder / "map.dcm")[0], read_image(direct.folder / "map.dcm")[0])
+    assert any(n.startswith(f"{archive}: a ZIP archive; its 4 file(s)") for n in report.notes)
+    assert all("myomap-unzip" not in line for line in report.errors + report.notes)
+    assert any(f"{archive}!/T2_mid/broken.dcm" in line for line in report.errors + report.notes)

@@ -55,7 +55,9 @@ def simulate(
 
 
 def fit(
-    series: Annotated[list[Path], typer.Argument(help="DICOM files or folders of weighted images (searched recursively).")],
+    series: Annotated[
+        list[Path], typer.Argument(help="DICOM files, folders of weighted images (searched recursively) or ZIP archives of them.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder; one subfolder per fitted series.")],
     model: Annotated[
         str, typer.Option(help="auto (MOLLI if inversion times, T2 if T2-prep times), molli, ir (plain inversion recovery) or t2.")

@@ -13,6 +13,7 @@ import numpy as np
 from pydicom.uid import generate_uid
 
 from myomap.io import vendor
+from myomap.io.archives import unpacked_archives
 from myomap.io.dicom import DicomError, write_derived_map
 from myomap.io.files import atomic_write_text, write_npz
 from myomap.io.series_kind import find_dicom_files
@@ -101,13 +102,31 @@ def fit_paths(
     not Rician nor uniform.  The sigma used is recorded in fits.csv.  A series that cannot be fitted gives an error line
     and the others go on.  ``progress(name, total)`` is called once per
     series.  Writes ``OUT/<series>/{map,r2}.dcm``, ``fit.npz``,
-    ``preview.png`` and ``OUT/fits.csv``.
+    ``preview.png`` and ``OUT/fits.csv``.  ZIP archives among ``inputs`` are
+    read as the folders they hold (:mod:`myomap.io.archives`); messages name
+    their files ``archive.zip!/path/inside``.
     """
     if model != "auto" and model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose auto or one of {', '.join(MODELS)}")
     if times_ms is not None and model == "auto":
         raise ValueError("--times needs an explicit --model (molli, ir or t2)")
-    out = Path(out)
+    options = (model, times_ms, keep_phi, mask_background, noise_correction, register, progress)
+    with unpacked_archives(inputs) as readable:
+        report = _fit_found(readable.inputs, Path(out), *options)
+        copies = [(str(copy), f"{given}!") for given, copy in zip(inputs, readable.inputs) if Path(given) != copy]
+
+        def named(message: str) -> str:
+            for copy, archive in copies:
+                message = message.replace(copy, archive)
+            return message
+
+        return FitReport(
+            report.outcomes, readable.errors + [named(e) for e in report.errors], readable.notes + [named(n) for n in report.notes]
+        )
+
+
+def _fit_found(inputs, out: Path, model, times_ms, keep_phi, mask_background, noise_correction, register, progress) -> FitReport:
+    """:func:`fit_paths` on inputs that are files and folders."""
     files, errors = find_dicom_files(inputs)
     groups, group_errors, notes = group_series(files)
     errors.extend(group_errors)
