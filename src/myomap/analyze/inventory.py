@@ -73,12 +73,13 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
     if other:
         inventory.notes.append(f"{len(other)} non-MR object(s) or file(s) without an image (e.g. {other[0].where}) skipped")
     candidates: list[ImageMeta] = []
+    map_kinds = {uid: _map_kinds(frames) for uid, frames in inventory.frames.items()}
     map_descriptions: dict[str, set[tuple[str, ...]]] = defaultdict(set)  # study -> the map series' descriptions, as words
-    for frames in inventory.frames.values():
-        if _map_kinds(frames):
+    for uid, frames in inventory.frames.items():
+        if map_kinds[uid]:
             map_descriptions[frames[0].study_uid].add(description_words(frames[0].series_description))
     for uid, frames in inventory.frames.items():
-        kinds = _map_kinds(frames)
+        kinds = map_kinds[uid]
         first = frames[0]
         if first.is_colour:  # a vendor's colour copy of a map, a screenshot: colours, not values
             inventory.kinds[uid] = f"not relevant: colour image ({first.photometric}), no values to measure"

@@ -74,13 +74,14 @@ def unpacked_archives(inputs: Sequence[str | Path], *, keep_names: bool = True) 
     (``TMPDIR``), which must have room for them.
     """
     paths = [Path(p) for p in inputs]
-    if not any(is_zip_archive(p) for p in paths):
+    zipped = [is_zip_archive(p) for p in paths]
+    if not any(zipped):
         yield Unpacked(paths)
         return
     with tempfile.TemporaryDirectory(prefix="myomap-unzip-") as tmp:
         result = Unpacked([])
-        for k, path in enumerate(paths, start=1):
-            if not is_zip_archive(path):
+        for k, (path, is_zip) in enumerate(zip(paths, zipped), start=1):
+            if not is_zip:
                 result.inputs.append(path)
                 continue
             name = str(path) if keep_names else f"input-{k}"
