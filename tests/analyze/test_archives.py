@@ -93,3 +93,48 @@ def test_a_dicom_file_whose_tail_looks_like_a_zip_is_not_an_archive(contrast_coh
     odd = tmp_path / "map.dcm"
     odd.write_bytes((contrast_cohort / "sub-001" / "T1_mid" / "map.dcm").read_bytes() + b"PK\x05\x06" + bytes(18))
     assert zipfile.is_zipfile(odd) and not is_zip_archive(odd)
+
+
+def test_a_folder_of_archives_and_an_archive_of_archives_give_the_exam_slices(contrast_cohort, tmp_path):
+    exam = tmp_path / "Doe_Jane"
+    shutil.copytree(contrast_cohort / "sub-001", exam)
+    portal = tmp_path / "portal"  # a study portal's download: a folder of one ZIP per study, beside a damaged one
+    (portal / "studies").mkdir(parents=True)
+    _zip(exam, portal / "studies" / "Doe_Jane.ZIP")
+    _damaged_zip(portal / "broken.zip")
+    listing = sorted(p.relative_to(portal) for p in portal.rglob("*"))
+    from_folder = analyze([exam], tmp_path / "folder", CONFIG)
+    from_portal = analyze([portal], tmp_path / "out", CONFIG)
+    assert from_portal.analysed == from_folder.analysed > 0
+    assert [e for e in from_portal.errors if "ZIP" in e] == [
+        "input-1: a ZIP archive inside it that cannot be unpacked, it is damaged; left out"
+    ]
+    assert any(
+        n.startswith("input-1: a folder holding ZIP archives, read from a temporary copy with 2 archive(s)") for n in from_portal.notes
+    )
+    assert sorted(p.relative_to(portal) for p in portal.rglob("*")) == listing  # the input folder is only read
+    written = " ".join(p.read_text(errors="ignore") for p in (tmp_path / "out").rglob("*") if p.suffix in (".csv", ".json"))
+    assert "Doe_Jane" not in written and "broken" not in written
+    # the same exam zipped twice over, named where it lies with --keep-phi
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w") as archive:
+        archive.write(portal / "studies" / "Doe_Jane.ZIP", "inner/Doe_Jane.ZIP")
+    kept = analyze([outer], tmp_path / "phi", AnalyzeConfig(seg=False, report=False, keep_phi=True))
+    assert kept.analysed == from_folder.analysed and not kept.errors
+    assert all(row["source"].startswith("input-1/inner/Doe_Jane.ZIP/Doe_Jane/") for row in _slices(tmp_path / "phi"))
+
+
+def test_archives_nested_too_deep_stay_packed_with_a_note(tmp_path):
+    from myomap.io.archives import MAX_DEPTH
+
+    inner = tmp_path / "level0.zip"
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr("map.dcm", b"x")
+    for level in range(1, MAX_DEPTH + 2):  # MAX_DEPTH + 1 archives inside the outermost one
+        outer = tmp_path / f"level{level}.zip"
+        with zipfile.ZipFile(outer, "w") as archive:
+            archive.write(inner, inner.name)
+        inner = outer
+    with unpacked_archives([inner], keep_names=False) as readable:
+        assert readable.notes[0] == f"input-1: ZIP archives nested more than {MAX_DEPTH} deep left packed"
+        assert len(list(readable.inputs[0].rglob("level0.zip"))) == 1 and not readable.errors

@@ -26,7 +26,10 @@ EXIT_SOME_FAILED, EXIT_USAGE, EXIT_NOTHING = 1, 2, 3
 
 def analyze(
     inputs: Annotated[
-        list[Path], typer.Argument(help="DICOM files, folders (searched recursively; any order, several patients) or ZIP archives of them.")
+        list[Path],
+        typer.Argument(
+            help="DICOM files, folders (searched recursively; any order, several patients) or ZIP archives of them, also inside folders and archives."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: new or empty, unless --overwrite or --resume.")],
     model: Annotated[

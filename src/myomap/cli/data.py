@@ -56,7 +56,10 @@ def simulate(
 
 def fit(
     series: Annotated[
-        list[Path], typer.Argument(help="DICOM files, folders of weighted images (searched recursively) or ZIP archives of them.")
+        list[Path],
+        typer.Argument(
+            help="DICOM files, folders of weighted images (searched recursively) or ZIP archives of them, also inside folders and archives."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder; one subfolder per fitted series.")],
     model: Annotated[

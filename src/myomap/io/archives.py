@@ -1,15 +1,18 @@
 """ZIP archives among the inputs: read from a temporary copy, as the folder they hold.
 
-A PACS or a colleague often hands an exam over as one ``.zip``.  Every
-input that is a ZIP archive is unpacked, for the duration of a ``with``
-block, into its own temporary folder, which then stands in for it; the
-inputs themselves are only read, and the copy is deleted at the end.
-Python's :mod:`zipfile` drops absolute paths and ``..`` from member names
-on extraction, so an archive cannot write outside its folder.  An archive
-that cannot be read (damaged, encrypted, the disk full) is one error line
-and is left out; the other inputs go on.  Archives inside an archive or
-inside an input folder are not unpacked (such a file is not DICOM: a
-note).
+A PACS or a colleague often hands an exam over as one ``.zip``, a study
+portal a folder of them, an archiver a ZIP of ZIPs.  Every input that is a
+ZIP archive is unpacked, for the duration of a ``with`` block, into its own
+temporary folder, which then stands in for it; an input folder that holds
+``.zip`` files is copied to one, for the same time.  In that copy each
+archive at any depth (up to :data:`MAX_DEPTH` archives deep) is unpacked
+into a folder of the archive's own name (``input-K/studies/a.zip/...``), so
+files are named as where they lie.  The inputs themselves are only read,
+and the copies are deleted at the end.  Python's :mod:`zipfile` drops
+absolute paths and ``..`` from member names on extraction, so an archive
+cannot write outside its folder.  An archive that cannot be read (damaged,
+encrypted, the disk full) is one error line and is left out; the other
+inputs and archives go on.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ class Unpacked:
     inputs: list[Path]
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+
+MAX_DEPTH = 4
+"""Archives nested deeper than this inside an input are left packed (a note): a guard against archive bombs."""
 
 
 def is_zip_archive(path: Path) -> bool:
@@ -60,11 +67,54 @@ def _reason(exc: Exception, detailed: bool) -> str:
     return f"{reason}: {type(exc).__name__}: {exc}" if detailed else reason
 
 
+def _extract(path: Path, folder: Path, keep_names: bool) -> str | None:
+    """Unpack ``path`` into ``folder`` (left empty when it fails); why it cannot be, or None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            archive.extractall(folder)
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+        shutil.rmtree(folder, ignore_errors=True)  # nothing half-unpacked is read
+        folder.mkdir()
+        return f"that cannot be unpacked, {_reason(exc, keep_names)}; left out"
+    folder.mkdir(exist_ok=True)
+    return None if members else "with no files"
+
+
+def _inner_archives(folder: Path) -> list[Path]:
+    """The ``.zip`` files (by name, then by content) anywhere under ``folder``, in a stable order."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".zip" and p.is_file() and is_zip_archive(p))
+
+
+def _unpack_inner(folder: Path, name: str, keep_names: bool, result: Unpacked) -> int:
+    """Unpack every archive under ``folder`` (a temporary copy) in place of its file, deeper ones too; how many."""
+    count = 0
+    for _ in range(MAX_DEPTH):
+        found = _inner_archives(folder)
+        if not found:
+            return count
+        for path in found:
+            inner = path.relative_to(folder).as_posix()
+            unpacked = path.with_name(path.name + ".myomap-unzip")
+            problem = _extract(path, unpacked, keep_names)
+            if problem:  # without keep_names the archive's path stays out: member names can hold a patient's name
+                result.errors.append(
+                    f"{name}/{inner}: a ZIP archive {problem}" if keep_names else f"{name}: a ZIP archive inside it {problem}"
+                )
+            path.unlink()
+            unpacked.rename(path)  # the archive's files now lie in a folder of its name
+            count += 1
+    if _inner_archives(folder):
+        result.notes.append(f"{name}: ZIP archives nested more than {MAX_DEPTH} deep left packed")
+    return count
+
+
 @contextmanager
 def unpacked_archives(inputs: Sequence[str | Path], *, keep_names: bool = True) -> Iterator[Unpacked]:
-    """Unpack the ZIP archives among ``inputs`` into temporary folders for the ``with`` block.
+    """Unpack the ZIP archives among ``inputs``, and those inside them or inside input folders, into temporary folders for the ``with`` block.
 
-    Each archive's folder takes its place in :attr:`Unpacked.inputs`, one
+    Each archive's folder, or each folder's copy with the archives in it
+    unpacked, takes its input's place in :attr:`Unpacked.inputs`, one
     entry per input, also for an archive that fails (an empty folder, with
     an error line) or holds no file (an error line too).  With
     ``keep_names`` the notes and errors name an archive by its path and
@@ -74,31 +124,42 @@ def unpacked_archives(inputs: Sequence[str | Path], *, keep_names: bool = True) 
     (``TMPDIR``), which must have room for them.
     """
     paths = [Path(p) for p in inputs]
-    zipped = [is_zip_archive(p) for p in paths]
-    if not any(zipped):
+    kinds = ["zip" if is_zip_archive(p) else "holds zip" if p.is_dir() and _inner_archives(p) else None for p in paths]
+    if not any(kinds):
         yield Unpacked(paths)
         return
     with tempfile.TemporaryDirectory(prefix="myomap-unzip-") as tmp:
         result = Unpacked([])
-        for k, (path, is_zip) in enumerate(zip(paths, zipped), start=1):
-            if not is_zip:
+        for k, (path, kind) in enumerate(zip(paths, kinds), start=1):
+            if kind is None:
                 result.inputs.append(path)
                 continue
             name = str(path) if keep_names else f"input-{k}"
             folder = Path(tmp) / f"input-{k}"
             result.inputs.append(folder)
-            try:
-                with zipfile.ZipFile(path) as archive:
-                    members = [m for m in archive.infolist() if not m.is_dir()]
-                    archive.extractall(folder)
-            except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
-                shutil.rmtree(folder, ignore_errors=True)  # nothing half-unpacked is read
-                folder.mkdir()
-                result.errors.append(f"{name}: a ZIP archive that cannot be unpacked, {_reason(exc, keep_names)}; left out")
+            if kind == "zip":
+                problem = _extract(path, folder, keep_names)
+                if problem:
+                    result.errors.append(f"{name}: a ZIP archive {problem}")
+                    continue
+                inner = _unpack_inner(folder, name, keep_names, result)
+                files = sum(1 for p in folder.rglob("*") if p.is_file())
+                result.notes.append(f"{name}: a ZIP archive; its {files} file(s) read from a temporary copy" + _also(inner))
                 continue
-            folder.mkdir(exist_ok=True)
-            if members:
-                result.notes.append(f"{name}: a ZIP archive; its {len(members)} file(s) read from a temporary copy")
-            else:
-                result.errors.append(f"{name}: a ZIP archive with no files")
+            try:
+                shutil.copytree(path, folder)
+            except (OSError, shutil.Error) as exc:
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                reason = f"{type(exc).__name__}: {exc}" if keep_names else "the disk is full or a file cannot be read"
+                result.errors.append(
+                    f"{name}: a folder holding ZIP archives that cannot be copied to a temporary folder ({reason}); left out"
+                )
+                continue
+            inner = _unpack_inner(folder, name, keep_names, result)
+            result.notes.append(f"{name}: a folder holding ZIP archives, read from a temporary copy" + _also(inner))
         yield result
+
+
+def _also(inner: int) -> str:
+    return f" with {inner} archive(s) inside it unpacked" if inner else ""

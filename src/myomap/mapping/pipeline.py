@@ -102,9 +102,10 @@ def fit_paths(
     not Rician nor uniform.  The sigma used is recorded in fits.csv.  A series that cannot be fitted gives an error line
     and the others go on.  ``progress(name, total)`` is called once per
     series.  Writes ``OUT/<series>/{map,r2}.dcm``, ``fit.npz``,
-    ``preview.png`` and ``OUT/fits.csv``.  ZIP archives among ``inputs`` are
-    read as the folders they hold (:mod:`myomap.io.archives`); messages name
-    their files ``archive.zip!/path/inside``.
+    ``preview.png`` and ``OUT/fits.csv``.  ZIP archives among ``inputs``, in
+    them or in input folders are read as the folders they hold
+    (:mod:`myomap.io.archives`); messages name their files
+    ``archive.zip!/path/inside`` and ``folder/inner.zip/path/inside``.
     """
     if model != "auto" and model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose auto or one of {', '.join(MODELS)}")
@@ -113,7 +114,11 @@ def fit_paths(
     options = (model, times_ms, keep_phi, mask_background, noise_correction, register, progress)
     with unpacked_archives(inputs) as readable:
         report = _fit_found(readable.inputs, Path(out), *options)
-        copies = [(str(copy), f"{given}!") for given, copy in zip(inputs, readable.inputs) if Path(given) != copy]
+        copies = [
+            (str(copy), str(given) if Path(given).is_dir() else f"{given}!")
+            for given, copy in zip(inputs, readable.inputs)
+            if Path(given) != copy
+        ]
 
         def named(message: str) -> str:
             for copy, archive in copies:
