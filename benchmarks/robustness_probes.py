@@ -18,6 +18,9 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
   under 0.8 Dice the quality flag raises (``myomap.analyze.qc``);
 - anisotropic pixels: rows 1.5 and 2 times coarser than columns (fewer
   phase-encoding lines, not interpolated back);
+- display-windowed exports: the map clipped at a window whose top is 2,
+  1.3 or 1.1 times the myocardium's median and stored in 8 bits (a
+  screenshot or secondary capture; blood pool and fat saturated);
 - zero-filled interpolation: each map refitted from its weighted source
   images as they are and after a scanner's 2x zero-filling (the images
   upsampled in k-space, then the magnitude fitted pixel by pixel at half
@@ -95,6 +98,12 @@ def refitted(c: Case, folder: Path, factor: int) -> Case:
     return c.shown(np.nan_to_num(values, nan=0.0).astype(np.float32), spacing, c.epi * factor, c.endo * factor)
 
 
+def windowed(c: Case, top: float) -> Case:
+    """The map as an 8-bit export of a display window from 0 to ``top`` times the myocardium's median."""
+    high = top * float(np.median(c.pixels[c.labels == Tissue.LV_MYOCARDIUM]))
+    return c.shown(np.round(np.clip(c.pixels, 0.0, high) / high * 255.0), c.spacing, c.epi, c.endo)
+
+
 def report(name: str, segmenter, cases: list[Case]) -> None:
     """Print Dice / HD / found and how many rings carry two of the image check's doubts (native T1 and T2 maps only)."""
     dice, hd, found, doubted = score(segmenter, cases, True)
@@ -139,6 +148,8 @@ def main() -> None:
     print(f"cine-band: {flagged} of the {poor} frames under 0.8 Dice flagged for review or without contours")
     for ratio in (1.5, 2.0):
         report(f"anisotropic pixels, rows {ratio:g}x", segmenter, [anisotropic(c, ratio) for c in bench])
+    for top in (2.0, 1.3, 1.1):
+        report(f"windowed 8-bit, top {top:g}x myocardium", segmenter, [windowed(c, top) for c in bench])
     images, _ = load_dataset(args.data / "bench", roles=("map",), observers=("reference",))  # load_cases' order
     for factor in (1, 2):
         cases = [refitted(c, image.source.parent, factor) for c, image in zip(bench, images)]

@@ -124,3 +124,20 @@ def test_blank_regions_are_speckled_and_fit_speckle_is_left_alone(cohort):
                 filled[outside], 99
             )  # uniform speckle
             np.testing.assert_array_equal(fill_blank_regions(blanked), filled)  # repeatable
+
+
+def test_a_saturated_top_of_a_windowed_export_is_no_blank_region(cohort):
+    from myomap.conventions import Tissue
+    from myomap.io.dataset import load_dataset
+
+    images, _ = load_dataset(cohort, roles=("map",), observers=("reference",))
+    for image in images:
+        with np.load(image.source.parent / "truth.npz") as truth:
+            labels = truth["labels"]
+        pixels = np.where(np.isin(labels, [Tissue.AIR, Tissue.LUNG]), 0.0, image.pixels)  # a vendor's blanked background
+        top = 1.3 * float(np.median(pixels[labels == Tissue.LV_MYOCARDIUM]))
+        windowed = np.round(np.clip(pixels, 0.0, top) / top * 255.0).astype(np.float32)  # 8 bits, the blood pool saturated
+        blood = labels == Tissue.LV_BLOOD
+        assert (windowed[blood] == 255).mean() > 0.3
+        filled = fill_blank_regions(windowed)
+        np.testing.assert_array_equal(filled[windowed > 0], windowed[windowed > 0])  # only the blanked background is speckled
