@@ -1,7 +1,19 @@
 import numpy as np
 import pytest
 
-from myomap.model.synth import FAMILIES, SynthSettings, bias_field, extra_organs, label_intensities, resolution, ringing, synthesise
+from myomap.model.synth import (
+    FAMILIES,
+    SynthSettings,
+    band,
+    bias_field,
+    bottle_labels,
+    display_window,
+    extra_organs,
+    label_intensities,
+    resolution,
+    ringing,
+    synthesise,
+)
 from myomap.phantom.tissues import Tissue
 
 
@@ -49,3 +61,33 @@ def test_artefact_steps_keep_shape_and_scale():
     image = np.random.default_rng(1).random((64, 80)).astype(np.float32) + 1.0
     for out in (bias_field(image, rng, (0.3, 0.3)), resolution(image, 2.0), ringing(image, rng)):
         assert out.shape == image.shape and 0.3 < out.mean() / image.mean() < 3.0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_bottle_is_tubes_in_a_fill_with_a_tube_at_the_centre(seed):
+    shape, spacing, centre = (420, 440), (1.5, 1.2), (220, 210)  # room for the largest object (about 300 mm) around any tube
+    labels = bottle_labels(shape, spacing, centre, np.random.default_rng(seed))
+    np.testing.assert_array_equal(labels, bottle_labels(shape, spacing, centre, np.random.default_rng(seed)))
+    assert labels.shape == shape and labels[0, 0] == labels[-1, -1] == Tissue.AIR  # air around the container
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    near = np.hypot((x - centre[0]) * spacing[1], (y - centre[1]) * spacing[0]) < 3.5  # within the smallest tube (4 mm)
+    assert len(np.unique(labels[near])) == 1 and labels[centre[1], centre[0]] != Tissue.AIR
+    assert (labels != Tissue.AIR).sum() * spacing[0] * spacing[1] > 4 * np.pi * 4.0**2  # a fill holding at least four tubes
+
+
+def test_display_window_saturates_the_top_in_256_levels():
+    image = np.random.default_rng(0).uniform(0.0, 2000.0, (64, 64)).astype(np.float32)
+    out = display_window(image, np.random.default_rng(1))
+    assert out.min() == 0.0 and out.max() == 255.0 and np.array_equal(out, np.round(out))
+    assert (out == 255.0).mean() > 0.004  # at least the top 0.5 % saturated (window top at the 70th-99.5th percentile)
+    assert np.all(np.diff(out.ravel()[np.argsort(image.ravel())]) >= 0)  # monotone: the order of values is kept
+
+
+def test_band_darkens_a_line_near_the_centre_only():
+    image = np.full((100, 100), 100.0, np.float32)
+    out = band(image, (50.0, 50.0), (1.0, 1.0), np.random.default_rng(2))
+    assert out.min() <= 60.0 and out.max() == pytest.approx(100.0, abs=1e-3)  # 40-95 % lost at the band's centre line
+    dark = out < 90.0
+    assert 0.02 < dark.mean() < 0.4  # a band of a few mm, not the whole image
+    y, x = np.nonzero(out < out.min() + 1.0)
+    assert np.hypot(x - 50, y - 50).min() <= 26.0  # the darkest line passes within 25 mm of the centre

@@ -52,6 +52,17 @@ def test_heart_free_views_show_no_heart_and_have_an_empty_target(sources):
     np.testing.assert_array_equal(labels[kept], sources[0].labels[kept])  # only the heart is painted over
 
 
+def test_bottle_views_have_an_empty_target_and_differ_from_heart_free_phantom_views(sources):
+    source = sources[0]
+    bottles = ViewSettings(1.5, 64, no_heart_share=1.0, bottle_share=1.0)
+    phantom = ViewSettings(1.5, 64, no_heart_share=1.0)
+    for seed in range(3):
+        image, mask = draw_view(source, np.random.default_rng(seed), bottles)
+        assert not mask.any() and image.std() > 0
+        other, _ = draw_view(source, np.random.default_rng(seed), phantom)
+        assert not np.allclose(image, other)
+
+
 @pytest.mark.parametrize("spacing_mm", [1.25, 2.5])
 def test_deform_moves_image_and_mask_together_by_the_asked_mm(spacing_mm):
     size = 200

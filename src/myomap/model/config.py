@@ -29,7 +29,10 @@ class TrainConfig:
     (by 0.8-1.25), and ``wall_change_share`` of the synthesised ones with the
     compact wall 2.5 mm thinner to 6 mm thicker; a share ``no_heart_share``
     of all views is synthesised with the heart taken out and has an empty
-    target (no ring where there is no LV), and a share ``deform_share`` of
+    target (no ring where there is no LV), ``bottle_share`` of those a test
+    object of tubes in a fill (a QA phantom), ``band_share`` of all views
+    get a dark off-resonance band near the LV and ``window_share`` are shown
+    as a display-windowed 8-bit export, and a share ``deform_share`` of
     all views is warped by a smooth random displacement (RMS 0.3-1 mm over
     10 mm); see :mod:`myomap.model.views`.  ``data_weights`` are the sampling weights of
     several data sets (equal by default); ``init`` is a model file whose
@@ -68,6 +71,9 @@ class TrainConfig:
     stretch_share: float = 0.0
     wall_change_share: float = 0.0
     no_heart_share: float = 0.0
+    bottle_share: float = 0.0
+    band_share: float = 0.0
+    window_share: float = 0.0
     deform_share: float = 0.0
     data_weights: tuple[float, ...] = ()
     init: str | None = None
@@ -88,7 +94,17 @@ class TrainConfig:
             raise ConfigError(f"crop must be within [0.2, 1] (share of the image side kept around the centre), got {self.crop}")
         if self.window_spacing_mm is not None and not 0.3 <= self.window_spacing_mm <= 5.0:
             raise ConfigError(f"window_spacing_mm must be within [0.3, 5] mm, got {self.window_spacing_mm}")
-        for name in ("synthetic_share", "coarse_share", "stretch_share", "wall_change_share", "no_heart_share", "deform_share"):
+        for name in (
+            "synthetic_share",
+            "coarse_share",
+            "stretch_share",
+            "wall_change_share",
+            "no_heart_share",
+            "bottle_share",
+            "band_share",
+            "window_share",
+            "deform_share",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be within [0, 1], got {getattr(self, name)}")
         if any(w < 0 for w in self.data_weights) or (self.data_weights and sum(self.data_weights) <= 0):

@@ -123,6 +123,55 @@ def extra_organs(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+# Labels a test object's tubes and fill may take: blood-like, myocardium-like and other values of
+# every family, so that a bright tube in a myocardium-valued fill (a native-T1 "LV" without a heart) occurs.
+_BOTTLE_LABELS = (
+    Tissue.LV_BLOOD, Tissue.LV_MYOCARDIUM, Tissue.LIVER, Tissue.MUSCLE, Tissue.SUBCUTANEOUS_FAT, STOMACH, SPLEEN, BLOB,
+)  # fmt: skip
+
+
+def bottle_labels(shape: tuple[int, int], spacing_mm: tuple[float, float], centre_xy, rng: np.random.Generator) -> np.ndarray:
+    """Label map of a test object of tubes in a fill (a T1MES-like QA phantom), one tube centred on ``centre_xy``.
+
+    Written here: no library draws such objects.  A round or rectangular
+    container of one fill label holds a jittered grid of 2 x 2 to 4 x 4
+    tubes of 4-16 mm radius, each of a random label, with a thin
+    wall of no signal (air) on most objects; everything outside is air.  The
+    container is placed so that one tube sits at ``centre_xy`` (native
+    pixel x, y), where the training window looks.  A share of the views
+    with no heart in them are such objects with an empty target: a bright
+    tube in a darker fill looks like an LV blood pool to a network that never
+    saw one.
+    """
+    rows, cols = shape
+    y, x = np.mgrid[:rows, :cols].astype(np.float32)
+    x_mm, y_mm = (x - centre_xy[0]) * spacing_mm[1], (y - centre_xy[1]) * spacing_mm[0]
+    out = np.full(shape, Tissue.AIR, np.uint8)
+    radius = rng.uniform(4.0, 16.0)
+    pitch = radius * rng.uniform(2.4, 4.0)  # centre to centre, mm
+    n = int(rng.integers(2, 5))  # tubes per row and column
+    first = rng.integers(n, size=2)  # which grid position is the centred tube
+    grid = (np.arange(n) - first[:, None]) * pitch  # (2, n) offsets in mm of the columns and rows
+    margin = radius + rng.uniform(8.0, 25.0)
+    half = np.array([grid[0].min() - margin, grid[0].max() + margin, grid[1].min() - margin, grid[1].max() + margin])  # container box, mm
+    if rng.random() < 0.5:  # round container around the grid's centre
+        cx, cy = (half[0] + half[1]) / 2, (half[2] + half[3]) / 2
+        reach = np.hypot(half[1] - half[0], half[3] - half[2]) / 2
+        inside = np.hypot(x_mm - cx, y_mm - cy) < reach
+    else:
+        inside = (x_mm > half[0]) & (x_mm < half[1]) & (y_mm > half[2]) & (y_mm < half[3])
+    out[inside] = rng.choice(_BOTTLE_LABELS)
+    wall = rng.uniform(0.8, 2.0) if rng.random() < 0.7 else 0.0
+    for dx in grid[0]:
+        for dy in grid[1]:
+            if dx or dy:
+                dx, dy = dx + rng.normal(0.0, 1.0), dy + rng.normal(0.0, 1.0)
+            r = np.hypot(x_mm - dx, y_mm - dy)
+            out[r < radius + wall] = Tissue.AIR
+            out[r < radius] = rng.choice(_BOTTLE_LABELS)
+    return out
+
+
 def label_intensities(labels: np.ndarray, rng: np.random.Generator, settings: SynthSettings) -> tuple[np.ndarray, float]:
     """Image of per-label means with smooth texture; returns it and the myocardial mean."""
     family = FAMILIES[rng.choice(len(FAMILIES), p=np.asarray(settings.family_weights) / sum(settings.family_weights))]
@@ -200,6 +249,36 @@ def motion_ghost(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     shift = int(rng.integers(6, max(7, image.shape[axis] // 4)))
     weight = rng.uniform(0.05, 0.3)
     return (image + weight * (np.roll(image, shift, axis=axis) + np.roll(image, -shift, axis=axis)) / 2).astype(np.float32)
+
+
+def display_window(
+    image: np.ndarray, rng: np.random.Generator, top: tuple[float, float] = (70.0, 99.5), bottom: tuple[float, float] = (0.0, 10.0)
+) -> np.ndarray:
+    """A display-windowed 8-bit export: clipped between two random percentiles of the image, then stored in 256 levels.
+
+    A map saved as a screenshot or a secondary capture keeps only its
+    display window: the blood pool and fat saturate at the top, the lungs at
+    the bottom.
+    """
+    low, high = np.percentile(image, [rng.uniform(*bottom), rng.uniform(*top)])
+    if high <= low:
+        return image
+    return np.round((np.clip(image, low, high) - low) / (high - low) * 255.0).astype(np.float32)
+
+
+def band(image: np.ndarray, centre_xy, spacing_mm: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
+    """A dark off-resonance band of a bSSFP readout: a straight line at any angle within 25 mm of ``centre_xy``.
+
+    Signal loss of 40-95 % on a Gaussian profile of 1-4 mm SD (3 T, the
+    frequency not adjusted); ``centre_xy`` is a native pixel (x, y).
+    """
+    rows, cols = image.shape
+    y, x = np.mgrid[:rows, :cols].astype(np.float32)
+    angle = rng.uniform(0.0, np.pi)
+    distance_mm = (x - centre_xy[0]) * spacing_mm[1] * np.cos(angle) + (y - centre_xy[1]) * spacing_mm[0] * np.sin(angle)
+    distance_mm -= rng.uniform(-25.0, 25.0)
+    loss = rng.uniform(0.4, 0.95) * np.exp(-0.5 * (distance_mm / rng.uniform(1.0, 4.0)) ** 2)
+    return (image * (1.0 - loss)).astype(np.float32)
 
 
 def noise(image: np.ndarray, rng: np.random.Generator, sd: float) -> np.ndarray:

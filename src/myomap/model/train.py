@@ -84,6 +84,9 @@ def view_settings(config: TrainConfig) -> ViewSettings:
         stretch_share=config.stretch_share,
         wall_change_share=config.wall_change_share,
         no_heart_share=config.no_heart_share,
+        bottle_share=config.bottle_share,
+        band_share=config.band_share,
+        window_share=config.window_share,
         deform_share=config.deform_share,
     )
 

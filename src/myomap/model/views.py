@@ -16,7 +16,15 @@ from it the way inference will see it (:mod:`myomap.model.locate`):
   with every heart tissue taken over by its nearest neighbouring tissue
   (:func:`remove_heart`: lung, liver, chest wall, aorta, as on a slice above
   or below the heart), synthesised, with an all-background target, so that
-  the network learns to draw no ring where there is no LV;
+  the network learns to draw no ring where there is no LV; a share
+  ``bottle_share`` of those is a test object of tubes in a fill instead
+  (:func:`myomap.model.synth.bottle_labels`: a QA phantom such as T1MES),
+  with a tube where the LV was;
+- with probability ``band_share`` a dark off-resonance band near the LV
+  (:func:`myomap.model.synth.band`), and with probability
+  ``window_share`` the image as a display-windowed 8-bit export
+  (:func:`myomap.model.synth.display_window`: blood pool and fat
+  saturated);
 - then either a *coarse* view (a field of view of 120-450 mm fitted into
   the window, the LV anywhere in it) or a *fine* view (the model's pixel
   size, ±15 % zoom, centred on the LV within ±15 mm), at any in-plane
@@ -46,7 +54,7 @@ from skimage.measure import find_contours
 from myomap.conventions import Tissue
 from myomap.geometry.masks import contours_to_mask
 from myomap.geometry.polygon import polygon_mask
-from myomap.model.synth import SynthSettings, bias_field, noise, synthesise
+from myomap.model.synth import SynthSettings, band, bias_field, bottle_labels, display_window, noise, synthesise
 from myomap.model.window import Window, cut_window, fill_blank_regions, normalise_inside, points_to_window
 
 
@@ -82,6 +90,9 @@ class ViewSettings:
     stretch_share: float = 0.0
     stretch: tuple[float, float] = (0.8, 1.25)
     no_heart_share: float = 0.0
+    bottle_share: float = 0.0
+    band_share: float = 0.0
+    window_share: float = 0.0
     deform_share: float = 0.0
     deform_mm: tuple[float, float] = (0.3, 1.0)
     deform_scale_mm: float = 10.0
@@ -93,12 +104,19 @@ def draw_view(
     """One normalised (S, S) input and its (S, S) uint8 target (0 background, 1 myocardium, 2 blood pool)."""
     heart_free = None
     if source.labels is not None and view.no_heart_share > 0 and rng.random() < view.no_heart_share:  # no draw when off (older recipes)
-        heart_free = remove_heart(source.labels)
+        if view.bottle_share > 0 and rng.random() < view.bottle_share:
+            heart_free = bottle_labels(source.labels.shape, source.spacing_mm, np.mean(source.epi, axis=0), rng)
+        else:
+            heart_free = remove_heart(source.labels)
     if heart_free is not None:  # the window stays around where the LV was
         pixels, endo = synthesise(heart_free, rng, synth), source.endo
     else:
         pixels, endo = _appearance(source, rng, view, synth)
     spacing, epi = source.spacing_mm, source.epi
+    if view.band_share > 0 and rng.random() < view.band_share:  # no draw when off (older recipes keep their views)
+        pixels = band(pixels, np.mean(epi, axis=0), spacing, rng)
+    if view.window_share > 0 and rng.random() < view.window_share:
+        pixels = fill_blank_regions(display_window(pixels, rng))  # as inference shows a windowed export
     if rng.random() < view.resample_share:
         pixels, spacing, epi, endo = resample(pixels, spacing, epi, endo, rng.uniform(0.6, 2.6))
     if rng.random() < view.tight_fov_share:
