@@ -110,11 +110,12 @@ def test_a_folder_of_archives_and_an_archive_of_archives_give_the_exam_slices(co
         "input-1: a ZIP archive inside it that cannot be unpacked, it is damaged; left out"
     ]
     assert any(
-        n.startswith("input-1: a folder holding ZIP archives, read from a temporary copy with 2 archive(s)") for n in from_portal.notes
+        n.startswith("input-1: a folder holding ZIP archives, read from a temporary mirror with 1 archive(s)") for n in from_portal.notes
     )
     assert sorted(p.relative_to(portal) for p in portal.rglob("*")) == listing  # the input folder is only read
     written = " ".join(p.read_text(errors="ignore") for p in (tmp_path / "out").rglob("*") if p.suffix in (".csv", ".json"))
     assert "Doe_Jane" not in written and "broken" not in written
+    assert not any("Doe_Jane" in m or "broken" in m or "studies" in m for m in from_portal.errors + from_portal.notes)
     # the same exam zipped twice over, named where it lies with --keep-phi
     outer = tmp_path / "outer.zip"
     with zipfile.ZipFile(outer, "w") as archive:
@@ -138,3 +139,32 @@ def test_archives_nested_too_deep_stay_packed_with_a_note(tmp_path):
     with unpacked_archives([inner], keep_names=False) as readable:
         assert readable.notes[0] == f"input-1: ZIP archives nested more than {MAX_DEPTH} deep left packed"
         assert len(list(readable.inputs[0].rglob("level0.zip"))) == 1 and not readable.errors
+
+
+def test_a_folder_with_links_read_only_parts_and_the_temporary_folder_inside_is_mirrored_whole(tmp_path, monkeypatch):
+    import os
+    import stat
+    import tempfile
+
+    exam = tmp_path / "exam"
+    (exam / "cd").mkdir(parents=True)
+    (exam / "cd" / "IM0001").write_bytes(b"dicom-ish")
+    with zipfile.ZipFile(exam / "study.zip", "w") as archive:
+        archive.writestr("x/IM0002", b"zipped")
+    (exam / "gone").symlink_to(tmp_path / "missing")  # dangling
+    (exam / "cd" / "loop").symlink_to(exam)  # a loop
+    (exam / "cd").chmod(stat.S_IRUSR | stat.S_IXUSR)  # read-only, as copied from a CD
+    (exam / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(exam / "tmp"))  # TMPDIR inside the input
+    before = sorted(str(p.relative_to(exam)) for p in exam.rglob("*"))
+    try:
+        with unpacked_archives([exam], keep_names=False) as readable:
+            (mirror,) = readable.inputs
+            assert not readable.errors, readable.errors
+            assert (mirror / "cd" / "IM0001").read_bytes() == b"dicom-ish"
+            assert (mirror / "study.zip" / "x" / "IM0002").read_bytes() == b"zipped"
+            assert not any(p.name.startswith("myomap-unzip-") for p in (mirror / "tmp").iterdir())  # the mirror does not hold itself
+        assert sorted(str(p.relative_to(exam)) for p in exam.rglob("*")) == before and (exam / "study.zip").is_file()
+        assert (exam / "cd" / "IM0001").read_bytes() == b"dicom-ish"
+    finally:
+        os.chmod(exam / "cd", stat.S_IRWXU)

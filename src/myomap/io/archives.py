@@ -4,11 +4,12 @@ A PACS or a colleague often hands an exam over as one ``.zip``, a study
 portal a folder of them, an archiver a ZIP of ZIPs.  Every input that is a
 ZIP archive is unpacked, for the duration of a ``with`` block, into its own
 temporary folder, which then stands in for it; an input folder that holds
-``.zip`` files is copied to one, for the same time.  In that copy each
+``.zip`` files is mirrored in one for the same time (its files hard-linked
+where the file system allows, else copied).  In that folder each
 archive at any depth (up to :data:`MAX_DEPTH` archives deep) is unpacked
 into a folder of the archive's own name (``input-K/studies/a.zip/...``), so
 files are named as where they lie.  The inputs themselves are only read,
-and the copies are deleted at the end.  Python's :mod:`zipfile` drops
+and the copies and mirrors are deleted at the end.  Python's :mod:`zipfile` drops
 absolute paths and ``..`` from member names on extraction, so an archive
 cannot write outside its folder.  An archive that cannot be read (damaged,
 encrypted, the disk full) is one error line and is left out; the other
@@ -17,7 +18,9 @@ inputs and archives go on.
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -37,7 +40,8 @@ class Unpacked:
 
 
 MAX_DEPTH = 4
-"""Archives nested deeper than this inside an input are left packed (a note): a guard against archive bombs."""
+"""Archives nested deeper than this inside an input are left packed (a note): no unpacking without end.  The unpacked
+size is not capped: the temporary folder must have room for it."""
 
 
 def is_zip_archive(path: Path) -> bool:
@@ -81,13 +85,23 @@ def _extract(path: Path, folder: Path, keep_names: bool) -> str | None:
     return None if members else "with no files"
 
 
+def _archive_names(names: list[str]) -> list[str]:
+    return [n for n in names if n.lower().endswith(".zip")]
+
+
 def _inner_archives(folder: Path) -> list[Path]:
     """The ``.zip`` files (by name, then by content) anywhere under ``folder``, in a stable order."""
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".zip" and p.is_file() and is_zip_archive(p))
+    found = [Path(root, n) for root, _, files in os.walk(folder) for n in _archive_names(files)]
+    return sorted(p for p in found if is_zip_archive(p))
+
+
+def _holds_archive(folder: Path) -> bool:
+    """Whether any file under ``folder`` is a ZIP archive named ``.zip`` (stops at the first)."""
+    return any(is_zip_archive(Path(root, n)) for root, _, files in os.walk(folder) for n in _archive_names(files))
 
 
 def _unpack_inner(folder: Path, name: str, keep_names: bool, result: Unpacked) -> int:
-    """Unpack every archive under ``folder`` (a temporary copy) in place of its file, deeper ones too; how many."""
+    """Unpack every archive under ``folder`` (a temporary copy) in place of its file, deeper ones too; how many were unpacked."""
     count = 0
     for _ in range(MAX_DEPTH):
         found = _inner_archives(folder)
@@ -95,25 +109,50 @@ def _unpack_inner(folder: Path, name: str, keep_names: bool, result: Unpacked) -
             return count
         for path in found:
             inner = path.relative_to(folder).as_posix()
-            unpacked = path.with_name(path.name + ".myomap-unzip")
-            problem = _extract(path, unpacked, keep_names)
+            staging = Path(tempfile.mkdtemp(prefix=".myomap-unzip-", dir=path.parent))  # a fresh name: no file of the input's is met
+            problem = _extract(path, staging, keep_names)
             if problem:  # without keep_names the archive's path stays out: member names can hold a patient's name
                 result.errors.append(
                     f"{name}/{inner}: a ZIP archive {problem}" if keep_names else f"{name}: a ZIP archive inside it {problem}"
                 )
             path.unlink()
-            unpacked.rename(path)  # the archive's files now lie in a folder of its name
-            count += 1
+            staging.rename(path)  # the archive's files now lie in a folder of its name
+            count += not problem
     if _inner_archives(folder):
         result.notes.append(f"{name}: ZIP archives nested more than {MAX_DEPTH} deep left packed")
     return count
+
+
+def _mirror(source: Path, target: Path, tmp_root: Path) -> None:
+    """``source`` mirrored at ``target`` for unpacking its archives there.
+
+    Files are hard-linked where the file system allows, else copied (the
+    input is never written: an archive's link is only removed from the
+    mirror); symbolic links stay links, as a folder's own reading keeps
+    them (dangling or looping ones are no error); the temporary folder is
+    left out when it lies inside ``source``; every folder is made writable
+    (a CD's read-only folders keep their modes when copied).
+    """
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    def ignore(directory: str, names: list[str]) -> list[str]:
+        return [n for n in names if Path(directory, n).resolve() == tmp_root]
+
+    shutil.copytree(source, target, symlinks=True, ignore=ignore, copy_function=link_or_copy)
+    for root, _, _ in os.walk(target):
+        os.chmod(root, os.stat(root).st_mode | stat.S_IWUSR | stat.S_IXUSR)
 
 
 @contextmanager
 def unpacked_archives(inputs: Sequence[str | Path], *, keep_names: bool = True) -> Iterator[Unpacked]:
     """Unpack the ZIP archives among ``inputs``, and those inside them or inside input folders, into temporary folders for the ``with`` block.
 
-    Each archive's folder, or each folder's copy with the archives in it
+    Each archive's folder, or each folder's mirror with the archives in it
     unpacked, takes its input's place in :attr:`Unpacked.inputs`, one
     entry per input, also for an archive that fails (an empty folder, with
     an error line) or holds no file (an error line too).  With
@@ -124,7 +163,7 @@ def unpacked_archives(inputs: Sequence[str | Path], *, keep_names: bool = True) 
     (``TMPDIR``), which must have room for them.
     """
     paths = [Path(p) for p in inputs]
-    kinds = ["zip" if is_zip_archive(p) else "holds zip" if p.is_dir() and _inner_archives(p) else None for p in paths]
+    kinds = ["zip" if is_zip_archive(p) else "holds zip" if p.is_dir() and _holds_archive(p) else None for p in paths]
     if not any(kinds):
         yield Unpacked(paths)
         return
@@ -147,17 +186,17 @@ def unpacked_archives(inputs: Sequence[str | Path], *, keep_names: bool = True) 
                 result.notes.append(f"{name}: a ZIP archive; its {files} file(s) read from a temporary copy" + _also(inner))
                 continue
             try:
-                shutil.copytree(path, folder)
+                _mirror(path, folder, Path(tmp).resolve())
             except (OSError, shutil.Error) as exc:
                 shutil.rmtree(folder, ignore_errors=True)
                 folder.mkdir()
-                reason = f"{type(exc).__name__}: {exc}" if keep_names else "the disk is full or a file cannot be read"
+                reason = f"{type(exc).__name__}: {exc}" if keep_names else "a file in it cannot be read, or the temporary folder is full"
                 result.errors.append(
-                    f"{name}: a folder holding ZIP archives that cannot be copied to a temporary folder ({reason}); left out"
+                    f"{name}: a folder holding ZIP archives that cannot be mirrored in a temporary folder ({reason}); left out"
                 )
                 continue
             inner = _unpack_inner(folder, name, keep_names, result)
-            result.notes.append(f"{name}: a folder holding ZIP archives, read from a temporary copy" + _also(inner))
+            result.notes.append(f"{name}: a folder holding ZIP archives, read from a temporary mirror" + _also(inner))
         yield result
 
 

@@ -121,7 +121,7 @@ def fit_paths(
         ]
 
         def named(message: str) -> str:
-            for copy, archive in copies:
+            for copy, archive in sorted(copies, key=lambda pair: len(pair[0]), reverse=True):  # input-10 before input-1
                 message = message.replace(copy, archive)
             return message
 
