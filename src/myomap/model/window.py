@@ -147,9 +147,9 @@ BLANK_MIN_SHARE = 0.02
 """A value (the image's lowest, highest or most common) held by at least this share of the pixels can be a blanked region."""
 BLANK_MIN_SOLID = 0.5
 """... when at least this share of those pixels has its four neighbours (or the image edge) at the same value: a solid region."""
-BLANK_MIN_TOP_GAP = 1.2
-"""The highest value is a failed-fit marker only this far above the other pixels' 99.9th percentile (4095 ms over tissue
-up to ~2000); a display-windowed export has its blood pool and fat saturated at a top value just above the rest."""
+PICTURE_MAX_LEVELS = 256
+"""An image with at most this many distinct values is a picture (an 8-bit export through a display window): its top
+value is saturation (blood pool and fat), never a marker of failed fits."""
 
 
 def fill_blank_regions(image: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -166,11 +166,11 @@ def fill_blank_regions(image: np.ndarray, seed: int = 0) -> np.ndarray:
     percentile of the other pixels, as the training's synthetic speckle
     (:func:`myomap.model.synth.speckle`); the seed makes it repeatable.
     On the robustness benchmark's maps with blanked or top-valued lungs and
-    air this took the myocardium Dice from 0.877 to 0.915.  A plateau at the
-    highest value counts only when that value lies well above all others
-    (:data:`BLANK_MIN_TOP_GAP`): on a display-windowed export (8-bit,
-    window top 1.3 times the myocardium's value) the saturated blood pool
-    was taken for one and speckled, and the Dice fell to 0.734.  Written here:
+    air this took the myocardium Dice from 0.877 to 0.915.  On a picture
+    (at most :data:`PICTURE_MAX_LEVELS` values: a display-windowed 8-bit
+    export) a plateau at the highest value is saturation and stays: with
+    the window's top at 1.3 times the myocardium's value the saturated
+    blood pool used to be speckled, and the Dice fell to 0.734.  Written here:
     no imaging library treats blanked plateaus.  NaN pixels are left as
     they are.
 
@@ -193,9 +193,8 @@ def fill_blank_regions(image: np.ndarray, seed: int = 0) -> np.ndarray:
     levels, counts = np.unique(kept, return_counts=True)
     blank = np.zeros(values.shape, bool)
     for value in {float(levels[0]), float(levels[-1]), float(levels[np.argmax(counts)])}:  # a stray value may undercut a 0 background
-        below = kept[kept < value]
-        if value == levels[-1] and below.size and value > 0 and value < BLANK_MIN_TOP_GAP * float(np.percentile(below, 99.9)):
-            continue  # a saturated top (a windowed export's blood pool), no marker of failed fits
+        if value == levels[-1] and levels.size <= PICTURE_MAX_LEVELS:
+            continue  # a picture's saturated top (a windowed export's blood pool), no marker of failed fits
         same = finite & (values == value)
         solid = ndimage.binary_erosion(same, border_value=1)
         if same.sum() >= BLANK_MIN_SHARE * kept.size and solid.sum() >= BLANK_MIN_SOLID * same.sum():
