@@ -3,6 +3,7 @@ import pytest
 
 from myomap.conventions import Tissue
 from myomap.geometry.polygon import polygon_mask
+from myomap.model.synth import bottle_labels, synthesise
 from myomap.model.views import (
     HEART_TISSUES,
     Source,
@@ -52,15 +53,18 @@ def test_heart_free_views_show_no_heart_and_have_an_empty_target(sources):
     np.testing.assert_array_equal(labels[kept], sources[0].labels[kept])  # only the heart is painted over
 
 
-def test_bottle_views_have_an_empty_target_and_differ_from_heart_free_phantom_views(sources):
+def test_bottle_views_are_synthesised_from_a_test_object_and_have_an_empty_target(sources, monkeypatch):
+    import myomap.model.views as views
+
+    drawn, shown = [], []
+    monkeypatch.setattr(views, "bottle_labels", lambda *a: drawn.append(bottle_labels(*a)) or drawn[-1])
+    monkeypatch.setattr(views, "synthesise", lambda labels, rng, settings: shown.append(labels) or synthesise(labels, rng, settings))
     source = sources[0]
-    bottles = ViewSettings(1.5, 64, no_heart_share=1.0, bottle_share=1.0)
-    phantom = ViewSettings(1.5, 64, no_heart_share=1.0)
     for seed in range(3):
-        image, mask = draw_view(source, np.random.default_rng(seed), bottles)
+        image, mask = draw_view(source, np.random.default_rng(seed), ViewSettings(1.5, 64, no_heart_share=1.0, bottle_share=1.0))
         assert not mask.any() and image.std() > 0
-        other, _ = draw_view(source, np.random.default_rng(seed), phantom)
-        assert not np.allclose(image, other)
+    assert len(drawn) == len(shown) == 3 and all(a is b for a, b in zip(drawn, shown))  # the test object is what was synthesised
+    assert all(labels.shape == source.labels.shape for labels in drawn)
 
 
 @pytest.mark.parametrize("spacing_mm", [1.25, 2.5])
