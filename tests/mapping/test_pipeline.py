@@ -113,3 +113,9 @@ def test_a_zipped_series_is_fitted_as_its_folder_and_messages_name_the_archive(c
     assert any(n.startswith(f"{archive}: a ZIP archive; its 4 file(s)") for n in report.notes)
     assert all("myomap-unzip" not in line for line in report.errors + report.notes)
     assert any(f"{archive}!/T2_mid/broken.dcm" in line for line in report.errors + report.notes)
+    portal = tmp_path / "portal"  # the same archive inside a folder: named where it lies, the folder without "!"
+    portal.mkdir()
+    shutil.copy(archive, portal / "t2.zip")
+    inside = fit_paths([portal], tmp_path / "from_folder")
+    assert len(inside.outcomes) == 1 and all("myomap-unzip" not in line for line in inside.errors + inside.notes)
+    assert any(f"{portal}/t2.zip/T2_mid/broken.dcm" in line for line in inside.errors + inside.notes)
