@@ -68,6 +68,17 @@ def test_on_a_native_t1_map_the_blood_must_be_brighter_than_the_ring():
     assert evidence.blood_ratio > MIN_NATIVE_T1_BLOOD_RATIO and looks_like_lv(evidence, strict=False)
 
 
+def test_a_saturated_blood_pool_of_a_windowed_picture_passes_the_native_t1_check():
+    image, labels = _scene(ring_value=1000.0, blood_value=1600.0, surround_value=300.0)
+    top = 1.08 * 1000.0  # a display window cutting into the myocardium: the blood pool and part of the ring saturated
+    picture = np.round(np.clip(image, 0.0, top) / top * 255.0)
+    evidence = ring_evidence(picture, labels > 0, labels, SPACING, kind="T1")
+    assert evidence.blood_ratio == np.inf and looks_like_lv(evidence, strict=False)
+    # the same values kept in full (many levels): the measured ratio stands and fails
+    values = np.clip(image, 0.0, top) + np.linspace(0.0, 1e-3, image.size).reshape(image.shape)
+    assert not looks_like_lv(ring_evidence(values, labels > 0, labels, SPACING, kind="T1"), strict=False)
+
+
 def test_a_ratio_that_cannot_be_measured_fails_the_native_t1_check():
     image, labels = _scene(ring_value=1000.0, blood_value=1600.0, surround_value=300.0)
     for failed in (np.nan, 0.0):  # a blood pool of failed fits, stored as NaN or as 0

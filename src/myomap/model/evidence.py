@@ -29,7 +29,9 @@ image itself, whatever network drew it:
   :data:`MIN_NATIVE_T1_BLOOD_RATIO` (1.1), or none to measure, is never an
   LV: it is a dark-centred round structure, such as a vertebral body in
   the paraspinal muscles, which on a native map looks like a
-  post-contrast LV.  Nothing is asked of post-contrast T1 or of T2: in
+  post-contrast LV.  On a picture (a display-windowed 8-bit export, at
+  most 256 values) a blood pool at the top value is saturated and its
+  ratio unknown: it passes (``blood_ratio`` infinite).  Nothing is asked of post-contrast T1 or of T2: in
   cardiac amyloidosis
   post-contrast myocardium is darker than blood, and black-blood T2
   sequences leave the blood pool's values to noise.
@@ -243,6 +245,8 @@ def ring_evidence(
     valued = finite & (pixels > 0)  # failed fits are stored as 0 (or NaN): no value to compare
     myocardium_level = float(np.median(pixels[myocardium & valued])) if (myocardium & valued).any() else np.nan
     blood_ratio = float(np.median(pixels[blood & valued])) / myocardium_level if (blood & valued).any() and myocardium_level > 0 else np.nan
+    if blood_ratio < MIN_NATIVE_T1_BLOOD_RATIO and _saturated(image, float(np.median(pixels[blood & valued]))):
+        blood_ratio = np.inf  # a picture's blood pool at its top value: as bright as it can be stored, the ratio unknown
     sureness = np.nan if probabilities is None else float(np.median(probabilities[MYOCARDIUM][box][myocardium]))
     return RingEvidence(
         myocardium_mm2=float(myocardium.sum()) * pixel_mm2,
@@ -254,6 +258,14 @@ def ring_evidence(
         kind=kind,
         agreement=float("nan") if agreement is None else float(agreement),
     )
+
+
+def _saturated(image: np.ndarray, level: float) -> bool:
+    """Whether ``level`` is the top value of a picture (a display-windowed 8-bit export: at most 256 values)."""
+    from myomap.model.window import PICTURE_MAX_LEVELS
+
+    finite = np.asarray(image)[np.isfinite(image)]
+    return bool(finite.size) and level == float(finite.max()) and np.unique(finite).size <= PICTURE_MAX_LEVELS
 
 
 def _grow(region: np.ndarray, distance_mm: float, spacing_mm: tuple[float, float]) -> np.ndarray:
