@@ -85,19 +85,14 @@ def _extract(path: Path, folder: Path, keep_names: bool) -> str | None:
     return None if members else "with no files"
 
 
-def _archive_names(names: list[str]) -> list[str]:
-    return [n for n in names if n.lower().endswith(".zip")]
+def _archives_under(folder: Path) -> Iterator[Path]:
+    """The ``.zip`` files (by name, then by content) anywhere under ``folder``, lazily."""
+    for root, _, files in os.walk(folder):
+        yield from (Path(root, n) for n in files if n.lower().endswith(".zip") and is_zip_archive(Path(root, n)))
 
 
 def _inner_archives(folder: Path) -> list[Path]:
-    """The ``.zip`` files (by name, then by content) anywhere under ``folder``, in a stable order."""
-    found = [Path(root, n) for root, _, files in os.walk(folder) for n in _archive_names(files)]
-    return sorted(p for p in found if is_zip_archive(p))
-
-
-def _holds_archive(folder: Path) -> bool:
-    """Whether any file under ``folder`` is a ZIP archive named ``.zip`` (stops at the first)."""
-    return any(is_zip_archive(Path(root, n)) for root, _, files in os.walk(folder) for n in _archive_names(files))
+    return sorted(_archives_under(folder))
 
 
 def _unpack_inner(folder: Path, name: str, keep_names: bool, result: Unpacked) -> int:
@@ -163,7 +158,7 @@ def unpacked_archives(inputs: Sequence[str | Path], *, keep_names: bool = True) 
     (``TMPDIR``), which must have room for them.
     """
     paths = [Path(p) for p in inputs]
-    kinds = ["zip" if is_zip_archive(p) else "holds zip" if p.is_dir() and _holds_archive(p) else None for p in paths]
+    kinds = ["zip" if is_zip_archive(p) else "holds zip" if p.is_dir() and next(_archives_under(p), None) else None for p in paths]
     if not any(kinds):
         yield Unpacked(paths)
         return

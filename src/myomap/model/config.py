@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from myomap.config import ConfigError
 from myomap.model.registry import get_spec
@@ -94,17 +94,7 @@ class TrainConfig:
             raise ConfigError(f"crop must be within [0.2, 1] (share of the image side kept around the centre), got {self.crop}")
         if self.window_spacing_mm is not None and not 0.3 <= self.window_spacing_mm <= 5.0:
             raise ConfigError(f"window_spacing_mm must be within [0.3, 5] mm, got {self.window_spacing_mm}")
-        for name in (
-            "synthetic_share",
-            "coarse_share",
-            "stretch_share",
-            "wall_change_share",
-            "no_heart_share",
-            "bottle_share",
-            "band_share",
-            "window_share",
-            "deform_share",
-        ):
+        for name in (f.name for f in fields(self) if f.name.endswith("_share")):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be within [0, 1], got {getattr(self, name)}")
         if any(w < 0 for w in self.data_weights) or (self.data_weights and sum(self.data_weights) <= 0):

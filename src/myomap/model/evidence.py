@@ -125,6 +125,7 @@ import cv2
 import numpy as np
 
 from myomap.conventions import BLOOD_POOL, MYOCARDIUM
+from myomap.model.window import is_picture
 
 # The band around the epicardium that is compared with the myocardium (mm from the ring's outer edge):
 # it starts beyond the partial-volume edge and stays within the structures that touch the heart.
@@ -244,8 +245,9 @@ def ring_evidence(
     pixel_mm2 = float(spacing_mm[0] * spacing_mm[1])
     valued = finite & (pixels > 0)  # failed fits are stored as 0 (or NaN): no value to compare
     myocardium_level = float(np.median(pixels[myocardium & valued])) if (myocardium & valued).any() else np.nan
-    blood_ratio = float(np.median(pixels[blood & valued])) / myocardium_level if (blood & valued).any() and myocardium_level > 0 else np.nan
-    if blood_ratio < MIN_NATIVE_T1_BLOOD_RATIO and _saturated(image, float(np.median(pixels[blood & valued]))):
+    blood_level = float(np.median(pixels[blood & valued])) if (blood & valued).any() else np.nan
+    blood_ratio = blood_level / myocardium_level if myocardium_level > 0 else np.nan  # NaN levels give NaN
+    if blood_ratio < MIN_NATIVE_T1_BLOOD_RATIO and _is_top(blood_level, image) and is_picture(np.asarray(image)):
         blood_ratio = np.inf  # a picture's blood pool at its top value: as bright as it can be stored, the ratio unknown
     sureness = np.nan if probabilities is None else float(np.median(probabilities[MYOCARDIUM][box][myocardium]))
     return RingEvidence(
@@ -260,12 +262,9 @@ def ring_evidence(
     )
 
 
-def _saturated(image: np.ndarray, level: float) -> bool:
-    """Whether ``level`` is the top value of a picture (a display-windowed 8-bit export: at most 256 values)."""
-    from myomap.model.window import PICTURE_MAX_LEVELS
-
+def _is_top(level: float, image: np.ndarray) -> bool:
     finite = np.asarray(image)[np.isfinite(image)]
-    return bool(finite.size) and level == float(finite.max()) and np.unique(finite).size <= PICTURE_MAX_LEVELS
+    return bool(finite.size) and level == float(finite.max())
 
 
 def _grow(region: np.ndarray, distance_mm: float, spacing_mm: tuple[float, float]) -> np.ndarray:

@@ -152,6 +152,11 @@ PICTURE_MAX_LEVELS = 256
 value is saturation (blood pool and fat), never a marker of failed fits."""
 
 
+def is_picture(values: np.ndarray) -> bool:
+    """Whether the finite ``values`` take at most :data:`PICTURE_MAX_LEVELS` distinct values (an 8-bit export)."""
+    return np.unique(values[np.isfinite(values)]).size <= PICTURE_MAX_LEVELS
+
+
 def fill_blank_regions(image: np.ndarray, seed: int = 0) -> np.ndarray:
     """The image with solid regions of its lowest, highest or most common value replaced by speckle, as the network saw lungs and air.
 
