@@ -89,6 +89,29 @@ def test_inputs_keep_their_labels_after_a_failed_or_empty_archive(contrast_cohor
     assert any(e.startswith(f"{empty}: a ZIP archive with no files") for e in kept.errors)
 
 
+def test_an_archive_larger_than_the_free_space_is_not_unpacked_and_says_so(tmp_path, monkeypatch):
+    import myomap.io.archives as archives
+
+    outer = tmp_path / "outer.zip"  # a ZIP holding a ZIP: the inner one is checked against the space too
+    with zipfile.ZipFile(outer, "w", compression=zipfile.ZIP_DEFLATED) as handle:
+        inner = tmp_path / "inner.zip"
+        with zipfile.ZipFile(inner, "w", compression=zipfile.ZIP_DEFLATED) as small:
+            small.writestr("exam/a.dcm", b"\0" * 4_000_000)  # 4 MB unpacked, a few kB packed
+        handle.write(inner, "inner.zip")
+    real = shutil.disk_usage(tmp_path)
+    # as much free space as the outer archive needs (its inner file) plus the margin, and not a byte more
+    free = archives.FREE_MARGIN_BYTES + inner.stat().st_size
+    monkeypatch.setattr(archives.shutil, "disk_usage", lambda path: real._replace(free=free))
+    with unpacked_archives([outer], keep_names=False) as readable:
+        assert readable.errors == [
+            "input-1: a ZIP archive inside it that would not fit in the temporary folder (4.0 MB unpacked, 1.1 GB free); left out"
+        ]
+        assert not list(readable.inputs[0].rglob("*.dcm"))  # nothing half-written
+    monkeypatch.setattr(archives.shutil, "disk_usage", lambda path: real._replace(free=free + 4_000_000))
+    with unpacked_archives([outer], keep_names=False) as readable:
+        assert not readable.errors and len(list(readable.inputs[0].rglob("a.dcm"))) == 1
+
+
 def test_a_dicom_file_whose_tail_looks_like_a_zip_is_not_an_archive(contrast_cohort, tmp_path):
     odd = tmp_path / "map.dcm"
     odd.write_bytes((contrast_cohort / "sub-001" / "T1_mid" / "map.dcm").read_bytes() + b"PK\x05\x06" + bytes(18))

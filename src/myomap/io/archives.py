@@ -12,8 +12,8 @@ files are named as where they lie.  The inputs themselves are only read,
 and the copies and mirrors are deleted at the end.  Python's :mod:`zipfile` drops
 absolute paths and ``..`` from member names on extraction, so an archive
 cannot write outside its folder.  An archive that cannot be read (damaged,
-encrypted, the disk full) is one error line and is left out; the other
-inputs and archives go on.
+encrypted, larger than the free space of the temporary folder's disk) is
+one error line and is left out; the other inputs and archives go on.
 """
 
 from __future__ import annotations
@@ -40,8 +40,13 @@ class Unpacked:
 
 
 MAX_DEPTH = 4
-"""Archives nested deeper than this inside an input are left packed (a note): no unpacking without end.  The unpacked
-size is not capped: the temporary folder must have room for it."""
+"""Archives nested deeper than this inside an input are left packed (a note): no unpacking without end."""
+FREE_MARGIN_BYTES = 1 << 30
+"""Space left free on the temporary folder's disk when an archive is unpacked (an archive that would take more: an error)."""
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
 
 
 def is_zip_archive(path: Path) -> bool:
@@ -72,10 +77,22 @@ def _reason(exc: Exception, detailed: bool) -> str:
 
 
 def _extract(path: Path, folder: Path, keep_names: bool) -> str | None:
-    """Unpack ``path`` into ``folder`` (left empty when it fails); why it cannot be, or None."""
+    """Unpack ``path`` into ``folder`` (left empty when it fails); why it cannot be, or None.
+
+    An archive whose files would not fit on the temporary folder's disk
+    (:data:`FREE_MARGIN_BYTES` kept free) is not unpacked at all: a ZIP
+    "bomb", or an archive of a whole PACS, fails with one line before it
+    fills the disk that the run's other work and the system need.
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
+            # zipfile never writes more than a member's declared size (it stops there, and the CRC check fails),
+            # so the declared sizes bound what the unpacking writes
+            size, free = sum(m.file_size for m in members), shutil.disk_usage(folder.parent).free
+            if size > free - FREE_MARGIN_BYTES:
+                folder.mkdir(exist_ok=True)
+                return f"that would not fit in the temporary folder ({_size(size)} unpacked, {_size(free)} free); left out"
             archive.extractall(folder)
     except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
         shutil.rmtree(folder, ignore_errors=True)  # nothing half-unpacked is read
@@ -155,7 +172,8 @@ def unpacked_archives(inputs: Sequence[str | Path], *, keep_names: bool = True) 
     give the exception's text; without, ``input-K`` (its 1-based place among
     the inputs) and a fixed reason: an archive's name and its members' can
     hold a patient's name.  The copies go to the system's temporary folder
-    (``TMPDIR``), which must have room for them.
+    (``TMPDIR``); an archive that would leave less than :data:`FREE_MARGIN_BYTES`
+    free there is an error line and is not unpacked.
     """
     paths = [Path(p) for p in inputs]
     kinds = ["zip" if is_zip_archive(p) else "holds zip" if p.is_dir() and next(_archives_under(p), None) else None for p in paths]
