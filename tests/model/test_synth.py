@@ -6,6 +6,7 @@ from myomap.model.synth import (
     SynthSettings,
     band,
     bias_field,
+    blood_speckle,
     bottle_labels,
     display_window,
     extra_organs,
@@ -91,3 +92,14 @@ def test_band_darkens_a_line_near_the_centre_only():
     assert 0.02 < dark.mean() < 0.4  # a band of a few mm, not the whole image
     y, x = np.nonzero(out < out.min() + 1.0)
     assert np.hypot(x - 50, y - 50).min() <= 26.0  # the darkest line passes within 25 mm of the centre
+
+
+def test_blood_speckle_scatters_the_blood_pools_only():
+    labels = _labels()
+    image = np.where(labels == Tissue.LV_BLOOD, 300.0, 100.0).astype(np.float32)
+    out = blood_speckle(image, labels, np.random.default_rng(4))
+    blood = labels == Tissue.LV_BLOOD
+    changed = out != image
+    np.testing.assert_array_equal(out[~blood], image[~blood])  # myocardium, lung and air untouched
+    assert 0.02 * 0.5 < changed[blood].mean() < 0.25 * 1.5  # 2-25 % of the blood pool's pixels
+    assert out[changed].min() < 250.0 and out[changed].max() <= 2 * 300.0  # values drawn over the range, dark ones too

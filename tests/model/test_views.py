@@ -67,6 +67,21 @@ def test_bottle_views_are_synthesised_from_a_test_object_and_have_an_empty_targe
     assert all(labels.shape == source.labels.shape for labels in drawn)
 
 
+def test_blood_speckle_views_speckle_maps_only_where_the_blood_is(sources, monkeypatch):
+    import myomap.model.views as views
+
+    speckled = []
+    monkeypatch.setattr(views, "blood_speckle", lambda image, labels, rng: speckled.append(labels) or image)
+    source = sources[0]
+    settings = ViewSettings(1.5, 64, synthetic_share=0.5, blood_speckle_share=1.0)
+    for seed in range(4):
+        draw_view(source, np.random.default_rng(seed), settings)
+    assert len(speckled) == 4 and all(labels.shape == source.labels.shape for labels in speckled)
+    weighted = Source(source.pixels, source.spacing_mm, source.epi, source.endo, source.labels, "weighted")
+    draw_view(weighted, np.random.default_rng(0), ViewSettings(1.5, 64, synthetic_share=0.0, blood_speckle_share=1.0))
+    assert len(speckled) == 4  # a weighted image's blood pool holds no fit
+
+
 @pytest.mark.parametrize("spacing_mm", [1.25, 2.5])
 def test_deform_moves_image_and_mask_together_by_the_asked_mm(spacing_mm):
     size = 200

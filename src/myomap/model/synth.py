@@ -12,7 +12,8 @@ rather than one scanner's contrast.  The chain here:
    family (native T1, post-contrast T1 with blood darker than myocardium,
    T2) or fully random, with texture inside each label.
 3. :func:`speckle`: the random-looking values a pixel-wise fit gives in
-   lung and air.
+   lung and air (and, drawn by the training views, :func:`blood_speckle`
+   in the blood pools of a low-SNR map).
 4. :func:`bias_field`, :func:`blur`, :func:`resolution`, :func:`ringing`,
    :func:`motion_ghost`, :func:`noise`: appearance artefacts.
 
@@ -207,6 +208,25 @@ def speckle(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> 
     where = np.isin(labels, (Tissue.AIR, Tissue.LUNG)) & (rng.random(labels.shape) < rng.uniform(0.3, 1.0))
     out = image.copy()
     top = float(np.percentile(image, 99)) * rng.uniform(1.0, 3.0)
+    out[where] = rng.uniform(0.0, top, int(where.sum()))
+    return out
+
+
+# The blood pools whose fitted values scatter at low SNR (see blood_speckle).
+_BLOOD = (Tissue.LV_BLOOD, Tissue.RV_BLOOD, Tissue.OUTFLOW_BLOOD, Tissue.AORTA_BLOOD)
+
+
+def blood_speckle(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Replace 2-25 % of the blood pools' pixels by uniform random values up to 1-2x the image's 99th percentile.
+
+    At low SNR a pixel-wise fit of the blood pool's long T2 (or of flowing
+    blood) scatters: the robustness benchmark's low-SNR T2 maps show bright
+    and dark dots all over the LV and RV blood, which the network took for
+    myocardium.  ``labels`` is the image's tissue label map.
+    """
+    where = np.isin(labels, _BLOOD) & (rng.random(labels.shape) < rng.uniform(0.02, 0.25))
+    out = image.copy()
+    top = float(np.percentile(image, 99)) * rng.uniform(1.0, 2.0)
     out[where] = rng.uniform(0.0, top, int(where.sum()))
     return out
 

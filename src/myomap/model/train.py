@@ -87,6 +87,7 @@ def view_settings(config: TrainConfig) -> ViewSettings:
         bottle_share=config.bottle_share,
         band_share=config.band_share,
         window_share=config.window_share,
+        blood_speckle_share=config.blood_speckle_share,
         deform_share=config.deform_share,
     )
 

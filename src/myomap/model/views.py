@@ -20,6 +20,9 @@ from it the way inference will see it (:mod:`myomap.model.locate`):
   ``bottle_share`` of those is a test object of tubes in a fill instead
   (:func:`myomap.model.synth.bottle_labels`: a QA phantom such as T1MES),
   with a tube where the LV was;
+- with probability ``blood_speckle_share`` (maps, simulated or synthesised,
+  with a heart) the blood pools speckled as a low-SNR fit leaves them
+  (:func:`myomap.model.synth.blood_speckle`);
 - with probability ``band_share`` a dark off-resonance band near the LV
   (:func:`myomap.model.synth.band`), and with probability
   ``window_share`` the image as a display-windowed 8-bit export
@@ -54,7 +57,16 @@ from skimage.measure import find_contours
 from myomap.conventions import Tissue
 from myomap.geometry.masks import contours_to_mask
 from myomap.geometry.polygon import polygon_mask
-from myomap.model.synth import SynthSettings, band, bias_field, bottle_labels, display_window, noise, synthesise
+from myomap.model.synth import (
+    SynthSettings,
+    band,
+    bias_field,
+    blood_speckle,
+    bottle_labels,
+    display_window,
+    noise,
+    synthesise,
+)
 from myomap.model.window import Window, cut_window, fill_blank_regions, normalise_inside, points_to_window
 
 
@@ -93,6 +105,7 @@ class ViewSettings:
     bottle_share: float = 0.0
     band_share: float = 0.0
     window_share: float = 0.0
+    blood_speckle_share: float = 0.0
     deform_share: float = 0.0
     deform_mm: tuple[float, float] = (0.3, 1.0)
     deform_scale_mm: float = 10.0
@@ -111,7 +124,9 @@ def draw_view(
     if heart_free is not None:  # the window stays around where the LV was
         pixels, endo = synthesise(heart_free, rng, synth), source.endo
     else:
-        pixels, endo = _appearance(source, rng, view, synth)
+        pixels, endo, labels = _appearance(source, rng, view, synth)
+        if view.blood_speckle_share > 0 and labels is not None and rng.random() < view.blood_speckle_share:  # no draw when off
+            pixels = blood_speckle(pixels, labels, rng)
     spacing, epi = source.spacing_mm, source.epi
     if view.band_share > 0 and rng.random() < view.band_share:  # no draw when off (older recipes keep their views)
         pixels = band(pixels, np.mean(epi, axis=0), spacing, rng)
@@ -184,18 +199,20 @@ def fixed_view(source: Source, view: ViewSettings) -> tuple[np.ndarray, np.ndarr
     return image, mask
 
 
-def _appearance(source: Source, rng: np.random.Generator, view: ViewSettings, synth: SynthSettings) -> tuple[np.ndarray, np.ndarray]:
-    """The view's native image and its endocardial contour (moved when the wall was changed)."""
+def _appearance(
+    source: Source, rng: np.random.Generator, view: ViewSettings, synth: SynthSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The view's native image, its endocardial contour (moved when the wall was changed) and its tissue labels, if known."""
     if source.labels is not None and rng.random() < view.synthetic_share:
         labels, endo = source.labels, source.endo
         if view.wall_change_share > 0 and rng.random() < view.wall_change_share:  # no draw when off: older recipes keep their views
             labels, endo = change_wall(labels, source.epi, endo, source.spacing_mm, rng.uniform(*view.wall_change_mm))
-        return synthesise(labels, rng, synth), endo
+        return synthesise(labels, rng, synth), endo, labels
     pixels = fill_blank_regions(source.pixels)  # as inference shows them (a user's scans may be blanked)
     if rng.random() < 0.3:  # mild extra bias and noise on the physics images too
         level = float(np.median(pixels))
         pixels = noise(bias_field(pixels, rng, (0.0, 0.2)), rng, rng.uniform(0.0, 0.05) * abs(level))
-    return pixels, source.endo
+    return pixels, source.endo, source.labels if source.role == "map" else None  # a weighted image's blood is no fit
 
 
 def change_wall(labels: np.ndarray, epi, endo, spacing_mm, change_mm: float) -> tuple[np.ndarray, np.ndarray]:
