@@ -1,9 +1,13 @@
 """An exam handed over as a ZIP archive is analysed as the folder it holds; a damaged one is one error line."""
 
 import csv
+import errno
 import json
 import shutil
+import tempfile
 import zipfile
+from pathlib import Path
+from types import SimpleNamespace
 
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.io.archives import is_zip_archive, unpacked_archives
@@ -89,27 +93,69 @@ def test_inputs_keep_their_labels_after_a_failed_or_empty_archive(contrast_cohor
     assert any(e.startswith(f"{empty}: a ZIP archive with no files") for e in kept.errors)
 
 
-def test_an_archive_larger_than_the_free_space_is_not_unpacked_and_says_so(tmp_path, monkeypatch):
+def _free_space(monkeypatch, free):
+    """Report ``free`` bytes on the temporary folder's disk (and fail if another disk is asked about)."""
     import myomap.io.archives as archives
 
-    outer = tmp_path / "outer.zip"  # a ZIP holding a ZIP: the inner one is checked against the space too
+    def disk_usage(path):
+        assert Path(path).resolve().is_relative_to(Path(tempfile.gettempdir()).resolve())  # the temporary folder's disk
+        return SimpleNamespace(free=free)
+
+    monkeypatch.setattr(archives.shutil, "disk_usage", disk_usage)
+    monkeypatch.setattr(archives.os, "statvfs", lambda path: SimpleNamespace(f_frsize=4096), raising=False)
+    return archives
+
+
+def test_an_archive_larger_than_the_free_space_is_not_unpacked_and_says_so(tmp_path, monkeypatch):
+    inner = tmp_path / "inner.zip"
+    with zipfile.ZipFile(inner, "w", compression=zipfile.ZIP_DEFLATED) as small:
+        small.writestr("exam/a.dcm", b"\0" * 4_000_000)  # 4 MB unpacked, a few kB packed
+    outer = tmp_path / "outer.zip"  # a ZIP holding it: the inner one is checked against the space too
     with zipfile.ZipFile(outer, "w", compression=zipfile.ZIP_DEFLATED) as handle:
-        inner = tmp_path / "inner.zip"
-        with zipfile.ZipFile(inner, "w", compression=zipfile.ZIP_DEFLATED) as small:
-            small.writestr("exam/a.dcm", b"\0" * 4_000_000)  # 4 MB unpacked, a few kB packed
         handle.write(inner, "inner.zip")
-    real = shutil.disk_usage(tmp_path)
-    # as much free space as the outer archive needs (its inner file) plus the margin, and not a byte more
-    free = archives.FREE_MARGIN_BYTES + inner.stat().st_size
-    monkeypatch.setattr(archives.shutil, "disk_usage", lambda path: real._replace(free=free))
+
+    def need(size):  # whole blocks, and one for the file's entry
+        return (-(-size // 4096) + 1) * 4096
+
+    archives = _free_space(monkeypatch, 10**9)  # the margin and not a byte more
+    assert archives.FREE_MARGIN_BYTES == 10**9
+    with unpacked_archives([outer], keep_names=True) as readable:  # not even the outer archive fits
+        assert readable.errors == [
+            f"{outer}: a ZIP archive that would leave less than 1.0 GB free in the temporary folder "
+            f"({need(inner.stat().st_size) / 1e6:.1f} MB needed, 1.0 GB free); left out"
+        ]
+        assert not any(readable.inputs[0].iterdir())  # nothing written
+    _free_space(monkeypatch, 10**9 + need(inner.stat().st_size))  # room for the outer archive's one file only
     with unpacked_archives([outer], keep_names=False) as readable:
         assert readable.errors == [
-            "input-1: a ZIP archive inside it that would not fit in the temporary folder (4.0 MB unpacked, 1.1 GB free); left out"
+            "input-1: a ZIP archive inside it that would leave less than 1.0 GB free in the temporary folder "
+            "(4.0 MB needed, 1.0 GB free); left out"
         ]
-        assert not list(readable.inputs[0].rglob("*.dcm"))  # nothing half-written
-    monkeypatch.setattr(archives.shutil, "disk_usage", lambda path: real._replace(free=free + 4_000_000))
+        assert not list(readable.inputs[0].rglob("*.dcm"))
+    _free_space(monkeypatch, 10**9 + need(4_000_000))
     with unpacked_archives([outer], keep_names=False) as readable:
         assert not readable.errors and len(list(readable.inputs[0].rglob("a.dcm"))) == 1
+
+
+def test_a_folder_whose_files_must_be_copied_is_left_out_when_they_do_not_fit(contrast_cohort, tmp_path, monkeypatch):
+    exam = tmp_path / "exam"
+    shutil.copytree(contrast_cohort / "sub-001", exam)
+    _zip(exam / "T1_mid", exam / "extra.zip")  # a folder holding an archive is mirrored
+    archives = _free_space(monkeypatch, 10**9)  # no room beyond the margin
+
+    def no_link(src, dst):  # the temporary folder on another disk
+        raise OSError(errno.EXDEV, "cross-device link")
+
+    monkeypatch.setattr(archives.os, "link", no_link)
+    with unpacked_archives([exam], keep_names=False) as readable:
+        assert readable.errors == [
+            "input-1: a folder holding ZIP archives that cannot be mirrored in a temporary folder "
+            "(a file in it cannot be read, or the temporary folder is full); left out"
+        ]
+        assert not any(readable.inputs[0].iterdir())
+    _free_space(monkeypatch, 10**12)
+    with unpacked_archives([exam], keep_names=False) as readable:  # copied when there is room
+        assert not readable.errors and (readable.inputs[0] / "T1_mid" / "map.dcm").is_file()
 
 
 def test_a_dicom_file_whose_tail_looks_like_a_zip_is_not_an_archive(contrast_cohort, tmp_path):

@@ -73,13 +73,19 @@ def test_blood_speckle_views_speckle_maps_only_where_the_blood_is(sources, monke
     speckled = []
     monkeypatch.setattr(views, "blood_speckle", lambda image, labels, rng: speckled.append(labels) or image)
     source = sources[0]
-    settings = ViewSettings(1.5, 64, synthetic_share=0.5, blood_speckle_share=1.0)
-    for seed in range(4):
-        draw_view(source, np.random.default_rng(seed), settings)
-    assert len(speckled) == 4 and all(labels.shape == source.labels.shape for labels in speckled)
+    # the physics-simulated map: its own label map
+    draw_view(source, np.random.default_rng(0), ViewSettings(1.5, 64, synthetic_share=0.0, blood_speckle_share=1.0))
+    assert len(speckled) == 1 and speckled[0] is source.labels
+    # a synthesised map with a thicker wall: the changed label map, whose blood pool is smaller
+    settings = ViewSettings(1.5, 64, synthetic_share=1.0, wall_change_share=1.0, wall_change_mm=(3.0, 3.0), blood_speckle_share=1.0)
+    draw_view(source, np.random.default_rng(0), settings)
+    assert len(speckled) == 2
+    assert (speckled[1] == Tissue.LV_BLOOD).sum() < (source.labels == Tissue.LV_BLOOD).sum()
+    # a weighted image's blood pool holds no fit, and a heart-free view has no blood pool to speckle
     weighted = Source(source.pixels, source.spacing_mm, source.epi, source.endo, source.labels, "weighted")
     draw_view(weighted, np.random.default_rng(0), ViewSettings(1.5, 64, synthetic_share=0.0, blood_speckle_share=1.0))
-    assert len(speckled) == 4  # a weighted image's blood pool holds no fit
+    draw_view(source, np.random.default_rng(0), ViewSettings(1.5, 64, no_heart_share=1.0, blood_speckle_share=1.0))
+    assert len(speckled) == 2
 
 
 @pytest.mark.parametrize("spacing_mm", [1.25, 2.5])

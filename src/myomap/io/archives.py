@@ -18,6 +18,7 @@ one error line and is left out; the other inputs and archives go on.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -41,12 +42,27 @@ class Unpacked:
 
 MAX_DEPTH = 4
 """Archives nested deeper than this inside an input are left packed (a note): no unpacking without end."""
-FREE_MARGIN_BYTES = 1 << 30
-"""Space left free on the temporary folder's disk when an archive is unpacked (an archive that would take more: an error)."""
+FREE_MARGIN_BYTES = 10**9
+"""Space left free on the temporary folder's disk: an archive whose files, or a folder's copied file, would take more is an
+error."""
 
 
 def _size(size: int) -> str:
     return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
+
+
+def _lacks_room(directory: Path, sizes: Sequence[int]) -> str | None:
+    """Why files of ``sizes`` bytes would not fit in ``directory`` with :data:`FREE_MARGIN_BYTES` left free, or None.
+
+    Each file takes whole blocks of the file system, and one more for its
+    entry: a million one-byte members of a small archive take gigabytes.
+    """
+    block = os.statvfs(directory).f_frsize if hasattr(os, "statvfs") else 4096
+    need = sum((-(-size // block) + 1) * block for size in sizes)
+    free = shutil.disk_usage(directory).free
+    if need > free - FREE_MARGIN_BYTES:
+        return f"would leave less than {_size(FREE_MARGIN_BYTES)} free in the temporary folder ({_size(need)} needed, {_size(free)} free)"
+    return None
 
 
 def is_zip_archive(path: Path) -> bool:
@@ -89,10 +105,10 @@ def _extract(path: Path, folder: Path, keep_names: bool) -> str | None:
             members = [m for m in archive.infolist() if not m.is_dir()]
             # zipfile never writes more than a member's declared size (it stops there, and the CRC check fails),
             # so the declared sizes bound what the unpacking writes
-            size, free = sum(m.file_size for m in members), shutil.disk_usage(folder.parent).free
-            if size > free - FREE_MARGIN_BYTES:
+            no_room = _lacks_room(folder.parent, [m.file_size for m in members]) if members else None
+            if no_room:
                 folder.mkdir(exist_ok=True)
-                return f"that would not fit in the temporary folder ({_size(size)} unpacked, {_size(free)} free); left out"
+                return f"that {no_room}; left out"
             archive.extractall(folder)
     except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
         shutil.rmtree(folder, ignore_errors=True)  # nothing half-unpacked is read
@@ -140,7 +156,8 @@ def _mirror(source: Path, target: Path, tmp_root: Path) -> None:
 
     Files are hard-linked where the file system allows, else copied (the
     input is never written: an archive's link is only removed from the
-    mirror); symbolic links stay links, as a folder's own reading keeps
+    mirror; a copy that would leave less than :data:`FREE_MARGIN_BYTES`
+    free raises :class:`OSError`, and the input is left out); symbolic links stay links, as a folder's own reading keeps
     them (dangling or looping ones are no error); the temporary folder is
     left out when it lies inside ``source``; every folder is made writable
     (a CD's read-only folders keep their modes when copied).
@@ -149,7 +166,10 @@ def _mirror(source: Path, target: Path, tmp_root: Path) -> None:
     def link_or_copy(src: str, dst: str) -> None:
         try:
             os.link(src, dst)
-        except OSError:
+        except OSError:  # another disk, or a file the user may read but not link: a copy, if there is room
+            no_room = _lacks_room(Path(dst).parent, [os.path.getsize(src)])
+            if no_room:
+                raise OSError(errno.ENOSPC, f"copying a file {no_room}") from None
             shutil.copy2(src, dst)
 
     def ignore(directory: str, names: list[str]) -> list[str]:
@@ -172,8 +192,9 @@ def unpacked_archives(inputs: Sequence[str | Path], *, keep_names: bool = True) 
     give the exception's text; without, ``input-K`` (its 1-based place among
     the inputs) and a fixed reason: an archive's name and its members' can
     hold a patient's name.  The copies go to the system's temporary folder
-    (``TMPDIR``); an archive that would leave less than :data:`FREE_MARGIN_BYTES`
-    free there is an error line and is not unpacked.
+    (``TMPDIR``); an archive, or a folder's copied file, that would leave
+    less than :data:`FREE_MARGIN_BYTES` free there is an error line and is
+    not unpacked or mirrored.
     """
     paths = [Path(p) for p in inputs]
     kinds = ["zip" if is_zip_archive(p) else "holds zip" if p.is_dir() and next(_archives_under(p), None) else None for p in paths]

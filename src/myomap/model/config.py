@@ -32,8 +32,9 @@ class TrainConfig:
     target (no ring where there is no LV), ``bottle_share`` of those a test
     object of tubes in a fill (a QA phantom), ``band_share`` of all views
     get a dark off-resonance band near the LV and ``window_share`` are shown
-    as a display-windowed 8-bit export, ``blood_speckle_share`` get blood
-    pools speckled as at low SNR, and a share ``deform_share`` of
+    as a display-windowed 8-bit export, ``blood_speckle_share`` of the
+    maps that show a heart and have a tissue label map get blood pools
+    speckled as at low SNR, and a share ``deform_share`` of
     all views is warped by a smooth random displacement (RMS 0.3-1 mm over
     10 mm); see :mod:`myomap.model.views`.  ``data_weights`` are the sampling weights of
     several data sets (equal by default); ``init`` is a model file whose
@@ -74,9 +75,9 @@ class TrainConfig:
     no_heart_share: float = 0.0
     bottle_share: float = 0.0
     band_share: float = 0.0
-    blood_speckle_share: float = 0.0
     window_share: float = 0.0
     deform_share: float = 0.0
+    blood_speckle_share: float = 0.0
     data_weights: tuple[float, ...] = ()
     init: str | None = None
     max_minutes: float | None = None

@@ -221,8 +221,10 @@ def blood_speckle(image: np.ndarray, labels: np.ndarray, rng: np.random.Generato
 
     At low SNR a pixel-wise fit of the blood pool's long T2 (or of flowing
     blood) scatters: the robustness benchmark's low-SNR T2 maps show bright
-    and dark dots all over the LV and RV blood, which the network took for
-    myocardium.  ``labels`` is the image's tissue label map.
+    and dark dots all over the LV and RV blood, which the eighth-stage
+    model took for myocardium (trained with this, the tenth did only a
+    little better on them; see the model card).  ``labels`` is the image's
+    tissue label map.
     """
     where = np.isin(labels, _BLOOD) & (rng.random(labels.shape) < rng.uniform(0.02, 0.25))
     out = image.copy()

@@ -105,10 +105,10 @@ class ViewSettings:
     bottle_share: float = 0.0
     band_share: float = 0.0
     window_share: float = 0.0
-    blood_speckle_share: float = 0.0
     deform_share: float = 0.0
     deform_mm: tuple[float, float] = (0.3, 1.0)
     deform_scale_mm: float = 10.0
+    blood_speckle_share: float = 0.0
 
 
 def draw_view(
