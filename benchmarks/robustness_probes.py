@@ -94,16 +94,22 @@ def anisotropic(c: Case, ratio: float) -> Case:
     return c.shown(pixels, (c.spacing[0] * scale, c.spacing[1]), move(c.epi), move(c.endo))
 
 
+def _fit_again(folder: Path, change) -> np.ndarray:
+    """The map fitted from the weighted images in ``folder`` after ``change`` ((n, rows, cols) -> (n, rows', cols'))."""
+    series, model = read_weighted(folder.name, sorted(folder.glob("weighted_*.dcm")))
+    fit = fit_series(replace(series, images=change(series.images.astype(float))), model)
+    return np.nan_to_num(fit.t1_ms if model == "molli" else fit.t2_ms, nan=0.0).astype(np.float32)
+
+
 def refitted(c: Case, folder: Path, factor: int) -> Case:
     """The map fitted again from the weighted images in ``folder``, zero-filled ``factor`` times in k-space first."""
-    series, model = read_weighted(folder.name, sorted(folder.glob("weighted_*.dcm")))
-    images = series.images.astype(float)
-    if factor > 1:  # Fourier interpolation is zero-filling; the scanner then stores the magnitude
-        images = np.abs(resample(resample(images, images.shape[1] * factor, axis=1), images.shape[2] * factor, axis=2))
-    fit = fit_series(replace(series, images=images), model)
-    values = fit.t1_ms if model == "molli" else fit.t2_ms
+
+    def zero_fill(images):  # Fourier interpolation is zero-filling; the scanner then stores the magnitude
+        return np.abs(resample(resample(images, images.shape[1] * factor, axis=1), images.shape[2] * factor, axis=2))
+
+    values = _fit_again(folder, zero_fill if factor > 1 else lambda images: images)
     spacing = (c.spacing[0] / factor, c.spacing[1] / factor)  # sample k lands on k * factor
-    return c.shown(np.nan_to_num(values, nan=0.0).astype(np.float32), spacing, c.epi * factor, c.endo * factor)
+    return c.shown(values, spacing, c.epi * factor, c.endo * factor)
 
 
 def wrapped(c: Case, folder: Path, share: float) -> Case:
@@ -114,18 +120,18 @@ def wrapped(c: Case, folder: Path, share: float) -> Case:
     magnitudes summed here; a scanner sums complex signals).  The window
     keeps the LV, as a planner would; the contours move with it.
     """
-    series, model = read_weighted(folder.name, sorted(folder.glob("weighted_*.dcm")))
-    images = series.images.astype(float)
-    rows = images.shape[1]
+    rows = c.pixels.shape[0]
     kept = int(round(rows * share))
     start = int(np.clip(round(float(np.mean(c.epi[:, 1])) - kept / 2), 0, rows - kept))
-    folded = np.zeros((images.shape[0], kept, images.shape[2]))
-    for row in range(rows):  # row r lands on (r - start) mod kept
-        folded[:, (row - start) % kept] += images[:, row]
-    fit = fit_series(replace(series, images=folded), model)
-    values = fit.t1_ms if model == "molli" else fit.t2_ms
+
+    def fold(images):
+        folded = np.zeros((images.shape[0], kept, images.shape[2]))
+        for row in range(rows):  # row r lands on (r - start) mod kept
+            folded[:, (row - start) % kept] += images[:, row]
+        return folded
+
     shift = np.array([0.0, start])
-    return c.shown(np.nan_to_num(values, nan=0.0).astype(np.float32), c.spacing, c.epi - shift, c.endo - shift)
+    return c.shown(_fit_again(folder, fold), c.spacing, c.epi - shift, c.endo - shift)
 
 
 def windowed(c: Case, top: float) -> Case:
@@ -150,11 +156,13 @@ def above_the_base(c: Case, rng) -> Case:
     centre = np.mean(c.epi, axis=0)
     angle, gap = rng.uniform(0.0, 2 * np.pi), rng.uniform(25.0, 35.0)
     trunk = centre + gap * np.array([np.cos(angle) / c.spacing[1], np.sin(angle) / c.spacing[0]])
+    vessels = np.zeros(pixels.shape, bool)
     for (cx, cy), radius in ((centre, rng.uniform(12.5, 17.5)), (trunk, rng.uniform(10.0, 14.0))):
         distance = np.hypot((x - cx) * c.spacing[1], (y - cy) * c.spacing[0])
-        pixels[distance < radius + rng.uniform(1.5, 2.5)] = wall
+        outer = distance < radius + rng.uniform(1.5, 2.5)
+        pixels[outer] = wall
         pixels[distance < radius] = blood
-    vessels = (pixels == blood) | (pixels == wall)
+        vessels |= outer
     pixels[vessels] *= 1.0 + rng.normal(0.0, 0.03, int(vessels.sum()))
     return c.shown(pixels.astype(np.float32), c.spacing, c.epi[:0], c.endo[:0])
 

@@ -205,11 +205,7 @@ def label_intensities(labels: np.ndarray, rng: np.random.Generator, settings: Sy
 
 def speckle(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Replace a random share of lung and air pixels by uniform random values over the image's range."""
-    where = np.isin(labels, (Tissue.AIR, Tissue.LUNG)) & (rng.random(labels.shape) < rng.uniform(0.3, 1.0))
-    out = image.copy()
-    top = float(np.percentile(image, 99)) * rng.uniform(1.0, 3.0)
-    out[where] = rng.uniform(0.0, top, int(where.sum()))
-    return out
+    return _scatter(image, labels, (Tissue.AIR, Tissue.LUNG), (0.3, 1.0), (1.0, 3.0), rng)
 
 
 # The blood pools whose fitted values scatter at low SNR (see blood_speckle).
@@ -226,10 +222,15 @@ def blood_speckle(image: np.ndarray, labels: np.ndarray, rng: np.random.Generato
     little better on them; see the model card).  ``labels`` is the image's
     tissue label map.
     """
-    where = np.isin(labels, _BLOOD) & (rng.random(labels.shape) < rng.uniform(0.02, 0.25))
+    return _scatter(image, labels, _BLOOD, (0.02, 0.25), (1.0, 2.0), rng)
+
+
+def _scatter(image, labels, tissues, share: tuple[float, float], top: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
+    """A random share (drawn from ``share``) of the ``tissues``' pixels set to uniform values from 0 to ``top`` x the 99th percentile."""
+    where = np.isin(labels, tissues) & (rng.random(labels.shape) < rng.uniform(*share))
     out = image.copy()
-    top = float(np.percentile(image, 99)) * rng.uniform(1.0, 2.0)
-    out[where] = rng.uniform(0.0, top, int(where.sum()))
+    high = float(np.percentile(image, 99)) * rng.uniform(*top)
+    out[where] = rng.uniform(0.0, high, int(where.sum()))
     return out
 
 
