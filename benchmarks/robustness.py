@@ -84,7 +84,7 @@ _BLOOD_DR1 = 1 / 330.0 - 1 / 1575.0
 _DR1_SHARE = {
     Tissue.LV_BLOOD: 1.0, Tissue.RV_BLOOD: 1.0, Tissue.AORTA_BLOOD: 1.0, Tissue.LV_MYOCARDIUM: 0.45, Tissue.PAPILLARY: 0.45,
     Tissue.RV_WALL: 0.45, Tissue.LIVER: 0.3, Tissue.MUSCLE: 0.2, Tissue.BONE_MARROW: 0.2, Tissue.SUBCUTANEOUS_FAT: 0.1,
-    Tissue.EPICARDIAL_FAT: 0.1, Tissue.LUNG: 0.3, Tissue.AIR: 0.0,
+    Tissue.EPICARDIAL_FAT: 0.1, Tissue.LUNG: 0.3, Tissue.AIR: 0.0, Tissue.OUTFLOW_BLOOD: 1.0, Tissue.PERICARDIUM: 0.6,
 }  # fmt: skip
 
 
@@ -166,12 +166,16 @@ def spacing(target_mm: float):
     return transform
 
 
-def post_contrast(c: Case, rng) -> Case:
+def post_contrast(c: Case, rng, scar: np.ndarray | None = None, scar_share: float = 1.0) -> Case:
+    """The native T1 map turned post-contrast; pixels in ``scar`` (bool) take ``scar_share`` of the blood's R1 change."""
     share = np.zeros(256)
     for tissue, value in _DR1_SHARE.items():
         share[int(tissue)] = value
+    share = share[c.labels]
+    if scar is not None:
+        share[scar] = scar_share
     native = np.where(c.pixels > 0, c.pixels, np.nan)
-    post = 1.0 / (1.0 / native + _BLOOD_DR1 * (1.25 if c.field > 2 else 1.0) * share[c.labels])
+    post = 1.0 / (1.0 / native + _BLOOD_DR1 * (1.25 if c.field > 2 else 1.0) * share)
     return c.shown(np.nan_to_num(post, nan=0.0), c.spacing, c.epi, c.endo, contrast="post")
 
 

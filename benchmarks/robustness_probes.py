@@ -29,6 +29,17 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
   benchmark's no-heart row) and an ascending aorta and a pulmonary trunk
   drawn in, round pools of blood in a thin wall, as on a slice above the
   valve plane; the share of maps given a ring (target none);
+- pericardial effusion: fluid in the pericardial sac, 5 mm all round or a
+  dependent crescent up to 12 mm (toward the spine, 2 mm on the other
+  side), on native T1, T2 and post-contrast T1 maps: a bright rim outside
+  the myocardium (fluid above blood on native and post-contrast T1 maps,
+  around blood on T2 maps), the pericardium pushed out beyond it;
+- scar on post-contrast T1 maps: an infarct-like sector of 60-120 degrees,
+  subendocardial (the inner half of the wall) or transmural, whose
+  extracellular volume is 50-70 % (the blood's R1 change times 0.9-1.25
+  at a haematocrit of 0.44) where the rest of the myocardium's is 25 %:
+  as dark as the blood pool after gadolinium, as on a late-enhancement
+  image; the reference contours still take the scar in;
 - phase wrap-around: each map refitted from its weighted images folded
   to a phase field of view of 70 % and 55 % of the rows around the LV
   (the anatomy beyond it aliased back in from the other side, as on a
@@ -47,14 +58,29 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from robustness import Case, band_loss, cine_like, compare_masks, load, load_cases, no_heart, predict, rings_drawn, score
+from robustness import (
+    Case,
+    band_loss,
+    cine_like,
+    compare_masks,
+    load,
+    load_cases,
+    no_heart,
+    post_contrast,
+    predict,
+    rings_drawn,
+    score,
+)
+from scipy import ndimage
 from scipy.signal import resample
 
 from myomap.analyze.qc import assess
 from myomap.geometry.contours import mask_to_contours
+from myomap.geometry.masks import contours_to_mask
 from myomap.io.dataset import load_dataset
 from myomap.mapping.pipeline import fit_series, read_weighted
 from myomap.model.embedded import EMBEDDED_ONNX
+from myomap.model.synth import wall_depth
 from myomap.model.views import change_wall
 from myomap.phantom.tissues import Tissue
 
@@ -167,6 +193,58 @@ def above_the_base(c: Case, rng) -> Case:
     return c.shown(pixels.astype(np.float32), c.spacing, c.epi[:0], c.endo[:0])
 
 
+# Effusion over blood (median values) per map kind: a transudate's T1 and T2 are longer than blood's (MOLLI and a
+# T2 fit with echoes up to 55 ms only bound them), and gadolinium reaches it more slowly than the blood pool.
+_FLUID_OVER_BLOOD = {"T1": (1.2, 1.8), "T2": (0.8, 2.0), "T1-post": (1.5, 3.0)}
+_INSIDE_SAC = (Tissue.LV_BLOOD, Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_BLOOD, Tissue.RV_WALL, Tissue.EPICARDIAL_FAT)
+
+
+def effusion(c: Case, labels: np.ndarray, thickness_mm: float, dependent: bool, rng) -> Case:
+    """The map with a pericardial effusion: fluid ``thickness_mm`` thick outside the heart and its fat, the sac beyond it.
+
+    ``labels`` are the map's tissue labels (``c`` may be a post-contrast
+    copy, whose own labels are gone).  With ``dependent`` the fluid
+    gathers toward the spine: ``thickness_mm`` there, 2 mm on the far side.
+    The fluid takes the blood pool's median times a ratio for the map's
+    kind (:data:`_FLUID_OVER_BLOOD`) with the blood's own spread; the
+    pericardium (1.5 mm) takes its median value beyond the fluid.  Bone and
+    the aorta are left as they are.
+    """
+    heart = np.isin(labels, _INSIDE_SAC)
+    distance = ndimage.distance_transform_edt(~heart, sampling=c.spacing)
+    y, x = np.mgrid[: labels.shape[0], : labels.shape[1]]
+    centre = np.mean(c.epi, axis=0)
+    reach = np.full(labels.shape, thickness_mm)
+    if dependent:
+        spine = np.argwhere(labels == Tissue.BONE_MARROW).mean(axis=0)[::-1]  # (x, y)
+        towards = np.arctan2(spine[1] - centre[1], spine[0] - centre[0])
+        closeness = (1.0 + np.cos(np.arctan2(y - centre[1], x - centre[0]) - towards)) / 2.0
+        reach = 2.0 + (thickness_mm - 2.0) * closeness**1.5
+    free = ~heart & ~np.isin(labels, (Tissue.BONE_MARROW, Tissue.AORTA_BLOOD))
+    fluid = free & (distance > 0) & (distance <= reach)
+    sac = free & (distance > reach) & (distance <= reach + 1.5)
+    blood = c.pixels[labels == Tissue.LV_BLOOD]
+    ratio = rng.uniform(*_FLUID_OVER_BLOOD[c.kind])
+    spread = 1.4826 * float(np.median(np.abs(blood - np.median(blood))))
+    pixels = c.pixels.copy()
+    pixels[fluid] = ratio * (float(np.median(blood)) + rng.normal(0.0, spread, int(fluid.sum())))
+    if (labels == Tissue.PERICARDIUM).any():
+        pixels[sac] = float(np.median(c.pixels[labels == Tissue.PERICARDIUM]))
+    return c.shown(np.clip(pixels, 0.0, None).astype(np.float32), c.spacing, c.epi, c.endo)
+
+
+def scarred(c: Case, transmurality: float, rng) -> Case:
+    """The native T1 map ``c`` turned post-contrast with a scar (see the module docstring) in the inner ``transmurality`` of its wall."""
+    reference = contours_to_mask(c.epi, c.endo, c.pixels.shape)
+    depth = wall_depth(reference)
+    y, x = np.mgrid[: reference.shape[0], : reference.shape[1]]
+    centre = np.mean(c.endo, axis=0)
+    angle = np.angle(np.exp(1j * (np.arctan2(y - centre[1], x - centre[0]) - rng.uniform(-np.pi, np.pi))))
+    sector = np.abs(angle) < np.deg2rad(rng.uniform(60.0, 120.0)) / 2
+    scar = (reference == 1) & sector & (depth <= transmurality)
+    return post_contrast(c, rng, scar=scar, scar_share=rng.uniform(0.9, 1.25))
+
+
 def report(name: str, segmenter, cases: list[Case]) -> None:
     """Print Dice / HD / found and how many rings carry two of the image check's doubts (native T1 and T2 maps only)."""
     dice, hd, found, doubted = score(segmenter, cases, True)
@@ -182,6 +260,7 @@ def main() -> None:
     segmenter = load(args.model)
     bench = load_cases(args.data, "bench", args.subjects)
     t1_maps = [c for c in bench if c.map_type == "T1"]
+    t2_maps = [c for c in bench if c.map_type == "T2"]
     print(f"{'probe (test-time augmentation on)':<34}{'maps':>5}{'Dice':>8}{'HD':>7}{'found':>7}{'doubted':>8}")
     for sigma, where in ((0.5, "all"), (0.8, "all"), (1.2, "all"), (0.8, "tissue"), (0.8, "speckle")):
         report(f"smoothed {sigma} px ({where})", segmenter, [smoothed(c, sigma, where) for c in bench])
@@ -223,6 +302,15 @@ def main() -> None:
     above = [above_the_base(c, rng) for c in bench]
     share, drawn, flagged = rings_drawn(segmenter, above, True)
     print(f"above the base (aortic root, pulmonary trunk): {drawn} of {len(above)} maps given a ring ({share:.0%}), {flagged} flagged")
+    rng = np.random.default_rng(7)
+    t1_post = [post_contrast(c, rng) for c in t1_maps]
+    for thickness, dependent in ((5.0, False), (12.0, True)):
+        shape = f"{thickness:g} mm {'dependent' if dependent else 'all round'}"
+        for name, group, labelled in (("T1", t1_maps, t1_maps), ("T2", t2_maps, t2_maps), ("T1-post", t1_post, t1_maps)):
+            cases = [effusion(c, source.labels, thickness, dependent, rng) for c, source in zip(group, labelled)]
+            report(f"effusion {shape}, {name}", segmenter, cases)
+    for transmurality, label in ((0.5, "subendocardial"), (1.0, "transmural")):
+        report(f"post-contrast, {label} scar", segmenter, [scarred(c, transmurality, rng) for c in t1_maps])
     for share in (0.7, 0.55):
         cases = [wrapped(c, image.source.parent, share) for c, image in zip(bench, images)]
         for map_type in ("T1", "T2"):

@@ -31,6 +31,18 @@ def test_an_lv_differs_from_its_blood_and_its_surroundings():
     assert looks_like_lv(evidence) and evidence.problem() is None
 
 
+@pytest.mark.parametrize("scar_degrees", [0, 90, 140])
+def test_a_scar_as_dark_as_the_blood_leaves_a_post_contrast_lv_a_sure_lv(scar_degrees):
+    # Post-contrast T1: blood 330 ms, myocardium 480 ms, a transmural infarct at the blood's value; liver-like surroundings.
+    image, labels = _scene(ring_value=480.0, blood_value=330.0, surround_value=600.0)
+    y, x = np.mgrid[: labels.shape[0], : labels.shape[1]]
+    sector = np.abs(np.degrees(np.arctan2(y - 48, x - 48))) < scar_degrees / 2
+    image = np.where((labels == 1) & sector, image - 150.0, image)  # the scar keeps the ring's noise
+    evidence = ring_evidence(image, labels > 0, labels, SPACING, kind="T1-post")
+    assert evidence.blood_like < 0.15 and evidence.surround_like < 0.15
+    assert evidence.problem() is None  # the 20th-80th percentiles as the range took 46 % of the blood for myocardium at 140 degrees
+
+
 def test_a_ring_carved_out_of_an_organ_is_not_an_lv():
     # A dark vessel inside the liver, drawn as a ring: the "myocardium" is liver and so is all that surrounds it.
     image, labels = _scene(ring_value=500.0, blood_value=300.0, surround_value=500.0)

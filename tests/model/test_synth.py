@@ -13,6 +13,7 @@ from myomap.model.synth import (
     label_intensities,
     resolution,
     ringing,
+    scar,
     synthesise,
 )
 from myomap.phantom.tissues import Tissue
@@ -107,3 +108,37 @@ def test_blood_speckle_scatters_the_blood_pools_only(seed):
     for tissue in (Tissue.RV_BLOOD, Tissue.AORTA_BLOOD, Tissue.OUTFLOW_BLOOD):
         assert changed[labels == tissue].any() or changed[blood].mean() < 0.05  # every blood pool (a few dots at the least)
     assert out[changed].min() < 150.0 and 300.0 < out[changed].max() <= 2 * 300.0  # dark and bright dots, up to 2x the top
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_scar_moves_a_sector_of_the_wall_from_the_endocardium_toward_the_blood(seed):
+    y, x = np.mgrid[:96, :96]
+    r = np.hypot(x - 48, y - 48)
+    reference = np.where(r < 12, 2, np.where(r < 20, 1, 0)).astype(np.uint8)  # blood pool, myocardium, background
+    rng = np.random.default_rng(100 + seed)
+    image = (np.choose(reference, [50.0, 100.0, 300.0]) + rng.normal(0.0, 5.0, reference.shape)).astype(np.float32)
+    out = scar(image, reference, np.random.default_rng(seed))
+    changed = out != image
+    assert changed.any() and (reference[changed] == 1).all()  # the myocardium only
+    shift = (out - image)[changed]
+    assert np.ptp(shift) < 1e-3 and 0.4 * 200 - 15 < shift[0] < 1.2 * 200 + 15  # one shift toward the blood: texture kept
+    angles = np.degrees(np.arctan2(y - 48, x - 48))[changed]
+    centre = np.degrees(np.angle(np.exp(1j * np.radians(angles)).mean()))
+    spread = np.abs((angles - centre + 180.0) % 360.0 - 180.0)
+    assert spread.max() <= 70.0 + 1.0  # one sector of at most 140 degrees
+    inner = changed & (r < 13.5)
+    assert inner.any()  # it starts at the endocardium
+    assert not (changed & (r > 13.5)).any() or inner.sum() > 0  # and grows outward from it
+    for radius in np.arange(13.0, 20.0):  # no ring of the wall is scarred where the one inside it is not
+        ring = (r >= radius) & (r < radius + 1) & (reference == 1)
+        inside = (r >= radius - 1) & (r < radius) & (reference == 1)
+        if changed[ring].any():
+            assert changed[inside].any()
+
+
+def test_scar_needs_a_blood_pool_and_a_myocardium():
+    image = np.ones((32, 32), np.float32)
+    np.testing.assert_array_equal(scar(image, np.zeros((32, 32), np.uint8), np.random.default_rng(0)), image)
+    only_wall = np.zeros((32, 32), np.uint8)
+    only_wall[10:20, 10:20] = 1
+    np.testing.assert_array_equal(scar(image, only_wall, np.random.default_rng(0)), image)

@@ -88,6 +88,36 @@ def test_blood_speckle_views_speckle_maps_only_where_the_blood_is(sources, monke
     assert len(speckled) == 2
 
 
+def test_scar_views_scar_maps_with_a_heart_and_keep_the_target(sources, monkeypatch):
+    import myomap.model.views as views
+
+    scarred = []
+    monkeypatch.setattr(views, "scar", lambda image, reference, rng: scarred.append(reference) or image)
+    source = sources[0]
+    draw_view(source, np.random.default_rng(0), ViewSettings(1.5, 64, synthetic_share=0.0, scar_share=1.0))
+    assert len(scarred) == 1 and (scarred[0] == 1).any() and (scarred[0] == 2).any()  # the map's own wall and blood pool
+    assert scarred[0].shape == source.pixels.shape
+    # a synthesised map with a thicker wall: the scar is drawn in the changed wall, whose blood pool is smaller
+    settings = ViewSettings(1.5, 64, synthetic_share=1.0, wall_change_share=1.0, wall_change_mm=(3.0, 3.0), scar_share=1.0)
+    draw_view(source, np.random.default_rng(0), settings)
+    assert len(scarred) == 2 and (scarred[1] == 2).sum() < (scarred[0] == 2).sum()
+    # a weighted image is no map, and a heart-free view has no wall
+    weighted = Source(source.pixels, source.spacing_mm, source.epi, source.endo, source.labels, "weighted")
+    draw_view(weighted, np.random.default_rng(0), ViewSettings(1.5, 64, synthetic_share=0.0, scar_share=1.0))
+    draw_view(source, np.random.default_rng(0), ViewSettings(1.5, 64, no_heart_share=1.0, scar_share=1.0))
+    assert len(scarred) == 2
+    # the scar changes the image, never the target (it is myocardium): the same draws without its pixels give the same target
+    from myomap.model.synth import scar as real_scar
+
+    monkeypatch.setattr(views, "scar", lambda image, reference, rng: (real_scar(image, reference, rng), image)[1])
+    settings = ViewSettings(1.5, 64, synthetic_share=0.0, scar_share=1.0)
+    unscarred, target = draw_view(source, np.random.default_rng(3), settings)
+    monkeypatch.setattr(views, "scar", real_scar)
+    image, scarred_target = draw_view(source, np.random.default_rng(3), settings)
+    np.testing.assert_array_equal(scarred_target, target)
+    assert not np.allclose(image, unscarred)
+
+
 @pytest.mark.parametrize("spacing_mm", [1.25, 2.5])
 def test_deform_moves_image_and_mask_together_by_the_asked_mm(spacing_mm):
     size = 200

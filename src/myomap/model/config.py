@@ -34,7 +34,9 @@ class TrainConfig:
     get a dark off-resonance band near the LV and ``window_share`` are shown
     as a display-windowed 8-bit export, ``blood_speckle_share`` of the
     maps that show a heart and have a tissue label map get blood pools
-    speckled as at low SNR, and a share ``deform_share`` of
+    speckled as at low SNR, ``scar_share`` of the maps that show a heart
+    get a focal scar in the wall (its values moved toward the blood's, as
+    on a post-contrast map of an infarct), and a share ``deform_share`` of
     all views is warped by a smooth random displacement (RMS 0.3-1 mm over
     10 mm); see :mod:`myomap.model.views`.  ``data_weights`` are the sampling weights of
     several data sets (equal by default); ``init`` is a model file whose
@@ -78,6 +80,7 @@ class TrainConfig:
     window_share: float = 0.0
     deform_share: float = 0.0
     blood_speckle_share: float = 0.0
+    scar_share: float = 0.0
     data_weights: tuple[float, ...] = ()
     init: str | None = None
     max_minutes: float | None = None

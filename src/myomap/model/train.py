@@ -88,6 +88,7 @@ def view_settings(config: TrainConfig) -> ViewSettings:
         band_share=config.band_share,
         window_share=config.window_share,
         blood_speckle_share=config.blood_speckle_share,
+        scar_share=config.scar_share,
         deform_share=config.deform_share,
     )
 

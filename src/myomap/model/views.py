@@ -22,7 +22,11 @@ from it the way inference will see it (:mod:`myomap.model.locate`):
   with a tube where the LV was;
 - with probability ``blood_speckle_share`` (maps, simulated or synthesised,
   with a heart) the blood pools speckled as a low-SNR fit leaves them
-  (:func:`myomap.model.synth.blood_speckle`);
+  (:func:`myomap.model.synth.blood_speckle`), and with probability
+  ``scar_share`` (maps with a heart, simulated, synthesised or a user's) a
+  focal scar in the wall, its values moved toward the blood's
+  (:func:`myomap.model.synth.scar`: on a post-contrast map as dark as the
+  blood), still myocardium in the target;
 - with probability ``band_share`` a dark off-resonance band near the LV
   (:func:`myomap.model.synth.band`), and with probability
   ``window_share`` the image as a display-windowed 8-bit export
@@ -65,6 +69,7 @@ from myomap.model.synth import (
     bottle_labels,
     display_window,
     noise,
+    scar,
     synthesise,
 )
 from myomap.model.window import Window, cut_window, fill_blank_regions, normalise_inside, points_to_window
@@ -109,6 +114,7 @@ class ViewSettings:
     deform_mm: tuple[float, float] = (0.3, 1.0)
     deform_scale_mm: float = 10.0
     blood_speckle_share: float = 0.0
+    scar_share: float = 0.0
 
 
 def draw_view(
@@ -127,6 +133,8 @@ def draw_view(
         pixels, endo, labels = _appearance(source, rng, view, synth)
         if view.blood_speckle_share > 0 and labels is not None and rng.random() < view.blood_speckle_share:  # no draw when off
             pixels = blood_speckle(pixels, labels, rng)
+        if view.scar_share > 0 and (labels is not None or source.role == "map") and rng.random() < view.scar_share:
+            pixels = scar(pixels, contours_to_mask(source.epi, endo, pixels.shape), rng)  # no draw when off (older recipes)
     spacing, epi = source.spacing_mm, source.epi
     if view.band_share > 0 and rng.random() < view.band_share:  # no draw when off (older recipes keep their views)
         pixels = band(pixels, np.mean(epi, axis=0), spacing, rng)
