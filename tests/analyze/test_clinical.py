@@ -14,6 +14,7 @@ from myomap.cli import app
 from myomap.config import ConfigError
 from myomap.model.inference import OnnxSegmenter
 from myomap.model.loading import NOT_VALIDATED
+from myomap.model.locate import NO_LV
 from myomap.report.analysis import analyze
 
 
@@ -93,6 +94,21 @@ def test_the_model_is_told_each_maps_type_and_contrast_state(contrast_cohort, tm
     result = analyze([contrast_cohort], tmp_path / "out", AnalyzeConfig(seg=False, report=False, tta=False, reference_point="estimate"))
     assert sorted(told) == sorted(["T1"] * 3 + ["T1-post"] * 3 + ["T2"] * 3)
     assert result.analysed == 9  # the post-contrast LVs, darker than their myocardium, are found: no native-T1 check on them
+
+
+def test_a_post_contrast_map_without_an_lv_gets_the_native_ring_of_its_slice_flagged(contrast_cohort, tmp_path, monkeypatch):
+    original = OnnxSegmenter.predict_each
+
+    def predict_each(self, images, spacings_mm=None, **kwargs):  # the network finds no LV on any post-contrast map
+        found, reasons = original(self, images, spacings_mm, **kwargs)
+        post = [kind == "T1-post" for kind in kwargs["kinds"]]
+        return [None if p else f for f, p in zip(found, post)], [NO_LV if p else r for r, p in zip(reasons, post)]
+
+    monkeypatch.setattr(OnnxSegmenter, "predict_each", predict_each)
+    result = analyze([contrast_cohort], tmp_path / "out", AnalyzeConfig(seg=False, report=False, tta=False, reference_point="estimate"))
+    assert result.analysed == 9 and not result.errors
+    rows = [r for r in _csv(tmp_path / "out" / "slices.csv") if r["contrast"] == "post"]
+    assert len(rows) == 3 and all(r["status"] == "review" and "native T1 map of its slice" in r["qc_reasons"] for r in rows)
 
 
 def test_embedded_model_is_said_to_be_unvalidated_everywhere(analysed):

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from myomap.analyze.discover import MapSlice
-from myomap.analyze.patient import predict_native_first, same_slice_hints
+from myomap.analyze.patient import borrow_native_rings, predict_native_first, same_slice_hints
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.model.inference import Prediction
+from myomap.model.locate import NO_LV
 
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
@@ -78,3 +79,38 @@ def test_a_native_t1_map_hints_before_a_nearer_t2_map_and_a_doubted_ring_hints_n
     assert same_slice_hints(slices, [None, t2_ring, t1_ring], [0])[0] == pytest.approx((40.0, 50.0), abs=0.5)
     doubted = replace(t1_ring, doubts=("thin ring (mean wall 2.5 mm)", "network unsure (0.80)"))
     assert same_slice_hints(slices, [None, t2_ring, doubted], [0])[0] == pytest.approx((30.0, 60.0), abs=0.5)
+
+
+def test_a_post_contrast_map_without_an_lv_borrows_the_native_t1_ring_of_its_slice_moved_onto_its_grid():
+    slices = [
+        _slice("post_mid", "post", (10.0, 20.0, 0.5), spacing=(0.75, 0.75), shape=(192, 192)),  # finer pixels, same slice
+        _slice("native_mid", "native", (10.0, 20.0, 0.0)),
+        _slice("post_apex", "post", (10.0, 20.0, 20.0)),  # no native T1 map at this position
+        _slice("t2_mid", "native", (10.0, 20.0, 0.0), map_type="T2"),  # a T2 ring is never borrowed
+    ]
+    native = _ring_at(40.0, 50.0)
+    predictions, reasons = [None, native, None, _ring_at(30.0, 60.0)], [NO_LV, None, NO_LV, None]
+    notes = borrow_native_rings(slices, predictions, reasons)
+    assert list(notes) == [0] and "native T1 map of its slice (native_mid.dcm)" in notes[0] and "check" in notes[0]
+    assert predictions[2] is None and reasons[2] == NO_LV  # nothing to borrow at the apex
+    borrowed = predictions[0]
+    assert reasons[0] is None and borrowed.labels.shape == (192, 192) and not borrowed.doubts
+    rows, cols = np.nonzero(borrowed.labels == 2)
+    assert (cols.mean(), rows.mean()) == pytest.approx((80.0, 100.0), abs=0.5)  # the same patient point, at twice the pixels
+    assert (borrowed.labels == 1).sum() == pytest.approx(4 * (native.labels == 1).sum(), rel=0.05)
+    np.testing.assert_array_equal(borrowed.probabilities.argmax(axis=0), borrowed.labels)
+
+
+def test_only_a_missing_lv_on_a_post_contrast_map_borrows_and_only_a_sure_native_ring_lends():
+    slices = [_slice("post", "post", (0.0, 0.0, 0.0)), _slice("native", "native", (0.0, 0.0, 0.0))]
+    ring = _ring_at(40.0, 50.0)
+    for reason in ("map is constant (no image)", None):  # a bad image, or a ring of its own, keeps what it has
+        predictions = [None if reason else _ring_at(20.0, 20.0), ring]
+        assert borrow_native_rings(slices, predictions, [reason, None]) == {}
+    doubted = replace(ring, doubts=("thin ring (mean wall 2.5 mm)", "network unsure (0.80)"))
+    predictions = [None, doubted]
+    assert borrow_native_rings(slices, predictions, [NO_LV, None]) == {} and predictions[0] is None
+    far = [slices[0], _slice("native", "native", (0.0, 0.0, 8.0))]  # another slice position (over 5 mm apart)
+    assert borrow_native_rings(far, [None, ring], [NO_LV, None]) == {}
+    unplaced = [_slice("post", "post", None), slices[1]]
+    assert borrow_native_rings(unplaced, [None, ring], [NO_LV, None]) == {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from myomap.analyze.discover import MapSlice
@@ -17,8 +18,10 @@ from myomap.analyze.exports import SegWriter, write_slice
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.analyze.slice_analysis import RegionValues, SliceAnalysis, SliceFacts, analyse_slice
 from myomap.geometry.aha import slice_normal
-from myomap.geometry.plane import point_on_plane
+from myomap.geometry.plane import patient_to_pixel, pixel_to_patient, point_on_plane
 from myomap.io.contours import ContourError, read_contours
+from myomap.model.inference import Prediction
+from myomap.model.locate import NO_LV
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,62 @@ def same_slice_hints(slices: list[MapSlice], predictions: list, targets: list[in
     return hints
 
 
+def borrow_native_rings(slices: list[MapSlice], predictions: list, reasons: list) -> dict[int, str]:
+    """Give each post-contrast map on which no LV was found the ring of a native T1 map of its slice; returns why to review them.
+
+    On a post-contrast T1 map of a diseased heart the myocardium can come
+    as close to the blood as the image check's or the network's limits
+    (an extracellular volume of 40-50 %, as in amyloidosis: probe of the
+    model card), while the native T1 map of the same slice shows it
+    plainly.  Readers then draw on the native map and copy the contours, as
+    ECV needs the same region on both.  The native ring (one without the
+    image check's doubts, the nearest plane first) is moved onto the
+    post-contrast map's grid through both maps' DICOM geometry; the two
+    were acquired in different breath-holds, so the slice is flagged for
+    review with the reason returned here.  ``predictions`` and ``reasons``
+    (from :func:`predict_native_first`) are updated in place.
+    """
+    notes: dict[int, str] = {}
+    for k, item in enumerate(slices):
+        if item.contrast != "post" or predictions[k] is not None or reasons[k] != NO_LV or item.pixels is None:
+            continue
+        best = None
+        for other, prediction in zip(slices, predictions):
+            if other.contrast == "post" or other.map_type != "T1" or prediction is None or prediction.doubts:
+                continue
+            moved = _moved_labels(prediction.labels, other, item)
+            if moved is not None:
+                distance = abs(float(np.subtract(item.position_mm, other.position_mm) @ slice_normal(item.orientation)))
+                if best is None or distance < best[0]:
+                    best = (distance, moved, other)
+        if best is None:
+            continue
+        _, labels, other = best
+        probabilities = np.stack([labels == c for c in range(3)]).astype(np.float32)
+        predictions[k], reasons[k] = Prediction(probabilities, labels), None
+        notes[k] = (
+            f"no left ventricle found on this map: contours from the native T1 map of its slice ({other.path.name}), "
+            "acquired in another breath-hold; check that they fit"
+        )
+    return notes
+
+
+def _moved_labels(labels: np.ndarray, source: MapSlice, target: MapSlice) -> np.ndarray | None:
+    """``labels`` of map ``source`` resampled onto map ``target``'s grid (nearest), or None unless both are one slice position."""
+    geometry = [(m.orientation, m.position_mm, m.spacing_mm) for m in (source, target)]
+    if any(g[0] is None or g[1] is None for g in geometry) or target.pixels is None:
+        return None
+    shape = target.pixels.shape
+    rows, cols = np.nonzero(labels)
+    if rows.size == 0 or point_on_plane((cols.mean(), rows.mean()), geometry[0], geometry[1], shape) is None:
+        return None  # not one slice position, or the LV falls outside the target map
+    corners = np.array([(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)])
+    moved = [patient_to_pixel(pixel_to_patient(xy, *geometry[0]), *geometry[1])[0] for xy in corners]
+    to_target = cv2.getAffineTransform(corners.astype(np.float32), np.asarray(moved, np.float32))
+    out = cv2.warpAffine(labels.astype(np.uint8), to_target, (shape[1], shape[0]), flags=cv2.INTER_NEAREST, borderValue=0)
+    return out if (out == 1).any() and (out == 2).any() else None
+
+
 def analyze_patient(
     patient,
     slices: list[MapSlice],
@@ -164,14 +223,17 @@ def analyze_patient(
     """
     results = [SliceResult(s, patient, f"{s.stack}_{s.order + 1:02d}_{s.slice_position}", k + 1) for k, s in enumerate(slices)]
     predictions, reasons = predict_native_first(segmenter, slices, config)
+    borrowed = borrow_native_rings(slices, predictions, reasons)
     done = []
-    for result, prediction, reason in zip(results, predictions, reasons):
+    for k, (result, prediction, reason) in enumerate(zip(results, predictions, reasons)):
         if prediction is None:  # NaN, constant or tiny image
             done.append(replace(result, error=f"{result.slice.path}: {reason}"))
             continue
         item = result.slice
         use_json = config.reference_point == "auto" and item.path.parent not in shared
         analysis = analyse_slice(item.pixels, item.spacing_mm, prediction, config.slice_settings, slice_facts(item, use_json=use_json))
+        if k in borrowed:
+            analysis = replace(analysis, qc=replace(analysis.qc, review=True, reasons=analysis.qc.reasons + (borrowed[k],)))
         result = replace(result, analysis=analysis, error=None if analysis.error is None else f"{item.path}: {analysis.error}")
         try:
             overlay, export_error = write_slice(out / patient / result.folder, item, analysis, seg_writer=seg_writer if config.seg else None,
