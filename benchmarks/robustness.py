@@ -167,7 +167,7 @@ def spacing(target_mm: float):
 
 
 def post_contrast(c: Case, rng, scar: np.ndarray | None = None, scar_share: float = 1.0) -> Case:
-    """The native T1 map turned post-contrast; pixels in ``scar`` (bool) take ``scar_share`` of the blood's R1 change."""
+    """The native T1 map turned post-contrast; pixels in ``scar`` (bool: a scar, or a diseased wall) take ``scar_share`` of the blood's R1 change."""
     share = np.zeros(256)
     for tissue, value in _DR1_SHARE.items():
         share[int(tissue)] = value

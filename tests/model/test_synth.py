@@ -8,6 +8,7 @@ from myomap.model.synth import (
     bias_field,
     blood_speckle,
     bottle_labels,
+    diffuse,
     display_window,
     extra_organs,
     label_intensities,
@@ -142,3 +143,17 @@ def test_scar_needs_a_blood_pool_and_a_myocardium():
     only_wall = np.zeros((32, 32), np.uint8)
     only_wall[10:20, 10:20] = 1
     np.testing.assert_array_equal(scar(image, only_wall, np.random.default_rng(0)), image)
+
+
+def test_diffuse_moves_the_whole_wall_toward_the_blood_and_nothing_else():
+    y, x = np.mgrid[:96, :96]
+    r = np.hypot(x - 48, y - 48)
+    reference = np.where(r < 12, 2, np.where(r < 20, 1, 0)).astype(np.uint8)
+    image = (np.choose(reference, [50.0, 500.0, 300.0]) + np.random.default_rng(1).normal(0.0, 5.0, reference.shape)).astype(np.float32)
+    out = diffuse(image, reference, np.random.default_rng(0))
+    shift = out - image
+    assert (shift[reference != 1] == 0).all()
+    assert np.ptp(shift[reference == 1]) < 1e-3 and -0.9 * 200 - 10 < shift[reference == 1][0] < -0.3 * 200 + 10  # darker, as the blood
+    rv_wall = (r > 30) & (r < 34)  # a wall the tissue labels know of, beyond the LV's reference mask
+    out = diffuse(image, reference, np.random.default_rng(0), wall=(reference == 1) | rv_wall)
+    assert (out[rv_wall] < image[rv_wall]).all() and (out[reference == 2] == image[reference == 2]).all()

@@ -118,6 +118,20 @@ def test_scar_views_scar_maps_with_a_heart_and_keep_the_target(sources, monkeypa
     assert not np.allclose(image, unscarred)
 
 
+def test_diffuse_views_move_every_myocardial_tissue_of_maps_only(sources, monkeypatch):
+    import myomap.model.views as views
+
+    walls = []
+    monkeypatch.setattr(views, "diffuse", lambda image, reference, rng, wall: walls.append(wall) or image)
+    source = sources[0]
+    draw_view(source, np.random.default_rng(0), ViewSettings(1.5, 64, synthetic_share=0.0, diffuse_share=1.0))
+    assert len(walls) == 1
+    np.testing.assert_array_equal(walls[0], np.isin(source.labels, (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL)))
+    weighted = Source(source.pixels, source.spacing_mm, source.epi, source.endo, source.labels, "weighted")
+    draw_view(weighted, np.random.default_rng(0), ViewSettings(1.5, 64, synthetic_share=0.0, diffuse_share=1.0))
+    assert len(walls) == 1  # a weighted image is no map
+
+
 @pytest.mark.parametrize("spacing_mm", [1.25, 2.5])
 def test_deform_moves_image_and_mask_together_by_the_asked_mm(spacing_mm):
     size = 200

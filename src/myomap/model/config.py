@@ -36,7 +36,9 @@ class TrainConfig:
     maps that show a heart and have a tissue label map get blood pools
     speckled as at low SNR, ``scar_share`` of the maps that show a heart
     get a focal scar in the wall (its values moved toward the blood's, as
-    on a post-contrast map of an infarct), and a share ``deform_share`` of
+    on a post-contrast map of an infarct), ``diffuse_share`` of them the
+    whole wall's values moved toward the blood's (diffuse disease), and a
+    share ``deform_share`` of
     all views is warped by a smooth random displacement (RMS 0.3-1 mm over
     10 mm); see :mod:`myomap.model.views`.  ``data_weights`` are the sampling weights of
     several data sets (equal by default); ``init`` is a model file whose
@@ -81,6 +83,7 @@ class TrainConfig:
     deform_share: float = 0.0
     blood_speckle_share: float = 0.0
     scar_share: float = 0.0
+    diffuse_share: float = 0.0
     data_weights: tuple[float, ...] = ()
     init: str | None = None
     max_minutes: float | None = None

@@ -13,7 +13,7 @@ rather than one scanner's contrast.  The chain here:
    T2) or fully random, with texture inside each label.
 3. :func:`speckle`: the random-looking values a pixel-wise fit gives in
    lung and air (and, drawn by the training views, :func:`blood_speckle`
-   in the blood pools of a low-SNR map, and :func:`scar` in the wall).
+   in the blood pools of a low-SNR map, and :func:`scar` and :func:`diffuse` in the wall).
 4. :func:`bias_field`, :func:`blur`, :func:`resolution`, :func:`ringing`,
    :func:`motion_ghost`, :func:`noise`: appearance artefacts.
 
@@ -262,9 +262,32 @@ def scar(image: np.ndarray, reference: np.ndarray, rng: np.random.Generator) -> 
     half_width = np.deg2rad(rng.uniform(40.0, 140.0)) / 2
     reach = rng.uniform(0.3, 1.3) * (0.55 + 0.45 * np.cos(np.pi / 2 * np.clip(offset / half_width, -1.0, 1.0)))
     where = myocardium & (np.abs(offset) < half_width) & (depth <= reach)
-    shift = float(np.median(image[blood & finite]) - np.median(image[myocardium & finite]))
+    return _toward_blood(image, where, reference, rng.uniform(0.4, 1.2))
+
+
+def diffuse(image: np.ndarray, reference: np.ndarray, rng: np.random.Generator, wall: np.ndarray | None = None) -> np.ndarray:
+    """The whole wall's values moved 30-90 % of the way from the myocardium's median to the blood pool's, texture kept.
+
+    Diffuse disease (amyloid, diffuse fibrosis: an extracellular volume of
+    35-60 % against 25 %) brings the myocardium close to the blood on a
+    post-contrast T1 map, and native T1 toward it too.  ``reference`` is
+    the image's class mask; ``wall`` (bool, optional) every myocardial
+    pixel to move (LV wall, papillary muscles, RV wall when the tissue
+    labels are known), else the reference's myocardium.  The target does
+    not change.
+    """
+    where = reference == MYOCARDIUM if wall is None else wall
+    return _toward_blood(image, where, reference, rng.uniform(0.3, 0.9))
+
+
+def _toward_blood(image: np.ndarray, where: np.ndarray, reference: np.ndarray, fraction: float) -> np.ndarray:
+    """``image`` with the pixels in ``where`` shifted by ``fraction`` of (blood pool median - myocardium median)."""
+    finite = np.isfinite(image)
+    myocardium, blood = (reference == MYOCARDIUM) & finite, (reference == BLOOD_POOL) & finite
+    if not myocardium.any() or not blood.any():
+        return image
     out = image.copy()
-    out[where] += rng.uniform(0.4, 1.2) * shift
+    out[where] += fraction * float(np.median(image[blood]) - np.median(image[myocardium]))
     return out
 
 

@@ -89,6 +89,7 @@ def view_settings(config: TrainConfig) -> ViewSettings:
         window_share=config.window_share,
         blood_speckle_share=config.blood_speckle_share,
         scar_share=config.scar_share,
+        diffuse_share=config.diffuse_share,
         deform_share=config.deform_share,
     )
 

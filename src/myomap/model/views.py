@@ -26,7 +26,10 @@ from it the way inference will see it (:mod:`myomap.model.locate`):
   ``scar_share`` (maps with a heart, simulated, synthesised or a user's) a
   focal scar in the wall, its values moved toward the blood's
   (:func:`myomap.model.synth.scar`: on a post-contrast map as dark as the
-  blood), still myocardium in the target;
+  blood), still myocardium in the target; with probability
+  ``diffuse_share`` the whole wall's values moved toward the blood's
+  (:func:`myomap.model.synth.diffuse`: diffuse disease, on a
+  post-contrast map a myocardium close to the blood);
 - with probability ``band_share`` a dark off-resonance band near the LV
   (:func:`myomap.model.synth.band`), and with probability
   ``window_share`` the image as a display-windowed 8-bit export
@@ -67,6 +70,7 @@ from myomap.model.synth import (
     bias_field,
     blood_speckle,
     bottle_labels,
+    diffuse,
     display_window,
     noise,
     scar,
@@ -115,6 +119,7 @@ class ViewSettings:
     deform_scale_mm: float = 10.0
     blood_speckle_share: float = 0.0
     scar_share: float = 0.0
+    diffuse_share: float = 0.0
 
 
 def draw_view(
@@ -133,8 +138,12 @@ def draw_view(
         pixels, endo, labels = _appearance(source, rng, view, synth)
         if view.blood_speckle_share > 0 and labels is not None and rng.random() < view.blood_speckle_share:  # no draw when off
             pixels = blood_speckle(pixels, labels, rng)
-        if view.scar_share > 0 and (labels is not None or source.role == "map") and rng.random() < view.scar_share:
-            pixels = scar(pixels, contours_to_mask(source.epi, endo, pixels.shape), rng)  # no draw when off (older recipes)
+        is_map = labels is not None or source.role == "map"
+        if view.scar_share > 0 and is_map and rng.random() < view.scar_share:  # no draw when off (older recipes)
+            pixels = scar(pixels, contours_to_mask(source.epi, endo, pixels.shape), rng)
+        if view.diffuse_share > 0 and is_map and rng.random() < view.diffuse_share:  # no draw when off (older recipes)
+            wall = None if labels is None else np.isin(labels, (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL))
+            pixels = diffuse(pixels, contours_to_mask(source.epi, endo, pixels.shape), rng, wall)
     spacing, epi = source.spacing_mm, source.epi
     if view.band_share > 0 and rng.random() < view.band_share:  # no draw when off (older recipes keep their views)
         pixels = band(pixels, np.mean(epi, axis=0), spacing, rng)
