@@ -85,6 +85,7 @@ _DR1_SHARE = {
     Tissue.LV_BLOOD: 1.0, Tissue.RV_BLOOD: 1.0, Tissue.AORTA_BLOOD: 1.0, Tissue.LV_MYOCARDIUM: 0.45, Tissue.PAPILLARY: 0.45,
     Tissue.RV_WALL: 0.45, Tissue.LIVER: 0.3, Tissue.MUSCLE: 0.2, Tissue.BONE_MARROW: 0.2, Tissue.SUBCUTANEOUS_FAT: 0.1,
     Tissue.EPICARDIAL_FAT: 0.1, Tissue.LUNG: 0.3, Tissue.AIR: 0.0, Tissue.OUTFLOW_BLOOD: 1.0, Tissue.PERICARDIUM: 0.6,
+    Tissue.STOMACH: 0.17, Tissue.SPLEEN: 0.6,
 }  # fmt: skip
 
 

@@ -221,7 +221,9 @@ def effusion(c: Case, labels: np.ndarray, thickness_mm: float, dependent: bool, 
     centre = np.mean(c.epi, axis=0)
     reach = np.full(labels.shape, thickness_mm)
     if dependent:
-        spine = np.argwhere(labels == Tissue.BONE_MARROW).mean(axis=0)[::-1]  # (x, y)
+        bone, count = ndimage.label(labels == Tissue.BONE_MARROW)  # the vertebral body: the largest piece (not ribs, sternum)
+        largest = 1 + int(np.argmax(ndimage.sum_labels(bone > 0, bone, range(1, count + 1))))
+        spine = np.argwhere(bone == largest).mean(axis=0)[::-1]  # (x, y)
         towards = np.arctan2(spine[1] - centre[1], spine[0] - centre[0])
         closeness = (1.0 + np.cos(np.arctan2(y - centre[1], x - centre[0]) - towards)) / 2.0
         reach = 2.0 + (thickness_mm - 2.0) * closeness**1.5
@@ -232,7 +234,7 @@ def effusion(c: Case, labels: np.ndarray, thickness_mm: float, dependent: bool, 
     ratio = rng.uniform(*_FLUID_OVER_BLOOD[c.kind])
     spread = 1.4826 * float(np.median(np.abs(blood - np.median(blood))))
     pixels = c.pixels.copy()
-    pixels[fluid] = ratio * (float(np.median(blood)) + rng.normal(0.0, spread, int(fluid.sum())))
+    pixels[fluid] = ratio * float(np.median(blood)) + rng.normal(0.0, spread, int(fluid.sum()))
     if (labels == Tissue.PERICARDIUM).any():
         pixels[sac] = float(np.median(c.pixels[labels == Tissue.PERICARDIUM]))
     return c.shown(np.clip(pixels, 0.0, None).astype(np.float32), c.spacing, c.epi, c.endo)

@@ -114,3 +114,33 @@ def test_only_a_missing_lv_on_a_post_contrast_map_borrows_and_only_a_sure_native
     assert borrow_native_rings(far, [None, ring], [NO_LV, None]) == {}
     unplaced = [_slice("post", "post", None), slices[1]]
     assert borrow_native_rings(unplaced, [None, ring], [NO_LV, None]) == {}
+
+
+def test_a_borrowed_ring_lands_on_the_same_patient_points_of_a_turned_shifted_anisotropic_grid():
+    native = _slice("native", "native", (10.0, 20.0, 0.0), spacing=(1.4, 1.9))
+    # the same plane turned: its column index grows along -y and its row index along x; another corner, 0.8 x 1.1 mm pixels
+    post = replace(
+        _slice("post", "post", (22.0, 178.0, 1.0), spacing=(0.8, 1.1), shape=(160, 160)),
+        orientation=(0.0, -1.0, 0.0, 1.0, 0.0, 0.0),
+    )
+    ring = _ring_at(40.0, 50.0)
+    ring.labels[50, 60:64] = 1  # a bump that tells the ring's sides apart
+    predictions = [None, ring]
+    assert list(borrow_native_rings([post, native], predictions, [NO_LV, None])) == [0]
+    moved = predictions[0].labels
+
+    def patient_point(labels, value, geometry):  # the centroid of a class in patient mm (x, y)
+        rows, cols = np.nonzero(labels == value)
+        orientation, position, spacing = geometry
+        axes = np.reshape(orientation, (2, 3))
+        return (np.asarray(position) + cols.mean() * spacing[1] * axes[0] + rows.mean() * spacing[0] * axes[1])[:2]
+
+    for value in (1, 2):
+        source = patient_point(ring.labels, value, (native.orientation, native.position_mm, native.spacing_mm))
+        target = patient_point(moved, value, (post.orientation, post.position_mm, post.spacing_mm))
+        assert np.hypot(*(source - target)) < 1.0  # within a millimetre, the bump included
+    area = [(labels == 1).sum() * m.spacing_mm[0] * m.spacing_mm[1] for labels, m in ((ring.labels, native), (moved, post))]
+    assert area[1] == pytest.approx(area[0], rel=0.05)
+    clipped = replace(post, position_mm=(22.0, 95.0, 1.0))  # the LV at the post map's first columns: part of the ring outside
+    predictions = [None, ring]
+    assert borrow_native_rings([clipped, native], predictions, [NO_LV, None]) == {} and predictions[0] is None

@@ -127,9 +127,7 @@ def test_scar_moves_a_sector_of_the_wall_from_the_endocardium_toward_the_blood(s
     centre = np.degrees(np.angle(np.exp(1j * np.radians(angles)).mean()))
     spread = np.abs((angles - centre + 180.0) % 360.0 - 180.0)
     assert spread.max() <= 70.0 + 1.0  # one sector of at most 140 degrees
-    inner = changed & (r < 13.5)
-    assert inner.any()  # it starts at the endocardium
-    assert not (changed & (r > 13.5)).any() or inner.sum() > 0  # and grows outward from it
+    assert (changed & (r < 13.5)).any()  # it starts at the endocardium
     for radius in np.arange(13.0, 20.0):  # no ring of the wall is scarred where the one inside it is not
         ring = (r >= radius) & (r < radius + 1) & (reference == 1)
         inside = (r >= radius - 1) & (r < radius) & (reference == 1)

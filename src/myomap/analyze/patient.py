@@ -17,7 +17,6 @@ from myomap.analyze.discover import MapSlice
 from myomap.analyze.exports import SegWriter, write_slice
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.analyze.slice_analysis import RegionValues, SliceAnalysis, SliceFacts, analyse_slice
-from myomap.geometry.aha import slice_normal
 from myomap.geometry.plane import patient_to_pixel, pixel_to_patient, point_on_plane
 from myomap.io.contours import ContourError, read_contours
 from myomap.model.inference import Prediction
@@ -141,8 +140,7 @@ def same_slice_hints(slices: list[MapSlice], predictions: list, targets: list[in
                 point = point_on_plane(centre, (other.orientation, other.position_mm, other.spacing_mm), target, shape)
                 if point is None or other is item:  # not the same slice (or the map itself: an API guard)
                     continue
-                distance = abs(float(np.subtract(item.position_mm, other.position_mm) @ slice_normal(item.orientation)))
-                rank = (other.map_type != "T1", distance)  # T1 first: float noise in two headers must not decide
+                rank = (other.map_type != "T1", _offset_mm(centre, other, item))  # T1 first: float noise in two headers must not decide
                 if best is None or rank < best[0]:
                     best = (rank, (float(point[0]), float(point[1])))
         hints[k] = None if best is None else best[1]
@@ -174,7 +172,8 @@ def borrow_native_rings(slices: list[MapSlice], predictions: list, reasons: list
                 continue
             moved = _moved_labels(prediction.labels, other, item)
             if moved is not None:
-                distance = abs(float(np.subtract(item.position_mm, other.position_mm) @ slice_normal(item.orientation)))
+                rows, cols = np.nonzero(prediction.labels)
+                distance = _offset_mm((cols.mean(), rows.mean()), other, item)
                 if best is None or distance < best[0]:
                     best = (distance, moved, other)
         if best is None:
@@ -189,8 +188,19 @@ def borrow_native_rings(slices: list[MapSlice], predictions: list, reasons: list
     return notes
 
 
+def _offset_mm(xy, source: MapSlice, target: MapSlice) -> float:
+    """How far (mm) the point ``xy`` (column, row) of map ``source`` lies from map ``target``'s plane."""
+    return patient_to_pixel(pixel_to_patient(xy, source.orientation, source.position_mm, source.spacing_mm), target.orientation,
+                            target.position_mm, target.spacing_mm)[1]  # fmt: skip
+
+
 def _moved_labels(labels: np.ndarray, source: MapSlice, target: MapSlice) -> np.ndarray | None:
-    """``labels`` of map ``source`` resampled onto map ``target``'s grid (nearest), or None unless both are one slice position."""
+    """``labels`` of map ``source`` resampled onto map ``target``'s grid (nearest), or None.
+
+    None unless both maps are placed, one slice position at the LV, and at
+    least 90 % of the LV's myocardium (in mm²) and some of its blood pool
+    land inside the target map.
+    """
     geometry = [(m.orientation, m.position_mm, m.spacing_mm) for m in (source, target)]
     if any(g[0] is None or g[1] is None for g in geometry) or target.pixels is None:
         return None
@@ -202,7 +212,8 @@ def _moved_labels(labels: np.ndarray, source: MapSlice, target: MapSlice) -> np.
     moved = [patient_to_pixel(pixel_to_patient(xy, *geometry[0]), *geometry[1])[0] for xy in corners]
     to_target = cv2.getAffineTransform(corners.astype(np.float32), np.asarray(moved, np.float32))
     out = cv2.warpAffine(labels.astype(np.uint8), to_target, (shape[1], shape[0]), flags=cv2.INTER_NEAREST, borderValue=0)
-    return out if (out == 1).any() and (out == 2).any() else None
+    myocardium_mm2 = [(mask == 1).sum() * m.spacing_mm[0] * m.spacing_mm[1] for mask, m in ((labels, source), (out, target))]
+    return out if myocardium_mm2[1] >= 0.9 * myocardium_mm2[0] and (out == 2).any() else None
 
 
 def analyze_patient(

@@ -21,7 +21,9 @@ image itself, whatever network drew it:
   (on the robustness probe's post-contrast maps with a transmural scar of
   60-120 degrees, 10 of 36 got "no left ventricle found"; with the robust
   range, none).  The median and the median absolute deviation hardly move
-  while the scar is under half of the wall.
+  while the scar is under half of the wall.  Where half the pixels or
+  more share one value (a saturated picture) the deviation is 0 and the
+  percentiles are used.
 - **The blood pool differs from the myocardium** (in native and
   post-contrast T1 and in T2 maps alike).  ``blood_like`` is the share of
   the blood pool's pixels within the same range: 0.6 for a solid disc
@@ -136,6 +138,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.stats import median_abs_deviation
 
 from myomap.conventions import BLOOD_POOL, MYOCARDIUM
 from myomap.model.window import is_picture
@@ -147,7 +150,6 @@ SURROUND_MM = (2.0, 6.0)
 # its 20th to 80th percentile where the values are normally distributed (edge pixels blur with the blood and the
 # surroundings), and which a scar in part of the wall (values near the blood's) hardly widens.
 _RANGE_SDS = 0.8416
-_MAD_TO_SD = 1.4826
 # A ring within these limits is a sure LV (phantom LVs: surroundings at most 0.36, blood pool at most 0.19).
 LV_SURROUND_LIKE, LV_BLOOD_LIKE = 0.4, 0.3
 # A ring whose surroundings are more like it than this is never taken for the LV (same values all round: 0.6).
@@ -255,10 +257,7 @@ def ring_evidence(
     finite = np.isfinite(pixels)
     if not (myocardium & finite).any():
         return None
-    values = pixels[myocardium & finite]
-    centre = float(np.median(values))
-    half = _RANGE_SDS * _MAD_TO_SD * float(np.median(np.abs(values - centre)))
-    low, high = centre - half, centre + half
+    low, high = _myocardial_range(pixels[myocardium & finite])
     alike = finite & (pixels >= low) & (pixels <= high)
     band = _grow(inside, SURROUND_MM[1], spacing_mm) & ~_grow(inside, SURROUND_MM[0], spacing_mm) & finite
     pixel_mm2 = float(spacing_mm[0] * spacing_mm[1])
@@ -279,6 +278,16 @@ def ring_evidence(
         kind=kind,
         agreement=float("nan") if agreement is None else float(agreement),
     )
+
+
+def _myocardial_range(values: np.ndarray) -> tuple[float, float]:
+    """The myocardium's range of values (see ``_RANGE_SDS``); its 20th to 80th percentile when most share one value (no spread)."""
+    spread = float(median_abs_deviation(values, scale="normal"))
+    if spread == 0.0:  # half or more of the pixels at one value (a saturated picture): the MAD says nothing
+        low, high = np.percentile(values, (20.0, 80.0))
+        return float(low), float(high)
+    centre = float(np.median(values))
+    return centre - _RANGE_SDS * spread, centre + _RANGE_SDS * spread
 
 
 def _is_top(level: float, image: np.ndarray) -> bool:

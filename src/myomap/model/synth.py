@@ -241,8 +241,10 @@ def scar(image: np.ndarray, reference: np.ndarray, rng: np.random.Generator) -> 
     ``reference`` is the image's class mask (:data:`~myomap.conventions.MYOCARDIUM`,
     :data:`~myomap.conventions.BLOOD_POOL`).  An infarct (or a patch of
     fibrosis, or oedema) grows from the endocardium outward: here it
-    reaches 30-100 % of the way through the wall at the sector's middle,
-    tapering to 55 % of that at its edges.  Each pixel there is shifted by
+    reaches from 30 % of the way through the wall to all of it at the
+    sector's middle (transmural there in about a third of the scars),
+    tapering to 55 % of that reach at its edges.  Depth is measured in
+    pixels, so on a very anisotropic grid the reach is approximate.  Each pixel there is shifted by
     40-120 % of the difference between the blood pool's and the
     myocardium's medians, so its own texture and noise stay: raised native
     T1 and T2, and on a post-contrast T1 map a scar of high extracellular
