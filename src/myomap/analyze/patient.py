@@ -237,7 +237,7 @@ def analyze_patient(
     borrowed = borrow_native_rings(slices, predictions, reasons)
     done = []
     for k, (result, prediction, reason) in enumerate(zip(results, predictions, reasons)):
-        if prediction is None:  # NaN, constant or tiny image
+        if prediction is None:  # NaN, constant or tiny image, or no left ventricle found (nor borrowed)
             done.append(replace(result, error=f"{result.slice.path}: {reason}"))
             continue
         item = result.slice

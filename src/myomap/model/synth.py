@@ -253,17 +253,15 @@ def scar(image: np.ndarray, reference: np.ndarray, rng: np.random.Generator) -> 
     ECV at about 51 %).  The target does not change: the scar is myocardium,
     which readers contour through.  Written here: no library draws one.
     """
-    myocardium, blood = reference == MYOCARDIUM, reference == BLOOD_POOL
-    finite = np.isfinite(image)
-    if not (myocardium & finite).any() or not (blood & finite).any():
+    rows, cols = np.nonzero(reference == BLOOD_POOL)
+    if rows.size == 0:  # no blood pool to grow from (_toward_blood checks the values)
         return image
     depth = wall_depth(reference)
-    rows, cols = np.nonzero(blood)
     y, x = np.mgrid[: image.shape[0], : image.shape[1]]
     offset = np.angle(np.exp(1j * (np.arctan2(y - rows.mean(), x - cols.mean()) - rng.uniform(-np.pi, np.pi))))
     half_width = np.deg2rad(rng.uniform(40.0, 140.0)) / 2
     reach = rng.uniform(0.3, 1.3) * (0.55 + 0.45 * np.cos(np.pi / 2 * np.clip(offset / half_width, -1.0, 1.0)))
-    where = myocardium & (np.abs(offset) < half_width) & (depth <= reach)
+    where = (reference == MYOCARDIUM) & (np.abs(offset) < half_width) & (depth <= reach)
     return _toward_blood(image, where, reference, rng.uniform(0.4, 1.2))
 
 
