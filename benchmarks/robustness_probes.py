@@ -48,7 +48,12 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
 - phase wrap-around: each map refitted from its weighted images folded
   to a phase field of view of 70 % and 55 % of the rows around the LV
   (the anatomy beyond it aliased back in from the other side, as on a
-  map planned with a tight rectangular field of view).
+  map planned with a tight rectangular field of view);
+- the issue's extremes of matrix, pixel size and field of view: the map
+  resampled to 0.5 mm and to 3 mm pixels; a 120 mm square crop and a
+  64 x 64 matrix of 3 mm pixels (192 mm), each with the heart anywhere in
+  it (it stays whole inside); and a 450 mm field of view of 0.5 mm pixels
+  (900 x 900), the map padded with the speckle of its own border.
 
 Usage::
 
@@ -87,6 +92,7 @@ from myomap.mapping.pipeline import fit_series, read_weighted
 from myomap.model.embedded import EMBEDDED_ONNX
 from myomap.model.synth import wall_depth
 from myomap.model.views import change_wall
+from myomap.model.views import resample as resample_mm
 from myomap.phantom.tissues import Tissue
 
 
@@ -252,6 +258,31 @@ def scarred(c: Case, transmurality: float, rng) -> Case:
     return post_contrast(c, rng, scar=scar, scar_share=rng.uniform(0.9, 1.25))
 
 
+def extreme_crop(c: Case, side_mm: float, spacing_mm: float | None, rng) -> Case:
+    """A square of ``side_mm`` with the LV anywhere inside it (whole), after resampling to ``spacing_mm`` pixels (None: as stored)."""
+    pixels, pixel_mm, epi, endo = (
+        (c.pixels, c.spacing, c.epi, c.endo) if spacing_mm is None else resample_mm(c.pixels, c.spacing, c.epi, c.endo, spacing_mm)
+    )
+    rows, cols = pixels.shape
+    side = np.array([min(cols, int(round(side_mm / pixel_mm[1]))), min(rows, int(round(side_mm / pixel_mm[0])))])
+    low = np.maximum(np.ceil(epi.max(axis=0) + 2 - side + 1), 0)  # the first column / row that keeps the ring inside
+    high = np.minimum(np.floor(epi.min(axis=0) - 2), [cols - side[0], rows - side[1]])
+    x0, y0 = (int(rng.integers(low[k], max(low[k], high[k]) + 1)) for k in (0, 1))
+    return c.shown(pixels[y0 : y0 + side[1], x0 : x0 + side[0]], pixel_mm, epi - [x0, y0], endo - [x0, y0])
+
+
+def wide_field(c: Case, side_mm: float, spacing_mm: float, rng) -> Case:
+    """The map centred in a square field of view of ``side_mm``, padded with values drawn from its own outer 4 pixels, then resampled."""
+    rows, cols = c.pixels.shape
+    side = [max(n, int(round(side_mm / s))) for n, s in zip((rows, cols), c.spacing)]
+    border = np.concatenate([c.pixels[:4].ravel(), c.pixels[-4:].ravel(), c.pixels[:, :4].ravel(), c.pixels[:, -4:].ravel()])
+    padded = rng.choice(border, size=side).astype(np.float32)
+    y0, x0 = (side[0] - rows) // 2, (side[1] - cols) // 2
+    padded[y0 : y0 + rows, x0 : x0 + cols] = c.pixels
+    pixels, pixel_mm, epi, endo = resample_mm(padded, c.spacing, c.epi + [x0, y0], c.endo + [x0, y0], spacing_mm)
+    return c.shown(pixels, pixel_mm, epi, endo)
+
+
 def report(name: str, segmenter, cases: list[Case]) -> None:
     """Print Dice / HD / found and how many rings carry two of the image check's doubts (native T1 and T2 maps only)."""
     dice, hd, found, doubted = score(segmenter, cases, True)
@@ -326,6 +357,12 @@ def main() -> None:
         cases = [wrapped(c, image.source.parent, share) for c, image in zip(bench, images)]
         for map_type in ("T1", "T2"):
             report(f"wrapped at {share:.0%} of the rows, {map_type}", segmenter, [c for c in cases if c.map_type == map_type])
+    rng = np.random.default_rng(11)
+    for target in (0.5, 3.0):
+        report(f"{target:g} mm pixels", segmenter, [c.shown(*resample_mm(c.pixels, c.spacing, c.epi, c.endo, target)) for c in bench])
+    report("120 mm crop, heart anywhere", segmenter, [extreme_crop(c, 120.0, None, rng) for c in bench])
+    report("64 x 64 at 3 mm, heart anywhere", segmenter, [extreme_crop(c, 192.0, 3.0, rng) for c in bench])
+    report("450 mm at 0.5 mm (900 px)", segmenter, [wide_field(c, 450.0, 0.5, rng) for c in bench])
 
 
 if __name__ == "__main__":

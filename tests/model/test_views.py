@@ -171,6 +171,30 @@ def test_resample_keeps_the_physical_size():
     np.testing.assert_allclose(np.ptp(epi2, axis=0) * 0.75, np.ptp(epi, axis=0) * 1.5, rtol=1e-6)
 
 
+def test_views_are_resampled_to_native_pixel_sizes_within_the_asked_range(sources, monkeypatch):
+    import myomap.model.views as views
+
+    asked = []
+    monkeypatch.setattr(
+        views, "resample", lambda pixels, spacing, epi, endo, target_mm: asked.append(target_mm) or (pixels, spacing, epi, endo)
+    )
+    settings = ViewSettings(1.5, 64, synthetic_share=0.0, resample_share=1.0, native_spacing_mm=(2.9, 3.1))
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        draw_view(sources[0], rng, settings)
+    assert len(asked) == 5 and all(2.9 <= t <= 3.1 for t in asked)
+
+
+@pytest.mark.parametrize("native", [(0.2, 1.0), (2.0, 1.0), (1.0, 6.0)])
+def test_the_native_pixel_size_range_is_checked(native):
+    from myomap.config import ConfigError
+    from myomap.model.config import TrainConfig
+
+    TrainConfig(native_spacing_mm=(0.5, 3.2)).validate()
+    with pytest.raises(ConfigError, match="native_spacing_mm"):
+        TrainConfig(native_spacing_mm=native).validate()
+
+
 def test_a_source_without_labels_uses_its_own_pixels():
     y, x = np.mgrid[:80, :80]
     pixels = np.where(np.hypot(x - 40, y - 40) < 10, 1500.0, np.where(np.hypot(x - 40, y - 40) < 16, 1000.0, 300.0)).astype(np.float32)

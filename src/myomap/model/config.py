@@ -40,7 +40,9 @@ class TrainConfig:
     whole wall's values moved toward the blood's (diffuse disease), and a
     share ``deform_share`` of
     all views is warped by a smooth random displacement (RMS 0.3-1 mm over
-    10 mm); see :mod:`myomap.model.views`.  ``data_weights`` are the sampling weights of
+    10 mm); ``native_spacing_mm`` is the range of pixel sizes a share of the
+    images is first resampled to, as other scanners reconstruct them; see
+    :mod:`myomap.model.views`.  ``data_weights`` are the sampling weights of
     several data sets (equal by default); ``init`` is a model file whose
     weights the training starts from (fine-tuning).  For such models an epoch
     is ``max_images_per_epoch`` random views drawn with replacement, also in
@@ -84,6 +86,7 @@ class TrainConfig:
     blood_speckle_share: float = 0.0
     scar_share: float = 0.0
     diffuse_share: float = 0.0
+    native_spacing_mm: tuple[float, float] = (0.6, 2.6)
     data_weights: tuple[float, ...] = ()
     init: str | None = None
     max_minutes: float | None = None
@@ -103,6 +106,11 @@ class TrainConfig:
             raise ConfigError(f"crop must be within [0.2, 1] (share of the image side kept around the centre), got {self.crop}")
         if self.window_spacing_mm is not None and not 0.3 <= self.window_spacing_mm <= 5.0:
             raise ConfigError(f"window_spacing_mm must be within [0.3, 5] mm, got {self.window_spacing_mm}")
+        low, high = self.native_spacing_mm
+        if not 0.3 <= low <= high <= 5.0:
+            raise ConfigError(
+                f"native_spacing_mm must be two pixel sizes within [0.3, 5] mm, smallest first, got {list(self.native_spacing_mm)}"
+            )
         for name in (f.name for f in fields(self) if f.name.endswith("_share")):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be within [0, 1], got {getattr(self, name)}")

@@ -91,6 +91,7 @@ def view_settings(config: TrainConfig) -> ViewSettings:
         scar_share=config.scar_share,
         diffuse_share=config.diffuse_share,
         deform_share=config.deform_share,
+        native_spacing_mm=tuple(config.native_spacing_mm),
     )
 
 

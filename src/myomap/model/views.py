@@ -10,7 +10,8 @@ from it the way inference will see it (:mod:`myomap.model.locate`):
   synthesised from the label map (:mod:`myomap.model.synth`), of which a
   share ``wall_change_share`` with the compact wall thickened or thinned
   (:func:`change_wall`: a systolic frame, hypertrophy, a thinned scar);
-- sometimes resampled to another native pixel size (0.6-2.6 mm) and
+- sometimes resampled to another native pixel size (``native_spacing_mm``,
+  0.6-2.6 mm by default) and
   sometimes cropped to a tight field of view around an off-centre heart;
 - with probability ``no_heart_share``, a *heart-free* view: the label map
   with every heart tissue taken over by its nearest neighbouring tissue
@@ -102,6 +103,7 @@ class ViewSettings:
     coarse_share: float = 0.3
     tight_fov_share: float = 0.25
     resample_share: float = 0.3
+    native_spacing_mm: tuple[float, float] = (0.6, 2.6)
     zoom: tuple[float, float] = (0.85, 1.18)
     centre_sd_mm: float = 5.0
     centre_max_mm: float = 15.0
@@ -150,7 +152,7 @@ def draw_view(
     if view.window_share > 0 and rng.random() < view.window_share:
         pixels = fill_blank_regions(display_window(pixels, rng))  # as inference shows a windowed export
     if rng.random() < view.resample_share:
-        pixels, spacing, epi, endo = resample(pixels, spacing, epi, endo, rng.uniform(0.6, 2.6))
+        pixels, spacing, epi, endo = resample(pixels, spacing, epi, endo, rng.uniform(*view.native_spacing_mm))
     if rng.random() < view.tight_fov_share:
         pixels, epi, endo = _tight_crop(pixels, spacing, epi, endo, rng)
     window = _window(pixels.shape, spacing, np.mean(epi, axis=0), rng, view)
