@@ -53,7 +53,15 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
   resampled to 0.5 mm and to 3 mm pixels; a 120 mm square crop and a
   64 x 64 matrix of 3 mm pixels (192 mm), each with the heart anywhere in
   it (it stays whole inside); and a 450 mm field of view of 0.5 mm pixels
-  (900 x 900), the map padded with the speckle of its own border.
+  (900 x 900), the map padded with the speckle of its own border;
+- borrowed rings after another breath-hold: each native T1 map's ring (as
+  segmented) lent to its post-contrast map with an ECV of about 48 %
+  (the raised-ECV probe's maps, on which no LV is found on most) the way
+  ``analyze`` lends it (:func:`myomap.analyze.patient.borrow_native_rings`),
+  after the heart and the tissue within 8 mm of it moved 3-10 mm in
+  plane while the body stayed (the post map drawn again with them moved):
+  the Dice of the ring placed by the slice geometry alone and of the ring
+  after the match on the post map.
 
 Usage::
 
@@ -84,14 +92,17 @@ from robustness import (
 from scipy import ndimage
 from scipy.signal import resample
 
+from myomap.analyze.discover import MapSlice
+from myomap.analyze.patient import borrow_native_rings
 from myomap.analyze.qc import assess
 from myomap.geometry.contours import mask_to_contours
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.dataset import load_dataset
 from myomap.mapping.pipeline import fit_series, read_weighted
 from myomap.model.embedded import EMBEDDED_ONNX
+from myomap.model.locate import NO_LV
 from myomap.model.synth import wall_depth
-from myomap.model.views import change_wall
+from myomap.model.views import HEART_TISSUES, change_wall
 from myomap.model.views import resample as resample_mm
 from myomap.phantom.tissues import Tissue
 
@@ -283,6 +294,49 @@ def wide_field(c: Case, side_mm: float, spacing_mm: float, rng) -> Case:
     return c.shown(pixels, pixel_mm, epi, endo)
 
 
+def heart_moved(c: Case, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The map ``c`` with its heart, and the tissue within 8 mm of it, moved 3-10 mm in plane (the body still); the moved contours."""
+    distance = rng.uniform(3.0, 10.0)
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    dy, dx = distance * np.sin(angle) / c.spacing[0], distance * np.cos(angle) / c.spacing[1]
+    near = ndimage.binary_dilation(np.isin(c.labels, HEART_TISSUES), iterations=max(1, int(round(8.0 / c.spacing[0]))))
+    moved_near = ndimage.shift(near.astype(np.float32), (dy, dx), order=0) > 0.5
+    pixels = np.where(moved_near, ndimage.shift(c.pixels, (dy, dx), order=1, mode="nearest"), c.pixels)
+    return pixels.astype(np.float32), c.epi + [dx, dy], c.endo + [dx, dy]
+
+
+def borrowed_after_breath_hold(segmenter, natives: list[Case], posts: list[Case], rng) -> tuple[float, float, int]:
+    """Mean Dice of the native rings lent to the moved post maps, by the slice geometry alone and after the match; how many lent."""
+    predictions, _ = predict(segmenter, natives, True)
+    placed, matched = [], []
+    for native, post, prediction in zip(natives, posts, predictions):
+        if prediction is None:
+            continue
+        pixels, epi, endo = heart_moved(post, rng)
+        slices = [
+            MapSlice(
+                Path(f"{name}.dcm"),
+                "T1",
+                image,
+                native.spacing,
+                (1.0, 0.0, 0.0, 0.0, 1.0, 0.0),
+                (0.0, 0.0, 0.0),
+                "p",
+                "s",
+                name,
+                name,
+                name,
+                contrast=contrast,
+            )  # fmt: skip
+            for name, image, contrast in (("post", pixels, "post"), ("native", native.pixels, "native"))
+        ]
+        lent = [None, prediction]
+        if borrow_native_rings(slices, lent, [NO_LV, None]):
+            placed.append(compare_masks(prediction.labels, epi, endo, spacing_mm=native.spacing).epicardial.dice)
+            matched.append(compare_masks(lent[0].labels, epi, endo, spacing_mm=native.spacing).epicardial.dice)
+    return float(np.mean(placed)), float(np.mean(matched)), len(matched)
+
+
 def report(name: str, segmenter, cases: list[Case]) -> None:
     """Print Dice / HD / found and how many rings carry two of the image check's doubts (native T1 and T2 maps only)."""
     dice, hd, found, doubted = score(segmenter, cases, True)
@@ -357,6 +411,14 @@ def main() -> None:
         cases = [wrapped(c, image.source.parent, share) for c, image in zip(bench, images)]
         for map_type in ("T1", "T2"):
             report(f"wrapped at {share:.0%} of the rows, {map_type}", segmenter, [c for c in cases if c.map_type == map_type])
+    rng = np.random.default_rng(13)
+    walls = [np.isin(c.labels, (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL)) for c in t1_maps]
+    posts = [post_contrast(c, rng, scar=wall, scar_share=0.85) for c, wall in zip(t1_maps, walls)]
+    posts = [
+        Case(p.pixels, p.spacing, p.epi, p.endo, c.labels, p.field, p.map_type, p.contrast) for p, c in zip(posts, t1_maps)
+    ]  # same anatomy
+    placed, matched, lent = borrowed_after_breath_hold(segmenter, t1_maps, posts, rng)
+    print(f"borrowed rings, heart moved 3-10 mm: Dice {placed:.3f} placed by the slice geometry, {matched:.3f} matched ({lent} maps)")
     rng = np.random.default_rng(11)
     for target in (0.5, 3.0):
         report(f"{target:g} mm pixels", segmenter, [c.shown(*resample_mm(c.pixels, c.spacing, c.epi, c.endo, target)) for c in bench])

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from myomap.analyze.discover import MapSlice
 from myomap.analyze.patient import borrow_native_rings, predict_native_first, same_slice_hints
@@ -144,3 +145,23 @@ def test_a_borrowed_ring_lands_on_the_same_patient_points_of_a_turned_shifted_an
     clipped = replace(post, position_mm=(22.0, 95.0, 1.0))  # the LV at the post map's first columns: part of the ring outside
     predictions = [None, ring]
     assert borrow_native_rings([clipped, native], predictions, [NO_LV, None]) == {} and predictions[0] is None
+
+
+def test_a_borrowed_ring_follows_the_heart_to_where_the_post_contrast_map_shows_it():
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[:96, :96]
+    body = 350.0 + 300.0 * ndimage.gaussian_filter(rng.normal(size=(96, 96)), 3.0)  # stays where it is between breath-holds
+
+    def map_of(x, y, blood, myocardium, scale):
+        r = np.hypot(cols - x, rows - y)
+        values = np.where(r < 7, blood, np.where(r < 12, myocardium, scale * body))
+        return (values + rng.normal(0, 10, values.shape)).astype(np.float32)
+
+    native = replace(_slice("native", "native", (0.0, 0.0, 0.0)), pixels=map_of(40, 50, 1600.0, 1000.0, 2.0))
+    # another breath-hold: the heart 4 columns left and 3 rows down; ECV ~48 %: myocardium as dark as the blood
+    post = replace(_slice("post", "post", (0.0, 0.0, 0.0)), pixels=map_of(36, 53, 420.0, 440.0, 1.0))
+    predictions = [None, _ring_at(40.0, 50.0)]
+    notes = borrow_native_rings([post, native], predictions, [NO_LV, None])
+    rows_, cols_ = np.nonzero(predictions[0].labels == 2)
+    assert (cols_.mean(), rows_.mean()) == pytest.approx((36.0, 53.0), abs=0.5)
+    assert "moved 7.5 mm to where this map shows the same anatomy" in notes[0] and "check that they fit" in notes[0]
