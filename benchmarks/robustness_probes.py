@@ -54,6 +54,16 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
   64 x 64 matrix of 3 mm pixels (192 mm), each with the heart anywhere in
   it (it stays whole inside); and a 450 mm field of view of 0.5 mm pixels
   (900 x 900), the map padded with the speckle of its own border;
+- a kidney on a liver slice: each standard map with the heart painted out
+  (as the robustness benchmark's no-heart row) and a kidney painted
+  45-55 mm from the spine toward the liver: an ellipse of 22-30 by 14-20 mm
+  half-axes, a cortex of 5-8 mm around a uniform medulla, in 3-6 mm of
+  perirenal fat (the map's subcutaneous fat value), with renal
+  values (1.5 T native T1 about 1150 and 1550 ms, 15 % more at 3 T; T2
+  about 90 and 110 ms): on a native T1 map a ring like myocardium around
+  a pool like blood.  The share of maps given a ring (target none).
+  Training may paint kidneys too (``kidney_share``,
+  :func:`myomap.model.synth.kidney`: other shapes, random values);
 - borrowed rings after another breath-hold: each native T1 map's ring (as
   segmented) lent to its post-contrast map with an ECV of about 48 %
   (the raised-ECV probe's maps, on which no LV is found on most) the way
@@ -294,6 +304,31 @@ def wide_field(c: Case, side_mm: float, spacing_mm: float, rng) -> Case:
     return c.shown(pixels, pixel_mm, epi, endo)
 
 
+def kidney_slice(c: Case, rng) -> Case:
+    """The map with the heart painted out and a kidney beside its spine and liver (see the module docstring); no contours."""
+    out = no_heart(c, rng)
+    spine = np.argwhere(c.labels == Tissue.BONE_MARROW).mean(axis=0)  # (row, col)
+    liver = np.argwhere(c.labels == Tissue.LIVER).mean(axis=0)
+    toward = (liver - spine) * np.asarray(c.spacing)
+    centre = spine + toward / np.linalg.norm(toward) * rng.uniform(45.0, 55.0) / np.asarray(c.spacing)
+    rows, cols = np.mgrid[: c.pixels.shape[0], : c.pixels.shape[1]]
+    angle = rng.uniform(0.0, np.pi)
+    dx, dy = (cols - centre[1]) * c.spacing[1], (rows - centre[0]) * c.spacing[0]
+    u, v = np.cos(angle) * dx + np.sin(angle) * dy, -np.sin(angle) * dx + np.cos(angle) * dy
+    a, b, cortex, rim = rng.uniform(22.0, 30.0), rng.uniform(14.0, 20.0), rng.uniform(5.0, 8.0), rng.uniform(3.0, 6.0)
+    fat = np.hypot(u / (a + rim), v / (b + rim)) < 1.0
+    organ = np.hypot(u / a, v / b) < 1.0
+    medulla = np.hypot(u / (a - cortex), v / (b - cortex)) < 1.0
+    values = (1150.0, 1550.0) if c.map_type == "T1" else (90.0, 110.0)
+    values = tuple(x * (1.15 if c.map_type == "T1" and c.field > 2 else 1.0) for x in values)
+    pixels = out.pixels.copy()
+    pixels[fat] = np.median(c.pixels[c.labels == Tissue.SUBCUTANEOUS_FAT])
+    pixels[organ] = values[0]
+    pixels[medulla] = values[1]
+    pixels[fat] += rng.normal(0.0, 0.04 * values[0], int(fat.sum()))  # the kidney and its fat, with texture
+    return out.shown(pixels, out.spacing, out.epi, out.endo)
+
+
 def heart_moved(c: Case, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The map ``c`` with its heart, and the tissue within 8 mm of it, moved 3-10 mm in plane (the body still); the moved contours."""
     distance = rng.uniform(3.0, 10.0)
@@ -411,6 +446,10 @@ def main() -> None:
         cases = [wrapped(c, image.source.parent, share) for c, image in zip(bench, images)]
         for map_type in ("T1", "T2"):
             report(f"wrapped at {share:.0%} of the rows, {map_type}", segmenter, [c for c in cases if c.map_type == map_type])
+    rng = np.random.default_rng(17)
+    kidneys = [kidney_slice(c, rng) for c in bench]
+    share, drawn, flagged = rings_drawn(segmenter, kidneys, True)
+    print(f"kidney on a liver slice: {drawn} of {len(kidneys)} maps given a ring ({share:.0%}), {flagged} flagged")
     rng = np.random.default_rng(13)
     walls = [np.isin(c.labels, (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL)) for c in t1_maps]
     posts = [post_contrast(c, rng, scar=wall, scar_share=0.85) for c, wall in zip(t1_maps, walls)]

@@ -1,8 +1,11 @@
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from myomap.model.synth import (
     FAMILIES,
+    KIDNEY_CORTEX,
+    KIDNEY_MEDULLA,
     SynthSettings,
     band,
     bias_field,
@@ -11,6 +14,7 @@ from myomap.model.synth import (
     diffuse,
     display_window,
     extra_organs,
+    kidney,
     label_intensities,
     resolution,
     ringing,
@@ -50,6 +54,35 @@ def test_post_contrast_family_has_blood_darker_than_myocardium():
     image, _ = label_intensities(_labels(), np.random.default_rng(0), settings)
     assert image[48, 48] < image[48, 48 + 16]
     assert "random" in FAMILIES
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_kidney_is_a_cortex_around_its_medulla_and_spares_what_it_must_keep(seed):
+    labels = np.full((128, 128), Tissue.LIVER, np.uint8)
+    keep = np.zeros(labels.shape, bool)
+    keep[:, :20] = True
+    out = kidney(labels, (1.5, 1.5), (64.0, 64.0), np.random.default_rng(seed), keep)
+    organ = np.isin(out, (KIDNEY_CORTEX, KIDNEY_MEDULLA))
+    rows, cols = np.nonzero(organ)
+    assert np.hypot(cols.mean() - 64, rows.mean() - 64) * 1.5 < 12.0  # about its centre (a sinus may take one side)
+    assert 20.0 <= np.ptp(cols if np.ptp(cols) > np.ptp(rows) else rows) * 1.5 / 2 <= 36.0  # half-length 20-35 mm
+    medulla = out == KIDNEY_MEDULLA
+    assert medulla.any() and not (ndimage.binary_dilation(medulla, iterations=2) & ~organ & (out != Tissue.SUBCUTANEOUS_FAT)).any()
+    np.testing.assert_array_equal(kidney(labels, (1.5, 1.5), (10.0, 64.0), np.random.default_rng(seed), keep)[keep], labels[keep])
+
+
+@pytest.mark.parametrize("family, ratio", [(0, (1.15, 1.55)), (2, (1.7, 2.2))])
+def test_kidney_means_follow_the_family_and_views_without_one_keep_their_draws(family, ratio):
+    weights = [0.0] * 4
+    weights[family] = 1.0
+    settings = SynthSettings(family_weights=tuple(weights), intensity_jitter=0.0, texture=(0.0, 0.0))
+    labels = _labels()
+    labels[80:90, 10:20], labels[82:88, 12:18] = KIDNEY_CORTEX, KIDNEY_MEDULLA
+    image, myo = label_intensities(labels, np.random.default_rng(0), settings)
+    assert image[85, 11] / myo == pytest.approx(ratio[0], rel=0.01) and image[85, 15] / myo == pytest.approx(ratio[1], rel=0.01)
+    without, _ = label_intensities(_labels(), np.random.default_rng(0), settings)  # the kidney's means are drawn last
+    heart = np.isin(_labels(), (Tissue.LV_MYOCARDIUM, Tissue.LV_BLOOD))
+    np.testing.assert_array_equal(image[heart], without[heart])
 
 
 def test_extra_organs_only_replace_background_tissue():

@@ -171,6 +171,31 @@ def test_resample_keeps_the_physical_size():
     np.testing.assert_allclose(np.ptp(epi2, axis=0) * 0.75, np.ptp(epi, axis=0) * 1.5, rtol=1e-6)
 
 
+def test_kidneys_go_where_the_lv_was_on_heart_free_views_and_far_from_the_heart_on_the_others(sources, monkeypatch):
+    import myomap.model.views as views
+
+    calls = []
+    real = views.kidney
+    monkeypatch.setattr(
+        views,
+        "kidney",
+        lambda labels, spacing, centre, rng, keep: calls.append((labels, centre, keep)) or real(labels, spacing, centre, rng, keep),
+    )
+    source = sources[0]
+    lv = np.mean(source.epi, axis=0)
+    image, target = draw_view(source, np.random.default_rng(0), ViewSettings(1.5, 64, no_heart_share=1.0, kidney_share=1.0))
+    assert len(calls) == 1 and not target.any() and not calls[0][2].any()
+    assert np.hypot(*((np.asarray(calls[0][1]) - lv) * np.asarray(source.spacing_mm)[::-1])) <= 20.0 * np.sqrt(2)
+    draw_view(source, np.random.default_rng(0), ViewSettings(1.5, 64, synthetic_share=1.0, kidney_share=1.0))
+    labels, (x, y), keep = calls[1]
+    heart = np.isin(source.labels, HEART_TISSUES)
+    np.testing.assert_array_equal(keep, heart)
+    rows, cols = np.nonzero(heart)
+    assert np.min(np.hypot((cols - x) * source.spacing_mm[1], (rows - y) * source.spacing_mm[0])) > 45.0
+    draw_view(source, np.random.default_rng(0), ViewSettings(1.5, 64, synthetic_share=0.0, kidney_share=1.0))  # a simulated map: none
+    assert len(calls) == 2
+
+
 def test_views_are_resampled_to_native_pixel_sizes_within_the_asked_range(sources, monkeypatch):
     import myomap.model.views as views
 
@@ -185,14 +210,18 @@ def test_views_are_resampled_to_native_pixel_sizes_within_the_asked_range(source
     assert len(asked) == 5 and all(2.9 <= t <= 3.1 for t in asked)
 
 
-@pytest.mark.parametrize("native", [(0.2, 1.0), (2.0, 1.0), (1.0, 6.0)])
-def test_the_native_pixel_size_range_is_checked(native):
+@pytest.mark.parametrize("name, bad", [("native_spacing_mm", (0.2, 1.0)), ("native_spacing_mm", (2.0, 1.0)), ("native_spacing_mm", (1.0, 6.0)),
+                                       ("stretch", (1.2, 0.9)), ("stretch", (0.1, 1.0))])  # fmt: skip
+def test_the_native_pixel_size_and_stretch_ranges_are_checked(name, bad):
     from myomap.config import ConfigError
     from myomap.model.config import TrainConfig
+    from myomap.model.train import view_settings
 
-    TrainConfig(native_spacing_mm=(0.5, 3.2)).validate()
-    with pytest.raises(ConfigError, match="native_spacing_mm"):
-        TrainConfig(native_spacing_mm=native).validate()
+    config = TrainConfig(window_spacing_mm=1.25, native_spacing_mm=(0.5, 3.2), stretch=(0.7, 1.4))
+    config.validate()
+    assert view_settings(config).stretch == (0.7, 1.4) and view_settings(config).native_spacing_mm == (0.5, 3.2)
+    with pytest.raises(ConfigError, match=name):
+        TrainConfig(**{name: bad}).validate()
 
 
 def test_a_source_without_labels_uses_its_own_pixels():

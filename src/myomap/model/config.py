@@ -26,7 +26,7 @@ class TrainConfig:
     ``synthetic_share`` of them synthesised from the phantom's label maps
     (domain randomisation), ``coarse_share`` of them coarse and
     ``stretch_share`` of them squeezed or stretched along a random direction
-    (by 0.8-1.25), and ``wall_change_share`` of the synthesised ones with the
+    (by ``stretch``, 0.8-1.25 by default), and ``wall_change_share`` of the synthesised ones with the
     compact wall 2.5 mm thinner to 6 mm thicker; a share ``no_heart_share``
     of all views is synthesised with the heart taken out and has an empty
     target (no ring where there is no LV), ``bottle_share`` of those a test
@@ -37,7 +37,9 @@ class TrainConfig:
     speckled as at low SNR, ``scar_share`` of the maps that show a heart
     get a focal scar in the wall (its values moved toward the blood's, as
     on a post-contrast map of an infarct), ``diffuse_share`` of them the
-    whole wall's values moved toward the blood's (diffuse disease), and a
+    whole wall's values moved toward the blood's (diffuse disease),
+    ``kidney_share`` of the synthesised views a kidney (beside the heart, or
+    where the LV was on heart-free views: a liver slice), and a
     share ``deform_share`` of
     all views is warped by a smooth random displacement (RMS 0.3-1 mm over
     10 mm); ``native_spacing_mm`` is the range of pixel sizes a share of the
@@ -77,6 +79,7 @@ class TrainConfig:
     synthetic_share: float = 0.5
     coarse_share: float = 0.3
     stretch_share: float = 0.0
+    stretch: tuple[float, float] = (0.8, 1.25)
     wall_change_share: float = 0.0
     no_heart_share: float = 0.0
     bottle_share: float = 0.0
@@ -86,6 +89,7 @@ class TrainConfig:
     blood_speckle_share: float = 0.0
     scar_share: float = 0.0
     diffuse_share: float = 0.0
+    kidney_share: float = 0.0
     native_spacing_mm: tuple[float, float] = (0.6, 2.6)
     data_weights: tuple[float, ...] = ()
     init: str | None = None
@@ -106,6 +110,8 @@ class TrainConfig:
             raise ConfigError(f"crop must be within [0.2, 1] (share of the image side kept around the centre), got {self.crop}")
         if self.window_spacing_mm is not None and not 0.3 <= self.window_spacing_mm <= 5.0:
             raise ConfigError(f"window_spacing_mm must be within [0.3, 5] mm, got {self.window_spacing_mm}")
+        if not 0.3 <= self.stretch[0] <= self.stretch[1] <= 3.0:
+            raise ConfigError(f"stretch must be two factors within [0.3, 3], smallest first, got {list(self.stretch)}")
         low, high = self.native_spacing_mm
         if not 0.3 <= low <= high <= 5.0:
             raise ConfigError(

@@ -17,6 +17,10 @@ rather than one scanner's contrast.  The chain here:
 4. :func:`bias_field`, :func:`blur`, :func:`resolution`, :func:`ringing`,
    :func:`motion_ghost`, :func:`noise`: appearance artefacts.
 
+Before the chain, the training views may paint a kidney into the label map
+(:func:`kidney`, ``kidney_share``): on a native T1 map its cortex and
+medulla look like a myocardium around a blood pool.
+
 Geometry (field of view, zoom, translation, rotation, mirroring) is drawn
 by the training data loader with :mod:`myomap.model.window`, the same code
 that cuts windows at inference.  Label values are the phantom's
@@ -37,6 +41,8 @@ from myomap.conventions import BLOOD_POOL, MYOCARDIUM, Tissue
 STOMACH, SPLEEN = Tissue.STOMACH, Tissue.SPLEEN
 BLOB = len(Tissue)  # an organ of no kind in particular, painted only here
 N_LABELS = BLOB + 1
+# A kidney's cortex and medulla (:func:`kidney`), painted only here and drawn after the other labels' means.
+KIDNEY_CORTEX, KIDNEY_MEDULLA = N_LABELS, N_LABELS + 1
 
 # Relative mean values per label for the physiological families (ms-like, then jittered).
 # Native T1 and T2 follow the phantom's tissue table at 1.5 T; post-contrast T1 follows
@@ -62,6 +68,10 @@ _FAMILIES: dict[str, dict[int, float]] = {
     },
 }  # fmt: skip
 FAMILIES = tuple(_FAMILIES) + ("random",)
+# Kidney values per family, on the same scale: native T1 (MOLLI, 1.5 T) about 1000-1200 ms in the cortex and
+# 1400-1600 ms in the medulla, as myocardium and blood; after gadolinium both fall to about 300-400 ms; T2 about
+# 85 and 110 ms (reviews of renal relaxometry, e.g. Wolf et al., Invest Radiol 2018;53:187).
+_KIDNEY = {"t1_native": (1150.0, 1550.0), "t1_post": (330.0, 380.0), "t2": (85.0, 110.0)}
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,8 @@ def label_intensities(labels: np.ndarray, rng: np.random.Generator, settings: Sy
             base[int(label)] = value
         means = base * np.clip(1.0 + settings.intensity_jitter * rng.standard_normal(N_LABELS), 0.3, 2.0)
         means /= means[Tissue.LV_MYOCARDIUM]
+    if labels.max() >= KIDNEY_CORTEX:  # drawn after the others, so that views without a kidney keep their draws
+        means = np.append(means, _kidney_means(family, means, rng, settings))
     means[Tissue.AIR] = rng.uniform(0.0, 0.1) * means.max()
     blood, myo = means[Tissue.LV_BLOOD], means[Tissue.LV_MYOCARDIUM]
     if abs(blood - myo) < settings.min_blood_myo_contrast * max(blood, myo):
@@ -202,6 +214,63 @@ def label_intensities(labels: np.ndarray, rng: np.random.Generator, settings: Sy
         field = cv2.GaussianBlur(rng.standard_normal(labels.shape).astype(np.float32), (0, 0), rng.uniform(1.0, 3.0))
         image *= 1.0 + amplitude * field / max(float(field.std()), 1e-6)
     return image, float(means[Tissue.LV_MYOCARDIUM])
+
+
+def _kidney_means(family: str, means: np.ndarray, rng: np.random.Generator, settings: SynthSettings) -> np.ndarray:
+    """Cortex and medulla means: the family's values (jittered, on the scale of ``means``), random ones, or half the time
+    on a random family the LV's own (cortex like the myocardium, medulla like the blood)."""
+    if family == "random":
+        if rng.random() < 0.5:
+            return means[[Tissue.LV_MYOCARDIUM, Tissue.LV_BLOOD]] * rng.uniform(0.9, 1.1, 2)
+        return rng.uniform(0.05, 1.0, 2)
+    myocardium = _FAMILIES[family][Tissue.LV_MYOCARDIUM]
+    return (
+        np.asarray(_KIDNEY[family])
+        / myocardium
+        * means[Tissue.LV_MYOCARDIUM]
+        * np.clip(1.0 + settings.intensity_jitter * rng.standard_normal(2), 0.3, 2.0)
+    )
+
+
+def kidney(labels: np.ndarray, spacing_mm: tuple[float, float], centre_xy, rng: np.random.Generator, keep: np.ndarray) -> np.ndarray:
+    """The label map with a kidney's cross-section painted at ``centre_xy`` (pixel x, y), never over the pixels ``keep`` (bool).
+
+    Written here: no library draws organs.  A native T1 map shows a kidney
+    as a ring of cortex (like myocardium) around a brighter medulla (like
+    blood), in a rim of perirenal fat (dark, like epicardial fat): the LV's
+    pattern on a slice through the upper abdomen, where the heart is not
+    (a liver slice).  An ellipse of 20-35 by 13-24 mm half-axes with a
+    cortex of 4-9 mm around the medulla: one region, or 3-6 pyramids with
+    columns of cortex between them; on 60 % a renal sinus of fat opening
+    through the cortex on one long side (the hilum), and on 80 % a rim of
+    2-8 mm of fat around it.
+    """
+    rows, cols = labels.shape
+    y, x = np.mgrid[:rows, :cols].astype(np.float32)
+    angle = rng.uniform(0.0, np.pi)
+    dx_mm, dy_mm = (x - centre_xy[0]) * spacing_mm[1], (y - centre_xy[1]) * spacing_mm[0]
+    u, v = np.cos(angle) * dx_mm + np.sin(angle) * dy_mm, -np.sin(angle) * dx_mm + np.cos(angle) * dy_mm
+    a, b = rng.uniform(20.0, 35.0), rng.uniform(13.0, 24.0)
+    cortex = rng.uniform(4.0, 9.0)
+    r = np.hypot(u / a, v / b)
+    organ = r < 1.0
+    inner = np.hypot(u / max(a - cortex, 2.0), v / max(b - cortex, 2.0)) < 1.0
+    if rng.random() < 0.5:  # pyramids: sectors of the medulla, columns of cortex between them
+        n = int(rng.integers(3, 7))
+        sector = (np.arctan2(v / b, u / a) + rng.uniform(0.0, 2.0 * np.pi)) % (2.0 * np.pi / n)
+        inner &= np.abs(sector - np.pi / n) < (np.pi / n) * rng.uniform(0.55, 0.8)
+    out = labels.copy()
+    paintable = ~keep
+    if rng.random() < 0.8:
+        fat = np.hypot(u / (a + rng.uniform(2.0, 8.0)), v / (b + rng.uniform(2.0, 8.0))) < 1.0
+        out[fat & paintable] = Tissue.SUBCUTANEOUS_FAT
+    out[organ & paintable] = KIDNEY_CORTEX
+    out[inner & paintable] = KIDNEY_MEDULLA
+    if rng.random() < 0.6:  # the renal sinus and the hilum, on one long side
+        side = rng.choice([-1.0, 1.0])
+        sinus = (np.hypot(u / (0.45 * a), (v - side * 0.35 * b) / (0.45 * b)) < 1.0) | ((np.abs(u) < 0.25 * a) & (side * v > 0.3 * b))
+        out[sinus & organ & paintable] = Tissue.SUBCUTANEOUS_FAT
+    return out
 
 
 def speckle(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:

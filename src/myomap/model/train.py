@@ -82,6 +82,7 @@ def view_settings(config: TrainConfig) -> ViewSettings:
         synthetic_share=config.synthetic_share,
         coarse_share=config.coarse_share,
         stretch_share=config.stretch_share,
+        stretch=tuple(config.stretch),
         wall_change_share=config.wall_change_share,
         no_heart_share=config.no_heart_share,
         bottle_share=config.bottle_share,
@@ -90,6 +91,7 @@ def view_settings(config: TrainConfig) -> ViewSettings:
         blood_speckle_share=config.blood_speckle_share,
         scar_share=config.scar_share,
         diffuse_share=config.diffuse_share,
+        kidney_share=config.kidney_share,
         deform_share=config.deform_share,
         native_spacing_mm=tuple(config.native_spacing_mm),
     )

@@ -20,7 +20,12 @@ from it the way inference will see it (:mod:`myomap.model.locate`):
   the network learns to draw no ring where there is no LV; a share
   ``bottle_share`` of those is a test object of tubes in a fill instead
   (:func:`myomap.model.synth.bottle_labels`: a QA phantom such as T1MES),
-  with a tube where the LV was;
+  with a tube where the LV was, and a share ``kidney_share`` of the others
+  gets a kidney within 20 mm of where the LV was
+  (:func:`myomap.model.synth.kidney`: a cortex like myocardium around a
+  medulla like blood on a native T1 map, as on a liver slice);
+- with probability ``kidney_share``, a synthesised view with a heart gets
+  a kidney too, at least 45 mm from the heart;
 - with probability ``blood_speckle_share`` (maps, simulated or synthesised,
   with a heart) the blood pools speckled as a low-SNR fit leaves them
   (:func:`myomap.model.synth.blood_speckle`), and with probability
@@ -73,6 +78,7 @@ from myomap.model.synth import (
     bottle_labels,
     diffuse,
     display_window,
+    kidney,
     noise,
     scar,
     synthesise,
@@ -122,6 +128,7 @@ class ViewSettings:
     blood_speckle_share: float = 0.0
     scar_share: float = 0.0
     diffuse_share: float = 0.0
+    kidney_share: float = 0.0
 
 
 def draw_view(
@@ -134,6 +141,9 @@ def draw_view(
             heart_free = bottle_labels(source.labels.shape, source.spacing_mm, np.mean(source.epi, axis=0), rng)
         else:
             heart_free = remove_heart(source.labels)
+            if heart_free is not None and view.kidney_share > 0 and rng.random() < view.kidney_share:  # where the LV was
+                centre = np.mean(source.epi, axis=0) + rng.uniform(-20.0, 20.0, 2) / np.asarray(source.spacing_mm)[::-1]
+                heart_free = kidney(heart_free, source.spacing_mm, centre, rng, np.zeros(heart_free.shape, bool))
     if heart_free is not None:  # the window stays around where the LV was
         pixels, endo = synthesise(heart_free, rng, synth), source.endo
     else:
@@ -183,6 +193,7 @@ def deform(
     return out["image"].astype(np.float32), out["mask"].astype(np.uint8)
 
 
+KIDNEY_CLEARANCE_MM = 45.0  # a kidney painted beside the heart is centred at least this far from it (its half-length is at most 35 mm)
 HEART_TISSUES = (
     Tissue.LV_BLOOD, Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_BLOOD, Tissue.RV_WALL,
     Tissue.EPICARDIAL_FAT, Tissue.PERICARDIUM, Tissue.OUTFLOW_BLOOD,
@@ -226,12 +237,25 @@ def _appearance(
         labels, endo = source.labels, source.endo
         if view.wall_change_share > 0 and rng.random() < view.wall_change_share:  # no draw when off: older recipes keep their views
             labels, endo = change_wall(labels, source.epi, endo, source.spacing_mm, rng.uniform(*view.wall_change_mm))
+        if view.kidney_share > 0 and rng.random() < view.kidney_share:
+            labels = _kidney_beside_the_heart(labels, source.spacing_mm, rng)
         return synthesise(labels, rng, synth), endo, labels
     pixels = fill_blank_regions(source.pixels)  # as inference shows them (a user's scans may be blanked)
     if rng.random() < 0.3:  # mild extra bias and noise on the physics images too
         level = float(np.median(pixels))
         pixels = noise(bias_field(pixels, rng, (0.0, 0.2)), rng, rng.uniform(0.0, 0.05) * abs(level))
     return pixels, source.endo, source.labels if source.role == "map" else None  # a weighted image's blood is no fit
+
+
+def _kidney_beside_the_heart(labels: np.ndarray, spacing_mm, rng: np.random.Generator) -> np.ndarray:
+    """``labels`` with a kidney (:func:`myomap.model.synth.kidney`) centred in lung, liver or muscle at least 45 mm from the heart."""
+    heart = np.isin(labels, HEART_TISSUES)
+    far = ndimage.distance_transform_edt(~heart, sampling=spacing_mm) > KIDNEY_CLEARANCE_MM
+    candidates = np.argwhere(far & np.isin(labels, (Tissue.LUNG, Tissue.LIVER, Tissue.MUSCLE)))
+    if not heart.any() or len(candidates) == 0:
+        return labels
+    row, col = candidates[rng.integers(len(candidates))]
+    return kidney(labels, spacing_mm, (float(col), float(row)), rng, heart)
 
 
 def change_wall(labels: np.ndarray, epi, endo, spacing_mm, change_mm: float) -> tuple[np.ndarray, np.ndarray]:
