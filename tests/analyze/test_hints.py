@@ -165,3 +165,11 @@ def test_a_borrowed_ring_follows_the_heart_to_where_the_post_contrast_map_shows_
     rows_, cols_ = np.nonzero(predictions[0].labels == 2)
     assert (cols_.mean(), rows_.mean()) == pytest.approx((36.0, 53.0), abs=0.5)
     assert "moved 7.5 mm to where this map shows the same anatomy" in notes[0] and "check that they fit" in notes[0]
+    # a post map that ends 2 columns past where the geometry puts the ring, its heart 8 columns right: matched, a quarter
+    # of the ring would leave the map, so nothing is lent (where the geometry put it, all of it was inside)
+    edge = replace(post, pixels=np.ascontiguousarray(map_of(48, 53, 420.0, 440.0, 1.0)[:, :54]))
+    predictions = [None, _ring_at(40.0, 50.0)]
+    assert borrow_native_rings([edge, native], predictions, [NO_LV, None]) == {} and predictions[0] is None
+    inside = replace(post, pixels=np.ascontiguousarray(map_of(42, 53, 420.0, 440.0, 1.0)[:, :54]))  # moved 2 columns: still inside
+    predictions = [None, _ring_at(40.0, 50.0)]
+    assert list(borrow_native_rings([inside, native], predictions, [NO_LV, None])) == [0]

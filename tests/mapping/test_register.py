@@ -42,15 +42,17 @@ def test_a_match_on_the_border_of_the_search_or_of_one_value_is_not_trusted():
     assert match_region(native, post, region, (12, 12)) == ((9, 0), True)
     assert match_region(np.ones((96, 96)), post, region, (5, 5)) == ((0, 0), False)
     assert match_region(native, post, np.zeros((96, 96), bool), (5, 5)) == ((0, 0), False)
+    assert match_region(native, np.full((96, 96), 400.0), region, (5, 5)) == ((0, 0), False)  # a map of one value
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_values_that_are_not_finite_count_as_zero(bad):
+def test_values_that_are_not_finite_count_as_zero_in_both_maps(bad):
     rng = np.random.default_rng(2)
     labels, texture = _scene(rng)
     native = np.where(labels == 2, 1600.0, np.where(labels == 1, 1000.0, 700.0 + 800.0 * texture))
     moved_labels, _ = _scene(rng, heart_at=(48 - 4, 52 + 2))
     post = np.where(moved_labels == 2, 420.0, np.where(moved_labels == 1, 460.0, 350.0 + 300.0 * texture))
-    post[:5] = bad  # failed fits along the edge
+    post[60:66] = bad  # failed fits across the region and the search
+    native[30:33] = bad
     region = ndimage.binary_dilation(labels > 0, iterations=3)
     assert match_region(native, post, region, (8, 8)) == ((-4, 2), True)

@@ -58,21 +58,25 @@ def test_post_contrast_family_has_blood_darker_than_myocardium():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_a_kidney_is_a_cortex_around_its_medulla_and_spares_what_it_must_keep(seed):
-    labels = np.full((128, 128), Tissue.LIVER, np.uint8)
+    labels = np.full((128, 160), Tissue.LIVER, np.uint8)
     keep = np.zeros(labels.shape, bool)
     keep[:, :20] = True
-    out = kidney(labels, (1.5, 1.5), (64.0, 64.0), np.random.default_rng(seed), keep)
+    spacing = (1.2, 1.8)  # (row, col) mm: an x/y or row/col mix-up moves and reshapes the organ
+    out = kidney(labels, spacing, (100.0, 50.0), np.random.default_rng(seed), keep)
     organ = np.isin(out, (KIDNEY_CORTEX, KIDNEY_MEDULLA))
     rows, cols = np.nonzero(organ)
-    assert np.hypot(cols.mean() - 64, rows.mean() - 64) * 1.5 < 12.0  # about its centre (a sinus may take one side)
-    assert 20.0 <= np.ptp(cols if np.ptp(cols) > np.ptp(rows) else rows) * 1.5 / 2 <= 36.0  # half-length 20-35 mm
+    assert np.hypot((cols.mean() - 100) * spacing[1], (rows.mean() - 50) * spacing[0]) < 12.0  # about (x 100, y 50)
+    extent_mm = max(
+        np.ptp(cols) * spacing[1], np.ptp(rows) * spacing[0], np.hypot(np.ptp(cols) * spacing[1], np.ptp(rows) * spacing[0]) / 1.5
+    )
+    assert 2 * 13.0 <= extent_mm <= 2 * 36.0
     medulla = out == KIDNEY_MEDULLA
     assert medulla.any() and not (ndimage.binary_dilation(medulla, iterations=2) & ~organ & (out != Tissue.SUBCUTANEOUS_FAT)).any()
-    np.testing.assert_array_equal(kidney(labels, (1.5, 1.5), (10.0, 64.0), np.random.default_rng(seed), keep)[keep], labels[keep])
+    np.testing.assert_array_equal(kidney(labels, spacing, (10.0, 64.0), np.random.default_rng(seed), keep)[keep], labels[keep])
 
 
 @pytest.mark.parametrize("family, ratio", [(0, (1.15, 1.55)), (2, (1.7, 2.2))])
-def test_kidney_means_follow_the_family_and_views_without_one_keep_their_draws(family, ratio):
+def test_kidney_means_follow_the_family(family, ratio):
     weights = [0.0] * 4
     weights[family] = 1.0
     settings = SynthSettings(family_weights=tuple(weights), intensity_jitter=0.0, texture=(0.0, 0.0))
@@ -80,9 +84,16 @@ def test_kidney_means_follow_the_family_and_views_without_one_keep_their_draws(f
     labels[80:90, 10:20], labels[82:88, 12:18] = KIDNEY_CORTEX, KIDNEY_MEDULLA
     image, myo = label_intensities(labels, np.random.default_rng(0), settings)
     assert image[85, 11] / myo == pytest.approx(ratio[0], rel=0.01) and image[85, 15] / myo == pytest.approx(ratio[1], rel=0.01)
-    without, _ = label_intensities(_labels(), np.random.default_rng(0), settings)  # the kidney's means are drawn last
-    heart = np.isin(_labels(), (Tissue.LV_MYOCARDIUM, Tissue.LV_BLOOD))
-    np.testing.assert_array_equal(image[heart], without[heart])
+
+
+def test_a_map_without_a_kidney_draws_what_it_drew_before_kidneys_existed():
+    # Values from the code of commit b5a16b4 (before kidneys): older recipes keep their views.
+    rng = np.random.default_rng(5)
+    image, myo = label_intensities(_labels(), rng, SynthSettings(intensity_jitter=0.25, texture=(0.05, 0.12)))
+    assert [float(image[48, 48]), float(image[48, 64]), float(image[5, 5]), float(image[50, 90])] == pytest.approx(
+        [0.29707473516464233, 0.5183166265487671, 0.0059779491275548935, 0.5337366461753845], rel=1e-6
+    )
+    assert myo == pytest.approx(0.4632001746138849, rel=1e-9) and rng.random() == pytest.approx(0.1932083320064948, rel=1e-12)
 
 
 def test_extra_organs_only_replace_background_tissue():

@@ -186,14 +186,16 @@ def test_kidneys_go_where_the_lv_was_on_heart_free_views_and_far_from_the_heart_
     image, target = draw_view(source, np.random.default_rng(0), ViewSettings(1.5, 64, no_heart_share=1.0, kidney_share=1.0))
     assert len(calls) == 1 and not target.any() and not calls[0][2].any()
     assert np.hypot(*((np.asarray(calls[0][1]) - lv) * np.asarray(source.spacing_mm)[::-1])) <= 20.0 * np.sqrt(2)
-    draw_view(source, np.random.default_rng(0), ViewSettings(1.5, 64, synthetic_share=1.0, kidney_share=1.0))
-    labels, (x, y), keep = calls[1]
     heart = np.isin(source.labels, HEART_TISSUES)
-    np.testing.assert_array_equal(keep, heart)
     rows, cols = np.nonzero(heart)
-    assert np.min(np.hypot((cols - x) * source.spacing_mm[1], (rows - y) * source.spacing_mm[0])) > 45.0
+    for seed in range(4):
+        draw_view(source, np.random.default_rng(seed), ViewSettings(1.5, 64, synthetic_share=1.0, kidney_share=1.0))
+        labels, (x, y), keep = calls[-1]
+        np.testing.assert_array_equal(keep, heart)
+        assert labels[int(round(y)), int(round(x))] in (Tissue.LUNG, Tissue.LIVER, Tissue.MUSCLE)  # x is the column
+        assert np.min(np.hypot((cols - x) * source.spacing_mm[1], (rows - y) * source.spacing_mm[0])) > 45.0
     draw_view(source, np.random.default_rng(0), ViewSettings(1.5, 64, synthetic_share=0.0, kidney_share=1.0))  # a simulated map: none
-    assert len(calls) == 2
+    assert len(calls) == 5
 
 
 def test_views_are_resampled_to_native_pixel_sizes_within_the_asked_range(sources, monkeypatch):

@@ -150,7 +150,7 @@ def same_slice_hints(slices: list[MapSlice], predictions: list, targets: list[in
 
 
 BREATH_HOLD_SHIFT_MM = 15.0
-"""Largest in-plane shift (mm) between two breath-holds that a borrowed ring is searched over on its new map."""
+"""In-plane shift (mm, per axis) between two breath-holds that a borrowed ring is searched over on its new map."""
 MATCH_MARGIN_MM = 5.0
 """A borrowed ring is matched on its new map over its myocardium and blood pool grown by this much (mm)."""
 
@@ -168,13 +168,14 @@ def borrow_native_rings(slices: list[MapSlice], predictions: list, reasons: list
     post-contrast map's grid through both maps' DICOM geometry, then
     shifted in plane to where the post-contrast map shows the same
     anatomy (:func:`myomap.mapping.register.match_region`, over the ring
-    grown by :data:`MATCH_MARGIN_MM`, up to :data:`BREATH_HOLD_SHIFT_MM`):
+    grown by :data:`MATCH_MARGIN_MM`, within :data:`BREATH_HOLD_SHIFT_MM`
+    per axis):
     the two maps were acquired in different breath-holds, and the heart
     moves with the diaphragm.  On the robustness benchmark's native T1
     maps made post-contrast with an ECV of about 48 % and the heart alone
     moved 3-10 mm (``benchmarks/robustness_probes.py``), the 36 borrowed
     rings had a mean Dice of 0.400 where the slice geometry put them and
-    0.899 after the match.  The slice is flagged for review with the
+    0.906 after the match.  The slice is flagged for review with the
     reason returned here.  ``predictions`` and ``reasons`` (from
     :func:`predict_native_first`) are updated in place.
     """
@@ -215,7 +216,8 @@ def _moved_ring(labels: np.ndarray, source: MapSlice, target: MapSlice) -> tuple
 
     None unless both maps are placed, one slice position at the LV, and at
     least 90 % of the LV's myocardium (in mm²) and some of its blood pool
-    land inside the target map.
+    land inside the target map, after the match (a ring the match moves
+    out of the map is not lent at all).
     """
     geometry = [(m.orientation, m.position_mm, m.spacing_mm) for m in (source, target)]
     if any(g[0] is None or g[1] is None for g in geometry) or target.pixels is None or source.pixels is None:
@@ -229,7 +231,7 @@ def _moved_ring(labels: np.ndarray, source: MapSlice, target: MapSlice) -> tuple
     to_target = cv2.getAffineTransform(corners.astype(np.float32), np.asarray(moved, np.float32))
     size = (shape[1], shape[0])
     out = cv2.warpAffine(labels.astype(np.uint8), to_target, size, flags=cv2.INTER_NEAREST, borderValue=0)
-    how = "placed by the scanner's slice geometry"
+    how = "placed by the scanner's slice geometry, where this map shows the same anatomy"
     if out.any():
         native = cv2.warpAffine(np.nan_to_num(source.pixels).astype(np.float32), to_target, size, flags=cv2.INTER_LINEAR)
         region = cv2.dilate((out > 0).astype(np.uint8), _disc(MATCH_MARGIN_MM, target.spacing_mm)).astype(bool)
@@ -239,7 +241,7 @@ def _moved_ring(labels: np.ndarray, source: MapSlice, target: MapSlice) -> tuple
             out = ndimage.shift(out, (dy, dx), order=0, mode="constant", cval=0)
             how = f"moved {np.hypot(dy * target.spacing_mm[0], dx * target.spacing_mm[1]):.1f} mm to where this map shows the same anatomy"
         elif not trusted:
-            how = f"placed by the scanner's slice geometry (no match within {BREATH_HOLD_SHIFT_MM:.0f} mm on this map)"
+            how = f"placed by the scanner's slice geometry (not matched on this map within {BREATH_HOLD_SHIFT_MM:.0f} mm)"
     myocardium_mm2 = [(mask == 1).sum() * m.spacing_mm[0] * m.spacing_mm[1] for mask, m in ((labels, source), (out, target))]
     return (out, how) if myocardium_mm2[1] >= 0.9 * myocardium_mm2[0] and (out == 2).any() else None
 

@@ -61,10 +61,12 @@ def match_region(
     own); ``region`` (bool) the pixels to match.  Every shift within
     ``max_shift_px`` is tried and the one whose moved pixels share the most
     information with the region's (scikit-image's normalised mutual
-    information, ``bins`` per image) wins, ties going to the smaller shift.
-    Returns the shift and whether it is trusted: False, with (0, 0), when
-    the best shift lies on the border of the search (the true one may lie
-    beyond), or the region is empty or of one value.  The exhaustive search is written here:
+    information, ``bins`` per image) wins, ties going to the shorter shift
+    in pixels.  Returns the shift and whether it is trusted: False, with
+    (0, 0), when the best shift lies on the border of the search (the true
+    one may lie beyond; so at most ``max_shift_px - 1`` per axis is
+    trusted), or the region is empty, or the region or ``moving`` holds one
+    value only.  The exhaustive search is written here:
     scikit-image registers by phase correlation or optical flow, neither
     restricted to a region nor made for a contrast that changes between
     the images; a masked mutual-information optimiser is SimpleITK's, a
@@ -80,14 +82,13 @@ def match_region(
         ((dy, dx) for dy in range(-dy_max, dy_max + 1) for dx in range(-dx_max, dx_max + 1)), key=lambda s: s[0] ** 2 + s[1] ** 2
     )
     best, best_score = (0, 0), -np.inf
-    if np.ptp(template) == 0:
-        return best, False  # a region of one value matches anywhere
-    with np.errstate(divide="ignore", invalid="ignore"):  # a moved region of one value has no entropy: NaN, never the best
-        for dy, dx in candidates:  # nearest first: a later shift must do strictly better
-            score = normalized_mutual_information(template, shifted[rows + dy + dy_max, cols + dx + dx_max], bins=bins)
-            if score > best_score:
-                best, best_score = (dy, dx), score
-    if best_score == -np.inf or abs(best[0]) == dy_max or abs(best[1]) == dx_max:
+    if np.ptp(template) == 0 or np.ptp(shifted) == 0:
+        return best, False  # a region, or a map, of one value matches anywhere
+    for dy, dx in candidates:  # nearest first: a later shift must do strictly better
+        score = normalized_mutual_information(template, shifted[rows + dy + dy_max, cols + dx + dx_max], bins=bins)
+        if score > best_score:
+            best, best_score = (dy, dx), score
+    if abs(best[0]) == dy_max or abs(best[1]) == dx_max:
         return (0, 0), False
     return best, True
 

@@ -251,6 +251,7 @@ def kidney(labels: np.ndarray, spacing_mm: tuple[float, float], centre_xy, rng: 
     dx_mm, dy_mm = (x - centre_xy[0]) * spacing_mm[1], (y - centre_xy[1]) * spacing_mm[0]
     u, v = np.cos(angle) * dx_mm + np.sin(angle) * dy_mm, -np.sin(angle) * dx_mm + np.cos(angle) * dy_mm
     a, b = rng.uniform(20.0, 35.0), rng.uniform(13.0, 24.0)
+    a, b = max(a, b), min(a, b)  # the long axis first: the hilum on a long side
     cortex = rng.uniform(4.0, 9.0)
     r = np.hypot(u / a, v / b)
     organ = r < 1.0

@@ -21,7 +21,7 @@ from it the way inference will see it (:mod:`myomap.model.locate`):
   ``bottle_share`` of those is a test object of tubes in a fill instead
   (:func:`myomap.model.synth.bottle_labels`: a QA phantom such as T1MES),
   with a tube where the LV was, and a share ``kidney_share`` of the others
-  gets a kidney within 20 mm of where the LV was
+  gets a kidney within ±20 mm per axis of where the LV was
   (:func:`myomap.model.synth.kidney`: a cortex like myocardium around a
   medulla like blood on a native T1 map, as on a liver slice);
 - with probability ``kidney_share``, a synthesised view with a heart gets
