@@ -231,6 +231,12 @@ _FLUID_OVER_BLOOD = {"T1": (1.2, 1.8), "T2": (0.8, 2.0), "T1-post": (1.5, 3.0)}
 _INSIDE_SAC = (Tissue.LV_BLOOD, Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_BLOOD, Tissue.RV_WALL, Tissue.EPICARDIAL_FAT)
 
 
+def spine_centre(labels: np.ndarray) -> np.ndarray:
+    """The (row, col) centre of the vertebral body: the largest piece of bone marrow (not a rib or the sternum)."""
+    bone, count = ndimage.label(labels == Tissue.BONE_MARROW)
+    return np.argwhere(bone == 1 + int(np.argmax(ndimage.sum_labels(bone > 0, bone, range(1, count + 1))))).mean(axis=0)
+
+
 def effusion(c: Case, labels: np.ndarray, thickness_mm: float, dependent: bool, rng) -> Case:
     """The map with a pericardial effusion: fluid ``thickness_mm`` thick outside the heart and its fat, the sac beyond it.
 
@@ -248,9 +254,7 @@ def effusion(c: Case, labels: np.ndarray, thickness_mm: float, dependent: bool, 
     centre = np.mean(c.epi, axis=0)
     reach = np.full(labels.shape, thickness_mm)
     if dependent:
-        bone, count = ndimage.label(labels == Tissue.BONE_MARROW)  # the vertebral body: the largest piece (not ribs, sternum)
-        largest = 1 + int(np.argmax(ndimage.sum_labels(bone > 0, bone, range(1, count + 1))))
-        spine = np.argwhere(bone == largest).mean(axis=0)[::-1]  # (x, y)
+        spine = spine_centre(labels)[::-1]  # (x, y)
         towards = np.arctan2(spine[1] - centre[1], spine[0] - centre[0])
         closeness = (1.0 + np.cos(np.arctan2(y - centre[1], x - centre[0]) - towards)) / 2.0
         reach = 2.0 + (thickness_mm - 2.0) * closeness**1.5
@@ -307,8 +311,7 @@ def wide_field(c: Case, side_mm: float, spacing_mm: float, rng) -> Case:
 def kidney_slice(c: Case, rng) -> Case:
     """The map with the heart painted out and a kidney beside its spine and liver (see the module docstring); no contours."""
     out = no_heart(c, rng)
-    bone, count = ndimage.label(c.labels == Tissue.BONE_MARROW)  # the vertebral body: the largest piece (not ribs, sternum)
-    spine = np.argwhere(bone == 1 + int(np.argmax(ndimage.sum_labels(bone > 0, bone, range(1, count + 1))))).mean(axis=0)  # (row, col)
+    spine = spine_centre(c.labels)
     liver = np.argwhere(c.labels == Tissue.LIVER).mean(axis=0)
     toward = (liver - spine) * np.asarray(c.spacing)
     centre = spine + toward / np.linalg.norm(toward) * rng.uniform(45.0, 55.0) / np.asarray(c.spacing)

@@ -18,6 +18,7 @@ from myomap.analyze.discover import MapSlice
 from myomap.analyze.exports import SegWriter, write_slice
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.analyze.slice_analysis import RegionValues, SliceAnalysis, SliceFacts, analyse_slice
+from myomap.geometry.masks import grow
 from myomap.geometry.plane import patient_to_pixel, pixel_to_patient, point_on_plane
 from myomap.io.contours import ContourError, read_contours
 from myomap.mapping.register import match_region
@@ -127,11 +128,8 @@ def same_slice_hints(slices: list[MapSlice], predictions: list, targets: list[in
     for other, prediction in zip(slices, predictions):
         if other.contrast == "post" or prediction is None or getattr(prediction, "doubts", ()):
             continue
-        if other.orientation is None or other.position_mm is None:
-            continue
-        rows, cols = np.nonzero(prediction.labels > 0)
-        if rows.size:
-            found_lv.append((other, (cols.mean(), rows.mean())))
+        if _placed(other) and prediction.labels.any():
+            found_lv.append((other, _centre(prediction.labels)))
     hints: dict[int, tuple[float, float] | None] = {}
     for k in targets:
         item, best = slices[k], None
@@ -180,22 +178,16 @@ def borrow_native_rings(slices: list[MapSlice], predictions: list, reasons: list
     :func:`predict_native_first`) are updated in place.
     """
     notes: dict[int, str] = {}
+    lenders = [(other, p) for other, p in zip(slices, predictions) if other.contrast != "post" and other.map_type == "T1"
+               and p is not None and not p.doubts and p.labels.any() and _placed(other)]  # fmt: skip
     for k, item in enumerate(slices):
-        if item.contrast != "post" or predictions[k] is not None or reasons[k] != NO_LV or item.pixels is None:
+        if item.contrast != "post" or predictions[k] is not None or reasons[k] != NO_LV or item.pixels is None or not _placed(item):
             continue
-        best = None
-        for other, prediction in zip(slices, predictions):
-            if other.contrast == "post" or other.map_type != "T1" or prediction is None or prediction.doubts:
-                continue
-            moved = _moved_ring(prediction.labels, other, item)
-            if moved is not None:
-                rows, cols = np.nonzero(prediction.labels)
-                distance = _offset_mm((cols.mean(), rows.mean()), other, item)
-                if best is None or distance < best[0]:
-                    best = (distance, moved, other)
-        if best is None:
+        nearest_first = sorted(lenders, key=lambda lender: _offset_mm(_centre(lender[1].labels), lender[0], item))
+        found = next(((other, moved) for other, p in nearest_first if (moved := _moved_ring(p.labels, other, item)) is not None), None)
+        if found is None:
             continue
-        _, (labels, how), other = best
+        other, (labels, how) = found
         probabilities = np.stack([labels == c for c in range(3)]).astype(np.float32)
         predictions[k], reasons[k] = Prediction(probabilities, labels), None
         notes[k] = (
@@ -211,6 +203,16 @@ def _offset_mm(xy, source: MapSlice, target: MapSlice) -> float:
                             target.position_mm, target.spacing_mm)[1]  # fmt: skip
 
 
+def _placed(item: MapSlice) -> bool:
+    return item.orientation is not None and item.position_mm is not None
+
+
+def _centre(labels: np.ndarray) -> tuple[float, float]:
+    """The centre (column, row) of the labelled pixels."""
+    rows, cols = np.nonzero(labels)
+    return float(cols.mean()), float(rows.mean())
+
+
 def _moved_ring(labels: np.ndarray, source: MapSlice, target: MapSlice) -> tuple[np.ndarray, str] | None:
     """``labels`` of map ``source`` on map ``target``'s grid, matched to its anatomy, and how they were moved; or None.
 
@@ -220,11 +222,10 @@ def _moved_ring(labels: np.ndarray, source: MapSlice, target: MapSlice) -> tuple
     out of the map is not lent at all).
     """
     geometry = [(m.orientation, m.position_mm, m.spacing_mm) for m in (source, target)]
-    if any(g[0] is None or g[1] is None for g in geometry) or target.pixels is None or source.pixels is None:
+    if target.pixels is None or source.pixels is None:
         return None
     shape = target.pixels.shape
-    rows, cols = np.nonzero(labels)
-    if rows.size == 0 or point_on_plane((cols.mean(), rows.mean()), geometry[0], geometry[1], shape) is None:
+    if point_on_plane(_centre(labels), geometry[0], geometry[1], shape) is None:
         return None  # not one slice position, or the LV falls outside the target map
     corners = np.array([(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)])
     moved = [patient_to_pixel(pixel_to_patient(xy, *geometry[0]), *geometry[1])[0] for xy in corners]
@@ -234,7 +235,7 @@ def _moved_ring(labels: np.ndarray, source: MapSlice, target: MapSlice) -> tuple
     how = "placed by the scanner's slice geometry, where this map shows the same anatomy"
     if out.any():
         native = cv2.warpAffine(np.nan_to_num(source.pixels).astype(np.float32), to_target, size, flags=cv2.INTER_LINEAR)
-        region = cv2.dilate((out > 0).astype(np.uint8), _disc(MATCH_MARGIN_MM, target.spacing_mm)).astype(bool)
+        region = grow(out > 0, MATCH_MARGIN_MM, target.spacing_mm)
         reach = (int(round(BREATH_HOLD_SHIFT_MM / target.spacing_mm[0])), int(round(BREATH_HOLD_SHIFT_MM / target.spacing_mm[1])))
         (dy, dx), trusted = match_region(native, target.pixels, region, reach)
         if trusted and (dy, dx) != (0, 0):
@@ -244,12 +245,6 @@ def _moved_ring(labels: np.ndarray, source: MapSlice, target: MapSlice) -> tuple
             how = f"placed by the scanner's slice geometry (not matched on this map within {BREATH_HOLD_SHIFT_MM:.0f} mm)"
     myocardium_mm2 = [(mask == 1).sum() * m.spacing_mm[0] * m.spacing_mm[1] for mask, m in ((labels, source), (out, target))]
     return (out, how) if myocardium_mm2[1] >= 0.9 * myocardium_mm2[0] and (out == 2).any() else None
-
-
-def _disc(radius_mm: float, spacing_mm: tuple[float, float]) -> np.ndarray:
-    """An elliptical structuring element of ``radius_mm`` on pixels of ``spacing_mm`` (row, col)."""
-    ry, rx = (max(1, int(round(radius_mm / s))) for s in spacing_mm)
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rx + 1, 2 * ry + 1))
 
 
 def analyze_patient(

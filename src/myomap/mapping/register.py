@@ -78,12 +78,12 @@ def match_region(
     dy_max, dx_max = (max(1, int(m)) for m in max_shift_px)
     template = _clipped(reference, region)[rows, cols]
     shifted = np.pad(_clipped(moving, region), ((dy_max, dy_max), (dx_max, dx_max)), mode="edge")
+    if np.ptp(template) == 0 or np.ptp(shifted) == 0:
+        return (0, 0), False  # a region, or a map, of one value matches anywhere
     candidates = sorted(
         ((dy, dx) for dy in range(-dy_max, dy_max + 1) for dx in range(-dx_max, dx_max + 1)), key=lambda s: s[0] ** 2 + s[1] ** 2
     )
     best, best_score = (0, 0), -np.inf
-    if np.ptp(template) == 0 or np.ptp(shifted) == 0:
-        return best, False  # a region, or a map, of one value matches anywhere
     for dy, dx in candidates:  # nearest first: a later shift must do strictly better
         score = normalized_mutual_information(template, shifted[rows + dy + dy_max, cols + dx + dx_max], bins=bins)
         if score > best_score:

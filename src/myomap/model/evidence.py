@@ -136,11 +136,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from scipy.stats import median_abs_deviation
 
 from myomap.conventions import BLOOD_POOL, MYOCARDIUM
+from myomap.geometry.masks import grow
 from myomap.model.window import is_picture
 
 # The band around the epicardium that is compared with the myocardium (mm from the ring's outer edge):
@@ -259,7 +259,7 @@ def ring_evidence(
         return None
     low, high = _myocardial_range(pixels[myocardium & finite])
     alike = finite & (pixels >= low) & (pixels <= high)
-    band = _grow(inside, SURROUND_MM[1], spacing_mm) & ~_grow(inside, SURROUND_MM[0], spacing_mm) & finite
+    band = grow(inside, SURROUND_MM[1], spacing_mm) & ~grow(inside, SURROUND_MM[0], spacing_mm) & finite
     pixel_mm2 = float(spacing_mm[0] * spacing_mm[1])
     valued = finite & (pixels > 0)  # failed fits are stored as 0 (or NaN): no value to compare
     myocardium_level = float(np.median(pixels[myocardium & valued])) if (myocardium & valued).any() else np.nan
@@ -293,10 +293,3 @@ def _myocardial_range(values: np.ndarray) -> tuple[float, float]:
 def _is_top(level: float, image: np.ndarray) -> bool:
     finite = np.asarray(image)[np.isfinite(image)]
     return bool(finite.size) and level == float(finite.max())
-
-
-def _grow(region: np.ndarray, distance_mm: float, spacing_mm: tuple[float, float]) -> np.ndarray:
-    """``region`` grown by ``distance_mm`` (an elliptical kernel in pixels, for unequal row and column spacing)."""
-    ry, rx = (max(1, int(round(distance_mm / s))) for s in spacing_mm)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rx + 1, 2 * ry + 1))
-    return cv2.dilate(region.astype(np.uint8), kernel).astype(bool)
