@@ -64,6 +64,14 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
   a pool like blood.  The share of maps given a ring (target none).
   Training may paint kidneys too (``kidney_share``,
   :func:`myomap.model.synth.kidney`: other shapes, random values);
+- heart-free maps in their exams: each standard map with the heart
+  painted out (as the no-heart row, its own draws), and each kidney map
+  above, put in place of the map in its subject's exam of six (T1 and T2
+  maps, basal, mid and apical, placed by their DICOM geometry) and
+  segmented as ``analyze`` segments an exam: how many get a ring before
+  and after the exam's maps are checked against each other
+  (:func:`myomap.analyze.patient.check_against_stack`), and how many rings
+  the other maps lose to it;
 - borrowed rings after another breath-hold: each native T1 map's ring (as
   segmented) lent to its post-contrast map with an ECV of about 48 %
   (the raised-ECV probe's maps, on which no LV is found on most) the way
@@ -103,11 +111,13 @@ from scipy import ndimage
 from scipy.signal import resample
 
 from myomap.analyze.discover import MapSlice
-from myomap.analyze.patient import borrow_native_rings
+from myomap.analyze.patient import borrow_native_rings, check_against_stack, predict_native_first
 from myomap.analyze.qc import assess
+from myomap.analyze.settings import AnalyzeConfig
 from myomap.geometry.contours import mask_to_contours
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.dataset import load_dataset
+from myomap.io.dicom import read_image
 from myomap.mapping.pipeline import fit_series, read_weighted
 from myomap.model.embedded import EMBEDDED_ONNX
 from myomap.model.locate import NO_LV
@@ -376,6 +386,36 @@ def borrowed_after_breath_hold(segmenter, natives: list[Case], posts: list[Case]
     return float(np.mean(placed)), float(np.mean(matched)), len(matched)
 
 
+def in_exam(segmenter, bench: list[Case], images, changed: list[Case]) -> tuple[int, int, int]:
+    """Each map ``changed[i]`` put in place of ``bench[i]`` in its subject's exam (its six maps, as ``analyze`` reads them).
+
+    Returns how many of the changed maps get a ring before and after
+    :func:`myomap.analyze.patient.check_against_stack`, and how many rings
+    the exams' other maps lose to it.
+    """
+    config = AnalyzeConfig()
+    exams: dict[str, list[int]] = {}
+    geometry = []
+    for k, image in enumerate(images):
+        exams.setdefault(image.subject, []).append(k)
+        geometry.append(read_image(image.source)[1])
+    before = after = lost = 0
+    for i, case in enumerate(changed):
+        members = exams[images[i].subject]
+        slices = [
+            MapSlice(images[k].source, bench[k].map_type, (case if k == i else bench[k]).pixels, bench[k].spacing,
+                     geometry[k].orientation, geometry[k].position_mm, images[k].subject, "study", str(k), str(k), str(k))
+            for k in members
+        ]  # fmt: skip
+        predictions, reasons = predict_native_first(segmenter, slices, config)
+        drawn = [p is not None for p in predictions]
+        check_against_stack(segmenter, slices, predictions, reasons, config)
+        here = members.index(i)
+        before, after = before + drawn[here], after + (predictions[here] is not None)
+        lost += sum(d and p is None for j, (d, p) in enumerate(zip(drawn, predictions)) if j != here)
+    return before, after, lost
+
+
 def report(name: str, segmenter, cases: list[Case]) -> None:
     """Print Dice / HD / found and how many rings carry two of the image check's doubts (native T1 and T2 maps only)."""
     dice, hd, found, doubted = score(segmenter, cases, True)
@@ -454,6 +494,13 @@ def main() -> None:
     kidneys = [kidney_slice(c, rng) for c in bench]
     share, drawn, flagged = rings_drawn(segmenter, kidneys, True)
     print(f"kidney on a liver slice: {drawn} of {len(kidneys)} maps given a ring ({share:.0%}), {flagged} flagged")
+    for name, changed in (("heart painted out", [no_heart(c, np.random.default_rng(k)) for k, c in enumerate(bench)]),
+                          ("kidney on a liver slice", kidneys)):  # fmt: skip
+        before, after, lost = in_exam(segmenter, bench, images, changed)
+        print(
+            f"in its exam, {name}: {before} of {len(changed)} maps given a ring without the stack check, {after} with it; "
+            f"{lost} rings lost on the other maps"
+        )
     rng = np.random.default_rng(13)
     walls = [np.isin(c.labels, (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL)) for c in t1_maps]
     posts = [post_contrast(c, rng, scar=wall, scar_share=0.85) for c, wall in zip(t1_maps, walls)]

@@ -8,7 +8,7 @@ import pytest
 from scipy import ndimage
 
 from myomap.analyze.discover import MapSlice
-from myomap.analyze.patient import borrow_native_rings, predict_native_first, same_slice_hints
+from myomap.analyze.patient import borrow_native_rings, check_against_stack, predict_native_first, same_slice_hints, stack_lv
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.model.inference import Prediction
 from myomap.model.locate import NO_LV
@@ -173,3 +173,76 @@ def test_a_borrowed_ring_follows_the_heart_to_where_the_post_contrast_map_shows_
     inside = replace(post, pixels=np.ascontiguousarray(map_of(42, 53, 420.0, 440.0, 1.0)[:, :54]))  # moved 2 columns: still inside
     predictions = [None, _ring_at(40.0, 50.0)]
     assert list(borrow_native_rings([inside, native], predictions, [NO_LV, None])) == [0]
+
+
+class StackSegmenter:
+    """A stand-in segmenter for the search again: the ring ``rings`` gives each image (by identity), and a record of the hints."""
+
+    def __init__(self, rings):
+        self.rings, self.calls = rings, []
+
+    def predict_each(self, images, spacings_mm, *, tta, batch_size, kinds, hints):
+        self.calls.append(hints)
+        return [self.rings.get(id(image)) for image in images], [None if id(image) in self.rings else NO_LV for image in images]
+
+
+def _stack(positions, study="s"):
+    return [
+        replace(_slice(f"m{k}", "native", (0.0, 0.0, z)), study=study, pixels=np.ones((96, 96), np.float32))
+        for k, z in enumerate(positions)
+    ]
+
+
+def _first_pass(slices, rings):
+    predictions = [rings.get(k) for k in range(len(slices))]
+    return predictions, [None if p is not None else NO_LV for p in predictions]
+
+
+def test_a_ring_far_from_where_the_other_maps_show_the_lv_is_searched_again_and_dropped_if_still_far():
+    slices = _stack([0.0, 10.0, 20.0, 30.0])
+    far = _ring_at(40.0 + 32.0, 50.0)  # 32 pixels of 1.5 mm: 48 mm from the others
+    predictions, reasons = _first_pass(slices, {0: _ring_at(40.0, 50.0), 1: _ring_at(42.0, 51.0), 2: _ring_at(39.0, 49.0), 3: far})
+    segmenter = StackSegmenter({id(slices[3].pixels): far})
+    check_against_stack(segmenter, slices, predictions, reasons, AnalyzeConfig())
+    assert segmenter.calls[0][0] == pytest.approx((40.0, 50.0), abs=0.5)  # searched first where the other three show the LV
+    assert predictions[3] is None and reasons[3].startswith(NO_LV) and "48 mm" in reasons[3] and "3 other maps" in reasons[3]
+    assert all(p is not None for p in predictions[:3]) and reasons[:3] == [None] * 3
+
+
+def test_a_ring_found_again_where_the_other_maps_show_the_lv_is_taken_and_a_near_ring_is_left_alone():
+    slices = _stack([0.0, 10.0, 20.0, 30.0])
+    near, there = _ring_at(40.0 + 15.0, 50.0), _ring_at(41.0, 50.0)  # 22.5 mm off: within the limit
+    predictions, reasons = _first_pass(slices, {0: _ring_at(40.0, 50.0), 1: _ring_at(40.0, 50.0), 2: near, 3: None})
+    segmenter = StackSegmenter({id(slices[3].pixels): there})
+    check_against_stack(segmenter, slices, predictions, reasons, AnalyzeConfig())
+    assert len(segmenter.calls) == 1 and len(segmenter.calls[0]) == 1  # only the map without a ring is searched again
+    assert predictions[3] is there and reasons[3] is None and predictions[2] is near
+
+
+@pytest.mark.parametrize("case", ["one witness", "witnesses disagree", "doubted witnesses", "another study", "another plane"])
+def test_no_stack_check_without_two_agreeing_witnesses_of_the_same_study_and_plane(case):
+    slices = _stack([0.0, 10.0, 20.0])
+    witnesses = {0: _ring_at(40.0, 50.0), 1: _ring_at(40.0, 50.0)}
+    if case == "one witness":
+        witnesses = {0: witnesses[0]}
+    elif case == "witnesses disagree":
+        witnesses[1] = _ring_at(40.0, 50.0 + 40.0)  # 60 mm apart
+    elif case == "doubted witnesses":
+        witnesses[1] = replace(witnesses[1], doubts=("thin ring", "network unsure"))
+    elif case == "another study":
+        slices[1] = replace(slices[1], study="another visit")
+    else:
+        slices[1] = replace(slices[1], orientation=(1.0, 0.0, 0.0, 0.0, 0.0, 1.0))  # a coronal plane
+    far = _ring_at(90.0, 50.0)
+    predictions, reasons = _first_pass(slices, {**witnesses, 2: far})
+    segmenter = StackSegmenter({})
+    check_against_stack(segmenter, slices, predictions, reasons, AnalyzeConfig())
+    assert segmenter.calls == [] and predictions[2] is far
+
+
+def test_stack_lv_moves_the_other_rings_onto_the_map_along_its_normal():
+    slices = _stack([0.0, 10.0, 20.0])
+    slices[2] = replace(slices[2], position_mm=(-15.0, 30.0, 20.0), spacing_mm=(0.75, 0.75))  # another origin, finer pixels
+    found = stack_lv(slices, [_ring_at(40.0, 50.0), _ring_at(40.0, 50.0), None], 2)
+    assert found is not None and found[1] == 2
+    assert found[0] == pytest.approx(((40.0 * 1.5 + 15.0) / 0.75, (50.0 * 1.5 - 30.0) / 0.75), abs=0.5)

@@ -18,8 +18,9 @@ from myomap.analyze.discover import MapSlice
 from myomap.analyze.exports import SegWriter, write_slice
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.analyze.slice_analysis import RegionValues, SliceAnalysis, SliceFacts, analyse_slice
+from myomap.geometry.aha import slice_normal
 from myomap.geometry.masks import grow
-from myomap.geometry.plane import patient_to_pixel, pixel_to_patient, point_on_plane
+from myomap.geometry.plane import SAME_SLICE_DEG, patient_to_pixel, pixel_to_patient, point_on_plane
 from myomap.io.contours import ContourError, read_contours
 from myomap.mapping.register import match_region
 from myomap.model.inference import Prediction
@@ -147,6 +148,95 @@ def same_slice_hints(slices: list[MapSlice], predictions: list, targets: list[in
     return hints
 
 
+STACK_AGREE_MM = 25.0
+"""The rings of the other maps of an exam show where its LV lies when each is within this (mm, in plane) of their median."""
+STACK_FAR_MM = 45.0
+"""A ring whose centre lies farther than this (mm, in plane) from where the other maps show the LV is not taken for it."""
+STACK_MIN_MAPS = 2
+
+
+def stack_lv(slices: list[MapSlice], predictions: list, k: int) -> tuple[tuple[float, float], int] | None:
+    """Where (column, row on map ``k``) the exam's other maps parallel to it show the LV, and on how many maps; or None.
+
+    Short-axis planes are cut across the LV's long axis, so the LV of every
+    slice of the exam, base to apex, lies at about the same place in plane:
+    the rings' centres, moved along the slice normal onto map ``k``'s plane,
+    differ by the axis's tilt and the breath-holds (a few to about 20 mm).
+    Only rings without the image check's doubts count, on maps of the same
+    study (another visit has another patient position) whose planes are
+    parallel to map ``k``'s within :data:`~myomap.geometry.plane.SAME_SLICE_DEG`,
+    and only when at least :data:`STACK_MIN_MAPS` of them lie within
+    :data:`STACK_AGREE_MM` of their median.
+    """
+    item = slices[k]
+    if not _placed(item):
+        return None
+    normal = slice_normal(item.orientation)
+    points = []
+    for j, (other, prediction) in enumerate(zip(slices, predictions)):
+        if j == k or other.study != item.study or prediction is None or prediction.doubts or not _placed(other):
+            continue
+        if not prediction.labels.any():
+            continue
+        if abs(float(slice_normal(other.orientation) @ normal)) < np.cos(np.deg2rad(SAME_SLICE_DEG)):
+            continue
+        point = pixel_to_patient(_centre(prediction.labels), other.orientation, other.position_mm, other.spacing_mm)
+        points.append(patient_to_pixel(point, item.orientation, item.position_mm, item.spacing_mm)[0])
+    if len(points) < STACK_MIN_MAPS:
+        return None
+    points_xy = np.asarray(points)
+    median = np.median(points_xy, axis=0)
+    if max(_apart_mm(p, median, item) for p in points_xy) > STACK_AGREE_MM:
+        return None
+    return (float(median[0]), float(median[1])), len(points)
+
+
+def check_against_stack(segmenter, slices: list[MapSlice], predictions: list, reasons: list, config: AnalyzeConfig) -> None:
+    """Search again where the exam's other maps show the LV, on each map without a ring or with one far from it.
+
+    Each map is segmented on its own, and on a slice without a heart (below
+    the apex, above the base) or with a small LV the search may take a round
+    organ for it: a fluid-filled stomach on a T2 map, a kidney on a native
+    T1 map (model card).  Where the other maps of the exam agree on where
+    the LV lies (:func:`stack_lv`), a map on which no LV was found, or whose
+    ring lies more than :data:`STACK_FAR_MM` from there, is searched again
+    with that place tried first (its ring must pass the image check as any
+    other).  A ring found within :data:`STACK_FAR_MM` of it is taken; a ring
+    still far from it is not, and the map gets "no left ventricle found"
+    with the reason.  ``predictions`` and ``reasons`` are updated in place.
+    """
+    again: dict[int, tuple[tuple[float, float], int, float | None]] = {}
+    for k, (item, prediction) in enumerate(zip(slices, predictions)):
+        if item.pixels is None or (prediction is None and reasons[k] != NO_LV):
+            continue
+        found = stack_lv(slices, predictions, k)
+        if found is None:
+            continue
+        where, maps = found
+        off = None if prediction is None else _apart_mm(_centre(prediction.labels), where, item)
+        if off is None or off > STACK_FAR_MM:
+            again[k] = (where, maps, off)
+    if not again:
+        return
+    batch = sorted(again)
+    found_again, _ = segmenter.predict_each(
+        [slices[k].pixels for k in batch], [slices[k].spacing_mm for k in batch], tta=config.tta, batch_size=config.batch_size,
+        kinds=[slices[k].stack for k in batch], hints=[again[k][0] for k in batch],
+    )  # fmt: skip
+    for k, prediction in zip(batch, found_again):
+        where, maps, off = again[k]
+        if prediction is not None and _apart_mm(_centre(prediction.labels), where, slices[k]) <= STACK_FAR_MM:
+            predictions[k], reasons[k] = prediction, None
+        elif off is not None:
+            predictions[k] = None
+            reasons[k] = f"{NO_LV}: the only ring found lies {off:.0f} mm from where {maps} other maps of the exam show the LV"
+
+
+def _apart_mm(xy, other_xy, item: MapSlice) -> float:
+    """Distance (mm) between two pixel points (column, row) of map ``item``."""
+    return float(np.hypot((xy[0] - other_xy[0]) * item.spacing_mm[1], (xy[1] - other_xy[1]) * item.spacing_mm[0]))
+
+
 BREATH_HOLD_SHIFT_MM = 15.0
 """In-plane shift (mm, per axis) between two breath-holds that a borrowed ring is searched over on its new map."""
 MATCH_MARGIN_MM = 5.0
@@ -265,6 +355,7 @@ def analyze_patient(
     """
     results = [SliceResult(s, patient, f"{s.stack}_{s.order + 1:02d}_{s.slice_position}", k + 1) for k, s in enumerate(slices)]
     predictions, reasons = predict_native_first(segmenter, slices, config)
+    check_against_stack(segmenter, slices, predictions, reasons, config)
     borrowed = borrow_native_rings(slices, predictions, reasons)
     done = []
     for k, (result, prediction, reason) in enumerate(zip(results, predictions, reasons)):
