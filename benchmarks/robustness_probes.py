@@ -67,11 +67,14 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
 - heart-free maps in their exams: each standard map with the heart
   painted out (as the no-heart row, its own draws), and each kidney map
   above, put in place of the map in its subject's exam of six (T1 and T2
-  maps, basal, mid and apical, placed by their DICOM geometry) and
-  segmented as ``analyze`` segments an exam: how many get a ring before
-  and after the exam's maps are checked against each other
+  maps, basal, mid and apical, placed by their DICOM geometry), alone or
+  with the other map of its slice position changed too (a slice below
+  the heart is heart-free on both), and segmented as ``analyze`` segments
+  an exam: how many get a ring before and after the exam's maps are
+  checked against each other
   (:func:`myomap.analyze.patient.check_against_stack`), and how many rings
-  the other maps lose to it;
+  of the other maps the check drops or replaces (also on the untouched
+  exams);
 - borrowed rings after another breath-hold: each native T1 map's ring (as
   segmented) lent to its post-contrast map with an ECV of about 48 %
   (the raised-ECV probe's maps, on which no LV is found on most) the way
@@ -386,34 +389,35 @@ def borrowed_after_breath_hold(segmenter, natives: list[Case], posts: list[Case]
     return float(np.mean(placed)), float(np.mean(matched)), len(matched)
 
 
-def in_exam(segmenter, bench: list[Case], images, changed: list[Case]) -> tuple[int, int, int]:
-    """Each map ``changed[i]`` put in place of ``bench[i]`` in its subject's exam (its six maps, as ``analyze`` reads them).
+def in_exam(segmenter, bench: list[Case], images, changed: dict[int, Case]) -> tuple[int, int, int]:
+    """The maps ``changed`` (index into ``bench``: new map) put in place in their subjects' exams, as ``analyze`` reads them.
 
-    Returns how many of the changed maps get a ring before and after
+    Each exam is a subject's six maps (T1 and T2, basal, mid and apical,
+    placed by their DICOM geometry), segmented with
+    :func:`myomap.analyze.patient.predict_native_first`.  Returns how many
+    of the changed maps get a ring before and after
     :func:`myomap.analyze.patient.check_against_stack`, and how many rings
-    the exams' other maps lose to it.
+    of the other maps it drops or replaces.
     """
     config = AnalyzeConfig()
-    exams: dict[str, list[int]] = {}
-    geometry = []
-    for k, image in enumerate(images):
-        exams.setdefault(image.subject, []).append(k)
-        geometry.append(read_image(image.source)[1])
-    before = after = lost = 0
-    for i, case in enumerate(changed):
-        members = exams[images[i].subject]
+    geometry = [read_image(image.source)[1] for image in images]
+    before = after = touched = 0
+    for subject in dict.fromkeys(image.subject for image in images):
+        members = [k for k, image in enumerate(images) if image.subject == subject]
         slices = [
-            MapSlice(images[k].source, bench[k].map_type, (case if k == i else bench[k]).pixels, bench[k].spacing,
-                     geometry[k].orientation, geometry[k].position_mm, images[k].subject, "study", str(k), str(k), str(k))
+            MapSlice(images[k].source, bench[k].map_type, changed.get(k, bench[k]).pixels, bench[k].spacing,
+                     geometry[k].orientation, geometry[k].position_mm, subject, "study", str(k), str(k), str(k))
             for k in members
         ]  # fmt: skip
         predictions, reasons = predict_native_first(segmenter, slices, config)
-        drawn = [p is not None for p in predictions]
+        first = list(predictions)
         check_against_stack(segmenter, slices, predictions, reasons, config)
-        here = members.index(i)
-        before, after = before + drawn[here], after + (predictions[here] is not None)
-        lost += sum(d and p is None for j, (d, p) in enumerate(zip(drawn, predictions)) if j != here)
-    return before, after, lost
+        for j, k in enumerate(members):
+            if k in changed:
+                before, after = before + (first[j] is not None), after + (predictions[j] is not None)
+            else:
+                touched += first[j] is not None and predictions[j] is not first[j]
+    return before, after, touched
 
 
 def report(name: str, segmenter, cases: list[Case]) -> None:
@@ -494,13 +498,22 @@ def main() -> None:
     kidneys = [kidney_slice(c, rng) for c in bench]
     share, drawn, flagged = rings_drawn(segmenter, kidneys, True)
     print(f"kidney on a liver slice: {drawn} of {len(kidneys)} maps given a ring ({share:.0%}), {flagged} flagged")
-    for name, changed in (("heart painted out", [no_heart(c, np.random.default_rng(k)) for k, c in enumerate(bench)]),
-                          ("kidney on a liver slice", kidneys)):  # fmt: skip
-        before, after, lost = in_exam(segmenter, bench, images, changed)
-        print(
-            f"in its exam, {name}: {before} of {len(changed)} maps given a ring without the stack check, {after} with it; "
-            f"{lost} rings lost on the other maps"
-        )
+    hearts_out = [no_heart(c, np.random.default_rng(k)) for k, c in enumerate(bench)]
+    position = [(image.subject, image.slice) for image in images]
+    for name, maps in (("heart painted out", hearts_out), ("kidney on a liver slice", kidneys)):
+        for together in (False, True):  # one map, or the T1 and T2 maps of its slice position (the T2 map hinted by the T1 map)
+            counts = np.zeros(3, int)
+            for i in range(len(bench)):
+                if together and bench[i].map_type != "T1":
+                    continue
+                same = [k for k in range(len(bench)) if position[k] == position[i]] if together else [i]
+                counts += in_exam(segmenter, bench, images, {k: maps[k] for k in same})
+            which = "T1 and T2 maps of a slice" if together else "one map"
+            print(
+                f"in its exam, {name} ({which}): {counts[0]} maps given a ring without the stack check, {counts[1]} with it; "
+                f"{counts[2]} rings of the other maps dropped or replaced"
+            )
+    print(f"untouched exams: {in_exam(segmenter, bench, images, {})[2]} rings dropped or replaced by the stack check")
     rng = np.random.default_rng(13)
     walls = [np.isin(c.labels, (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL)) for c in t1_maps]
     posts = [post_contrast(c, rng, scar=wall, scar_share=0.85) for c, wall in zip(t1_maps, walls)]

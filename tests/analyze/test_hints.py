@@ -8,7 +8,14 @@ import pytest
 from scipy import ndimage
 
 from myomap.analyze.discover import MapSlice
-from myomap.analyze.patient import borrow_native_rings, check_against_stack, predict_native_first, same_slice_hints, stack_lv
+from myomap.analyze.patient import (
+    analyze_patient,
+    borrow_native_rings,
+    check_against_stack,
+    predict_native_first,
+    same_slice_hints,
+    stack_lv,
+)
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.model.inference import Prediction
 from myomap.model.locate import NO_LV
@@ -178,71 +185,158 @@ def test_a_borrowed_ring_follows_the_heart_to_where_the_post_contrast_map_shows_
 class StackSegmenter:
     """A stand-in segmenter for the search again: the ring ``rings`` gives each image (by identity), and a record of the hints."""
 
-    def __init__(self, rings):
-        self.rings, self.calls = rings, []
+    def __init__(self, rings=None):
+        self.rings, self.calls = rings or {}, []
 
     def predict_each(self, images, spacings_mm, *, tta, batch_size, kinds, hints):
         self.calls.append(hints)
         return [self.rings.get(id(image)) for image in images], [None if id(image) in self.rings else NO_LV for image in images]
 
 
-def _stack(positions, study="s"):
-    return [
-        replace(_slice(f"m{k}", "native", (0.0, 0.0, z)), study=study, pixels=np.ones((96, 96), np.float32))
-        for k, z in enumerate(positions)
-    ]
+def _stack(positions, spacing=(1.5, 1.5)):
+    """Native T1 maps of one study at these heights (mm) along the axial normal."""
+    return [_slice(f"m{k}", "native", (0.0, 0.0, z), spacing=spacing) for k, z in enumerate(positions)]
 
 
-def _first_pass(slices, rings):
+def _checked(slices, rings, again=None):
     predictions = [rings.get(k) for k in range(len(slices))]
-    return predictions, [None if p is not None else NO_LV for p in predictions]
+    reasons = [None if p is not None else NO_LV for p in predictions]
+    segmenter = StackSegmenter({id(slices[k].pixels): ring for k, ring in (again or {}).items()})
+    notes = check_against_stack(segmenter, slices, predictions, reasons, AnalyzeConfig())
+    return predictions, reasons, notes, segmenter.calls
 
 
-def test_a_ring_far_from_where_the_other_maps_show_the_lv_is_searched_again_and_dropped_if_still_far():
+LV = (40.0, 50.0)
+
+
+def test_a_ring_far_from_where_the_other_slices_show_the_lv_is_searched_again_and_dropped_if_still_far():
+    far = _ring_at(LV[0] + 32.0, LV[1])  # 32 pixels of 1.5 mm: 48 mm from the others
+    rings = {0: _ring_at(*LV), 1: _ring_at(42.0, 51.0), 2: _ring_at(39.0, 49.0), 3: far}
+    predictions, reasons, notes, calls = _checked(_stack([0.0, 10.0, 20.0, 30.0]), rings, again={3: far})
+    assert len(calls) == 1 and calls[0][0] == pytest.approx(LV, abs=1.0)  # only map 3, searched first where the others show the LV
+    assert predictions[3] is None and reasons[3] == NO_LV  # exactly: a post-contrast map could still borrow its native ring
+    assert notes[3].startswith(NO_LV) and "48 mm" in notes[3] and "3 other slice positions" in notes[3]
+    assert all(p is not None for p in predictions[:3]) and reasons[:3] == [None] * 3 and set(notes) == {3}
+
+
+def test_a_ring_found_again_where_the_other_slices_show_the_lv_is_taken_for_review_and_a_near_ring_is_left_alone():
+    near, there = _ring_at(LV[0] + 15.0, LV[1]), _ring_at(41.0, 50.0)  # 22.5 mm off: within the limit
     slices = _stack([0.0, 10.0, 20.0, 30.0])
-    far = _ring_at(40.0 + 32.0, 50.0)  # 32 pixels of 1.5 mm: 48 mm from the others
-    predictions, reasons = _first_pass(slices, {0: _ring_at(40.0, 50.0), 1: _ring_at(42.0, 51.0), 2: _ring_at(39.0, 49.0), 3: far})
-    segmenter = StackSegmenter({id(slices[3].pixels): far})
-    check_against_stack(segmenter, slices, predictions, reasons, AnalyzeConfig())
-    assert segmenter.calls[0][0] == pytest.approx((40.0, 50.0), abs=0.5)  # searched first where the other three show the LV
-    assert predictions[3] is None and reasons[3].startswith(NO_LV) and "48 mm" in reasons[3] and "3 other maps" in reasons[3]
-    assert all(p is not None for p in predictions[:3]) and reasons[:3] == [None] * 3
-
-
-def test_a_ring_found_again_where_the_other_maps_show_the_lv_is_taken_and_a_near_ring_is_left_alone():
-    slices = _stack([0.0, 10.0, 20.0, 30.0])
-    near, there = _ring_at(40.0 + 15.0, 50.0), _ring_at(41.0, 50.0)  # 22.5 mm off: within the limit
-    predictions, reasons = _first_pass(slices, {0: _ring_at(40.0, 50.0), 1: _ring_at(40.0, 50.0), 2: near, 3: None})
+    slices.append(replace(slices[0], path=Path("bad.dcm"), position_mm=(0.0, 0.0, 40.0)))
+    rings = {0: _ring_at(*LV), 1: _ring_at(*LV), 2: near}  # 3 and 4 without a ring; 4 unreadable
+    predictions, reasons = [rings.get(k) for k in range(5)], [None, None, None, NO_LV, "image has a single constant value"]
     segmenter = StackSegmenter({id(slices[3].pixels): there})
-    check_against_stack(segmenter, slices, predictions, reasons, AnalyzeConfig())
-    assert len(segmenter.calls) == 1 and len(segmenter.calls[0]) == 1  # only the map without a ring is searched again
-    assert predictions[3] is there and reasons[3] is None and predictions[2] is near
+    notes = check_against_stack(segmenter, slices, predictions, reasons, AnalyzeConfig())
+    assert len(segmenter.calls) == 1 and len(segmenter.calls[0]) == 1  # neither the near ring nor the unreadable map
+    assert predictions[3] is there and reasons[3] is None and "second search" in notes[3] and "no ring was found at first" in notes[3]
+    assert predictions[2] is near and set(notes) == {3} and reasons[4] == "image has a single constant value"
 
 
-@pytest.mark.parametrize("case", ["one witness", "witnesses disagree", "doubted witnesses", "another study", "another plane"])
-def test_no_stack_check_without_two_agreeing_witnesses_of_the_same_study_and_plane(case):
+def test_the_maps_of_one_slice_position_err_together_and_do_not_vouch_for_each_other():
+    slices = _stack([0.0, 10.0, 20.0, 30.0])
+    slices.append(replace(_slice("t2", "native", (0.0, 0.0, 0.0), map_type="T2")))  # the T2 map of slice 0
+    far = _ring_at(90.0, 50.0)  # 75 mm away, on both maps of slice 0 (the T2 map searched where the T1 map found it)
+    rings = {0: far, 1: _ring_at(*LV), 2: _ring_at(*LV), 3: _ring_at(*LV), 4: far}
+    predictions, reasons, notes, calls = _checked(slices, rings, again={0: far, 4: far})
+    assert len(calls) == 1 and len(calls[0]) == 2  # slices 1-3 are left alone: slice 0 is outvoted, not a second witness
+    assert predictions[0] is None and predictions[4] is None and all(predictions[k] is not None for k in (1, 2, 3))
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["one other position", "two positions apart", "doubted", "another study", "post-contrast", "tilted 15 degrees", "another NIfTI file"],
+)
+def test_no_stack_check_without_two_agreeing_slice_positions_of_the_same_study_and_plane(case):
     slices = _stack([0.0, 10.0, 20.0])
-    witnesses = {0: _ring_at(40.0, 50.0), 1: _ring_at(40.0, 50.0)}
-    if case == "one witness":
-        witnesses = {0: witnesses[0]}
-    elif case == "witnesses disagree":
-        witnesses[1] = _ring_at(40.0, 50.0 + 40.0)  # 60 mm apart
-    elif case == "doubted witnesses":
+    witnesses = {0: _ring_at(*LV), 1: _ring_at(*LV)}
+    if case == "one other position":
+        slices[1] = replace(slices[1], position_mm=(0.0, 0.0, 3.0))  # the same slice as map 0
+    elif case == "two positions apart":
+        witnesses[1] = _ring_at(LV[0], LV[1] + 18.0)  # 27 mm apart
+    elif case == "doubted":
         witnesses[1] = replace(witnesses[1], doubts=("thin ring", "network unsure"))
     elif case == "another study":
         slices[1] = replace(slices[1], study="another visit")
+    elif case == "post-contrast":
+        slices[1] = replace(slices[1], contrast="post")
+    elif case == "tilted 15 degrees":
+        slices[1] = _tilted(slices[1], 15.0)
     else:
-        slices[1] = replace(slices[1], orientation=(1.0, 0.0, 0.0, 0.0, 0.0, 1.0))  # a coronal plane
+        slices = [replace(m, origin="nifti", path=Path(f"{m.path.stem}.nii.gz")) for m in slices]
     far = _ring_at(90.0, 50.0)
-    predictions, reasons = _first_pass(slices, {**witnesses, 2: far})
-    segmenter = StackSegmenter({})
-    check_against_stack(segmenter, slices, predictions, reasons, AnalyzeConfig())
-    assert segmenter.calls == [] and predictions[2] is far
+    predictions, _, notes, calls = _checked(slices, {**witnesses, 2: far})
+    assert calls == [] and predictions[2] is far and notes == {}
+
+
+def _tilted(item, degrees):
+    """``item`` turned about the x axis by ``degrees``, placed so that its ring at ``LV`` lands on ``LV`` of the axial maps."""
+    c, s = np.cos(np.deg2rad(degrees)), np.sin(np.deg2rad(degrees))
+    orientation = (1.0, 0.0, 0.0, 0.0, c, s)
+    y_mm = LV[1] * item.spacing_mm[0]
+    return replace(item, orientation=orientation, position_mm=(0.0, y_mm - y_mm * c, item.position_mm[2] - y_mm * s))
+
+
+def test_a_witness_tilted_within_10_degrees_counts():
+    slices = _stack([0.0, 10.0, 20.0])
+    slices[1] = _tilted(slices[1], 5.0)
+    far = _ring_at(90.0, 50.0)
+    predictions, _, notes, calls = _checked(slices, {0: _ring_at(*LV), 1: _ring_at(*LV), 2: far}, again={2: far})
+    assert calls[0][0] == pytest.approx(LV, abs=0.5) and predictions[2] is None
+
+
+@pytest.mark.parametrize("axis, dropped", [("columns", False), ("rows", True)])
+def test_distances_in_mm_on_unequal_pixels(axis, dropped):
+    slices = _stack([0.0, 10.0, 20.0], spacing=(2.0, 1.0))  # rows of 2 mm, columns of 1 mm
+    off = _ring_at(LV[0] + 30.0, LV[1]) if axis == "columns" else _ring_at(LV[0], LV[1] + 30.0)  # 30 or 60 mm away
+    predictions, _, _, _ = _checked(slices, {0: _ring_at(*LV), 1: _ring_at(*LV), 2: off}, again={2: off})
+    assert (predictions[2] is None) == dropped
+
+
+def test_a_map_without_a_usable_geometry_neither_witnesses_nor_breaks_the_check():
+    slices = _stack([0.0, 10.0, 20.0, 30.0])
+    slices[1] = replace(slices[1], position_mm=(0.0, float("nan"), 10.0))
+    far = _ring_at(90.0, 50.0)
+    rings = {0: _ring_at(*LV), 1: _ring_at(*LV), 2: _ring_at(*LV), 3: far}
+    predictions, _, _, calls = _checked(slices, rings, again={3: far})
+    assert predictions[3] is None and len(calls[0]) == 1  # two witnesses left, and map 1 itself is not checked
+    slices[3] = replace(slices[3], orientation=(1.0, 0.0, 0.0, 1.0, 0.0, 0.0))  # row and column directions parallel
+    assert stack_lv(slices, [_ring_at(*LV)] * 3 + [far], 3) is None
 
 
 def test_stack_lv_moves_the_other_rings_onto_the_map_along_its_normal():
     slices = _stack([0.0, 10.0, 20.0])
-    slices[2] = replace(slices[2], position_mm=(-15.0, 30.0, 20.0), spacing_mm=(0.75, 0.75))  # another origin, finer pixels
-    found = stack_lv(slices, [_ring_at(40.0, 50.0), _ring_at(40.0, 50.0), None], 2)
+    slices[2] = replace(slices[2], position_mm=(-15.0, 30.0, 20.0), spacing_mm=(0.75, 0.75), pixels=np.ones((192, 192), np.float32))
+    found = stack_lv(slices, [_ring_at(*LV), _ring_at(*LV), None], 2)
     assert found is not None and found[1] == 2
     assert found[0] == pytest.approx(((40.0 * 1.5 + 15.0) / 0.75, (50.0 * 1.5 - 30.0) / 0.75), abs=0.5)
+
+
+class ExamSegmenter:
+    """The first search gives each image its ring in ``first``; the search again gives ``again``'s (by image identity)."""
+
+    def __init__(self, first, again):
+        self.first, self.again, self.calls = first, again, 0
+
+    def predict_each(self, images, spacings_mm, *, tta, batch_size, kinds, hints):
+        rings = self.first if all(h is None for h in hints) else self.again
+        found = [rings.get(id(image)) for image in images]
+        return found, [None if f is not None else NO_LV for f in found]
+
+
+@pytest.mark.parametrize("found_again", [False, True])
+def test_analyze_patient_reports_a_dropped_ring_as_an_error_and_flags_a_ring_found_again(tmp_path, found_again):
+    slices = [
+        replace(m, pixels=np.random.default_rng(k).uniform(900, 1100, (96, 96)).astype(np.float32))
+        for k, m in enumerate(_stack([0.0, 10.0, 20.0, 30.0]))
+    ]
+    far, there = _ring_at(LV[0] + 32.0, LV[1]), _ring_at(*LV)
+    first = {id(m.pixels): ring for m, ring in zip(slices, (_ring_at(*LV), _ring_at(*LV), _ring_at(*LV), far))}
+    segmenter = ExamSegmenter(first, {id(slices[3].pixels): there if found_again else far})
+    errors: list[str] = []
+    results = analyze_patient("p", slices, segmenter, tmp_path, AnalyzeConfig(seg=False), errors, None, set())
+    if found_again:
+        assert results[3].qc.review and any("second search" in r for r in results[3].qc.reasons)
+        assert not any("m3" in e for e in errors)
+    else:
+        assert results[3].analysis is None and any("m3.dcm" in e and "lies 48 mm from where 3 other slice positions" in e for e in errors)
+    assert all(r.analysis is not None and not any("second search" in x for x in r.qc.reasons) for r in results[:3])

@@ -20,7 +20,7 @@ from myomap.analyze.settings import AnalyzeConfig
 from myomap.analyze.slice_analysis import RegionValues, SliceAnalysis, SliceFacts, analyse_slice
 from myomap.geometry.aha import slice_normal
 from myomap.geometry.masks import grow
-from myomap.geometry.plane import SAME_SLICE_DEG, patient_to_pixel, pixel_to_patient, point_on_plane
+from myomap.geometry.plane import SAME_SLICE_DEG, SAME_SLICE_MM, patient_to_pixel, pixel_to_patient, point_on_plane
 from myomap.io.contours import ContourError, read_contours
 from myomap.mapping.register import match_region
 from myomap.model.inference import Prediction
@@ -149,87 +149,124 @@ def same_slice_hints(slices: list[MapSlice], predictions: list, targets: list[in
 
 
 STACK_AGREE_MM = 25.0
-"""The rings of the other maps of an exam show where its LV lies when each is within this (mm, in plane) of their median."""
+"""The other slices of an exam show where its LV lies when most of them, two at least, are within this (mm, in plane) of one another."""
 STACK_FAR_MM = 45.0
-"""A ring whose centre lies farther than this (mm, in plane) from where the other maps show the LV is not taken for it."""
-STACK_MIN_MAPS = 2
+"""A ring whose centre lies farther than this (mm, in plane) from where the other slices show the LV is not taken for it."""
 
 
 def stack_lv(slices: list[MapSlice], predictions: list, k: int) -> tuple[tuple[float, float], int] | None:
-    """Where (column, row on map ``k``) the exam's other maps parallel to it show the LV, and on how many maps; or None.
+    """Where (column, row on map ``k``) the exam's other slice positions show the LV, and how many do; or None.
 
     Short-axis planes are cut across the LV's long axis, so the LV of every
     slice of the exam, base to apex, lies at about the same place in plane:
     the rings' centres, moved along the slice normal onto map ``k``'s plane,
     differ by the axis's tilt and the breath-holds (a few to about 20 mm).
-    Only rings without the image check's doubts count, on maps of the same
-    study (another visit has another patient position) whose planes are
-    parallel to map ``k``'s within :data:`~myomap.geometry.plane.SAME_SLICE_DEG`,
-    and only when at least :data:`STACK_MIN_MAPS` of them lie within
-    :data:`STACK_AGREE_MM` of their median.
+    The witnesses are rings without the image check's doubts on the native
+    maps (a post-contrast ring is never doubted) of the same study and, for
+    NIfTI maps, the same file (another visit, or another file's affine, puts
+    the patient elsewhere), in planes parallel to map ``k``'s within
+    :data:`~myomap.geometry.plane.SAME_SLICE_DEG`.  They are counted by slice
+    position, not by map, and map ``k``'s own position is left out: a T2 map
+    is searched where the native T1 map of its slice found the LV
+    (:func:`same_slice_hints`), so the maps of one position err together.
+    The LV is where most positions, two at least, lie within
+    :data:`STACK_AGREE_MM` of one another (the median of that group), inside
+    map ``k``; elsewhere there is no answer.
     """
     item = slices[k]
-    if not _placed(item):
+    normal = _normal(item)
+    if normal is None or item.pixels is None:
         return None
-    normal = slice_normal(item.orientation)
-    points = []
+    by_position: list[tuple[float, list[np.ndarray]]] = []  # (distance along the normal from map k, points on map k)
     for j, (other, prediction) in enumerate(zip(slices, predictions)):
-        if j == k or other.study != item.study or prediction is None or prediction.doubts or not _placed(other):
+        if j == k or other.contrast == "post" or other.study != item.study or prediction is None or prediction.doubts:
             continue
-        if not prediction.labels.any():
+        if (item.origin == "nifti" or other.origin == "nifti") and other.path != item.path:
             continue
-        if abs(float(slice_normal(other.orientation) @ normal)) < np.cos(np.deg2rad(SAME_SLICE_DEG)):
+        other_normal = _normal(other)
+        if other_normal is None or not prediction.labels.any() or abs(float(other_normal @ normal)) < np.cos(np.deg2rad(SAME_SLICE_DEG)):
             continue
         point = pixel_to_patient(_centre(prediction.labels), other.orientation, other.position_mm, other.spacing_mm)
-        points.append(patient_to_pixel(point, item.orientation, item.position_mm, item.spacing_mm)[0])
-    if len(points) < STACK_MIN_MAPS:
+        xy, offset = patient_to_pixel(point, item.orientation, item.position_mm, item.spacing_mm)
+        level = float((point - np.asarray(item.position_mm, float)) @ normal)
+        if not (np.all(np.isfinite(xy)) and np.isfinite(level)) or offset <= SAME_SLICE_MM:  # map k's own position
+            continue
+        group = next((g for g in by_position if abs(g[0] - level) <= SAME_SLICE_MM), None)
+        if group is None:
+            by_position.append((level, [xy]))
+        else:
+            group[1].append(xy)
+    points = [np.median(g[1], axis=0) for g in by_position]
+    near = [[q for q in points if _apart_mm(p, q, item) <= STACK_AGREE_MM] for p in points]
+    best = max(near, key=len, default=[])
+    if len(best) < 2 or 2 * len(best) <= len(points):
         return None
-    points_xy = np.asarray(points)
-    median = np.median(points_xy, axis=0)
-    if max(_apart_mm(p, median, item) for p in points_xy) > STACK_AGREE_MM:
+    where = np.median(best, axis=0)
+    rows, cols = item.pixels.shape
+    if not (0 <= where[0] <= cols - 1 and 0 <= where[1] <= rows - 1):
         return None
-    return (float(median[0]), float(median[1])), len(points)
+    return (float(where[0]), float(where[1])), len(best)
 
 
-def check_against_stack(segmenter, slices: list[MapSlice], predictions: list, reasons: list, config: AnalyzeConfig) -> None:
-    """Search again where the exam's other maps show the LV, on each map without a ring or with one far from it.
+def check_against_stack(segmenter, slices: list[MapSlice], predictions: list, reasons: list, config: AnalyzeConfig) -> dict[int, str]:
+    """Search again where the exam's other slices show the LV, on each map without a ring or with one far from it.
 
     Each map is segmented on its own, and on a slice without a heart (below
     the apex, above the base) or with a small LV the search may take a round
     organ for it: a fluid-filled stomach on a T2 map, a kidney on a native
-    T1 map (model card).  Where the other maps of the exam agree on where
-    the LV lies (:func:`stack_lv`), a map on which no LV was found, or whose
-    ring lies more than :data:`STACK_FAR_MM` from there, is searched again
-    with that place tried first (its ring must pass the image check as any
-    other).  A ring found within :data:`STACK_FAR_MM` of it is taken; a ring
-    still far from it is not, and the map gets "no left ventricle found"
-    with the reason.  ``predictions`` and ``reasons`` are updated in place.
+    T1 map (model card).  Where the other slice positions of the exam agree
+    on where the LV lies (:func:`stack_lv`), a map on which no LV was found,
+    or whose ring lies more than :data:`STACK_FAR_MM` from there, is
+    searched again with that place tried first (its ring must pass the
+    image check as any other).  A ring found within :data:`STACK_FAR_MM` of
+    it is taken, and the slice flagged for review; a far ring is dropped
+    ("no left ventricle found", so that a post-contrast map can still
+    borrow its native ring, :func:`borrow_native_rings`).  ``predictions``
+    and ``reasons`` are updated in place; returns a note per map changed:
+    why to review its new ring, or why its ring was dropped.
     """
     again: dict[int, tuple[tuple[float, float], int, float | None]] = {}
     for k, (item, prediction) in enumerate(zip(slices, predictions)):
-        if item.pixels is None or (prediction is None and reasons[k] != NO_LV):
+        ring = prediction is not None and prediction.labels.any()
+        if item.pixels is None or (not ring and reasons[k] != NO_LV):
             continue
         found = stack_lv(slices, predictions, k)
         if found is None:
             continue
-        where, maps = found
-        off = None if prediction is None else _apart_mm(_centre(prediction.labels), where, item)
+        where, positions = found
+        off = _apart_mm(_centre(prediction.labels), where, item) if ring else None
         if off is None or off > STACK_FAR_MM:
-            again[k] = (where, maps, off)
+            again[k] = (where, positions, off)
+    notes: dict[int, str] = {}
     if not again:
-        return
+        return notes
     batch = sorted(again)
     found_again, _ = segmenter.predict_each(
         [slices[k].pixels for k in batch], [slices[k].spacing_mm for k in batch], tta=config.tta, batch_size=config.batch_size,
         kinds=[slices[k].stack for k in batch], hints=[again[k][0] for k in batch],
     )  # fmt: skip
     for k, prediction in zip(batch, found_again):
-        where, maps, off = again[k]
-        if prediction is not None and _apart_mm(_centre(prediction.labels), where, slices[k]) <= STACK_FAR_MM:
+        where, positions, off = again[k]
+        there = f"where {positions} other slice positions of the exam show the LV"
+        if prediction is not None and prediction.labels.any() and _apart_mm(_centre(prediction.labels), where, slices[k]) <= STACK_FAR_MM:
             predictions[k], reasons[k] = prediction, None
+            first = "no ring was found at first" if off is None else f"the ring found first lay {off:.0f} mm away"
+            notes[k] = f"left ventricle found on a second search {there} ({first}); check that it is the LV"
         elif off is not None:
-            predictions[k] = None
-            reasons[k] = f"{NO_LV}: the only ring found lies {off:.0f} mm from where {maps} other maps of the exam show the LV"
+            predictions[k], reasons[k] = None, NO_LV
+            notes[k] = f"{NO_LV}: the only ring found lies {off:.0f} mm from {there}"
+    return notes
+
+
+def _normal(item: MapSlice) -> np.ndarray | None:
+    """The unit normal of a placed map's plane; None for a map without a usable geometry."""
+    if not _placed(item):
+        return None
+    try:
+        normal = slice_normal(item.orientation)
+    except ValueError:
+        return None
+    return normal if np.all(np.isfinite(normal)) and np.all(np.isfinite(item.position_mm)) else None
 
 
 def _apart_mm(xy, other_xy, item: MapSlice) -> float:
@@ -355,18 +392,19 @@ def analyze_patient(
     """
     results = [SliceResult(s, patient, f"{s.stack}_{s.order + 1:02d}_{s.slice_position}", k + 1) for k, s in enumerate(slices)]
     predictions, reasons = predict_native_first(segmenter, slices, config)
-    check_against_stack(segmenter, slices, predictions, reasons, config)
+    checked = check_against_stack(segmenter, slices, predictions, reasons, config)
     borrowed = borrow_native_rings(slices, predictions, reasons)
     done = []
     for k, (result, prediction, reason) in enumerate(zip(results, predictions, reasons)):
         if prediction is None:  # NaN, constant or tiny image, or no left ventricle found (nor borrowed)
-            done.append(replace(result, error=f"{result.slice.path}: {reason}"))
+            done.append(replace(result, error=f"{result.slice.path}: {checked.get(k, reason)}"))
             continue
         item = result.slice
         use_json = config.reference_point == "auto" and item.path.parent not in shared
         analysis = analyse_slice(item.pixels, item.spacing_mm, prediction, config.slice_settings, slice_facts(item, use_json=use_json))
-        if k in borrowed:
-            analysis = replace(analysis, qc=replace(analysis.qc, review=True, reasons=analysis.qc.reasons + (borrowed[k],)))
+        review = tuple(notes[k] for notes in (checked, borrowed) if k in notes)  # a ring dropped by the check, then borrowed: both
+        if review:
+            analysis = replace(analysis, qc=replace(analysis.qc, review=True, reasons=analysis.qc.reasons + review))
         result = replace(result, analysis=analysis, error=None if analysis.error is None else f"{item.path}: {analysis.error}")
         try:
             overlay, export_error = write_slice(out / patient / result.folder, item, analysis, seg_writer=seg_writer if config.seg else None,
