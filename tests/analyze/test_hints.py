@@ -340,3 +340,11 @@ def test_analyze_patient_reports_a_dropped_ring_as_an_error_and_flags_a_ring_fou
     else:
         assert results[3].analysis is None and any("m3.dcm" in e and "lies 48 mm from where 3 other slice positions" in e for e in errors)
     assert all(r.analysis is not None and not any("second search" in x for x in r.qc.reasons) for r in results[:3])
+
+
+def test_a_slice_position_speaks_with_its_native_t1_ring_before_its_t2_ring():
+    slices = _stack([0.0, 10.0, 20.0])
+    slices.append(_slice("t2", "native", (0.0, 0.0, 0.0), map_type="T2"))  # slice 0's T2 map, its ring on something else
+    far = _ring_at(90.0, 50.0)  # 75 mm away: the median of slice 0's two rings would lie 37 mm off
+    predictions, _, _, calls = _checked(slices, {0: _ring_at(*LV), 1: _ring_at(*LV), 2: far, 3: _ring_at(90.0, 50.0)}, again={2: far})
+    assert calls and calls[0][0] == pytest.approx(LV, abs=0.5) and predictions[2] is None

@@ -177,7 +177,7 @@ def stack_lv(slices: list[MapSlice], predictions: list, k: int) -> tuple[tuple[f
     normal = _normal(item)
     if normal is None or item.pixels is None:
         return None
-    by_position: list[tuple[float, list[np.ndarray]]] = []  # (distance along the normal from map k, points on map k)
+    by_position: dict[float, tuple[bool, np.ndarray]] = {}  # distance along the normal from map k: (not a T1 map, point on map k)
     for j, (other, prediction) in enumerate(zip(slices, predictions)):
         if j == k or other.contrast == "post" or other.study != item.study or prediction is None or prediction.doubts:
             continue
@@ -187,16 +187,15 @@ def stack_lv(slices: list[MapSlice], predictions: list, k: int) -> tuple[tuple[f
         if other_normal is None or not prediction.labels.any() or abs(float(other_normal @ normal)) < np.cos(np.deg2rad(SAME_SLICE_DEG)):
             continue
         point = pixel_to_patient(_centre(prediction.labels), other.orientation, other.position_mm, other.spacing_mm)
-        xy, offset = patient_to_pixel(point, item.orientation, item.position_mm, item.spacing_mm)
+        xy = patient_to_pixel(point, item.orientation, item.position_mm, item.spacing_mm)[0]
         level = float((point - np.asarray(item.position_mm, float)) @ normal)
-        if not (np.all(np.isfinite(xy)) and np.isfinite(level)) or offset <= SAME_SLICE_MM:  # map k's own position
+        if not (np.all(np.isfinite(xy)) and np.isfinite(level)) or abs(level) <= SAME_SLICE_MM:  # map k's own position
             continue
-        group = next((g for g in by_position if abs(g[0] - level) <= SAME_SLICE_MM), None)
-        if group is None:
-            by_position.append((level, [xy]))
-        else:
-            group[1].append(xy)
-    points = [np.median(g[1], axis=0) for g in by_position]
+        witness = (other.map_type != "T1", xy)
+        same = next((at for at in by_position if abs(at - level) <= SAME_SLICE_MM), level)
+        if same not in by_position or witness[0] < by_position[same][0]:  # a position's native T1 ring first (the best vetted)
+            by_position[same] = witness
+    points = [xy for _, xy in by_position.values()]
     near = [[q for q in points if _apart_mm(p, q, item) <= STACK_AGREE_MM] for p in points]
     best = max(near, key=len, default=[])
     if len(best) < 2 or 2 * len(best) <= len(points):
