@@ -389,26 +389,32 @@ def borrowed_after_breath_hold(segmenter, natives: list[Case], posts: list[Case]
     return float(np.mean(placed)), float(np.mean(matched)), len(matched)
 
 
-def in_exam(segmenter, bench: list[Case], images, changed: dict[int, Case]) -> tuple[int, int, int]:
-    """The maps ``changed`` (index into ``bench``: new map) put in place in their subjects' exams, as ``analyze`` reads them.
+def exam_maps(bench: list[Case], images) -> list[MapSlice]:
+    """The benchmark's maps as ``analyze`` reads them (placed by their DICOM geometry), one study per subject."""
+    maps = []
+    for k, (case, image) in enumerate(zip(bench, images)):
+        meta = read_image(image.source)[1]
+        maps.append(MapSlice(image.source, case.map_type, case.pixels, case.spacing, meta.orientation, meta.position_mm,
+                             image.subject, "study", str(k), str(k), str(k)))  # fmt: skip
+    return maps
 
-    Each exam is a subject's six maps (T1 and T2, basal, mid and apical,
-    placed by their DICOM geometry), segmented with
+
+def in_exam(segmenter, maps: list[MapSlice], changed: dict[int, Case]) -> tuple[int, int, int]:
+    """The maps ``changed`` (index into ``maps``: new map) put in place in their subjects' exams (every exam when none).
+
+    Each exam is a subject's six maps (T1 and T2, basal, mid and apical;
+    :func:`exam_maps`), segmented with
     :func:`myomap.analyze.patient.predict_native_first`.  Returns how many
     of the changed maps get a ring before and after
     :func:`myomap.analyze.patient.check_against_stack`, and how many rings
-    of the other maps it drops or replaces.
+    of the exams' other maps it drops or replaces.
     """
     config = AnalyzeConfig()
-    geometry = [read_image(image.source)[1] for image in images]
+    subjects = {maps[k].patient for k in changed} or {m.patient for m in maps}
     before = after = touched = 0
-    for subject in dict.fromkeys(image.subject for image in images):
-        members = [k for k, image in enumerate(images) if image.subject == subject]
-        slices = [
-            MapSlice(images[k].source, bench[k].map_type, changed.get(k, bench[k]).pixels, bench[k].spacing,
-                     geometry[k].orientation, geometry[k].position_mm, subject, "study", str(k), str(k), str(k))
-            for k in members
-        ]  # fmt: skip
+    for subject in subjects:
+        members = [k for k, m in enumerate(maps) if m.patient == subject]
+        slices = [replace(maps[k], pixels=changed[k].pixels) if k in changed else maps[k] for k in members]
         predictions, reasons = predict_native_first(segmenter, slices, config)
         first = list(predictions)
         check_against_stack(segmenter, slices, predictions, reasons, config)
@@ -499,6 +505,7 @@ def main() -> None:
     share, drawn, flagged = rings_drawn(segmenter, kidneys, True)
     print(f"kidney on a liver slice: {drawn} of {len(kidneys)} maps given a ring ({share:.0%}), {flagged} flagged")
     hearts_out = [no_heart(c, np.random.default_rng(k)) for k, c in enumerate(bench)]
+    exams = exam_maps(bench, images)
     position = [(image.subject, image.slice) for image in images]
     for name, maps in (("heart painted out", hearts_out), ("kidney on a liver slice", kidneys)):
         for together in (False, True):  # one map, or the T1 and T2 maps of its slice position (the T2 map hinted by the T1 map)
@@ -507,13 +514,13 @@ def main() -> None:
                 if together and bench[i].map_type != "T1":
                     continue
                 same = [k for k in range(len(bench)) if position[k] == position[i]] if together else [i]
-                counts += in_exam(segmenter, bench, images, {k: maps[k] for k in same})
+                counts += in_exam(segmenter, exams, {k: maps[k] for k in same})
             which = "T1 and T2 maps of a slice" if together else "one map"
             print(
                 f"in its exam, {name} ({which}): {counts[0]} maps given a ring without the stack check, {counts[1]} with it; "
                 f"{counts[2]} rings of the other maps dropped or replaced"
             )
-    print(f"untouched exams: {in_exam(segmenter, bench, images, {})[2]} rings dropped or replaced by the stack check")
+    print(f"untouched exams: {in_exam(segmenter, exams, {})[2]} rings dropped or replaced by the stack check")
     rng = np.random.default_rng(13)
     walls = [np.isin(c.labels, (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL)) for c in t1_maps]
     posts = [post_contrast(c, rng, scar=wall, scar_share=0.85) for c, wall in zip(t1_maps, walls)]

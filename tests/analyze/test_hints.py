@@ -183,14 +183,18 @@ def test_a_borrowed_ring_follows_the_heart_to_where_the_post_contrast_map_shows_
 
 
 class StackSegmenter:
-    """A stand-in segmenter for the search again: the ring ``rings`` gives each image (by identity), and a record of the hints."""
+    """A stand-in segmenter: each image's ring (by identity) in ``first`` on a search without hints, in ``again`` on one with
+    them (the search again of the exam check), and a record of the hints of each search with them."""
 
-    def __init__(self, rings=None):
-        self.rings, self.calls = rings or {}, []
+    def __init__(self, again=None, first=None):
+        self.again, self.first, self.calls = again or {}, first or {}, []
 
     def predict_each(self, images, spacings_mm, *, tta, batch_size, kinds, hints):
-        self.calls.append(hints)
-        return [self.rings.get(id(image)) for image in images], [None if id(image) in self.rings else NO_LV for image in images]
+        hinted = any(h is not None for h in hints)
+        if hinted:
+            self.calls.append(hints)
+        found = [(self.again if hinted else self.first).get(id(image)) for image in images]
+        return found, [None if f is not None else NO_LV for f in found]
 
 
 def _stack(positions, spacing=(1.5, 1.5)):
@@ -234,7 +238,7 @@ def test_a_ring_found_again_where_the_other_slices_show_the_lv_is_taken_for_revi
 
 def test_the_maps_of_one_slice_position_err_together_and_do_not_vouch_for_each_other():
     slices = _stack([0.0, 10.0, 20.0, 30.0])
-    slices.append(replace(_slice("t2", "native", (0.0, 0.0, 0.0), map_type="T2")))  # the T2 map of slice 0
+    slices.append(_slice("t2", "native", (0.0, 0.0, 0.0), map_type="T2"))  # the T2 map of slice 0
     far = _ring_at(90.0, 50.0)  # 75 mm away, on both maps of slice 0 (the T2 map searched where the T1 map found it)
     rings = {0: far, 1: _ring_at(*LV), 2: _ring_at(*LV), 3: _ring_at(*LV), 4: far}
     predictions, reasons, notes, calls = _checked(slices, rings, again={0: far, 4: far})
@@ -311,18 +315,6 @@ def test_stack_lv_moves_the_other_rings_onto_the_map_along_its_normal():
     assert found[0] == pytest.approx(((40.0 * 1.5 + 15.0) / 0.75, (50.0 * 1.5 - 30.0) / 0.75), abs=0.5)
 
 
-class ExamSegmenter:
-    """The first search gives each image its ring in ``first``; the search again gives ``again``'s (by image identity)."""
-
-    def __init__(self, first, again):
-        self.first, self.again, self.calls = first, again, 0
-
-    def predict_each(self, images, spacings_mm, *, tta, batch_size, kinds, hints):
-        rings = self.first if all(h is None for h in hints) else self.again
-        found = [rings.get(id(image)) for image in images]
-        return found, [None if f is not None else NO_LV for f in found]
-
-
 @pytest.mark.parametrize("found_again", [False, True])
 def test_analyze_patient_reports_a_dropped_ring_as_an_error_and_flags_a_ring_found_again(tmp_path, found_again):
     slices = [
@@ -331,7 +323,7 @@ def test_analyze_patient_reports_a_dropped_ring_as_an_error_and_flags_a_ring_fou
     ]
     far, there = _ring_at(LV[0] + 32.0, LV[1]), _ring_at(*LV)
     first = {id(m.pixels): ring for m, ring in zip(slices, (_ring_at(*LV), _ring_at(*LV), _ring_at(*LV), far))}
-    segmenter = ExamSegmenter(first, {id(slices[3].pixels): there if found_again else far})
+    segmenter = StackSegmenter({id(slices[3].pixels): there if found_again else far}, first)
     errors: list[str] = []
     results = analyze_patient("p", slices, segmenter, tmp_path, AnalyzeConfig(seg=False), errors, None, set())
     if found_again:
