@@ -104,6 +104,60 @@ def test_enhanced_multiframe_maps_become_slices(tmp_path):
     assert sorted(s.frame for s in slices) == [0, 1, 2] and sorted(float(s.loaded().pixels[0, 0]) for s in slices) == [1000, 1100, 1200]
 
 
+def _cine(folder, *, positions=(0.0, 8.0, 16.0), phases=(0.0, 350.0), masked_copy=False):
+    """A cine series: each position at each trigger delay, with its own value; optionally a masked copy of one frame."""
+    instance = 0
+    for z in positions:
+        for delay in phases:
+            instance += 1
+            image = np.full((16, 16), 100 + instance, np.uint16)
+            ds = mr_image(image, study_uid="1.5", series_uid="1.5.1", series_number=4, description="cine_sax",
+                          position_mm=(0, 0, z), instance=instance, TriggerTime=delay)  # fmt: skip
+            save(ds, folder / f"cine{instance:03d}.dcm")
+    if masked_copy:  # same position and trigger delay as the first frame: a copy, not a phase
+        ds = mr_image(np.zeros((16, 16), np.uint16), study_uid="1.5", series_uid="1.5.1", series_number=4,
+                      description="cine_sax", position_mm=(0, 0, positions[0]), instance=99, TriggerTime=phases[0])  # fmt: skip
+        save(ds, folder / "masked.dcm")
+
+
+def test_a_cine_given_a_map_type_gives_every_cardiac_phase_as_a_slice(tmp_path):
+    _cine(tmp_path, masked_copy=True)
+    save(mr_image(np.ones((16, 16), np.uint16), study_uid="1.5", series_uid="1.5.9", series_number=1, description="localizer",
+                  image_type=("ORIGINAL", "PRIMARY", "M")), tmp_path / "loc.dcm")  # fmt: skip
+    assert not discover([tmp_path]).patients  # without --map-type a cine is not a map
+    found = discover([tmp_path], map_type="T1")
+    assert not found.errors
+    (slices,) = found.patients.values()
+    assert len(slices) == 6  # 3 positions x 2 phases; the masked copy and the localiser are not slices
+    assert sorted(float(s.loaded().pixels[0, 0]) for s in slices) == [101, 102, 103, 104, 105, 106]
+    by_z = {}
+    for s in slices:
+        by_z.setdefault(round(s.position_mm[2]), set()).add(s.slice_position)
+    assert all(len(levels) == 1 for levels in by_z.values())  # both phases of a position share its level
+    assert sorted(next(iter(v)) for v in by_z.values()) == ["apical", "basal", "mid"]
+    kinds = {r.series.split(" ", 1)[1].strip("'"): r.kind for r in found.series}
+    assert kinds == {"cine_sax": "T1 map (--map-type)", "localizer": "not relevant: localiser"}
+    assert any("6 images at 3 position(s) with different trigger delays" in n for n in found.notes)
+    assert any("1 further map image(s) at positions already taken" in n for n in found.notes)
+
+
+def test_one_cine_position_is_one_slice_level_whatever_the_number_of_phases(tmp_path):
+    _cine(tmp_path, positions=(0.0,), phases=(0.0, 40.0, 80.0, 120.0))
+    (slices,) = discover([tmp_path], map_type="T2").patients.values()
+    assert len(slices) == 4 and {s.slice_position for s in slices} == {"mid"}  # not basal, mid, apical by file order
+
+
+def test_enhanced_cine_frames_take_their_phase_from_the_cardiac_synchronisation_group(tmp_path):
+    frames = [np.full((16, 16), v, np.uint16) for v in (100, 200, 300, 400)]
+    ds = enhanced_mr(frames, [(0, 0, 0), (0, 0, 0), (0, 0, 8), (0, 0, 8)], study_uid="1", series_uid="2", description="cine")
+    for group, delay in zip(ds.PerFrameFunctionalGroupsSequence, (0.0, 300.0, 0.0, 300.0)):
+        group.CardiacSynchronizationSequence = DicomSequence([_item(NominalCardiacTriggerDelayTime=delay)])
+    save(ds, tmp_path / "cine.dcm")
+    found = discover([tmp_path], map_type="T1")
+    (slices,) = found.patients.values()
+    assert sorted(float(s.loaded().pixels[0, 0]) for s in slices) == [100, 200, 300, 400]
+
+
 def test_fit_missing_hint_only_when_true(tmp_path):
     runner = CliRunner()
     (tmp_path / "loc").mkdir()

@@ -10,13 +10,15 @@ Classification works on the header index alone (no pixel data read):
   A map is never inferred from its value range: a 64 x 64 test image
   whose values happen to look like ms is not a T1 map.  Several maps at one
   position in one series (a vendor's masked or filtered copy of the same
-  map) give one slice: the lowest InstanceNumber, with a note.
+  map) give one slice: the lowest InstanceNumber, with a note; but a
+  series given its type with ``map_type`` whose images at one position
+  differ in TriggerTime is a cine, and every cardiac phase is a slice.
 - **weighted**: images whose inversion or T2-preparation times
   (:mod:`myomap.io.vendor`) vary at one position (a MOLLI or T2-prep
   series), or single images of one study, geometry and protocol spread over
   several series, one series per time (:mod:`myomap.mapping.series`).
   Look-Locker TI scouts are not weighted images for a map.
-- **not relevant**: everything else (localisers, cine, LGE with its one
+- **not relevant**: everything else (localisers, even with ``map_type``, cine, LGE with its one
   inversion time, colour renderings of maps such as a vendor's RGB copy or
   a screenshot, a map's companions named like another map series of the
   study plus SD, ERR, GOF, ECV, MASK or the like, non-MR objects, files
@@ -96,15 +98,13 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
         elif has_single_times(frames):
             inventory.kinds[uid] = "single-time"  # decided below, once grouped across series
             candidates.extend(frames)
+        elif "LOCALIZER" in first.image_type or _LOCALISER.search(first.series_description):
+            inventory.kinds[uid] = "not relevant: localiser"  # a survey of three planes, never a map, whatever --map-type says
         elif map_type is not None:
             inventory.kinds[uid] = f"{map_type} map (--map-type)"
-            inventory.maps.extend(_one_per_position(frames, map_type, inventory.notes))
+            inventory.maps.extend(_one_per_position(frames, map_type, inventory.notes, phases=True))
         else:
-            inventory.kinds[uid] = "not relevant: " + (
-                "localiser"
-                if "LOCALIZER" in first.image_type or _LOCALISER.search(first.series_description)
-                else "no map type or preparation time in the header"
-            )
+            inventory.kinds[uid] = "not relevant: no map type or preparation time in the header"
     _group_weighted(inventory, Index(candidates, [], [], index.damaged_series))
     return inventory
 
@@ -142,14 +142,27 @@ def _group_weighted(inventory: Inventory, candidates: Index) -> None:
             inventory.kinds[uid] = "not relevant: one preparation time (e.g. LGE)"
 
 
-def _one_per_position(frames: list[ImageMeta], map_type: str, notes: list[str]) -> list[tuple[str, ImageMeta]]:
-    by_position: dict[tuple | None, list[ImageMeta]] = defaultdict(list)
+def _one_per_position(frames: list[ImageMeta], map_type: str, notes: list[str], *, phases: bool = False) -> list[tuple[str, ImageMeta]]:
+    """One image per slice position (the lowest InstanceNumber); with ``phases``, one per position and trigger delay.
+
+    A series the user declared a map with ``--map-type`` may be a cine:
+    its images at one position are cardiac phases (different TriggerTime),
+    each a slice of its own, not copies of one map.
+    """
+    by_position: dict[tuple, list[ImageMeta]] = defaultdict(list)
     for meta in frames:
-        by_position[position_key(meta) or (str(meta.path),)].append(meta)
+        phase = meta.trigger_time_ms if phases else None
+        by_position[(position_key(meta) or (str(meta.path),), phase)].append(meta)
     kept = []
     for group in by_position.values():
         group.sort(key=lambda m: (m.instance_number or 0, m.frame or 0, str(m.path)))
         kept.append((map_type, group[0]))
+    positions = {key[0] for key in by_position}
+    if len(positions) < len(by_position):
+        notes.append(
+            f"{frames[0].series_label}: {len(by_position)} images at {len(positions)} position(s) with different "
+            "trigger delays (the cardiac phases of a cine): each is analysed as a slice of its own"
+        )
     extra = len(frames) - len(kept)
     if extra:
         notes.append(

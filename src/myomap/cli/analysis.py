@@ -92,7 +92,7 @@ def analyze(
         str | None,
         typer.Option(
             "--map-type",
-            help="T1 or T2: take the series whose header names no map type nor preparation times (and NIfTI files without a sidecar) as maps of this type.",
+            help="T1 or T2: take the series whose header names no map type nor preparation times (and NIfTI files without a sidecar) as maps of this type; a cine gives every cardiac phase as a slice.",
         ),
     ] = None,
     hematocrit: Annotated[

@@ -23,7 +23,9 @@ def slice_levels(apical_distances_mm) -> tuple[list[str], str]:
     positions), ``"one-slice-assumed-mid"``, ``"two-slices-assumed-basal-mid"``
     (the more basal one basal) or ``"no-geometry-file-order"`` (positions
     unknown, given as NaN: three or more slices labelled by thirds of their
-    count in the given order).
+    count in the given order).  Slices at one position (within 0.1 mm: the
+    cardiac phases of a cine, a repeated map) count as one and share its
+    level.
 
     Examples
     --------
@@ -31,8 +33,15 @@ def slice_levels(apical_distances_mm) -> tuple[list[str], str]:
     (['basal', 'mid', 'mid', 'apical'], 'thirds-of-extent')
     >>> slice_levels([5.0])
     (['mid'], 'one-slice-assumed-mid')
+    >>> slice_levels([0.0, 0.0, 10.0, 10.0, 20.0])  # slices at one position share its level
+    (['basal', 'basal', 'mid', 'mid', 'apical'], 'thirds-of-extent')
     """
     distances = np.asarray(apical_distances_mm, dtype=float)
+    if distances.size and np.all(np.isfinite(distances)):
+        positions, which = np.unique(np.round(distances, 1), return_inverse=True)
+        if positions.size < distances.size:  # several slices at one position (a cine's phases, a repeat): one level each
+            levels, basis = slice_levels(positions)
+            return [levels[k] for k in which.ravel()], basis
     n = distances.size
     if n == 0:
         return [], "thirds-of-extent"

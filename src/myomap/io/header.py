@@ -4,7 +4,8 @@ A classic file holds one frame; an enhanced multi-frame file (Enhanced MR
 Image Storage, newer Siemens XA and Philips exports) holds many, each
 described by its functional groups: the per-frame group overrides the
 shared one for plane position, plane orientation, pixel measures, frame
-type, inversion time (MR Modifier), echo time (MR Echo) and value mapping.
+type, inversion time (MR Modifier), echo time (MR Echo), trigger delay
+(Cardiac Synchronization) and value mapping.
 Reading stops before the pixel data, so indexing a whole exam is quick.
 
 A header value that cannot be parsed is a :class:`DicomError` naming the
@@ -89,6 +90,7 @@ class ImageMeta:
     problems: tuple[str, ...] = ()
     context: ScanContext = ScanContext()  # field strength, sequence, heart rate, contrast agent, time
     photometric: str = ""  # PhotometricInterpretation: MONOCHROME1/2 hold values; RGB, YBR_*, PALETTE COLOR are renderings
+    trigger_time_ms: float | None = None  # delay after the R wave: a cine's cardiac phases differ in it
 
     @property
     def is_colour(self) -> bool:
@@ -226,6 +228,7 @@ def _meta(ds: Dataset, path: Path, frame: int | None, **override) -> ImageMeta:
         problems=problems,
         context=scan_context(ds),
         photometric=str(ds.get("PhotometricInterpretation", "")).strip().upper(),
+        trigger_time_ms=number(ds, "TriggerTime", path),
     )
     fields.update(override)
     return ImageMeta(**fields)
@@ -254,7 +257,7 @@ def _frame_meta(ds: Dataset, path: Path, k: int, frames: int) -> ImageMeta:
         missing = [n for n, v in (("PlanePosition", plane), ("PlaneOrientation", orientation), ("PixelMeasures", measures)) if v is None]
         raise DicomError(f"{path}: frame {k + 1} of {frames} has no {', '.join(missing)} functional group; its frames cannot be placed")
     frame_type = item("MRImageFrameTypeSequence")
-    modifier, echo = item("MRModifierSequence"), item("MREchoSequence")
+    modifier, echo, cardiac = item("MRModifierSequence"), item("MREchoSequence"), item("CardiacSynchronizationSequence")
     inversion = _as_list(modifier.get("InversionTimes", [])) if modifier is not None else []
     override = dict(
         spacing_mm=numbers(measures, "PixelSpacing", path, 2),
@@ -265,6 +268,8 @@ def _frame_meta(ds: Dataset, path: Path, k: int, frames: int) -> ImageMeta:
         echo_time_ms=number(echo, "EffectiveEchoTime", path) if echo is not None else None,
         scaling=vendor.value_scaling(ds, path, number, items=groups),
     )
+    if cardiac is not None and cardiac.get("NominalCardiacTriggerDelayTime") is not None:
+        override["trigger_time_ms"] = number(cardiac, "NominalCardiacTriggerDelayTime", path)
     if frame_type is not None and frame_type.get("FrameType"):
         override["image_type"] = tuple(str(v).upper() for v in _as_list(frame_type.FrameType))
     return _meta(ds, path, frame=k, **override)
