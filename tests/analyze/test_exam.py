@@ -192,6 +192,15 @@ def test_nifti_maps_with_type_from_sidecar_or_command_line(tmp_path):
     assert not found.errors and sorted(s.map_type for s in next(iter(found.patients.values()))) == ["T1", "T1", "T2", "T2"]
 
 
+def test_a_4d_nifti_cine_is_one_error_line_saying_what_to_do(tmp_path):
+    import nibabel
+
+    nibabel.save(nibabel.Nifti1Image(np.ones((16, 12, 2, 25), np.float32), np.eye(4)), tmp_path / "cine.nii.gz")
+    found = discover([tmp_path], map_type="T1")
+    assert not found.patients and len(found.errors) == 1
+    assert "cine.nii.gz" in found.errors[0] and "(16, 12, 2, 25)" in found.errors[0] and "files of their own" in found.errors[0]
+
+
 def test_a_nifti_sidecar_gives_the_scan_context_and_the_contrast_state(tmp_path):
     import nibabel
 

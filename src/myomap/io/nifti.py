@@ -117,7 +117,9 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
     if data.ndim == 2:
         data = data[:, :, None]
     if data.ndim != 3:
-        raise NiftiError(f"{path}: NIfTI of shape {data.shape}; a map has one volume")
+        raise NiftiError(
+            f"{path}: NIfTI of shape {data.shape}; a map has one volume (a 4-D cine: save the phases to analyse as files of their own)"
+        )
     lps = _LPS @ image.affine
     columns, rows = lps[:3, 0], lps[:3, 1]  # world steps along voxel axes i (image columns) and j (image rows)
     spacing = (float(np.linalg.norm(rows)), float(np.linalg.norm(columns)))
