@@ -3,6 +3,7 @@ import pydicom
 import pytest
 
 from myomap.io.dicom import DicomError, DicomGeometry, SeriesInfo, inversion_time, read_image, t2prep_time, write_mr_image
+from myomap.io.header import read_headers
 
 SERIES = SeriesInfo("P1", "Doe^Jane", "1.2.3", "1.2.3.4", 5, "T2 map", ("DERIVED", "PRIMARY", "T2 MAP"))
 
@@ -77,6 +78,14 @@ def test_malformed_header_values_name_the_file_and_the_tag(tmp_path, keyword, va
     with pytest.raises(DicomError, match=message) as info:
         read_image(tmp_path / "bad.dcm")
     assert "bad.dcm" in str(info.value)
+
+
+@pytest.mark.parametrize("text, expected", [("350.5", 350.5), ("soon", None), ("nan", None)])
+def test_a_malformed_trigger_time_is_no_phase_and_no_error(tmp_path, text, expected):
+    _write(tmp_path / "w.dcm", np.ones((4, 4)))
+    _corrupt(tmp_path / "w.dcm", tmp_path / "t.dcm", "TriggerTime", text)
+    (meta,) = read_headers(tmp_path / "t.dcm")  # a trigger delay only tells a cine's phases apart: never a reason to refuse a file
+    assert meta.trigger_time_ms == expected
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ whose garbage only becomes a note (``ImageMeta.problems``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,7 +229,7 @@ def _meta(ds: Dataset, path: Path, frame: int | None, **override) -> ImageMeta:
         problems=problems,
         context=scan_context(ds),
         photometric=str(ds.get("PhotometricInterpretation", "")).strip().upper(),
-        trigger_time_ms=number(ds, "TriggerTime", path),
+        trigger_time_ms=_delay_ms(ds, "TriggerTime"),
     )
     fields.update(override)
     return ImageMeta(**fields)
@@ -268,11 +269,23 @@ def _frame_meta(ds: Dataset, path: Path, k: int, frames: int) -> ImageMeta:
         echo_time_ms=number(echo, "EffectiveEchoTime", path) if echo is not None else None,
         scaling=vendor.value_scaling(ds, path, number, items=groups),
     )
-    if cardiac is not None and cardiac.get("NominalCardiacTriggerDelayTime") is not None:
-        override["trigger_time_ms"] = number(cardiac, "NominalCardiacTriggerDelayTime", path)
+    if cardiac is not None and (delay := _delay_ms(cardiac, "NominalCardiacTriggerDelayTime")) is not None:
+        override["trigger_time_ms"] = delay
     if frame_type is not None and frame_type.get("FrameType"):
         override["image_type"] = tuple(str(v).upper() for v in _as_list(frame_type.FrameType))
     return _meta(ds, path, frame=k, **override)
+
+
+def _delay_ms(ds: Dataset, keyword: str) -> float | None:
+    """A trigger delay in ms; None when absent or malformed: it only tells a cine's phases apart, never a reason to refuse a file."""
+    try:
+        value = ds.get(keyword)
+        if isinstance(value, MultiValue):
+            value = value[0] if len(value) else None
+        delay = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return delay if math.isfinite(delay) else None
 
 
 def _as_list(value) -> list:
