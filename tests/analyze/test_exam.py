@@ -73,7 +73,7 @@ def test_duplicates_and_several_maps_at_one_position(tmp_path):
     assert len(slices) == 2 and all(s.loaded().pixels[0, 0] == 1000 for s in slices)
     assert [s.series_label for s in slices] == ["series 7 'MOLLI T1 MAP'"] * 2
     assert any("1 duplicate image(s)" in n and "copy_of_a.dcm" in n for n in found.notes)
-    assert any("1 further map image(s) at positions already taken" in n for n in found.notes)
+    assert any("1 further map image(s) at positions" in n for n in found.notes)
 
 
 def test_map_with_real_world_value_mapping_but_no_units_fails_alone(tmp_path):
@@ -135,10 +135,28 @@ def test_a_cine_given_a_map_type_gives_every_cardiac_phase_as_a_slice(tmp_path):
         by_z.setdefault(round(s.position_mm[2]), set()).add(s.slice_position)
     assert all(len(levels) == 1 for levels in by_z.values())  # both phases of a position share its level
     assert sorted(next(iter(v)) for v in by_z.values()) == ["apical", "basal", "mid"]
-    kinds = {r.series.split(" ", 1)[1].strip("'"): r.kind for r in found.series}
-    assert kinds == {"cine_sax": "T1 map (--map-type)", "localizer": "not relevant: localiser"}
-    assert any("6 images at 3 position(s) with different trigger delays" in n for n in found.notes)
-    assert any("1 further map image(s) at positions already taken" in n for n in found.notes)
+    kinds = {r.series.split(" ", 1)[1].strip("'"): (r.kind, r.slices, r.images) for r in found.series}
+    assert kinds == {"cine_sax": ("T1 map (--map-type)", 6, 7), "localizer": ("not relevant: localiser", 1, 1)}
+    assert any("3 position(s) with different trigger delays" in n and "6 in all" in n for n in found.notes)
+    assert any("1 further map image(s) at positions" in n for n in found.notes)
+
+
+def test_a_cines_phases_are_ordered_by_trigger_delay_whatever_the_file_order(tmp_path):
+    _cine(tmp_path, positions=(0.0, 8.0), phases=(400.0, 0.0, 200.0))  # file and instance order: 400, 0, 200 ms
+    (slices,) = discover([tmp_path], map_type="T1").patients.values()
+    delays = [(round(s.position_mm[2]), s.source.trigger_time_ms) for s in sorted(slices, key=lambda s: s.order)]
+    assert delays in ([(0, 0.0), (0, 200.0), (0, 400.0), (8, 0.0), (8, 200.0), (8, 400.0)],
+                      [(8, 0.0), (8, 200.0), (8, 400.0), (0, 0.0), (0, 200.0), (0, 400.0)])  # fmt: skip
+
+
+def test_a_copy_without_a_trigger_delay_is_still_a_copy(tmp_path):
+    _cine(tmp_path, positions=(0.0,), phases=(0.0,))
+    ds = mr_image(np.zeros((16, 16), np.uint16), study_uid="1.5", series_uid="1.5.1", series_number=4, description="cine_sax",
+                  position_mm=(0, 0, 0), instance=99)  # fmt: skip
+    save(ds, tmp_path / "masked.dcm")
+    found = discover([tmp_path], map_type="T1")
+    (slices,) = found.patients.values()
+    assert len(slices) == 1 and not any("cardiac phases" in n for n in found.notes)
 
 
 def test_one_cine_position_is_one_slice_level_whatever_the_number_of_phases(tmp_path):

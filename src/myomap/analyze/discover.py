@@ -10,7 +10,8 @@ the maps are decoded; with ``fit_missing`` the weighted images of slices
 without a scanner map of that type are fitted into maps (grouped across
 series where each series holds one time).  Duplicate images
 (SOPInstanceUID seen before) are dropped with a note; several maps at one
-position in one series give one slice.
+position in one series give one slice, except the cardiac phases of a
+cine given ``--map-type`` (one slice each, in trigger-delay order).
 
 Long-axis maps (2/3/4-chamber, LVOT) are left out with one error line per
 series (:mod:`myomap.analyze.long_axis`, rules in
@@ -30,7 +31,7 @@ evidence), and each slice records whether it is seen from the base
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -275,10 +276,11 @@ def _rows(
     for item in slices:
         if item.origin == "scanner":
             done[item.series_uid] += 1
+    kept = Counter(meta.series_uid for _, meta in inventory.maps)  # a map series' slices: one per position, or per phase of a cine
     rows = []
     for uid, frames in sorted(inventory.frames.items(), key=lambda kv: (kv[1][0].series_number or 0, kv[0])):
         kind = inventory.kinds.get(uid, "not relevant")
-        positions = len({position_key(m) for m in frames})
+        positions = kept[uid] if uid in kept else len({position_key(m) for m in frames})
         if kind.startswith("not relevant"):
             action = "skip"
         elif "map" in kind:
@@ -381,14 +383,19 @@ def order_slices(slices: list[MapSlice]) -> list[MapSlice]:
         for state in CONTRASTS:
             group = [s for s in slices if s.map_type == map_type and s.contrast == state]
             geometry = all(s.orientation is not None and s.position_mm is not None for s in group)
-            if geometry:
-                group.sort(key=apical_distance_mm)
+            if geometry:  # a cine's phases at one position in the order of their trigger delays
+                group.sort(key=lambda s: (round(apical_distance_mm(s), 1), _trigger_ms(s)))
             levels, basis = slice_levels([apical_distance_mm(s) if geometry else math.nan for s in group])
             axis, axis_basis = long_axis_direction([s.orientation for s in group], [s.position_mm for s in group])
             for k, (item, level) in enumerate(zip(group, levels)):
                 clockwise = item.orientation is not None and segments_run_clockwise(item.orientation, axis)
                 ordered.append(replace(item, slice_position=level, order=k, level_basis=basis, clockwise=clockwise, axis_basis=axis_basis))
     return ordered
+
+
+def _trigger_ms(item: MapSlice) -> float:
+    delay = item.source.trigger_time_ms if item.source is not None else None
+    return -math.inf if delay is None else delay
 
 
 def apical_distance_mm(item: MapSlice) -> float:

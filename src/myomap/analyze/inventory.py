@@ -146,27 +146,33 @@ def _one_per_position(frames: list[ImageMeta], map_type: str, notes: list[str], 
     """One image per slice position (the lowest InstanceNumber); with ``phases``, one per position and trigger delay.
 
     A series the user declared a map with ``--map-type`` may be a cine:
-    its images at one position are cardiac phases (different TriggerTime),
-    each a slice of its own, not copies of one map.
+    where every image at a position has a trigger delay and they differ,
+    they are cardiac phases, each a slice of its own (in delay order), not
+    copies of one map.
     """
     by_position: dict[tuple, list[ImageMeta]] = defaultdict(list)
     for meta in frames:
-        phase = meta.trigger_time_ms if phases else None
-        by_position[(position_key(meta) or (str(meta.path),), phase)].append(meta)
-    kept = []
+        by_position[position_key(meta) or (str(meta.path),)].append(meta)
+    kept, phased = [], 0
     for group in by_position.values():
         group.sort(key=lambda m: (m.instance_number or 0, m.frame or 0, str(m.path)))
-        kept.append((map_type, group[0]))
-    positions = {key[0] for key in by_position}
-    if len(positions) < len(by_position):
+        delays = [m.trigger_time_ms for m in group]
+        if phases and None not in delays and len(set(delays)) > 1:  # a cine's phases; a copy without a delay stays a copy
+            first = {delay: next(m for m in group if m.trigger_time_ms == delay) for delay in sorted(set(delays))}
+            kept.extend((map_type, m) for m in first.values())
+            phased += 1
+        else:
+            kept.append((map_type, group[0]))
+    if phased:
         notes.append(
-            f"{frames[0].series_label}: {len(by_position)} images at {len(positions)} position(s) with different "
-            "trigger delays (the cardiac phases of a cine): each is analysed as a slice of its own"
+            f"{frames[0].series_label}: images at {phased} position(s) with different trigger delays (the cardiac phases "
+            f"of a cine): each phase is analysed as a slice of its own, {len(kept)} in all"
         )
     extra = len(frames) - len(kept)
     if extra:
         notes.append(
-            f"{frames[0].series_label}: {extra} further map image(s) at positions already taken (e.g. a masked copy); the first of each position is used"
+            f"{frames[0].series_label}: {extra} further map image(s) at positions (and trigger delays) already taken "
+            "(e.g. a masked copy); the first of each is used"
         )
     return kept
 

@@ -23,9 +23,9 @@ def slice_levels(apical_distances_mm) -> tuple[list[str], str]:
     positions), ``"one-slice-assumed-mid"``, ``"two-slices-assumed-basal-mid"``
     (the more basal one basal) or ``"no-geometry-file-order"`` (positions
     unknown, given as NaN: three or more slices labelled by thirds of their
-    count in the given order).  Slices at one position (within 0.1 mm: the
-    cardiac phases of a cine, a repeated map) count as one and share its
-    level.
+    count in the given order).  Slices at one position (the same distance
+    rounded to 0.1 mm: the cardiac phases of a cine, a repeated map) count
+    as one and share its level.
 
     Examples
     --------
@@ -35,6 +35,8 @@ def slice_levels(apical_distances_mm) -> tuple[list[str], str]:
     (['mid'], 'one-slice-assumed-mid')
     >>> slice_levels([0.0, 0.0, 10.0, 10.0, 20.0])  # slices at one position share its level
     (['basal', 'basal', 'mid', 'mid', 'apical'], 'thirds-of-extent')
+    >>> slice_levels([0.0, 10.0, 10.0])  # two positions, not three slices spanning the LV
+    (['basal', 'mid', 'mid'], 'two-slices-assumed-basal-mid')
     """
     distances = np.asarray(apical_distances_mm, dtype=float)
     if distances.size and np.all(np.isfinite(distances)):
