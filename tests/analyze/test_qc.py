@@ -5,7 +5,7 @@ import pytest
 
 from myomap.analyze.exports import contours_mm, overlay_png
 from myomap.analyze.qc import assess, principal_axis_ratio, ring_coverage
-from myomap.geometry.contours import SliceContours, mask_to_contours
+from myomap.geometry.contours import ON_EDGES, SliceContours, mask_to_contours
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import Contours
 
@@ -23,7 +23,7 @@ def _labels(r_epi: float, r_endo: float) -> np.ndarray:
 
 def test_a_normal_ring_passes():
     labels = _labels(20, 15)
-    report = assess(labels, mask_to_contours(labels), spacing_mm=SPACING, agreement=0.97, members=[labels, labels])
+    report = assess(labels, mask_to_contours(labels, ON_EDGES), spacing_mm=SPACING, agreement=0.97, members=[labels, labels])
     assert not report.review and report.reasons == ()
     assert report.contour_spread_mm == pytest.approx(0.0, abs=1e-9)
     assert report.wall_mm == pytest.approx(5 * 1.5, abs=1.0)
@@ -36,12 +36,12 @@ def test_a_normal_ring_passes():
         (_labels(20, 15), [np.roll(_labels(20, 15), 5, axis=1)], "contours up to 7.5 mm apart"),
         (_labels(20, 15), [np.zeros((80, 80), np.uint8)], "one finds no contour"),
         (_labels(20, 19.2), [], "wall thickness"),
-        (_labels(6, 3), [], "epicardial area"),
+        (_labels(5, 2.5), [], "epicardial area"),  # about 180 mm² (a 6-px disc is 254 mm², on the 250 mm² limit)
         (np.zeros((80, 80), np.uint8), [], "no epicardial and no endocardial contour"),
     ],
 )
 def test_problems_are_flagged_with_a_reason(labels, members, words):
-    report = assess(labels, mask_to_contours(labels), spacing_mm=SPACING, members=members)
+    report = assess(labels, mask_to_contours(labels, ON_EDGES), spacing_mm=SPACING, members=members)
     assert report.review and any(words in r for r in report.reasons), report.reasons
     assert report.sanity_failed == (not words.startswith(("contours up", "one finds")))
 
@@ -50,7 +50,7 @@ def test_an_open_ring_is_flagged():
     labels = _labels(20, 15)
     rows, cols = np.indices(labels.shape)
     labels[(labels == 1) & (cols > 52) & (abs(rows - 40) < 12)] = 0  # cut the lateral wall: a "C"
-    report = assess(labels, mask_to_contours(labels), spacing_mm=SPACING)
+    report = assess(labels, mask_to_contours(labels, ON_EDGES), spacing_mm=SPACING)
     assert report.ring_coverage < 0.9
     assert any("does not close" in r for r in report.reasons)
 
@@ -72,7 +72,7 @@ def test_endocardium_crossing_the_epicardium_is_flagged_beyond_a_millimetre(endo
 
 def test_without_tta_the_confidence_is_unknown_not_a_flag():
     labels = _labels(20, 15)
-    report = assess(labels, mask_to_contours(labels), spacing_mm=SPACING)
+    report = assess(labels, mask_to_contours(labels, ON_EDGES), spacing_mm=SPACING)
     assert math.isnan(report.confidence) and math.isnan(report.contour_spread_mm) and not report.review
 
 
@@ -115,7 +115,7 @@ def test_principal_axis_ratio_of_an_ellipse(a, b):
 def test_an_elongated_ring_is_flagged_as_not_short_axis(a, b, flagged):
     # A short-axis LV is about round (26 x 19 mm is a strongly D-shaped one); a long-axis LV about twice as long as wide.
     labels = contours_to_mask(_ellipse(a, b), _ellipse(a - 5, b - 5), (120, 120))
-    report = assess(labels, mask_to_contours(labels), spacing_mm=(1.0, 1.0))
+    report = assess(labels, mask_to_contours(labels, ON_EDGES), spacing_mm=(1.0, 1.0))
     assert any(r.startswith("not a short-axis ring (long-axis view?)") for r in report.reasons) == flagged, report.reasons
     assert report.epi_axis_ratio == pytest.approx(max(a, b) / min(a, b), rel=0.05)
     assert report.review == flagged

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from myomap.geometry.contours import ContourSteps, fit_contour, mask_to_contours
+from myomap.geometry.contours import ON_EDGES, ContourSteps, fit_contour, mask_to_contours
 from myomap.geometry.masks import contours_to_mask
 from myomap.geometry.polygon import polygon_mask
 from myomap.metrics.distance import hausdorff_mm
@@ -18,6 +18,27 @@ def test_all_steps_recover_a_disc_within_a_pixel():
     assert fitted.points.shape == (100, 2)
     # Boundary-pixel centres lie up to half a pixel inside the drawn border.
     assert hausdorff_mm(fitted.points, ref, spacing_mm=(1, 1)) < 1.0
+
+
+@pytest.mark.parametrize("r_epi, r_endo", [(14.2, 9.1), (7.3, 3.8), (4.6, 2.2)])
+def test_contours_on_the_edges_give_back_the_region_they_came_from(r_epi, r_endo):
+    from myomap.metrics.overlap import dice
+
+    mask = contours_to_mask(_circle(30.3, 29.6, r_epi), _circle(30.3, 29.6, r_endo), (60, 60))
+    ring = mask == 1
+
+    def round_trip(steps):
+        fitted = mask_to_contours(mask, steps)
+        return dice(contours_to_mask(fitted.epi.points, fitted.endo.points, mask.shape) == 1, ring)
+
+    assert round_trip(ON_EDGES) > 0.97
+    assert round_trip(ON_EDGES) > round_trip(ContourSteps()) + 0.02  # through the pixel centres the ring moves inward
+    # Half a pixel outside the traced pixel centres, whichever way round the curve runs.
+    centres = fit_contour(mask == 2, ContourSteps(chain=False)).points
+    edges = fit_contour(mask == 2, ON_EDGES).points
+    centre = centres.mean(axis=0)
+    grown = np.hypot(*(edges - centre).T) - np.hypot(*(centres - centre).T)
+    assert abs(np.median(grown) - 0.5) < 0.05 and np.all((grown > 0.3) & (grown < 0.7))
 
 
 def test_each_step_can_be_switched_off():

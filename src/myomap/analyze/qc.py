@@ -47,7 +47,7 @@ from skimage.draw import polygon2mask
 from skimage.measure import points_in_poly, regionprops
 
 from myomap.geometry.aha import screen_angle_deg
-from myomap.geometry.contours import SliceContours, mask_to_contours
+from myomap.geometry.contours import ON_EDGES, SliceContours, mask_to_contours
 from myomap.geometry.polygon import densify, perimeter_mm, polygon_area, polygon_centroid
 from myomap.metrics.distance import hausdorff_mm
 
@@ -93,7 +93,7 @@ def contour_spread_mm(members: Sequence[np.ndarray], consensus: SliceContours, *
         return math.nan
     worst = 0.0
     for labels in members:
-        fitted = mask_to_contours(labels)
+        fitted = mask_to_contours(labels, ON_EDGES)
         for own, agreed in ((fitted.epi.points, consensus.epi.points), (fitted.endo.points, consensus.endo.points)):
             if own is None or agreed is None:
                 return math.inf

@@ -20,7 +20,7 @@ from skimage.measure import points_in_poly
 
 from myomap.analyze.qc import SPREAD_THRESHOLD_MM, QualityReport, assess
 from myomap.conventions import Contrast, MapType, SlicePosition
-from myomap.geometry.contours import SliceContours, mask_to_contours
+from myomap.geometry.contours import ON_EDGES, SliceContours, mask_to_contours
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import Contours
 from myomap.quantify.plausibility import plausibility_reasons
@@ -137,7 +137,7 @@ def analyse_slice(
     give no complete pair of contours, or whose regions cannot be measured,
     gives a result with ``error`` set.
     """
-    fitted = mask_to_contours(prediction.labels)
+    fitted = mask_to_contours(prediction.labels, ON_EDGES)
     qc = assess(
         prediction.labels, fitted, spacing_mm=spacing_mm, agreement=prediction.agreement, members=prediction.members,
         spread_threshold_mm=settings.spread_threshold_mm,
