@@ -20,9 +20,10 @@ ring drawn from it moves inward by half a pixel and its Dice with the
 region it came from falls.  With ``edges`` (what :data:`ON_EDGES`, the
 contours ``myomap analyze`` writes, uses) every boundary pixel is traced
 (no Teh-Chin approximation, whose dominant points cut some corners inward
-and some outward) and the fitted curve is moved out by half a pixel along
-its normal, onto the edges of the boundary pixels; rasterised again it
-gives back the region.  On the robustness benchmark's standard maps the
+and some outward), the staircase of their centres is smoothed along the
+chain by a binomial filter, and the fitted curve is moved out by half a
+pixel along its normal, onto the edges of the boundary pixels; rasterised
+again it gives back the region.  On the robustness benchmark's standard maps the
 Dice of the embedded model's rasterised contours with the reference rose
 from 0.901 to 0.917 (the network's own labels: 0.917), on its cine-like
 frames from 0.888 to 0.913, on maps of 2.2 mm pixels from 0.868 to 0.902.
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy import ndimage
 from scipy.interpolate import splev, splprep
 
 from myomap.conventions import BLOOD_POOL, MYOCARDIUM
@@ -99,6 +101,8 @@ def fit_contour(region: np.ndarray, steps: ContourSteps = ContourSteps(), *, hul
         points = max(candidates, key=polygon_area)
     else:
         points = candidates[0]
+    if steps.edges:  # the traced pixel centres are a staircase; a binomial filter along the closed chain rounds its steps
+        points = ndimage.convolve1d(points, _BINOMIAL, axis=0, mode="wrap")
     if steps.hull if hull is None else hull:
         hull_points = cv2.convexHull(points.astype(np.float32)).reshape(-1, 2).astype(float)
         if polygon_area(hull_points) > steps.hull_ratio * max(polygon_area(points), 1e-9):
@@ -111,6 +115,7 @@ def fit_contour(region: np.ndarray, steps: ContourSteps = ContourSteps(), *, hul
 
 
 ON_EDGES = ContourSteps(chain=False, edges=True)
+_BINOMIAL = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0  # two passes of (1, 2, 1) / 4: rounds a pixel staircase, hardly shrinks a ring
 """The contours ``myomap analyze`` fits and writes: on the edges of the region's boundary pixels (module docstring)."""
 
 
