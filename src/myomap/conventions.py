@@ -36,8 +36,9 @@ BACKGROUND, MYOCARDIUM, BLOOD_POOL = 0, 1, 2
 CLASS_NAMES = ("background", "myocardium", "blood_pool")
 """The label values of a segmentation and their names (the model's classes, in this order)."""
 
-MAP_WINDOWS_MS: dict[str, tuple[float, float]] = {"T1": (300.0, 1900.0), "T2": (20.0, 90.0)}
-"""Display window (low, high) in ms of each map type in every figure and overlay."""
+MAP_WINDOWS_MS: dict[str, tuple[float, float]] = {"T1": (300.0, 1900.0), "T2": (20.0, 90.0), "T1-post": (100.0, 900.0)}
+"""Display window (low, high) in ms of each map type in every figure and overlay, and of post-contrast T1 maps
+in the overlays (blood 250-450 ms, myocardium 400-600 ms: nearly black in the native window)."""
 
 
 # The label codes of the phantom's tissue label maps (truth.npz), shared by the phantom that

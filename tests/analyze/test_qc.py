@@ -119,3 +119,19 @@ def test_an_elongated_ring_is_flagged_as_not_short_axis(a, b, flagged):
     assert any(r.startswith("not a short-axis ring (long-axis view?)") for r in report.reasons) == flagged, report.reasons
     assert report.epi_axis_ratio == pytest.approx(max(a, b) / min(a, b), rel=0.05)
     assert report.review == flagged
+
+
+def test_overlays_show_post_contrast_maps_and_maps_of_another_scale_in_a_window_that_fits_them():
+    from myomap.analyze.exports import display_window_ms
+
+    rng = np.random.default_rng(0)
+    native = rng.normal(1000.0, 150.0, (64, 64))
+    post = rng.normal(450.0, 60.0, (64, 64))  # blood ~330 and myocardium ~480 ms after gadolinium
+    cine = rng.gamma(2.0, 60.0, (64, 64))  # a cine given --map-type T1: signal in scanner units, median ~100
+    assert display_window_ms(native, "T1") == (300.0, 1900.0)
+    assert display_window_ms(post, "T1-post") == (100.0, 900.0)  # in the native window it is nearly black
+    assert display_window_ms(native / 20.0, "T2") == (20.0, 90.0)
+    assert display_window_ms(native / 20.0, "T2-post") == (20.0, 90.0)  # no window of its own: the map type's
+    low, high = display_window_ms(cine, "T1")
+    assert (low, high) == pytest.approx(tuple(np.percentile(cine, [1, 99])))
+    assert display_window_ms(np.full((8, 8), 5.0), "T1") == (300.0, 1900.0)  # one value: no percentile window

@@ -31,10 +31,30 @@ SLICE_FILES = ("overlay.png", "labels.png", "contours.json", "contours_mm.json",
 _EPI_BGR, _ENDO_BGR, _REF_BGR = (60, 200, 60), (40, 60, 230), (0, 220, 255)
 
 
+def display_window_ms(map_ms: np.ndarray, stack: str) -> tuple[float, float]:
+    """The grey window of a map's overlay: its stack's (:data:`~myomap.conventions.MAP_WINDOWS_MS`), or its own 1st to 99th percentile.
+
+    The map's own percentiles are used when the median of its central half
+    lies outside the stack's window: values that do not fit the map type
+    (a cine given ``--map-type``, a scaling error) would show black or
+    white, and the contours could not be checked on them.
+    """
+    lo, hi = MAP_WINDOWS_MS.get(stack) or MAP_WINDOWS_MS[stack.split("-")[0]]
+    rows, cols = map_ms.shape
+    centre = np.asarray(map_ms, float)[rows // 4 : rows - rows // 4, cols // 4 : cols - cols // 4]
+    centre = centre[np.isfinite(centre)]
+    values = np.asarray(map_ms, float)[np.isfinite(map_ms)]
+    if centre.size and values.size and not lo <= float(np.median(centre)) <= hi:
+        low, high = np.percentile(values, [1.0, 99.0])
+        if high > low:
+            return float(low), float(high)
+    return lo, hi
+
+
 def overlay_png(
-    map_ms: np.ndarray, map_type: str, contours: Contours | None, *, scale: int = 4, review: bool = False, margin: float = 0.6
+    map_ms: np.ndarray, stack: str, contours: Contours | None, *, scale: int = 4, review: bool = False, margin: float = 0.6
 ) -> bytes:
-    """The map in its display window (grey) with the contours drawn, as PNG bytes.
+    """The map in its display window (grey, :func:`display_window_ms`) with the contours drawn, as PNG bytes.
 
     With contours, the picture is cropped to the heart: the epicardium's
     bounding box grown by ``margin`` of its size on every side (at least
@@ -43,7 +63,7 @@ def overlay_png(
     slice flagged for review.  ``scale`` enlarges the map (nearest
     neighbour) so contours are drawn with sub-pixel accuracy.
     """
-    lo, hi = MAP_WINDOWS_MS[map_type]
+    lo, hi = display_window_ms(map_ms, stack)
     grey = np.clip((np.nan_to_num(map_ms, nan=lo) - lo) / (hi - lo) * 255.0, 0, 255).astype(np.uint8)
     origin = np.zeros(2)
     if contours is not None and contours.epi is not None:
@@ -111,7 +131,7 @@ def write_slice_exports(
     folder: Path,
     *,
     map_ms: np.ndarray,
-    map_type: str,
+    stack: str,
     labels: np.ndarray,
     contours: Contours | None,
     orientation: tuple[float, ...] | None,
@@ -125,7 +145,7 @@ def write_slice_exports(
     the report).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    overlay = overlay_png(map_ms, map_type, contours, review=review)
+    overlay = overlay_png(map_ms, stack, contours, review=review)
     atomic_write_bytes(folder / "overlay.png", overlay)
     ok, encoded = cv2.imencode(".png", labels.astype(np.uint8))
     atomic_write_bytes(folder / "labels.png", encoded.tobytes())
@@ -154,14 +174,14 @@ def write_slice(
         (folder / name).unlink(missing_ok=True)
     where = {"orientation": item.orientation, "position_mm": item.position_mm}
     if not analysis.fitted.complete:
-        write_slice_exports(folder, map_ms=item.pixels, map_type=item.map_type, labels=analysis.labels, contours=None, **where, review=True)
+        write_slice_exports(folder, map_ms=item.pixels, stack=item.stack, labels=analysis.labels, contours=None, **where, review=True)
         return b"", None  # the report shows a failed slice by its error line, without an overlay
     if analysis.error is not None:
         return b"", None
     # labels.png and the SEG show the region the values are measured in: the fitted contours, rasterised.
     measured, review = analysis.measured_labels, analysis.qc.review
     overlay = write_slice_exports(
-        folder, map_ms=item.pixels, map_type=item.map_type, labels=measured, contours=analysis.contours, **where, review=review
+        folder, map_ms=item.pixels, stack=item.stack, labels=measured, contours=analysis.contours, **where, review=review
     )
     if seg_writer is None or item.origin != "scanner" or item.frame is not None:
         return overlay, None
