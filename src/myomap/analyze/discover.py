@@ -111,6 +111,11 @@ class MapSlice:
         return replace(self, pixels=pixels * np.float32(self.ms_per_unit))
 
     @property
+    def trigger_time_ms(self) -> float | None:
+        """The scanner image's trigger delay (ms after the R wave; a cine's phases differ in it), None when unknown."""
+        return self.source.trigger_time_ms if self.source is not None else None
+
+    @property
     def stack(self) -> str:
         """``T1``, ``T2`` or ``T1-post``: the map type, with the contrast state when post-contrast."""
         return stack_name(self.map_type, self.contrast)
@@ -384,18 +389,13 @@ def order_slices(slices: list[MapSlice]) -> list[MapSlice]:
             group = [s for s in slices if s.map_type == map_type and s.contrast == state]
             geometry = all(s.orientation is not None and s.position_mm is not None for s in group)
             if geometry:  # a cine's phases at one position in the order of their trigger delays
-                group.sort(key=lambda s: (round(apical_distance_mm(s), 1), _trigger_ms(s)))
+                group.sort(key=lambda s: (round(apical_distance_mm(s), 1), s.trigger_time_ms is not None, s.trigger_time_ms or 0.0))
             levels, basis = slice_levels([apical_distance_mm(s) if geometry else math.nan for s in group])
             axis, axis_basis = long_axis_direction([s.orientation for s in group], [s.position_mm for s in group])
             for k, (item, level) in enumerate(zip(group, levels)):
                 clockwise = item.orientation is not None and segments_run_clockwise(item.orientation, axis)
                 ordered.append(replace(item, slice_position=level, order=k, level_basis=basis, clockwise=clockwise, axis_basis=axis_basis))
     return ordered
-
-
-def _trigger_ms(item: MapSlice) -> float:
-    delay = item.source.trigger_time_ms if item.source is not None else None
-    return -math.inf if delay is None else delay
 
 
 def apical_distance_mm(item: MapSlice) -> float:

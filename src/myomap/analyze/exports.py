@@ -40,11 +40,11 @@ def display_window_ms(map_ms: np.ndarray, stack: str) -> tuple[float, float]:
     white, and the contours could not be checked on them.
     """
     lo, hi = MAP_WINDOWS_MS.get(stack) or MAP_WINDOWS_MS[stack.split("-")[0]]
-    rows, cols = map_ms.shape
-    centre = np.asarray(map_ms, float)[rows // 4 : rows - rows // 4, cols // 4 : cols - cols // 4]
-    centre = centre[np.isfinite(centre)]
-    values = np.asarray(map_ms, float)[np.isfinite(map_ms)]
-    if centre.size and values.size and not lo <= float(np.median(centre)) <= hi:
+    pixels = np.asarray(map_ms, float)
+    rows, cols = pixels.shape
+    centre = pixels[rows // 4 : rows - rows // 4, cols // 4 : cols - cols // 4]
+    centre, values = centre[np.isfinite(centre)], pixels[np.isfinite(pixels)]
+    if centre.size and not lo <= float(np.median(centre)) <= hi:
         low, high = np.percentile(values, [1.0, 99.0])
         if high > low:
             return float(low), float(high)
