@@ -78,3 +78,27 @@ def test_png_bytes_are_deterministic():
     png = bullseye_png({1: 1000.0, 2: math.nan}, map_type="T1", title="T1")
     assert png.startswith(PNG_SIGNATURE)
     assert png == bullseye_png({1: 1000.0, 2: math.nan}, map_type="T1", title="T1")
+
+
+def test_svg_from_a_refilled_blank_equals_a_fresh_figure():
+    """bullseye_svg refills one blank figure per window: nothing of an earlier call may show in the next."""
+    import io
+
+    from matplotlib import rc_context
+
+    from myomap.report.bullseye import bullseye_svg
+
+    def fresh(values, **kwargs):
+        buffer = io.BytesIO()
+        with rc_context({"svg.fonttype": "none", "svg.hashsalt": "myomap"}):
+            bullseye_figure(values, **kwargs).savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+        return buffer.getvalue()
+
+    flagged_full = ({n: 900.0 + 40 * n for n in range(1, 17)}, {"map_type": "T1", "flags": {3: "high", 9: "low"}})
+    sparse = ({2: 1200.0, 5: math.nan}, {"map_type": "T1"})
+    for values, kwargs in (flagged_full, sparse, flagged_full):
+        svg = bullseye_svg(values, **kwargs)
+        assert svg == fresh(values, **kwargs)
+    assert svg.count(b'id="segment-') == 16
+    with pytest.raises(ValueError, match="1-16"):
+        bullseye_svg({0: 1.0}, map_type="T1")

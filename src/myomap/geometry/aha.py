@@ -31,6 +31,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.measure import points_in_poly
 
+from myomap.geometry.masks import padded_box
 from myomap.geometry.polygon import densify, polygon_centroid, polygon_mask
 
 APEX_DIRECTION_LPS = np.array([1.0, -1.0, -1.0]) / np.sqrt(3.0)
@@ -167,24 +168,28 @@ def aha_segments(
 def transmural_position(
     epi_xy: np.ndarray, endo_xy: np.ndarray, shape: tuple[int, int], *, spacing_mm: tuple[float, float]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(s, d_endo_mm, d_epi_mm)`` for every pixel; meaningful on the myocardium only.
+    """``(s, d_endo_mm, d_epi_mm)`` for every pixel; meaningful on the myocardium only (NaN far from it).
 
     Distances are from pixel centres to the nearest pixel centre of the
     blood pool and of the outside of the epicardium.  A blood pool too small
     to hold a pixel centre (a tiny apical cavity) is measured from its
-    contour instead.
+    contour instead.  They are computed in the box around both contours
+    grown by one pixel, which gives the whole image's values there
+    (:func:`~myomap.geometry.masks.padded_box`).
     """
     epi = polygon_mask(epi_xy, shape)
     endo = polygon_mask(endo_xy, shape)
+    box = padded_box(epi | endo)
+    d_endo, d_epi = np.full(shape, np.nan), np.full(shape, np.nan)
     if endo.any():
-        d_endo = ndimage.distance_transform_edt(~endo, sampling=spacing_mm)
+        d_endo[box] = ndimage.distance_transform_edt(~endo[box], sampling=spacing_mm)
     else:
         from scipy.spatial import cKDTree
 
         rows, cols = np.indices(shape)
-        centres = np.column_stack([cols.ravel() * spacing_mm[1], rows.ravel() * spacing_mm[0]])
-        d_endo = cKDTree(densify(endo_xy, spacing_mm=spacing_mm)).query(centres)[0].reshape(shape)
-    d_epi = ndimage.distance_transform_edt(epi, sampling=spacing_mm)
+        centres = np.column_stack([cols[box].ravel() * spacing_mm[1], rows[box].ravel() * spacing_mm[0]])
+        d_endo[box] = cKDTree(densify(endo_xy, spacing_mm=spacing_mm)).query(centres)[0].reshape(d_endo[box].shape)
+    d_epi[box] = ndimage.distance_transform_edt(epi[box], sampling=spacing_mm)
     with np.errstate(invalid="ignore", divide="ignore"):
         s = np.where(epi & ~endo, d_endo / (d_endo + d_epi), np.nan)
     return s, d_endo, d_epi

@@ -71,6 +71,30 @@ def grow(region: np.ndarray, distance_mm: float, spacing_mm: tuple[float, float]
     return cv2.dilate(region.astype(np.uint8), kernel).astype(bool)
 
 
+def padded_box(mask: np.ndarray, pad: int = 1) -> tuple[slice, slice]:
+    """Row and column slices of ``mask``'s bounding box grown by ``pad`` pixels (clipped to the image); the whole image when empty.
+
+    A distance transform of a region or of its complement, computed in the
+    box grown by one pixel, equals the whole image's on that box: the point
+    nearest to a pixel inside, clamped to the box, lies on its border ring
+    (outside the region) and is no farther.  This keeps per-slice distance
+    maps small on large fields of view.
+
+    Examples
+    --------
+    >>> mask = np.zeros((10, 10), bool); mask[3:5, 6] = True
+    >>> padded_box(mask)
+    (slice(2, 6, None), slice(5, 8, None))
+    """
+    rows, cols = np.nonzero(np.any(mask, axis=1))[0], np.nonzero(np.any(mask, axis=0))[0]
+    if rows.size == 0:
+        return slice(0, mask.shape[0]), slice(0, mask.shape[1])
+    return (
+        slice(max(int(rows[0]) - pad, 0), min(int(rows[-1]) + pad + 1, mask.shape[0])),
+        slice(max(int(cols[0]) - pad, 0), min(int(cols[-1]) + pad + 1, mask.shape[1])),
+    )
+
+
 def blood_pool_core(
     endo_xy: np.ndarray,
     shape: tuple[int, int],
@@ -100,7 +124,9 @@ def blood_pool_core(
     cavity = polygon_mask(endo_xy, shape)
     if not cavity.any():
         return cavity
-    depth_mm = ndimage.distance_transform_edt(cavity, sampling=spacing_mm)
+    box = padded_box(cavity)  # the nearest pixel outside the cavity lies in its box grown by one pixel
+    depth_mm = np.zeros(shape)
+    depth_mm[box] = ndimage.distance_transform_edt(cavity[box], sampling=spacing_mm)
     radius_mm = np.sqrt(cavity.sum() * spacing_mm[0] * spacing_mm[1] / np.pi)
     margin_mm = max(core_fraction * radius_mm, min_margin_px * max(spacing_mm))
     return cavity & (depth_mm >= margin_mm)

@@ -57,5 +57,6 @@ def densify(points_xy: np.ndarray, *, spacing_mm: tuple[float, float], step_mm: 
     counts = np.maximum(1, np.ceil(np.linalg.norm(segments, axis=1) / step_mm).astype(int))
     starts = np.repeat(closed[:-1], counts, axis=0)
     steps = np.repeat(segments, counts, axis=0)
-    fractions = np.concatenate([np.arange(c) / c for c in counts])
+    first = np.repeat(np.cumsum(counts) - counts, counts)  # index of each sample's segment start
+    fractions = (np.arange(counts.sum()) - first) / np.repeat(counts, counts)
     return starts + steps * fractions[:, None]

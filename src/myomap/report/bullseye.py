@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import math
+import threading
+from typing import Any
 
 import numpy as np
 from matplotlib import colormaps, rc_context
@@ -110,6 +112,23 @@ def bullseye_figure(
     ValueError
         A segment number outside 1-16, or an unknown map type without ``window``.
     """
+    blank = _Blank(*_style(segment_values, map_type, title, unit, window, cmap))
+    blank.fill(segment_values, flags or {})
+    return blank.fig
+
+
+def _style(
+    segment_values: dict[int, float],
+    map_type: str,
+    title: str = "",
+    unit: str = "ms",
+    window: tuple[float, float] | None = None,
+    cmap: str = "viridis",
+) -> tuple[str, str, str, tuple[float, float], str]:
+    """The arguments of :class:`_Blank`: map type, title, unit, colour window, colormap.
+
+    Raises ValueError for segment numbers outside 1-16 or an unknown map type without a window.
+    """
     unknown = sorted(set(segment_values) - set(SEGMENT_WEDGES))
     if unknown:
         raise ValueError(f"AHA segment numbers must be 1-16 (no apex cap), got {unknown}")
@@ -117,67 +136,67 @@ def bullseye_figure(
         if map_type not in MYOCARDIUM_WINDOWS_MS:
             raise ValueError(f"map type must be one of {', '.join(MYOCARDIUM_WINDOWS_MS)} or a window must be given, got {map_type!r}")
         window = MYOCARDIUM_WINDOWS_MS[map_type]
-    norm, colours = Normalize(*window), colormaps[cmap]
-
-    # Fixed axes rather than a layout engine, so that every bullseye has the same size.
-    fig = Figure(figsize=(4.4, 3.6))
-    ax = fig.add_axes((0.0, 0.0, 0.8, 0.93))
-    ax.set_aspect("equal")
-    ax.set_xlim(-1.22, 1.22)
-    ax.set_ylim(-1.12, 1.12)
-    ax.axis("off")
-    for number in SEGMENT_WEDGES:
-        value = float(segment_values.get(number, math.nan))
-        face = _MISSING_FACE if not math.isfinite(value) else colours(norm(value))
-        _draw_segment(ax, number, value, face, (flags or {}).get(number, ""))
-    _draw_orientation_labels(ax)
-    cax = fig.add_axes((0.8, 0.14, 0.035, 0.68))
-    fig.colorbar(
-        ScalarMappable(norm, colours),
-        cax=cax,
-        extend="both",
-        label=f"{map_type} ({unit})",
-    )
-    # A figure title rather than an axes title: placing an axes title lays out the hidden ticks (slow).
-    fig.text(0.4, 0.965, title or f"{map_type} per AHA segment", ha="center", va="center", fontsize=10)
-    return fig
+    return map_type, title or f"{map_type} per AHA segment", unit, (float(window[0]), float(window[1])), cmap
 
 
-def _draw_segment(ax: Axes, number: int, value: float, face: str | tuple[float, float, float, float], flag: str) -> None:
-    """One AHA segment: its wedge (hatched when the value is missing), its value with a flag mark, its number."""
-    r_in, r_out, start, end = SEGMENT_WEDGES[number]
-    missing = not math.isfinite(value)
-    mark = "" if missing else _FLAG_MARKS.get(flag, "")
-    shape = {"center": (0, 0), "r": r_out, "theta1": start, "theta2": end, "width": r_out - r_in}
-    edge = {"edgecolor": "#d32f2f", "linewidth": 2.5} if mark else {"edgecolor": "white", "linewidth": 1.5}
-    ax.add_patch(Wedge(**shape, facecolor=face, **edge, gid=f"segment-{number}"))
-    if missing:  # the hatch takes the edge colour, so hatch on a second, unfilled wedge
-        ax.add_patch(Wedge(**shape, fill=False, edgecolor=_MISSING_HATCH, linewidth=0, hatch="///"))
-    mid_angle = np.deg2rad((start + end) / 2)
-    r_text = (r_in + r_out) / 2
-    ink = "#444444" if missing else _text_colour(face)
-    text = "–" if missing else (f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}") + mark
-    x, y = r_text * np.cos(mid_angle), r_text * np.sin(mid_angle)
-    ax.text(
-        x,
-        y + 0.03,
-        text,
-        ha="center",
-        va="center",
-        fontsize=11 if missing else 8.5,
-        fontweight="bold",
-        color=ink,
-    )
-    ax.text(
-        x,
-        y - 0.075,
-        str(number),
-        ha="center",
-        va="center",
-        fontsize=6,
-        color=ink,
-        alpha=0.8,
-    )
+class _Blank:
+    """A bullseye's figure with everything drawn but the values: :meth:`fill` sets the wedges and texts of one set of values.
+
+    Building the figure takes about as long as saving it, so :func:`bullseye_svg`
+    keeps a few blanks and refills them (three bullseyes per patient report).
+    """
+
+    def __init__(self, map_type: str, title: str, unit: str, window: tuple[float, float], cmap: str) -> None:
+        self.norm, self.colours = Normalize(*window), colormaps[cmap]
+        # Fixed axes rather than a layout engine, so that every bullseye has the same size.
+        self.fig = fig = Figure(figsize=(4.4, 3.6))
+        ax = fig.add_axes((0.0, 0.0, 0.8, 0.93))
+        ax.set_aspect("equal")
+        ax.set_xlim(-1.22, 1.22)
+        ax.set_ylim(-1.12, 1.12)
+        ax.axis("off")
+        self.segments = {number: _Segment(ax, number) for number in SEGMENT_WEDGES}
+        _draw_orientation_labels(ax)
+        cax = fig.add_axes((0.8, 0.14, 0.035, 0.68))
+        fig.colorbar(ScalarMappable(self.norm, self.colours), cax=cax, extend="both", label=f"{map_type} ({unit})")
+        # A figure title rather than an axes title: placing an axes title lays out the hidden ticks (slow).
+        fig.text(0.4, 0.965, title, ha="center", va="center", fontsize=10)
+
+    def fill(self, segment_values: dict[int, float], flags: dict[int, str]) -> None:
+        for number, segment in self.segments.items():
+            value = float(segment_values.get(number, math.nan))
+            face = _MISSING_FACE if not math.isfinite(value) else self.colours(self.norm(value))
+            segment.show(value, face, flags.get(number, ""))
+
+
+class _Segment:
+    """One AHA segment's artists: its wedge, a hatched twin shown when the value is missing, its value and its number."""
+
+    def __init__(self, ax: Axes, number: int) -> None:
+        r_in, r_out, start, end = SEGMENT_WEDGES[number]
+        shape = {"center": (0, 0), "r": r_out, "theta1": start, "theta2": end, "width": r_out - r_in}
+        self.wedge = ax.add_patch(Wedge(**shape, gid=f"segment-{number}"))
+        # The hatch takes the edge colour, so hatch on a second, unfilled wedge.
+        self.hatch = ax.add_patch(Wedge(**shape, fill=False, edgecolor=_MISSING_HATCH, linewidth=0))
+        mid_angle = np.deg2rad((start + end) / 2)
+        r_text = (r_in + r_out) / 2
+        x, y = r_text * np.cos(mid_angle), r_text * np.sin(mid_angle)
+        self.value = ax.text(x, y + 0.03, "", ha="center", va="center", fontweight="bold")
+        self.number = ax.text(x, y - 0.075, str(number), ha="center", va="center", fontsize=6, alpha=0.8)
+
+    def show(self, value: float, face: str | tuple[float, float, float, float], flag: str) -> None:
+        missing = not math.isfinite(value)
+        mark = "" if missing else _FLAG_MARKS.get(flag, "")
+        self.wedge.set_facecolor(face)
+        self.wedge.set_edgecolor("#d32f2f" if mark else "white")
+        self.wedge.set_linewidth(2.5 if mark else 1.5)
+        self.hatch.set_visible(missing)
+        self.hatch.set_hatch("///" if missing else None)
+        ink = "#444444" if missing else _text_colour(face)
+        self.value.set_text("–" if missing else (f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}") + mark)
+        self.value.set_fontsize(11 if missing else 8.5)
+        self.value.set_color(ink)
+        self.number.set_color(ink)
 
 
 def _draw_orientation_labels(ax: Axes) -> None:
@@ -213,20 +232,33 @@ def bullseye_png(segment_values: dict[int, float], **kwargs: object) -> bytes:
     return buffer.getvalue()  # the figure is not registered with pyplot: it is freed with its last reference
 
 
-def bullseye_svg(segment_values: dict[int, float], **kwargs: object) -> bytes:
-    """SVG bytes of :func:`bullseye_figure`, for HTML reports: sharp at any zoom, values as searchable text.
+def bullseye_svg(segment_values: dict[int, float], *, flags: dict[int, str] | None = None, **style: Any) -> bytes:
+    """SVG bytes of :func:`bullseye_figure` (same arguments), for HTML reports: sharp at any zoom, values as searchable text.
 
     Text stays text (``svg.fonttype: none``) and the element ids come from a
-    fixed salt, so equal input gives equal bytes; it renders in half the
-    time of the PNG.
+    fixed salt, so equal input gives equal bytes.  The blank figure of each
+    map type, title, unit, window and colormap is built once and refilled,
+    which halves the time per bullseye.
 
     Examples
     --------
     >>> b"segment-1" in bullseye_svg({1: 1010.0}, map_type="T1")
     True
     """
-    fig = bullseye_figure(segment_values, **kwargs)
+    key = _style(segment_values, **style)
     buffer = io.BytesIO()
-    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "myomap"}):
-        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    with _BLANKS_LOCK:  # a blank is refilled in place: one user at a time
+        blank = _BLANKS.get(key)
+        if blank is None:
+            if len(_BLANKS) >= _MAX_BLANKS:
+                _BLANKS.clear()
+            blank = _BLANKS[key] = _Blank(*key)
+        blank.fill(segment_values, flags or {})
+        with rc_context({"svg.fonttype": "none", "svg.hashsalt": "myomap"}):
+            blank.fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     return buffer.getvalue()
+
+
+_BLANKS: dict[tuple, _Blank] = {}
+_BLANKS_LOCK = threading.Lock()
+_MAX_BLANKS = 8  # T1, T1-post, T2, T2-post, ECV and a few custom windows
