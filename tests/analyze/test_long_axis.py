@@ -86,6 +86,21 @@ def test_analyze_exits_1_with_long_axis_maps_and_3_with_only_them(exam, tmp_path
     assert "long-axis view" in result.output
 
 
+def test_a_map_in_a_body_plane_is_flagged_and_an_oblique_one_is_not(exam, tmp_path):
+    """A lone map whose header puts it in a transverse plane (a liver slice, a placeholder orientation) gets a review flag."""
+    import csv
+
+    ds = pydicom.dcmread(exam / "sax_mid.dcm")
+    ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
+    ds.save_as(tmp_path / "transverse.dcm")
+    for name, path, reason in (("body", tmp_path / "transverse.dcm", True), ("oblique", exam / "sax_mid.dcm", False)):
+        result = CliRunner().invoke(app, ["analyze", str(path), "-o", str(tmp_path / name), "--no-report", "--no-seg", "--no-tta"])
+        assert result.exit_code == 0, result.output
+        (row,) = csv.DictReader((next((tmp_path / name).glob("*/slices.csv"))).open())
+        assert ("transverse image plane, not a short-axis view" in row["qc_reasons"]) is reason, row["qc_reasons"]
+        assert row["status"] == "review" or not reason
+
+
 def test_nifti_maps_are_called_by_file_name_and_geometry(tmp_path):
     import nibabel
 

@@ -104,3 +104,13 @@ def test_a_ring_the_image_check_doubts_is_flagged_for_review():
     result = analyse_slice(pixels, SPACING, doubted, SliceSettings(), SliceFacts("T1", "mid", given_reference=ON_THE_RING))
     assert result.error is None and result.qc.review
     assert result.qc.reasons == ("is this the left ventricle? ring like its surroundings (45%); network unsure (0.70)",)
+
+
+def test_a_slice_in_a_body_plane_is_flagged_for_review():
+    pixels, labels = _annulus()
+    facts = SliceFacts("T1", "mid", given_reference=ON_THE_RING, body_plane="transverse")
+    result = analyse_slice(pixels, SPACING, _prediction(labels), SliceSettings(), facts)
+    assert result.error is None and result.qc.review and result.values  # measured, but not trusted
+    assert result.qc.reasons == (
+        "transverse image plane, not a short-axis view: check that it shows the heart (AHA segments assume a short-axis slice)",
+    )

@@ -21,6 +21,7 @@ from myomap.analyze.slice_analysis import RegionValues, SliceAnalysis, SliceFact
 from myomap.geometry.aha import slice_normal
 from myomap.geometry.masks import grow
 from myomap.geometry.plane import SAME_SLICE_DEG, SAME_SLICE_MM, patient_to_pixel, pixel_to_patient, point_on_plane
+from myomap.geometry.view_plane import body_plane
 from myomap.io.contours import ContourError, read_contours
 from myomap.mapping.register import match_region
 from myomap.model.inference import Prediction
@@ -70,7 +71,8 @@ class SliceResult:
 def slice_facts(item: MapSlice, *, use_json: bool) -> SliceFacts:
     """The facts :func:`analyse_slice` needs, with the RV insertion point of a contours JSON beside the map when ``use_json``.
 
-    An unreadable contours JSON gives no point (the point is then estimated).
+    An unreadable contours JSON gives no point (the point is then estimated).  The body-plane check reads
+    DICOM orientations only: a NIfTI's affine is often a converter's placeholder.
     """
     given = None
     path = item.contours_json if use_json else None
@@ -79,7 +81,8 @@ def slice_facts(item: MapSlice, *, use_json: bool) -> SliceFacts:
             given = read_contours(path).rv_insertion
         except ContourError:
             given = None
-    return SliceFacts(item.map_type, item.slice_position, item.contrast, item.clockwise, item.orientation, given)
+    plane = body_plane(item.orientation) if item.origin != "nifti" else None
+    return SliceFacts(item.map_type, item.slice_position, item.contrast, item.clockwise, item.orientation, given, plane)
 
 
 def predict_native_first(segmenter, slices: list[MapSlice], config: AnalyzeConfig) -> tuple[list, list]:

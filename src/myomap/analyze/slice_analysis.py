@@ -47,7 +47,11 @@ class SliceFacts:
     ImageOrientationPatient (None: unknown).  ``given_reference`` is an
     anterior RV insertion point (pixel x, y) that came with the map, e.g.
     from a contours JSON beside it; it is used unless it lies inside the
-    predicted blood pool (it was drawn on other contours).
+    predicted blood pool (it was drawn on other contours).  ``body_plane``
+    names the body plane (transverse, coronal, sagittal) the image lies in
+    by its header (:func:`myomap.geometry.view_plane.body_plane`; None: an
+    oblique plane, as a short-axis one, or unknown); the slice is then
+    flagged for review.
     """
 
     map_type: MapType
@@ -56,6 +60,7 @@ class SliceFacts:
     clockwise: bool = False
     orientation: tuple[float, ...] | None = None
     given_reference: tuple[float, float] | None = None
+    body_plane: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,11 @@ def analyse_slice(
     doubts = getattr(prediction, "doubts", ())
     if doubts:  # the image check kept the ring but doubted it (myomap.model.evidence)
         qc = replace(qc, review=True, reasons=qc.reasons + ("is this the left ventricle? " + "; ".join(doubts),))
+    if facts.body_plane:
+        reason = (
+            f"{facts.body_plane} image plane, not a short-axis view: check that it shows the heart (AHA segments assume a short-axis slice)"
+        )
+        qc = replace(qc, review=True, reasons=qc.reasons + (reason,))
     analysis = SliceAnalysis(prediction.labels, fitted, qc)
     if not fitted.complete:
         return replace(analysis, error="no myocardium found on this slice (" + "; ".join(qc.reasons) + ")")

@@ -22,6 +22,16 @@ patient and study is called by two rules (:func:`call_views`):
 
 A map with neither piece of evidence (a lone map without a telling name) is
 taken as short-axis.
+
+A third rule needs no stack (:func:`body_plane`): a short-axis plane is
+perpendicular to the LV long axis, which runs from base to apex to the
+patient's left, anterior and inferior, about 45 degrees (30 to 60 in the
+common range of heart positions) from each of the body's axes.  A map whose
+normal lies within :data:`BODY_PLANE_DEG` of one of them is a transverse,
+coronal or sagittal image: a slice of the liver or the abdomen, a test
+object, or a map whose header carries a placeholder orientation.
+``analyze`` flags such a slice for review rather than refusing it, since a
+converter's placeholder is not the anatomy.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ import numpy as np
 from myomap.geometry.aha import slice_normal
 
 LONG_AXIS_ANGLE_DEG = 45.0
+BODY_PLANE_DEG = 10.0  # a plane normal this close to a body axis is no short-axis plane (module docstring)
 PARALLEL_DEG = 10.0  # normals closer than this are one stack (as in aha.long_axis_direction)
 DISTINCT_MM = 1.0  # slices closer than this along the normal are at one position
 
@@ -148,6 +159,26 @@ def call_views(planes: Sequence[Plane]) -> list[ViewCall]:
         else:
             calls.append(ViewCall(False))
     return calls
+
+
+def body_plane(orientation: Sequence[float] | None) -> str | None:
+    """``"transverse"``, ``"coronal"`` or ``"sagittal"`` when the plane's normal lies within :data:`BODY_PLANE_DEG` of the
+    patient's z, y or x axis (DICOM LPS); None otherwise, and without a usable orientation.
+
+    Examples
+    --------
+    >>> body_plane((1, 0, 0, 0, 1, 0)), body_plane((0, 1, 0, 0, 0, -1)), body_plane((1, 0, 0, 0, 0, -1))
+    ('transverse', 'sagittal', 'coronal')
+    >>> body_plane((0.79, 0.61, 0.0, -0.25, 0.32, -0.91)) is None  # a short-axis plane: 44-66 degrees from the axes
+    True
+    """
+    normal = _normal(Plane(None if orientation is None else tuple(orientation), None))
+    if normal is None:
+        return None
+    closest = int(np.argmax(np.abs(normal)))
+    if abs(float(normal[closest])) < np.cos(np.deg2rad(BODY_PLANE_DEG)):
+        return None
+    return ("sagittal", "coronal", "transverse")[closest]
 
 
 def _normal(plane: Plane) -> np.ndarray | None:
