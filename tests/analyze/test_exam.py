@@ -210,13 +210,52 @@ def test_nifti_maps_with_type_from_sidecar_or_command_line(tmp_path):
     assert not found.errors and sorted(s.map_type for s in next(iter(found.patients.values()))) == ["T1", "T1", "T2", "T2"]
 
 
-def test_a_4d_nifti_cine_is_one_error_line_saying_what_to_do(tmp_path):
+def _cine_nifti(path, data, step: float, unit: str):
     import nibabel
 
-    nibabel.save(nibabel.Nifti1Image(np.ones((16, 12, 2, 25), np.float32), np.eye(4)), tmp_path / "cine.nii.gz")
+    image = nibabel.Nifti1Image(data.astype(np.float32), np.diag([1.5, 1.5, 8.0, 1.0]))
+    image.header.set_xyzt_units("mm", unit)
+    image.header["pixdim"][4] = step
+    nibabel.save(image, path)
+
+
+def test_a_4d_nifti_cine_gives_every_phase_of_every_slice_and_its_labels_are_skipped(tmp_path):
+    """A cine as public data sets ship it (x, y, slice, phase), with its expert labels beside it (*_gt.nii.gz)."""
+    import nibabel
+
+    rng = np.random.default_rng(0)
+    data = rng.uniform(100, 900, (16, 12, 2, 5))
+    data[0, 0, 1, 3] = np.nan
+    _cine_nifti(tmp_path / "p01_sa.nii.gz", data, 0.04, "sec")
+    labels = np.zeros((16, 12, 2, 5), np.uint8)
+    labels[4:8, 4:8] = 2
+    labels[5:7, 5:7] = 3
+    nibabel.save(nibabel.Nifti1Image(labels, np.eye(4)), tmp_path / "p01_sa_gt.nii.gz")
+    nibabel.save(nibabel.Nifti1Image(np.ones((16, 12, 2, 5, 2), np.float32), np.eye(4)), tmp_path / "five.nii")
     found = discover([tmp_path], map_type="T1")
-    assert not found.patients and len(found.errors) == 1
-    assert "cine.nii.gz" in found.errors[0] and "(16, 12, 2, 25)" in found.errors[0] and "files of their own" in found.errors[0]
+    assert found.errors == [
+        f"{tmp_path / 'five.nii'}: NIfTI of shape (16, 12, 2, 5, 2); a map has one volume, a cine one volume per cardiac phase"
+    ]
+    assert found.notes == [f"1 NIfTI label image(s) skipped (segmentations, not maps), e.g. {tmp_path / 'p01_sa_gt.nii.gz'}"]
+    (slices,) = found.patients.values()
+    assert len(slices) == 10 and len({s.sop_uid for s in slices}) == 10
+    by_order = sorted(slices, key=lambda s: s.order)
+    assert [(s.frame, s.phase) for s in by_order[:5]] in ([(0, t) for t in range(5)], [(1, t) for t in range(5)])
+    assert [s.trigger_time_ms for s in by_order[:5]] == pytest.approx([0.0, 40.0, 80.0, 120.0, 160.0])
+    assert len({s.slice_position for s in by_order[:5]}) == 1  # the phases of a position share its level
+    item = next(s for s in slices if (s.frame, s.phase) == (1, 3))
+    assert item.pixels is None  # read again when analysed, so a folder of cines fits in memory
+    pixels = item.loaded().pixels
+    np.testing.assert_array_equal(pixels, np.nan_to_num(data[:, :, 1, 3].T.astype(np.float32)))
+    rows = {r.series: (r.kind, r.slices, r.images, r.action) for r in found.series}
+    assert rows["p01_sa.nii.gz"] == ("T1 map (NIfTI cine, 5 phases)", 2, 10, "analyse 10 slice(s)")
+    assert rows["p01_sa_gt.nii.gz"] == ("not relevant: label image (NIfTI)", 0, 0, "skip")
+
+
+def test_a_cine_without_a_time_unit_keeps_its_phase_order(tmp_path):
+    _cine_nifti(tmp_path / "cine.nii", np.random.default_rng(1).uniform(100, 900, (16, 12, 1, 4)), 1.0, "unknown")
+    (slices,) = discover([tmp_path], map_type="T1").patients.values()
+    assert [(s.phase, s.trigger_time_ms) for s in sorted(slices, key=lambda s: s.order)] == [(t, None) for t in range(4)]
 
 
 def test_a_nifti_sidecar_gives_the_scan_context_and_the_contrast_state(tmp_path):
@@ -318,6 +357,31 @@ def test_analyze_runs_on_nifti_maps(cohort, tmp_path):
         ("mid", "t1_mid.nii"),
     ]
     assert all(r.values for r in slices)
+
+
+@pytest.mark.slow
+def test_analyze_runs_on_a_4d_nifti_cine(cohort, tmp_path):
+    """Every phase of a 4-D cine gets contours, and slices.csv says which slice and phase each row is."""
+    import csv
+
+    import nibabel
+
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    pixels, _ = _as_nifti(subject / "T1_mid" / "map.dcm", tmp_path / "mid.nii")
+    image = nibabel.load(tmp_path / "mid.nii")
+    phases = np.stack([np.roll(pixels.T, shift, axis=0) for shift in (0, 2, 4)], axis=-1)[:, :, None, :]  # the heart moves
+    (tmp_path / "in").mkdir()
+    nibabel.save(nibabel.Nifti1Image(phases.astype(np.float32), image.affine), tmp_path / "in" / "cine.nii.gz")
+    result = CliRunner().invoke(
+        app, ["analyze", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--map-type", "T1", "--no-tta", "--no-report"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(next((tmp_path / "out").glob("*/slices.csv")).open()))
+    assert [(r["frame"], r["phase"]) for r in rows] == [("0", "0"), ("0", "1"), ("0", "2")]
+    assert all(r["status"] != "error" and r["global_median_ms"] for r in rows)
+    folders = [tmp_path / "out" / r["folder"] for r in rows]
+    centres = [np.mean(json.loads((f / "contours.json").read_text())["epicardial_contours_x"]) for f in folders]
+    assert np.diff(centres) == pytest.approx([2.0, 2.0], abs=0.5)  # each phase was segmented on its own pixels
 
 
 def _colour_copy(path, series_uid):

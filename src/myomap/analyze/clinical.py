@@ -62,7 +62,7 @@ def slice_row(result) -> dict:
         "slice": s.slice_position, "level_basis": s.level_basis, "order": s.order + 1,
         "folder": f"{result.patient}/{result.folder}", "origin": s.origin, "source": str(s.path),
         "series": s.series_label.removeprefix("series "),
-        "trigger_time_ms": fmt_value(s.trigger_time_ms),
+        "trigger_time_ms": fmt_value(s.trigger_time_ms), "frame": fmt_value(s.frame), "phase": fmt_value(s.phase),
         "status": "error" if result.error else "review" if result.qc and result.qc.review else "ok",
         "confidence": fmt_value(result.qc.confidence if result.qc else math.nan),
         "contour_spread_mm": fmt_value(result.qc.contour_spread_mm if result.qc else math.nan),

@@ -48,7 +48,7 @@ from myomap.io import vendor
 from myomap.io.context import ScanContext
 from myomap.io.dicom import DecodeError, DicomError, read_frames
 from myomap.io.header import ImageMeta, index_files
-from myomap.io.nifti import NiftiError, find_nifti, read_nifti_map
+from myomap.io.nifti import NiftiError, NiftiLabelImage, find_nifti, read_nifti_map, slice_pixels
 from myomap.io.series_kind import find_dicom_files, position_key
 from myomap.mapping.series import SeriesError
 
@@ -102,18 +102,32 @@ class MapSlice:
     source: ImageMeta | None = None  # where ``pixels`` come from when they are not held
     ms_per_unit: float = 1.0
     level_ms: float | None = None  # the T1 level of the pixels (contrast.t1_level_ms) when they are not held
+    phase: int | None = None  # the volume of a 4-D NIfTI cine (its cardiac phase); ``frame`` is then the slice index
+    phase_ms: float | None = None  # that phase's time after the first, when the file gives its time step a unit
 
     def loaded(self) -> MapSlice:
-        """This slice with its pixels (decoded again when discovery dropped them)."""
-        if self.pixels is not None or self.source is None:
+        """This slice with its pixels (decoded or read again when discovery dropped them)."""
+        if self.pixels is not None:
+            return self
+        if self.origin == "nifti" and self.frame is not None:
+            try:
+                return replace(self, pixels=slice_pixels(self.path, self.frame, self.phase))
+            except NiftiError as exc:  # the file changed since discovery
+                raise DicomError(str(exc)) from None
+            except OSError as exc:
+                raise DicomError(f"{self.path}: cannot be read again ({exc.strerror or exc})") from None
+        if self.source is None:
             return self
         (pixels,) = read_frames([self.source])
         return replace(self, pixels=pixels * np.float32(self.ms_per_unit))
 
     @property
     def trigger_time_ms(self) -> float | None:
-        """The scanner image's trigger delay (ms after the R wave; a cine's phases differ in it), None when unknown."""
-        return self.source.trigger_time_ms if self.source is not None else None
+        """The image's trigger delay (ms after the R wave; a cine's phases differ in it), None when unknown.
+
+        A 4-D NIfTI has none: its phase's time after the first phase stands in.
+        """
+        return self.source.trigger_time_ms if self.source is not None else self.phase_ms
 
     @property
     def stack(self) -> str:
@@ -176,9 +190,12 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False, map_typ
     actions, fittable = _use_weighted(inventory, slices, fit_missing, errors)
     if fittable:
         notes.append(f"{fittable} weighted series without a scanner map not used; --fit-missing fits maps from them")
-    nifti = _nifti_slices(inputs, map_type, errors)
+    nifti, labels = _nifti_slices(inputs, map_type, errors)
+    if labels:
+        notes.append(f"{len(labels)} NIfTI label image(s) skipped (segmentations, not maps), e.g. {labels[0]}")
     slices, long_axis = without_long_axis(slices + nifti, errors)
     rows = _rows(inventory, slices, failed, actions, long_axis) + _nifti_rows(nifti, long_axis)
+    rows += [SeriesSummary(path.name, "not relevant: label image (NIfTI)", 0, 0, "skip") for path in labels]
     skipped = skipped_line(inventory)
     notes.extend([skipped] if skipped else [])
     return Discovery(_by_patient(slices, notes), errors, notes, rows, fittable=fittable, unreadable_maps=sum(failed.values()))
@@ -209,7 +226,9 @@ def _nifti_rows(nifti: list[MapSlice], long_axis: dict[str, int]) -> list[Series
     for path in dict.fromkeys(s.path for s in nifti):
         mine = [s for s in nifti if s.path == path]
         action = _analyse_action(len(mine) - long_axis.get(str(path), 0), 0, long_axis.get(str(path), 0))
-        rows.append(SeriesSummary(path.name, f"{mine[0].map_type} map (NIfTI)", len(mine), len(mine), action))
+        phases = len({s.phase for s in mine})
+        kind = f"{mine[0].map_type} map (NIfTI" + (f" cine, {phases} phases)" if phases > 1 else ")")
+        rows.append(SeriesSummary(path.name, kind, len({s.frame for s in mine}), len(mine), action))
     return rows
 
 
@@ -296,12 +315,19 @@ def _rows(
     return rows
 
 
-def _nifti_slices(inputs: list, map_type: str | None, errors: list[str]) -> list[MapSlice]:
-    """Slices of the NIfTI maps among ``inputs`` (their type from a sidecar or ``map_type``)."""
-    slices = []
+def _nifti_slices(inputs: list, map_type: str | None, errors: list[str]) -> tuple[list[MapSlice], list[Path]]:
+    """Slices of the NIfTI maps among ``inputs`` (their type from a sidecar or ``map_type``), and the label images skipped.
+
+    Their pixels are read again when a slice is loaded (:func:`myomap.io.nifti.slice_pixels`), so that a
+    folder of 4-D cines fits in memory; the T1 level the contrast call needs is kept.
+    """
+    slices, labels = [], []
     for path in find_nifti(inputs):
         try:
             found = read_nifti_map(path, map_type)
+        except NiftiLabelImage:
+            labels.append(path)
+            continue
         except NiftiError as exc:
             errors.append(str(exc))
             continue
@@ -310,21 +336,24 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str]) -> list
                 MapSlice(
                     path=path,
                     map_type=found.map_type,
-                    pixels=item.pixels,
+                    pixels=None,
                     spacing_mm=item.spacing_mm,
                     orientation=item.orientation,
                     position_mm=item.position_mm,
                     patient=found.patient,
                     study=found.study,
                     series_uid=str(path),
-                    sop_uid=f"{path}#{item.index}",
+                    sop_uid=f"{path}#{item.index}" + (f"@{item.phase}" if item.phase is not None else ""),
                     series_description=found.series_description,
                     context=found.context,
                     origin="nifti",
                     frame=item.index,
+                    level_ms=t1_level_ms(item.pixels) if found.map_type == "T1" else math.nan,
+                    phase=item.phase,
+                    phase_ms=item.phase_ms,
                 )  # fmt: skip
             )
-    return slices
+    return slices, labels
 
 
 def _slice(meta: ImageMeta, map_type: str, pixels: np.ndarray | None, origin: str = "scanner") -> MapSlice:

@@ -92,7 +92,7 @@ def analyze(
         str | None,
         typer.Option(
             "--map-type",
-            help="T1 or T2: take the series whose header names no map type nor preparation times (and NIfTI files without a sidecar) as maps of this type; a cine gives every cardiac phase as a slice.",
+            help="T1 or T2: take the series whose header names no map type nor preparation times (and NIfTI files without a sidecar) as maps of this type; a cine (a DICOM series, or a 4-D NIfTI) gives every cardiac phase as a slice.",
         ),
     ] = None,
     hematocrit: Annotated[
@@ -119,7 +119,8 @@ def analyze(
     """Segment every T1/T2 map and report contours, values and quality flags per patient.
 
     Inputs are whole exam folders (any transfer syntax, classic or enhanced
-    multi-frame DICOM) or NIfTI maps.  Every series is classified from its
+    multi-frame DICOM) or NIfTI maps (a 4-D NIfTI is a cine; NIfTI label
+    images beside them are skipped).  Every series is classified from its
     header (T1/T2 map, weighted images, not relevant) and a table of what was
     found is printed; maps are recognised from ImageType or SeriesDescription
     (never from their value range; --map-type says it for the others),

@@ -15,6 +15,18 @@ LPS): slice ``k`` is ``data[:, :, k]`` transposed, so rows follow the
 second voxel axis and columns the first; the direction cosines, the
 position of the first pixel and the spacing follow from the affine
 columns, so base-to-apex ordering works as for DICOM maps.
+
+A 4-D file is a cine, as public cine data sets ship them (ACDC's
+``*_4d.nii.gz``, M&Ms' ``*_sa.nii.gz``): volume ``t`` is cardiac phase
+``t``, and ``data[:, :, k, t]`` is slice ``k`` of it.  Every phase of
+every slice is a slice of its own (as for a DICOM cine given
+``--map-type``), with the phase's time after the first when the header
+gives the time step a unit (``xyzt_units``), else only its index.
+
+A file of a few small whole numbers is a label image (the expert
+segmentation those data sets put beside each image, ``*_gt.nii.gz``), not
+a map: :func:`read_nifti_map` refuses it with :class:`NiftiLabelImage`, so
+that a folder of images and their labels can be given as it is.
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +50,13 @@ class NiftiError(ValueError):
     """A NIfTI file that cannot be used; the message names the file and the reason."""
 
 
+class NiftiLabelImage(NiftiError):
+    """A NIfTI label image (a segmentation), not a map: not an error, a file to skip."""
+
+
+LABEL_VALUES = 16  # a file of at most this many whole numbers in 0-255, 0 among them, is a label image
+
+
 @dataclass(frozen=True)
 class NiftiSlice:
     """One 2-D slice of a NIfTI map: ``pixels`` in ms indexed [row, col], geometry in DICOM LPS."""
@@ -46,6 +66,8 @@ class NiftiSlice:
     orientation: tuple[float, ...]
     position_mm: tuple[float, float, float]
     index: int
+    phase: int | None = None  # the volume of a 4-D file (a cine's cardiac phase), None in a 3-D one
+    phase_ms: float | None = None  # the phase's time after the first (phase x time step), when the step has a unit
 
 
 @dataclass(frozen=True)
@@ -91,35 +113,25 @@ def sidecar(path: Path) -> dict:
 
 
 def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
-    """Read a NIfTI map; ``map_type`` is used when the sidecar does not name one.
+    """Read a NIfTI map (a 3-D stack of slices, or a 4-D cine); ``map_type`` is used when the sidecar does not name one.
 
     Raises
     ------
     NiftiError
-        Unreadable file or sidecar, no map type, more than one volume, or
-        NaN-only data.
+        Unreadable file or sidecar, no map type, or more than four
+        dimensions; :class:`NiftiLabelImage` for a label image.
     """
-    import nibabel
-
     path = Path(path)
     info = sidecar(path)
     named = str(info.get("MapType", "")).upper() or map_type_from_header(info.get("ImageType", []), str(info.get("SeriesDescription", "")))
     kind = named or map_type
     if kind not in MAP_TYPES:
         raise NiftiError(f'{path}: NIfTI map without a map type; give --map-type T1 or T2, or a JSON sidecar with "MapType"')
-    try:
-        image = nibabel.load(path)
-        data = np.asarray(image.get_fdata(dtype=np.float32))
-    except Exception as exc:  # nibabel raises many types for damaged files; all mean "unreadable"
-        raise NiftiError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from None
-    while data.ndim > 3 and data.shape[-1] == 1:
-        data = data[..., 0]
-    if data.ndim == 2:
-        data = data[:, :, None]
-    if data.ndim != 3:
-        raise NiftiError(
-            f"{path}: NIfTI of shape {data.shape}; a map has one volume (a 4-D cine: save the phases to analyse as files of their own)"
-        )
+    image, data = _read(path)
+    if is_label_image(data):
+        raise NiftiLabelImage(f"{path}: a label image ({len(np.unique(data))} whole-number values), not a map: skipped")
+    cine = data.shape[3] > 1
+    step_ms = _time_step_ms(image.header) if cine else None
     lps = _LPS @ image.affine
     columns, rows = lps[:3, 0], lps[:3, 1]  # world steps along voxel axes i (image columns) and j (image rows)
     spacing = (float(np.linalg.norm(rows)), float(np.linalg.norm(columns)))
@@ -128,13 +140,16 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
     orientation = tuple(float(v) for v in (*(columns / spacing[1]), *(rows / spacing[0])))
     slices = tuple(
         NiftiSlice(
-            pixels=np.nan_to_num(data[:, :, k].T, nan=0.0).astype(np.float32),
+            pixels=_pixels(data, k, t),
             spacing_mm=spacing,
             orientation=orientation,
             position_mm=tuple(float(v) for v in (lps @ np.array([0.0, 0.0, k, 1.0]))[:3]),
             index=k,
+            phase=t if cine else None,
+            phase_ms=t * step_ms if step_ms is not None else None,
         )
         for k in range(data.shape[2])
+        for t in range(data.shape[3])
     )
     return NiftiMap(
         path,
@@ -145,6 +160,69 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
         str(info.get("SeriesDescription", path.name)),
         sidecar_context(info),
     )
+
+
+def _read(path: Path):
+    """The nibabel image and its data as float32 in four dimensions (x, y, slice, phase)."""
+    import nibabel
+
+    try:
+        image = nibabel.load(path)
+        data = np.asarray(image.get_fdata(dtype=np.float32))
+    except Exception as exc:  # nibabel raises many types for damaged files; all mean "unreadable"
+        raise NiftiError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from None
+    while data.ndim > 4 and data.shape[-1] == 1:
+        data = data[..., 0]
+    data = data.reshape(data.shape + (1,) * (4 - data.ndim)) if data.ndim < 4 else data
+    if data.ndim != 4:
+        raise NiftiError(f"{path}: NIfTI of shape {data.shape}; a map has one volume, a cine one volume per cardiac phase")
+    return image, data
+
+
+def _pixels(data: np.ndarray, index: int, phase: int) -> np.ndarray:
+    """Slice ``index`` of volume ``phase`` as an image ([row, col], NaN as 0)."""
+    return np.nan_to_num(data[:, :, index, phase].T, nan=0.0).astype(np.float32)
+
+
+def slice_pixels(path: str | Path, index: int, phase: int | None) -> np.ndarray:
+    """The pixels (ms, [row, col]) of slice ``index`` (and cine phase ``phase``) of a NIfTI map, read again.
+
+    Discovery keeps no NIfTI pixels, so that a folder of 4-D cines fits in
+    memory; the last few files read are kept, so a patient's slices, loaded
+    one after the other, read each file once.
+    """
+    path = Path(path)
+    return _pixels(_cached(path, path.stat().st_mtime_ns), index, phase or 0)
+
+
+@lru_cache(maxsize=4)
+def _cached(path: Path, mtime_ns: int) -> np.ndarray:
+    return _read(path)[1]
+
+
+def is_label_image(data: np.ndarray) -> bool:
+    """Whether ``data`` holds 0 (the background) and one to :data:`LABEL_VALUES` - 1 whole numbers up to 255, nothing else.
+
+    A map has hundreds of distinct values, a label image a few classes
+    around a background of 0 (a constant image is neither: it is refused
+    later as such).  The first volume is looked at first, so a cine is
+    not searched whole.
+    """
+    for sample in (data[..., 0], data):
+        values = np.unique(sample[np.isfinite(sample)])
+        if not 2 <= values.size <= LABEL_VALUES or values[0] != 0 or values[-1] > 255 or np.any(values != np.round(values)):
+            return False
+    return True
+
+
+def _time_step_ms(header) -> float | None:
+    """The time between volumes in ms, None when the header gives no positive step or no unit for it."""
+    zooms = header.get_zooms()
+    unit = header.get_xyzt_units()[1] if hasattr(header, "get_xyzt_units") else "unknown"
+    factor = {"sec": 1000.0, "msec": 1.0, "usec": 0.001}.get(unit)
+    if len(zooms) < 4 or factor is None or not zooms[3] > 0:
+        return None
+    return float(zooms[3]) * factor
 
 
 # The sidecar keys read for the scan context: plain values only (DICOM sequences are not in a sidecar).
