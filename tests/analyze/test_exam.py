@@ -227,9 +227,9 @@ def test_a_4d_nifti_cine_gives_every_phase_of_every_slice_and_its_labels_are_ski
     data = rng.uniform(100, 900, (16, 12, 2, 5))
     data[0, 0, 1, 3] = np.nan
     _cine_nifti(tmp_path / "p01_sa.nii.gz", data, 0.04, "sec")
-    labels = np.zeros((16, 12, 2, 5), np.uint8)
-    labels[4:8, 4:8] = 2
-    labels[5:7, 5:7] = 3
+    labels = np.zeros((16, 12, 2, 5), np.uint8)  # drawn on two phases only, as M&Ms does (end-diastole and end-systole)
+    labels[4:8, 4:8, :, (1, 3)] = 2
+    labels[5:7, 5:7, :, (1, 3)] = 3
     nibabel.save(nibabel.Nifti1Image(labels, np.eye(4)), tmp_path / "p01_sa_gt.nii.gz")
     nibabel.save(nibabel.Nifti1Image(np.ones((16, 12, 2, 5, 2), np.float32), np.eye(4)), tmp_path / "five.nii")
     found = discover([tmp_path], map_type="T1")

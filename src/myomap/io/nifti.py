@@ -208,11 +208,10 @@ def is_label_image(data: np.ndarray) -> bool:
     later as such).  The first volume is looked at first, so a cine is
     not searched whole.
     """
-    for sample in (data[..., 0], data):
-        values = np.unique(sample[np.isfinite(sample)])
-        if not 2 <= values.size <= LABEL_VALUES or values[0] != 0 or values[-1] > 255 or np.any(values != np.round(values)):
-            return False
-    return True
+    if np.unique(data[..., 0]).size > LABEL_VALUES:  # plainly a map: the whole cine need not be searched
+        return False
+    values = np.unique(data[np.isfinite(data)])  # a cine's labels may leave the first phase empty (M&Ms: only two phases drawn)
+    return 2 <= values.size <= LABEL_VALUES and values[0] == 0 and values[-1] <= 255 and bool(np.all(values == np.round(values)))
 
 
 def _time_step_ms(header) -> float | None:
