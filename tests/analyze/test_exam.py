@@ -253,9 +253,57 @@ def test_a_4d_nifti_cine_gives_every_phase_of_every_slice_and_its_labels_are_ski
 
 
 def test_a_cine_without_a_time_unit_keeps_its_phase_order(tmp_path):
-    _cine_nifti(tmp_path / "cine.nii", np.random.default_rng(1).uniform(100, 900, (16, 12, 1, 4)), 1.0, "unknown")
+    """Slices stored apex first (the affine's slice step points to the base) are ordered base first, each with its phases in order."""
+    import nibabel
+
+    image = nibabel.Nifti1Image(
+        np.random.default_rng(1).uniform(100, 900, (16, 12, 3, 4)).astype(np.float32), np.diag([1.5, 1.5, 8.0, 1.0])
+    )
+    nibabel.save(image, tmp_path / "cine.nii")
     (slices,) = discover([tmp_path], map_type="T1").patients.values()
-    assert [(s.phase, s.trigger_time_ms) for s in sorted(slices, key=lambda s: s.order)] == [(t, None) for t in range(4)]
+    ordered = sorted(slices, key=lambda s: s.order)
+    assert [(s.frame, s.phase, s.trigger_time_ms) for s in ordered] == [(k, t, None) for k in (2, 1, 0) for t in range(4)]
+
+
+def test_label_images_are_told_by_name_or_values_and_a_sidecar_overrides_both(tmp_path):
+    import nibabel
+
+    from myomap.io.nifti import NiftiLabelImage, read_nifti_map
+
+    steps = np.zeros((16, 12, 2), np.float32)
+    steps[4:12] = 200.0
+    steps[6:10, 3:9] = 2221.0  # MyoPS-style label values
+    nibabel.save(nibabel.Nifti1Image(steps, np.eye(4)), tmp_path / "myops.nii.gz")
+    nibabel.save(
+        nibabel.Nifti1Image(np.random.default_rng(2).uniform(0, 9, (16, 12, 2)).astype(np.float32), np.eye(4)), tmp_path / "p1_seg.nii"
+    )
+    for name in ("myops.nii.gz", "p1_seg.nii"):
+        with pytest.raises(NiftiLabelImage, match="not a map: skipped"):
+            read_nifti_map(tmp_path / name, "T2")
+    nibabel.save(nibabel.Nifti1Image(steps / 10, np.eye(4)), tmp_path / "object.nii.gz")  # a flat-valued test object, typed
+    (tmp_path / "object.json").write_text(json.dumps({"MapType": "T2"}))
+    assert len(read_nifti_map(tmp_path / "object.nii.gz").slices) == 2
+    found = discover([tmp_path])  # no --map-type: the label images are still skipped, not errors
+    assert found.errors == [] and len(found.notes) == 1 and found.notes[0].startswith("2 NIfTI label image(s) skipped")
+
+
+def test_a_4d_weighted_series_is_refused_and_a_changed_cine_is_an_error_not_a_crash(tmp_path):
+    import nibabel
+
+    from myomap.io.dicom import DicomError
+
+    data = np.random.default_rng(3).uniform(100, 900, (16, 12, 2, 3)).astype(np.float32)
+    nibabel.save(nibabel.Nifti1Image(data, np.eye(4)), tmp_path / "molli.nii")
+    (tmp_path / "molli.json").write_text(json.dumps({"InversionTime": 0.1}))
+    found = discover([tmp_path], map_type="T1")
+    assert len(found.errors) == 1 and "inversion-recovery images" in found.errors[0]
+    (tmp_path / "molli.nii").unlink()
+    nibabel.save(nibabel.Nifti1Image(data, np.eye(4)), tmp_path / "cine.nii")
+    (slices,) = discover([tmp_path], map_type="T1").patients.values()
+    nibabel.save(nibabel.Nifti1Image(data[:, :, :1], np.eye(4)), tmp_path / "cine.nii")  # rewritten with one slice
+    with pytest.raises(DicomError, match="changed since it was found"):  # analyze's patient loop reports it and goes on
+        next(s for s in slices if s.frame == 1).loaded()
+    assert len(slices) == 6 and next(s for s in slices if s.frame == 0).loaded().pixels is not None
 
 
 def test_a_nifti_sidecar_gives_the_scan_context_and_the_contrast_state(tmp_path):

@@ -60,16 +60,17 @@ APEX_DIRECTION = APEX_DIRECTION_LPS
 class MapSlice:
     """One T1 or T2 map slice ready to analyse.
 
-    ``pixels`` are float32 ms, or None for a scanner map until
-    :meth:`loaded` decodes it again from ``source`` (discovery keeps only the
-    headers, so a cohort of any size fits in memory); ``spacing_mm`` is
-    (row, col).  ``patient``
+    ``pixels`` are float32 ms, or None for a scanner or NIfTI map until
+    :meth:`loaded` decodes it again from ``source`` or reads it again from
+    its NIfTI file (discovery keeps only the headers, so a cohort of any
+    size fits in memory); ``spacing_mm`` is (row, col).  ``patient``
     and ``study`` are the raw DICOM PatientID and StudyInstanceUID, used
     for grouping only: outputs name patients by an anonymous label unless
     the user asks otherwise.  ``origin`` is ``scanner`` for maps read from
     DICOM, ``nifti`` for NIfTI maps, and ``fitted`` for maps fitted here
     from weighted images, in which case ``path`` is the first weighted
-    image.  ``frame`` is the frame of a multi-frame file (None: one frame).
+    image.  ``frame`` is the frame of a multi-frame file (None: one frame),
+    or the slice index of a NIfTI map (``phase``: its volume, in a 4-D cine).
     ``context`` holds field strength, sequence and heart rate as the header
     gives them; ``contrast`` (``native``/``post``) and ``contrast_rule``
     say how it was called; ``level_basis`` how the slice level was found;

@@ -44,6 +44,7 @@ from myomap.config import to_yaml
 from myomap.io.archives import Unpacked, unpacked_archives
 from myomap.io.dicom import DicomError
 from myomap.io.files import atomic_path, atomic_write_text
+from myomap.io.nifti import release_cached
 from myomap.model.loading import EMBEDDED_MODEL, NOT_VALIDATED, load_segmenter, model_sha256
 from myomap.quantify.ecv import read_hematocrit_csv
 from myomap.quantify.ranges import load_ranges
@@ -239,7 +240,8 @@ def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
         try:
             loaded.append(item.loaded())
         except DicomError as exc:  # the file changed since discovery
-            raw.append(str(exc))
+            raw.extend([str(exc)] if str(exc) not in raw else [])  # once per file, not once per slice of a cine
+    release_cached()
     results: list[SliceResult] = []
     try:
         start_patient(folder)
@@ -314,10 +316,11 @@ def _add_key(run: _Run, label: str, slices: list[MapSlice]) -> None:
         return
     import pydicom
 
-    header = pydicom.dcmread(slices[0].path, stop_before_pixels=True)
+    dicom = next((s for s in slices if s.origin != "nifti"), None)  # a NIfTI map has no PatientName
+    name = str(pydicom.dcmread(dicom.path, stop_before_pixels=True).get("PatientName", "")) if dicom is not None else ""
     run.key.add(
         {
-            "patient": label, "patient_id": slices[0].patient, "patient_name": str(header.get("PatientName", "")),
+            "patient": label, "patient_id": slices[0].patient, "patient_name": name,
             "study_uid": slices[0].study, "uids": dict(run.deid.uids) if run.deid else {},
             "sources": {run.names.name(s.path): run.names.relative(s.path) for s in slices},
         }

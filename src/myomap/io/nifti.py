@@ -23,15 +23,18 @@ every slice is a slice of its own (as for a DICOM cine given
 ``--map-type``), with the phase's time after the first when the header
 gives the time step a unit (``xyzt_units``), else only its index.
 
-A file of a few small whole numbers is a label image (the expert
-segmentation those data sets put beside each image, ``*_gt.nii.gz``), not
-a map: :func:`read_nifti_map` refuses it with :class:`NiftiLabelImage`, so
-that a folder of images and their labels can be given as it is.
+A file named as a segmentation (``gt``, ``seg``, ``label``, ``mask`` as
+whole tokens of its name) or holding only 0 and a few other whole numbers
+is a label image (the expert segmentation those data sets put beside each
+image, ``*_gt.nii.gz``), not a map: :func:`read_nifti_map` refuses it with
+:class:`NiftiLabelImage`, so that a folder of images and their labels can
+be given as it is.  A sidecar that names a map type overrides both.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -54,7 +57,9 @@ class NiftiLabelImage(NiftiError):
     """A NIfTI label image (a segmentation), not a map: not an error, a file to skip."""
 
 
-LABEL_VALUES = 16  # a file of at most this many whole numbers in 0-255, 0 among them, is a label image
+LABEL_VALUES = 32  # a file of at most this many whole numbers, 0 among them, is a label image (is_label_image)
+# A file named as a segmentation (ACDC/M&Ms "_gt", "seg", "label", "mask" as whole tokens) is a label image whatever its values.
+_LABEL_NAME = re.compile(r"(?<![a-z0-9])(?:gt|seg|segmentation|labels?|mask)(?![a-z0-9])", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -118,18 +123,26 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
     Raises
     ------
     NiftiError
-        Unreadable file or sidecar, no map type, or more than four
-        dimensions; :class:`NiftiLabelImage` for a label image.
+        Unreadable file or sidecar, no map type, more than four
+        dimensions, a 4-D series of inversion-recovery images, or an affine
+        with a zero pixel spacing; :class:`NiftiLabelImage` for a label
+        image (:func:`is_label_image`), unless the sidecar names a map type.
     """
     path = Path(path)
     info = sidecar(path)
     named = str(info.get("MapType", "")).upper() or map_type_from_header(info.get("ImageType", []), str(info.get("SeriesDescription", "")))
+    image, data = _read(path)
+    if not named and (token := _LABEL_NAME.search(path.name)) is not None:
+        raise NiftiLabelImage(f"{path}: a label image by its name ('{token.group(0)}'), not a map: skipped")
+    if not named and is_label_image(data):
+        raise NiftiLabelImage(f"{path}: a label image ({np.unique(data).size} whole-number values), not a map: skipped")
     kind = named or map_type
     if kind not in MAP_TYPES:
         raise NiftiError(f'{path}: NIfTI map without a map type; give --map-type T1 or T2, or a JSON sidecar with "MapType"')
-    image, data = _read(path)
-    if is_label_image(data):
-        raise NiftiLabelImage(f"{path}: a label image ({len(np.unique(data))} whole-number values), not a map: skipped")
+    if data.shape[3] > 1 and "InversionTime" in info:
+        raise NiftiError(
+            f"{path}: a 4-D series of inversion-recovery images (weighted images, not a map); fit it from its DICOM with --fit-missing"
+        )
     cine = data.shape[3] > 1
     step_ms = _time_step_ms(image.header) if cine else None
     lps = _LPS @ image.affine
@@ -188,30 +201,48 @@ def slice_pixels(path: str | Path, index: int, phase: int | None) -> np.ndarray:
     """The pixels (ms, [row, col]) of slice ``index`` (and cine phase ``phase``) of a NIfTI map, read again.
 
     Discovery keeps no NIfTI pixels, so that a folder of 4-D cines fits in
-    memory; the last few files read are kept, so a patient's slices, loaded
-    one after the other, read each file once.
+    memory; the last four files read are kept (:func:`release_cached` drops
+    them), so a patient's slices, loaded one after the other, read each file
+    once, and a file that cannot be read is tried once.  Raises
+    :class:`NiftiError` when the file is unreadable or no longer has that
+    slice.
     """
     path = Path(path)
-    return _pixels(_cached(path, path.stat().st_mtime_ns), index, phase or 0)
+    data = _cached(path, path.stat().st_mtime_ns)
+    if isinstance(data, NiftiError):
+        raise data
+    if not (0 <= index < data.shape[2] and 0 <= (phase or 0) < data.shape[3]):
+        raise NiftiError(f"{path}: changed since it was found (no slice {index}" + (f", phase {phase})" if phase is not None else ")"))
+    return _pixels(data, index, phase or 0)
 
 
 @lru_cache(maxsize=4)
-def _cached(path: Path, mtime_ns: int) -> np.ndarray:
-    return _read(path)[1]
+def _cached(path: Path, mtime_ns: int) -> np.ndarray | NiftiError:
+    try:
+        return _read(path)[1]
+    except NiftiError as exc:
+        return exc
+
+
+def release_cached() -> None:
+    """Drop the NIfTI files :func:`slice_pixels` keeps (after a patient)."""
+    _cached.cache_clear()
 
 
 def is_label_image(data: np.ndarray) -> bool:
-    """Whether ``data`` holds 0 (the background) and one to :data:`LABEL_VALUES` - 1 whole numbers up to 255, nothing else.
+    """Whether ``data`` holds 0 (the background) and one to :data:`LABEL_VALUES` - 1 other whole numbers, nothing else.
 
     A map has hundreds of distinct values, a label image a few classes
-    around a background of 0 (a constant image is neither: it is refused
-    later as such).  The first volume is looked at first, so a cine is
-    not searched whole.
+    around a background of 0 (ACDC and M&Ms label 1-3; MyoPS uses 200-2221;
+    AHA segment maps 1-17).  A constant image is neither: it is refused
+    later as such.  The first volume is looked at first, so a cine is not
+    searched whole.  A test object drawn in a few flat values is taken for
+    labels: give it a sidecar with ``"MapType"``.
     """
     if np.unique(data[..., 0]).size > LABEL_VALUES:  # plainly a map: the whole cine need not be searched
         return False
     values = np.unique(data[np.isfinite(data)])  # a cine's labels may leave the first phase empty (M&Ms: only two phases drawn)
-    return 2 <= values.size <= LABEL_VALUES and values[0] == 0 and values[-1] <= 255 and bool(np.all(values == np.round(values)))
+    return 2 <= values.size <= LABEL_VALUES and values[0] == 0 and bool(np.all(values == np.round(values)))
 
 
 def _time_step_ms(header) -> float | None:
