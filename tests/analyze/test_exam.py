@@ -124,7 +124,14 @@ def test_a_cine_given_a_map_type_gives_every_cardiac_phase_as_a_slice(tmp_path):
     _cine(tmp_path, masked_copy=True)
     save(mr_image(np.ones((16, 16), np.uint16), study_uid="1.5", series_uid="1.5.9", series_number=1, description="localizer",
                   image_type=("ORIGINAL", "PRIMARY", "M")), tmp_path / "loc.dcm")  # fmt: skip
-    assert not discover([tmp_path]).patients  # without --map-type a cine is not a map
+    alone = discover([tmp_path])
+    assert not alone.patients  # without --map-type a cine is not a map, and the table says what to do with it
+    assert {r.kind for r in alone.series} == {
+        "not relevant: cine (--map-type T1 takes its cardiac phases as maps)",
+        "not relevant: localiser",
+    }
+    result = CliRunner().invoke(app, ["analyze", str(tmp_path), "-o", str(tmp_path.with_name(tmp_path.name + "-out"))])
+    assert result.exit_code == 3 and "no T1 or T2 maps found (cine images: see --map-type)" in " ".join(result.output.split())
     found = discover([tmp_path], map_type="T1")
     assert not found.errors
     (slices,) = found.patients.values()

@@ -18,7 +18,8 @@ Classification works on the header index alone (no pixel data read):
   series), or single images of one study, geometry and protocol spread over
   several series, one series per time (:mod:`myomap.mapping.series`).
   Look-Locker TI scouts are not weighted images for a map.
-- **not relevant**: everything else (localisers, even with ``map_type``, cine, LGE with its one
+- **not relevant**: everything else (localisers, even with ``map_type``, cine (images at a position
+  whose trigger delays differ; ``map_type`` takes its phases as maps), LGE with its one
   inversion time, colour renderings of maps such as a vendor's RGB copy or
   a screenshot, a map's companions named like another map series of the
   study plus SD, ERR, GOF, ECV, MASK or the like, non-MR objects, files
@@ -103,10 +104,23 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
         elif map_type is not None:
             inventory.kinds[uid] = f"{map_type} map (--map-type)"
             inventory.maps.extend(_one_per_position(frames, map_type, inventory.notes, phases=True))
+        elif _is_cine(frames):
+            inventory.kinds[uid] = f"not relevant: {CINE_KIND}"
         else:
             inventory.kinds[uid] = "not relevant: no map type or preparation time in the header"
     _group_weighted(inventory, Index(candidates, [], [], index.damaged_series))
     return inventory
+
+
+CINE_KIND = "cine (--map-type T1 takes its cardiac phases as maps)"
+
+
+def _is_cine(frames: list[ImageMeta]) -> bool:
+    """Images at one slice position that all have a trigger delay, two or more of them different: a cine's phases."""
+    by_position: dict[tuple, list[float | None]] = defaultdict(list)
+    for meta in frames:
+        by_position[position_key(meta) or (str(meta.path),)].append(meta.trigger_time_ms)
+    return any(None not in delays and len(set(delays)) > 1 for delays in by_position.values())
 
 
 def _map_kinds(frames: list[ImageMeta]) -> set[str]:
@@ -157,7 +171,7 @@ def _one_per_position(frames: list[ImageMeta], map_type: str, notes: list[str], 
     for group in by_position.values():
         group.sort(key=lambda m: (m.instance_number or 0, m.frame or 0, str(m.path)))
         delays = [m.trigger_time_ms for m in group]
-        if phases and None not in delays and len(set(delays)) > 1:  # a cine's phases; a copy without a delay stays a copy
+        if phases and _is_cine(group):  # a cine's phases; a copy without a delay stays a copy
             first = {delay: next(m for m in group if m.trigger_time_ms == delay) for delay in sorted(set(delays))}
             kept.extend((map_type, m) for m in first.values())
             phased += 1

@@ -36,6 +36,7 @@ from myomap.analyze.clinical import ECV_TABLE_COLUMNS, global_medians, patient_e
 from myomap.analyze.deid import Deidentifier, new_secret, secret_from
 from myomap.analyze.discover import MapSlice, discover
 from myomap.analyze.exports import SegWriter, csv_text
+from myomap.analyze.inventory import CINE_KIND
 from myomap.analyze.names import KeyFile, SourceNames, patient_labels
 from myomap.analyze.outfolder import OutputFolderError, finish, mark_done, prepare, read_done, sigterm_raises, start_patient
 from myomap.analyze.patient import SliceResult, analyze_patient
@@ -172,7 +173,8 @@ def _run(inputs, readable: Unpacked, out, config, segmenter, mode, key_file, mod
     run, names = _setup(inputs, readable.inputs, out, config, segmenter, key_file, model_id, slices, (progress, on_patient, reporter))
     raw_errors = readable.errors + list(found_maps.errors)
     if not slices and not found_maps.unreadable_maps:
-        hint = " (weighted images need --fit-missing)" if found_maps.fittable else ""
+        cine = any(row.kind.endswith(CINE_KIND) for row in found_maps.series)
+        hint = " (weighted images need --fit-missing)" if found_maps.fittable else " (cine images: see --map-type)" if cine else ""
         raw_errors.append(f"{', '.join(map(str, readable.inputs))}: no T1 or T2 maps found{hint}")
     if found is not None:
         found(len(slices))
