@@ -6,11 +6,12 @@ robustness benchmark's cohort, simulated when missing) are rendered as
 bSSFP cine-like frames (``robustness.cine_like``), ``--phases`` frames per
 slice, each with its own flip angle and noise, and written per subject as a
 4-D NIfTI cine (x, y, slice, phase, 35 ms apart) with a label image of the
-reference contours beside it (``<subject>_4d_gt.nii.gz``, as ACDC and M&Ms
-put the experts' labels).  ``myomap analyze --map-type T1`` then runs on
-the folder, and each frame's written contours (``contours.json``, filled)
-are compared with the reference: the share of frames with contours and the
-mean and lowest myocardium Dice (a frame without contours counts 0).
+reference contours beside it, as ACDC and M&Ms put the experts' labels
+(``<subject>_4d_gt.nii.gz``; myocardium 2, LV cavity 3).  ``myomap analyze
+--map-type T1 --keep-phi`` then runs on the folder, and
+``benchmarks/label_dice.py`` scores the written contours against the
+labels: the share of frames with contours and the mean myocardium Dice (a
+frame without contours counts 0).
 
 Usage: python benchmarks/cine_analyze.py --data runs/robustness [--subjects 6] [--phases 3]
 """
@@ -18,18 +19,18 @@ Usage: python benchmarks/cine_analyze.py --data runs/robustness [--subjects 6] [
 from __future__ import annotations
 
 import argparse
-import csv
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import label_dice
 import nibabel
 import numpy as np
 import robustness as rb
 
+from myomap.conventions import BLOOD_POOL, MYOCARDIUM
 from myomap.geometry.masks import contours_to_mask
-from myomap.io.contours import read_contours
 
 
 def write_cines(cases: list, folder: Path, phases: int, rng) -> dict[str, np.ndarray]:
@@ -42,9 +43,10 @@ def write_cines(cases: list, folder: Path, phases: int, rng) -> dict[str, np.nda
         labels = np.zeros(data.shape, np.uint8)
         for k, case in enumerate(stack):
             reference = contours_to_mask(case.epi, case.endo, (rows, cols))
+            acdc = np.select([reference == MYOCARDIUM, reference == BLOOD_POOL], [2, 3], 0)  # ACDC's and M&Ms' label values
             for t in range(phases):
                 data[:, :, k, t] = rb.cine_like(case, rng).pixels.T
-                labels[:, :, k, t] = reference.T
+                labels[:, :, k, t] = acdc.T
         name = f"cine{g // 3:03d}"
         (folder / name).mkdir(parents=True)
         affine = np.diag([-stack[0].spacing[1], -stack[0].spacing[0], 10.0, 1.0])
@@ -70,19 +72,10 @@ def main() -> None:
         command = [sys.executable, "-m", "myomap", "analyze", str(tmp / "in"), "-o", str(tmp / "out"), "--map-type", "T1", "--no-report"]
         done = subprocess.run(command + ["--keep-phi"], capture_output=True, text=True)
         print(f"myomap analyze exit code {done.returncode}")
-        dice, found = [], 0
-        for row in csv.DictReader((tmp / "out" / "slices.csv").open()):
-            reference = truth[Path(row["source"]).name.split("_")[0]][:, :, int(row["frame"]), int(row["phase"])].T == 1
-            written = tmp / "out" / row["folder"] / "contours.json"
-            if not written.is_file():
-                dice.append(0.0)
-                continue
-            found += 1
-            contours = read_contours(written)
-            mine = contours_to_mask(contours.epi, contours.endo, reference.shape) == 1
-            dice.append(2.0 * np.count_nonzero(mine & reference) / (np.count_nonzero(mine) + np.count_nonzero(reference)))
+        rows = label_dice.score(tmp / "out", myocardium=2, suffix="_gt")
         frames = sum(labels.shape[2] * labels.shape[3] for labels in truth.values())
-        dice += [0.0] * (frames - len(dice))  # frames analyze gave no row at all
+        dice = [d for _, d, _ in rows] + [0.0] * (frames - len(rows))  # frames analyze gave no row at all
+        found = sum(has for _, _, has in rows)
         print(
             f"cine-like frames as 4-D NIfTI, through analyze: {found} of {frames} frames with contours, "
             f"myocardium Dice {np.mean(dice):.3f} (lowest {np.min(dice):.3f})"
