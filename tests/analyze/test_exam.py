@@ -49,7 +49,7 @@ def test_mixed_exam_is_classified_and_skipped_series_are_one_line(tmp_path):
     found = discover([tmp_path])
     kinds = {r.series.split(" ", 1)[1].strip("'"): (r.kind, r.slices, r.action) for r in found.series}
     assert kinds["localizer"] == ("not relevant: localiser", 3, "skip")
-    assert kinds["cine_sax"][0] == "not relevant: no map type or preparation time in the header"
+    assert kinds["cine_sax"][0] == "not relevant: cine (--map-type T1 takes its cardiac phases as maps)"
     assert kinds["LGE_PSIR"][0] == "not relevant: one preparation time (e.g. LGE)"
     assert kinds["TI scout"][0] == "not relevant: Look-Locker TI scout"
     assert kinds["MOLLI_sax"] == ("T1 weighted", 1, "not fitted: the scanner's map is used")
