@@ -72,10 +72,11 @@ def main() -> None:
         command = [sys.executable, "-m", "myomap", "analyze", str(tmp / "in"), "-o", str(tmp / "out"), "--map-type", "T1", "--no-report"]
         done = subprocess.run(command + ["--keep-phi"], capture_output=True, text=True)
         print(f"myomap analyze exit code {done.returncode}")
-        rows = label_dice.score(tmp / "out", myocardium=2, suffix="_gt")
+        rows = label_dice.score(tmp / "out", myocardium=2, suffix="_gt")  # every labelled frame, 0 without contours
         frames = sum(labels.shape[2] * labels.shape[3] for labels in truth.values())
-        dice = [d for _, d, _ in rows] + [0.0] * (frames - len(rows))  # frames analyze gave no row at all
-        found = sum(has for _, _, has in rows)
+        assert len(rows) == frames, (len(rows), frames)
+        dice = [d for _, d, _ in rows]
+        found = sum(state == "contours" for *_, state in rows)
         print(
             f"cine-like frames as 4-D NIfTI, through analyze: {found} of {frames} frames with contours, "
             f"myocardium Dice {np.mean(dice):.3f} (lowest {np.min(dice):.3f})"

@@ -4,14 +4,18 @@ Public cine data sets with expert contours ship each image with its labels
 in a file of the same name plus ``_gt`` (ACDC: ``patient001_frame01.nii.gz``
 and ``patient001_frame01_gt.nii.gz``; M&Ms: ``A0S9V9_sa.nii.gz`` and
 ``A0S9V9_sa_gt.nii.gz``, a 4-D cine labelled at end-diastole and
-end-systole).  For every row of ``OUT/slices.csv`` whose source is such a
-NIfTI file (run ``analyze`` with ``--keep-phi``: ``source`` is then
-``input-K/<path in input K>``, and ``run.json`` lists the inputs), the label image's slice ``frame`` and phase ``phase`` is compared
-with the contours ``analyze`` wrote (``contours.json``, filled as
-:func:`myomap.geometry.masks.contours_to_mask` fills them), where the
-expert labelled any myocardium: myocardium Dice per frame, a frame without
-contours counting 0.  Prints the number of frames scored, the share with
-contours, the mean and median Dice, and the lowest frames.
+end-systole).  Every label image under the run's inputs (run ``analyze``
+with ``--keep-phi``: ``run.json`` then lists the inputs and ``slices.csv``
+names each slice's file) is read, and each of its slices and phases on
+which the expert labelled myocardium is compared with the contours
+``analyze`` wrote for that slice and phase of the image (``contours.json``,
+filled as :func:`myomap.geometry.masks.contours_to_mask` fills them):
+myocardium Dice per frame.  A labelled frame without contours, or without
+a row in ``slices.csv`` at all (the image was refused), counts 0.  Slices
+and phases the expert left unlabelled are not scored, so contours drawn
+there cost nothing.  Prints the number of frames scored, how many had
+contours and how many no row, the mean and median Dice, and the lowest
+frames.
 
 The myocardium's label value is 2 in ACDC and M&Ms (``--myocardium``).
 
@@ -31,14 +35,6 @@ import numpy as np
 from myomap.conventions import MYOCARDIUM
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import read_contours
-from myomap.io.nifti import is_nifti
-
-
-def label_path(source: Path, suffix: str) -> Path:
-    """``x.nii.gz`` -> ``x<suffix>.nii.gz`` (and ``.nii`` alike)."""
-    name = source.name
-    ext = ".nii.gz" if name.lower().endswith(".nii.gz") else ".nii"
-    return source.with_name(name[: -len(ext)] + suffix + ext)
 
 
 def source_path(source: str, inputs: list[str]) -> Path | None:
@@ -50,33 +46,50 @@ def source_path(source: str, inputs: list[str]) -> Path | None:
     return root / rest if root.is_dir() else root
 
 
-def score(out: Path, myocardium: int, suffix: str) -> list[tuple[str, float, bool]]:
-    """``(what, Dice, has contours)`` for every labelled frame of the run in ``out``."""
+def label_images(inputs: list[str], suffix: str) -> dict[Path, Path]:
+    """Label image -> its image, for every ``<name><suffix>.nii[.gz]`` under ``inputs`` whose image is there too."""
+    found = {}
+    for root in map(Path, inputs):
+        for path in sorted(root.rglob("*") if root.is_dir() else [root]):
+            for ext in (".nii.gz", ".nii"):
+                if path.name.lower().endswith(suffix.lower() + ext):
+                    image = path.with_name(path.name[: -len(suffix + ext)] + ext)
+                    if image.is_file():
+                        found[path.resolve()] = image.resolve()
+                    break
+    return found
+
+
+def score(out: Path, myocardium: int, suffix: str) -> list[tuple[str, float, str]]:
+    """``(frame, Dice, state)`` for every labelled frame under the run's inputs; state ``contours``, ``none`` or ``no row``."""
     inputs = json.loads((out / "run.json").read_text())["inputs_seen"].get("paths", [])
-    rows, labels = [], {}
+    rows = {}
     for row in csv.DictReader((out / "slices.csv").open(newline="")):
         source = source_path(row["source"], inputs)
-        if source is None or not is_nifti(source) or not row.get("frame"):
-            continue
-        path = label_path(source, suffix)
-        if path not in labels:
-            labels[path] = np.asarray(nibabel.load(path).dataobj) if path.is_file() else None
-        volume = labels[path]
-        if volume is None:
-            continue
+        if source is not None and row.get("frame"):
+            rows[(source.resolve(), int(row["frame"]), int(row["phase"] or 0))] = row
+    scored = []
+    for label, image in label_images(inputs, suffix).items():
+        volume = np.asarray(nibabel.load(label).dataobj)  # one label image at a time: a data set's labels need not fit in memory
         volume = volume.reshape(volume.shape + (1,) * (4 - volume.ndim))
-        expert = volume[:, :, int(row["frame"]), int(row["phase"] or 0)].T == myocardium
-        if not expert.any():
-            continue  # a phase or slice the expert did not label
-        written = out / row["folder"] / "contours.json"
-        what = f"{source.name} slice {row['frame']}" + (f" phase {row['phase']}" if row["phase"] else "")
-        if not written.is_file():
-            rows.append((what, 0.0, False))
-            continue
-        contours = read_contours(written)
-        mine = contours_to_mask(contours.epi, contours.endo, expert.shape) == MYOCARDIUM
-        rows.append((what, 2.0 * np.count_nonzero(mine & expert) / (np.count_nonzero(mine) + np.count_nonzero(expert)), True))
-    return rows
+        for k in range(volume.shape[2]):
+            for t in range(volume.shape[3]):
+                expert = volume[:, :, k, t].T == myocardium  # the image's slice as analyze reads it (myomap.io.nifti)
+                if not expert.any():
+                    continue
+                what = f"{image.name} slice {k}" + (f" phase {t}" if volume.shape[3] > 1 else "")
+                row = rows.get((image, k, t))
+                written = out / row["folder"] / "contours.json" if row is not None else None
+                if written is None or not written.is_file():
+                    scored.append((what, 0.0, "no row" if row is None else "none"))
+                    continue
+                contours = read_contours(written)
+                mine = contours_to_mask(contours.epi, contours.endo, expert.shape) == MYOCARDIUM
+                if mine.shape != expert.shape:
+                    raise SystemExit(f"{label}: slice {k} is {expert.shape}, its image's {mine.shape}")
+                dice = 2.0 * np.count_nonzero(mine & expert) / (np.count_nonzero(mine) + np.count_nonzero(expert))
+                scored.append((what, dice, "contours"))
+    return scored
 
 
 def main() -> None:
@@ -87,14 +100,17 @@ def main() -> None:
     args = parser.parse_args()
     rows = score(args.out, args.myocardium, args.suffix)
     if not rows:
-        raise SystemExit(f"{args.out}: no NIfTI frame with a label image beside it (was analyze run with --keep-phi?)")
+        raise SystemExit(
+            f"{args.out}: no labelled frame in a *{args.suffix} NIfTI image beside an image under the run's inputs (run analyze with --keep-phi)"
+        )
     dice = np.array([d for _, d, _ in rows])
-    found = sum(has for _, _, has in rows)
+    states = [state for *_, state in rows]
     print(
-        f"{len(rows)} labelled frames, {found / len(rows):.0%} with contours, myocardium Dice mean {dice.mean():.3f}, median {np.median(dice):.3f}"
+        f"{len(rows)} labelled frames: {states.count('contours')} with contours, {states.count('none')} without, "
+        f"{states.count('no row')} not analysed; myocardium Dice mean {dice.mean():.3f}, median {np.median(dice):.3f}"
     )
-    for what, d, has in sorted(rows, key=lambda r: r[1])[:5]:
-        print(f"  {d:.3f}  {what}" + ("" if has else "  (no contours)"))
+    for what, d, state in sorted(rows, key=lambda r: r[1])[:5]:
+        print(f"  {d:.3f}  {what}" + ("" if state == "contours" else f"  ({state})"))
 
 
 if __name__ == "__main__":

@@ -148,6 +148,16 @@ def test_a_cine_given_a_map_type_gives_every_cardiac_phase_as_a_slice(tmp_path):
     assert any("1 further map image(s) at positions" in n for n in found.notes)
 
 
+def test_weighted_images_without_readable_times_are_not_called_a_cine(tmp_path):
+    """A de-identified MOLLI series (inversion times gone with ImageComments) also differs in trigger delay: not a cine."""
+    for k, delay in enumerate((100.0, 180.0, 260.0)):
+        ds = mr_image(np.full((16, 16), 100 + k, np.uint16), study_uid="1.6", series_uid="1.6.1", series_number=7,
+                      description="MOLLI_5(3)3_sax", position_mm=(0, 0, 0), instance=k + 1, TriggerTime=delay)  # fmt: skip
+        save(ds, tmp_path / f"molli{k}.dcm")
+    (row,) = discover([tmp_path]).series
+    assert row.kind == "not relevant: no map type or preparation time in the header"
+
+
 def test_a_cines_phases_are_ordered_by_trigger_delay_whatever_the_file_order(tmp_path):
     _cine(tmp_path, positions=(0.0, 8.0), phases=(400.0, 0.0, 200.0))  # file and instance order: 400, 0, 200 ms
     (slices,) = discover([tmp_path], map_type="T1").patients.values()
@@ -281,10 +291,12 @@ def test_label_images_are_told_by_name_or_values_and_a_sidecar_overrides_both(tm
     steps[4:12] = 200.0
     steps[6:10, 3:9] = 2221.0  # MyoPS-style label values
     nibabel.save(nibabel.Nifti1Image(steps, np.eye(4)), tmp_path / "myops.nii.gz")
-    nibabel.save(
-        nibabel.Nifti1Image(np.random.default_rng(2).uniform(0, 9, (16, 12, 2)).astype(np.float32), np.eye(4)), tmp_path / "p1_seg.nii"
-    )
-    for name in ("myops.nii.gz", "p1_seg.nii"):
+    noise = np.random.default_rng(2).uniform(0, 9, (16, 12, 2)).astype(np.float32)
+    nibabel.save(nibabel.Nifti1Image(noise, np.eye(4)), tmp_path / "p1_frame01_gt.nii")
+    nibabel.save(nibabel.Nifti1Image(noise * 100, np.eye(4)), tmp_path / "sax_cine_seg.nii")  # segmented k-space: a cine
+    assert len(read_nifti_map(tmp_path / "sax_cine_seg.nii", "T1").slices) == 2
+    (tmp_path / "sax_cine_seg.nii").unlink()
+    for name in ("myops.nii.gz", "p1_frame01_gt.nii"):
         with pytest.raises(NiftiLabelImage, match="not a map: skipped"):
             read_nifti_map(tmp_path / name, "T2")
     nibabel.save(nibabel.Nifti1Image(steps / 10, np.eye(4)), tmp_path / "object.nii.gz")  # a flat-valued test object, typed

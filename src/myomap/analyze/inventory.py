@@ -32,6 +32,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from myomap.io.context import mapping_sequence
 from myomap.io.header import ImageMeta, Index
 from myomap.io.series_kind import has_single_times, position_key, series_time_kind
 from myomap.io.vendor import description_words, map_companion, map_type_from_header
@@ -115,8 +116,17 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
 CINE_KIND = "cine (--map-type T1 takes its cardiac phases as maps)"
 
 
-def _is_cine(frames: list[ImageMeta]) -> bool:
-    """Images at one slice position that all have a trigger delay, two or more of them different: a cine's phases."""
+def _is_cine(frames: list[ImageMeta], *, named: bool = True) -> bool:
+    """Images at one slice position that all have a trigger delay, two or more of them different: a cine's phases.
+
+    With ``named``, a series whose description or protocol names a mapping
+    sequence or a map (``MOLLI_5(3)3``, ``T1MAP``) is not called a cine: its
+    weighted images whose preparation times could not be read differ in
+    trigger delay too (``--map-type`` would then take them for maps).
+    """
+    words = f"{frames[0].series_description} {frames[0].protocol_name}"
+    if named and (mapping_sequence(words) or map_type_from_header([], words)):
+        return False
     by_position: dict[tuple, list[float | None]] = defaultdict(list)
     for meta in frames:
         by_position[position_key(meta) or (str(meta.path),)].append(meta.trigger_time_ms)
@@ -171,7 +181,7 @@ def _one_per_position(frames: list[ImageMeta], map_type: str, notes: list[str], 
     for group in by_position.values():
         group.sort(key=lambda m: (m.instance_number or 0, m.frame or 0, str(m.path)))
         delays = [m.trigger_time_ms for m in group]
-        if phases and _is_cine(group):  # a cine's phases; a copy without a delay stays a copy
+        if phases and _is_cine(group, named=False):  # a cine's phases (the user said what it is); a copy without a delay stays a copy
             first = {delay: next(m for m in group if m.trigger_time_ms == delay) for delay in sorted(set(delays))}
             kept.extend((map_type, m) for m in first.values())
             phased += 1

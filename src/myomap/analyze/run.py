@@ -208,7 +208,7 @@ def _run(inputs, readable: Unpacked, out, config, segmenter, mode, key_file, mod
     )
     seen = {"inputs": len(inputs), "maps": len(slices), "patients": len(ordered), "errors": len(errors)}
     if config.keep_phi:
-        seen["paths"] = [str(p) for p in inputs]
+        seen["paths"] = [str(p.resolve()) for p in inputs]
     return result, seen
 
 

@@ -64,10 +64,19 @@ class ScanContext:
     protocol_name: str = ""
 
 
+def mapping_sequence(text: str) -> str:
+    """The mapping sequence ``text`` names (``MOLLI``, ``ShMOLLI``, ``SASHA``, ``T2-prep``...), "" when none.
+
+    >>> mapping_sequence("MOLLI_5(3)3_sax"), mapping_sequence("t2p_flash_sax"), mapping_sequence("cine_retro_sax")
+    ('MOLLI', 'T2-prep', '')
+    """
+    return next((name for name, pattern in _SEQUENCES if pattern.search(text)), "")
+
+
 def scan_context(header) -> ScanContext:
     """The :class:`ScanContext` of a pydicom dataset (only non-identifying acquisition fields are read)."""
     text = " ".join(str(header.get(k, "")) for k in ("SeriesDescription", "ProtocolName", "SequenceName", "ImageComments"))
-    sequence = next((name for name, pattern in _SEQUENCES if pattern.search(text)), "")
+    sequence = mapping_sequence(text)
     return ScanContext(
         field_strength_t=field_strength_t(header),
         sequence=sequence,

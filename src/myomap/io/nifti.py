@@ -23,8 +23,9 @@ every slice is a slice of its own (as for a DICOM cine given
 ``--map-type``), with the phase's time after the first when the header
 gives the time step a unit (``xyzt_units``), else only its index.
 
-A file named as a segmentation (``gt``, ``seg``, ``label``, ``mask`` as
-whole tokens of its name) or holding only 0 and a few other whole numbers
+A file named as a segmentation (``gt``, ``label``, ``labels``,
+``segmentation`` as whole tokens of its name) or holding only 0 and a few
+other whole numbers
 is a label image (the expert segmentation those data sets put beside each
 image, ``*_gt.nii.gz``), not a map: :func:`read_nifti_map` refuses it with
 :class:`NiftiLabelImage`, so that a folder of images and their labels can
@@ -58,8 +59,9 @@ class NiftiLabelImage(NiftiError):
 
 
 LABEL_VALUES = 32  # a file of at most this many whole numbers, 0 among them, is a label image (is_label_image)
-# A file named as a segmentation (ACDC/M&Ms "_gt", "seg", "label", "mask" as whole tokens) is a label image whatever its values.
-_LABEL_NAME = re.compile(r"(?<![a-z0-9])(?:gt|seg|segmentation|labels?|mask)(?![a-z0-9])", re.IGNORECASE)
+# A file named as a segmentation (ACDC/M&Ms "_gt", "label", "segmentation" as whole tokens) is a label image whatever its
+# values; "seg" and "mask" are not enough ("sax_cine_seg": segmented k-space), their values decide.
+_LABEL_NAME = re.compile(r"(?<![a-z0-9])(?:gt|labels?|segmentation)(?![a-z0-9])", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
