@@ -11,7 +11,11 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
 - systolic and thin walls: cine-like frames with the compact wall 3 or
   5 mm thicker, or 1.5 or 2.5 mm thinner (``views.change_wall``), told a
   native T1 map so that the image check's doubts apply (the last column
-  counts the rings with two doubts: an LV flagged for review);
+  counts the rings with two doubts: an LV flagged for review); and an
+  apex at end-systole: the 12 T1 maps with the smallest cavities as
+  cine-like frames with the wall 7 or 9 mm thicker, the cavity nearly
+  closed (a few pixels to about 200 mm²; ``change_wall`` leaves a cavity
+  that would fall under 10 pixels as it is);
 - coil shading: cine-like frames darkened from top to bottom by 3x and 6x
   (a surface coil without intensity normalisation);
 - banded cine: the benchmark's cine-band frames, and how many of those
@@ -119,6 +123,7 @@ from myomap.analyze.qc import assess
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.geometry.contours import mask_to_contours
 from myomap.geometry.masks import contours_to_mask
+from myomap.geometry.polygon import polygon_area
 from myomap.io.dataset import load_dataset
 from myomap.io.dicom import read_image
 from myomap.mapping.pipeline import fit_series, read_weighted
@@ -448,6 +453,10 @@ def main() -> None:
     for change in (0.0, 3.0, 5.0, -1.5, -2.5):
         rng = np.random.default_rng(1)
         report(f"cine, wall {change:+.1f} mm, told T1", segmenter, [wall_changed(c, change, rng) for c in t1_maps])
+    smallest = sorted(t1_maps, key=lambda c: polygon_area(c.endo) * c.spacing[0] * c.spacing[1])[:12]
+    for change in (7.0, 9.0):
+        rng = np.random.default_rng(1)
+        report(f"cine, apex at end-systole, wall {change:+.0f} mm", segmenter, [wall_changed(c, change, rng) for c in smallest])
     cine_rng = np.random.default_rng(1)
     cine = [cine_like(c, cine_rng) for c in t1_maps]
     for ratio in (3.0, 6.0):
