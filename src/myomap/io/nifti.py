@@ -133,19 +133,19 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
     path = Path(path)
     info = sidecar(path)
     named = str(info.get("MapType", "")).upper() or map_type_from_header(info.get("ImageType", []), str(info.get("SeriesDescription", "")))
-    image, data = _read(path)
     if not named and (token := _LABEL_NAME.search(path.name)) is not None:
         raise NiftiLabelImage(f"{path}: a label image by its name ('{token.group(0)}'), not a map: skipped")
+    image, data = _read(path)
     if not named and is_label_image(data):
         raise NiftiLabelImage(f"{path}: a label image ({np.unique(data).size} whole-number values), not a map: skipped")
     kind = named or map_type
     if kind not in MAP_TYPES:
         raise NiftiError(f'{path}: NIfTI map without a map type; give --map-type T1 or T2, or a JSON sidecar with "MapType"')
-    if data.shape[3] > 1 and "InversionTime" in info:
+    cine = data.shape[3] > 1
+    if cine and "InversionTime" in info:
         raise NiftiError(
             f"{path}: a 4-D series of inversion-recovery images (weighted images, not a map); fit it from its DICOM with --fit-missing"
         )
-    cine = data.shape[3] > 1
     step_ms = _time_step_ms(image.header) if cine else None
     lps = _LPS @ image.affine
     columns, rows = lps[:3, 0], lps[:3, 1]  # world steps along voxel axes i (image columns) and j (image rows)
