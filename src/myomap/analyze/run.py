@@ -242,7 +242,8 @@ def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
         try:
             loaded.append(item.loaded())
         except DicomError as exc:  # the file changed since discovery
-            raw.extend([str(exc)] if str(exc) not in raw else [])  # once per file, not once per slice of a cine
+            if str(exc) not in raw:  # once per file, not once per slice of a cine
+                raw.append(str(exc))
     release_cached()
     results: list[SliceResult] = []
     try:

@@ -114,8 +114,8 @@ def fit_contour(region: np.ndarray, steps: ContourSteps = ContourSteps(), *, hul
     return FittedContour(points)
 
 
-ON_EDGES = ContourSteps(chain=False, edges=True)
 _BINOMIAL = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0  # two passes of (1, 2, 1) / 4: rounds a pixel staircase, hardly shrinks a ring
+ON_EDGES = ContourSteps(chain=False, edges=True)
 """The contours ``myomap analyze`` fits and writes: on the edges of the region's boundary pixels (module docstring)."""
 
 
