@@ -1,4 +1,4 @@
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,25 @@ def test_a_study_of_post_contrast_maps_only_is_post():
     assert calls == [ContrastCall("post", "value-range")] * 2
     # Two native series of a study stay native.
     assert classify_study([("T1", _ctx(), 1000.0), ("T1", _ctx(), 1040.0)]) == [ContrastCall("native", "default")] * 2
+
+
+def test_an_agent_on_every_series_yields_to_the_levels_of_native_and_post_maps():
+    # The contrast field filled at registration: native maps acquired 30 min before the post ones name the agent too.
+    native, post = _ctx(contrast_agent="Gadovist", acquisition_time_s=36000.0), _ctx(contrast_agent="Gadovist", acquisition_time_s=37800.0)
+    calls = classify_study([("T1", native, 980.0), ("T1", post, 480.0), ("T2", native, float("nan"))])
+    assert calls == [
+        ContrastCall("native", "default"),
+        ContrastCall("post", "acquisition-time+value-range"),
+        ContrastCall("native", "default"),
+    ]
+    # The names still decide where they say something.
+    named = [("T1", replace(native, description="MOLLI pre"), 980.0), ("T1", replace(post, description="MOLLI post"), 480.0)]
+    assert [c.rule for c in classify_study(named)] == ["series-description"] * 2
+    # An agent on post-contrast series only, or on two post-contrast series of similar level, still decides.
+    assert classify_study([("T1", _ctx(), 980.0), ("T1", post, 480.0)])[1] == ContrastCall("post", "ContrastBolusAgent")
+    assert classify_study([("T1", post, 430.0), ("T1", post, 480.0)]) == [ContrastCall("post", "ContrastBolusAgent")] * 2
+    # A lone native-level series that names an agent is still called post (the value check then flags it).
+    assert classify_study([("T1", native, 980.0)]) == [ContrastCall("post", "ContrastBolusAgent")]
 
 
 def test_scan_context_reads_only_acquisition_fields():

@@ -8,6 +8,11 @@ classified by the first rule that decides (recorded as ``contrast_rule``):
     The series names an agent (:func:`myomap.io.context.contrast_agent`:
     the DICOM tag (0018,0010) or the enhanced MR contrast modules) that is
     not a "none" word (``none``, ``no``, ``n/a``, ``-``, ``nativ``, ...): post.
+    Unless T1 series the agent calls post differ in level as native and
+    post maps do (one at a native level, another below
+    :data:`POST_LEVEL_RATIO` of it): some sites fill the contrast field at
+    registration, so every series of the exam names the agent; the agent
+    then decides nothing and the rules below decide every series.
 ``series-description`` / ``protocol-name``
     SeriesDescription, else ProtocolName, names the state.  Negated or
     "before" phrases are native first (``pre``/``non``/``un``/``w/o``/
@@ -38,9 +43,10 @@ classified by the first rule that decides (recorded as ``contrast_rule``):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -118,6 +124,8 @@ def classify_study(series: Sequence[tuple[str, ScanContext, float]]) -> list[Con
     ContrastCall(state='post', rule='series-description')
     """
     calls = [classify_series(context) for _, context, _ in series]
+    if _agent_contradicted(series, calls):  # the agent is the exam's, not the series': the other rules decide
+        calls = [classify_series(replace(context, contrast_agent="")) for _, context, _ in series]
     bolus_s = min((c.contrast_start_s for _, c, _ in series if c.contrast_start_s is not None), default=None)
     calls = [call or _by_bolus_time(context, bolus_s) for (_, context, _), call in zip(series, calls)]
     levels = [level for map_type, _, level in series if map_type == "T1" and np.isfinite(level)]
@@ -132,6 +140,23 @@ def classify_study(series: Sequence[tuple[str, ScanContext, float]]) -> list[Con
             call = _by_level(context, level, highest, min(native_times, default=None), lone=len(levels) == 1)
         out.append(call)
     return out
+
+
+def _agent_contradicted(series: Sequence[tuple[str, ScanContext, float]], calls: list[ContrastCall | None]) -> bool:
+    """Whether T1 series the agent calls post differ in level as native and post maps do: the agent is on every series.
+
+    Some sites fill the contrast field at registration, so the native maps
+    of the exam name the agent too.  Two such series whose T1 levels are a
+    native one (at least :data:`POST_LEVEL_MS` for the field) and one below
+    :data:`POST_LEVEL_RATIO` of it cannot both be post-contrast.
+    """
+    levels = [
+        (level, POST_LEVEL_MS[3.0 if (context.field_strength_t or 1.5) > 2.0 else 1.5])
+        for (map_type, context, level), call in zip(series, calls)
+        if map_type == "T1" and call is not None and call.rule == "ContrastBolusAgent" and np.isfinite(level)
+    ]
+    highest = max(levels, default=(math.nan, math.nan))
+    return highest[0] >= highest[1] and any(level < POST_LEVEL_RATIO * highest[0] for level, _ in levels)
 
 
 def _by_bolus_time(context: ScanContext, bolus_s: float | None) -> ContrastCall | None:
@@ -169,8 +194,6 @@ def with_contrast(slices: list) -> list:
     ``pixels``, or ``level_ms`` where the pixels are not held); a series'
     T1 level is the median of its slices' levels.
     """
-    from dataclasses import replace
-
     series: dict[str, list] = {}
     for item in slices:
         series.setdefault(item.series_uid or str(item.path), []).append(item)
