@@ -19,15 +19,15 @@ from myomap.io.synthetic import _item, enhanced_mr, mr_image, save, write_exam
 MAP = ("DERIVED", "PRIMARY", "T1 MAP")
 
 
-def _map(folder, name, *, z=0.0, series_uid="1.2.3.4", instance=1, value=1000, **tags):
+def _map(folder, name, *, z=0.0, series_uid="1.2.3.4", instance=1, value=1000, image_type=MAP, description="MOLLI T1 MAP", **tags):
     image = np.full((16, 16), value, np.uint16)
     ds = mr_image(
         image,
         study_uid="1.2.3",
         series_uid=series_uid,
         series_number=7,
-        description="MOLLI T1 MAP",
-        image_type=MAP,
+        description=description,
+        image_type=image_type,
         position_mm=(0, 0, z),
         instance=instance,
         **tags,
@@ -73,7 +73,33 @@ def test_duplicates_and_several_maps_at_one_position(tmp_path):
     assert len(slices) == 2 and all(s.loaded().pixels[0, 0] == 1000 for s in slices)
     assert [s.series_label for s in slices] == ["series 7 'MOLLI T1 MAP'"] * 2
     assert any("1 duplicate image(s)" in n and "copy_of_a.dcm" in n for n in found.notes)
-    assert any("1 further map image(s) at positions" in n for n in found.notes)
+    assert any("1 further image(s) at positions" in n for n in found.notes)
+
+
+def test_the_map_image_of_a_series_that_holds_its_magnitude_image_too(tmp_path):
+    # A Philips-style series: the magnitude image first, then the map, at each position.
+    for z in (0.0, 8.0):
+        _map(tmp_path, f"m{z:g}.dcm", z=z, instance=int(z) + 1, value=520, image_type=("ORIGINAL", "PRIMARY", "M_FFE", "M"))
+        _map(tmp_path, f"t1{z:g}.dcm", z=z, instance=int(z) + 2)
+    (slices,) = discover([tmp_path]).patients.values()
+    assert len(slices) == 2 and all(s.loaded().pixels[0, 0] == 1000 for s in slices)
+
+
+def test_weighted_images_named_like_a_map_without_their_times_are_no_map(tmp_path):
+    # Siemens names the T2-prep MOCO images after the protocol (T2MAP_...); an anonymiser stripped the prep times.
+    for k in range(3):
+        ds = mr_image(
+            np.full((16, 16), 400 - 100 * k, np.uint16), study_uid="1.2.3", series_uid="5.5", series_number=26,
+            description="T2MAP_SAX_MOCO", image_type=("DERIVED", "PRIMARY", "M", "ND", "MOCO"), position_mm=(0, 0, 0), instance=k + 1,
+        )  # fmt: skip
+        save(ds, tmp_path / f"w{k}.dcm")
+    _map(tmp_path, "masked.dcm", instance=2, image_type=("DERIVED", "PRIMARY", "M", "ND"), series_uid="6.6", description="T2MAP_SAX")
+    _map(tmp_path, "map.dcm", instance=1, image_type=("DERIVED", "PRIMARY", "M", "ND"), series_uid="6.6", description="T2MAP_SAX")
+    found = discover([tmp_path])
+    kinds = {row.series: row.kind for row in found.series}
+    assert [k for k in kinds.values() if k.startswith("not relevant")] == ["not relevant: no map type or preparation time in the header"]
+    (slices,) = found.patients.values()
+    assert [s.map_type for s in slices] == ["T2"]  # a map named by its description alone, with a copy beside it, stays a map
 
 
 def test_map_with_real_world_value_mapping_but_no_units_fails_alone(tmp_path):
@@ -145,7 +171,7 @@ def test_a_cine_given_a_map_type_gives_every_cardiac_phase_as_a_slice(tmp_path):
     kinds = {r.series.split(" ", 1)[1].strip("'"): (r.kind, r.slices, r.images) for r in found.series}
     assert kinds == {"cine_sax": ("T1 map (--map-type)", 6, 7), "localizer": ("not relevant: localiser", 1, 1)}
     assert any("3 position(s) with different trigger delays" in n and "6 in all" in n for n in found.notes)
-    assert any("1 further map image(s) at positions" in n for n in found.notes)
+    assert any("1 further image(s) at positions" in n for n in found.notes)
 
 
 def test_weighted_images_without_readable_times_are_not_called_a_cine(tmp_path):

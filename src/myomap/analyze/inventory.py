@@ -10,7 +10,8 @@ Classification works on the header index alone (no pixel data read):
   A map is never inferred from its value range: a 64 x 64 test image
   whose values happen to look like ms is not a T1 map.  Several maps at one
   position in one series (a vendor's masked or filtered copy of the same
-  map) give one slice: the lowest InstanceNumber, with a note; but a
+  map, a magnitude image beside it) give one slice: the lowest InstanceNumber among
+  the images whose own ImageType names the map, with a note; but a
   series given its type with ``map_type`` whose images at one position
   differ in TriggerTime is a cine, and every cardiac phase is a slice.
 - **weighted**: images whose inversion or T2-preparation times
@@ -145,7 +146,23 @@ def _map_kinds(frames: list[ImageMeta]) -> set[str]:
     if by_image_type:
         return by_image_type
     by_name = {kind for m in frames if (kind := map_type_from_header(m.image_type, m.series_description)) is not None}
-    return by_name if by_name and series_time_kind(frames) is None else set()
+    return by_name if by_name and series_time_kind(frames) is None and not _unlabelled_weighted(frames) else set()
+
+
+def _unlabelled_weighted(frames: list[ImageMeta]) -> bool:
+    """Three or more magnitude images at one position: weighted images whose times could not be read, not copies of a map.
+
+    A de-identified export may strip the ImageComments that carry a
+    T2-preparation or inversion time; the series (``T2MAP_SAX_MOCO``,
+    ImageType ``...\\M\\ND\\MOCO``) is then named like a map.  A vendor's
+    masked copy of a map comes one to a map.
+    """
+    by_position: dict[tuple, int] = defaultdict(int)
+    for meta in frames:
+        kind = meta.image_type[2].upper() if len(meta.image_type) > 2 else ""
+        if kind == "M" or kind.startswith("M_"):
+            by_position[position_key(meta) or (str(meta.path),)] += 1
+    return any(n >= 3 for n in by_position.values())
 
 
 def _group_weighted(inventory: Inventory, candidates: Index) -> None:
@@ -167,7 +184,11 @@ def _group_weighted(inventory: Inventory, candidates: Index) -> None:
 
 
 def _one_per_position(frames: list[ImageMeta], map_type: str, notes: list[str], *, phases: bool = False) -> list[tuple[str, ImageMeta]]:
-    """One image per slice position (the lowest InstanceNumber); with ``phases``, one per position and trigger delay.
+    """One image per slice position; with ``phases``, one per position and trigger delay.
+
+    The image kept is the first by InstanceNumber among those whose own
+    ImageType names the map, else among all (a series may hold a magnitude
+    image beside its map, or a masked copy of it).
 
     A series the user declared a map with ``--map-type`` may be a cine:
     where every image at a position has a trigger delay and they differ,
@@ -179,7 +200,8 @@ def _one_per_position(frames: list[ImageMeta], map_type: str, notes: list[str], 
         by_position[position_key(meta) or (str(meta.path),)].append(meta)
     kept, phased = [], 0
     for group in by_position.values():
-        group.sort(key=lambda m: (m.instance_number or 0, m.frame or 0, str(m.path)))
+        # The image whose own ImageType names the map first: a series may hold its magnitude image too (Philips).
+        group.sort(key=lambda m: (map_type_from_header(m.image_type, "") != map_type, m.instance_number or 0, m.frame or 0, str(m.path)))
         delays = [m.trigger_time_ms for m in group]
         if phases and _is_cine(group, named=False):  # a cine's phases (the user said what it is); a copy without a delay stays a copy
             first = {delay: next(m for m in group if m.trigger_time_ms == delay) for delay in sorted(set(delays))}
@@ -195,8 +217,8 @@ def _one_per_position(frames: list[ImageMeta], map_type: str, notes: list[str], 
     extra = len(frames) - len(kept)
     if extra:
         notes.append(
-            f"{frames[0].series_label}: {extra} further map image(s) at positions (and trigger delays) already taken "
-            "(e.g. a masked copy); the first of each is used"
+            f"{frames[0].series_label}: {extra} further image(s) at positions (and trigger delays) already taken "
+            "(e.g. a masked copy, a magnitude image); the map image of each is used"
         )
     return kept
 

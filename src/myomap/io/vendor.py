@@ -52,7 +52,8 @@ import numpy as np
 
 TI_COMMENT = re.compile(r"\bTI\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 T2PREP_COMMENT = re.compile(r"\bT2\s*-?\s*(?:prep\w*|P)\.?\s*(?:duration)?\s*[=:]?\s*(\d+(?:\.\d+)?)\s*(?:ms)?", re.IGNORECASE)
-MAP_WORDS = re.compile(r"\b(T[12])[ _-]?(MAP|MAPPING|MOCO)\b|\b(MOCO|MAP)[ _-]?(T[12])\b|\b(T[12])MAP\b", re.IGNORECASE)
+MAP_WORDS = re.compile(r"\b(T[12])[ _-]?(MAP|MAPPING|MOCO)\b|\b(MOCO|MAP)[ _-]?(T[12])\b|(?:\b|(?<=SMAR))(T[12])MAP\b", re.IGNORECASE)
+"""Words that name a T1 or T2 map: ``T1 MAP``, ``T2_MAPPING``, ``MOCO_T1``, ``T1MAP`` and GE's ``SMART1Map``."""
 COMPANION_WORDS = frozenset(
     "SD SDMAP STD STDEV STDDEV SIGMA ERR ERROR CHI CHI2 CHISQ GOF FIT CONF CONFIDENCE SNR ECV R2 RSQ MASK MASKED".split()
 )
@@ -87,6 +88,8 @@ def map_type_from_header(image_type: Iterable[str], description: str) -> str | N
     'T2'
     >>> map_type_from_header(["ORIGINAL", "PRIMARY"], "t1map_molli_sax") is None
     True
+    >>> map_type_from_header(["DERIVED", "PRIMARY", "OTHER"], "SMART1Map"), map_type_from_header([], "SMARTMap")
+    ('T1', None)
     """
     image_type = [str(v).upper() for v in image_type]
     texts = [" ".join(image_type)] + ([] if "ORIGINAL" in image_type else [description])
