@@ -54,17 +54,25 @@ def test_fit_missing_fits_maps_only_where_the_scanner_map_is_missing(cohort, tmp
     shutil.copytree(subject / "T2_mid", tmp_path / "T2_mid")
     shutil.copytree(subject / "T2_basal", tmp_path / "T2_basal")
     (tmp_path / "T2_mid" / "map.dcm").unlink()
+    # Siemens exports the motion-corrected images of a slice as a series of their own: one map is fitted, from those.
+    moco_uid = pydicom.uid.generate_uid()
+    (tmp_path / "T2_mid_moco").mkdir()
+    for path in sorted((tmp_path / "T2_mid").glob("weighted_*.dcm")):
+        ds = pydicom.dcmread(path)
+        ds.SeriesInstanceUID, ds.SOPInstanceUID = moco_uid, pydicom.uid.generate_uid()
+        ds.SeriesDescription, ds.SeriesNumber = f"{ds.SeriesDescription}_MOCO", ds.SeriesNumber + 1
+        ds.save_as(tmp_path / "T2_mid_moco" / path.name)
     found = discover([tmp_path], fit_missing=True)
     assert not found.errors, found.errors
     slices = next(iter(found.patients.values()))
     origins = sorted((s.path.parent.name, s.origin) for s in slices)
-    assert origins == [("T2_basal", "scanner"), ("T2_mid", "fitted")]
+    assert origins == [("T2_basal", "scanner"), ("T2_mid_moco", "fitted")]
     fitted = next(s for s in slices if s.origin == "fitted")
     truth = np.load(subject / "T2_mid" / "truth.npz")
     pure = truth["myocardium_fraction"] >= 0.99
     assert abs(np.median(fitted.pixels[pure]) - np.median(truth["t2_true_ms"][pure])) < 2.0
     actions = sorted(r.action for r in found.series if "weighted" in r.kind)
-    assert actions == ["fitted", "not fitted: the scanner's map is used"]  # T2_basal has its scanner map
+    assert actions == ["fitted", "not fitted: another series of this slice is fitted", "not fitted: the scanner's map is used"]
 
 
 def test_raw_images_and_non_images_are_skipped_with_one_line_each_kind(cohort, tmp_path):

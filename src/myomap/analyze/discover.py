@@ -203,23 +203,38 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False, map_typ
 
 
 def _use_weighted(inventory: Inventory, slices: list[MapSlice], fit_missing: bool, errors: list[str]) -> tuple[dict[str, str], int]:
-    """Fit (with ``fit_missing``) the weighted groups whose slice has no scanner map; the action per series, and how many were left."""
+    """Fit (with ``fit_missing``) the weighted groups whose slice has no scanner map; the action per series, and how many were left.
+
+    One map per slice: of a raw and a motion-corrected series of one slice
+    (Siemens exports both), the motion-corrected one is fitted.
+    """
     actions: dict[str, str] = {}
     fittable = 0
     have = {(m.study, m.map_type, _where(m.position_mm)) for m in slices}
-    for name, frames in inventory.weighted.items():
+    pending = set()
+    for name, frames in sorted(inventory.weighted.items(), key=lambda item: not _motion_corrected(item[1][0])):
         kind = inventory.kinds[frames[0].series_uid].split()[0]
-        if (frames[0].study_uid, kind, position_key(frames[0])) in have:
+        key = (frames[0].study_uid, kind, position_key(frames[0]))
+        if key in have:
             action = "not fitted: the scanner's map is used"
+        elif key in pending:
+            action = "not fitted: another series of this slice is fitted"
         elif not fit_missing:
             action, fittable = "not used: --fit-missing fits it", fittable + 1
+            pending.add(key)
         else:
             fitted = _fit_one(name, frames, errors)
             action = "fitted" if fitted is not None else "fit failed"
             slices.extend([fitted] if fitted is not None else [])
+            pending.add(key)
         for meta in frames:
             actions.setdefault(meta.series_uid, action)
     return actions, fittable
+
+
+def _motion_corrected(meta: ImageMeta) -> bool:
+    """A motion-corrected series: MOCO in its ImageType or as a word of its description (Siemens)."""
+    return "MOCO" in (v.upper() for v in meta.image_type) or "MOCO" in vendor.description_words(meta.series_description)
 
 
 def _nifti_rows(nifti: list[MapSlice], long_axis: dict[str, int]) -> list[SeriesSummary]:
