@@ -238,3 +238,31 @@ def test_no_ecv_writes_no_empty_ecv_table(contrast_cohort, tmp_path):
     (patient,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
     assert (patient / "values.csv").stat().st_size > 0 and not (patient / "ecv.csv").exists()
     assert not (tmp_path / "out" / "ecv.csv").exists() and not result.errors
+
+
+def _result(series, z, *, time_s=None, number=None, tilt=0.0, position="basal"):
+    """A pooled-slice stand-in: only what latest_per_plane reads."""
+    from types import SimpleNamespace
+
+    from myomap.io.context import ScanContext
+
+    c, s = math.cos(math.radians(tilt)), math.sin(math.radians(tilt))
+    item = SimpleNamespace(
+        series_uid=series, series_number=number, series_label=f"series {number}", slice_position=position,
+        orientation=(1.0, 0.0, 0.0, 0.0, c, s), position_mm=(5.0, -3.0, z), context=ScanContext(acquisition_time_s=time_s),
+    )  # fmt: skip
+    return SimpleNamespace(slice=item)
+
+
+def test_a_slice_acquired_again_in_another_series_is_pooled_once_the_later():
+    from myomap.analyze.clinical import latest_per_plane
+
+    first, again = _result("1", 0.0, time_s=100.0, number=13), _result("2", 1.5, time_s=900.0, number=36)
+    mid, phase = _result("1", 10.0, time_s=100.0, number=13, position="mid"), _result("1", 0.0, time_s=100.0, number=13)
+    kept, lines = latest_per_plane([first, mid, again, phase])
+    assert kept == [mid, again] and len(lines) == 2  # the repeat's cine-like twin in the first series goes with it
+    assert lines[0].startswith("basal slice of series 13 repeated in series 36")
+    # Without acquisition times the series number decides; another plane (3 mm away, or tilted 10 degrees) is another slice.
+    assert latest_per_plane([_result("1", 0.0, number=40), _result("2", 0.0, number=12)])[0][0].slice.series_number == 40
+    assert len(latest_per_plane([_result("1", 0.0), _result("2", 3.0)])[0]) == 2
+    assert len(latest_per_plane([_result("1", 0.0), _result("2", 0.0, tilt=10.0)])[0]) == 2

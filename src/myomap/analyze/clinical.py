@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 from myomap import conventions
 from myomap.quantify.ecv import ECV_COLUMNS, ecv_rows, synthetic_hematocrit
 from myomap.quantify.ranges import ReferenceRange, find_range, flag
@@ -96,6 +98,8 @@ def stack_rows(
         trusted = done if include_review else [r for r in done if not (r.qc and r.qc.review)]
         excluded = len(done) - len(trusted)
         label = f"{contrast} {map_type}"
+        trusted, repeats = latest_per_plane(trusted)
+        notes += [f"{patient}: {label} {line}" for line in repeats]
         if excluded and not trusted:
             notes.append(
                 f"{patient}: all {excluded} {label} slices are flagged for review; no pooled {label} values (--include-review pools them)"
@@ -119,6 +123,45 @@ def stack_rows(
                 }
             )
     return rows, notes
+
+
+REPEAT_PLANE_MM, REPEAT_PLANE_DEG = 2.0, 5.0
+"""Two maps whose planes lie this close (mm along the normal) and this parallel show one slice (a repeated acquisition)."""
+
+
+def latest_per_plane(results: Sequence) -> tuple[list, list[str]]:
+    """The results of one stack to pool, one per slice plane, and a line for each series left out as a repeat.
+
+    A map acquired again at the same plane in another series (after a
+    failed breath-hold, or a second post-contrast time point) shows the
+    same myocardium: pooling both would count its segments twice.  The
+    last acquired is kept (acquisition time, else series number), since a
+    slice is repeated when the first was poor; ``results`` hold only the
+    slices that may pool, so a repeat flagged for review leaves its
+    earlier map in.  A cine's phases share their series and are all kept.
+    """
+    latest_first = sorted(results, key=lambda r: (r.slice.context.acquisition_time_s or 0.0, r.slice.series_number or 0), reverse=True)
+    kept: list = []
+    lines = []
+    for result in latest_first:
+        same = next((k for k in kept if k.slice.series_uid != result.slice.series_uid and _same_plane(k.slice, result.slice)), None)
+        if same is None:
+            kept.append(result)
+        else:
+            lines.append(
+                f"{result.slice.slice_position} slice of {result.slice.series_label} repeated in {same.slice.series_label} "
+                "(the same plane): only the later is pooled"
+            )
+    return [r for r in results if any(r is k for k in kept)], lines
+
+
+def _same_plane(a, b) -> bool:
+    if None in (a.orientation, a.position_mm, b.orientation, b.position_mm):
+        return False
+    normals = [np.cross(np.asarray(s.orientation[:3], float), np.asarray(s.orientation[3:], float)) for s in (a, b)]
+    normals = [n / np.linalg.norm(n) for n in normals]
+    apart_mm = abs(float(np.dot(normals[0], np.asarray(b.position_mm, float) - np.asarray(a.position_mm, float))))
+    return abs(float(np.dot(*normals))) >= np.cos(np.deg2rad(REPEAT_PLANE_DEG)) and apart_mm < REPEAT_PLANE_MM
 
 
 def _range_columns(value: float, reference: ReferenceRange | None) -> dict:
