@@ -41,6 +41,10 @@ def test_native_and_post_contrast_stacks_are_kept_apart(analysed):
     assert all(r["level_basis"] == "thirds-of-extent" and r["field_strength_t"] == "1.5" for r in slices)
     assert {r["sequence"] for r in slices} == {"MOLLI", "T2-prep"} and all(r["heart_rate_bpm"] for r in slices)
     assert all(float(r["blood_median_ms"]) < 500 for r in post)
+    # Each post-contrast map takes the direction of the RV insertion found on the native map of its slice.
+    natives = {r["slice"]: r["reference_point"] for r in slices if r["map_type"] == "T1" and r["contrast"] == "native"}
+    assert all(r["reference_point"] == "native-map" for r in post if natives[r["slice"]] == "rv-blood-pool")
+    assert any(r["reference_point"] == "native-map" for r in post)
 
 
 def test_pooled_values_carry_context_flags_and_blood_pool(analysed):

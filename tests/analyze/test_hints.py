@@ -340,3 +340,19 @@ def test_a_slice_position_speaks_with_its_native_t1_ring_before_its_t2_ring():
     far = _ring_at(90.0, 50.0)  # 75 mm away: the median of slice 0's two rings would lie 37 mm off
     predictions, _, _, calls = _checked(slices, {0: _ring_at(*LV), 1: _ring_at(*LV), 2: far, 3: _ring_at(90.0, 50.0)}, again={2: far})
     assert calls and calls[0][0] == pytest.approx(LV, abs=0.5) and predictions[2] is None
+
+
+def test_a_post_contrast_map_takes_the_direction_of_the_rv_insertion_found_on_its_native_map():
+    from myomap.analyze.patient import native_reference_deg
+    from myomap.io.contours import Contours
+
+    t = np.linspace(0, 2 * np.pi, 60, endpoint=False)
+    epi = np.column_stack([40 + 12 * np.cos(t), 50 + 12 * np.sin(t)])
+    native = _slice("native_mid", "native", (10.0, 20.0, 0.0))
+    found = [(native, Contours(epi, epi * 0.6 + np.array([16.0, 20.0]), rv_insertion=(40.0, 38.0)))]  # straight up (90 degrees)
+    # The post map: finer pixels, its image 6 mm further right and down: the direction stays, the pixels differ.
+    post = _slice("post_mid", "post", (4.0, 14.0, 0.5), spacing=(0.75, 0.75), shape=(192, 192))
+    assert native_reference_deg(post, found) == pytest.approx(90.0, abs=1e-6)
+    assert native_reference_deg(replace(post, contrast="native"), found) is None  # native maps find their own
+    assert native_reference_deg(_slice("post_apex", "post", (10.0, 20.0, 20.0)), found) is None  # another slice
+    assert native_reference_deg(replace(post, position_mm=None), found) is None

@@ -24,10 +24,11 @@ from myomap.geometry.contours import ON_EDGES, SliceContours, mask_to_contours
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import Contours
 from myomap.quantify.plausibility import plausibility_reasons
-from myomap.quantify.reference import estimate_rv_insertion
+from myomap.quantify.reference import estimate_rv_insertion, insertion_at_angle
 from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX, VALID_RANGE_MS, slice_values
 
 GIVEN_REFERENCE = "contours-json"  # the reference method of a point given with the map
+NATIVE_REFERENCE = "native-map"  # the reference method of a post-contrast map given its slice's native map's direction
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,12 @@ class SliceFacts:
     names the body plane (transverse, coronal, sagittal) the image lies in
     by its header (:func:`myomap.geometry.view_plane.body_plane`; None: an
     oblique plane, as a short-axis one, or unknown); the slice is then
-    flagged for review.
+    flagged for review.  ``native_reference_deg`` is the direction
+    (degrees counter-clockwise on this image, about the LV centre) of the
+    RV insertion found on a native map of the same slice: a post-contrast
+    map's own estimate is less sure (its blood and myocardium lie close
+    together), and native and post values of one segment must come from
+    one wall.
     """
 
     map_type: MapType
@@ -61,6 +67,7 @@ class SliceFacts:
     orientation: tuple[float, ...] | None = None
     given_reference: tuple[float, float] | None = None
     body_plane: str | None = None
+    native_reference_deg: float | None = None
 
 
 @dataclass(frozen=True)
@@ -185,8 +192,10 @@ def with_plausibility(qc: QualityReport, facts: SliceFacts, values: tuple[Region
 def _reference_point(
     pixels: np.ndarray, epi: np.ndarray, endo: np.ndarray, spacing_mm: tuple[float, float], facts: SliceFacts
 ) -> tuple[tuple[float, float] | None, str]:
-    """The anterior RV insertion point: the given one unless it lies inside the predicted blood pool, else estimated."""
+    """The anterior RV insertion point: the given one unless it lies inside the predicted blood pool, else the native map's, else estimated."""
     given = facts.given_reference
     if given is not None and not points_in_poly(np.array([given], float), np.asarray(endo, float))[0]:
         return given, GIVEN_REFERENCE
+    if facts.native_reference_deg is not None:
+        return insertion_at_angle(epi, endo, facts.native_reference_deg, spacing_mm=spacing_mm), NATIVE_REFERENCE
     return estimate_rv_insertion(pixels, epi, endo, spacing_mm=spacing_mm, orientation=facts.orientation)

@@ -152,12 +152,24 @@ def estimate_rv_insertion(
             septum_deg, anterior_deg, method = 180.0, 90.0, "image-axes"
         step = INSERTION_FROM_SEPTUM_DEG
         angle = _closest((septum_deg - step, septum_deg + step), anterior_deg)
-    point = _point_on_contour(epi_xy, centre, angle % 360.0, spacing_mm)
+    return insertion_at_angle(epi_xy, endo_xy, angle, spacing_mm=spacing_mm), method
+
+
+def insertion_at_angle(
+    epi_xy: np.ndarray, endo_xy: np.ndarray, angle_deg: float, *, spacing_mm: tuple[float, float]
+) -> tuple[float, float]:
+    """The point (x, y) on the epicardial contour at ``angle_deg`` (counter-clockwise on screen) about its centroid.
+
+    Where a basal ring is open towards the outflow tract the epicardial
+    contour runs along the endocardial one there: the point then lies just
+    outside the blood pool on the same ray (:data:`OPEN_RING_MARGIN_MM`).
+    """
+    epi_xy = np.asarray(epi_xy, dtype=float)
+    centre = polygon_centroid(epi_xy)
+    point = _point_on_contour(epi_xy, centre, angle_deg % 360.0, spacing_mm)
     if points_in_poly(np.array([point]), np.asarray(endo_xy, dtype=float))[0]:
-        # A basal ring open towards the outflow tract: there the epicardial contour runs along
-        # the endocardial one, so step just outside the blood pool on the same ray.
-        point = _point_on_contour(endo_xy, centre, angle % 360.0, spacing_mm, margin_mm=OPEN_RING_MARGIN_MM)
-    return point, method
+        point = _point_on_contour(endo_xy, centre, angle_deg % 360.0, spacing_mm, margin_mm=OPEN_RING_MARGIN_MM)
+    return point
 
 
 def _rv_contact_ends(
