@@ -464,11 +464,13 @@ def test_analyze_runs_on_a_4d_nifti_cine(cohort, tmp_path):
     image = nibabel.load(tmp_path / "mid.nii")
     phases = np.stack([np.roll(pixels.T, shift, axis=0) for shift in (0, 2, 4)], axis=-1)[:, :, None, :]  # the heart moves
     (tmp_path / "in").mkdir()
-    nibabel.save(nibabel.Nifti1Image(phases.astype(np.float32), image.affine), tmp_path / "in" / "cine.nii.gz")
+    # Converters name files after the patient: the found-series table names the file as outputs name source files.
+    nibabel.save(nibabel.Nifti1Image(phases.astype(np.float32), image.affine), tmp_path / "in" / "Doe_John_cine.nii.gz")
     result = CliRunner().invoke(
         app, ["analyze", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--map-type", "T1", "--no-tta", "--no-report"]
     )
     assert result.exit_code == 0, result.output
+    assert "found series" in result.output and "file-" in result.output and "Doe_John" not in result.output
     rows = list(csv.DictReader(next((tmp_path / "out").glob("*/slices.csv")).open()))
     assert [(r["frame"], r["phase"]) for r in rows] == [("0", "0"), ("0", "1"), ("0", "2")]
     assert all(r["status"] != "error" and r["global_median_ms"] for r in rows)

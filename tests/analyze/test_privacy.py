@@ -99,6 +99,19 @@ def test_source_names_hide_paths_without_keep_phi(tmp_path):
     assert hidden.scrub(note) == f"2 file(s) are not DICOM (e.g. {hidden.name(path)}, {hidden.name(root / 'b.txt')}); skipped"
 
 
+def test_source_names_hide_paths_whose_folders_hold_commas_and_colons(tmp_path):
+    # PACS exports name folders "DOE, JOHN"; a path in a message then holds the separators a message uses.
+    hidden = SourceNames([tmp_path], keep_phi=False, hasher=lambda text: "h" + str(len(text)))
+    for folder in ("Doe, John", "Doe: John"):
+        (tmp_path / folder).mkdir()
+        there, gone = tmp_path / folder / "IM0001.dcm", tmp_path / folder / "IM0002.dcm"
+        there.write_bytes(b"")
+        for path in (there, gone):  # a file on disk, and one removed since (its folder is there)
+            line = hidden.scrub(f"{path}: missing PixelSpacing (0028,0030), e.g. {tmp_path / 'b.dcm'}")
+            assert line == f"{hidden.name(path)}: missing PixelSpacing (0028,0030), e.g. {hidden.name(tmp_path / 'b.dcm')}"
+            assert "John" not in line
+
+
 def test_canaries_hidden_in_images_inside_a_page_are_found(tmp_path):
     import base64
     import io

@@ -71,11 +71,16 @@ def _value(vr: str, k: int, file_index: int, tag: tuple[int, int]):
 
 
 def canary_strings(dates: bool = True) -> list[bytes]:
-    """Every searchable canary (the patterns :func:`canary_hits` looks for); ``dates=False`` leaves out the dates and times."""
+    """Every searchable canary (the patterns :func:`canary_hits` looks for).
+
+    ``dates=False`` leaves out the dates and times of the study, its series
+    and images (a run that keeps them on purpose), not the patient's own
+    (group 0010: birth date and time), which no option keeps.
+    """
     found = {b"CNRY", UID_ROOT.encode(), PATH_CANARY.encode(), PRIVATE_CANARY.encode()}
-    for k, tag in enumerate(_annex_e_tags() if dates else []):
+    for k, tag in enumerate(_annex_e_tags()):
         vr = dictionary_VR(tag) if _known(tag) else ""
-        if vr in ("DA", "TM", "DT"):
+        if vr in ("DA", "TM", "DT") and (dates or tag[0] == 0x0010):
             found.add(str(_value(vr, k, 0, tag)).encode())
     return sorted(found)
 

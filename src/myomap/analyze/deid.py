@@ -16,7 +16,8 @@ user, because a SEG must stay a valid SEG of its map:
   standard allows where the IOD needs the reference;
 - every private attribute is removed;
 - ``keep_dates`` is the Retain Longitudinal Temporal Information with Full
-  Dates Option: dates and times are kept as they are.
+  Dates Option: the dates and times of the study, its series and images are
+  kept as they are; the patient's own (birth date and time) are not.
 
 The patient's name and ID become the run's anonymous label.
 """
@@ -32,6 +33,7 @@ from pydicom.uid import generate_uid
 
 EDITION = "dicomfields_2026c"  # the edition of PS3.15 Table E.1-1 in dicom-anonymizer
 _DATE_VRS = ("DA", "DT", "TM")
+_PATIENT_GROUP = 0x0010  # the patient's own dates (birth, last menstrual date): the Full Dates Option keeps none of them
 _REFERENCE_VRS = ("UI", "IS", "US", "UL", "SS", "SL")  # what an image reference needs: UIDs, frame and segment numbers
 
 
@@ -113,7 +115,7 @@ class Deidentifier:
                     self._clean(item, seen)
         for element in list(ds):
             action = self._action(element.tag)
-            if action is None or (self.keep_dates and element.VR in _DATE_VRS):
+            if action is None or (self.keep_dates and element.VR in _DATE_VRS and element.tag.group != _PATIENT_GROUP):
                 continue
             action(ds, (element.tag.group, element.tag.element))
 

@@ -196,7 +196,7 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False, map_typ
         notes.append(f"{len(labels)} NIfTI label image(s) skipped (segmentations, not maps), e.g. {labels[0]}")
     slices, long_axis = without_long_axis(slices + nifti, errors)
     rows = _rows(inventory, slices, failed, actions, long_axis) + _nifti_rows(nifti, long_axis)
-    rows += [SeriesSummary(path.name, "not relevant: label image (NIfTI)", 0, 0, "skip") for path in labels]
+    rows += [SeriesSummary(path.name, "not relevant: label image (NIfTI)", 0, 0, "skip", str(path)) for path in labels]
     skipped = skipped_line(inventory)
     notes.extend([skipped] if skipped else [])
     return Discovery(_by_patient(slices, notes), errors, notes, rows, fittable=fittable, unreadable_maps=sum(failed.values()))
@@ -244,7 +244,7 @@ def _nifti_rows(nifti: list[MapSlice], long_axis: dict[str, int]) -> list[Series
         action = _analyse_action(len(mine) - long_axis.get(str(path), 0), 0, long_axis.get(str(path), 0))
         phases = len({s.phase for s in mine})
         kind = f"{mine[0].map_type} map (NIfTI" + (f" cine, {phases} phases)" if phases > 1 else ")")
-        rows.append(SeriesSummary(path.name, kind, len({s.frame for s in mine}), len(mine), action))
+        rows.append(SeriesSummary(path.name, kind, len({s.frame for s in mine}), len(mine), action, str(path)))
     return rows
 
 

@@ -45,13 +45,19 @@ _LOCALISER = re.compile(r"locali[sz]er|survey|\bscout\b|\bloc\b|tri[ _-]?pilot",
 
 @dataclass(frozen=True)
 class SeriesSummary:
-    """One row of the table ``analyze`` prints: a series, what it is, and what is done with it."""
+    """One row of the table ``analyze`` prints: a series, what it is, and what is done with it.
+
+    ``file`` is the path of a row that is one file (a NIfTI map or label
+    image), whose name may hold the patient's (converters name files after
+    the patient): the run shows it as it names source files.
+    """
 
     series: str
     kind: str
     slices: int
     images: int
     action: str
+    file: str = ""
 
 
 @dataclass

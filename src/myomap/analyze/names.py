@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_PATH_END = re.compile(r"(?=: |, |\)[ ;]|\)$|;)")  # where a path in a message may end (SourceNames.scrub)
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{k}" for k in range(10)), *(f"LPT{k}" for k in range(10))}  # Windows device names
 
 
@@ -87,13 +88,33 @@ class SourceNames:
         return relative if self.keep_phi else f"file-{self._hasher(relative)}"
 
     def scrub(self, message: str) -> str:
-        """``message`` with every input path in it replaced by its output name."""
+        """``message`` with every input path in it replaced by its output name.
+
+        A path starts at an input and may end before ``: ``, ``, ``, a
+        closing bracket before a space or ``;``, or the end of the message;
+        since folder names hold those too (a PACS export's ``DOE, JOHN``),
+        it ends at the last of them where it names something on disk, else
+        at the first where its folder is on disk and deeper than the
+        first's (a file gone since), else at the first.
+        """
         roots = sorted({str(r) for given, resolved, _ in self.roots for r in (given, resolved)}, key=len, reverse=True)
         if not roots:  # an empty alternation would match everywhere
             return message
-        # A path runs to ": ", ", ", a closing bracket before a space, ";" or the end, or the end of the message.
-        pattern = re.compile("(?<![\\w./-])(?:" + "|".join(map(re.escape, roots)) + ")(?=[/:\\s,)]|$)[^:]*?(?=: |, |\\)[ ;]|\\)$|$)")
-        return pattern.sub(lambda match: self.name(match.group(0)), message)
+        starts = re.compile("(?<![\\w./-])(?:" + "|".join(map(re.escape, roots)) + ")(?=[/:\\s,)]|$)")
+        out, done = [], 0
+        for start in starts.finditer(message):
+            if start.start() < done:  # inside a path already replaced
+                continue
+            rest = message[start.end() :]
+            ends = [start.end() + m.start() for m in _PATH_END.finditer(rest)] + [len(message)]
+            candidates = [message[start.start() : end] for end in sorted(set(ends))]
+            path = next((c for c in reversed(candidates) if os.path.lexists(c)), None)
+            top = len(os.path.dirname(candidates[0]))
+            path = path or next((c for c in candidates if len(os.path.dirname(c)) > top and os.path.isdir(os.path.dirname(c))), None)
+            path = path or candidates[0]
+            out += [message[done : start.start()], self.name(path)]
+            done = start.start() + len(path)
+        return "".join(out) + message[done:]
 
 
 class KeyFile:

@@ -164,13 +164,14 @@ def _run(inputs, readable: Unpacked, out, config, segmenter, mode, key_file, mod
     """The run on ``readable.inputs`` (``inputs`` with their ZIP archives unpacked in place)."""
     progress, found, on_patient, inventory, reporter = callbacks
     found_maps = discover(readable.inputs, fit_missing=config.fit_missing, map_type=config.map_type)
-    series = [
-        row if config.keep_phi else replace(row, series=row.series.split(" ")[0]) for row in found_maps.series
-    ]  # descriptions are free text
-    if inventory is not None:
-        inventory(series)
     slices = [s for group in found_maps.patients.values() for s in group]
     run, names = _setup(inputs, readable.inputs, out, config, segmenter, key_file, model_id, slices, (progress, on_patient, reporter))
+    series = [  # descriptions are free text, and file names often the patient's
+        replace(row, series=names.name(row.file)) if row.file else row if config.keep_phi else replace(row, series=row.series.split(" ")[0])
+        for row in found_maps.series
+    ]
+    if inventory is not None:
+        inventory(series)
     raw_errors = readable.errors + list(found_maps.errors)
     if not slices and not found_maps.unreadable_maps:
         cine = any(row.kind.endswith(CINE_KIND) for row in found_maps.series)
