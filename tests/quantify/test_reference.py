@@ -134,6 +134,18 @@ def test_anterior_end_follows_the_anterior_direction():
     assert _error_deg(_angle(point, EPI, SPACING), 70.0) < 12
 
 
+def test_an_rv_where_the_header_puts_the_lateral_wall_is_said():
+    """Pixels mirrored left to right with the header left as it was: the RV lies opposite the header's septum."""
+    from myomap.quantify.reference import RV_ACROSS_THE_HEADER
+
+    values = _with_rv(_lv_map(), 110.0, 250.0)  # the RV around image-left (180 degrees)
+    axial = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # the header's septum up-left (135): 45 degrees from the RV
+    assert estimate_rv_insertion(values, EPI, ENDO, spacing_mm=SPACING, orientation=axial)[1] == "rv-blood-pool"
+    _, method = estimate_rv_insertion(values[:, ::-1], EPI, ENDO, spacing_mm=SPACING, orientation=axial)  # the RV now image-right
+    assert method == RV_ACROSS_THE_HEADER
+    assert estimate_rv_insertion(values[:, ::-1], EPI, ENDO, spacing_mm=SPACING)[1] == "rv-blood-pool"  # no header, nothing to contradict
+
+
 @pytest.mark.parametrize(
     "orientation, expected_deg",
     [

@@ -302,3 +302,22 @@ def test_blood_pool_finds_the_blood_when_muscle_fills_most_of_the_core():
     roi = blood_pool_roi(t2_ms, epi, endo, spacing_mm=SPACING)
     assert roi.sum() >= 5 and not (roi & muscle).any()
     assert abs(np.median(t2_ms[roi]) - 250.0) < 5.0
+
+
+def test_a_segment_holding_blood_is_found_and_left_out_of_every_region():
+    """A basal ring closed across the outflow tract: segment 1 holds the blood's values, not the wall's."""
+    from myomap.quantify.values import blood_like_segments
+
+    values = _ring_map()
+    labels = aha_segments(EPI, ENDO, INSERTION, SHAPE, "basal", spacing_mm=SPACING)
+    values[labels == 1] = 1580.0
+    rows = slice_values(values, EPI, ENDO, INSERTION, "basal", spacing_mm=SPACING)
+    assert blood_like_segments(rows) == [1]
+    kept = slice_values(values, EPI, ENDO, INSERTION, "basal", spacing_mm=SPACING, left_out=(1,))
+    assert _row(kept, "segment_1", True)["n_pixels"] == _row(kept, "segment_1", False)["n_pixels"] == 0
+    assert _row(kept, "global", True)["mean_ms"] == 1000.0 and _row(rows, "global", True)["mean_ms"] > 1050.0
+    assert _row(kept, "blood", True)["median_ms"] == 1600.0
+    assert blood_like_segments(kept) == []
+    # A segment raised as far as an acute infarct's native T1 (1300 ms here: over half-way to the blood) stays wall.
+    values[labels == 1] = 1300.0
+    assert blood_like_segments(slice_values(values, EPI, ENDO, INSERTION, "basal", spacing_mm=SPACING)) == []

@@ -100,6 +100,13 @@ def stack_rows(
         label = f"{contrast} {map_type}"
         trusted, repeats = latest_per_plane(trusted)
         notes += [f"{patient}: {label} {line}" for line in repeats]
+        for r in done:
+            if r.analysis is not None and r.analysis.left_out:
+                segments = ", ".join(map(str, r.analysis.left_out))
+                notes.append(
+                    f"{patient}: {label} {r.slice.slice_position} slice, segment(s) {segments}: blood, not wall "
+                    "(a ring closed across the outflow tract?), left out of every value"
+                )
         if excluded and not trusted:
             notes.append(
                 f"{patient}: all {excluded} {label} slices are flagged for review; no pooled {label} values (--include-review pools them)"

@@ -69,7 +69,7 @@ class SliceResult:
         return () if self.analysis is None else self.analysis.values
 
 
-def slice_facts(item: MapSlice, *, use_json: bool, native_reference_deg: float | None = None) -> SliceFacts:
+def slice_facts(item: MapSlice, *, use_json: bool, native: tuple[float, tuple[int, ...]] | None = None) -> SliceFacts:
     """The facts :func:`analyse_slice` needs, with the RV insertion point of a contours JSON beside the map when ``use_json``.
 
     An unreadable contours JSON gives no point (the point is then estimated).  The body-plane check reads
@@ -83,20 +83,20 @@ def slice_facts(item: MapSlice, *, use_json: bool, native_reference_deg: float |
         except ContourError:
             given = None
     plane = body_plane(item.orientation) if item.origin != "nifti" else None
-    return SliceFacts(
-        item.map_type, item.slice_position, item.contrast, item.clockwise, item.orientation, given, plane, native_reference_deg
-    )
+    angle, left_out = native if native is not None else (None, ())
+    return SliceFacts(item.map_type, item.slice_position, item.contrast, item.clockwise, item.orientation, given, plane, angle, left_out)
 
 
 NATIVE_REFERENCE_METHODS = ("rv-blood-pool", "contours-json")
 """How a native map's AHA reference point must have been found for a post-contrast map of its slice to take its direction."""
 
 
-def native_reference_deg(item: MapSlice, natives: list[tuple[MapSlice, Contours]]) -> float | None:
-    """For a post-contrast map, the direction of the RV insertion found on a native map of its slice, seen on this map; else None.
+def from_native_map(item: MapSlice, natives: list[tuple[MapSlice, Contours, tuple[int, ...]]]) -> tuple[float, tuple[int, ...]] | None:
+    """For a post-contrast map, the direction of the RV insertion found on a native map of its slice, seen on this map,
+    and the segments left out there as blood (:attr:`SliceAnalysis.left_out`); else None.
 
     ``natives`` are the native maps analysed so far with their contours
-    (reference point included), native T1 first.  The LV centre and the
+    (reference point included) and left-out segments, native T1 first.  The LV centre and the
     point are carried through the patient frame onto this map's plane
     (:func:`myomap.geometry.plane.point_on_plane`); the direction, not the
     point, is kept, since the heart shifts a few mm between breath-holds.
@@ -106,12 +106,12 @@ def native_reference_deg(item: MapSlice, natives: list[tuple[MapSlice, Contours]
     if item.contrast != "post" or not _placed(item) or item.pixels is None:
         return None
     target = (item.orientation, item.position_mm, item.spacing_mm)
-    for other, contours in natives:
+    for other, contours, left_out in natives:
         source = (other.orientation, other.position_mm, other.spacing_mm)
         centre = point_on_plane(polygon_centroid(contours.epi), source, target, item.pixels.shape)
         point = point_on_plane(contours.rv_insertion, source, target, item.pixels.shape)
         if centre is not None and point is not None:
-            return float(screen_angle_deg(point[0], point[1], (centre[0], centre[1]), spacing_mm=item.spacing_mm))
+            return float(screen_angle_deg(point[0], point[1], (centre[0], centre[1]), spacing_mm=item.spacing_mm)), left_out
     return None
 
 
@@ -427,17 +427,17 @@ def analyze_patient(
     checked = check_against_stack(segmenter, slices, predictions, reasons, config)
     borrowed = borrow_native_rings(slices, predictions, reasons)
     done: list[SliceResult] = []
-    natives: list[tuple[MapSlice, Contours]] = []
+    natives: list[tuple[MapSlice, Contours, tuple[int, ...]]] = []
     for k, (result, prediction, reason) in enumerate(zip(results, predictions, reasons)):
         if prediction is None:  # NaN, constant or tiny image, or no left ventricle found (nor borrowed)
             done.append(replace(result, error=f"{result.slice.path}: {checked.get(k, reason)}"))
             continue
         item = result.slice
         use_json = config.reference_point == "auto" and item.path.parent not in shared
-        facts = slice_facts(item, use_json=use_json, native_reference_deg=native_reference_deg(item, natives))
+        facts = slice_facts(item, use_json=use_json, native=from_native_map(item, natives))
         analysis = analyse_slice(item.pixels, item.spacing_mm, prediction, config.slice_settings, facts)
         if item.contrast == "native" and analysis.contours is not None and analysis.reference_method in NATIVE_REFERENCE_METHODS:
-            natives.append((item, analysis.contours))  # slices come native T1 first (discover.order_slices)
+            natives.append((item, analysis.contours, analysis.left_out))  # slices come native T1 first (discover.order_slices)
         review = tuple(notes[k] for notes in (checked, borrowed) if k in notes)  # a ring dropped by the check, then borrowed: both
         if review:
             analysis = replace(analysis, qc=replace(analysis.qc, review=True, reasons=analysis.qc.reasons + review))

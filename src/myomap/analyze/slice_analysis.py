@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from types import MappingProxyType
 
 import numpy as np
@@ -24,8 +25,8 @@ from myomap.geometry.contours import ON_EDGES, SliceContours, mask_to_contours
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import Contours
 from myomap.quantify.plausibility import plausibility_reasons
-from myomap.quantify.reference import estimate_rv_insertion, insertion_at_angle
-from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX, VALID_RANGE_MS, slice_values
+from myomap.quantify.reference import RV_ACROSS_THE_HEADER, estimate_rv_insertion, insertion_at_angle
+from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX, VALID_RANGE_MS, blood_like_segments, slice_values
 
 GIVEN_REFERENCE = "contours-json"  # the reference method of a point given with the map
 NATIVE_REFERENCE = "native-map"  # the reference method of a post-contrast map given its slice's native map's direction
@@ -57,7 +58,9 @@ class SliceFacts:
     RV insertion found on a native map of the same slice: a post-contrast
     map's own estimate is less sure (its blood and myocardium lie close
     together), and native and post values of one segment must come from
-    one wall.
+    one wall.  ``native_left_out`` are the segments that held blood on that
+    native map (:func:`myomap.quantify.values.blood_like_segments`): left
+    out here too, where blood and myocardium are too close to tell.
     """
 
     map_type: MapType
@@ -68,6 +71,7 @@ class SliceFacts:
     given_reference: tuple[float, float] | None = None
     body_plane: str | None = None
     native_reference_deg: float | None = None
+    native_left_out: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,9 @@ class SliceAnalysis:
     is None when no complete pair of contours was found or the reference
     point could not be placed; ``measured_labels`` is the region the
     values are measured in (the fitted contours rasterised: 0 background,
-    1 myocardium, 2 blood pool), None without contours.
+    1 myocardium, 2 blood pool), None without contours.  ``left_out`` are
+    the AHA segments whose pixels count in no value: they held blood, not
+    wall, here or on the native map of the slice.
     """
 
     labels: np.ndarray
@@ -125,6 +131,7 @@ class SliceAnalysis:
     reference_method: str = ""
     values: tuple[RegionValues, ...] = ()
     error: str | None = None
+    left_out: tuple[int, ...] = ()
 
     @property
     def measured_labels(self) -> np.ndarray | None:
@@ -171,15 +178,27 @@ def analyse_slice(
     except ValueError as exc:
         return replace(analysis, error=str(exc))
     analysis = replace(analysis, contours=fitted.to_contours(reference, spacing_mm), reference_method=method)
+    if method == RV_ACROSS_THE_HEADER:
+        reason = (
+            "the RV lies where the DICOM orientation puts the lateral wall: pixels mirrored against their header "
+            "(or a heart on the right)? AHA segments follow the header and would be mirrored"
+        )
+        qc = replace(qc, review=True, reasons=qc.reasons + (reason,))
+        analysis = replace(analysis, qc=qc)
+    measure = partial(
+        slice_values, pixels, epi, endo, reference, facts.slice_position, spacing_mm=spacing_mm,
+        erosion_margin_px=settings.erosion_margin_px, clockwise=facts.clockwise, valid_range_ms=VALID_RANGE_MS[facts.map_type],
+        return_pixels=True,
+    )  # fmt: skip
     try:
-        rows = slice_values(
-            pixels, epi, endo, reference, facts.slice_position, spacing_mm=spacing_mm, erosion_margin_px=settings.erosion_margin_px,
-            clockwise=facts.clockwise, valid_range_ms=VALID_RANGE_MS[facts.map_type], return_pixels=True,
-        )  # fmt: skip
+        rows = measure(left_out=facts.native_left_out)
+        # Segments holding blood (a basal ring closed across the outflow tract) count in no region.
+        left_out = tuple(sorted({*facts.native_left_out, *(blood_like_segments(rows) if facts.contrast == "native" else ())}))
+        rows = measure(left_out=left_out) if left_out != facts.native_left_out else rows
     except ValueError as exc:
         return replace(analysis, error=str(exc))
     values = tuple(RegionValues.from_row(row) for row in rows)
-    return replace(analysis, values=values, qc=with_plausibility(qc, facts, values))
+    return replace(analysis, values=values, qc=with_plausibility(qc, facts, values), left_out=left_out)
 
 
 def with_plausibility(qc: QualityReport, facts: SliceFacts, values: tuple[RegionValues, ...]) -> QualityReport:

@@ -88,6 +88,21 @@ the first route alone), moving its median by 9 ms on average (noise SD
 prints these figures.
 """
 
+BLOOD_LIKE_SHARE = 0.75
+"""A segment whose eroded median lies this share of the way or more from the slice's myocardial median to its blood
+pool's is blood, not wall (:func:`blood_like_segments`).
+
+A basal slice through the outflow tract has no wall where the tract opens:
+the ring the contours close there holds blood, and a segment there took
+the blood's value (on a phantom basal native T1 map, segment 1 at 1520 ms
+with the blood at 1532 and the wall at 961, flagged "high").  Three
+quarters of the way, not half: an acute infarct's native T1 (about 1200-1300 ms
+at 1.5 T with MOLLI against 1000 in the wall and 1550 in the blood) stays
+below it, and a T2 map's oedema (60-70 ms against 50 and about 200) far below.
+"""
+MIN_BLOOD_CONTRAST = 1.2
+"""The blood pool's median over the myocardium's at which :func:`blood_like_segments` looks at all (bright blood)."""
+
 MIN_REGION_PIXELS = 10
 """A region with fewer usable pixels than this is flagged ``few_pixels`` (its statistics are unstable)."""
 VALID_RANGE_MS = {"T1": (50.0, 3500.0), "T2": (5.0, 500.0)}
@@ -405,6 +420,7 @@ def slice_values(
     min_pixels: int = MIN_REGION_PIXELS,
     return_pixels: bool = False,
     blood_roi: np.ndarray | None = None,
+    left_out: tuple[int, ...] = (),
 ) -> list[dict]:
     """T1/T2 statistics of one slice's regions, as tidy rows.
 
@@ -437,6 +453,9 @@ def slice_values(
     return_pixels : bool
         Add ``values_ms``, the 1-D array of the region's usable pixel
         values, to every row (for :func:`patient_values`).
+    left_out : tuple of int
+        AHA segments whose pixels count in no region (their own rows are
+        empty): segments that hold blood, not wall (:func:`blood_like_segments`).
 
     Returns
     -------
@@ -468,11 +487,15 @@ def slice_values(
     if map_ms.ndim != 2:
         raise ValueError(f"map must be a 2-D array, got shape {map_ms.shape}")
     usable = usable_pixels(map_ms, valid_range_ms)
-    rows = []
-    for region in region_masks(
+    regions = region_masks(
         map_ms.shape, epi_xy, endo_xy, reference_xy, slice_position,
         spacing_mm=spacing_mm, erosion_margin_px=erosion_margin_px, clockwise=clockwise,
-    ):  # fmt: skip
+    )  # fmt: skip
+    if left_out:
+        gone = np.logical_or.reduce([r.mask for r in regions if r.segment in left_out and not r.eroded] + [np.zeros(map_ms.shape, bool)])
+        regions = [RegionMask(r.region, r.segment, r.eroded, r.mask & ~gone) if r.region != "blood" else r for r in regions]
+    rows = []
+    for region in regions:
         row = {
             "slice": slice_position,
             "region": region.region,
@@ -492,6 +515,35 @@ def slice_values(
             row["values_ms"] = map_ms[mask & usable]
         rows.append(row)
     return rows
+
+
+def blood_like_segments(rows: list[dict]) -> list[int]:
+    """The segments of one slice's :func:`slice_values` rows whose eroded median is the blood's (:data:`BLOOD_LIKE_SHARE`).
+
+    Only where the blood pool is bright (:data:`MIN_BLOOD_CONTRAST` times
+    the myocardium or more: native T1 and bright-blood T2 maps); on a
+    post-contrast map a scar comes close to the blood, and its values are
+    the point of the map.  A segment with no eroded pixel is judged on its
+    pixels as drawn.
+
+    Examples
+    --------
+    >>> row = lambda region, segment, eroded, median: {"region": region, "segment": segment, "eroded": eroded, "median_ms": median}
+    >>> rows = [row("global", None, True, 960.0), row("segment_1", 1, True, 1520.0), row("segment_2", 2, True, 1290.0)]
+    >>> blood_like_segments(rows + [row("blood", None, True, 1530.0)]), blood_like_segments(rows + [row("blood", None, True, 1100.0)])
+    ([1], [])
+    """
+    median = {(r["region"], r["eroded"]): r["median_ms"] for r in rows}
+    muscle, blood = median.get(("global", True), np.nan), median.get(("blood", True), np.nan)
+    if not blood >= MIN_BLOOD_CONTRAST * muscle:  # NaN too
+        return []
+    found = []
+    for number in sorted({r["segment"] for r in rows if r["segment"] is not None}):
+        value = median[(f"segment_{number}", True)]
+        value = median[(f"segment_{number}", False)] if np.isnan(value) else value
+        if value >= muscle + BLOOD_LIKE_SHARE * (blood - muscle):
+            found.append(number)
+    return found
 
 
 def septal_slices(rows: list[dict]) -> str | None:

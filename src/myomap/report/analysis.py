@@ -24,6 +24,8 @@ from myomap.report.html import PatientEntry, SliceEntry, write_patient_report, w
 _METHODS = {
     "contours-json": "anterior RV insertion point from the contours JSON next to the map",
     "rv-blood-pool": "anterior RV insertion point estimated from the RV blood pool",
+    "rv-blood-pool-against-header": "anterior RV insertion point estimated from an RV blood pool on the side the DICOM "
+    "orientation calls lateral (mirrored image?)",
     "native-map": "anterior RV insertion point in the direction found on the native map of the same slice",
     "dicom-orientation": "anterior RV insertion point estimated from the DICOM orientation (no RV blood pool found)",
     "image-axes": "anterior RV insertion point assumed from the standard display (no RV blood pool, no orientation)",
