@@ -18,6 +18,7 @@ from myomap.analyze.discover import MapSlice
 from myomap.analyze.exports import SegWriter, write_slice
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.analyze.slice_analysis import RegionValues, SliceAnalysis, SliceFacts, analyse_slice
+from myomap.analyze.view import point_in_view, prediction_from_view, spacing_in_view, standard_view, to_view
 from myomap.geometry.aha import screen_angle_deg, slice_normal
 from myomap.geometry.masks import grow
 from myomap.geometry.plane import SAME_SLICE_DEG, SAME_SLICE_MM, patient_to_pixel, pixel_to_patient, point_on_plane
@@ -135,12 +136,18 @@ def predict_native_first(segmenter, slices: list[MapSlice], config: AnalyzeConfi
         if not batch:
             return
         hints = same_slice_hints(slices, predictions, batch)
+        # Shown as the standard display shows them, so that how a map is stored does not change its contours.
+        views = [standard_view(slices[k].orientation, slices[k].clockwise) for k in batch]
+        shown_hints = [
+            None if hints[k] is None else point_in_view(hints[k], np.shape(slices[k].pixels), view) for k, view in zip(batch, views)
+        ]
         found, why = segmenter.predict_each(
-            [slices[k].pixels for k in batch], [slices[k].spacing_mm for k in batch], tta=config.tta, batch_size=config.batch_size,
-            kinds=[slices[k].stack for k in batch], hints=[hints[k] for k in batch],
+            [to_view(slices[k].pixels, view) for k, view in zip(batch, views)],
+            [spacing_in_view(slices[k].spacing_mm, view) for k, view in zip(batch, views)],
+            tta=config.tta, batch_size=config.batch_size, kinds=[slices[k].stack for k in batch], hints=shown_hints,
         )  # fmt: skip
-        for k, prediction, reason in zip(batch, found, why):
-            predictions[k], reasons[k] = prediction, reason
+        for k, view, prediction, reason in zip(batch, views, found, why):
+            predictions[k], reasons[k] = prediction_from_view(prediction, view), reason
 
     native = [k for k, s in enumerate(slices) if s.contrast != "post"]
     predict([k for k in native if slices[k].map_type == "T1"])

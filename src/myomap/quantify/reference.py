@@ -148,20 +148,20 @@ def estimate_rv_insertion(
     centre = polygon_centroid(epi_xy)
 
     # Image-up unless the orientation says otherwise (or has anterior along the normal).
-    projected = None if orientation is None else _projected_angle(ANTERIOR_LPS, orientation)
+    projected = None if orientation is None else projected_angle(ANTERIOR_LPS, orientation)
     anterior_deg = 90.0 if projected is None else projected
 
     ends = _rv_contact_ends(map_ms, epi, endo, centre, spacing_mm)
     if ends is not None:
         angle = _closest(ends, anterior_deg)
         method = "rv-blood-pool"
-        septum_deg = None if orientation is None else _projected_angle(SEPTAL_DIRECTION_LPS, orientation)
+        septum_deg = None if orientation is None else projected_angle(SEPTAL_DIRECTION_LPS, orientation)
         if septum_deg is not None and _angular_distance(ends[0] + ((ends[1] - ends[0]) % 360.0) / 2.0, septum_deg) > MIRRORED_RV_DEG:
             method = RV_ACROSS_THE_HEADER
     else:
         septum_deg = None
         if orientation is not None:
-            septum_deg = _projected_angle(SEPTAL_DIRECTION_LPS, orientation)
+            septum_deg = projected_angle(SEPTAL_DIRECTION_LPS, orientation)
         if septum_deg is not None:
             method = "dicom-orientation"
         else:
@@ -261,7 +261,7 @@ def _horn_extension_deg(angles, depth_mm, end_deg: float, inward: float, radius_
     return float(np.rad2deg(min(reach_mm, MAX_HORN_EXTENSION_MM) / radius_mm))
 
 
-def _projected_angle(direction_lps, orientation) -> float | None:
+def projected_angle(direction_lps, orientation) -> float | None:
     """Screen angle of a patient-frame (LPS) direction seen on the image plane.
 
     None when the direction is (almost) normal to the plane.
