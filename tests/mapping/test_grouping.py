@@ -104,3 +104,24 @@ def test_enhanced_multiframe_molli_is_fitted_frame_by_frame(tmp_path):
     assert outcome.time_source == "InversionTime" and list(outcome.times_ms) == times
     t1, meta = read_image(outcome.folder / "map.dcm")
     assert abs(float(np.median(t1)) - T1_MS) < 10 and meta.position_mm == (0.0, 0.0, 4.0) and meta.spacing_mm == (1.5, 1.5)
+
+
+def test_fit_names_neither_the_description_nor_the_paths_without_keep_phi(cohort, tmp_path):
+    import shutil
+
+    import pydicom
+
+    folder = tmp_path / "Doe^John_12345"
+    shutil.copytree(cohort / "sub-001" / "T1_basal", folder)
+    for path in folder.glob("weighted_*.dcm"):
+        ds = pydicom.dcmread(path)
+        ds.SeriesDescription = "MOLLI Doe John"
+        ds.save_as(path)
+    (folder / "broken.dcm").write_text("x")
+    for extra, shown in (([], False), (["--keep-phi"], True)):
+        out = tmp_path / f"out{len(extra)}"
+        result = CliRunner().invoke(app, ["fit", str(folder), "-o", str(out), *extra])
+        assert result.exit_code == 1 and "not a readable DICOM" in result.output  # the broken file
+        written = [p.relative_to(out).as_posix() for p in out.rglob("*")] + [(out / "fits.csv").read_text()]
+        assert ("John" in result.output + " ".join(written)) == shown
+    assert [p.name.split("_s")[0] for p in (tmp_path / "out0").iterdir() if p.is_dir()] == ["MOLLI"]  # the sequence it names

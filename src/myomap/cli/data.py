@@ -79,7 +79,13 @@ def fit(
             help="Remove the Rician noise floor (sigma estimated from the background, recorded in fits.csv) before fitting. Off by default: scanners fit the plain model, and the estimate is only trustworthy for single-coil magnitude data, not parallel imaging.",
         ),
     ] = False,
-    keep_phi: Annotated[bool, typer.Option("--keep-phi", help="Copy patient name, ID and study UID into the output DICOM.")] = False,
+    keep_phi: Annotated[
+        bool,
+        typer.Option(
+            "--keep-phi",
+            help="Copy patient name, ID and study UID into the output DICOM, name output folders after the series descriptions and show input paths in messages.",
+        ),
+    ] = False,
 ) -> None:
     """Fit T1 (MOLLI or plain IR) or T2 maps pixel-wise from weighted images.
 
@@ -130,12 +136,28 @@ def fit(
             outcome.median_r2,
             outcome.folder,
         )
+    hide = _path_hider(series, keep_phi)  # input folders are often named after the patient
     for note in report.notes:
-        log.info(note)
+        log.info(hide(note))
     for error in report.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {hide(error)}", highlight=False, soft_wrap=True)
     if report.errors:
+        if not keep_phi:
+            log.info("input files are named by a hash of their path (file-...): --keep-phi shows the paths")
         raise typer.Exit(code=1)
+
+
+def _path_hider(inputs: list[Path], keep_phi: bool):
+    """What ``fit`` prints instead of an input path: the path itself with ``keep_phi``, else a hash keyed for this run only."""
+    import hashlib
+    import secrets
+
+    from myomap.analyze.names import SourceNames
+
+    if keep_phi:
+        return lambda message: message
+    secret = secrets.token_hex(16)
+    return SourceNames(inputs, keep_phi=False, hasher=lambda text: hashlib.sha256(f"{secret}\n{text}".encode()).hexdigest()[:12]).scrub
 
 
 def import_paper(

@@ -133,7 +133,7 @@ def fit_paths(
 def _fit_found(inputs, out: Path, model, times_ms, keep_phi, mask_background, noise_correction, register, progress) -> FitReport:
     """:func:`fit_paths` on inputs that are files and folders."""
     files, errors = find_dicom_files(inputs)
-    groups, group_errors, notes = group_series(files)
+    groups, group_errors, notes = group_series(files, keep_phi=keep_phi)
     errors.extend(group_errors)
     if not groups and not errors:
         errors.append(f"{', '.join(map(str, inputs))}: no weighted DICOM images found")

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from myomap.io import vendor
+from myomap.io.context import mapping_sequence
 from myomap.io.dicom import DicomError, read_frames
 from myomap.io.header import ImageMeta, Index, index_files, read_headers
 from myomap.io.series_kind import is_map_image, position_key
@@ -62,14 +63,15 @@ class WeightedSeries:
     frames: tuple[ImageMeta, ...] = ()
 
 
-def group_series(files: Sequence[Path] | Index) -> tuple[dict[str, list[ImageMeta]], list[str], list[str]]:
+def group_series(files: Sequence[Path] | Index, *, keep_phi: bool = True) -> tuple[dict[str, list[ImageMeta]], list[str], list[str]]:
     """Group the weighted frames of ``files`` (or of an existing index) by series and slice position.
 
     Returns ``{group name: frames}``, error lines (unreadable files, see
     :func:`~myomap.io.header.index_files`) and notes (skipped maps and
     images that are not MR, series left out because one of their files is
-    damaged).  Group names are built from SeriesDescription and
-    SeriesNumber, made unique, and are safe as folder names.
+    damaged).  Group names are built from SeriesDescription (without
+    ``keep_phi``, only the mapping sequence it names: a description is free
+    text) and SeriesNumber, made unique, and are safe as folder names.
     """
     index = files if isinstance(files, Index) else index_files(files)
     errors, notes = list(index.errors), list(index.notes)
@@ -89,7 +91,7 @@ def group_series(files: Sequence[Path] | Index) -> tuple[dict[str, list[ImageMet
     for uid in sorted(index.damaged_series):
         notes.append(f"series {uid}: not grouped, one of its files is damaged (see the errors)")
     groups = _by_series_and_position(weighted)
-    return _named(merge_single_images(groups)), errors, notes
+    return _named(merge_single_images(groups), keep_phi=keep_phi), errors, notes
 
 
 def _by_series_and_position(frames: Iterable[ImageMeta]) -> dict[tuple, list[ImageMeta]]:
@@ -120,14 +122,24 @@ def merge_single_images(groups: dict[tuple, list[ImageMeta]]) -> list[list[Image
     return result
 
 
-def _named(groups: list[list[ImageMeta]]) -> dict[str, list[ImageMeta]]:
-    """Groups named ``<description>_s<number>`` (``_s<first>-<last>`` across series), made unique."""
+def _named(groups: list[list[ImageMeta]], *, keep_phi: bool = True) -> dict[str, list[ImageMeta]]:
+    """Groups named ``<description>_s<number>`` (``_s<first>-<last>`` across series), made unique.
+
+    Without ``keep_phi`` the description gives way to the mapping sequence it
+    names (``MOLLI_s12``; ``series_s12`` when none), and a series without a
+    description is never named after its folder (PACS exports name folders
+    after the patient).
+    """
     labels = []
     for group in groups:
         numbers = sorted({m.series_number for m in group if m.series_number is not None})
         first = group[0]
         tag = "-".join(str(n) for n in (numbers[:1] + numbers[-1:] if len(numbers) > 1 else numbers))
-        labels.append(_safe(f"{first.series_description or first.path.parent.name}_s{tag}"))
+        if keep_phi:
+            base = first.series_description or first.path.parent.name
+        else:
+            base = mapping_sequence(f"{first.series_description} {first.protocol_name}") or "series"
+        labels.append(_safe(f"{base}_s{tag}"))
     totals = defaultdict(int)
     for label in labels:
         totals[label] += 1
