@@ -132,3 +132,18 @@ def test_explicit_times_follow_instance_number_not_name(cohort, tmp_path):
     series = read_series("s", files_in_order, "t2", [0, 25, 55])
     # The brightest image (shortest preparation) is the first instance.
     assert series.images[0].mean() > series.images[2].mean()
+
+
+def test_the_output_folder_of_an_earlier_analyze_run_below_an_input_is_skipped_with_a_note(tmp_path):
+    exam = tmp_path / "exam"
+    for name in ("a.dcm", "results/patient-01/T1_01_mid/source.dcm", "other/run.json", "other/b.dcm"):
+        (exam / name).parent.mkdir(parents=True, exist_ok=True)
+        (exam / name).write_bytes(b"")
+    (exam / "results" / "run.json").write_text('{"myomap_version": "0.1.0", "status": "complete"}')
+    (exam / "other" / "run.json").write_text('{"something": "else"}')  # not ours: its folder is kept
+    notes: list[str] = []
+    files, _ = find_dicom_files([exam], notes)
+    assert sorted(f.relative_to(exam).as_posix() for f in files) == ["a.dcm", "other/b.dcm"]
+    assert notes == [f"{exam / 'results'}: the output folder of an earlier myomap run, skipped"]
+    files, _ = find_dicom_files([exam / "results"])  # given itself, a run's folder is read (its de-identified copies)
+    assert [f.name for f in files] == ["source.dcm"]

@@ -183,10 +183,11 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False, map_typ
     if map_type not in (None, *MAP_TYPES):
         raise ValueError(f"map type must be T1 or T2, got {map_type!r}")
     inputs = list(inputs)
-    files, errors = find_dicom_files(inputs)
+    earlier: list[str] = []
+    files, errors = find_dicom_files(inputs, earlier)
     inventory = classify(index_files(files), map_type)
     errors.extend(inventory.errors)
-    notes = list(inventory.notes)
+    notes = earlier + list(inventory.notes)
     slices, failed = _read_maps(inventory, errors)
     actions, fittable = _use_weighted(inventory, slices, fit_missing, errors)
     if fittable:

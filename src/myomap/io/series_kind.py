@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -26,27 +27,47 @@ _MAP_IMAGE_TYPES = {"T1 MAP", "T2 MAP", "R2 MAP", "T1MAP", "T2MAP", "MAP"}
 _T2_NAME = re.compile(r"T2(?!\s*\*|star)", re.IGNORECASE)
 
 
-def find_dicom_files(inputs: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
+def find_dicom_files(inputs: Iterable[str | Path], notes: list[str] | None = None) -> tuple[list[Path], list[str]]:
     """Expand files and folders (recursively) into a sorted list of files.
 
     Inside folders, hidden files and files with a non-DICOM extension
-    (``.json``, ``.png``, ...) are skipped; files named explicitly are
-    always kept.  Returns the files and one error line per input that does
-    not exist.
+    (``.json``, ``.png``, ...) are skipped, and so are the output folders
+    of earlier ``myomap analyze`` runs found below an input (results saved
+    next to the exam: their de-identified copies of its maps would be taken
+    for another patient's), each with a line in ``notes`` when given; files
+    and folders named explicitly are always kept.  Returns the files and one
+    error line per input that does not exist.
     """
     files: list[Path] = []
     errors: list[str] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
+            runs = [r.parent for r in sorted(path.rglob("run.json")) if r.parent != path and _is_myomap_run(r)]
+            for run in runs:
+                if notes is not None:
+                    notes.append(f"{run}: the output folder of an earlier myomap run, skipped")
             files.extend(
-                p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in _NOT_DICOM
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+                and not p.name.startswith(".")
+                and p.suffix.lower() not in _NOT_DICOM
+                and not any(r in p.parents for r in runs)
             )
         elif path.is_file():
             files.append(path)
         else:
             errors.append(f"{path}: no such file or folder")
     return files, errors
+
+
+def _is_myomap_run(path: Path) -> bool:
+    """A ``run.json`` that ``myomap analyze`` wrote (it names the myomap version)."""
+    try:
+        return "myomap_version" in json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def is_map_image(meta: ImageMeta) -> bool:
