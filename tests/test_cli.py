@@ -1,4 +1,5 @@
 import csv
+import logging
 
 import pytest
 from typer.testing import CliRunner
@@ -97,3 +98,64 @@ def test_train_rejects_bad_settings_in_one_line(cohort, tmp_path):
         ],
     )
     assert result.exit_code == 1 and "Nothing is downloaded" in result.output
+
+
+def test_library_log_records_stay_off_the_terminal_whatever_they_set_on_import():
+    from myomap.cli.app import LibraryFloor
+
+    def passes(name, level):
+        return LibraryFloor().filter(logging.LogRecord(name, level, __file__, 1, "message", None, None))
+
+    assert passes("myomap.analyze.run", logging.DEBUG) and passes("myomap", logging.INFO)  # the -v level decides for these
+    assert not passes("pydicom", logging.ERROR) and not passes("pydicom.pixels.decoders", logging.ERROR)
+    assert not passes("highdicom.seg", logging.WARNING) and passes("highdicom.seg", logging.ERROR)
+    assert not passes("matplotlib.font_manager", logging.DEBUG) and not passes("PIL.PngImagePlugin", logging.DEBUG)
+    assert not passes("lightning.pytorch", logging.INFO) and passes("lightning.pytorch", logging.WARNING)
+
+
+def test_a_damaged_image_is_one_error_line_without_library_tracebacks(cohort, tmp_path):
+    """pydicom resets its logger's level when imported, after the CLI set it: its ERROR records must not reach the terminal."""
+    import subprocess
+    import sys
+
+    import pydicom
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEG2000Lossless
+
+    ds = pydicom.dcmread(cohort / "sub-001" / "T1_mid" / "map.dcm")
+    ds.file_meta.TransferSyntaxUID = JPEG2000Lossless
+    ds.PixelData = encapsulate([b"\xff\x4f\xff\x51garbage" * 10])  # a J2K marker, then damage: the decoders log tracebacks
+    ds["PixelData"].VR = "OB"
+    ds.save_as(tmp_path / "damaged.dcm", enforce_file_format=True)
+    for verbose in ([], ["-v"]):
+        out = tmp_path / f"out{len(verbose)}"
+        command = [sys.executable, "-m", "myomap", *verbose, "analyze", str(tmp_path / "damaged.dcm"), "-o", str(out), "--keep-phi"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 3, done.stderr  # nothing analysed
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "damaged.dcm" in errors[0], done.stderr
+        assert "Traceback" not in done.stderr and "ERROR" not in done.stderr, done.stderr
+        assert "Found plugin" not in done.stderr, done.stderr  # pylibjpeg's debug lines stay off -v too
+
+
+@pytest.mark.slow
+def test_train_leaves_out_bad_inputs_with_one_error_line_per_file_and_exit_1(cohort, tmp_path):
+    import json
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(cohort, data)
+    subject = data / "sub-001"
+    contours = json.loads((subject / "T1_basal" / "contours.json").read_text())
+    for key in ("epicardial_contours_x", "epicardial_contours_y"):
+        contours[key] = contours[key][:2]  # the map and its weighted images share this file: every row naming it fails
+    (subject / "T1_basal" / "contours.json").write_text(json.dumps(contours))
+    (subject / "T2_mid" / "weighted_2.dcm").write_bytes(b"")
+    args = ["train", str(data), "-o", str(tmp_path / "run"), "--model", "unet-resnet18-tiny", "--epochs", "1", "--weighted-epochs", "1"]
+    result = runner.invoke(app, [*args, "--input-size", "64", "--batch-size", "8", "--images-per-epoch", "16"])
+    assert result.exit_code == 1, result.output  # some inputs failed, as analyze says it
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2, result.output
+    assert "T1_basal/contours.json" in errors[0] and "2 points" in errors[0] and "manifest lines " in errors[0]
+    assert "weighted_2.dcm" in errors[1] and "manifest line " in errors[1]
+    assert (tmp_path / "run" / "model.pt").is_file()  # trained on the rest

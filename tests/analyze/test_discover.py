@@ -85,8 +85,60 @@ def test_raw_images_and_non_images_are_skipped_with_one_line_each_kind(cohort, t
     for keyword in ("Rows", "Columns", "PixelData"):
         delattr(ds, keyword)
     ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.1.3.10"  # Media Storage Directory
+    del ds.Modality
     ds.save_as(tmp_path / "DICOMDIR_like.dcm")
     found = discover([tmp_path])
     assert not found.errors and not found.patients
     assert any("1 series (1 images) skipped as not relevant" in n for n in found.notes)
     assert any("DICOMDIR_like.dcm" in n and "without an image" in n for n in found.notes)
+
+
+@pytest.mark.parametrize(
+    "sop_class, modality",
+    [
+        ("1.2.840.10008.5.1.4.1.1.88.33", "SR"),  # Comprehensive SR
+        ("1.2.840.10008.5.1.4.1.1.11.1", "PR"),  # Grayscale Softcopy Presentation State
+        ("1.2.840.10008.5.1.4.1.1.104.1", "DOC"),  # Encapsulated PDF
+        ("1.3.12.2.1107.5.9.1", "MR"),  # Siemens CSA Non-Image: says MR, holds no image
+        ("1.2.840.10008.5.1.4.1.1.4.2", "MR"),  # MR Spectroscopy
+        ("1.2.840.10008.5.1.4.1.1.66", "MR"),  # Raw Data
+    ],
+)
+def test_non_image_objects_of_an_exam_stay_a_note(cohort, tmp_path, sop_class, modality):
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    shutil.copy(subject / "T1_mid" / "map.dcm", tmp_path / "map.dcm")
+    ds = pydicom.dcmread(subject / "T1_mid" / "map.dcm")
+    for keyword in ("Rows", "Columns", "PixelData"):
+        delattr(ds, keyword)
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = sop_class
+    ds.Modality = modality
+    ds.save_as(tmp_path / "object.dcm")
+    found = discover([tmp_path])
+    assert not found.errors and len(next(iter(found.patients.values()))) == 1
+    assert any("object.dcm" in n and "without an image" in n for n in found.notes)
+
+
+def test_an_mr_image_without_pixels_and_garbage_after_the_dicm_prefix_are_errors(cohort, tmp_path):
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    shutil.copy(subject / "T1_mid" / "map.dcm", tmp_path / "map.dcm")
+    ds = pydicom.dcmread(subject / "T1_basal" / "map.dcm")
+    ds.Rows, ds.Columns, ds.PixelData = 0, 0, b""
+    ds.save_as(tmp_path / "empty.dcm")
+    del ds.Modality  # the SOP class alone says MR image
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.save_as(tmp_path / "empty_no_modality.dcm")
+    # Bytes that pydicom reads as elements of unknown tags: damaged, not an object without an image.
+    garbage = np.random.default_rng(3).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    (tmp_path / "garbage.dcm").write_bytes(b"\0" * 128 + b"DICM" + garbage)
+    found = discover([tmp_path])
+    assert len(found.errors) == 3, found.errors
+    for name, words in (
+        ("empty.dcm", "an MR image without pixels (Rows 0, Columns 0)"),
+        ("empty_no_modality.dcm", "an MR image without pixels"),
+        ("garbage.dcm", "not a readable DICOM file"),
+    ):
+        assert sum(e.startswith(f"{tmp_path / name}: ") and words in e for e in found.errors) == 1, (name, found.errors)
+    assert not any("without an image" in n for n in found.notes)
+    assert len(next(iter(found.patients.values()))) == 1  # the good map is still analysed

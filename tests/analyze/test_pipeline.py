@@ -245,6 +245,28 @@ def test_foreign_model_file_is_one_clear_error(cohort, tmp_path):
     assert not (tmp_path / "out").exists()  # nothing written before the model is known to be usable
 
 
+def test_model_file_of_the_wrong_shape_is_one_clear_error_before_anything_is_written(cohort, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "identity",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 64, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 64, 64])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    for entry in onnx.load(str(embedded_model_path())).metadata_props:  # myomap's metadata on a graph that does not fit it
+        model.metadata_props.add(key=entry.key, value=entry.value)
+    onnx.save(model, str(tmp_path / "wrong.onnx"))
+    result = CliRunner().invoke(app, ["analyze", str(cohort), "-o", str(tmp_path / "out"), "--model", str(tmp_path / "wrong.onnx")])
+    assert result.exit_code == 2, result.output  # bad usage, like any other unusable model file
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "wrong.onnx" in lines[0] and "(1, 3, 64, 64)" in lines[0], result.output
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_demo_runs_the_whole_chain(tmp_path):
     result = CliRunner().invoke(app, ["demo", "-o", str(tmp_path / "demo"), "--subjects", "1", "--seed", "2"])
@@ -252,6 +274,17 @@ def test_demo_runs_the_whole_chain(tmp_path):
     rows = list(csv.DictReader((tmp_path / "demo" / "analysis" / "truth.csv").open()))
     assert len(rows) == 6 and all(0.0 <= float(r["dice_myocardium"]) <= 1.0 for r in rows)
     assert (tmp_path / "demo" / "analysis" / "patient-01" / "report.html").is_file()
+
+
+def test_demo_refuses_a_foreign_analysis_folder_before_simulating(tmp_path):
+    (tmp_path / "demo" / "analysis").mkdir(parents=True)
+    (tmp_path / "demo" / "analysis" / "mine.txt").write_text("not myomap's")
+    result = CliRunner().invoke(app, ["demo", "-o", str(tmp_path / "demo"), "--subjects", "1"])
+    assert result.exit_code == 2, result.output  # bad usage, as analyze says it
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "not a myomap analyze output" in lines[0], result.output
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["analysis"]  # nothing simulated
+    assert (tmp_path / "demo" / "analysis" / "mine.txt").read_text() == "not myomap's"
 
 
 def test_longer_stacks_only_t2_and_no_tta(cohort, tmp_path):

@@ -2,12 +2,26 @@ import numpy as np
 import pytest
 import torch
 
-from myomap.io.dataset import load_dataset
+from myomap.io.dataset import LoadError, load_dataset
 from myomap.model.config import TrainConfig
 from myomap.model.inference import ModelFileError, OnnxSegmenter, Segmenter, export_onnx, load_model_file
-from myomap.model.train import TrainingError, train
+from myomap.model.train import TrainingError, dropped_lines, train
 
 TINY = TrainConfig(model="unet-resnet18-tiny", input_size=64, epochs=2, weighted_epochs=1, batch_size=8, max_images_per_epoch=24)
+
+
+def test_inputs_left_out_of_training_are_one_line_per_file_and_reason():
+    contour = "sub-001/T1_basal/contours.json: epicardial contour has 2 points, at least 3 are needed"
+    errors = [LoadError(line, contour) for line in (2, 3, 4, 5, 9)]
+    errors += [
+        LoadError(35, "sub-001/T2_mid/weighted_2.dcm: not a readable DICOM file"),
+        "sub-002/T1_mid/map.dcm: no reference contours, skipped",
+    ]
+    assert dropped_lines(errors) == [
+        f"{contour} (manifest lines 2-5, 9)",
+        "sub-001/T2_mid/weighted_2.dcm: not a readable DICOM file (manifest line 35)",
+        "sub-002/T1_mid/map.dcm: no reference contours, skipped",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +119,41 @@ def test_onnx_file_of_another_model(tmp_path):
     (tmp_path / "garbage.onnx").write_text("nope")
     with pytest.raises(ModelFileError, match="not a readable ONNX"):
         OnnxSegmenter.from_file(tmp_path / "garbage.onnx")
+
+
+def _identity_onnx(path, input_shape, output_shape, metadata: str) -> None:
+    """An ONNX graph that hands its input back, carrying ``metadata`` as myomap's."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "identity",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, input_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, output_shape)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    model.metadata_props.add(key="myomap", value=metadata)
+    onnx.save(model, str(path))
+
+
+@pytest.mark.parametrize(
+    "input_shape, output_shape, message",
+    [
+        ([1, 3, 64, 64], [1, 3, 64, 64], r"takes input of shape \(1, 3, 64, 64\); myomap feeds \(batch, 1, 128, 128\)"),
+        (["b", 1, "h", "w"], ["b", 1, "h", "w"], r"gives output of shape \(b, 1, h, w\); its metadata names 3 classes"),
+        (["b", "c", "h", "w"], ["b", "c", "h", "w"], r"gives output of shape \(2, 1, 128, 128\) for a \(2, 1, 128, 128\) input"),
+    ],
+)
+def test_onnx_graph_that_does_not_fit_its_metadata_is_refused_on_loading(tmp_path, input_shape, output_shape, message):
+    from myomap.model.loading import embedded_model_path
+
+    metadata = OnnxSegmenter.from_file(embedded_model_path()).session.get_modelmeta().custom_metadata_map["myomap"]
+    _identity_onnx(tmp_path / "wrong.onnx", input_shape, output_shape, metadata)
+    with pytest.raises(ModelFileError, match=message) as caught:
+        OnnxSegmenter.from_file(tmp_path / "wrong.onnx")
+    assert str(caught.value).startswith(str(tmp_path / "wrong.onnx"))
 
 
 class _Pointwise(Segmenter):

@@ -25,6 +25,10 @@ Classification works on the header index alone (no pixel data read):
   a screenshot, a map's companions named like another map series of the
   study plus SD, ERR, GOF, ECV, MASK or the like, non-MR objects, files
   that are not images); skipped with one summary line.
+
+A file whose header says it is an MR image (:attr:`ImageMeta.claims_mr_image`)
+but which has no pixels (Rows or Columns 0) is an error line: the export is
+broken, and a silent note would let a missing slice pass unnoticed.
 """
 
 from __future__ import annotations
@@ -76,13 +80,19 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
     """Classify every series of ``index`` (see the module docstring)."""
     inventory = Inventory(errors=list(index.errors), notes=list(index.notes))
     other: list[ImageMeta] = []
+    empty: dict[str, ImageMeta] = {}  # file -> its first frame: MR images without pixels, one error line per file
     for meta in index.frames:
-        if meta.modality not in ("MR", "") or not meta.rows or not meta.columns:
+        if (not meta.rows or not meta.columns) and meta.claims_mr_image:
+            empty.setdefault(str(meta.path), meta)
+        elif meta.modality not in ("MR", "") or not meta.rows or not meta.columns:
             other.append(meta)
         else:
             inventory.frames[meta.series_uid].append(meta)
     if other:
         inventory.notes.append(f"{len(other)} non-MR object(s) or file(s) without an image (e.g. {other[0].where}) skipped")
+    inventory.errors.extend(
+        f"{meta.path}: an MR image without pixels (Rows {meta.rows}, Columns {meta.columns}); nothing to analyse" for meta in empty.values()
+    )
     candidates: list[ImageMeta] = []
     map_kinds = {uid: _map_kinds(frames) for uid, frames in inventory.frames.items()}
     map_descriptions: dict[str, set[tuple[str, ...]]] = defaultdict(set)  # study -> the map series' descriptions, as words

@@ -70,29 +70,44 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def prepare(out: Path, mode: str, identity: dict, inputs: list[Path]) -> RunRecord:
-    """Make ``out`` ready for a run in ``mode`` (``new``, ``overwrite``, ``resume``); returns the run's record.
+def check_output_folder(out: Path, mode: str, inputs: list[Path], identity: dict | None = None) -> None:
+    """Raise :class:`OutputFolderError` when a run in ``mode`` may not use ``out``; nothing is changed.
 
-    Raises :class:`OutputFolderError` for a folder the mode may not use and
-    :class:`OSError` when it cannot be created.
+    :func:`prepare` checks with it; a command that does work before it
+    analyses (``demo`` simulates its phantom first) calls it up front, so
+    that a folder it may not use costs no work.  ``identity`` is checked
+    against the earlier run's for ``resume`` (not when None).
     """
     if mode not in MODES:
         raise OutputFolderError(f"unknown output mode {mode!r}; choose from {', '.join(MODES)}")
     if out.exists() and not out.is_dir():
         raise OutputFolderError(f"{out}: exists and is not a folder")
+    if _is_empty(out):
+        return
+    if mode == "new":
+        raise OutputFolderError(f"{out}: not empty; give --overwrite to replace it or --resume to finish an interrupted run")
+    if not any((out / name).is_file() for name in _MYOMAP_MARKERS):
+        raise OutputFolderError(f"{out}: not empty and not a myomap analyze output; choose a new or empty folder")
+    if any(_inside(p, out) for p in inputs):
+        raise OutputFolderError(f"{out}: holds inputs of this run; choose another output folder")
+    if mode == "resume" and identity is not None:
+        _check_resumable(out, identity)
+
+
+def prepare(out: Path, mode: str, identity: dict, inputs: list[Path]) -> RunRecord:
+    """Make ``out`` ready for a run in ``mode`` (``new``, ``overwrite``, ``resume``); returns the run's record.
+
+    Raises :class:`OutputFolderError` for a folder the mode may not use
+    (:func:`check_output_folder`) and :class:`OSError` when it cannot be
+    created.
+    """
+    check_output_folder(out, mode, inputs, identity)
     record = RunRecord(identity, started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     if not _is_empty(out):
-        if mode == "new":
-            raise OutputFolderError(f"{out}: not empty; give --overwrite to replace it or --resume to finish an interrupted run")
-        if not any((out / name).is_file() for name in _MYOMAP_MARKERS):
-            raise OutputFolderError(f"{out}: not empty and not a myomap analyze output; choose a new or empty folder")
-        if any(_inside(p, out) for p in inputs):
-            raise OutputFolderError(f"{out}: holds inputs of this run; choose another output folder")
         if mode == "overwrite":
             for child in out.iterdir():
                 shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
         else:
-            _check_resumable(out, identity)
             for stray in out.rglob(_TEMP_GLOB):
                 stray.unlink()
     out.mkdir(parents=True, exist_ok=True)

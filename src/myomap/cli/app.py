@@ -29,24 +29,48 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+# The lowest level at which another library's log records reach the terminal; any library not named here
+# gets LIBRARY_FLOOR (matplotlib and PIL log every font and PNG chunk they touch at DEBUG, which would
+# flood --verbose).  Libraries that read DICOM narrate file paths and attribute values (identifying data)
+# in their messages and warnings, so they stay quieter still: highdicom's errors and pydicom's failures
+# reach the user as our own one-line errors, which name files safely.
+LIBRARY_FLOOR = logging.WARNING
+LIBRARY_FLOORS = {"pydicom": logging.CRITICAL, "highdicom": logging.ERROR, "py.warnings": logging.ERROR}
+
+
+class LibraryFloor(logging.Filter):
+    """A handler filter: myomap's records pass (their logger's level decides), another library's from its floor up.
+
+    A filter on the terminal handler rather than levels on the libraries'
+    loggers, because a library may set its logger's level when it is
+    imported, after the CLI has started: pydicom does (to WARNING), and its
+    ERROR records of a damaged image, tracebacks included, then reached the
+    terminal beside myomap's one error line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        if name == "myomap" or name.startswith("myomap."):
+            return True
+        floor = next((level for library, level in LIBRARY_FLOORS.items() if name == library or name.startswith(library + ".")), None)
+        return record.levelno >= (LIBRARY_FLOOR if floor is None else floor)
+
+
+def terminal_handler() -> logging.Handler:
+    """The handler that writes log records to the error console, through :class:`LibraryFloor`."""
+    handler = RichHandler(console=err, show_time=False, show_path=False)
+    handler.addFilter(LibraryFloor())
+    return handler
+
+
 @app.callback()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug messages.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_time=False, show_path=False)],
-    )
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", handlers=[terminal_handler()])
     logging.getLogger("myomap").setLevel(logging.DEBUG if verbose else logging.INFO)
-    # Libraries that read DICOM narrate file paths and attribute values (identifying data) in their debug
-    # messages and warnings, so they stay quiet even with --verbose: highdicom's errors and pydicom's
-    # failures reach the user as our own one-line errors, which name files safely.
-    logging.getLogger("highdicom").setLevel(logging.ERROR)
-    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
     logging.captureWarnings(True)
-    logging.getLogger("py.warnings").setLevel(logging.ERROR)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from myomap.cli.analysis import print_analysis
+from myomap.cli.analysis import EXIT_USAGE, print_analysis
 from myomap.cli.app import err, fail, log, progress_bar
 
 
@@ -91,8 +91,12 @@ def demo(
     OUT/analysis/truth.csv (Dice against the reference observer and value
     errors against the phantom's truth, per slice).
 
+    An earlier demo in OUT is replaced; an OUT/analysis that is not a
+    myomap output is refused (exit code 2) before anything is simulated.
+
     Example: [bold]myomap demo -o demo-out[/]
     """
+    from myomap.analyze.outfolder import OutputFolderError, check_output_folder
     from myomap.analyze.settings import AnalyzeConfig
     from myomap.analyze.truth import summarise_truth, truth_rows, write_truth_csv
     from myomap.phantom.cohort import SimulationConfig, SimulationError, simulate_cohort
@@ -100,6 +104,13 @@ def demo(
 
     phantom = out / "phantom"
     rows: list[dict] = []
+    try:
+        # Simulating takes a while: an output folder the analysis may not use is refused first.
+        if out.exists() and not out.is_dir():
+            raise OutputFolderError(f"{out}: exists and is not a folder")
+        check_output_folder(out / "analysis", "overwrite", [phantom])
+    except OutputFolderError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
     try:
         with progress_bar() as bar:
             task = bar.add_task("simulating", total=subjects)
@@ -114,6 +125,8 @@ def demo(
             )  # fmt: skip
     except SimulationError as exc:
         raise fail(str(exc)) from None
+    except OutputFolderError as exc:  # the folder changed while the phantom was simulated
+        raise fail(str(exc), EXIT_USAGE) from None
     print_analysis(result)
     write_truth_csv(out / "analysis" / "truth.csv", rows)
     summary = summarise_truth(rows)

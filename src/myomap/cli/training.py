@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-from myomap.cli.app import fail, log
+from myomap.cli.app import err, fail, log
+
+# As analyze: 1 means some inputs failed (here: were left out of training), the rest was used.
+EXIT_SOME_FAILED = 1
 
 
 def train(
@@ -63,6 +66,11 @@ def train(
     Writes RUN/config.yaml, split.csv, checkpoints/{best,last}.ckpt, CSV and
     TensorBoard logs, and model.pt (everything inference needs).
 
+    An input that cannot be used (an unreadable image, a contour file with
+    too few points, an image without reference contours) is one error line
+    per file and left out; training goes on with the rest.  Exit code: 0
+    every input used, 1 some inputs left out or training not possible.
+
     Example: [bold]myomap train cohort -o runs/paper[/] or, on a CPU,
     [bold]myomap train cohort -o runs/cpu --model unet-mobilenet --input-size 160 --crop 0.5 --loss jaccard+ce --epochs 48 --weighted-epochs 22 --images-per-epoch 500[/]
     """
@@ -89,11 +97,20 @@ def train(
     from myomap.model.train import TrainingError
     from myomap.model.train import train as run_training
 
+    dropped: list[str] = []
+
+    def report(line: str) -> None:
+        dropped.append(line)
+        err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+
     try:
-        model_file = run_training(list(data), run, settings, resume=resume)
+        model_file = run_training(list(data), run, settings, resume=resume, dropped=report)
     except (TrainingError, EncoderWeightsError, FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None
     log.info("model written to %s", model_file)
+    if dropped:
+        log.info("%d input file(s) left out of training (the error lines above)", len(dropped))
+        raise typer.Exit(code=EXIT_SOME_FAILED)
 
 
 def _weights(text: str | None) -> tuple[float, ...] | None:

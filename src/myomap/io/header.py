@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
+from pydicom.datadict import dictionary_has_tag
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
+from pydicom.uid import UID
 
 from myomap.io import vendor
 from myomap.io.context import ScanContext, scan_context
@@ -99,6 +101,19 @@ class ImageMeta:
         return bool(self.photometric) and not self.photometric.startswith("MONOCHROME")
 
     @property
+    def claims_mr_image(self) -> bool:
+        """The header says this is an MR image: an MR image SOP class, or Modality MR with an image SOP class (or none).
+
+        Such an object without pixels (Rows or Columns 0) is a broken image,
+        not one of the non-image objects an exam holds beside its images
+        (structured reports, presentation states, DICOMDIR, PDFs, a vendor's
+        private non-image objects and spectroscopy, which may say Modality MR).
+        """
+        name = UID(self.sop_class_uid).name if self.sop_class_uid else ""
+        image_class = name.endswith("Image Storage")
+        return (image_class and " MR " in f" {name} ") or (self.modality == "MR" and (image_class or not self.sop_class_uid))
+
+    @property
     def where(self) -> str:
         """The file (and frame) for messages."""
         return f"{self.path}" + ("" if self.frame is None else f" frame {self.frame + 1}")
@@ -128,6 +143,9 @@ def read_headers(path: str | Path) -> list[ImageMeta]:
         raise NotDicomError(f"{path}: not a readable DICOM file (not DICOM: no DICM prefix)") from None
     except Exception as exc:  # pydicom raises many types for corrupt input; all mean "unreadable"
         raise DicomError(f"{path}: not a readable DICOM file ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
+    if not any(dictionary_has_tag(tag) for tag in [*ds.keys(), *getattr(ds, "file_meta", Dataset()).keys()]):
+        # pydicom reads garbage after a DICM prefix as elements of unknown tags: a damaged file, not an object without an image.
+        raise DicomError(f"{path}: not a readable DICOM file (nothing after the DICM prefix parses as a DICOM element)")
     try:
         return headers_of(ds, path)
     except DicomError as exc:
@@ -219,7 +237,7 @@ def _meta(ds: Dataset, path: Path, frame: int | None, **override) -> ImageMeta:
         series_number=int(series_number) if series_number is not None else None,
         protocol_name=str(ds.get("ProtocolName", "")),
         modality=str(ds.get("Modality", "")),
-        sop_class_uid=str(ds.get("SOPClassUID", "")),
+        sop_class_uid=str(ds.get("SOPClassUID", "") or getattr(ds, "file_meta", Dataset()).get("MediaStorageSOPClassUID", "")),
         rows=int(ds.get("Rows", 0) or 0),
         columns=int(ds.get("Columns", 0) or 0),
         slice_thickness_mm=number(ds, "SliceThickness", path),

@@ -312,7 +312,12 @@ class OnnxSegmenter(Segmenter):
         raw = session.get_modelmeta().custom_metadata_map.get("myomap")
         if raw is None:
             raise ModelFileError(f"{path}: an ONNX model without myomap metadata (exported by another tool?)")
-        return cls(session, ModelMeta.from_dict(json.loads(raw)))
+        try:
+            meta = ModelMeta.from_dict(json.loads(raw))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path}: damaged myomap metadata ({type(exc).__name__}: {str(exc)[:200]})") from None
+        _check_onnx_graph(path, session, meta)
+        return cls(session, meta)
 
     @property
     def search_size(self) -> int:
@@ -322,6 +327,50 @@ class OnnxSegmenter(Segmenter):
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+
+
+def _check_onnx_graph(path: Path, session, meta: ModelMeta) -> None:
+    """Refuse an ONNX graph that cannot take what myomap feeds or give what it reads, before a run writes anything.
+
+    myomap feeds one float input (batch, 1, S, S), with S the metadata's
+    input size (and the larger LV-search view where the image axes are
+    dynamic), and reads one score per class name from the first output.  A
+    graph that does not fit would otherwise fail on the first slice with an
+    ONNX Runtime traceback, or, with the wrong number of classes, make every
+    input look like it holds no left ventricle.  The declared shapes give the
+    clear reason; one blank batch at the input size catches graphs whose
+    declared shapes are free but whose output is not.
+    """
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    size, classes = meta.input_size, len(meta.class_names)
+    fed = f"myomap feeds (batch, 1, {size}, {size}) images"
+    if len(inputs) != 1:
+        raise ModelFileError(f"{path}: the ONNX graph takes {len(inputs)} inputs; {fed} as its only input")
+    shape = inputs[0].shape
+    fixed = [side if isinstance(side, int) else None for side in shape]
+    if len(shape) != 4 or fixed[0] is not None or fixed[1] not in (None, 1) or any(side not in (None, size) for side in fixed[2:]):
+        raise ModelFileError(f"{path}: the ONNX graph takes input of shape {_shape_text(shape)}; {fed}")
+    shape = outputs[0].shape
+    if len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != classes):
+        raise ModelFileError(
+            f"{path}: the ONNX graph gives output of shape {_shape_text(shape)}; its metadata names {classes} classes "
+            f"({', '.join(meta.class_names)}), one score map each"
+        )
+    try:
+        probe = session.run(None, {inputs[0].name: np.zeros((2, 1, size, size), np.float32)})[0]
+    except Exception as exc:  # onnxruntime raises its own exception types; the first line says what did not fit
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{path}: the ONNX graph does not run on a (2, 1, {size}, {size}) input ({reason[:200]})") from None
+    if np.shape(probe) != (2, classes, size, size):
+        raise ModelFileError(
+            f"{path}: the ONNX graph gives output of shape {_shape_text(np.shape(probe))} for a (2, 1, {size}, {size}) input; "
+            f"myomap reads (2, {classes}, {size}, {size}), one score map per class of its metadata ({', '.join(meta.class_names)})"
+        )
+
+
+def _shape_text(shape) -> str:
+    """A tensor shape as text, ``(batch, 1, 64, 64)``: round brackets, which rich does not take for markup."""
+    return "(" + ", ".join(str(side) for side in shape) + ")"
 
 
 def export_onnx(model_file: str | Path, out: str | Path, *, opset: int = 17) -> Path:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import albumentations as A
@@ -23,7 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from myomap.config import to_yaml
-from myomap.io.dataset import iter_images
+from myomap.io.dataset import LoadError, iter_images
 from myomap.io.files import atomic_write_text
 from myomap.model.config import TrainConfig
 from myomap.model.data import Sample, make_sample, patient_split
@@ -40,8 +41,15 @@ class TrainingError(RuntimeError):
     """Training cannot start: no usable data, an empty split, a bad run folder."""
 
 
-def load_samples(data: Path, split: dict[str, str], size: int, crop: float, errors: list[str], dataset: int = 0) -> dict[str, list[Sample]]:
-    """All images of the data set at network size, grouped by split; unusable images go to ``errors``."""
+def load_samples(
+    data: Path, split: dict[str, str], size: int, crop: float, errors: list[str | LoadError], dataset: int = 0
+) -> dict[str, list[Sample]]:
+    """All images of the data set at network size, grouped by split; unusable images go to ``errors``.
+
+    Manifest rows that fail to load go there as :class:`LoadError` (so that
+    the rows of one bad file can be told apart and merged), images that load
+    but cannot be used as one line of text each.
+    """
     load_errors: list = []
     groups: dict[str, list[Sample]] = {"train": [], "val": [], "test": []}
     for image in iter_images(data, observers=("reference",), errors=load_errors):
@@ -54,8 +62,37 @@ def load_samples(data: Path, split: dict[str, str], size: int, crop: float, erro
             errors.append(f"{image.source}: {exc}")
             continue
         groups.setdefault(split.get(image.subject, "train"), []).append(sample)
-    errors.extend(str(e) for e in load_errors)
+    errors.extend(load_errors)
     return groups
+
+
+def dropped_lines(errors: list[str | LoadError]) -> list[str]:
+    """The inputs left out of training, one line per file and reason, in the order first met.
+
+    The rows of a map and its weighted images share one contour file, so a
+    bad contour file fails every row that names it: one line, naming the
+    file first and then its manifest lines (``contours.json: ... (manifest
+    lines 2-10)``), not one per row.
+    """
+    rows: dict[str, list[int]] = {}
+    for error in errors:
+        if isinstance(error, LoadError):
+            rows.setdefault(error.message, []).append(error.line)
+        else:
+            rows.setdefault(str(error), [])
+    return [f"{message} ({_manifest_lines(lines)})" if lines else message for message, lines in rows.items()]
+
+
+def _manifest_lines(lines: list[int]) -> str:
+    """``manifest line 4`` or ``manifest lines 2-10, 35``: consecutive lines as ranges."""
+    spans: list[list[int]] = []
+    for line in sorted(set(lines)):
+        if spans and line == spans[-1][1] + 1:
+            spans[-1][1] = line
+        else:
+            spans.append([line, line])
+    text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+    return f"manifest line{'' if len(set(lines)) == 1 else 's'} {text}"
 
 
 class _ViewDataset(Dataset):
@@ -274,9 +311,12 @@ def _loss(name: str):
     return lambda logits, target: jaccard(logits, target) + ce(logits, target)
 
 
-def _load_samples(datas: list[Path], run: Path, config: TrainConfig) -> dict[str, list]:
-    """Every data set's samples by split, each data set split by patient (its split file written into ``run``)."""
-    errors: list[str] = []
+def _load_samples(datas: list[Path], run: Path, config: TrainConfig, dropped: Callable[[str], None] | None = None) -> dict[str, list]:
+    """Every data set's samples by split, each data set split by patient (its split file written into ``run``).
+
+    Each input left out is one line to ``dropped`` (:func:`dropped_lines`), or a logged warning without it.
+    """
+    errors: list[str | LoadError] = []
     samples: dict[str, list] = {"train": [], "val": [], "test": []}
     for k, path in enumerate(datas):
         split = patient_split(path, config.split, config.seed, run / ("split.csv" if k == 0 else f"split-{k + 1}.csv"))
@@ -286,8 +326,8 @@ def _load_samples(datas: list[Path], run: Path, config: TrainConfig) -> dict[str
             groups = load_sources(path, split, k, errors)
         for name, items in groups.items():
             samples.setdefault(name, []).extend(items)
-    for error in errors:
-        log.warning(error)
+    for line in dropped_lines(errors):
+        dropped(line) if dropped is not None else log.warning(line)
     if not samples["train"]:
         raise TrainingError(f"{', '.join(map(str, datas))}: no usable training images (split 'train' is empty)")
     counts = {k: sum(s.role == "map" for s in v) for k, v in samples.items()}
@@ -322,12 +362,25 @@ def _trainer(run: Path, config: TrainConfig, progress_bar: bool) -> tuple[L.Trai
     return trainer, checkpoints
 
 
-def train(data, run: str | Path, config: TrainConfig, *, resume: bool = False, progress_bar: bool = True) -> Path:
+def train(
+    data,
+    run: str | Path,
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    progress_bar: bool = True,
+    dropped: Callable[[str], None] | None = None,
+) -> Path:
     """Train on one data set or several (``data`` a path or a list) into the run folder ``run``; returns ``model.pt``.
 
     Each data set gets its own seeded patient split (``split.csv``,
     ``split-2.csv``, ...); with several, ``config.data_weights`` sets how
-    often each is sampled.
+    often each is sampled.  Inputs that cannot be used (an unreadable
+    image, a contour file with too few points, an image without reference
+    contours) are left out and training goes on with the rest: before
+    training starts, ``dropped(line)`` is called once per bad file and
+    reason (:func:`dropped_lines`); without ``dropped`` each line is logged
+    as a warning.
 
     Raises
     ------
@@ -350,7 +403,7 @@ def train(data, run: str | Path, config: TrainConfig, *, resume: bool = False, p
     run.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run / "config.yaml", to_yaml(config))
 
-    samples = _load_samples(datas, run, config)
+    samples = _load_samples(datas, run, config, dropped)
     trainer, checkpoints = _trainer(run, config, progress_bar)
     if torch.cuda.is_available():
         module.network = module.network.to(memory_format=torch.channels_last)

@@ -60,6 +60,7 @@ for the share-of-image models.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import albumentations as A
 import cv2
@@ -84,6 +85,9 @@ from myomap.model.synth import (
     synthesise,
 )
 from myomap.model.window import Window, cut_window, fill_blank_regions, normalise_inside, points_to_window
+
+if TYPE_CHECKING:
+    from myomap.io.dataset import LoadError
 
 
 @dataclass(frozen=True)
@@ -336,12 +340,13 @@ def _window(shape, spacing, lv_xy: np.ndarray, rng: np.random.Generator, view: V
     return Window(centre_xy, tuple(spacing), tuple(shape), float(window_mm), view.size, angle, mirror, stretch, axis)
 
 
-def load_sources(data, split: dict[str, str], dataset: int, errors: list[str]) -> dict[str, list[Source]]:
+def load_sources(data, split: dict[str, str], dataset: int, errors: list[str | LoadError]) -> dict[str, list[Source]]:
     """Every image of a data set with reference contours, grouped by split, with its label map when the manifest has one.
 
     The phantom's manifest names a ``truth`` file per image (``truth.npz``
     with a ``labels`` array); user data sets have none and are used as they
-    are.  Unusable rows go to ``errors``.
+    are.  Unusable rows go to ``errors``: those that fail to load as their
+    :class:`~myomap.io.dataset.LoadError`, the others as one line of text.
     """
     from pathlib import Path
 
@@ -362,7 +367,7 @@ def load_sources(data, split: dict[str, str], dataset: int, errors: list[str]) -
         labels = _labels(truth.get(Path(image.source).resolve()), image.pixels.shape, label_cache)
         source = Source(image.pixels, image.spacing_mm, reference.epi, reference.endo, labels, image.role, dataset)
         groups.setdefault(split.get(image.subject, "train"), []).append(source)
-    errors.extend(str(e) for e in load_errors)
+    errors.extend(load_errors)
     return groups
 
 
