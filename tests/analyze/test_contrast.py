@@ -69,6 +69,12 @@ def test_an_agent_on_every_series_yields_to_the_levels_of_native_and_post_maps()
     assert classify_study([("T1", post, 430.0), ("T1", post, 480.0)]) == [ContrastCall("post", "ContrastBolusAgent")] * 2
     # A lone native-level series that names an agent is still called post (the value check then flags it).
     assert classify_study([("T1", native, 980.0)]) == [ContrastCall("post", "ContrastBolusAgent")]
+    # Two post-contrast maps 10 and 30 min after the injection (3 T, no field in the header): the later is higher.
+    early, late = _ctx(contrast_agent="Gd", acquisition_time_s=37000.0), _ctx(contrast_agent="Gd", acquisition_time_s=38200.0)
+    assert classify_study([("T1", early, 470.0), ("T1", late, 710.0)]) == [ContrastCall("post", "ContrastBolusAgent")] * 2
+    # A native level acquired after the low one cannot be the native map of this exam: the agent still decides.
+    at_15 = replace(late, field_strength_t=1.5)
+    assert classify_study([("T1", early, 470.0), ("T1", at_15, 720.0)]) == [ContrastCall("post", "ContrastBolusAgent")] * 2
 
 
 def test_scan_context_reads_only_acquisition_fields():

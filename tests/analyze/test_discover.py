@@ -73,6 +73,15 @@ def test_fit_missing_fits_maps_only_where_the_scanner_map_is_missing(cohort, tmp
     assert abs(np.median(fitted.pixels[pure]) - np.median(truth["t2_true_ms"][pure])) < 2.0
     actions = sorted(r.action for r in found.series if "weighted" in r.kind)
     assert actions == ["fitted", "not fitted: another series of this slice is fitted", "not fitted: the scanner's map is used"]
+    # A motion-corrected series that cannot be fitted leaves the slice to its raw images.
+    for path in (tmp_path / "T2_mid_moco").glob("*.dcm"):
+        ds = pydicom.dcmread(path)
+        del ds.PixelSpacing
+        ds.save_as(path)
+    found = discover([tmp_path], fit_missing=True)
+    assert len(found.errors) == 1 and "missing PixelSpacing" in found.errors[0]
+    slices = next(iter(found.patients.values()))
+    assert sorted((s.path.parent.name, s.origin) for s in slices) == [("T2_basal", "scanner"), ("T2_mid", "fitted")]
 
 
 def test_raw_images_and_non_images_are_skipped_with_one_line_each_kind(cohort, tmp_path):

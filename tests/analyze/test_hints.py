@@ -349,11 +349,14 @@ def test_a_post_contrast_map_takes_the_direction_of_the_rv_insertion_found_on_it
     t = np.linspace(0, 2 * np.pi, 60, endpoint=False)
     epi = np.column_stack([40 + 12 * np.cos(t), 50 + 12 * np.sin(t)])
     native = _slice("native_mid", "native", (10.0, 20.0, 0.0))
-    found = [(native, Contours(epi, epi * 0.6 + np.array([16.0, 20.0]), rv_insertion=(40.0, 38.0)), (1,))]  # straight up (90 degrees)
+    found = [(native, Contours(epi, epi * 0.6 + np.array([16.0, 20.0]), rv_insertion=(40.0, 38.0)), (7,))]  # straight up (90 degrees)
     # The post map: finer pixels, its image 6 mm further right and down: the direction stays, the pixels differ.
     post = _slice("post_mid", "post", (4.0, 14.0, 0.5), spacing=(0.75, 0.75), shape=(192, 192))
     angle, left_out = from_native_map(post, found)
-    assert angle == pytest.approx(90.0, abs=1e-6) and left_out == (1,)
+    assert angle == pytest.approx(90.0, abs=1e-6) and left_out == (7,)  # both maps mid
     assert from_native_map(replace(post, contrast="native"), found) is None  # native maps find their own
     assert from_native_map(_slice("post_apex", "post", (10.0, 20.0, 20.0)), found) is None  # another slice
     assert from_native_map(replace(post, position_mm=None), found) is None
+    # Each stack labels its own levels: the slice mid in the native stack may be basal in a shorter post stack.
+    assert from_native_map(replace(post, slice_position="basal"), found)[1] == (1,)
+    assert from_native_map(replace(post, slice_position="apical"), found)[1] == ()  # four sectors match no six

@@ -125,3 +125,6 @@ def test_fit_names_neither_the_description_nor_the_paths_without_keep_phi(cohort
         written = [p.relative_to(out).as_posix() for p in out.rglob("*")] + [(out / "fits.csv").read_text()]
         assert ("John" in result.output + " ".join(written)) == shown
     assert [p.name.split("_s")[0] for p in (tmp_path / "out0").iterdir() if p.is_dir()] == ["MOLLI"]  # the sequence it names
+    archive = shutil.make_archive(str(tmp_path / "exam"), "zip", tmp_path, folder.name)  # the same inside a ZIP archive
+    result = CliRunner().invoke(app, ["fit", archive, "-o", str(tmp_path / "zipped"), "--model", "molli"])
+    assert result.exit_code == 1 and "not a readable DICOM" in result.output and "John" not in result.output

@@ -10,7 +10,8 @@ classified by the first rule that decides (recorded as ``contrast_rule``):
     not a "none" word (``none``, ``no``, ``n/a``, ``-``, ``nativ``, ...): post.
     Unless T1 series the agent calls post differ in level as native and
     post maps do (one at a native level, another below
-    :data:`POST_LEVEL_RATIO` of it): some sites fill the contrast field at
+    :data:`POST_LEVEL_RATIO` of it and acquired later where the times are
+    known): some sites fill the contrast field at
     registration, so every series of the exam names the agent; the agent
     then decides nothing and the rules below decide every series.
 ``series-description`` / ``protocol-name``
@@ -43,7 +44,6 @@ classified by the first rule that decides (recorded as ``contrast_rule``):
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -147,16 +147,28 @@ def _agent_contradicted(series: Sequence[tuple[str, ScanContext, float]], calls:
 
     Some sites fill the contrast field at registration, so the native maps
     of the exam name the agent too.  Two such series whose T1 levels are a
-    native one (at least :data:`POST_LEVEL_MS` for the field) and one below
-    :data:`POST_LEVEL_RATIO` of it cannot both be post-contrast.
+    native one (at least :data:`POST_LEVEL_MS` for the field; the 3 T one
+    when the field is not given) and one below :data:`POST_LEVEL_RATIO` of
+    it, acquired later where both times are known, cannot both be
+    post-contrast.  Two post-contrast maps far apart in time stay post: the
+    later has the higher level.
     """
-    levels = [
-        (level, POST_LEVEL_MS[3.0 if (context.field_strength_t or 1.5) > 2.0 else 1.5])
+    named = [
+        (level, context)
         for (map_type, context, level), call in zip(series, calls)
         if map_type == "T1" and call is not None and call.rule == "ContrastBolusAgent" and np.isfinite(level)
     ]
-    highest = max(levels, default=(math.nan, math.nan))
-    return highest[0] >= highest[1] and any(level < POST_LEVEL_RATIO * highest[0] for level, _ in levels)
+    if len(named) < 2:
+        return False
+    level, context = max(named, key=lambda item: item[0])
+    field = context.field_strength_t
+    if level < POST_LEVEL_MS[1.5 if field is not None and field <= 2.0 else 3.0]:
+        return False
+    first = context.acquisition_time_s
+    return any(
+        low < POST_LEVEL_RATIO * level and (first is None or other.acquisition_time_s is None or first < other.acquisition_time_s)
+        for low, other in named
+    )
 
 
 def _by_bolus_time(context: ScanContext, bolus_s: float | None) -> ContrastCall | None:

@@ -206,31 +206,37 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False, map_typ
 def _use_weighted(inventory: Inventory, slices: list[MapSlice], fit_missing: bool, errors: list[str]) -> tuple[dict[str, str], int]:
     """Fit (with ``fit_missing``) the weighted groups whose slice has no scanner map; the action per series, and how many were left.
 
-    One map per slice: of a raw and a motion-corrected series of one slice
-    (Siemens exports both), the motion-corrected one is fitted.
+    One map per slice: of the series of one slice (Siemens exports the raw
+    and the motion-corrected images; a slice may be acquired again), the
+    motion-corrected and then the latest is fitted, the next where a fit fails.
     """
     actions: dict[str, str] = {}
     fittable = 0
     have = {(m.study, m.map_type, _where(m.position_mm)) for m in slices}
-    pending = set()
-    for name, frames in sorted(inventory.weighted.items(), key=lambda item: not _motion_corrected(item[1][0])):
+    fitted_here: set[tuple] = set()
+    for name, frames in sorted(inventory.weighted.items(), key=lambda item: _fit_preference(item[1][0])):
         kind = inventory.kinds[frames[0].series_uid].split()[0]
         key = (frames[0].study_uid, kind, position_key(frames[0]))
         if key in have:
             action = "not fitted: the scanner's map is used"
-        elif key in pending:
-            action = "not fitted: another series of this slice is fitted"
         elif not fit_missing:
             action, fittable = "not used: --fit-missing fits it", fittable + 1
-            pending.add(key)
+        elif key in fitted_here:
+            action = "not fitted: another series of this slice is fitted"
         else:
             fitted = _fit_one(name, frames, errors)
             action = "fitted" if fitted is not None else "fit failed"
-            slices.extend([fitted] if fitted is not None else [])
-            pending.add(key)
+            if fitted is not None:
+                slices.append(fitted)
+                fitted_here.add(key)
         for meta in frames:
             actions.setdefault(meta.series_uid, action)
     return actions, fittable
+
+
+def _fit_preference(meta: ImageMeta) -> tuple:
+    """Sort key of the weighted series of one slice, the one to fit first: motion-corrected, then the latest acquired."""
+    return (not _motion_corrected(meta), -(meta.context.acquisition_time_s or 0.0), -(meta.series_number or 0))
 
 
 def _motion_corrected(meta: ImageMeta) -> bool:

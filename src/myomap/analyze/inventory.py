@@ -176,8 +176,9 @@ def _unlabelled_weighted(frames: list[ImageMeta]) -> bool:
     by_position: dict[tuple, int] = defaultdict(int)
     for meta in frames:
         kind = meta.image_type[2].upper() if len(meta.image_type) > 2 else ""
-        if kind == "M" or kind.startswith("M_"):
-            by_position[position_key(meta) or (str(meta.path),)] += 1
+        position = position_key(meta)
+        if (kind == "M" or kind.startswith("M_")) and position is not None:  # frames placed apart, not a file's frames
+            by_position[position] += 1
     return any(n >= 3 for n in by_position.values())
 
 

@@ -112,8 +112,21 @@ def from_native_map(item: MapSlice, natives: list[tuple[MapSlice, Contours, tupl
         centre = point_on_plane(polygon_centroid(contours.epi), source, target, item.pixels.shape)
         point = point_on_plane(contours.rv_insertion, source, target, item.pixels.shape)
         if centre is not None and point is not None:
-            return float(screen_angle_deg(point[0], point[1], (centre[0], centre[1]), spacing_mm=item.spacing_mm)), left_out
+            angle = float(screen_angle_deg(point[0], point[1], (centre[0], centre[1]), spacing_mm=item.spacing_mm))
+            return angle, _renumbered(left_out, other.slice_position, item.slice_position)
     return None
+
+
+def _renumbered(segments: tuple[int, ...], level: str, other_level: str) -> tuple[int, ...]:
+    """AHA segments of a slice at ``level`` as numbered at ``other_level``: each stack labels its own levels.
+
+    Basal and mid slices share their six sectors (segments 1-6 and 7-12); an
+    apical slice has four, which match no six: nothing is carried there.
+    """
+    if level == other_level:
+        return segments
+    shift = {("basal", "mid"): 6, ("mid", "basal"): -6}.get((level, other_level))
+    return () if shift is None else tuple(s + shift for s in segments)
 
 
 def predict_native_first(segmenter, slices: list[MapSlice], config: AnalyzeConfig) -> tuple[list, list]:

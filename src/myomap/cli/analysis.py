@@ -76,7 +76,7 @@ def analyze(
         bool,
         typer.Option(
             "--keep-dates",
-            help="De-identify but keep dates and times (the Basic Profile's Retain Longitudinal Temporal Information option).",
+            help="De-identify but keep the dates and times of the study, series and images (the Basic Profile's Retain Longitudinal Temporal Information option; not the birth date).",
         ),
     ] = False,
     phi_key: Annotated[

@@ -56,6 +56,13 @@ class LibraryFloor(logging.Filter):
         return record.levelno >= (LIBRARY_FLOOR if floor is None else floor)
 
 
+def _pydicom_floor(record: logging.LogRecord) -> bool:
+    return record.levelno >= LIBRARY_FLOORS["pydicom"]
+
+
+_PYDICOM_FLOOR = _pydicom_floor  # one object: a logger holds a filter once, however often the CLI starts in one process
+
+
 def terminal_handler() -> logging.Handler:
     """The handler that writes log records to the error console, through :class:`LibraryFloor`."""
     handler = RichHandler(console=err, show_time=False, show_path=False)
@@ -71,6 +78,11 @@ def _main(
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", handlers=[terminal_handler()])
     logging.getLogger("myomap").setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.captureWarnings(True)
+    # The same floors on the libraries' loggers themselves, for any other handler (a user's logging setup, a test's
+    # capture): levels, and on pydicom's logger a filter too, since pydicom sets its level again when it is imported.
+    for library, level in LIBRARY_FLOORS.items():
+        logging.getLogger(library).setLevel(level)
+    logging.getLogger("pydicom").addFilter(_PYDICOM_FLOOR)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

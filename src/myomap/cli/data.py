@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -123,6 +124,7 @@ def fit(
                 noise_correction=noise_correction,
                 register=register,
                 progress=advance,
+                hide_paths=None if keep_phi else _path_hider,
             )
     except ValueError as exc:
         raise fail(str(exc)) from None
@@ -136,26 +138,23 @@ def fit(
             outcome.median_r2,
             outcome.folder,
         )
-    hide = _path_hider(series, keep_phi)  # input folders are often named after the patient
     for note in report.notes:
-        log.info(hide(note))
+        log.info(note)
     for error in report.errors:
-        err.print(f"[bold red]error:[/] {hide(error)}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
     if report.errors:
         if not keep_phi:
             log.info("input files are named by a hash of their path (file-...): --keep-phi shows the paths")
         raise typer.Exit(code=1)
 
 
-def _path_hider(inputs: list[Path], keep_phi: bool):
-    """What ``fit`` prints instead of an input path: the path itself with ``keep_phi``, else a hash keyed for this run only."""
+def _path_hider(inputs: list[Path]) -> Callable[[str], str]:
+    """What rewrites ``fit``'s messages without ``--keep-phi``: input paths (folders are often named after the patient) as a hash keyed for this run."""
     import hashlib
     import secrets
 
     from myomap.analyze.names import SourceNames
 
-    if keep_phi:
-        return lambda message: message
     secret = secrets.token_hex(16)
     return SourceNames(inputs, keep_phi=False, hasher=lambda text: hashlib.sha256(f"{secret}\n{text}".encode()).hexdigest()[:12]).scrub
 

@@ -87,6 +87,7 @@ def fit_paths(
     noise_correction: bool = False,
     register: bool = False,
     progress: Callable[[str, int], None] | None = None,
+    hide_paths: Callable[[list[Path]], Callable[[str], str]] | None = None,
 ) -> FitReport:
     """Find, group, fit and write every series under ``inputs``.
 
@@ -105,7 +106,9 @@ def fit_paths(
     ``preview.png`` and ``OUT/fits.csv``.  ZIP archives among ``inputs``, in
     them or in input folders are read as the folders they hold
     (:mod:`myomap.io.archives`); messages name their files
-    ``archive.zip!/path/inside`` and ``folder/inner.zip/path/inside``.
+    ``archive.zip!/path/inside`` and ``folder/inner.zip/path/inside``, or,
+    given ``hide_paths`` (called with the inputs and their unpacked copies,
+    it returns what rewrites a message), as it says.
     """
     if model != "auto" and model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose auto or one of {', '.join(MODELS)}")
@@ -114,6 +117,10 @@ def fit_paths(
     options = (model, times_ms, keep_phi, mask_background, noise_correction, register, progress)
     with unpacked_archives(inputs) as readable:
         report = _fit_found(readable.inputs, Path(out), *options)
+        if hide_paths is not None:  # while the archives' copies are on disk: paths inside them are hidden whole too
+            hide = hide_paths([*map(Path, inputs), *readable.inputs])
+            lines = (readable.errors + report.errors, readable.notes + report.notes)
+            return FitReport(report.outcomes, [hide(e) for e in lines[0]], [hide(n) for n in lines[1]])
         copies = [
             (str(copy), str(given) if Path(given).is_dir() else f"{given}!")
             for given, copy in zip(inputs, readable.inputs)
