@@ -360,3 +360,14 @@ def test_a_post_contrast_map_takes_the_direction_of_the_rv_insertion_found_on_it
     # Each stack labels its own levels: the slice mid in the native stack may be basal in a shorter post stack.
     assert from_native_map(replace(post, slice_position="basal"), found)[1] == (1,)
     assert from_native_map(replace(post, slice_position="apical"), found)[1] == ()  # four sectors match no six
+
+
+def test_a_map_on_the_slice_of_a_map_mirrored_against_its_header_is_said_to_be_too():
+    from myomap.analyze.patient import on_a_mirrored_slice
+
+    native = _slice("native_mid", "native", (10.0, 20.0, 0.0))
+    mirrored = [(native, (40.0, 50.0))]
+    assert on_a_mirrored_slice(_slice("post_mid", "post", (10.0, 20.0, 0.5)), mirrored)  # the same slice, exported the same way
+    assert not on_a_mirrored_slice(_slice("post_apex", "post", (10.0, 20.0, 20.0)), mirrored)  # another slice
+    assert not on_a_mirrored_slice(native, mirrored)  # the map itself
+    assert not on_a_mirrored_slice(replace(_slice("post_mid", "post", (10.0, 20.0, 0.5)), position_mm=None), mirrored)

@@ -28,6 +28,7 @@ from myomap.io.contours import ContourError, Contours, read_contours
 from myomap.mapping.register import match_region
 from myomap.model.inference import Prediction
 from myomap.model.locate import NO_LV
+from myomap.quantify.reference import RV_ACROSS_THE_HEADER
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,28 @@ def from_native_map(item: MapSlice, natives: list[tuple[MapSlice, Contours, tupl
             angle = float(screen_angle_deg(point[0], point[1], (centre[0], centre[1]), spacing_mm=item.spacing_mm))
             return angle, _renumbered(left_out, other.slice_position, item.slice_position)
     return None
+
+
+MIRRORED_SLICE = (
+    "another map of this slice shows the RV where the DICOM orientation puts the lateral wall: pixels mirrored against "
+    "their header? AHA segments follow the header and would be mirrored"
+)
+
+
+def on_a_mirrored_slice(item: MapSlice, mirrored: list[tuple[MapSlice, tuple[float, float]]]) -> bool:
+    """Whether a map analysed before ``item`` on its slice had its RV against its header (exported the same way, so likely mirrored too).
+
+    ``mirrored`` holds those maps with their LV centres; a map without
+    orientation and position is on no one's slice.
+    """
+    if not _placed(item) or item.pixels is None:
+        return False
+    target = (item.orientation, item.position_mm, item.spacing_mm)
+    return any(
+        other is not item
+        and point_on_plane(centre, (other.orientation, other.position_mm, other.spacing_mm), target, item.pixels.shape) is not None
+        for other, centre in mirrored
+    )
 
 
 def _renumbered(segments: tuple[int, ...], level: str, other_level: str) -> tuple[int, ...]:
@@ -448,6 +471,7 @@ def analyze_patient(
     borrowed = borrow_native_rings(slices, predictions, reasons)
     done: list[SliceResult] = []
     natives: list[tuple[MapSlice, Contours, tuple[int, ...]]] = []
+    mirrored: list[tuple[MapSlice, tuple[float, float]]] = []  # maps whose RV lies against their header, and their LV centre
     for k, (result, prediction, reason) in enumerate(zip(results, predictions, reasons)):
         if prediction is None:  # NaN, constant or tiny image, or no left ventricle found (nor borrowed)
             done.append(replace(result, error=f"{result.slice.path}: {checked.get(k, reason)}"))
@@ -458,7 +482,11 @@ def analyze_patient(
         analysis = analyse_slice(item.pixels, item.spacing_mm, prediction, config.slice_settings, facts)
         if item.contrast == "native" and analysis.contours is not None and analysis.reference_method in NATIVE_REFERENCE_METHODS:
             natives.append((item, analysis.contours, analysis.left_out))  # slices come native T1 first (discover.order_slices)
+        if analysis.reference_method == RV_ACROSS_THE_HEADER and analysis.contours is not None:
+            mirrored.append((item, polygon_centroid(analysis.contours.epi)))
         review = tuple(notes[k] for notes in (checked, borrowed) if k in notes)  # a ring dropped by the check, then borrowed: both
+        if analysis.reference_method != RV_ACROSS_THE_HEADER and on_a_mirrored_slice(item, mirrored):
+            review += (MIRRORED_SLICE,)
         if review:
             analysis = replace(analysis, qc=replace(analysis.qc, review=True, reasons=analysis.qc.reasons + review))
         result = replace(result, analysis=analysis, error=None if analysis.error is None else f"{item.path}: {analysis.error}")
