@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from myomap import conventions
+from myomap.geometry.aha import slice_normal
 from myomap.quantify.ecv import ECV_COLUMNS, ecv_rows, synthetic_hematocrit
 from myomap.quantify.ranges import ReferenceRange, find_range, flag
 from myomap.quantify.values import MIN_REGION_PIXELS, patient_values
@@ -159,14 +160,17 @@ def latest_per_plane(results: Sequence) -> tuple[list, list[str]]:
                 f"{result.slice.slice_position} slice of {result.slice.series_label} repeated in {same.slice.series_label} "
                 "(the same plane): only the later is pooled"
             )
-    return [r for r in results if any(r is k for k in kept)], lines
+    kept_ids = {id(k) for k in kept}
+    return [r for r in results if id(r) in kept_ids], lines
 
 
 def _same_plane(a, b) -> bool:
-    if None in (a.orientation, a.position_mm, b.orientation, b.position_mm):
+    if None in (a.position_mm, b.position_mm):
         return False
-    normals = [np.cross(np.asarray(s.orientation[:3], float), np.asarray(s.orientation[3:], float)) for s in (a, b)]
-    normals = [n / np.linalg.norm(n) for n in normals]
+    try:
+        normals = [slice_normal(s.orientation) for s in (a, b)]
+    except (TypeError, ValueError):  # no orientation, or a degenerate one
+        return False
     apart_mm = abs(float(np.dot(normals[0], np.asarray(b.position_mm, float) - np.asarray(a.position_mm, float))))
     return abs(float(np.dot(*normals))) >= np.cos(np.deg2rad(REPEAT_PLANE_DEG)) and apart_mm < REPEAT_PLANE_MM
 

@@ -31,6 +31,8 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
+from myomap.analyze.names import keyed_hash
+
 EDITION = "dicomfields_2026c"  # the edition of PS3.15 Table E.1-1 in dicom-anonymizer
 _DATE_VRS = ("DA", "DT", "TM")
 _PATIENT_GROUP = 0x0010  # the patient's own dates (birth, last menstrual date): the Full Dates Option keeps none of them
@@ -81,7 +83,7 @@ class Deidentifier:
 
     def reference(self, text: str) -> str:
         """A short keyed hash of ``text`` (e.g. a source path) that names it without revealing it."""
-        return hashlib.sha256(f"{self._secret}\n{text}".encode()).hexdigest()[:12]
+        return keyed_hash(self._secret, text)
 
     def apply(self, ds: Dataset, label: str, *, uids: bool = True) -> Dataset:
         """De-identify ``ds`` in place (and its file meta) and name the patient ``label``; returns ``ds``.

@@ -38,6 +38,11 @@ def safe_name(raw: str) -> str:
     return f"{name}_" if name.upper() in _RESERVED else name
 
 
+def keyed_hash(secret: str, text: str) -> str:
+    """A short hash of ``text`` (a source path) under ``secret``: it names the text without letting anyone test a guess of it."""
+    return hashlib.sha256(f"{secret}\n{text}".encode()).hexdigest()[:12]
+
+
 def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 

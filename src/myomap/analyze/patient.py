@@ -17,7 +17,7 @@ from scipy import ndimage
 from myomap.analyze.discover import MapSlice
 from myomap.analyze.exports import SegWriter, write_slice
 from myomap.analyze.settings import AnalyzeConfig
-from myomap.analyze.slice_analysis import RegionValues, SliceAnalysis, SliceFacts, analyse_slice
+from myomap.analyze.slice_analysis import MIRRORED, RegionValues, SliceAnalysis, SliceFacts, analyse_slice
 from myomap.analyze.view import point_in_view, prediction_from_view, spacing_in_view, standard_view, to_view
 from myomap.geometry.aha import screen_angle_deg, slice_normal
 from myomap.geometry.masks import grow
@@ -118,10 +118,7 @@ def from_native_map(item: MapSlice, natives: list[tuple[MapSlice, Contours, tupl
     return None
 
 
-MIRRORED_SLICE = (
-    "another map of this slice shows the RV where the DICOM orientation puts the lateral wall: pixels mirrored against "
-    "their header? AHA segments follow the header and would be mirrored"
-)
+MIRRORED_SLICE = f"another map of this slice: {MIRRORED}"
 
 
 def on_a_mirrored_slice(item: MapSlice, mirrored: list[tuple[MapSlice, tuple[float, float]]]) -> bool:

@@ -29,6 +29,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -37,7 +38,7 @@ from myomap.analyze.deid import Deidentifier, new_secret, secret_from
 from myomap.analyze.discover import MapSlice, discover
 from myomap.analyze.exports import SegWriter, csv_text
 from myomap.analyze.inventory import CINE_KIND
-from myomap.analyze.names import KeyFile, SourceNames, patient_labels
+from myomap.analyze.names import KeyFile, SourceNames, keyed_hash, patient_labels
 from myomap.analyze.outfolder import OutputFolderError, finish, mark_done, prepare, read_done, sigterm_raises, start_patient
 from myomap.analyze.patient import SliceResult, analyze_patient
 from myomap.analyze.settings import AnalyzeConfig
@@ -223,7 +224,7 @@ def _setup(inputs, readable, out, config, segmenter, key_file, model_id, slices:
     key = KeyFile(key_file, new_secret) if key_file is not None and not config.keep_phi else None
     secret = key.secret if key else secret_from([s.sop_uid for s in slices] + [str(p.resolve()) for p in inputs])
     deid = None if config.keep_phi else Deidentifier(secret, keep_dates=config.keep_dates)
-    names = SourceNames(readable, config.keep_phi, hasher=lambda text: hashlib.sha256(f"{secret}\n{text}".encode()).hexdigest()[:12])
+    names = SourceNames(readable, config.keep_phi, hasher=partial(keyed_hash, secret))
     settings_id = hashlib.sha256(f"{model_id}\n{to_yaml(config)}".encode()).hexdigest()
     seg_writer = SegWriter(settings_id, deid) if config.seg else None
     folders = Counter(s.path.parent for s in slices)

@@ -30,6 +30,11 @@ from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX, VALID_RANGE_MS, bl
 
 GIVEN_REFERENCE = "contours-json"  # the reference method of a point given with the map
 NATIVE_REFERENCE = "native-map"  # the reference method of a post-contrast map given its slice's native map's direction
+MIRRORED = (
+    "the RV lies where the DICOM orientation puts the lateral wall: pixels mirrored against their header "
+    "(or a heart on the right)? AHA segments follow the header and would be mirrored"
+)
+"""The review reason of a slice whose RV blood pool lies against its header (:data:`~myomap.quantify.reference.RV_ACROSS_THE_HEADER`)."""
 
 
 @dataclass(frozen=True)
@@ -179,11 +184,7 @@ def analyse_slice(
         return replace(analysis, error=str(exc))
     analysis = replace(analysis, contours=fitted.to_contours(reference, spacing_mm), reference_method=method)
     if method == RV_ACROSS_THE_HEADER:
-        reason = (
-            "the RV lies where the DICOM orientation puts the lateral wall: pixels mirrored against their header "
-            "(or a heart on the right)? AHA segments follow the header and would be mirrored"
-        )
-        qc = replace(qc, review=True, reasons=qc.reasons + (reason,))
+        qc = replace(qc, review=True, reasons=qc.reasons + (MIRRORED,))
         analysis = replace(analysis, qc=qc)
     measure = partial(
         slice_values, pixels, epi, endo, reference, facts.slice_position, spacing_mm=spacing_mm,

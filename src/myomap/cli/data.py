@@ -150,13 +150,12 @@ def fit(
 
 def _path_hider(inputs: list[Path]) -> Callable[[str], str]:
     """What rewrites ``fit``'s messages without ``--keep-phi``: input paths (folders are often named after the patient) as a hash keyed for this run."""
-    import hashlib
     import secrets
+    from functools import partial
 
-    from myomap.analyze.names import SourceNames
+    from myomap.analyze.names import SourceNames, keyed_hash
 
-    secret = secrets.token_hex(16)
-    return SourceNames(inputs, keep_phi=False, hasher=lambda text: hashlib.sha256(f"{secret}\n{text}".encode()).hexdigest()[:12]).scrub
+    return SourceNames(inputs, keep_phi=False, hasher=partial(keyed_hash, secrets.token_hex(16))).scrub
 
 
 def import_paper(
