@@ -42,6 +42,14 @@ def test_import_paper_on_a_folder_without_the_layout(tmp_path):
     assert result.exit_code == 1 and "no '<patient>/T1_map_base'" in result.output
 
 
+def test_error_lines_print_paths_as_text_not_markup(tmp_path):
+    folder = tmp_path / "exam [backup] [" / "] 2"  # rich would drop "[backup]" as a style and fail on "[/]"
+    folder.mkdir(parents=True)
+    result = runner.invoke(app, ["import-paper", str(folder), "-o", str(tmp_path / "m")])
+    assert result.exit_code == 1, result.output
+    assert "exam [backup] [/] 2" in " ".join(result.output.split())
+
+
 def test_fit_command_writes_maps_and_reports_failures(cohort, tmp_path):
     out = tmp_path / "fits"
     result = runner.invoke(app, ["fit", str(cohort / "sub-001" / "T1_basal"), "-o", str(out)])
@@ -62,12 +70,16 @@ def test_fit_command_explicit_times(cohort, tmp_path):
 
 
 @pytest.mark.slow
-def test_train_and_export_onnx_commands(cohort, tmp_path):
+def test_train_and_export_onnx_commands(cohort, tmp_path, caplog):
     run = tmp_path / "run"
     args = ["train", str(cohort), "-o", str(run), "--model", "unet-resnet18-tiny", "--epochs", "1", "--weighted-epochs", "1"]
     result = runner.invoke(app, [*args, "--input-size", "64", "--batch-size", "8", "--images-per-epoch", "16"])
     assert result.exit_code == 0, result.output
     assert "model: unet-resnet18-tiny" in (run / "config.yaml").read_text()
+    assert "training on CPU (1 device(s), 32-true)" in caplog.text
+    # Lightning's own INFO lines (a tip, the GPUs found) go through the terminal's floors.
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        assert logging.getLogger(name).handlers == [] and logging.getLogger(name).propagate
     result = runner.invoke(app, ["export-onnx", str(run / "model.pt"), "-o", str(tmp_path / "m.onnx")])
     assert result.exit_code == 0 and (tmp_path / "m.onnx").stat().st_size > 0
     result = runner.invoke(app, ["export-onnx", str(run / "checkpoints" / "last.ckpt"), "-o", str(tmp_path / "x.onnx")])

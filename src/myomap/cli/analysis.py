@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from myomap.cli.app import err, fail, log, progress_bar
+from myomap.cli.app import err, error_line, fail, log, progress_bar
 from myomap.conventions import MAP_TYPES
 
 
@@ -190,11 +190,12 @@ def analyze(
 
 def _print_series(rows) -> None:
     """The found-series table: series, what it is, slices, images, what analyze does with it."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("series", "type", "slices", "images", "action", title="found series", title_justify="left")
-    for row in rows:
-        table.add_row(row.series, row.kind, str(row.slices), str(row.images), row.action)
+    for row in rows:  # descriptions and file names are text, never markup
+        table.add_row(*(escape(str(cell)) for cell in (row.series, row.kind, row.slices, row.images, row.action)))
     if rows:
         err.print(table)
 
@@ -203,6 +204,6 @@ def print_analysis(result) -> None:
     for note in result.notes:
         log.info(note)
     for error in result.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        error_line(error)
     failed = result.slices - result.analysed + result.unreadable_maps
     log.info("%d slice(s) analysed, %d flagged for review, %d failed -> %s", result.analysed, result.flagged, failed, result.out)

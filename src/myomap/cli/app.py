@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from myomap import __version__
@@ -85,10 +86,33 @@ def _main(
     logging.getLogger("pydicom").addFilter(_PYDICOM_FLOOR)
 
 
+def through_terminal(*loggers: str) -> None:
+    """Send these libraries' records through the terminal handler (and its floors) instead of their own handlers.
+
+    Lightning gives its loggers a stream handler of its own when it is
+    imported, so its INFO lines (accelerators found, a tip to install a
+    cloud logger) reached the terminal beside myomap's; what matters of
+    them myomap logs itself.
+    """
+    for name in loggers:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.propagate = True
+
+
+def error_line(message: str) -> None:
+    """Print one ``error:`` line; the message is text, never markup (a path may hold ``[backup]`` or ``[/]``)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    error_line(message)
     return typer.Exit(code=code)
 
 
 def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+    # Descriptions name series and files: text, never markup.
+    return Progress(
+        TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
+    )

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from myomap.cli.app import err, fail, log, progress_bar
+from myomap.cli.app import error_line, fail, log, progress_bar
 
 
 def simulate(
@@ -141,7 +141,7 @@ def fit(
     for note in report.notes:
         log.info(note)
     for error in report.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        error_line(error)
     if report.errors:
         if not keep_phi:
             log.info("input files are named by a hash of their path (file-...): --keep-phi shows the paths")
@@ -176,7 +176,7 @@ def import_paper(
     except (FileNotFoundError, ValueError, OSError) as exc:
         raise fail(str(exc)) from None
     for problem in problems:
-        err.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+        error_line(problem)
     log.info("wrote %s", manifest)
     if problems:
         raise typer.Exit(code=1)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from myomap.cli.analysis import EXIT_USAGE, print_analysis
-from myomap.cli.app import err, fail, log, progress_bar
+from myomap.cli.app import error_line, fail, log, progress_bar
 
 
 def evaluate(
@@ -63,7 +63,7 @@ def evaluate(
     except OSError as exc:
         raise fail(f"{out}: cannot write ({exc.strerror or exc})") from None
     for error in result.errors:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        error_line(error)
     missing = int(result.metrics["missing"].sum()) if not result.metrics.empty else 0
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     log.info(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from myomap.cli.app import err, fail, log
+from myomap.cli.app import error_line, fail, log, through_terminal
 
 # As analyze: 1 means some inputs failed (here: were left out of training), the rest was used.
 EXIT_SOME_FAILED = 1
@@ -97,11 +97,13 @@ def train(
     from myomap.model.train import TrainingError
     from myomap.model.train import train as run_training
 
+    through_terminal("lightning", "lightning.pytorch", "lightning.fabric")
+
     dropped: list[str] = []
 
     def report(line: str) -> None:
         dropped.append(line)
-        err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+        error_line(line)
 
     try:
         model_file = run_training(list(data), run, settings, resume=resume, dropped=report)

@@ -405,6 +405,12 @@ def train(
 
     samples = _load_samples(datas, run, config, dropped)
     trainer, checkpoints = _trainer(run, config, progress_bar)
+    log.info(
+        "training on %s (%d device(s), %s)",
+        type(trainer.accelerator).__name__.removesuffix("Accelerator"),
+        trainer.num_devices,
+        trainer.precision,
+    )
     if torch.cuda.is_available():
         module.network = module.network.to(memory_format=torch.channels_last)
     start = time.perf_counter()
