@@ -86,6 +86,22 @@ def test_ecv_csv_has_exactly_the_columns_and_a_row_per_segment(analysed, contras
     assert "ECV bullseye" in report and "T1-post bullseye" in report
 
 
+@pytest.mark.slow
+def test_stacks_of_fewer_slices_take_their_levels_from_the_exams_planes(contrast_cohort, tmp_path):
+    exam = tmp_path / "exam"
+    for name in ("T1_basal", "T1_mid", "T1_apical", "T1post_basal", "T2_mid", "T2_apical"):
+        shutil.copytree(contrast_cohort / "sub-001" / name, exam / name)
+    out = tmp_path / "out"
+    analyze([exam], out, AnalyzeConfig(hematocrit=0.42, include_review=True, seg=False, report=False))
+    stacks: dict[tuple[str, str], list[str]] = {}
+    for r in _csv(out / "slices.csv"):
+        stacks.setdefault((r["map_type"], r["contrast"]), []).append(r["slice"])
+    # Labelled stack by stack, the lone post slice was "mid" and the two T2 slices "basal" and "mid".
+    assert stacks == {("T1", "native"): ["basal", "mid", "apical"], ("T1", "post"): ["basal"], ("T2", "native"): ["mid", "apical"]}
+    ecv = {r["region"] if r["region"] == "global" else int(r["segment"]): r["ecv_percent"] for r in _csv(out / "ecv.csv")}
+    assert all(ecv[k] for k in range(1, 7)) and not any(ecv.get(k) for k in range(7, 17))  # paired with the basal native map
+
+
 def test_the_model_is_told_each_maps_type_and_contrast_state(contrast_cohort, tmp_path, monkeypatch):
     told = []
     original = OnnxSegmenter.predict_each
@@ -232,6 +248,66 @@ def test_ecv_rows_carry_context_slices_and_a_flag_against_the_ecv_range(field, p
         assert row["hematocrit_source"] == "blood test"
     synthetic, note = patient_ecv("p", rows, None, synthetic=True)  # no ranges given: no flag
     assert synthetic[0]["hematocrit_source"] == "synthetic" and "SYNTHETIC" in note and synthetic[0]["reference_flag"] == ""
+
+
+@pytest.mark.parametrize(
+    "field, sequence, expected",
+    [(None, "MOLLI", "the field strength is unknown"), (1.5, "SASHA", "this native T1 map is SASHA"),
+     (3.0, "ShMOLLI", "this native T1 map is ShMOLLI"), (2.89, "", "taken as MOLLI"), (1.5, "MOLLI", "at 1.5 T (not a blood test)")],
+)  # fmt: skip
+def test_a_synthetic_hematocrit_only_for_molli_at_a_known_field_else_no_ecv_with_the_reason(field, sequence, expected):
+    from myomap.analyze.clinical import patient_ecv
+    from myomap.quantify.ecv import SYNTHETIC_HCT
+
+    rows = _pooled_t1("native", 1100.0, 1800.0, field=field) + _pooled_t1("post", 450.0, 300.0, field=field)
+    for row in rows:
+        row["sequence"] = sequence
+    ecv, note = patient_ecv("p", rows, None, synthetic=True)
+    assert expected in note
+    if field is not None and sequence in ("MOLLI", ""):
+        slope, offset = SYNTHETIC_HCT[1.5 if field == 1.5 else 3.0]
+        assert ecv[0]["hematocrit"] == pytest.approx(slope / 1800.0 - offset) and ecv[0]["hematocrit_source"] == "synthetic"
+        assert f"SYNTHETIC haematocrit {slope / 1800.0 - offset:.2f}" in note
+    else:  # no ECV rather than one from the wrong relation
+        assert ecv == [] and note.startswith("p: no synthetic haematocrit: ") and note.endswith("; ECV skipped (give --hematocrit)")
+    measured, _ = patient_ecv("p", rows, 0.42)  # a blood test needs neither
+    assert measured and measured[0]["hematocrit"] == 0.42 and measured[0]["hematocrit_source"] == "blood test"
+
+
+def test_the_patients_notes_reach_its_report_with_series_by_number_and_a_synthetic_hematocrit_only_at_a_known_field(
+    contrast_cohort, tmp_path
+):
+    from pydicom.uid import generate_uid
+
+    data = tmp_path / "exams"
+    for patient, keep_field in (("sub-001", True), ("sub-009", False)):
+        study = generate_uid()
+        for name in ("T1_mid", "T1post_mid"):
+            ds = pydicom.dcmread(contrast_cohort / "sub-001" / name / "map.dcm")
+            ds.PatientID, ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID = patient, study, generate_uid(), generate_uid()
+            if not keep_field:  # as a de-identifier or converter may leave it: no field, no imaging frequency
+                del ds.MagneticFieldStrength
+            (data / patient / name).mkdir(parents=True)
+            ds.save_as(data / patient / name / "map.dcm")
+            if keep_field and name == "T1_mid":  # the same plane acquired again in a later series: a note naming both
+                ds.SeriesInstanceUID, ds.SOPInstanceUID, ds.SeriesNumber = generate_uid(), generate_uid(), 299
+                ds.SeriesDescription = "MOLLI_T1_MAP_mid_again"
+                (data / patient / "again").mkdir()
+                ds.save_as(data / patient / "again" / "map.dcm")
+    out = tmp_path / "out"
+    result = analyze([data], out, AnalyzeConfig(synthetic_hematocrit=True, include_review=True, seg=False, tta=False))
+    assert not result.errors
+    (row,) = [r for r in _csv(out / "ecv.csv") if r["region"] == "global"]
+    known, unknown = row["patient"], ({"patient-01", "patient-02"} - {row["patient"]}).pop()
+    assert row["hematocrit_source"] == "synthetic" and row["field_strength_t"] == "1.5"
+    page = (out / known / "report.html").read_text(encoding="utf-8")
+    assert f"ECV uses a SYNTHETIC haematocrit {float(row['hematocrit']):.2f} from native blood T1 at 1.5 T" in page
+    assert f">{float(row['hematocrit']):.2f}</td><td>synthetic</td>" in page
+    assert "mid slice of series 202 repeated in series 299 (the same plane)" in page
+    assert "MOLLI_T1_MAP_mid" not in page + (out / known / "done.json").read_text()  # free text, kept only with --keep-phi
+    skipped = "no synthetic haematocrit: the field strength is unknown"
+    assert skipped in (out / unknown / "report.html").read_text(encoding="utf-8") and any(skipped in n for n in result.notes)
+    assert not (out / unknown / "ecv.csv").exists()
 
 
 def test_no_ecv_writes_no_empty_ecv_table(contrast_cohort, tmp_path):

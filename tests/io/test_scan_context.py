@@ -48,7 +48,11 @@ def test_sequence_as_far_as_the_header_tells(tags, sequence):
         ({"MagneticFieldStrength": "1.5"}, 1.5),  # Philips, GE
         ({"ImagingFrequency": "127.7663"}, 3.0),  # no field strength: the proton frequency tells it
         ({"ImagingFrequency": "63.68"}, 1.5),
-        ({"MagneticFieldStrength": "15000", "ImagingFrequency": "63.86"}, 1.5),  # not tesla: the frequency decides
+        ({"MagneticFieldStrength": "15000", "ImagingFrequency": "63.86"}, 1.5),  # gauss, and the frequency agrees
+        ({"MagneticFieldStrength": "15000"}, 1.5),  # legacy GE writes gauss
+        ({"MagneticFieldStrength": "30000"}, 3.0),
+        ({"MagneticFieldStrength": 30000}, 3.0),
+        ({"MagneticFieldStrength": "500"}, None),  # neither tesla nor a plausible field in gauss
         ({"MagneticFieldStrength": "0"}, None),
         ({}, None),
     ],

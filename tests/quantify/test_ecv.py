@@ -11,6 +11,7 @@ from myomap.quantify.ecv import (
     ecv_rows,
     read_hematocrit_csv,
     synthetic_hematocrit,
+    synthetic_hematocrit_unusable,
 )
 from myomap.quantify.plausibility import plausibility_reasons
 from myomap.quantify.ranges import RangesError, find_range, flag, load_ranges
@@ -92,6 +93,12 @@ def test_hematocrit_csv(tmp_path):
         read_hematocrit_csv(tmp_path / "missing.csv")
 
 
+def test_a_hematocrit_csv_saved_by_excel_with_a_byte_order_mark_is_read(tmp_path):
+    excel = tmp_path / "excel.csv"
+    excel.write_text("patient,hematocrit\r\npatient-01,0.41\r\n", encoding="utf-8-sig")  # Excel's "CSV UTF-8"
+    assert read_hematocrit_csv(excel) == {"patient-01": 0.41}
+
+
 def _write(path, text):
     path.write_text(text)
     return path
@@ -101,6 +108,18 @@ def test_synthetic_hematocrit_follows_the_published_relations():
     assert synthetic_hematocrit(1600.0, 1.5) == pytest.approx(866.0 / 1600.0 - 0.1232)
     assert synthetic_hematocrit(1900.0, 3.0) == pytest.approx(1355.52 / 1900.0 - 0.310)
     assert math.isnan(synthetic_hematocrit(math.nan, 1.5))
+    assert synthetic_hematocrit(1800.0, 2.89362, "MOLLI") == pytest.approx(1355.52 / 1800.0 - 0.310)  # the exact field of a 3 T magnet
+    assert synthetic_hematocrit(1600.0, 1.494, "") == pytest.approx(866.0 / 1600.0 - 0.1232)  # no sequence named: taken as MOLLI
+
+
+@pytest.mark.parametrize(
+    "field_t, sequence, reason",
+    [(None, "MOLLI", "field strength is unknown"), (0.55, "MOLLI", "no relation for 0.55 T"), (7.0, "", "no relation for 7 T"),
+     (1.5, "SASHA", "SASHA"), (3.0, "ShMOLLI", "ShMOLLI"), (1.5, "SAPPHIRE", "SAPPHIRE")],
+)  # fmt: skip
+def test_no_synthetic_hematocrit_without_a_known_field_or_from_another_sequence_than_molli(field_t, sequence, reason):
+    assert reason in synthetic_hematocrit_unusable(field_t, sequence)
+    assert math.isnan(synthetic_hematocrit(1800.0, field_t, sequence))
 
 
 def test_shipped_ranges_cite_their_sources_and_match_by_field_and_sequence():
@@ -125,6 +144,16 @@ def test_a_local_ranges_file_replaces_the_shipped_one(tmp_path):
                           ("ranges:\n  - {map: T1, low: 1, high: 2}\n", "range 1 needs"), (": [\n", "cannot read")):  # fmt: skip
         with pytest.raises(RangesError, match=message):
             load_ranges(_write(tmp_path / "bad.yaml", text))
+
+
+def test_an_ecv_range_written_as_a_fraction_is_refused_naming_the_file(tmp_path):
+    site = _write(tmp_path / "site.yaml", "ranges:\n  - {map: ECV, contrast: post, field_t: 1.5, low: 0.22, high: 0.30, source: site}\n")
+    with pytest.raises(RangesError, match=r"site\.yaml: range 1: ECV .* percentages .*0\.22-0\.3"):
+        load_ranges(site)
+    (percent,) = load_ranges(
+        _write(tmp_path / "percent.yaml", "ranges:\n  - {map: ECV, contrast: post, field_t: 1.5, low: 22, high: 30}\n")
+    )
+    assert (percent.low, percent.high) == (22.0, 30.0)
 
 
 def test_plausibility_flags_wrong_map_type_and_leaking_contours():

@@ -21,7 +21,7 @@ import numpy as np
 
 from myomap import conventions
 from myomap.geometry.aha import slice_normal
-from myomap.quantify.ecv import ECV_COLUMNS, ecv_rows, synthetic_hematocrit
+from myomap.quantify.ecv import ECV_COLUMNS, ecv_rows, synthetic_hematocrit, synthetic_hematocrit_unusable
 from myomap.quantify.ranges import ReferenceRange, find_range, flag
 from myomap.quantify.values import MIN_REGION_PIXELS, patient_values
 
@@ -194,7 +194,12 @@ def patient_ecv(
     """ECV rows (:data:`ECV_TABLE_COLUMNS` and ``few_pixels``) of one patient from its pooled T1 rows, and a note ("" when nothing to say).
 
     ``hematocrit`` None uses a synthetic haematocrit from native blood T1
-    when ``synthetic`` is set (the note says so), else skips ECV.
+    when ``synthetic`` is set (the note says so), else skips ECV.  The
+    synthetic relations are for MOLLI at 1.5 or 3 T
+    (:func:`~myomap.quantify.ecv.synthetic_hematocrit_unusable`): with the
+    field unknown or a native T1 stack of another sequence, ECV is skipped
+    with the reason (no ECV rather than a wrong one); a stack whose header
+    names no sequence is taken as MOLLI and the note says so.
     ``post_found`` says that post-contrast T1 slices exist even if none was
     pooled (all flagged), so that the note can say why ECV is missing.
     ``ranges`` give the ECV normal range that flags each row.
@@ -213,11 +218,16 @@ def patient_ecv(
     if hematocrit is None:
         if not synthetic:
             return [], f"{patient}: native and post-contrast T1 found but no haematocrit; ECV skipped (give --hematocrit)"
+        unusable = synthetic_hematocrit_unusable(field_t, context["sequence"])
+        if unusable:
+            return [], f"{patient}: no synthetic haematocrit: {unusable}; ECV skipped (give --hematocrit)"
         blood = next((r["median_ms"] for r in native if r["region"] == "blood"), math.nan)
-        hematocrit = synthetic_hematocrit(blood, field_t)
+        hematocrit = synthetic_hematocrit(blood, field_t, context["sequence"])
         if not math.isfinite(hematocrit):
             return [], f"{patient}: no native blood-pool T1 for a synthetic haematocrit; ECV skipped"
-        note, source = f"{patient}: ECV uses a SYNTHETIC haematocrit {hematocrit:.3f} from native blood T1 (not a blood test)", "synthetic"
+        assumed = "" if context["sequence"] else "; the header names no T1 sequence, taken as MOLLI"
+        note = f"{patient}: ECV uses a SYNTHETIC haematocrit {hematocrit:.2f} from native blood T1 at {field_t:g} T (not a blood test{assumed})"
+        source = "synthetic"
     out = ecv_rows(patient, native, post, hematocrit)
     if not out:
         return [], f"{patient}: no blood-pool value in the native or post-contrast T1 maps; ECV skipped"

@@ -22,9 +22,9 @@ each stack (map type and contrast state) is ordered base to apex along the
 LV long axis from ImageOrientationPatient and ImagePositionPatient: the
 slice normal is oriented toward the patient's left, anterior and inferior
 (where the apex points), and slices are sorted by their position along it.
-Levels (basal, mid, apical) come from thirds of the stack's extent along
-that axis (:func:`myomap.geometry.levels.slice_levels`, which records its
-evidence), and each slice records whether it is seen from the base
+Levels (basal, mid, apical) come from thirds of the exam's extent along
+that axis, all its stacks' planes together
+(:func:`myomap.geometry.levels.exam_levels`, which records its evidence), and each slice records whether it is seen from the base
 (mirrored), so that AHA segments are numbered the right way round.
 """
 
@@ -42,8 +42,8 @@ from myomap.analyze.contrast import t1_level_ms, with_contrast
 from myomap.analyze.inventory import Inventory, SeriesSummary, classify, map_type_from_header, skipped_line
 from myomap.analyze.long_axis import without_long_axis
 from myomap.conventions import CONTRASTS, MAP_TYPES, stack_name
-from myomap.geometry.aha import APEX_DIRECTION_LPS, long_axis_direction, segments_run_clockwise
-from myomap.geometry.levels import slice_levels
+from myomap.geometry.aha import APEX_DIRECTION_LPS, long_axis_direction, segments_run_clockwise, slice_normal
+from myomap.geometry.levels import exam_levels, slice_levels
 from myomap.io import vendor
 from myomap.io.context import ScanContext
 from myomap.io.dicom import DecodeError, DicomError, read_frames
@@ -430,24 +430,45 @@ def _where(position: tuple[float, ...] | None) -> tuple | None:
 def order_slices(slices: list[MapSlice]) -> list[MapSlice]:
     """Call each series native or post, then order each stack base to apex and label its levels.
 
-    A stack is one map type in one contrast state.  Slices without
-    ImageOrientationPatient or ImagePositionPatient keep their file order
-    (the level is then a guess, recorded in ``level_basis``).
+    A stack is one map type in one contrast state.  The levels of the
+    stacks whose slices all have geometry come from the exam's planes
+    together (:func:`myomap.geometry.levels.exam_levels`, positions along
+    their mean normal), so that a slice at one plane has one level in every
+    stack.  Slices without ImageOrientationPatient or ImagePositionPatient
+    keep their file order (the level is then a guess, recorded in
+    ``level_basis``).
     """
     slices = with_contrast(slices)
+    stacks = [[s for s in slices if s.map_type == map_type and s.contrast == state] for map_type in MAP_TYPES for state in CONTRASTS]
+    placed = [s for group in stacks if group and all(_placed(s) for s in group) for s in group]
+    planes, plane_basis = exam_levels(_along_mean_normal(placed))
+    exam = dict(zip(map(id, placed), planes))
     ordered: list[MapSlice] = []
-    for map_type in MAP_TYPES:
-        for state in CONTRASTS:
-            group = [s for s in slices if s.map_type == map_type and s.contrast == state]
-            geometry = all(s.orientation is not None and s.position_mm is not None for s in group)
-            if geometry:  # a cine's phases at one position in the order of their trigger delays
-                group.sort(key=lambda s: (round(apical_distance_mm(s), 1), s.trigger_time_ms is not None, s.trigger_time_ms or 0.0))
-            levels, basis = slice_levels([apical_distance_mm(s) if geometry else math.nan for s in group])
-            axis, axis_basis = long_axis_direction([s.orientation for s in group], [s.position_mm for s in group])
-            for k, (item, level) in enumerate(zip(group, levels)):
-                clockwise = item.orientation is not None and segments_run_clockwise(item.orientation, axis)
-                ordered.append(replace(item, slice_position=level, order=k, level_basis=basis, clockwise=clockwise, axis_basis=axis_basis))
+    for group in stacks:
+        if all(_placed(s) for s in group):  # a cine's phases at one position in the order of their trigger delays
+            group.sort(key=lambda s: (round(apical_distance_mm(s), 1), s.trigger_time_ms is not None, s.trigger_time_ms or 0.0))
+            levels, basis = [exam[id(s)] for s in group], plane_basis
+        else:
+            levels, basis = slice_levels([math.nan] * len(group))
+        axis, axis_basis = long_axis_direction([s.orientation for s in group], [s.position_mm for s in group])
+        for k, (item, level) in enumerate(zip(group, levels)):
+            clockwise = item.orientation is not None and segments_run_clockwise(item.orientation, axis)
+            ordered.append(replace(item, slice_position=level, order=k, level_basis=basis, clockwise=clockwise, axis_basis=axis_basis))
     return ordered
+
+
+def _placed(item: MapSlice) -> bool:
+    return item.orientation is not None and item.position_mm is not None
+
+
+def _along_mean_normal(slices: list[MapSlice]) -> list[float]:
+    """Positions (mm) along the mean of the slices' normals, each pointed toward the apex: one axis for all stacks."""
+    try:
+        normals = [slice_normal(s.orientation) for s in slices]
+    except ValueError:  # degenerate orientations: no axis, the levels follow file order
+        return [math.nan] * len(slices)
+    mean = np.sum([n if n @ APEX_DIRECTION >= 0 else -n for n in normals], axis=0)
+    return [float(np.asarray(s.position_mm, dtype=float) @ mean) / float(np.linalg.norm(mean)) for s in slices]
 
 
 def apical_distance_mm(item: MapSlice) -> float:

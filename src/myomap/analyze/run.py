@@ -82,8 +82,10 @@ class AnalyzeResult:
 class Reporter(Protocol):
     """Writes the HTML pages of a run (see :class:`myomap.report.analysis.HtmlReports`)."""
 
-    def patient(self, path: Path, label: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, ecv: list[dict]) -> None:
-        """One patient's report, from its slice results, pooled value rows and ECV rows."""
+    def patient(
+        self, path: Path, label: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, ecv: list[dict], notes: list[str]
+    ) -> None:
+        """One patient's report, from its slice results, pooled value rows, ECV rows and notes (those of its ``done.json``)."""
 
     def run(self, path: Path, patients: list[tuple[str, dict | None]], errors: list[str], config: AnalyzeConfig) -> None:
         """The run's index page, from each patient's label and completion record."""
@@ -268,10 +270,11 @@ def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
                 (folder / name).unlink(missing_ok=True)
                 continue
             atomic_write_text(folder / name, csv_text(table))
+        patient_notes = _patient_notes(run, slices, notes + ecv_note)
         if run.reporter is not None:
-            run.reporter.patient(folder / "report.html", label, results, rows, run.config, ecv)
+            run.reporter.patient(folder / "report.html", label, results, rows, run.config, ecv, patient_notes)
         _add_key(run, label, slices)
-        done = _done_record(label, results, rows, [run.names.scrub(e) for e in raw], [run.names.scrub(n) for n in notes + ecv_note])
+        done = _done_record(label, results, rows, [run.names.scrub(e) for e in raw], patient_notes)
         mark_done(folder, done)
     except OSError as exc:
         raw.append(f"{folder}: cannot write ({exc.strerror or exc})")
@@ -281,6 +284,20 @@ def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
     if run.deid is not None:
         run.deid.uids.clear()  # the mapping of this patient went to the key file; keep memory flat
     return done
+
+
+def _patient_notes(run: _Run, slices: list[MapSlice], notes: list[str]) -> list[str]:
+    """The patient's notes for ``done.json`` and the report: paths named safely, series by number only unless ``keep_phi``.
+
+    A SeriesDescription is free text, which the Basic Profile removes.
+    """
+    labels = {} if run.config.keep_phi else {s.series_label: s.series_label.split(" '")[0] for s in slices}
+    out = []
+    for note in notes:
+        for label in sorted(labels, key=len, reverse=True):
+            note = note.replace(label, labels[label])
+        out.append(run.names.scrub(note))
+    return out
 
 
 def _ecv(run: _Run, label: str, slices: list[MapSlice], rows: list[dict]) -> tuple[list[dict], list[str]]:

@@ -7,6 +7,12 @@ slice positions widened by half a slice gap at each end, and each slice is
 labelled by the third its centre falls in.  With fewer slices the positions
 say nothing about the LV's extent and the labels are assumptions, recorded
 as such in ``basis``.
+
+An exam's stacks share one extent (:func:`exam_levels`): a post-contrast
+or T2 stack of fewer slices than the native T1 one is labelled by where
+its slices lie among all the exam's short-axis planes.  Labelled on its
+own, a lone post-contrast slice at the base was "mid" and its segments
+were paired with the native mid slice's for ECV.
 """
 
 from __future__ import annotations
@@ -14,6 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from myomap.conventions import SLICE_POSITIONS
+
+# Slices of different stacks within this distance along the long axis lie on one plane (mm): planned on the
+# same plane, or replanned by a millimetre or two; short-axis stacks leave 6-10 mm or more between slices.
+SAME_PLANE_MM = 2.0
 
 
 def slice_levels(apical_distances_mm) -> tuple[list[str], str]:
@@ -58,3 +68,32 @@ def slice_levels(apical_distances_mm) -> tuple[list[str], str]:
     start, extent = distances.min() - gap / 2, np.ptp(distances) + gap
     thirds = np.clip(((distances - start) / extent * 3).astype(int), 0, 2)
     return [SLICE_POSITIONS[t] for t in thirds], "thirds-of-extent"
+
+
+def exam_levels(apical_distances_mm, tolerance_mm: float = SAME_PLANE_MM) -> tuple[list[str], str]:
+    """Levels of all an exam's short-axis slices (every stack) from the planes they lie on; the same ``basis`` words.
+
+    Slices within ``tolerance_mm`` of a plane's first slice lie on it (its
+    position the mean of theirs), and :func:`slice_levels` labels the
+    planes: the extent is the exam's, whichever stack a slice belongs to.
+
+    Examples
+    --------
+    >>> exam_levels([0.0, 10.0, 20.0, 0.4, 19.0])  # native base, mid, apex; post base and apex replanned by 1 mm
+    (['basal', 'mid', 'apical', 'basal', 'apical'], 'thirds-of-extent')
+    >>> exam_levels([0.0, 10.0, 20.0, 0.0])[0][-1]  # a lone post slice at the base is basal, not "mid"
+    'basal'
+    """
+    distances = np.asarray(apical_distances_mm, dtype=float)
+    if distances.size == 0 or not np.all(np.isfinite(distances)):
+        return slice_levels(distances)
+    order = np.argsort(distances, kind="stable")
+    plane = np.empty(distances.size, int)
+    first, count = -np.inf, -1
+    for k in order:
+        if distances[k] - first > tolerance_mm:
+            first, count = distances[k], count + 1
+        plane[k] = count
+    centres = [float(distances[plane == p].mean()) for p in range(count + 1)]
+    levels, basis = slice_levels(centres)
+    return [levels[p] for p in plane], basis

@@ -5,7 +5,8 @@ taken from the first source that gives a plausible one:
 
 - field strength (T): MagneticFieldStrength (0018,0087), the field in
   tesla as the scanner writes it (some write the exact field, e.g.
-  2.89362); else the proton
+  2.89362), or in gauss as legacy GE systems write it (15000, 30000: a
+  value of 1000 or more is read as gauss, 10000 G = 1 T); else the proton
   ImagingFrequency (0018,0084) in MHz divided by 42.577 MHz/T.  Values
   outside 0.1-12 T are not taken.
 - heart rate (bpm): HeartRate (0018,1088); else 60000 / NominalInterval
@@ -47,6 +48,7 @@ _SEQUENCES = (
 )
 _PROTON_MHZ_PER_T = 42.577
 _FIELD_RANGE_T = (0.1, 12.0)
+_GAUSS_PER_T, _GAUSS_FROM = 10000.0, 1000.0  # 1000 T is no magnet; 1000 G is 0.1 T, the lowest field taken
 _HEART_RATE_RANGE_BPM = (20.0, 250.0)
 
 
@@ -92,9 +94,15 @@ def scan_context(header) -> ScanContext:
 
 
 def field_strength_t(header) -> float | None:
-    """Nominal field in tesla: MagneticFieldStrength, else the proton imaging frequency; None when neither is plausible."""
+    """Nominal field in tesla: MagneticFieldStrength (tesla, or gauss from 1000 up), else the proton imaging frequency; None when neither is plausible.
+
+    >>> field_strength_t({"MagneticFieldStrength": "30000"}), field_strength_t({"MagneticFieldStrength": "2.89362"})
+    (3.0, 2.89362)
+    """
     low, high = _FIELD_RANGE_T
     stated = _float(header.get("MagneticFieldStrength"))
+    if stated is not None and stated >= _GAUSS_FROM:  # legacy GE: 15000 or 30000 gauss
+        stated /= _GAUSS_PER_T
     if stated is not None and low <= stated <= high:
         return stated
     frequency_mhz = _float(header.get("ImagingFrequency"))

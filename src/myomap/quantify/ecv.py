@@ -24,6 +24,8 @@ import csv
 import math
 from pathlib import Path
 
+from myomap.quantify.ranges import FIELD_TOLERANCE_T
+
 ECV_COLUMNS = (
     "patient",
     "region",
@@ -37,14 +39,25 @@ ECV_COLUMNS = (
 )
 HEMATOCRIT_RANGE = (0.1, 0.7)
 SYNTHETIC_HCT = {1.5: (866.0, 0.1232), 3.0: (1355.52, 0.310)}
-"""Synthetic haematocrit ``Hct = slope_ms / T1_blood,native_ms - offset`` per field strength (MOLLI).
+"""Synthetic haematocrit ``Hct = slope_ms / T1_blood,native_ms - offset`` per field strength (MOLLI only).
 
-1.5 T: Treibel et al., JCMR 2016;18:47 (``866 / T1_blood - 0.1232``).
-3 T: Reiter et al., Eur J Radiol 2024;178:111659 (MOLLI 5(3)3,
-``1355.52 / T1_blood - 0.310``).  A synthetic haematocrit is an estimate
-with a spread of several percentage points; every output that uses one
-says so.
+1.5 T: Treibel et al., JCMR 2016;18:47 (``866 / T1_blood - 0.1232``, the
+relation for MOLLI blood T1).  3 T: Reiter et al., Eur J Radiol
+2024;178:111659 (derived on MOLLI 5(3)3 alone, ``1355.52 /
+T1_blood - 0.310``).  Both are fitted to MOLLI's apparent blood T1, and
+MOLLI reads T1 low by an amount that depends on the T1 itself, the
+heart rate and the readout (Kellman and Hansen, JCMR 2014;16:2), other
+sequences by other amounts: a blood T1 from ShMOLLI, SASHA or SAPPHIRE
+put into these relations gives another haematocrit, so they are used
+only for a native T1 map that is MOLLI or whose header names no
+sequence, at a field within :data:`~myomap.quantify.ranges.FIELD_TOLERANCE_T`
+of 1.5 or 3 T (:func:`synthetic_hematocrit_unusable`).  A synthetic
+haematocrit is an estimate with a spread of several percentage points;
+every output that uses one says so (``hematocrit_source`` in ``ecv.csv``,
+the notes, the report).
 """
+SYNTHETIC_HCT_SEQUENCES = ("MOLLI",)
+"""The sequences (as :func:`myomap.io.context.mapping_sequence` names them) whose native blood T1 :data:`SYNTHETIC_HCT` fits."""
 
 
 class HematocritError(ValueError):
@@ -65,10 +78,10 @@ def check_hematocrit(value: float, source: str = "--hematocrit") -> float:
 
 
 def read_hematocrit_csv(path: str | Path) -> dict[str, float]:
-    """Per-patient haematocrits from a CSV with columns ``patient`` and ``hematocrit`` (fractions)."""
+    """Per-patient haematocrits from a CSV with columns ``patient`` and ``hematocrit`` (fractions), UTF-8 with or without a BOM."""
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel's "CSV UTF-8" starts with a BOM
             rows = list(csv.DictReader(handle))
     except OSError as exc:
         raise HematocritError(f"{path}: cannot read ({exc.strerror or exc})") from None
@@ -77,15 +90,44 @@ def read_hematocrit_csv(path: str | Path) -> dict[str, float]:
     return {row["patient"].strip(): check_hematocrit(row["hematocrit"], f"{path} (patient {row['patient'].strip()})") for row in rows}
 
 
-def synthetic_hematocrit(native_blood_t1_ms: float, field_strength_t: float | None) -> float:
-    """Haematocrit estimated from native blood T1 (see :data:`SYNTHETIC_HCT`), clipped to 0.1-0.7; NaN when unknown.
+def synthetic_hematocrit_unusable(field_strength_t: float | None, sequence: str) -> str:
+    """Why :data:`SYNTHETIC_HCT` does not fit a native T1 map of this field (T) and sequence; "" when it does.
 
-    >>> round(synthetic_hematocrit(1580.0, 1.5), 3)
-    0.425
+    An unknown field (None) does not fit: the 1.5 T relation puts a blood T1
+    of 1800 ms at a haematocrit of 0.36, the 3 T one at 0.44.  An empty
+    ``sequence`` (the header names none) is taken as MOLLI.
+
+    >>> synthetic_hematocrit_unusable(2.89, "MOLLI"), synthetic_hematocrit_unusable(1.5, "SASHA")
+    ('', 'the relations are fitted to MOLLI blood T1 and this native T1 map is SASHA')
     """
+    if field_strength_t is None:
+        return "the field strength is unknown (no plausible MagneticFieldStrength or ImagingFrequency in the header)"
+    if _relation(field_strength_t) is None:
+        return f"there is no relation for {field_strength_t:g} T (only 1.5 and 3 T)"
+    if sequence and sequence not in SYNTHETIC_HCT_SEQUENCES:
+        return f"the relations are fitted to MOLLI blood T1 and this native T1 map is {sequence}"
+    return ""
+
+
+def _relation(field_strength_t: float) -> tuple[float, float] | None:
+    return next((v for f, v in SYNTHETIC_HCT.items() if abs(f - field_strength_t) <= FIELD_TOLERANCE_T), None)
+
+
+def synthetic_hematocrit(native_blood_t1_ms: float, field_strength_t: float | None, sequence: str = "") -> float:
+    """Haematocrit estimated from native blood T1 (see :data:`SYNTHETIC_HCT`), clipped to 0.1-0.7.
+
+    NaN when the blood T1 is missing or the relations do not fit the field
+    and sequence (:func:`synthetic_hematocrit_unusable` says why).
+
+    >>> round(synthetic_hematocrit(1580.0, 1.5), 3), synthetic_hematocrit(1580.0, None)
+    (0.425, nan)
+    """
+    relation = None if field_strength_t is None else _relation(field_strength_t)
+    if relation is None or synthetic_hematocrit_unusable(field_strength_t, sequence):
+        return math.nan
     if not math.isfinite(native_blood_t1_ms) or native_blood_t1_ms <= 0:
         return math.nan
-    slope, offset = SYNTHETIC_HCT[3.0 if (field_strength_t or 1.5) > 2.0 else 1.5]
+    slope, offset = relation
     return min(max(slope / native_blood_t1_ms - offset, HEMATOCRIT_RANGE[0]), HEMATOCRIT_RANGE[1])
 
 

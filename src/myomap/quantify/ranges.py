@@ -19,7 +19,8 @@ import yaml
 from myomap.conventions import CONTRASTS
 
 MAPS = ("T1", "T2", "ECV")
-_FIELD_TOLERANCE_T = 0.25
+FIELD_TOLERANCE_T = 0.25
+"""A range applies to fields this close to its ``field_t`` (T): scanners write the exact field, e.g. 2.89362 for a 3 T magnet."""
 
 
 class RangesError(ValueError):
@@ -28,7 +29,11 @@ class RangesError(ValueError):
 
 @dataclass(frozen=True)
 class ReferenceRange:
-    """One normal range: ``low``-``high`` in ms (percent for ECV) and where it comes from."""
+    """One normal range: ``low``-``high`` in ms (percent for ECV) and where it comes from.
+
+    A file giving an ECV range with ``high`` <= 1 (a fraction, 0.22-0.30) is
+    refused: against percentages it would flag every ECV high.
+    """
 
     map: str
     contrast: str
@@ -66,6 +71,10 @@ def _entry(path: Path, number: int, entry) -> ReferenceRange:
         raise RangesError(f"{path}: range {number} needs map, field_t, low and high ({type(exc).__name__}: {exc})") from None
     if item.map not in MAPS or item.contrast not in CONTRASTS or not item.low < item.high:
         raise RangesError(f"{path}: range {number}: map must be one of {', '.join(MAPS)}, contrast native or post, low < high")
+    if item.map == "ECV" and item.high <= 1:
+        raise RangesError(
+            f"{path}: range {number}: ECV low and high are percentages (e.g. 22 and 30), not fractions ({item.low:g}-{item.high:g})"
+        )
     return item
 
 
@@ -75,7 +84,7 @@ def find_range(ranges, map_name: str, contrast: str, field_t: float | None, sequ
         return None
     candidates = [
         r for r in ranges
-        if r.map == map_name and r.contrast == contrast and abs(r.field_t - field_t) <= _FIELD_TOLERANCE_T
+        if r.map == map_name and r.contrast == contrast and abs(r.field_t - field_t) <= FIELD_TOLERANCE_T
         and r.sequence.lower() in (sequence.lower(), "any")
     ]  # fmt: skip
     candidates.sort(key=lambda r: r.sequence.lower() == "any")

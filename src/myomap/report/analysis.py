@@ -10,7 +10,7 @@ import the report layer.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -60,9 +60,23 @@ def _slice_entry(result: SliceResult, keep_phi: bool) -> SliceEntry:
 
 
 def patient_entry(
-    patient: str, results: list[SliceResult], rows: list[dict], ecv: list[dict] = (), warning: str = "", keep_phi: bool = False
+    patient: str,
+    results: list[SliceResult],
+    rows: list[dict],
+    ecv: Sequence[dict] = (),
+    warning: str = "",
+    keep_phi: bool = False,
+    notes: Sequence[str] = (),
 ) -> PatientEntry:
-    """What the report shows of one patient; ``rows`` are its pooled values (:func:`~myomap.analyze.clinical.stack_rows`)."""
+    """What the report shows of one patient; ``rows`` are its pooled values (:func:`~myomap.analyze.clinical.stack_rows`).
+
+    ``ecv`` are its rows of :func:`~myomap.analyze.clinical.patient_ecv`: the
+    global one joins the summary with its haematocrit, the haematocrit's
+    source (``blood test`` or ``synthetic``) and the ECV normal range.
+    ``notes`` are the patient's notes (those of its ``done.json``: a
+    synthetic haematocrit, ECV or values left out, repeated slices), shown
+    after the AHA reference methods without the ``patient: `` prefix.
+    """
     segments: dict[str, dict[int, float]] = {}
     flags: dict[str, dict[int, str]] = {}
     for row in rows:
@@ -78,12 +92,14 @@ def patient_entry(
         segments["ECV"] = {int(r["segment"]): r["ecv_percent"] for r in ecv if r["region"] == "segment"}
         flags["ECV"] = {int(r["segment"]): r["reference_flag"] for r in ecv if r["region"] == "segment"}
         summary += [
-            {"map_type": "ECV", "region": "global", "ecv_pct": r["ecv_percent"], "hematocrit": r["hematocrit"], "reference_flag": r["reference_flag"]}
+            {"map_type": "ECV", "region": "global", "ecv_pct": r["ecv_percent"], "hematocrit": r["hematocrit"],
+             "hematocrit_source": r["hematocrit_source"], "reference_low": r["reference_low"], "reference_high": r["reference_high"],
+             "reference_flag": r["reference_flag"]}
             for r in ecv if r["region"] == "global"
         ]  # fmt: skip
     methods = sorted({r.reference_method for r in results if r.reference_method})
-    notes = tuple(f"AHA reference: {_METHODS.get(m, m)}" for m in methods)
-    return PatientEntry(patient, tuple(_slice_entry(r, keep_phi) for r in results), segments, tuple(summary), notes, flags, warning)
+    shown = [f"AHA reference: {_METHODS.get(m, m)}" for m in methods] + [n.removeprefix(f"{patient}: ") for n in notes]
+    return PatientEntry(patient, tuple(_slice_entry(r, keep_phi) for r in results), segments, tuple(summary), tuple(shown), flags, warning)
 
 
 def _warning(config: AnalyzeConfig) -> str:
@@ -97,9 +113,15 @@ def _settings(config: AnalyzeConfig) -> dict:
 
 
 def write_patient_html(
-    path: Path, patient: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, ecv: list[dict] = ()
+    path: Path,
+    patient: str,
+    results: list[SliceResult],
+    rows: list[dict],
+    config: AnalyzeConfig,
+    ecv: Sequence[dict] = (),
+    notes: Sequence[str] = (),
 ) -> Path:
-    entry = patient_entry(patient, results, rows, ecv, _warning(config), config.keep_phi)
+    entry = patient_entry(patient, results, rows, ecv, _warning(config), config.keep_phi, notes)
     return write_patient_report(path, entry, settings=_settings(config))
 
 
@@ -124,8 +146,10 @@ def write_run_html(path: Path, patients: list[tuple[str, dict | None]], errors: 
 class HtmlReports:
     """The :class:`~myomap.analyze.run.Reporter` of ``myomap analyze``: each patient's ``report.html`` and the run's ``index.html``."""
 
-    def patient(self, path: Path, label: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, ecv: list[dict]) -> None:
-        write_patient_html(path, label, results, rows, config, ecv)
+    def patient(
+        self, path: Path, label: str, results: list[SliceResult], rows: list[dict], config: AnalyzeConfig, ecv: list[dict], notes: list[str]
+    ) -> None:
+        write_patient_html(path, label, results, rows, config, ecv, notes)
 
     def run(self, path: Path, patients: list[tuple[str, dict | None]], errors: list[str], config: AnalyzeConfig) -> None:
         write_run_html(path, patients, errors, config)

@@ -58,7 +58,8 @@ class PatientEntry:
     ``segments`` maps a stack (``T1``, ``T1-post``, ``T2``, ``ECV``) to AHA
     segment -> value in ms (percent for ECV); ``flags`` the same keys to
     segment -> ``high``/``low`` against the normal range.  ``warning`` is
-    shown at the top of the page (e.g. an unvalidated model).  ``summary``
+    shown at the top of the page (e.g. an unvalidated model), ``notes``
+    below it as a list of plain text (escaped, so a note cannot add markup).  ``summary``
     rows become the value table, columns in first-seen key order; the run
     summary reads the rows with ``region == "global"`` (preferring
     ``eroded`` true) and takes their ``median_ms``.  ``label`` is shown as
@@ -103,7 +104,8 @@ footer { margin-top: 32px; padding-top: 8px; border-top: 1px solid #ddd; color: 
 _MAP_ORDER = ("T1", "T1-post", "T2", "ECV")
 _RUN_COLUMNS = ("T1", "T1-post", "T2")  # global medians in ms on the run summary
 _WARNING_HTML = '<p class="qc bad">{}</p>'
-_ACRONYMS = {"iqr": "IQR", "sd": "SD", "roi": "ROI", "aha": "AHA"}
+_ACRONYMS = {"iqr": "IQR", "sd": "SD", "roi": "ROI", "aha": "AHA", "ecv": "ECV"}
+_DECIMALS = {"hematocrit": 2}  # a fraction: 0.441 is 0.44, not 0.4
 
 
 def _e(value: object) -> str:
@@ -114,14 +116,18 @@ def _is_number(value: object) -> bool:
     return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
 
 
-def _fmt(value: object) -> str:
-    """Numbers with one decimal (integers as they are, NaN as "–"), booleans as yes / no."""
+def _fmt(value: object, decimals: int = 1) -> str:
+    """Numbers with ``decimals`` decimals (integers as they are, NaN as "–"), booleans as yes / no, text escaped.
+
+    >>> _fmt(0.441), _fmt(0.441, 2), _fmt(math.nan), _fmt("<b>")
+    ('0.4', '0.44', '–', '&lt;b&gt;')
+    """
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, Integral):
         return str(int(value))
     if isinstance(value, Real):
-        return f"{float(value):.1f}" if math.isfinite(value) else "–"
+        return f"{float(value):.{decimals}f}" if math.isfinite(value) else "–"
     return "–" if value is None else _e(value)
 
 
@@ -138,14 +144,15 @@ def _img(data: bytes, alt: str, mime: str = "image/png") -> str:
     return f'<img src="data:{mime};base64,{base64.b64encode(data).decode("ascii")}" alt="{_e(alt)}">'
 
 
-def _cell(value: object) -> str:
-    return f'<td class="num">{_fmt(value)}</td>' if _is_number(value) else f"<td>{_fmt(value)}</td>"
+def _cell(value: object, decimals: int = 1) -> str:
+    return f'<td class="num">{_fmt(value, decimals)}</td>' if _is_number(value) else f"<td>{_fmt(value)}</td>"
 
 
 def _table(rows: Sequence[dict]) -> str:
+    """Rows as a table, columns in first-seen key order; numbers with one decimal, or as :data:`_DECIMALS` says for the column."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
     head = "".join(f"<th>{_heading(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_cell(row.get(c)) for c in columns) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(_cell(row.get(c), _DECIMALS.get(c, 1)) for c in columns) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -219,8 +226,8 @@ def write_patient_report(
 ) -> Path:
     """Write one patient's self-contained HTML report.
 
-    The page shows the label, the run date, a QC summary line, the T1 and T2
-    bullseyes, the summary table, one card per slice (overlay, values, a red
+    The page shows the label, the run date, a QC summary line, the warning
+    and notes, the T1, T2 and ECV bullseyes, the summary table, one card per slice (overlay, values, a red
     "review" badge with its reasons or a green "ok" badge) and ``settings``.
 
     Parameters
@@ -253,7 +260,7 @@ def write_patient_report(
     if patient.warning:
         body.append(_WARNING_HTML.format(_e(patient.warning)))
     if patient.notes:
-        body.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in patient.notes) + "</ul>")
+        body.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in patient.notes) + "</ul>")
     body.append("<h2>AHA segments</h2>")
     if map_types:
         images = "".join(
