@@ -19,6 +19,11 @@ frames.
 
 The myocardium's label value is 2 in ACDC and M&Ms (``--myocardium``).
 
+An input that is a ZIP archive is read as ``analyze`` reads it: its label
+images are taken from the archive.  Label images inside other archives
+(tar, or a ZIP within a folder or another archive) are not read: unpack
+them and run ``analyze`` on the folder.
+
 Usage: python benchmarks/label_dice.py OUT [--myocardium 2] [--suffix _gt]
 """
 
@@ -26,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import json
+import zipfile
 from pathlib import Path
 
 import nibabel
@@ -38,12 +45,12 @@ from myomap.io.contours import read_contours
 
 
 def source_path(source: str, inputs: list[str]) -> Path | None:
-    """The file a ``slices.csv`` source names (``input-K/...``), from the run's inputs; None when it names none."""
+    """The file a ``slices.csv`` source names (``input-K/...``; ``<archive>/<member>`` in a ZIP input), from the run's inputs; None when it names none."""
     head, _, rest = source.partition("/")
     if not head.startswith("input-") or not head[6:].isdigit() or not 1 <= int(head[6:]) <= len(inputs):
         return None
     root = Path(inputs[int(head[6:]) - 1])
-    return root / rest if root.is_dir() else root
+    return root / rest if root.is_dir() or (rest and root.is_file() and zipfile.is_zipfile(root)) else root  # a ZIP: its member
 
 
 def label_images(inputs: list[str], suffix: str) -> dict[Path, Path]:
@@ -60,6 +67,49 @@ def label_images(inputs: list[str], suffix: str) -> dict[Path, Path]:
     return found
 
 
+def _label_name(name: str, suffix: str) -> str | None:
+    """The image's name for a label image's name (``x_gt.nii.gz`` -> ``x.nii.gz``), None for any other name."""
+    for ext in (".nii.gz", ".nii"):
+        if name.lower().endswith(suffix.lower() + ext):
+            return name[: -len(suffix + ext)] + ext
+    return None
+
+
+def archive_labels(inputs: list[str], suffix: str) -> dict[Path, Path]:
+    """Label image -> its image for the members of inputs that are ZIP archives, as ``<archive>/<member>`` paths."""
+    found = {}
+    for root in map(Path, inputs):
+        if not (root.is_file() and zipfile.is_zipfile(root)):
+            continue
+        with zipfile.ZipFile(root) as archive:
+            members = set(archive.namelist())
+        for member in sorted(members):
+            image = _label_name(member, suffix)
+            if image is not None and image in members:
+                found[root.resolve() / member] = root.resolve() / image
+    return found
+
+
+def read_volume(label: Path) -> np.ndarray:
+    """A label image's data, from the file or from the member of a ZIP archive (``<archive>/<member>``)."""
+    archive = next((p for p in label.parents if p.is_file() and zipfile.is_zipfile(p)), None)
+    if archive is None:
+        return np.asarray(nibabel.load(label).dataobj)
+    with zipfile.ZipFile(archive) as opened:
+        data = opened.read(label.relative_to(archive).as_posix())
+    return np.asarray(nibabel.Nifti1Image.from_bytes(gzip.decompress(data) if label.name.lower().endswith(".gz") else data).dataobj)
+
+
+def inner_archives(inputs: list[str]) -> list[Path]:
+    """Archives whose label images are not read: under input folders, and inputs that are archives but no ZIP."""
+    kinds = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz")
+    found = []
+    for root in map(Path, inputs):
+        candidates = sorted(root.rglob("*")) if root.is_dir() else [] if zipfile.is_zipfile(root) else [root]
+        found += [p for p in candidates if p.is_file() and p.name.lower().endswith(kinds)]
+    return found
+
+
 def score(out: Path, myocardium: int, suffix: str) -> list[tuple[str, float, str]]:
     """``(frame, Dice, state)`` for every labelled frame under the run's inputs; state ``contours``, ``none`` or ``no row``."""
     inputs = json.loads((out / "run.json").read_text())["inputs_seen"].get("paths", [])
@@ -69,8 +119,8 @@ def score(out: Path, myocardium: int, suffix: str) -> list[tuple[str, float, str
         if source is not None and row.get("frame"):
             rows[(source.resolve(), int(row["frame"]), int(row["phase"] or 0))] = row
     scored = []
-    for label, image in label_images(inputs, suffix).items():
-        volume = np.asarray(nibabel.load(label).dataobj)  # one label image at a time: a data set's labels need not fit in memory
+    for label, image in (label_images(inputs, suffix) | archive_labels(inputs, suffix)).items():
+        volume = read_volume(label)  # one label image at a time: a data set's labels need not fit in memory
         volume = volume.reshape(volume.shape + (1,) * (4 - volume.ndim))
         for k in range(volume.shape[2]):
             for t in range(volume.shape[3]):
@@ -100,9 +150,15 @@ def main() -> None:
     args = parser.parse_args()
     rows = score(args.out, args.myocardium, args.suffix)
     if not rows:
-        raise SystemExit(
-            f"{args.out}: no labelled frame in a *{args.suffix} NIfTI image beside an image under the run's inputs (run analyze with --keep-phi)"
-        )
+        inputs = json.loads((args.out / "run.json").read_text())["inputs_seen"].get("paths", [])
+        archives = inner_archives(inputs)
+        hint = (
+            f"label images inside archives are not read ({archives[0]}" + (f" and {len(archives) - 1} more" if len(archives) > 1 else "")
+            + "): unpack them, run analyze on the folder with --keep-phi, and score that run"
+            if archives
+            else "run analyze with --keep-phi, so that run.json lists the inputs"
+        )  # fmt: skip
+        raise SystemExit(f"{args.out}: no labelled frame in a *{args.suffix} NIfTI image beside an image under the run's inputs; {hint}")
     dice = np.array([d for _, d, _ in rows])
     states = [state for *_, state in rows]
     print(

@@ -92,7 +92,8 @@ def test_stacks_of_fewer_slices_take_their_levels_from_the_exams_planes(contrast
     for name in ("T1_basal", "T1_mid", "T1_apical", "T1post_basal", "T2_mid", "T2_apical"):
         shutil.copytree(contrast_cohort / "sub-001" / name, exam / name)
     out = tmp_path / "out"
-    analyze([exam], out, AnalyzeConfig(hematocrit=0.42, include_review=True, seg=False, report=False))
+    result = analyze([exam], out, AnalyzeConfig(hematocrit=0.42, include_review=True, seg=False, report=False))
+    assert any("global ECV pairs native T1 of 3 slice(s) with post-contrast T1 of 1" in n for n in result.notes), result.notes
     stacks: dict[tuple[str, str], list[str]] = {}
     for r in _csv(out / "slices.csv"):
         stacks.setdefault((r["map_type"], r["contrast"]), []).append(r["slice"])
@@ -229,7 +230,8 @@ def test_patient_ecv_names_the_segments_left_without_an_ecv():
 
     ecv, note = patient_ecv("patient-01", _pooled_t1("native", 1000.0, 1600.0, thin=2) + _pooled_t1("post", 450.0, 300.0), 0.42)
     assert [math.isnan(r["ecv_percent"]) for r in ecv] == [False, False, True]
-    assert note == "patient-01: no ECV for segment 2 (fewer than 10 myocardial pixels after erosion)"
+    assert note.endswith("; patient-01: no ECV for segment 2 (fewer than 10 myocardial pixels after erosion)")
+    assert note.startswith("patient-01: global ECV pairs native T1 of 3 slice(s) with post-contrast T1 of 2")  # the stand-in's counts
 
 
 @pytest.mark.parametrize("field, post_myo_ms, expected", [(1.5, 450.0, "normal"), (1.5, 380.0, "high"), (3.0, 600.0, "low")])
@@ -346,3 +348,21 @@ def test_a_slice_acquired_again_in_another_series_is_pooled_once_the_later():
     assert latest_per_plane([_result("1", 0.0, number=40), _result("2", 0.0, number=12)])[0][0].slice.series_number == 40
     assert len(latest_per_plane([_result("1", 0.0), _result("2", 3.0)])[0]) == 2
     assert len(latest_per_plane([_result("1", 0.0), _result("2", 0.0, tilt=10.0)])[0]) == 2
+
+
+def test_post_contrast_slices_of_two_time_points_pool_the_one_with_more_planes():
+    from myomap.analyze.clinical import one_time_point
+
+    # A stack at 10 min (one breath-hold a minute), its mid slice acquired again 15 min later.
+    early = [_result(f"{k}", 10.0 * k, time_s=600.0 + 60.0 * k, number=10 + k) for k in range(3)]
+    late = _result("9", 10.0, time_s=1500.0, number=30, position="mid")
+    kept, lines = one_time_point([*early, late])
+    assert kept == early and len(lines) == 1
+    assert lines[0].startswith("slices from 2 time points (+0 min, +15 min): only the 3 slice(s) at +0 min")
+    # A whole stack again at the second time point: the later, on a tie.
+    again = [_result(f"{k + 5}", 10.0 * k, time_s=1500.0 + 60.0 * k, number=30 + k) for k in range(3)]
+    assert one_time_point([*early, *again])[0] == again
+    # One time point, or no acquisition times: nothing is left out.
+    assert one_time_point(early) == (early, [])
+    untimed = [_result("1", 0.0), _result("2", 10.0)]
+    assert one_time_point(untimed) == (untimed, [])

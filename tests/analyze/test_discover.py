@@ -84,6 +84,40 @@ def test_fit_missing_fits_maps_only_where_the_scanner_map_is_missing(cohort, tmp
     assert sorted((s.path.parent.name, s.origin) for s in slices) == [("T2_basal", "scanner"), ("T2_mid", "fitted")]
 
 
+@pytest.mark.slow
+def test_fit_missing_fits_the_native_and_the_post_contrast_acquisition_of_one_slice(contrast_cohort, tmp_path):
+    subject = contrast_cohort / "sub-001"
+    for name in ("T1_mid", "T1post_mid", "T1_basal", "T1post_basal"):
+        shutil.copytree(subject / name, tmp_path / name)
+    for name in ("T1_mid", "T1post_mid", "T1post_basal"):
+        (tmp_path / name / "map.dcm").unlink()  # weighted images only, beside the native basal scanner map
+    found = discover([tmp_path], fit_missing=True)
+    assert not found.errors, found.errors
+    slices = next(iter(found.patients.values()))
+    # One key per slice position dropped the native mid series (or, beside a scanner map, the post basal one).
+    assert sorted((s.path.parent.name, s.origin, s.contrast) for s in slices) == [
+        ("T1_basal", "scanner", "native"), ("T1_mid", "fitted", "native"),
+        ("T1post_basal", "fitted", "post"), ("T1post_mid", "fitted", "post"),
+    ]  # fmt: skip
+    # Names that do not tell the states apart: the acquisition times do (20 min apart: two acquisitions; 1 min: one).
+    for name, when in (("T1_mid", "100000"), ("T1post_mid", "102000"), ("T1post_basal", "102100"), ("T1_basal", "100100")):
+        for path in (tmp_path / name).glob("*.dcm"):
+            ds = pydicom.dcmread(path)
+            ds.SeriesDescription, ds.AcquisitionTime = ds.SeriesDescription.replace("_post", ""), when
+            ds.save_as(path)
+    found = discover([tmp_path], fit_missing=True)
+    slices = next(iter(found.patients.values()))
+    assert sorted((s.path.parent.name, s.origin) for s in slices) == [
+        ("T1_basal", "scanner"), ("T1_mid", "fitted"), ("T1post_basal", "fitted"), ("T1post_mid", "fitted"),
+    ]  # fmt: skip
+    for path in (tmp_path / "T1post_mid").glob("*.dcm"):  # a repeat a minute after the first: one acquisition, the later fitted
+        ds = pydicom.dcmread(path)
+        ds.AcquisitionTime = "100100"
+        ds.save_as(path)
+    found = discover([tmp_path], fit_missing=True)
+    assert sorted(s.path.parent.name for s in next(iter(found.patients.values()))) == ["T1_basal", "T1post_basal", "T1post_mid"]
+
+
 def test_raw_images_and_non_images_are_skipped_with_one_line_each_kind(cohort, tmp_path):
     subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
     ds = pydicom.dcmread(subject / "T1_mid" / "map.dcm")

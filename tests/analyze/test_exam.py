@@ -253,6 +253,27 @@ def test_nifti_maps_with_type_from_sidecar_or_command_line(tmp_path):
     assert not found.errors and sorted(s.map_type for s in next(iter(found.patients.values()))) == ["T1", "T1", "T2", "T2"]
 
 
+def test_a_nifti_whose_sform_disagrees_with_its_voxel_sizes_takes_its_qform_with_one_note(tmp_path):
+    import nibabel
+
+    for k in range(2):  # as ACDC ships its files: a sform of 1 mm voxels, a qform of the true 1.32 mm pixels and 10 mm slices
+        image = nibabel.Nifti1Image(np.full((16, 12, 3), 1000.0, np.float32), np.diag([-1.3158, -1.3158, 10.0, 1.0]))
+        image.set_sform(np.diag([-1.0, -1.0, 1.0, 1.0]), code=1)
+        image.set_qform(np.diag([-1.3158, -1.3158, 10.0, 1.0]), code=1)
+        nibabel.save(image, tmp_path / f"patient00{k}_frame01.nii.gz")
+    found = discover([tmp_path], map_type="T1")
+    slices = [s for group in found.patients.values() for s in group]
+    assert len(slices) == 6 and np.allclose([s.spacing_mm for s in slices], 1.3158)
+    positions = sorted({round(s.position_mm[2], 3) for s in slices})
+    assert np.allclose(np.diff(positions), 10.0)  # the slices 10 mm apart, not 1
+    (note,) = [n for n in found.notes if "sform" in n]
+    assert "qform" in note and "(and in 1 more NIfTI file(s))" in note
+    image = nibabel.Nifti1Image(np.full((16, 12, 3), 1000.0, np.float32), np.diag([1.5, 1.5, 8.0, 1.0]))  # agreeing: no note
+    (tmp_path / "patient00").mkdir()
+    nibabel.save(image, tmp_path / "patient00" / "t1.nii")
+    assert not [n for n in discover([tmp_path / "patient00"], map_type="T1").notes if "sform" in n]
+
+
 def _cine_nifti(path, data, step: float, unit: str):
     import nibabel
 
@@ -322,14 +343,16 @@ def test_label_images_are_told_by_name_or_values_and_a_sidecar_overrides_both(tm
     nibabel.save(nibabel.Nifti1Image(noise * 100, np.eye(4)), tmp_path / "sax_cine_seg.nii")  # segmented k-space: a cine
     assert len(read_nifti_map(tmp_path / "sax_cine_seg.nii", "T1").slices) == 2
     (tmp_path / "sax_cine_seg.nii").unlink()
-    for name in ("myops.nii.gz", "p1_frame01_gt.nii"):
+    (tmp_path / "labelsTr").mkdir()  # nnU-Net's folder of labels, resampled with linear interpolation: not whole numbers
+    nibabel.save(nibabel.Nifti1Image(noise, np.eye(4)), tmp_path / "labelsTr" / "patient001_frame01.nii.gz")
+    for name in ("myops.nii.gz", "p1_frame01_gt.nii", "labelsTr/patient001_frame01.nii.gz"):
         with pytest.raises(NiftiLabelImage, match="not a map: skipped"):
             read_nifti_map(tmp_path / name, "T2")
     nibabel.save(nibabel.Nifti1Image(steps / 10, np.eye(4)), tmp_path / "object.nii.gz")  # a flat-valued test object, typed
     (tmp_path / "object.json").write_text(json.dumps({"MapType": "T2"}))
     assert len(read_nifti_map(tmp_path / "object.nii.gz").slices) == 2
     found = discover([tmp_path])  # no --map-type: the label images are still skipped, not errors
-    assert found.errors == [] and len(found.notes) == 1 and found.notes[0].startswith("2 NIfTI label image(s) skipped")
+    assert found.errors == [] and len(found.notes) == 1 and found.notes[0].startswith("3 NIfTI label image(s) skipped")
 
 
 def test_a_4d_weighted_series_is_refused_and_a_changed_cine_is_an_error_not_a_crash(tmp_path):

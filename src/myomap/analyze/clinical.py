@@ -99,6 +99,9 @@ def stack_rows(
         trusted = done if include_review else [r for r in done if not (r.qc and r.qc.review)]
         excluded = len(done) - len(trusted)
         label = f"{contrast} {map_type}"
+        if contrast == "post":
+            trusted, later = one_time_point(trusted)
+            notes += [f"{patient}: {label} {line}" for line in later]
         trusted, repeats = latest_per_plane(trusted)
         notes += [f"{patient}: {label} {line}" for line in repeats]
         for r in done:
@@ -135,6 +138,44 @@ def stack_rows(
 
 REPEAT_PLANE_MM, REPEAT_PLANE_DEG = 2.0, 5.0
 """Two maps whose planes lie this close (mm along the normal) and this parallel show one slice (a repeated acquisition)."""
+
+
+TIME_POINT_GAP_S = 300.0
+"""Post-contrast slices acquired more than this apart (s) belong to different time points: the slices of one stack follow
+each other breath-hold by breath-hold, while a second time point comes 10 min or more after the first."""
+
+
+def one_time_point(results: Sequence) -> tuple[list, list[str]]:
+    """The post-contrast results of the time point with the most slice planes, and a line when others were left out.
+
+    Post-contrast T1 rises as gadolinium washes out, in the blood faster
+    than in the myocardium: a stack of maps acquired at 10 min with a slice
+    acquired again at 25 min mixed blood and myocardium of different times
+    in one ECV (mid segments 19-20 % against 27 % from either time point
+    alone).  Slices whose acquisition times are known are grouped into time
+    points (gaps over :data:`TIME_POINT_GAP_S`); the one with the most planes
+    (the later on a tie) is pooled.  Without times nothing is left out.
+    """
+    timed = sorted((r for r in results if r.slice.context.acquisition_time_s is not None), key=lambda r: r.slice.context.acquisition_time_s)
+    groups: list[list] = []
+    for result in timed:
+        if groups and result.slice.context.acquisition_time_s - groups[-1][-1].slice.context.acquisition_time_s <= TIME_POINT_GAP_S:
+            groups[-1].append(result)
+        else:
+            groups.append([result])
+    if len(groups) < 2:
+        return list(results), []
+    planes = [len(latest_per_plane(group)[0]) for group in groups]
+    keep = max(range(len(groups)), key=lambda k: (planes[k], k))
+    left = [r for k, group in enumerate(groups) if k != keep for r in group]
+    minutes = [round((g[0].slice.context.acquisition_time_s - groups[0][0].slice.context.acquisition_time_s) / 60.0) for g in groups]
+    line = (
+        f"slices from {len(groups)} time points ({', '.join(f'+{m} min' for m in minutes)}): only the {planes[keep]} slice(s) at "
+        f"+{minutes[keep]} min are pooled and give the ECV; {len(left)} slice(s) of the others left out "
+        "(blood and myocardium T1 change after the injection)"
+    )
+    kept = {id(r) for r in left}
+    return [r for r in results if id(r) not in kept], [line]
 
 
 def latest_per_plane(results: Sequence) -> tuple[list, list[str]]:
@@ -239,8 +280,16 @@ def patient_ecv(
             {"hematocrit_source": source, "n_slices_native": slices[0].get(key, ""), "n_slices_post": slices[1].get(key, ""), **context}
         )
         row.update(_range_columns(row["ecv_percent"], reference))
+    lines = []
+    whole = out[0] if out[0]["region"] == "global" else None
+    if whole is not None and whole["n_slices_native"] != whole["n_slices_post"]:
+        lines.append(
+            f"{patient}: global ECV pairs native T1 of {whole['n_slices_native']} slice(s) with post-contrast T1 of "
+            f"{whole['n_slices_post']}; the segments' ECV pairs each level's own"
+        )
     few = [f"segment {r['segment']}" if r["segment"] else r["region"] for r in out if r["few_pixels"]]
     if few:
-        blank = f"{patient}: no ECV for {', '.join(few)} (fewer than {MIN_REGION_PIXELS} myocardial pixels after erosion)"
-        note = f"{note}; {blank}" if note else blank
+        lines.append(f"{patient}: no ECV for {', '.join(few)} (fewer than {MIN_REGION_PIXELS} myocardial pixels after erosion)")
+    if lines:
+        note = "; ".join([note, *lines]) if note else "; ".join(lines)
     return out, note

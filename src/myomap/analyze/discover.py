@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from myomap.analyze.contrast import t1_level_ms, with_contrast
+from myomap.analyze.contrast import classify_series, t1_level_ms, with_contrast
 from myomap.analyze.inventory import Inventory, SeriesSummary, classify, map_type_from_header, skipped_line
 from myomap.analyze.long_axis import without_long_axis
 from myomap.conventions import CONTRASTS, MAP_TYPES, stack_name
@@ -192,7 +192,7 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False, map_typ
     actions, fittable = _use_weighted(inventory, slices, fit_missing, errors)
     if fittable:
         notes.append(f"{fittable} weighted series without a scanner map not used; --fit-missing fits maps from them")
-    nifti, labels = _nifti_slices(inputs, map_type, errors)
+    nifti, labels = _nifti_slices(inputs, map_type, errors, notes)
     if labels:
         notes.append(f"{len(labels)} NIfTI label image(s) skipped (segmentations, not maps), e.g. {labels[0]}")
     slices, long_axis = without_long_axis(slices + nifti, errors)
@@ -206,32 +206,56 @@ def discover(inputs: Iterable[str | Path], *, fit_missing: bool = False, map_typ
 def _use_weighted(inventory: Inventory, slices: list[MapSlice], fit_missing: bool, errors: list[str]) -> tuple[dict[str, str], int]:
     """Fit (with ``fit_missing``) the weighted groups whose slice has no scanner map; the action per series, and how many were left.
 
-    One map per slice: of the series of one slice (Siemens exports the raw
-    and the motion-corrected images; a slice may be acquired again), the
-    motion-corrected and then the latest is fitted, the next where a fit fails.
+    One map per slice and acquisition: of the series of one slice that are
+    one acquisition (:func:`_same_acquisition`: Siemens exports the raw and
+    the motion-corrected images; a slice may be acquired again after a
+    failed breath-hold), the motion-corrected and then the latest is
+    fitted, the next where a fit fails.  A native and a post-contrast
+    acquisition of one slice are both fitted (or one fitted beside the
+    other's scanner map): they were taken for one, and the exam lost its
+    native T1 or its ECV.
     """
     actions: dict[str, str] = {}
     fittable = 0
-    have = {(m.study, m.map_type, _where(m.position_mm)) for m in slices}
-    fitted_here: set[tuple] = set()
+    have: dict[tuple, list[ScanContext]] = defaultdict(list)
+    for m in slices:
+        have[(m.study, m.map_type, _where(m.position_mm))].append(m.context)
+    fitted_here: dict[tuple, list[ScanContext]] = defaultdict(list)
     for name, frames in sorted(inventory.weighted.items(), key=lambda item: _fit_preference(item[1][0])):
         kind = inventory.kinds[frames[0].series_uid].split()[0]
-        key = (frames[0].study_uid, kind, position_key(frames[0]))
-        if key in have:
+        key, context = (frames[0].study_uid, kind, position_key(frames[0])), frames[0].context
+        if any(_same_acquisition(context, other) for other in have[key]):
             action = "not fitted: the scanner's map is used"
         elif not fit_missing:
             action, fittable = "not used: --fit-missing fits it", fittable + 1
-        elif key in fitted_here:
+        elif any(_same_acquisition(context, other) for other in fitted_here[key]):
             action = "not fitted: another series of this slice is fitted"
         else:
             fitted = _fit_one(name, frames, errors)
             action = "fitted" if fitted is not None else "fit failed"
             if fitted is not None:
                 slices.append(fitted)
-                fitted_here.add(key)
+                fitted_here[key].append(context)
         for meta in frames:
             actions.setdefault(meta.series_uid, action)
     return actions, fittable
+
+
+# Series of one slice acquired this close (s) are one acquisition (raw and motion-corrected images, the map made of
+# them, a repeat after a failed breath-hold); post-contrast maps are acquired 10-20 min after the native ones.
+SAME_ACQUISITION_S = 300.0
+
+
+def _same_acquisition(a: ScanContext, b: ScanContext) -> bool:
+    """Whether one map stands for both series of a slice: acquired within ``SAME_ACQUISITION_S``, or, a time unknown, not told apart by the header's contrast words or agent."""
+    if a.acquisition_time_s is not None and b.acquisition_time_s is not None:
+        return abs(a.acquisition_time_s - b.acquisition_time_s) <= SAME_ACQUISITION_S
+    return _header_state(a) == _header_state(b)
+
+
+def _header_state(context: ScanContext) -> str:
+    call = classify_series(context)
+    return "native" if call is None else call.state
 
 
 def _fit_preference(meta: ImageMeta) -> tuple:
@@ -338,13 +362,16 @@ def _rows(
     return rows
 
 
-def _nifti_slices(inputs: list, map_type: str | None, errors: list[str]) -> tuple[list[MapSlice], list[Path]]:
+def _nifti_slices(inputs: list, map_type: str | None, errors: list[str], notes: list[str]) -> tuple[list[MapSlice], list[Path]]:
     """Slices of the NIfTI maps among ``inputs`` (their type from a sidecar or ``map_type``), and the label images skipped.
+
+    Files whose geometry came from their qform give one note
+    (:attr:`myomap.io.nifti.NiftiMap.geometry_note`, the first named).
 
     Their pixels are read again when a slice is loaded (:func:`myomap.io.nifti.slice_pixels`), so that a
     folder of 4-D cines fits in memory; the T1 level the contrast call needs is kept.
     """
-    slices, labels = [], []
+    slices, labels, qform = [], [], []
     for path in find_nifti(inputs):
         try:
             found = read_nifti_map(path, map_type)
@@ -354,6 +381,8 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str]) -> tupl
         except NiftiError as exc:
             errors.append(str(exc))
             continue
+        if found.geometry_note:
+            qform.append(found.geometry_note)
         for item in found.slices:
             slices.append(
                 MapSlice(
@@ -376,6 +405,8 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str]) -> tupl
                     phase_ms=item.phase_ms,
                 )  # fmt: skip
             )
+    if qform:
+        notes.append(qform[0] + (f" (and in {len(qform) - 1} more NIfTI file(s))" if len(qform) > 1 else ""))
     return slices, labels
 
 

@@ -1,4 +1,4 @@
-"""Commands that make and prepare data: ``simulate``, ``fit``, ``import-paper``."""
+"""Commands that make and prepare data: ``simulate``, ``fit``, ``import-paper``, ``import-labels``."""
 
 from __future__ import annotations
 
@@ -179,4 +179,78 @@ def import_paper(
         error_line(problem)
     log.info("wrote %s", manifest)
     if problems:
+        raise typer.Exit(code=1)
+
+
+def import_labels(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of NIfTI images with their label images (<name>_gt.nii.gz beside <name>.nii.gz), searched recursively."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder for the data set (must not exist or be empty, unless --overwrite).")
+    ],
+    convention: Annotated[
+        str,
+        typer.Option(
+            help="What the label values mean: acdc (1 RV, 2 LV myocardium, 3 LV cavity) or mnms (1 LV cavity, 2 LV myocardium, 3 RV)."
+        ),
+    ],
+    map_type: Annotated[
+        str,
+        typer.Option(
+            "--map-type",
+            help="T1 or T2: what the manifest and the DICOM call the images (a cine is taken as a map of this type, as in analyze --map-type).",
+        ),
+    ] = "T1",
+    keep_phi: Annotated[
+        bool,
+        typer.Option(
+            "--keep-phi",
+            help="Name subjects after the codes in the file names (ACDC patient001, M&Ms A0S9V9) instead of patient-01..., add a source column to the manifest and show input paths in messages.",
+        ),
+    ] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Write into an existing, non-empty OUT.")] = False,
+) -> None:
+    """Turn NIfTI label images (ACDC, M&Ms) into a data set that train and evaluate read.
+
+    Per labelled slice (and cine phase) writes a DICOM image (spacing and
+    geometry from the NIfTI, as analyze reads it) and its epi- and
+    endocardial contours, plus manifest.csv with one subject per patient and
+    each slice's level (basal, mid, apical).  M&Ms cines give their labelled
+    phases only (ED, ES).  Slices without myocardium or LV cavity are skipped
+    and counted.  Files that cannot be used are reported one per line and
+    make the exit code 1; the others are still written.  The source is
+    never modified; file names do not reach the DICOM headers.
+
+    Example: [bold]myomap import-labels /data/ACDC/training -o data/acdc --convention acdc --keep-phi[/]
+    """
+    from myomap.evaluate.labels import LabelImportError
+    from myomap.evaluate.labels import import_labels as run_import
+
+    hide = (lambda message: message) if keep_phi else _path_hider([source])
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("importing", total=None)
+            report = run_import(
+                source, out, convention.lower(), map_type=map_type.upper(), keep_phi=keep_phi, overwrite=overwrite,
+                found=lambda n: bar.update(task, total=n), progress=lambda name: bar.update(task, advance=1, description=f"importing {name}"),
+            )  # fmt: skip
+    except LabelImportError as exc:
+        raise fail(hide(str(exc))) from None
+    except OSError as exc:
+        raise fail(f"{out}: cannot write ({exc.strerror or exc})") from None
+    for error in report.errors:
+        error_line(hide(error))
+    skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(report.skipped.items()) if count) or "none"
+    log.info("%d slices of %d subjects imported; slices skipped: %s", report.slices, report.subjects, skipped)
+    if report.unlabelled_phases or report.long_axis:
+        log.info("not imported: %d cine phases without labels, %d long-axis images", report.unlabelled_phases, report.long_axis)
+    if report.manifest is not None:
+        log.info("wrote %s", report.manifest)
+    if report.errors:
+        if not keep_phi:
+            log.info("input files are named by a hash of their path (file-...): --keep-phi shows the paths")
         raise typer.Exit(code=1)

@@ -16,6 +16,13 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for CSVs, tables and figures.")],
     model: Annotated[str, typer.Option(help="Model file (.pt or .onnx), or 'embedded'.")] = "embedded",
     split: Annotated[str, typer.Option(help="Which split to evaluate: test, val, train, or all.")] = "test",
+    split_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--split-file",
+            help="subject,split table that decides the splits instead of the manifest's split column: the RUN/split.csv a training run drew (split-2.csv for its second data set).",
+        ),
+    ] = None,
     observers: Annotated[
         str, typer.Option(help="Comma-separated observers, the first being the reference (manifest columns contours, contours_obs2, ...).")
     ] = "reference,obs2,obs3",
@@ -38,7 +45,13 @@ def evaluate(
     ANOVA / Games-Howell, Kruskal-Wallis / DSCF and ICC as tables.md and
     tables.html, and figures/. Missing comparisons are counted, not dropped.
 
+    The manifest's split column chooses the images; for a data set without
+    one, --split-file RUN/split.csv scores the test subjects of the split
+    that myomap train drew and saved.
+
     Example: [bold]myomap evaluate cohort --model runs/cpu/model.pt -o study[/]
+
+    Example: [bold]myomap evaluate data/acdc --model runs/acdc/model.pt --split-file runs/acdc/split.csv -o study[/]
     """
     try:
         from myomap.evaluate.run import EvaluateConfig
@@ -53,12 +66,18 @@ def evaluate(
     unknown = [n for n in names if n not in OBSERVER_COLUMNS]
     if unknown or not names:
         raise fail(f"--observers: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(OBSERVER_COLUMNS)}")
-    config = EvaluateConfig(model=model, split=split, observers=names, figures=figures, tta=tta)
+    config = EvaluateConfig(
+        model=model, split=split, split_file=str(split_file) if split_file else None, observers=names, figures=figures, tta=tta
+    )
     try:
         with progress_bar() as bar:
             bar.add_task("evaluating", total=None)
             result = run_evaluate(data, out, config)
-    except (EvaluationError, ModelFileError, ManifestError) as exc:
+    except EvaluationError as exc:
+        for error in exc.errors:
+            error_line(error)
+        raise fail(str(exc)) from None
+    except (ModelFileError, ManifestError) as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(f"{out}: cannot write ({exc.strerror or exc})") from None

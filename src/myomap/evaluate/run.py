@@ -22,6 +22,7 @@ import pandas as pd
 from myomap.config import to_yaml
 from myomap.evaluate import figures, tables
 from myomap.evaluate.study import EvaluationError, ablation_rows, achievable_rows, load_study, predict, score
+from myomap.io.dataset import read_manifest, read_split_file
 from myomap.io.files import atomic_write_text
 from myomap.model.loading import EMBEDDED_MODEL, load_segmenter
 from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX
@@ -29,10 +30,15 @@ from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX
 
 @dataclass(frozen=True)
 class EvaluateConfig:
-    """Settings of one study; saved as ``OUT/evaluate.yaml``.  ``split`` ``all`` takes every map."""
+    """Settings of one study; saved as ``OUT/evaluate.yaml``.  ``split`` ``all`` takes every map.
+
+    ``split_file`` (a training run's ``split.csv``: ``subject,split``)
+    decides the subjects' splits instead of the manifest's split column.
+    """
 
     model: str = EMBEDDED_MODEL
     split: str = "test"
+    split_file: str | None = None
     observers: tuple[str, ...] = ("reference", "obs2", "obs3")
     erosion_margin_px: float = DEFAULT_EROSION_MARGIN_PX
     figures: bool = True
@@ -47,6 +53,20 @@ class EvaluateResult:
     errors: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
     out: Path | None = None
+
+
+def _no_maps(data: str | Path, config: EvaluateConfig, splits: dict[str, str] | None, errors: list[str]) -> str:
+    """Why the split holds no maps, and what to try."""
+    unread = f"; {len(errors)} row(s) could not be used (above)" if errors else ""
+    if splits is None:
+        decides = "the manifest's split column decides; --split-file RUN/split.csv takes a training run's seeded split"
+    else:
+        subjects = {row.subject for row in read_manifest(data)[0]}
+        named = sum(1 for s in subjects if s in splits)
+        decides = f"{config.split_file} names {named} of the data set's {len(subjects)} subjects"
+        if not named:
+            decides += " (a run trained on several data sets saves split-2.csv... for the later ones)"
+    return f"{data}: no maps in split {config.split!r} ({decides}; --split all takes every map){unread}"
 
 
 def run_study(
@@ -151,17 +171,19 @@ def evaluate(data: str | Path, out: str | Path, config: EvaluateConfig = Evaluat
     Raises
     ------
     EvaluationError
-        The split holds no maps, or the model's classes do not match.
+        The split holds no (readable) maps, or the model's classes do not
+        match; its ``errors`` are the images that could not be read.
     ModelFileError
         The model file cannot be used.
+    ManifestError
+        The manifest or the split file cannot be read.
     """
     out = Path(out)
+    splits = read_split_file(config.split_file) if config.split_file else None
     segmenter = load_segmenter(config.model)
-    images, errors = load_study(data, None if config.split == "all" else config.split, config.observers)
+    images, errors = load_study(data, None if config.split == "all" else config.split, config.observers, splits)
     if not images:
-        raise EvaluationError(
-            f"{data}: no maps in split {config.split!r} (the manifest's split column decides; --split all takes every map)"
-        )
+        raise EvaluationError(_no_maps(data, config, splits, errors), errors)
     start = time.perf_counter()
     predictions, predict_errors = predict(images, segmenter, tta=config.tta)
     inference = time.perf_counter() - start

@@ -15,7 +15,7 @@ comparison is counted rather than dropped.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -36,7 +36,15 @@ METRICS = ("dice", "iou", "hd_mm", "msd_mm")
 
 
 class EvaluationError(ValueError):
-    """The study cannot run: no images in the split, a model of the wrong kind."""
+    """The study cannot run: no images in the split, a model of the wrong kind.
+
+    ``errors`` are the per-file lines gathered before it failed (images that
+    could not be read), to be shown before its own message.
+    """
+
+    def __init__(self, message: str, errors: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.errors = list(errors)
 
 
 @dataclass
@@ -53,18 +61,23 @@ class StudyImage:
     missing: dict[str, str] = field(default_factory=dict)
 
 
-def load_study(data: str | Path, split: str | None, observers: Sequence[str]) -> tuple[list[StudyImage], list[str]]:
+def load_study(
+    data: str | Path, split: str | None, observers: Sequence[str], splits: Mapping[str, str] | None = None
+) -> tuple[list[StudyImage], list[str]]:
     """The split's maps with their observers' contours; one error line per unreadable image or contour.
 
-    ``split`` None takes every map.  A contours file that cannot be read
-    makes that observer missing on that image only.
+    ``split`` None takes every map.  ``splits`` (subject -> split, e.g. a
+    training run's ``split.csv``) replaces the manifest's split column; a
+    subject it does not name is in no split.  A contours file that cannot
+    be read makes that observer missing on that image only.
     """
     rows, row_errors = read_manifest(data)
     root = Path(data) if Path(data).is_dir() else Path(data).parent
     errors = [str(e) for e in row_errors]
     images: list[StudyImage] = []
     for row in rows:
-        if row.role != "map" or (split is not None and row.split != split):
+        row_split = row.split if splits is None else splits.get(row.subject, "")
+        if row.role != "map" or (split is not None and row_split != split):
             continue
         try:
             pixels, meta = read_image(root / row.image)

@@ -90,11 +90,7 @@ def read_manifest(path: str | Path) -> tuple[list[ManifestRow], list[LoadError]]
         The file is missing, not CSV, or lacks a required column.
     """
     path = _manifest_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path}: cannot read manifest ({exc})") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = _csv_reader(path, "manifest")
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise ManifestError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -128,6 +124,41 @@ def read_manifest(path: str | Path) -> tuple[list[ManifestRow], list[LoadError]]
             )
         )
     return rows, errors
+
+
+SPLITS = ("train", "val", "test")
+
+
+def read_split_file(path: str | Path) -> dict[str, str]:
+    """Subject -> ``train``/``val``/``test`` from a split file (``subject,split``, as ``myomap train`` saves ``RUN/split.csv``).
+
+    Raises
+    ------
+    ManifestError
+        The file is missing or unreadable, lacks a ``subject`` or ``split``
+        column, or names a split other than train, val or test (with its
+        line number).
+    """
+    path = Path(path)
+    reader = _csv_reader(path, "split file")
+    if not {"subject", "split"} <= set(reader.fieldnames or []):
+        raise ManifestError(f"{path}: a split file needs the columns subject and split")
+    splits: dict[str, str] = {}
+    for raw in reader:
+        subject, split = (raw.get("subject") or "").strip(), (raw.get("split") or "").strip()
+        if split not in SPLITS:
+            raise ManifestError(f"{path}: line {reader.line_num}: split {split!r} is not one of {', '.join(SPLITS)}")
+        splits[subject] = split
+    return splits
+
+
+def _csv_reader(path: Path, what: str) -> csv.DictReader:
+    """A CSV file's rows; ManifestError naming the file when it cannot be read as UTF-8 text."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: cannot read {what} ({exc})") from None
+    return csv.DictReader(io.StringIO(text, newline=""))
 
 
 def _manifest_path(path: str | Path) -> Path:

@@ -14,7 +14,12 @@ Geometry comes from the affine (nibabel's RAS+ world, turned into DICOM
 LPS): slice ``k`` is ``data[:, :, k]`` transposed, so rows follow the
 second voxel axis and columns the first; the direction cosines, the
 position of the first pixel and the spacing follow from the affine
-columns, so base-to-apex ordering works as for DICOM maps.
+columns, so base-to-apex ordering works as for DICOM maps.  The affine is
+the sform unless its voxel sizes disagree with the header's (``pixdim``)
+and a qform is set (:func:`world_affine`): ACDC's files carry a sform of 1 mm
+voxels beside a qform of their true 1.3-1.9 mm pixels and 5-10 mm slices
+(nnU-Net issue #2741; ITK takes the qform there too), and with the sform
+the heart was seen at about half its size.
 
 A 4-D file is a cine, as public cine data sets ship them (ACDC's
 ``*_4d.nii.gz``, M&Ms' ``*_sa.nii.gz``): volume ``t`` is cardiac phase
@@ -24,7 +29,8 @@ every slice is a slice of its own (as for a DICOM cine given
 gives the time step a unit (``xyzt_units``), else only its index.
 
 A file named as a segmentation (``gt``, ``label``, ``labels``,
-``segmentation`` as whole tokens of its name) or holding only 0 and a few
+``segmentation`` as whole tokens of its name), in a folder named for them
+(``labelsTr``, ``gt``, ``segmentations``), or holding only 0 and a few
 other whole numbers
 is a label image (the expert segmentation those data sets put beside each
 image, ``*_gt.nii.gz``), not a map: :func:`read_nifti_map` refuses it with
@@ -62,6 +68,9 @@ LABEL_VALUES = 32  # a file of at most this many whole numbers, 0 among them, is
 # A file named as a segmentation (ACDC/M&Ms "_gt", "label", "segmentation" as whole tokens) is a label image whatever its
 # values; "seg" and "mask" are not enough ("sax_cine_seg": segmented k-space), their values decide.
 _LABEL_NAME = re.compile(r"(?<![a-z0-9])(?:gt|labels?|segmentation)(?![a-z0-9])", re.IGNORECASE)
+# A file in a folder named for labels (nnU-Net's labelsTr/labelsTs, "gt", "segmentations") is one too: nnU-Net-style
+# labels resampled with linear interpolation are not whole numbers, and were analysed as maps.
+_LABEL_FOLDER = re.compile(r"labels(?:Tr|Ts|Va)?|gt|ground[ _-]?truth|segmentations?|annotations?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ class NiftiMap:
     study: str
     series_description: str
     context: ScanContext = ScanContext()
+    geometry_note: str = ""
 
 
 def is_nifti(path: Path) -> bool:
@@ -135,6 +145,8 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
     named = str(info.get("MapType", "")).upper() or map_type_from_header(info.get("ImageType", []), str(info.get("SeriesDescription", "")))
     if not named and (token := _LABEL_NAME.search(path.name)) is not None:
         raise NiftiLabelImage(f"{path}: a label image by its name ('{token.group(0)}'), not a map: skipped")
+    if not named and _LABEL_FOLDER.fullmatch(path.parent.name):
+        raise NiftiLabelImage(f"{path}: a label image by its folder ('{path.parent.name}'), not a map: skipped")
     image, data = _read(path)
     if not named and is_label_image(data):
         raise NiftiLabelImage(f"{path}: a label image ({np.unique(data).size} whole-number values), not a map: skipped")
@@ -147,7 +159,8 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
             f"{path}: a 4-D series of inversion-recovery images (weighted images, not a map); fit it from its DICOM with --fit-missing"
         )
     step_ms = _time_step_ms(image.header) if cine else None
-    lps = _LPS @ image.affine
+    affine, geometry_note = world_affine(path, image)
+    lps = _LPS @ affine
     columns, rows = lps[:3, 0], lps[:3, 1]  # world steps along voxel axes i (image columns) and j (image rows)
     spacing = (float(np.linalg.norm(rows)), float(np.linalg.norm(columns)))
     if min(spacing) <= 0:
@@ -174,6 +187,25 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
         str(info.get("StudyInstanceUID", "")),
         str(info.get("SeriesDescription", path.name)),
         sidecar_context(info),
+        geometry_note,
+    )
+
+
+def world_affine(path: Path, image) -> tuple[np.ndarray, str]:
+    """The voxel-to-world affine of a NIfTI image and a note when the sform was passed over (see the module docstring)."""
+    header = image.header
+    affine = image.affine
+    zooms = np.asarray(header.get_zooms()[:3], dtype=float)
+    sizes = np.linalg.norm(affine[:3, :3], axis=0)
+    if np.allclose(sizes, zooms, rtol=1e-3, atol=1e-4):
+        return affine, ""
+    qform, code = header.get_qform(coded=True)
+    if qform is None or not code:
+        return affine, ""  # nothing better to take: the sform (or the header's base affine) it is
+    shown = ", ".join(f"{v:.3g}" for v in sizes)
+    return qform, (
+        f"{path}: the sform's voxel sizes ({shown} mm) disagree with the header's ({', '.join(f'{v:.3g}' for v in zooms)} mm); "
+        "its qform's geometry is used"
     )
 
 
