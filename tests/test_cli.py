@@ -112,6 +112,66 @@ def test_train_rejects_bad_settings_in_one_line(cohort, tmp_path):
     assert result.exit_code == 1 and "Nothing is downloaded" in result.output
 
 
+@pytest.fixture
+def tiny_model(tmp_path):
+    """An untrained model file working at 2.5 mm and 64 px, for --init."""
+    from myomap.model.inference import default_meta, save_model_file
+    from myomap.model.network import build_network
+    from myomap.model.registry import get_spec
+
+    spec = get_spec("unet-resnet18-tiny")
+    save_model_file(tmp_path / "tiny.pt", build_network(spec), default_meta(spec, 64, window_spacing_mm=2.5))
+    return tmp_path / "tiny.pt"
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Replaces the training itself: the settings each ``myomap train`` would have trained with."""
+    import myomap.model.train
+
+    runs = []
+
+    def fake(data, run, settings, **kwargs):
+        runs.append(settings)
+        return run / "model.pt"
+
+    monkeypatch.setattr(myomap.model.train, "train", fake)
+    return runs
+
+
+def test_train_init_takes_the_model_settings_unless_given(cohort, tmp_path, tiny_model, started):
+    base = ["train", str(cohort), "-o", str(tmp_path / "r"), "--init", str(tiny_model)]
+    result = runner.invoke(app, base)
+    assert result.exit_code == 0, result.output
+    (settings,) = started
+    assert (settings.model, settings.input_size, settings.window_spacing_mm, settings.crop) == ("unet-resnet18-tiny", 64, 2.5, 1.0)
+    # Set to the model's own values, on the command line or in a config file: the same run.
+    (tmp_path / "same.yaml").write_text("input_size: 64\nwindow_spacing_mm: 2.5\n")
+    for extra in (["--input-size", "64", "--model", "unet-resnet18-tiny"], ["--config", str(tmp_path / "same.yaml")]):
+        assert runner.invoke(app, [*base, *extra]).exit_code == 0
+    assert started[1] == started[2] == settings
+
+
+@pytest.mark.parametrize(
+    "extra, yaml, message",
+    [
+        (["--input-size", "128"], "", "works with input_size 64, but --input-size sets input_size 128"),
+        ([], "window_spacing_mm: 1.25\n", "works with window_spacing_mm 2.5, but {yaml} sets window_spacing_mm 1.25"),
+        ([], "input_size: 224\n", "works with input_size 64, but {yaml} sets input_size 224"),  # the default, given in the file
+        (["--crop", "0.5"], "crop: 1.0\n", "works with crop 1.0, but --crop sets crop 0.5"),  # the option wins over the file
+        (["--model", "unet-mobilenet"], "", "--init model is 'unet-resnet18-tiny', but this run trains 'unet-mobilenet' (--model)"),
+    ],
+)
+def test_train_init_refuses_conflicting_settings_in_one_line(cohort, tmp_path, tiny_model, started, extra, yaml, message):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml)
+    args = ["train", str(cohort), "-o", str(tmp_path / "r"), "--init", str(tiny_model), *extra]
+    result = runner.invoke(app, [*args, *(["--config", str(config)] if yaml else [])])
+    assert result.exit_code == 1 and not started
+    errors = [line for line in result.output.splitlines() if line.strip()]
+    assert len(errors) == 1 and message.format(yaml=config) in " ".join(result.output.split()), result.output
+
+
 def test_library_log_records_stay_off_the_terminal_whatever_they_set_on_import():
     from myomap.cli.app import LibraryFloor
 

@@ -98,6 +98,10 @@ def test_init_starts_from_a_model_and_checks_its_network(cohort, physical_run, t
     np.testing.assert_allclose(tuned[name].numpy(), start[name].numpy(), atol=1e-6)
     with pytest.raises(TrainingError, match="--init model is"):
         train(cohort, tmp_path / "other", TrainConfig(**{**config.__dict__, "model": "unet-mobilenet"}), progress_bar=False)
+    # A config that does not match the model's input settings is refused before anything is written (the CLI fills them in).
+    with pytest.raises(TrainingError, match="works with input_size 64, but this run's config sets input_size 96"):
+        train(cohort, tmp_path / "bigger", TrainConfig(**{**config.__dict__, "input_size": 96}), progress_bar=False)
+    assert not (tmp_path / "bigger").exists()
 
 
 def test_data_weights_must_match_the_data_sets(cohort, tmp_path):
@@ -108,7 +112,37 @@ def test_data_weights_must_match_the_data_sets(cohort, tmp_path):
 def test_init_embedded_names_the_shipped_weights_also_in_a_config_file():
     from myomap.model.train import _init_weights
 
-    state = _init_weights("embedded", "unet-mobilenet")  # configs/embedded-stage5.yaml says init: embedded
+    embedded = TrainConfig(model="unet-mobilenet", input_size=128, window_spacing_mm=1.25)
+    state = _init_weights("embedded", embedded)  # configs/embedded-stage5.yaml says init: embedded
     assert state and all(hasattr(v, "shape") for v in state.values())
     with pytest.raises(TrainingError, match="--init model is"):
-        _init_weights("embedded", "unet-resnet50")
+        _init_weights("embedded", TrainConfig(**{**embedded.__dict__, "model": "unet-resnet50"}))
+
+
+def test_init_takes_the_input_settings_of_the_model_unless_given():
+    from myomap.model.train import adopt_init_settings
+
+    # Only the network named, as in `--model unet-mobilenet --init embedded` without the embedded config.
+    config = adopt_init_settings(TrainConfig(model="unet-mobilenet", init="embedded"), {"model": "--model", "init": "--init"})
+    assert (config.model, config.input_size, config.window_spacing_mm, config.crop) == ("unet-mobilenet", 128, 1.25, 1.0)
+    assert adopt_init_settings(TrainConfig(init="embedded")).model == "unet-mobilenet"
+    same = TrainConfig(init="embedded", input_size=128, window_spacing_mm=1.25)
+    assert adopt_init_settings(same, {"input_size": "c.yaml", "window_spacing_mm": "c.yaml"}).input_size == 128
+    with pytest.raises(TrainingError, match=r"works with input_size 128, but --input-size sets input_size 224; leave it unset"):
+        adopt_init_settings(TrainConfig(init="embedded"), {"input_size": "--input-size"})  # 224, the default, set explicitly
+    with pytest.raises(TrainingError, match=r"window_spacing_mm 1.25, but c.yaml sets no fixed pixel size"):
+        adopt_init_settings(TrainConfig(init="embedded", input_size=128), {"window_spacing_mm": "c.yaml"})
+    assert adopt_init_settings(TrainConfig()) == TrainConfig()  # nothing to take without --init
+
+
+def test_init_refuses_a_model_that_normalises_otherwise(tmp_path):
+    from myomap.model.inference import default_meta, save_model_file
+    from myomap.model.network import build_network
+    from myomap.model.registry import get_spec
+    from myomap.model.train import adopt_init_settings
+
+    spec = get_spec("unet-resnet18-tiny")
+    meta = default_meta(spec, 64, window_spacing_mm=2.5)
+    save_model_file(tmp_path / "m.pt", build_network(spec), meta.__class__(**{**meta.__dict__, "normalisation": {"method": "zscore"}}))
+    with pytest.raises(TrainingError, match="normalises its input by"):
+        adopt_init_settings(TrainConfig(init=str(tmp_path / "m.pt")))

@@ -7,7 +7,7 @@ import pytest
 from myomap.geometry.masks import observer_mask
 from myomap.io.dataset import load_dataset, read_manifest
 from myomap.metrics.overlap import dice
-from myomap.model.data import make_sample, normalise, patient_split, to_input, to_native
+from myomap.model.data import SplitError, make_sample, normalise, patient_split, to_input, to_native
 from myomap.model.registry import MODELS, get_spec
 
 
@@ -77,6 +77,50 @@ def test_seeded_split_without_a_split_column(cohort, tmp_path):
     counts = {name: list(split.values()).count(name) for name in ("train", "val", "test")}
     assert counts == {"train": 13, "val": 4, "test": 3}
     assert patient_split(data, (0.65, 0.2, 0.15), 3, tmp_path / "s2.csv") == split  # seeded: the same again
+
+
+def _many_subjects(cohort, folder, count, split=lambda subject, row: ""):
+    """A manifest of ``count`` subjects (the cohort's first subject's rows, renamed) with ``split(subject, k)`` per row."""
+    import csv
+
+    rows = [r for r in csv.DictReader((cohort / "manifest.csv").open()) if r["subject"] == "sub-001"]
+    folder.mkdir()
+    with (folder / "manifest.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for n in range(count):
+            for k, row in enumerate(rows):
+                writer.writerow({**row, "subject": f"p{n:02d}", "split": split(f"p{n:02d}", k)})
+    return folder
+
+
+def test_a_partial_split_column_keeps_the_given_subjects_and_draws_the_rest(cohort, tmp_path, caplog):
+    # Five subjects marked test on their first row only (the other rows empty); the other 20 have no split.
+    data = _many_subjects(cohort, tmp_path / "data", 25, lambda s, k: "test" if s < "p05" and k == 0 else "")
+    with caplog.at_level("INFO", logger="myomap.model.data"):
+        split = patient_split(data, (0.65, 0.2, 0.15), 3, tmp_path / "s.csv")
+    assert all(split[f"p{n:02d}"] == "test" for n in range(5))
+    drawn = [split[f"p{n:02d}"] for n in range(5, 25)]
+    assert {name: drawn.count(name) for name in ("train", "val", "test")} == {"train": 13, "val": 4, "test": 3}
+    assert "25 subject(s): 5 given by the manifest's split column, 20 drawn" in caplog.text
+    assert patient_split(data, (0.65, 0.2, 0.15), 3, tmp_path / "s2.csv") == split
+
+
+@pytest.mark.parametrize(
+    "split, message",
+    [
+        (
+            lambda s, k: {0: "test", 3: "train"}.get(k, "") if s == "p01" else "",
+            r"'p01' is in split 'test' on line \d+ and 'train' on line",
+        ),
+        (lambda s, k: "Test" if s == "p02" else "", r"manifest.csv line \d+: split 'Test' is not one of train, val, test"),
+    ],
+)
+def test_a_split_column_a_patient_cannot_follow_is_one_error(cohort, tmp_path, split, message):
+    data = _many_subjects(cohort, tmp_path / "data", 3, split)
+    with pytest.raises(SplitError, match=message):
+        patient_split(data, (0.65, 0.2, 0.15), 0, tmp_path / "s.csv")
+    assert not (tmp_path / "s.csv").exists()
 
 
 def test_centre_crop_round_trip_marks_the_outside():

@@ -24,6 +24,29 @@ def test_inputs_left_out_of_training_are_one_line_per_file_and_reason():
     ]
 
 
+def test_two_patients_leave_no_validation_split_and_training_says_so(cohort, tmp_path, caplog):
+    import csv
+
+    from myomap.model.train import _load_samples
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [r for r in csv.DictReader((cohort / "manifest.csv").open()) if r["subject"] in ("sub-001", "sub-002") and r["role"] == "map"]
+    fields = [f for f in rows[0] if f != "split"]  # no split column: the seeded draw puts both in train
+    with (data / "manifest.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    for subject in ("sub-001", "sub-002"):
+        (data / subject).symlink_to(cohort / subject)
+    (tmp_path / "run").mkdir()
+    with caplog.at_level("INFO"):
+        samples = _load_samples([data], tmp_path / "run", TINY)
+    assert len(samples["train"]) == len(rows) and not samples["val"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("no validation maps" in w and "on 8 training maps" in w for w in warnings), warnings
+
+
 @pytest.fixture(scope="module")
 def run(cohort, tmp_path_factory):
     folder = tmp_path_factory.mktemp("run")

@@ -50,7 +50,11 @@ def train(
     ] = None,
     init: Annotated[
         str | None,
-        typer.Option(help="Start from the weights of this model.pt (fine-tuning), or 'embedded' for the embedded default model."),
+        typer.Option(
+            help="Start from the weights of this model.pt (fine-tuning), or 'embedded' for the embedded default model. "
+            "The run takes the model's network and input settings (--model, --input-size, --crop, --window-spacing-mm) "
+            "unless given here or in --config; a different value given is refused."
+        ),
     ] = None,
     max_minutes: Annotated[
         float | None, typer.Option(help="Stop after this many minutes of training; the best checkpoint is kept.")
@@ -94,8 +98,13 @@ def train(
         raise fail(f"{config or 'settings'}: {exc}") from None
 
     from myomap.model.network import EncoderWeightsError
-    from myomap.model.train import TrainingError
+    from myomap.model.train import TrainingError, adopt_init_settings
     from myomap.model.train import train as run_training
+
+    try:
+        settings = adopt_init_settings(settings, _given(text, config, overrides))
+    except (TrainingError, ValueError) as exc:
+        raise fail(str(exc)) from None
 
     through_terminal("lightning", "lightning.pytorch", "lightning.fabric")
 
@@ -113,6 +122,19 @@ def train(
     if dropped:
         log.info("%d input file(s) left out of training (the error lines above)", len(dropped))
         raise typer.Exit(code=EXIT_SOME_FAILED)
+
+
+# Options whose name is not the TrainConfig field's with dashes.
+_OPTION_NAMES = {"max_images_per_epoch": "--images-per-epoch", "data_weights": "--weights"}
+
+
+def _given(text: str, config: Path | None, overrides: dict) -> dict[str, str]:
+    """The settings the user set, each with where: an option given here, else the config file (its keys, even at default values)."""
+    import yaml
+
+    given = {key: str(config) for key in (yaml.safe_load(text) or {})}
+    given.update({k: _OPTION_NAMES.get(k, "--" + k.replace("_", "-")) for k, v in overrides.items() if v is not None})
+    return given
 
 
 def _weights(text: str | None) -> tuple[float, ...] | None:

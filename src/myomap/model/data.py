@@ -15,6 +15,7 @@ three, with background outside the crop.
 from __future__ import annotations
 
 import csv
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +23,12 @@ import cv2
 import numpy as np
 
 from myomap.geometry.masks import contours_to_mask
-from myomap.io.dataset import MapImage, read_manifest
+from myomap.io.dataset import SPLITS, ManifestRow, MapImage, read_manifest
 from myomap.io.files import atomic_write_text
 
 NORMALISATION = {"method": "rank"}
+
+log = logging.getLogger(__name__)
 
 
 MIN_SIDE = 32  # pixels a side below which no model segments an image
@@ -139,29 +142,73 @@ def make_sample(image: MapImage, size: int, crop: float = 1.0, dataset: int = 0)
     return Sample(pixels, mask, image.role, image.map_type, image.slice, image.subject, dataset)
 
 
+class SplitError(ValueError):
+    """A manifest whose ``split`` column cannot be used; the message names the file, the subject and the lines."""
+
+
 def patient_split(data: str | Path, shares: tuple[float, float, float], seed: int, saved: Path) -> dict[str, str]:
     """Subject -> train/val/test.
 
-    The manifest's ``split`` column wins where present; otherwise a seeded
-    patient-level split with ``shares``.  The result is written to ``saved``
-    and read back from there on later calls (resume), so it never changes
-    within a run.
+    A subject whose manifest rows give a ``split`` keeps it (rows with an
+    empty cell say nothing); the other subjects are split among themselves
+    by a seeded patient-level draw with ``shares`` (train, val, test).  The
+    result is written to ``saved`` and read back from there on later calls
+    (resume), so it never changes within a run.
+
+    Raises
+    ------
+    SplitError
+        A ``split`` value other than train, val or test, or one subject
+        whose rows give two different values.
     """
     if saved.exists():
         return {row["subject"]: row["split"] for row in csv.DictReader(saved.open())}
     rows, _ = read_manifest(data)
     subjects = sorted({r.subject for r in rows})
-    given = {r.subject: r.split for r in rows if r.split}
-    if len(given) == len(subjects):
-        split = given
-    else:
-        order = np.random.default_rng(seed).permutation(len(subjects))
-        total = sum(shares)
-        n_test = int(round(shares[2] / total * len(subjects)))
-        n_val = int(round(shares[1] / total * len(subjects)))
-        split = {}
-        for rank, index in enumerate(order):
-            split[subjects[index]] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
+    given = given_split(rows, _manifest_name(data))
+    rest = [s for s in subjects if s not in given]
+    split = {**given, **_seeded_split(rest, shares, seed)}
+    total = sum(shares)
+    log.info(
+        "%s: split of %d subject(s): %d given by the manifest's split column, %d drawn (seed %d, shares %s)",
+        _manifest_name(data),
+        len(subjects),
+        len(given),
+        len(rest),
+        seed,
+        "/".join(f"{s / total:.2f}" for s in shares),
+    )
     lines = ["subject,split"] + [f"{s},{split[s]}" for s in sorted(split)]
     atomic_write_text(saved, "\n".join(lines) + "\n")
     return split
+
+
+def given_split(rows: list[ManifestRow], manifest: str = "manifest.csv") -> dict[str, str]:
+    """Subject -> split for the subjects whose rows give one; SplitError for an unknown value or disagreeing rows."""
+    first: dict[str, ManifestRow] = {}
+    for row in rows:
+        if not row.split:
+            continue
+        if row.split not in SPLITS:
+            raise SplitError(f"{manifest} line {row.line}: split {row.split!r} is not one of {', '.join(SPLITS)}")
+        seen = first.setdefault(row.subject, row)
+        if seen.split != row.split:
+            raise SplitError(
+                f"{manifest}: subject {row.subject!r} is in split {seen.split!r} on line {seen.line} and {row.split!r} on line "
+                f"{row.line}; a patient's images must all be in one split"
+            )
+    return {subject: row.split for subject, row in first.items()}
+
+
+def _seeded_split(subjects: list[str], shares: tuple[float, float, float], seed: int) -> dict[str, str]:
+    """A seeded patient-level split of ``subjects`` (sorted) with ``shares`` (train, val, test), rounded per split."""
+    order = np.random.default_rng(seed).permutation(len(subjects))
+    total = sum(shares)
+    n_test = int(round(shares[2] / total * len(subjects)))
+    n_val = int(round(shares[1] / total * len(subjects)))
+    return {subjects[index]: "test" if rank < n_test else "val" if rank < n_test + n_val else "train" for rank, index in enumerate(order)}
+
+
+def _manifest_name(data: str | Path) -> str:
+    path = Path(data)
+    return str(path / "manifest.csv" if path.is_dir() else path)
