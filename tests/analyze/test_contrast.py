@@ -6,7 +6,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from myomap.analyze.contrast import ContrastCall, classify_series, classify_study, description_state, t1_level_ms, with_contrast
-from myomap.geometry.levels import slice_levels
+from myomap.geometry.levels import exam_levels, slice_levels
 from myomap.io.context import ScanContext, scan_context
 
 
@@ -127,6 +127,25 @@ def test_one_decision_per_series_applied_to_all_its_slices():
 )
 def test_slice_levels_come_from_the_extent_and_say_their_basis(distances, levels, basis):
     assert slice_levels(distances) == (levels, basis)
+
+
+@pytest.mark.parametrize(
+    "stacks, levels",
+    [
+        # The native stack's extent labels the lone post slice (at the base, or beyond either end).
+        ([[0.0, 10.0, 20.0], [1.0]], [["basal", "mid", "apical"], ["basal"]]),
+        ([[0.0, 10.0, 20.0], [-6.0], [27.0]], [["basal", "mid", "apical"], ["basal"], ["apical"]]),
+        # One slice per stack, replanned a few mm apart: each stays mid (the thirds of 6 mm are no LV's).
+        ([[0.0], [3.0], [6.0]], [["mid"], ["mid"], ["mid"]]),
+        # Two native slices: another stack's slice near one of them takes its level; halfway, its own.
+        ([[0.0, 10.0], [3.0]], [["basal", "mid"], ["basal"]]),
+        ([[0.0, 10.0], [5.0]], [["basal", "mid"], ["mid"]]),
+        # A stack without geometry keeps its file order.
+        ([[0.0, 10.0, 20.0], [np.nan] * 3], [["basal", "mid", "apical"], ["basal", "mid", "apical"]]),
+    ],
+)
+def test_exam_levels_take_the_largest_stacks_extent(stacks, levels):
+    assert [found for found, _ in exam_levels(stacks)] == levels
 
 
 # Series descriptions as sites write them (several languages and abbreviations); "" = the name does not say.

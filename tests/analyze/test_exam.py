@@ -272,6 +272,11 @@ def test_a_nifti_whose_sform_disagrees_with_its_voxel_sizes_takes_its_qform_with
     (tmp_path / "patient00").mkdir()
     nibabel.save(image, tmp_path / "patient00" / "t1.nii")
     assert not [n for n in discover([tmp_path / "patient00"], map_type="T1").notes if "sform" in n]
+    nibabel.save(
+        nibabel.Nifti1Image(np.full((16, 12), 1000.0, np.float32), np.diag([1.5, 1.5, 8.0, 1.0])), tmp_path / "patient00" / "one.nii"
+    )
+    found = discover([tmp_path / "patient00"], map_type="T1")  # a 2-D file: two voxel sizes in its header
+    assert not found.errors and sum(len(group) for group in found.patients.values()) == 4
 
 
 def _cine_nifti(path, data, step: float, unit: str):

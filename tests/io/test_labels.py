@@ -38,6 +38,8 @@ def test_label_volumes_are_whole_numbers_in_four_dimensions(tmp_path):
 def test_split_files_as_train_writes_them(tmp_path):
     (tmp_path / "split.csv").write_text("subject,split\na,test\nb,train\n")
     assert read_split_file(tmp_path / "split.csv") == {"a": "test", "b": "train"}
+    (tmp_path / "excel.csv").write_bytes(b"\xef\xbb\xbfsubject,split\r\na,test\r\n")  # Excel's "CSV UTF-8"
+    assert read_split_file(tmp_path / "excel.csv") == {"a": "test"}
     (tmp_path / "bad.csv").write_text("subject,split\na,later\n")
     with pytest.raises(ManifestError, match="line 2: split 'later'"):
         read_split_file(tmp_path / "bad.csv")

@@ -22,9 +22,10 @@ each stack (map type and contrast state) is ordered base to apex along the
 LV long axis from ImageOrientationPatient and ImagePositionPatient: the
 slice normal is oriented toward the patient's left, anterior and inferior
 (where the apex points), and slices are sorted by their position along it.
-Levels (basal, mid, apical) come from thirds of the exam's extent along
-that axis, all its stacks' planes together
-(:func:`myomap.geometry.levels.exam_levels`, which records its evidence), and each slice records whether it is seen from the base
+Levels (basal, mid, apical) come from thirds of the extent of the exam's
+largest stack along that axis, for every stack
+(:func:`myomap.geometry.levels.exam_levels`, which records its
+evidence), and each slice records whether it is seen from the base
 (mirrored), so that AHA segments are numbered the right way round.
 """
 
@@ -43,7 +44,7 @@ from myomap.analyze.inventory import Inventory, SeriesSummary, classify, map_typ
 from myomap.analyze.long_axis import without_long_axis
 from myomap.conventions import CONTRASTS, MAP_TYPES, stack_name
 from myomap.geometry.aha import APEX_DIRECTION_LPS, long_axis_direction, segments_run_clockwise, slice_normal
-from myomap.geometry.levels import exam_levels, slice_levels
+from myomap.geometry.levels import exam_levels
 from myomap.io import vendor
 from myomap.io.context import ScanContext
 from myomap.io.dicom import DecodeError, DicomError, read_frames
@@ -462,25 +463,28 @@ def order_slices(slices: list[MapSlice]) -> list[MapSlice]:
     """Call each series native or post, then order each stack base to apex and label its levels.
 
     A stack is one map type in one contrast state.  The levels of the
-    stacks whose slices all have geometry come from the exam's planes
-    together (:func:`myomap.geometry.levels.exam_levels`, positions along
-    their mean normal), so that a slice at one plane has one level in every
-    stack.  Slices without ImageOrientationPatient or ImagePositionPatient
+    stacks whose slices all have geometry come from the extent of the
+    exam's largest stack (:func:`myomap.geometry.levels.exam_levels`,
+    positions along the slices' mean normal), so that a slice at one plane
+    has one level in every stack.  Slices without ImageOrientationPatient or ImagePositionPatient
     keep their file order (the level is then a guess, recorded in
     ``level_basis``).
     """
     slices = with_contrast(slices)
     stacks = [[s for s in slices if s.map_type == map_type and s.contrast == state] for map_type in MAP_TYPES for state in CONTRASTS]
-    placed = [s for group in stacks if group and all(_placed(s) for s in group) for s in group]
-    planes, plane_basis = exam_levels(_along_mean_normal(placed))
-    exam = dict(zip(map(id, placed), planes))
-    ordered: list[MapSlice] = []
+    stacks = [group for group in stacks if group]
     for group in stacks:
         if all(_placed(s) for s in group):  # a cine's phases at one position in the order of their trigger delays
             group.sort(key=lambda s: (round(apical_distance_mm(s), 1), s.trigger_time_ms is not None, s.trigger_time_ms or 0.0))
-            levels, basis = [exam[id(s)] for s in group], plane_basis
-        else:
-            levels, basis = slice_levels([math.nan] * len(group))
+    along = _mean_normal([s for group in stacks if all(_placed(s) for s in group) for s in group])
+    distances = [
+        [float(np.asarray(s.position_mm, dtype=float) @ along) for s in group]
+        if all(_placed(s) for s in group)
+        else [math.nan] * len(group)
+        for group in stacks
+    ]
+    ordered: list[MapSlice] = []
+    for group, (levels, basis) in zip(stacks, exam_levels(distances)):
         axis, axis_basis = long_axis_direction([s.orientation for s in group], [s.position_mm for s in group])
         for k, (item, level) in enumerate(zip(group, levels)):
             clockwise = item.orientation is not None and segments_run_clockwise(item.orientation, axis)
@@ -492,14 +496,10 @@ def _placed(item: MapSlice) -> bool:
     return item.orientation is not None and item.position_mm is not None
 
 
-def _along_mean_normal(slices: list[MapSlice]) -> list[float]:
-    """Positions (mm) along the mean of the slices' normals, each pointed toward the apex: one axis for all stacks."""
-    try:
-        normals = [slice_normal(s.orientation) for s in slices]
-    except ValueError:  # degenerate orientations: no axis, the levels follow file order
-        return [math.nan] * len(slices)
-    mean = np.sum([n if n @ APEX_DIRECTION >= 0 else -n for n in normals], axis=0)
-    return [float(np.asarray(s.position_mm, dtype=float) @ mean) / float(np.linalg.norm(mean)) for s in slices]
+def _mean_normal(slices: list[MapSlice]) -> np.ndarray:
+    """The mean of the slices' normals, each pointed toward the apex: one long axis for all the exam's stacks."""
+    mean = np.sum([n if n @ APEX_DIRECTION >= 0 else -n for n in (slice_normal(s.orientation) for s in slices)], axis=0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
 def apical_distance_mm(item: MapSlice) -> float:

@@ -10,7 +10,7 @@ as such in ``basis``.
 
 An exam's stacks share one extent (:func:`exam_levels`): a post-contrast
 or T2 stack of fewer slices than the native T1 one is labelled by where
-its slices lie among all the exam's short-axis planes.  Labelled on its
+its slices lie in the extent of the exam's largest stack.  Labelled on its
 own, a lone post-contrast slice at the base was "mid" and its segments
 were paired with the native mid slice's for ECV.
 """
@@ -20,10 +20,6 @@ from __future__ import annotations
 import numpy as np
 
 from myomap.conventions import SLICE_POSITIONS
-
-# Slices of different stacks within this distance along the long axis lie on one plane (mm): planned on the
-# same plane, or replanned by a millimetre or two; short-axis stacks leave 6-10 mm or more between slices.
-SAME_PLANE_MM = 2.0
 
 
 def slice_levels(apical_distances_mm) -> tuple[list[str], str]:
@@ -70,30 +66,48 @@ def slice_levels(apical_distances_mm) -> tuple[list[str], str]:
     return [SLICE_POSITIONS[t] for t in thirds], "thirds-of-extent"
 
 
-def exam_levels(apical_distances_mm, tolerance_mm: float = SAME_PLANE_MM) -> tuple[list[str], str]:
-    """Levels of all an exam's short-axis slices (every stack) from the planes they lie on; the same ``basis`` words.
+def exam_levels(stacks) -> list[tuple[list[str], str]]:
+    """Levels of each stack of an exam (positions along one long axis per stack), and their ``basis`` words.
 
-    Slices within ``tolerance_mm`` of a plane's first slice lie on it (its
-    position the mean of theirs), and :func:`slice_levels` labels the
-    planes: the extent is the exam's, whichever stack a slice belongs to.
+    The stack with the most distinct positions is the reference.  With
+    three or more, its extent (as in :func:`slice_levels`) labels the other
+    stacks' slices too, by the third their position falls in (beyond its
+    ends: the nearer end's level).  With two, a slice within half their gap
+    of one of its planes takes that plane's level; a stack with a slice
+    elsewhere keeps its own labels.  With one, every stack keeps its own
+    labels: single slices a few millimetres apart say nothing of the extent.
 
     Examples
     --------
-    >>> exam_levels([0.0, 10.0, 20.0, 0.4, 19.0])  # native base, mid, apex; post base and apex replanned by 1 mm
-    (['basal', 'mid', 'apical', 'basal', 'apical'], 'thirds-of-extent')
-    >>> exam_levels([0.0, 10.0, 20.0, 0.0])[0][-1]  # a lone post slice at the base is basal, not "mid"
-    'basal'
+    >>> exam_levels([[0.0, 10.0, 20.0], [1.0]])  # native base, mid, apex; a lone post slice at the base is basal, not "mid"
+    [(['basal', 'mid', 'apical'], 'thirds-of-extent'), (['basal'], 'thirds-of-extent')]
+    >>> exam_levels([[0.0], [3.0], [6.0]])  # one mid slice per stack, replanned by a few mm: each stays mid
+    [(['mid'], 'one-slice-assumed-mid'), (['mid'], 'one-slice-assumed-mid'), (['mid'], 'one-slice-assumed-mid')]
+    >>> exam_levels([[0.0, 10.0], [9.0]])[1]  # two native slices (basal, mid); T2 at the second
+    (['mid'], 'two-slices-assumed-basal-mid')
     """
-    distances = np.asarray(apical_distances_mm, dtype=float)
-    if distances.size == 0 or not np.all(np.isfinite(distances)):
-        return slice_levels(distances)
-    order = np.argsort(distances, kind="stable")
-    plane = np.empty(distances.size, int)
-    first, count = -np.inf, -1
-    for k in order:
-        if distances[k] - first > tolerance_mm:
-            first, count = distances[k], count + 1
-        plane[k] = count
-    centres = [float(distances[plane == p].mean()) for p in range(count + 1)]
-    levels, basis = slice_levels(centres)
-    return [levels[p] for p in plane], basis
+    arrays = [np.asarray(d, dtype=float) for d in stacks]
+    own = [slice_levels(d) for d in arrays]
+    placed = [k for k, d in enumerate(arrays) if d.size and np.all(np.isfinite(d))]
+    if not placed:
+        return own
+    planes = {k: np.unique(np.round(arrays[k], 1)) for k in placed}
+    ref = max(placed, key=lambda k: (planes[k].size, -k))
+    positions = planes[ref]
+    if positions.size < 2:
+        return own
+    out = list(own)
+    if positions.size >= 3:
+        gap = np.ptp(positions) / (positions.size - 1)
+        start, extent = positions.min() - gap / 2, np.ptp(positions) + gap
+        for k in placed:
+            thirds = np.clip(np.floor((arrays[k] - start) / extent * 3).astype(int), 0, 2)
+            out[k] = ([SLICE_POSITIONS[t] for t in thirds], "thirds-of-extent")
+        return out
+    plane_levels, basis = slice_levels(positions)
+    half_gap = float(np.ptp(positions)) / 2.0
+    for k in placed:
+        nearest = np.abs(arrays[k][:, None] - positions[None, :])
+        if np.all(nearest.min(axis=1) < half_gap):
+            out[k] = ([plane_levels[j] for j in nearest.argmin(axis=1)], basis)
+    return out

@@ -155,7 +155,7 @@ def read_split_file(path: str | Path) -> dict[str, str]:
 def _csv_reader(path: Path, what: str) -> csv.DictReader:
     """A CSV file's rows; ManifestError naming the file when it cannot be read as UTF-8 text."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Excel's "CSV UTF-8" starts with a byte order mark
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: cannot read {what} ({exc})") from None
     return csv.DictReader(io.StringIO(text, newline=""))

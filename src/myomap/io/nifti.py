@@ -195,8 +195,8 @@ def world_affine(path: Path, image) -> tuple[np.ndarray, str]:
     """The voxel-to-world affine of a NIfTI image and a note when the sform was passed over (see the module docstring)."""
     header = image.header
     affine = image.affine
-    zooms = np.asarray(header.get_zooms()[:3], dtype=float)
-    sizes = np.linalg.norm(affine[:3, :3], axis=0)
+    zooms = np.asarray(header.get_zooms()[:3], dtype=float)  # two for a 2-D file
+    sizes = np.linalg.norm(affine[:3, : zooms.size], axis=0)
     if np.allclose(sizes, zooms, rtol=1e-3, atol=1e-4):
         return affine, ""
     qform, code = header.get_qform(coded=True)
