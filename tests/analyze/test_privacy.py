@@ -128,3 +128,15 @@ def test_canaries_hidden_in_images_inside_a_page_are_found(tmp_path):
         page.parent.mkdir()
         page.write_text(f'<img src="data:{mime};base64,{base64.b64encode(payload).decode()}">')
         assert canary_hits(page.parent) == [(str(page), "CNRY")], mime
+
+
+def test_a_relative_input_named_like_a_word_hides_the_path_not_the_word(cohort, tmp_path, monkeypatch):
+    maps = tmp_path / "maps"  # weighted images only: "maps: no T1 or T2 maps found"
+    maps.mkdir()
+    for path in sorted((cohort / "sub-001" / "T1_mid").glob("weighted_*.dcm"))[:2]:
+        (maps / path.name).write_bytes(path.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["analyze", "maps", "-o", "out"])
+    assert result.exit_code != 0
+    line = " ".join(result.output.split())
+    assert "no T1 or T2 maps found" in line and "error: file-" in line, line  # the word kept, the path hidden

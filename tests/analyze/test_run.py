@@ -64,6 +64,26 @@ def test_an_interrupted_run_says_incomplete_and_resume_gives_the_same_outputs(tw
     assert _hashes(cut) == _hashes(whole)
 
 
+@pytest.mark.slow
+def test_resume_after_the_inputs_gained_a_patient_redoes_the_folders_whose_maps_changed(two_patients, cohort, tmp_path):
+    inputs = tmp_path / "in"
+    shutil.copytree(two_patients, inputs)
+    out = tmp_path / "out"
+    analyze([inputs], out, AnalyzeConfig(seg=False, report=False))
+    third = sorted(p for p in cohort.iterdir() if p.is_dir())[2]
+    for path in (third / "T1_mid").glob("map.dcm"):  # a patient whose ID sorts first: every label moves up by one
+        ds = pydicom.dcmread(path)
+        ds.PatientID = "aaa-000"
+        (inputs / "aaa" / "T1_mid").mkdir(parents=True)
+        ds.save_as(inputs / "aaa" / "T1_mid" / "map.dcm")
+    result = analyze([inputs], out, AnalyzeConfig(seg=False, report=False), mode="resume")
+    assert result.patients == 3 and result.analysed == 5, result.errors
+    assert sum("analysed again" in n for n in result.notes) == 2  # patient-01 and -02 held other maps; -03 is new
+    fresh = tmp_path / "fresh"
+    analyze([inputs], fresh, AnalyzeConfig(seg=False, report=False))
+    assert _hashes(out) == _hashes(fresh)  # nothing of the old folders kept under a new patient's label
+
+
 def test_resume_refuses_other_settings_and_overwrite_refuses_foreign_folders(two_patients, tmp_path):
     out = tmp_path / "out"
     analyze([two_patients], out, AnalyzeConfig(seg=False, report=False))

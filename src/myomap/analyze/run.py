@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
@@ -108,6 +109,12 @@ class _Run:
     ranges: list
     hematocrits: dict[str, float]
     reporter: Reporter | None = None
+    secret: str = ""
+
+    def exam_id(self, slices: list[MapSlice]) -> str:
+        """A keyed hash of the patient's maps (their SOP instance UIDs), recorded in ``done.json`` so that ``--resume`` keeps a
+        patient folder only for the same maps: labels follow the patients' order, and a patient added to the inputs shifted them."""
+        return keyed_hash(self.secret, "\n".join(sorted(s.sop_uid for s in slices)))
 
 
 def run_analysis(
@@ -143,7 +150,9 @@ def run_analysis(
     everything else becomes an error line in the result.
     """
     config.validate()
-    inputs, out = [Path(p) for p in inputs], Path(out)
+    # Absolute from here on: messages then name inputs by absolute paths, which the privacy scrub finds as paths; a
+    # relative input named like a word ("maps", "cine") had that word replaced by a file hash in every message.
+    inputs, out = [Path(os.path.abspath(p)) for p in inputs], Path(out)
     if key_file is not None and (Path(key_file).resolve() == out.resolve() or out.resolve() in Path(key_file).resolve().parents):
         raise OutputFolderError(f"{key_file}: the key file must lie outside the output folder, which is meant to be shared")
     segmenter = load_segmenter(config.model)
@@ -190,6 +199,9 @@ def _run(inputs, readable: Unpacked, out, config, segmenter, mode, key_file, mod
     for patient_key, group in found_maps.patients.items():
         label = labels[patient_key]
         done = read_done(out / label) if mode == "resume" else None
+        if done is not None and done.get("exam") != run.exam_id(group):
+            notes.append(f"{label}: its maps are not those the interrupted run completed under this label; analysed again")
+            done = None
         if done is None:
             done = _patient(run, label, group)
         elif progress is not None:
@@ -233,7 +245,7 @@ def _setup(inputs, readable, out, config, segmenter, key_file, model_id, slices:
     shared = {folder for folder, n in folders.items() if n > 1}  # a contours JSON there belongs to which map?
     hematocrits = read_hematocrit_csv(config.hematocrit_csv) if config.hematocrit_csv else {}
     ranges = load_ranges(config.reference_ranges)
-    run = _Run(out, config, segmenter, names, deid, seg_writer, key, shared, progress, on_patient, ranges, hematocrits, reporter)
+    run = _Run(out, config, segmenter, names, deid, seg_writer, key, shared, progress, on_patient, ranges, hematocrits, reporter, secret)
     return run, names
 
 
@@ -274,7 +286,7 @@ def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
         if run.reporter is not None:
             run.reporter.patient(folder / "report.html", label, results, rows, run.config, ecv, patient_notes)
         _add_key(run, label, slices)
-        done = _done_record(label, results, rows, [run.names.scrub(e) for e in raw], patient_notes)
+        done = _done_record(label, results, rows, [run.names.scrub(e) for e in raw], patient_notes) | {"exam": run.exam_id(slices)}
         mark_done(folder, done)
     except OSError as exc:
         raw.append(f"{folder}: cannot write ({exc.strerror or exc})")

@@ -20,7 +20,7 @@ class ReferencePoint(str, Enum):
     estimate = "estimate"
 
 
-# analyze's exit codes: 0 all done, 1 some inputs failed, 2 bad usage, 3 nothing could be analysed.
+# analyze's exit codes: 0 all done, 1 some inputs failed, 2 bad usage, 3 nothing could be analysed (or OUT not written).
 EXIT_SOME_FAILED, EXIT_USAGE, EXIT_NOTHING = 1, 2, 3
 
 
@@ -137,7 +137,7 @@ def analyze(
     Basic Profile) and patients are patient-01, patient-02...
     Problems are reported one line each; the other slices and patients are
     still analysed.  Exit code: 0 all done, 1 some inputs failed, 2 bad
-    usage, 3 nothing analysed.
+    usage, 3 nothing analysed (or OUT could not be written).
 
     Example: [bold]myomap analyze /data/cmr -o results[/]
     """
