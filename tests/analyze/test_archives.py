@@ -237,3 +237,47 @@ def test_a_folder_with_links_read_only_parts_and_the_temporary_folder_inside_is_
         assert (exam / "cd" / "IM0001").read_bytes() == b"dicom-ish"
     finally:
         os.chmod(exam / "cd", stat.S_IRWXU)
+
+
+def test_an_archive_cut_short_is_a_damaged_archive_not_a_file_that_is_not_dicom(tmp_path):
+    whole = tmp_path / "whole.zip"
+    with zipfile.ZipFile(whole, "w") as archive:
+        archive.writestr("T1_mid/map.dcm", bytes(range(256)) * 40)
+    data = whole.read_bytes()
+    cut = tmp_path / "download"  # an interrupted download, without its .zip
+    cut.write_bytes(data[: len(data) // 2])
+    assert not zipfile.is_zipfile(cut) and is_zip_archive(cut)
+    folder = tmp_path / "portal"
+    folder.mkdir()
+    (folder / "study.zip").write_bytes(data[: len(data) // 2])
+    with unpacked_archives([cut, folder], keep_names=False) as readable:
+        assert readable.errors == [
+            "input-1: a ZIP archive that cannot be unpacked, it is damaged; left out",
+            "input-2: a ZIP archive inside it that cannot be unpacked, it is damaged; left out",
+        ]
+
+
+def test_links_beside_an_archive_are_read_from_the_mirror_and_the_input_is_not_written(tmp_path):
+    store = tmp_path / "store"
+    (store / "T1_mid").mkdir(parents=True)
+    (store / "T1_mid" / "map.dcm").write_bytes(b"mid")
+    with zipfile.ZipFile(store / "T1_mid" / "more.zip", "w") as archive:
+        archive.writestr("IM0002", b"zipped")
+    (store / "basal.dcm").write_bytes(b"basal")
+    exam = tmp_path / "exam"
+    exam.mkdir()
+    with zipfile.ZipFile(exam / "study.zip", "w") as archive:
+        archive.writestr("x/IM0001", b"zipped")
+    (exam / "basal.dcm").symlink_to("../store/basal.dcm")  # relative: it would lead nowhere from a copied link
+    (exam / "T1_mid").symlink_to("../store/T1_mid")
+    (exam / "loop").symlink_to(".")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    for keep_names, example in ((False, ""), (True, f" (e.g. {exam / 'loop'})")):
+        with unpacked_archives([exam], keep_names=keep_names) as readable:
+            (mirror,) = readable.inputs
+            assert (mirror / "basal.dcm").read_bytes() == b"basal" and (mirror / "T1_mid" / "map.dcm").read_bytes() == b"mid"
+            assert (mirror / "T1_mid" / "more.zip" / "IM0002").read_bytes() == b"zipped"  # unpacked in the mirror, not in the store
+            assert not readable.errors and not any(p.is_symlink() for p in mirror.rglob("*"))
+            name = str(exam) if keep_names else "input-1"
+            assert readable.notes[0] == f"{name}: 1 link(s) leading nowhere or back to a folder already read, skipped{example}"
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -5,7 +5,8 @@ portal a folder of them, an archiver a ZIP of ZIPs.  Every input that is a
 ZIP archive is unpacked, for the duration of a ``with`` block, into its own
 temporary folder, which then stands in for it; an input folder that holds
 ``.zip`` files is mirrored in one for the same time (its files hard-linked
-where the file system allows, else copied).  In that folder each
+where the file system allows, else copied; its links to files and folders
+followed, so the mirror holds no link).  In that folder each
 archive at any depth (up to :data:`MAX_DEPTH` archives deep) is unpacked
 into a folder of the archive's own name (``input-K/studies/a.zip/...``), so
 files are named as where they lie.  The inputs themselves are only read,
@@ -13,7 +14,9 @@ and the copies and mirrors are deleted at the end.  Python's :mod:`zipfile` drop
 absolute paths and ``..`` from member names on extraction, so an archive
 cannot write outside its folder.  An archive that cannot be read (damaged,
 encrypted, larger than the free space of the temporary folder's disk) is
-one error line and is left out; the other inputs and archives go on.
+one error line and is left out; the other inputs and archives go on.  A
+file that is an archive only by its name or its first bytes (one cut short,
+as by an interrupted download) is such a damaged archive.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import stat
 import tempfile
 import zipfile
 import zlib
@@ -29,6 +31,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from myomap.io.walk import skipped_note, walk_folder
 
 
 @dataclass
@@ -45,6 +49,10 @@ MAX_DEPTH = 4
 FREE_MARGIN_BYTES = 10**9
 """Space left free on the temporary folder's disk: an archive whose files, or a folder's copied file, would take more is an
 error."""
+
+
+_MEMBER_HEADER = b"PK\x03\x04"
+"""The signature that starts a ZIP archive's first member, and so the archive."""
 
 
 def _size(size: int) -> str:
@@ -66,13 +74,22 @@ def _lacks_room(directory: Path, sizes: Sequence[int]) -> str | None:
 
 
 def is_zip_archive(path: Path) -> bool:
-    """A file that is a ZIP archive by its content, and not a DICOM file (``DICM`` at byte 128) whose tail happens to look like one."""
+    """A file that is a ZIP archive, or was meant to be one, and not a DICOM file (``DICM`` at byte 128).
+
+    A file is taken for an archive by its name (``.zip``), its first bytes
+    (a member's header, ``PK\\x03\\x04``) or its end record
+    (:func:`zipfile.is_zipfile`): an archive cut short (an interrupted
+    download) has no end record, and is a damaged archive, not a file that
+    is not DICOM.  A DICOM file whose tail happens to look like an end
+    record is not an archive.
+    """
     if not path.is_file():
         return False
     with path.open("rb") as handle:
-        if handle.read(132)[128:] == b"DICM":
-            return False
-    return zipfile.is_zipfile(path)
+        head = handle.read(132)
+    if head[128:] == b"DICM":
+        return False
+    return head.startswith(_MEMBER_HEADER) or path.name.lower().endswith(".zip") or zipfile.is_zipfile(path)
 
 
 # Why an archive could not be unpacked, without the exception's text: that names the member files,
@@ -119,9 +136,9 @@ def _extract(path: Path, folder: Path, keep_names: bool) -> str | None:
 
 
 def _archives_under(folder: Path) -> Iterator[Path]:
-    """The ``.zip`` files (by name, then by content) anywhere under ``folder``, lazily."""
-    for root, _, files in os.walk(folder):
-        yield from (Path(root, n) for n in files if n.lower().endswith(".zip") and is_zip_archive(Path(root, n)))
+    """The ``.zip`` files (by name, and not DICOM) anywhere under ``folder``, through links (:func:`walk_folder`), lazily."""
+    for root, _, files in walk_folder(folder):
+        yield from (root / n for n in files if n.lower().endswith(".zip") and is_zip_archive(root / n))
 
 
 def _inner_archives(folder: Path) -> list[Path]:
@@ -151,33 +168,41 @@ def _unpack_inner(folder: Path, name: str, keep_names: bool, result: Unpacked) -
     return count
 
 
-def _mirror(source: Path, target: Path, tmp_root: Path) -> None:
-    """``source`` mirrored at ``target`` for unpacking its archives there.
+def _mirror(source: Path, target: Path, tmp_root: Path) -> list[Path]:
+    """``source`` mirrored at ``target`` for unpacking its archives there; the links left out.
 
-    Files are hard-linked where the file system allows, else copied (the
-    input is never written: an archive's link is only removed from the
-    mirror; a copy that would leave less than :data:`FREE_MARGIN_BYTES`
-    free raises :class:`OSError`, and the input is left out); symbolic links stay links, as a folder's own reading keeps
-    them (dangling or looping ones are no error); the temporary folder is
-    left out when it lies inside ``source``; every folder is made writable
-    (a CD's read-only folders keep their modes when copied).
+    The mirror holds no links: it is walked as a folder's own reading walks
+    it (:func:`walk_folder`: through links to folders, each real folder
+    once), and a link to a file is mirrored as its target, so a relative
+    link does not lead nowhere from the temporary folder and no archive in
+    a linked folder is unpacked into the input.  Files are hard-linked
+    where the file system allows, else copied (the input is never written:
+    an archive's link is only removed from the mirror; a copy that would
+    leave less than :data:`FREE_MARGIN_BYTES` free raises
+    :class:`OSError`, and the input is left out).  Links that lead nowhere
+    or back to a folder already mirrored are returned (no error), and the
+    temporary folder is left out when it lies inside ``source``; the
+    mirror's folders are new, so writable even where the input's are not
+    (a CD's).
     """
+    skipped: list[Path] = []
+    for root, dirs, files in walk_folder(source, skipped):
+        dirs[:] = [d for d in dirs if (root / d).resolve() != tmp_root]
+        here = target / root.relative_to(source)
+        here.mkdir(exist_ok=True)
+        for name in files:
+            _link_or_copy(os.path.realpath(root / name), here / name)
+    return skipped
 
-    def link_or_copy(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:  # another disk, or a file the user may read but not link: a copy, if there is room
-            no_room = _lacks_room(Path(dst).parent, [os.path.getsize(src)])
-            if no_room:
-                raise OSError(errno.ENOSPC, f"copying a file {no_room}") from None
-            shutil.copy2(src, dst)
 
-    def ignore(directory: str, names: list[str]) -> list[str]:
-        return [n for n in names if Path(directory, n).resolve() == tmp_root]
-
-    shutil.copytree(source, target, symlinks=True, ignore=ignore, copy_function=link_or_copy)
-    for root, _, _ in os.walk(target):
-        os.chmod(root, os.stat(root).st_mode | stat.S_IWUSR | stat.S_IXUSR)
+def _link_or_copy(src: str, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another disk, or a file the user may read but not link: a copy, if there is room
+        no_room = _lacks_room(dst.parent, [os.path.getsize(src)])
+        if no_room:
+            raise OSError(errno.ENOSPC, f"copying a file {no_room}") from None
+        shutil.copy2(src, dst)
 
 
 @contextmanager
@@ -220,7 +245,7 @@ def unpacked_archives(inputs: Sequence[str | Path], *, keep_names: bool = True) 
                 result.notes.append(f"{name}: a ZIP archive; its {files} file(s) read from a temporary copy" + _also(inner))
                 continue
             try:
-                _mirror(path, folder, Path(tmp).resolve())
+                skipped = _mirror(path, folder, Path(tmp).resolve())
             except (OSError, shutil.Error) as exc:
                 shutil.rmtree(folder, ignore_errors=True)
                 folder.mkdir()
@@ -229,6 +254,8 @@ def unpacked_archives(inputs: Sequence[str | Path], *, keep_names: bool = True) 
                     f"{name}: a folder holding ZIP archives that cannot be mirrored in a temporary folder ({reason}); left out"
                 )
                 continue
+            if skipped:  # without keep_names the link stays out: its path can hold a patient's name
+                result.notes.append(skipped_note(name, skipped, example=keep_names))
             inner = _unpack_inner(folder, name, keep_names, result)
             result.notes.append(f"{name}: a folder holding ZIP archives, read from a temporary mirror" + _also(inner))
         yield result

@@ -52,6 +52,7 @@ import numpy as np
 from myomap.conventions import MAP_TYPES
 from myomap.io.context import ScanContext, scan_context
 from myomap.io.vendor import map_type_from_header
+from myomap.io.walk import walk_folder
 
 _LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # RAS+ world to DICOM LPS
 
@@ -106,11 +107,18 @@ def is_nifti(path: Path) -> bool:
 
 
 def find_nifti(inputs: Iterable[str | Path]) -> list[Path]:
-    """NIfTI files among ``inputs`` (folders searched recursively, hidden files skipped)."""
+    """NIfTI files among ``inputs`` (folders searched recursively through links, hidden files skipped).
+
+    Folders are walked as :func:`myomap.io.series_kind.find_dicom_files`
+    walks them (:func:`myomap.io.walk.walk_folder`), which notes the links
+    it skips; here they are skipped without a second note.
+    """
     found: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            found.extend(p for p in sorted(item.rglob("*")) if p.is_file() and is_nifti(p) and not p.name.startswith("."))
+            found.extend(
+                sorted(root / n for root, _, names in walk_folder(item) for n in names if is_nifti(Path(n)) and not n.startswith("."))
+            )
         elif item.is_file() and is_nifti(item):
             found.append(item)
     return found

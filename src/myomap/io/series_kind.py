@@ -1,7 +1,7 @@
 """What a DICOM series holds, from its headers alone: input files, maps, and weighted images with preparation times.
 
-- :func:`find_dicom_files`: files and folders (walked recursively) into the
-  list of candidate DICOM files.
+- :func:`find_dicom_files`: files and folders (walked recursively, through
+  links) into the list of candidate DICOM files.
 - :func:`is_map_image`: ImageType says the image is a parametric map (of
   any kind: maps are not weighted images for a fit).
 - :func:`series_time_kind` and :func:`has_single_times`: whether a
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from myomap.io import vendor
 from myomap.io.header import ImageMeta
+from myomap.io.walk import skipped_note, walk_folder
 
 # Files met while walking a folder that are certainly not DICOM (our own outputs among them).
 _NOT_DICOM = {".json", ".npz", ".npy", ".png", ".jpg", ".csv", ".txt", ".yaml", ".yml", ".html", ".md", ".nii", ".gz"}
@@ -30,12 +31,17 @@ _T2_NAME = re.compile(r"T2(?!\s*\*|star)", re.IGNORECASE)
 def find_dicom_files(inputs: Iterable[str | Path], notes: list[str] | None = None) -> tuple[list[Path], list[str]]:
     """Expand files and folders (recursively) into a sorted list of files.
 
+    Folders are walked through their links to folders and files
+    (:func:`myomap.io.walk.walk_folder`: each real folder once, so a link
+    that loops back ends there); links that lead nowhere or back to a
+    folder already read give one line in ``notes`` per input folder.
     Inside folders, hidden files and files with a non-DICOM extension
-    (``.json``, ``.png``, ...) are skipped, and so are the output folders
-    of earlier ``myomap analyze`` runs found below an input (results saved
-    next to the exam: their de-identified copies of its maps would be taken
-    for another patient's), each with a line in ``notes`` when given; files
-    and folders named explicitly are always kept.  Returns the files and one
+    (``.json``, ``.png``, ...) are skipped (files in hidden folders are
+    not), and so are the output folders of earlier ``myomap analyze`` runs
+    found below an input (results saved next to the exam: their
+    de-identified copies of its maps would be taken for another
+    patient's), each with a line in ``notes`` when given; files and
+    folders named explicitly are always kept.  Returns the files and one
     error line per input that does not exist.
     """
     files: list[Path] = []
@@ -43,17 +49,17 @@ def find_dicom_files(inputs: Iterable[str | Path], notes: list[str] | None = Non
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            runs = [r.parent for r in sorted(path.rglob("run.json")) if r.parent != path and _is_myomap_run(r)]
-            for run in runs:
-                if notes is not None:
-                    notes.append(f"{run}: the output folder of an earlier myomap run, skipped")
+            skipped: list[Path] = []
+            found = sorted(root / n for root, _, names in walk_folder(path, skipped) for n in names)
+            runs = [r.parent for r in found if r.name == "run.json" and r.parent != path and _is_myomap_run(r)]
+            if notes is not None:
+                notes.extend(f"{run}: the output folder of an earlier myomap run, skipped" for run in runs)
+                if skipped:
+                    notes.append(skipped_note(str(path), skipped))
             files.extend(
                 p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and not p.name.startswith(".")
-                and p.suffix.lower() not in _NOT_DICOM
-                and not any(r in p.parents for r in runs)
+                for p in found
+                if not p.name.startswith(".") and p.suffix.lower() not in _NOT_DICOM and not any(r in p.parents for r in runs)
             )
         elif path.is_file():
             files.append(path)
