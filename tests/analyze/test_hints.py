@@ -371,3 +371,38 @@ def test_a_map_on_the_slice_of_a_map_mirrored_against_its_header_is_said_to_be_t
     assert not on_a_mirrored_slice(_slice("post_apex", "post", (10.0, 20.0, 20.0)), mirrored)  # another slice
     assert not on_a_mirrored_slice(native, mirrored)  # the map itself
     assert not on_a_mirrored_slice(replace(_slice("post_mid", "post", (10.0, 20.0, 0.5)), position_mm=None), mirrored)
+
+
+def test_the_stack_check_of_a_cine_finds_each_ring_centre_once(monkeypatch):
+    from myomap.analyze import patient
+
+    # 4 slice positions x 5 phases, each phase a map of its own; one phase of the last position on something else
+    slices = [
+        replace(m, path=Path(f"{m.path.stem}_{t}.dcm"), pixels=m.pixels.copy()) for m in _stack([0.0, 10.0, 20.0, 30.0]) for t in range(5)
+    ]
+    far = _ring_at(LV[0] + 32.0, LV[1])
+    rings = {k: far if k == 17 else _ring_at(*LV) for k in range(len(slices))}
+    centres, centre = [], patient._centre
+    monkeypatch.setattr(patient, "_centre", lambda labels: centres.append(1) or centre(labels))
+    predictions, reasons, notes, calls = _checked(slices, rings, again={17: far})
+    assert len(calls) == 1 and calls[0] == [pytest.approx(LV, abs=1.0)] and set(notes) == {17} and "3 other slice positions" in notes[17]
+    assert predictions[17] is None and reasons[17] == NO_LV and all(p is not None for k, p in enumerate(predictions) if k != 17)
+    assert len(centres) <= 2 * len(slices) + 1  # as a witness, as the ring checked, and the ring found again: not per map and witness
+
+
+def test_analyze_patient_moves_the_progress_as_each_slice_is_written(tmp_path):
+    slices = [
+        replace(m, pixels=np.random.default_rng(k).uniform(900, 1100, (96, 96)).astype(np.float32), order=k)  # a folder each
+        for k, m in enumerate(_stack([0.0, 10.0, 20.0]))
+    ]
+    first = {id(m.pixels): _ring_at(*LV) for m in slices[:2]}  # no LV on the last map, nor on its second search
+    files_at_each_step = []
+
+    def progress(n):
+        files_at_each_step.append((n, sum(p.is_file() for p in tmp_path.rglob("*"))))
+
+    errors: list[str] = []
+    analyze_patient("p", slices, StackSegmenter(first=first), tmp_path, AnalyzeConfig(seg=False), errors, progress, set())
+    steps, files = zip(*files_at_each_step)
+    assert steps == (1, 1, 1) and 0 < files[0] < files[1] == files[2]  # the first slice's files, then the second's; the third failed
+    assert len(errors) == 1 and "m2.dcm" in errors[0]

@@ -244,40 +244,82 @@ def stack_lv(slices: list[MapSlice], predictions: list, k: int) -> tuple[tuple[f
     (:func:`same_slice_hints`), so the maps of one position err together.
     The LV is where most positions, two at least, lie within
     :data:`STACK_AGREE_MM` of one another (the median of that group), inside
-    map ``k``; elsewhere there is no answer.
+    map ``k``; elsewhere there is no answer.  For every map of an exam, use
+    one :class:`ExamStack`: this builds one for map ``k`` alone.
     """
-    item = slices[k]
-    normal = _normal(item)
-    if normal is None or item.pixels is None:
-        return None
-    by_position: dict[float, tuple[bool, np.ndarray]] = {}  # distance along the normal from map k: (not a T1 map, point on map k)
-    for j, (other, prediction) in enumerate(zip(slices, predictions)):
-        if j == k or other.contrast == "post" or other.study != item.study or prediction is None or prediction.doubts:
-            continue
-        if (item.origin == "nifti" or other.origin == "nifti") and other.path != item.path:
-            continue
-        other_normal = _normal(other)
-        if other_normal is None or not prediction.labels.any() or abs(float(other_normal @ normal)) < np.cos(np.deg2rad(SAME_SLICE_DEG)):
-            continue
-        point = pixel_to_patient(_centre(prediction.labels), other.orientation, other.position_mm, other.spacing_mm)
-        xy = patient_to_pixel(point, item.orientation, item.position_mm, item.spacing_mm)[0]
-        level = float((point - np.asarray(item.position_mm, float)) @ normal)
-        if not (np.all(np.isfinite(xy)) and np.isfinite(level)) or abs(level) <= SAME_SLICE_MM:  # map k's own position
-            continue
-        witness = (other.map_type != "T1", xy)
-        same = next((at for at in by_position if abs(at - level) <= SAME_SLICE_MM), level)
-        if same not in by_position or witness[0] < by_position[same][0]:  # a position's native T1 ring first (the best vetted)
-            by_position[same] = witness
-    points = [xy for _, xy in by_position.values()]
-    near = [[q for q in points if _apart_mm(p, q, item) <= STACK_AGREE_MM] for p in points]
-    best = max(near, key=len, default=[])
-    if len(best) < 2 or 2 * len(best) <= len(points):
-        return None
-    where = np.median(best, axis=0)
-    rows, cols = item.pixels.shape
-    if not (0 <= where[0] <= cols - 1 and 0 <= where[1] <= rows - 1):
-        return None
-    return (float(where[0]), float(where[1])), len(best)
+    return ExamStack(slices, predictions).lv(slices[k])
+
+
+@dataclass(frozen=True)
+class _Witness:
+    """A ring that may show the other maps of its exam where the LV lies: its map, plane normal and centre (mm, patient frame)."""
+
+    item: MapSlice
+    normal: np.ndarray
+    point: np.ndarray
+
+
+class ExamStack:
+    """Where the other slice positions of an exam show its LV on each of its maps (:func:`stack_lv`).
+
+    Each ring's centre is found once, and the answer once per plane: the
+    maps of one plane (the phases of a cine) have the same witnesses, a
+    map's own ring lying on its plane, at its own position.  A cine of 300
+    frames then costs 12 answers, not 300 with 300 centres each.  Built on
+    ``predictions`` as they are: after they change, build another.
+    """
+
+    def __init__(self, slices: list[MapSlice], predictions: list):
+        self._witnesses: list[_Witness] = []
+        for other, prediction in zip(slices, predictions):
+            if other.contrast == "post" or prediction is None or prediction.doubts:
+                continue
+            normal = _normal(other)
+            if normal is None or not prediction.labels.any():
+                continue
+            point = pixel_to_patient(_centre(prediction.labels), other.orientation, other.position_mm, other.spacing_mm)
+            self._witnesses.append(_Witness(other, normal, point))
+        self._nifti = any(w.item.origin == "nifti" for w in self._witnesses)
+        self._answers: dict[tuple, tuple[tuple[float, float], int] | None] = {}
+
+    def lv(self, item: MapSlice) -> tuple[tuple[float, float], int] | None:
+        """Where (column, row on ``item``) the exam's slice positions other than ``item``'s show the LV, and how many do; or None."""
+        normal = _normal(item)
+        if normal is None or item.pixels is None:
+            return None
+        plane = (tuple(map(float, item.orientation)), tuple(map(float, item.position_mm)), tuple(map(float, item.spacing_mm)))
+        path = item.path if item.origin == "nifti" or self._nifti else None  # witnesses of a NIfTI map come from its file
+        key = (*plane, item.pixels.shape, item.study, item.origin, path)
+        if key not in self._answers:
+            self._answers[key] = self._lv(item, normal, item.pixels.shape)
+        return self._answers[key]
+
+    def _lv(self, item: MapSlice, normal: np.ndarray, shape: tuple[int, ...]) -> tuple[tuple[float, float], int] | None:
+        by_position: dict[float, tuple[bool, np.ndarray]] = {}  # distance along the normal from the map: (not a T1 map, point on it)
+        for witness in self._witnesses:
+            other = witness.item
+            if other.study != item.study or ((item.origin == "nifti" or other.origin == "nifti") and other.path != item.path):
+                continue
+            if abs(float(witness.normal @ normal)) < np.cos(np.deg2rad(SAME_SLICE_DEG)):
+                continue
+            xy = patient_to_pixel(witness.point, item.orientation, item.position_mm, item.spacing_mm)[0]
+            level = float((witness.point - np.asarray(item.position_mm, float)) @ normal)
+            if not (np.all(np.isfinite(xy)) and np.isfinite(level)) or abs(level) <= SAME_SLICE_MM:  # the map's own position
+                continue
+            ranked = (other.map_type != "T1", xy)
+            same = next((at for at in by_position if abs(at - level) <= SAME_SLICE_MM), level)
+            if same not in by_position or ranked[0] < by_position[same][0]:  # a position's native T1 ring first (the best vetted)
+                by_position[same] = ranked
+        points = [xy for _, xy in by_position.values()]
+        near = [[q for q in points if _apart_mm(p, q, item) <= STACK_AGREE_MM] for p in points]
+        best = max(near, key=len, default=[])
+        if len(best) < 2 or 2 * len(best) <= len(points):
+            return None
+        where = np.median(best, axis=0)
+        rows, cols = shape
+        if not (0 <= where[0] <= cols - 1 and 0 <= where[1] <= rows - 1):
+            return None
+        return (float(where[0]), float(where[1])), len(best)
 
 
 def check_against_stack(segmenter, slices: list[MapSlice], predictions: list, reasons: list, config: AnalyzeConfig) -> dict[int, str]:
@@ -298,11 +340,12 @@ def check_against_stack(segmenter, slices: list[MapSlice], predictions: list, re
     why to review its new ring, or why its ring was dropped.
     """
     again: dict[int, tuple[tuple[float, float], int, float | None]] = {}
+    stack = ExamStack(slices, predictions)
     for k, (item, prediction) in enumerate(zip(slices, predictions)):
         ring = prediction is not None and prediction.labels.any()
         if item.pixels is None or (not ring and reasons[k] != NO_LV):
             continue
-        found = stack_lv(slices, predictions, k)
+        found = stack.lv(item)
         if found is None:
             continue
         where, positions = found
@@ -377,13 +420,13 @@ def borrow_native_rings(slices: list[MapSlice], predictions: list, reasons: list
     :func:`predict_native_first`) are updated in place.
     """
     notes: dict[int, str] = {}
-    lenders = [(other, p) for other, p in zip(slices, predictions) if other.contrast != "post" and other.map_type == "T1"
-               and p is not None and not p.doubts and p.labels.any() and _placed(other)]  # fmt: skip
+    lenders = [(other, p, _centre(p.labels)) for other, p in zip(slices, predictions) if other.contrast != "post"
+               and other.map_type == "T1" and p is not None and not p.doubts and p.labels.any() and _placed(other)]  # fmt: skip
     for k, item in enumerate(slices):
         if item.contrast != "post" or predictions[k] is not None or reasons[k] != NO_LV or item.pixels is None or not _placed(item):
             continue
-        nearest_first = sorted(lenders, key=lambda lender: _offset_mm(_centre(lender[1].labels), lender[0], item))
-        found = next(((other, moved) for other, p in nearest_first if (moved := _moved_ring(p.labels, other, item)) is not None), None)
+        nearest_first = sorted(lenders, key=lambda lender: _offset_mm(lender[2], lender[0], item))
+        found = next(((other, moved) for other, p, _ in nearest_first if (moved := _moved_ring(p.labels, other, item)) is not None), None)
         if found is None:
             continue
         other, (labels, how) = found
@@ -461,6 +504,8 @@ def analyze_patient(
 
     ``shared`` are folders holding several maps: a contours JSON there
     belongs to none of them in particular, so its reference point is not used.
+    ``progress(1)``, when given, follows each slice as it is written (or
+    found unusable); the search itself runs over all slices first.
     """
     results = [SliceResult(s, patient, f"{s.stack}_{s.order + 1:02d}_{s.slice_position}", k + 1) for k, s in enumerate(slices)]
     predictions, reasons = predict_native_first(segmenter, slices, config)
@@ -469,9 +514,16 @@ def analyze_patient(
     done: list[SliceResult] = []
     natives: list[tuple[MapSlice, Contours, tuple[int, ...]]] = []
     mirrored: list[tuple[MapSlice, tuple[float, float]]] = []  # maps whose RV lies against their header, and their LV centre
+
+    def finish(result: SliceResult) -> None:  # progress moves as each slice is written, not once the patient is
+        done.append(result)
+        errors.extend(e for e in (result.error, result.export_error) if e)
+        if progress is not None:
+            progress(1)
+
     for k, (result, prediction, reason) in enumerate(zip(results, predictions, reasons)):
         if prediction is None:  # NaN, constant or tiny image, or no left ventricle found (nor borrowed)
-            done.append(replace(result, error=f"{result.slice.path}: {checked.get(k, reason)}"))
+            finish(replace(result, error=f"{result.slice.path}: {checked.get(k, reason)}"))
             continue
         item = result.slice
         use_json = config.reference_point == "auto" and item.path.parent not in shared
@@ -493,9 +545,5 @@ def analyze_patient(
             result = replace(result, overlay=overlay, export_error=export_error)
         except OSError as exc:
             result = replace(result, error=f"{out / patient / result.folder}: cannot write ({exc.strerror or exc})")
-        done.append(result)
-    for result in done:
-        errors.extend(e for e in (result.error, result.export_error) if e)
-        if progress is not None:
-            progress(1)
+        finish(result)
     return done
