@@ -174,8 +174,8 @@ def one_time_point(results: Sequence) -> tuple[list, list[str]]:
         f"+{minutes[keep]} min are pooled and give the ECV; {len(left)} slice(s) of the others left out "
         "(blood and myocardium T1 change after the injection)"
     )
-    kept = {id(r) for r in left}
-    return [r for r in results if id(r) not in kept], [line]
+    dropped = {id(r) for r in left}
+    return [r for r in results if id(r) not in dropped], [line]
 
 
 def latest_per_plane(results: Sequence) -> tuple[list, list[str]]:
@@ -290,6 +290,4 @@ def patient_ecv(
     few = [f"segment {r['segment']}" if r["segment"] else r["region"] for r in out if r["few_pixels"]]
     if few:
         lines.append(f"{patient}: no ECV for {', '.join(few)} (fewer than {MIN_REGION_PIXELS} myocardial pixels after erosion)")
-    if lines:
-        note = "; ".join([note, *lines]) if note else "; ".join(lines)
-    return out, note
+    return out, "; ".join(filter(None, [note, *lines]))

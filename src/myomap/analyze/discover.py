@@ -43,7 +43,7 @@ from myomap.analyze.contrast import classify_series, t1_level_ms, with_contrast
 from myomap.analyze.inventory import Inventory, SeriesSummary, classify, map_type_from_header, skipped_line
 from myomap.analyze.long_axis import without_long_axis
 from myomap.conventions import CONTRASTS, MAP_TYPES, stack_name
-from myomap.geometry.aha import APEX_DIRECTION_LPS, long_axis_direction, segments_run_clockwise, slice_normal
+from myomap.geometry.aha import APEX_DIRECTION_LPS, apical_normal, long_axis_direction, segments_run_clockwise
 from myomap.geometry.levels import exam_levels
 from myomap.io import vendor
 from myomap.io.context import ScanContext
@@ -498,17 +498,13 @@ def _placed(item: MapSlice) -> bool:
 
 def _mean_normal(slices: list[MapSlice]) -> np.ndarray:
     """The mean of the slices' normals, each pointed toward the apex: one long axis for all the exam's stacks."""
-    mean = np.sum([n if n @ APEX_DIRECTION >= 0 else -n for n in (slice_normal(s.orientation) for s in slices)], axis=0)
+    mean = np.sum([apical_normal(s.orientation) for s in slices], axis=0)
     return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
 def apical_distance_mm(item: MapSlice) -> float:
     """Position of the slice along the LV long axis, growing toward the apex (mm)."""
-    row, col = np.asarray(item.orientation[:3]), np.asarray(item.orientation[3:])
-    normal = np.cross(row, col)
-    if np.dot(normal, APEX_DIRECTION) < 0:
-        normal = -normal
-    return float(np.dot(np.asarray(item.position_mm), normal))
+    return float(np.asarray(item.position_mm, dtype=float) @ apical_normal(item.orientation))
 
 
 __all__ = ["Discovery", "MapSlice", "SeriesSummary", "apical_distance_mm", "discover", "map_type_from_header", "order_slices"]

@@ -34,7 +34,7 @@ from pydicom.uid import generate_uid
 from scipy import ndimage
 
 from myomap.conventions import BLOOD_POOL, MAP_TYPES, MYOCARDIUM
-from myomap.geometry.aha import APEX_DIRECTION_LPS, slice_normal
+from myomap.geometry.aha import apical_normal
 from myomap.geometry.contours import ON_EDGES, mask_to_contours
 from myomap.geometry.levels import slice_levels
 from myomap.io.contours import Contours
@@ -202,10 +202,9 @@ def _check_convention(pair: LabelPair, rules: LabelConvention, slices: list[Labe
 def _levels(stack: list[LabelledSlice]) -> list[str]:
     """Basal, mid or apical for each slice of one volume's labelled stack, from its position along the slice normal."""
     try:
-        normal = slice_normal(stack[0].orientation) if stack else np.zeros(3)
+        normal = apical_normal(stack[0].orientation) if stack else np.zeros(3)
     except ValueError:
         return slice_levels([np.nan] * len(stack))[0]
-    normal = normal if normal @ APEX_DIRECTION_LPS >= 0 else -normal
     return slice_levels([float(np.asarray(s.position_mm) @ normal) for s in stack])[0]
 
 

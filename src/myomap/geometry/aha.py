@@ -64,6 +64,12 @@ def slice_normal(orientation) -> np.ndarray:
     return normal / norm
 
 
+def apical_normal(orientation) -> np.ndarray:
+    """The unit slice normal pointed toward the apex (:data:`APEX_DIRECTION_LPS`); ValueError as :func:`slice_normal`."""
+    normal = slice_normal(orientation)
+    return normal if normal @ APEX_DIRECTION_LPS >= 0 else -normal
+
+
 def long_axis_direction(orientations, positions_mm) -> tuple[np.ndarray | None, str]:
     """The LV long axis (unit vector, base to apex, LPS) of one stack of slices, and how it was found.
 
