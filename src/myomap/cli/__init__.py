@@ -6,7 +6,7 @@ in the order ``--help`` lists them.
 
 from myomap.cli.analysis import analyze
 from myomap.cli.app import app
-from myomap.cli.data import fit, import_labels, import_paper, simulate
+from myomap.cli.data import fit, import_contours, import_labels, import_paper, simulate
 from myomap.cli.study import demo, evaluate
 from myomap.cli.training import export_onnx_command, train
 
@@ -16,6 +16,7 @@ app.command()(train)
 app.command("export-onnx")(export_onnx_command)
 app.command("import-paper")(import_paper)
 app.command("import-labels")(import_labels)
+app.command("import-contours")(import_contours)
 app.command()(analyze)
 app.command()(evaluate)
 app.command()(demo)

@@ -1,7 +1,8 @@
-"""Commands that make and prepare data: ``simulate``, ``fit``, ``import-paper``, ``import-labels``."""
+"""Commands that make and prepare data: ``simulate``, ``fit``, ``import-paper``, ``import-labels``, ``import-contours``."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -244,13 +245,109 @@ def import_labels(
         raise fail(f"{out}: cannot write ({exc.strerror or exc})") from None
     for error in report.errors:
         error_line(hide(error))
-    skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(report.skipped.items()) if count) or "none"
-    log.info("%d slices of %d subjects imported; slices skipped: %s", report.slices, report.subjects, skipped)
+    log.info("%d slices of %d subjects imported; slices skipped: %s", report.slices, report.subjects, _counted(report.skipped))
     if report.unlabelled_phases or report.long_axis:
         log.info("not imported: %d cine phases without labels, %d long-axis images", report.unlabelled_phases, report.long_axis)
-    if report.manifest is not None:
-        log.info("wrote %s", report.manifest)
-    if report.errors:
+    _end_import(report.manifest, failed=bool(report.errors), keep_phi=keep_phi)
+
+
+def _counted(reasons: Counter) -> str:
+    """``"2 reason, 1 other"`` (in reason order), or ``"none"``."""
+    return ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()) if count) or "none"
+
+
+def _end_import(manifest: Path | None, *, failed: bool, keep_phi: bool) -> None:
+    """Say where the manifest went; exit code 1 (with how the hashed file names can be shown) when an input failed."""
+    if manifest is not None:
+        log.info("wrote %s", manifest)
+    if failed:
         if not keep_phi:
             log.info("input files are named by a hash of their path (file-...): --keep-phi shows the paths")
         raise typer.Exit(code=1)
+
+
+def import_contours(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="The DICOM images the contours were drawn on: files, folders (searched recursively) or ZIP archives of exams."),
+    ],
+    workspace: Annotated[
+        list[Path],
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="A cvi42 XML workspace (.cvi42wsx; also zlib/gzip-compressed or inside a ZIP archive); repeat for several.",
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder for the data set (must not exist or be empty, unless --overwrite).")
+    ],
+    map_type: Annotated[
+        str | None,
+        typer.Option(
+            "--map-type",
+            help="T1 or T2: the type of contoured series the header does not call a map (a cine: its phases taken as maps of this type, as in analyze --map-type); without it their contours are skipped. Maps named by their header keep their own type.",
+        ),
+    ] = None,
+    keep_phi: Annotated[
+        bool,
+        typer.Option(
+            "--keep-phi",
+            help="Name subjects after their PatientID instead of patient-01..., keep the StudyInstanceUID and series descriptions, add a source column to the manifest and show input paths in messages.",
+        ),
+    ] = False,
+    pixel_origin: Annotated[
+        str,
+        typer.Option(
+            "--pixel-origin",
+            help="Where cvi42's point (0, 0) lies: corner (the top-left corner of the first pixel) or centre (its centre). "
+            "Not documented by cvi42; if imported contours sit half a pixel up and left of the wall, use centre.",
+        ),
+    ] = "corner",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Write into an existing, non-empty OUT.")] = False,
+) -> None:
+    """Turn expert contours from Circle cvi42 XML workspaces into a data set that train and evaluate read.
+
+    The workspaces name each contoured image by its SOPInstanceUID; the
+    DICOM inputs are searched for those images.  Every image with both
+    short-axis LV contours (saepicardialContour, saendocardialContour) in a
+    T1 or T2 map series becomes a DICOM image (its values in ms) with its
+    contours.json, plus manifest.csv with one subject per patient and study
+    and each slice's level (basal, mid, apical).  cvi42's (0, 0) is taken
+    for the top-left corner of the first pixel unless --pixel-origin centre
+    (the evidence is thin: docs/data_layout.md).  Images with one LV contour or
+    long-axis contours only, images not among the inputs and images of
+    series that are not maps are skipped and counted.  Workspaces and files
+    that cannot be used are reported one per line and make the exit code
+    1; the others are still written.  The inputs are never modified.
+
+    Example: [bold]myomap import-contours /data/exams -w /data/cvi42/site.cvi42wsx -o data/site --map-type T1[/]
+    """
+    from myomap.analyze.import_contours import ContourImportError
+    from myomap.analyze.import_contours import import_contours as run_import
+
+    offsets = {"corner": 0.5, "centre": 0.0, "center": 0.0}
+    if pixel_origin.lower() not in offsets:
+        raise fail(f"--pixel-origin must be corner or centre, got {pixel_origin!r}", code=2)
+    hide = (lambda message: message) if keep_phi else _path_hider([*inputs, *workspace])
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("importing", total=None)
+            report = run_import(
+                inputs, workspace, out, map_type=None if map_type is None else map_type.upper(), keep_phi=keep_phi,
+                overwrite=overwrite, origin_offset_px=offsets[pixel_origin.lower()], found=lambda n: bar.update(task, total=n),
+                progress=lambda name: bar.update(task, advance=1, description=f"importing {name}"),
+            )  # fmt: skip
+    except ContourImportError as exc:
+        raise fail(hide(str(exc))) from None
+    except OSError as exc:
+        raise fail(f"{out}: cannot write ({exc.strerror or exc})") from None
+    for note in report.notes:
+        log.info(hide(note))
+    for error in report.errors:
+        error_line(hide(error))
+    log.info(
+        "%d images of %d subjects imported (of %d contoured in the workspaces); images skipped: %s",
+        report.images, report.subjects, report.contoured, _counted(report.skipped),
+    )  # fmt: skip
+    _end_import(report.manifest, failed=bool(report.errors), keep_phi=keep_phi)

@@ -192,3 +192,40 @@ def _block(study: str, pixels: np.ndarray):
         yield from series("T2prep_sax", [{"position_mm": (0, 0, 8 * s), "ImageComments": f"T2prep={te}ms"} for te in (0, 25, 55)])
     yield from series("MOLLI T1 MAP", [{"position_mm": (0, 0, 8 * s)} for s in range(3)], ("DERIVED", "PRIMARY", "T1 MAP"))
     yield from series("T2 MAP", [{"position_mm": (0, 0, 8 * s)} for s in range(3)], ("DERIVED", "PRIMARY", "T2 MAP"))
+
+
+_CVI42_NAMESPACES = {
+    "Workspace": "http://www.circlecvi.com/cvi42/Workspace/",
+    "Hash": "http://www.circlecvi.com/cvi42/Workspace/Hash/",
+    "List": "http://www.circlecvi.com/cvi42/Workspace/List/",
+    "Point": "http://www.circlecvi.com/cvi42/Workspace/Point/",
+}
+
+
+def cvi42_workspace(images: dict[str, dict[str, tuple[Sequence[Sequence[object]], object]]]) -> bytes:
+    """A small cvi42-style XML workspace: SOPInstanceUID -> contour name -> (points as cvi42 stores them, SubpixelResolution).
+
+    Points are written as given (``str`` of each value, so a test may put
+    ``"nan"`` or ``"?"``); a resolution of None leaves SubpixelResolution
+    out.  Every image state also carries an element that is not a contour,
+    and the workspace a study-level element before the image states, as
+    real workspaces have.
+    """
+    declarations = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in _CVI42_NAMESPACES.items())
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<Workspace:Workspace {declarations}><Hash:item Hash:key="StudyUid">1.2.3</Hash:item>',
+        '<Hash:item Hash:key="StudyMapStates"><List:item><Hash:item Hash:key="ImageStates">',
+    ]
+    for uid, contours in images.items():
+        parts.append(f'<Hash:item Hash:key="{uid}"><Hash:item Hash:key="WindowLevel">400</Hash:item><Hash:item Hash:key="Contours">')
+        for name, (points, resolution) in contours.items():
+            parts.append(f'<Hash:item Hash:key="{name}"><Hash:item Hash:key="Points">')
+            parts += [f"<List:item><Point:x>{x}</Point:x><Point:y>{y}</Point:y></List:item>" for x, y in points]
+            parts.append("</Hash:item>")
+            if resolution is not None:
+                parts.append(f'<Hash:item Hash:key="SubpixelResolution">{resolution}</Hash:item>')
+            parts.append('<Hash:item Hash:key="Label">x</Hash:item></Hash:item>')
+        parts.append("</Hash:item></Hash:item>")
+    parts.append("</Hash:item></List:item></Hash:item></Workspace:Workspace>")
+    return "\n".join(parts).encode()

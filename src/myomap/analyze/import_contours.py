@@ -1,0 +1,350 @@
+"""``myomap import-contours``: expert contours from Circle cvi42 XML workspaces, with the DICOM images they were drawn on, as a data set.
+
+The workspaces are read by :func:`myomap.io.cvi42.read_workspace` (contours
+by SOPInstanceUID, in the data layout's pixel convention); the DICOM inputs
+(files, folders, ZIP archives of exams) are indexed and classified as
+``analyze`` does (:mod:`myomap.analyze.inventory`).  Every image that has
+both short-axis LV contours (``saepicardialContour`` and
+``saendocardialContour``) and belongs to a T1 or T2 map series (by its
+header, or by ``map_type`` for a series the header does not call a map,
+such as a cine) becomes ``<subject>/<T1|T2>_<level>_slice<kk>[_phase<pp>]/``
+with ``map.dcm`` (its values in ms, kept through RescaleSlope/Intercept),
+``contours.json`` and ``overlay.png`` (the contours on the map, to check
+that they lie on the wall), and a row of ``manifest.csv`` with the columns of
+``import-labels`` (:data:`myomap.io.labels.MANIFEST_COLUMNS`).
+
+- Subjects: one per (PatientID, StudyInstanceUID), named as ``analyze``
+  names patients (:func:`myomap.analyze.names.patient_labels`):
+  ``patient-01``... or, with ``keep_phi``, the PatientID made folder-safe.
+  PatientID in the written DICOM is the subject, PatientName is empty, and
+  without ``keep_phi`` every UID is a keyed hash of the original (the key
+  is a hash of all the imported images' UIDs, as :mod:`myomap.analyze.deid`
+  does), the series description is the map type, and the manifest has no
+  ``source`` column (with ``keep_phi`` it names each image's file,
+  ``input-K/...``) and the original StudyInstanceUID is kept.
+- Levels: per subject, the contoured slices of each map type are placed
+  along the slices' mean long axis and labelled by thirds of the extent of
+  the subject's largest such stack
+  (:func:`myomap.geometry.levels.exam_levels`, as ``analyze`` labels
+  stacks); slices at one position (a cine's phases) share a level.
+- ``frame``: the index of the slice's position in its stack, base to apex;
+  ``phase``: for a cine series (images at one position with different
+  trigger delays), the image's rank among its position's delays.
+
+Images skipped, counted per reason: an image contoured again (the first
+kept), only long-axis contours, no or only one LV contour, a contour with
+fewer than 3 points, unreadable or non-finite points or no
+SubpixelResolution, an image not among the DICOM inputs, a frame of a
+multi-frame file (cvi42 names the file, not the frame), an image of a
+series that is not a map, a contour outside its image.  A workspace or
+DICOM input that cannot be used is one error line; the others go on.
+Every file is written atomically, the manifest last; the inputs are only
+read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydicom.uid import generate_uid
+
+from myomap.analyze.deid import secret_from
+from myomap.analyze.exports import overlay_png
+from myomap.analyze.inventory import classify
+from myomap.analyze.names import SourceNames, patient_labels
+from myomap.conventions import MAP_TYPES
+from myomap.geometry.aha import apical_normal
+from myomap.geometry.levels import exam_levels
+from myomap.io import vendor
+from myomap.io.archives import unpacked_archives
+from myomap.io.contours import Contours, write_contours
+from myomap.io.cvi42 import PIXEL_ORIGIN_OFFSET, ContouredImage, WorkspaceError, read_workspace
+from myomap.io.dicom import DicomError, DicomGeometry, SeriesInfo, read_frames, write_mr_image
+from myomap.io.files import atomic_write_bytes
+from myomap.io.header import ImageMeta, index_files
+from myomap.io.labels import value_scaling, write_label_manifest
+from myomap.io.series_kind import find_dicom_files, position_key
+
+NOT_FOUND = "image not among the DICOM inputs"
+OUTSIDE_MARGIN_PX = 1.0
+"""How far (pixels) a contour point may lie beyond the image's edge pixels' centres before the contour is taken for another image's."""
+
+
+class ContourImportError(ValueError):
+    """The import cannot run at all (no workspace, a wrong map type, an output folder in the way); the message says why."""
+
+
+@dataclass
+class ContourImportReport:
+    """What an import did: the manifest (None when nothing was written), counts, and one line per bad input."""
+
+    manifest: Path | None = None
+    images: int = 0
+    subjects: int = 0
+    contoured: int = 0  # images with contours in the workspaces
+    skipped: Counter = field(default_factory=Counter)  # reason -> images
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """A contoured image found among the DICOMs, in a map series."""
+
+    meta: ImageMeta
+    map_type: str
+    contours: ContouredImage
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """An accepted image with its subject, level, frame, phase and folder (relative to OUT)."""
+
+    item: _Accepted
+    subject: str
+    level: str
+    frame: int
+    phase: int | None
+    folder: str
+
+
+def import_contours(
+    inputs: Sequence[str | Path],
+    workspaces: Sequence[str | Path],
+    out: str | Path,
+    *,
+    map_type: str | None = None,
+    keep_phi: bool = False,
+    overwrite: bool = False,
+    origin_offset_px: float = PIXEL_ORIGIN_OFFSET,
+    found: Callable[[int], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ContourImportReport:
+    """Write ``out`` as a data set of the images contoured in ``workspaces`` among the DICOM ``inputs``; see the module docstring.
+
+    ``map_type`` (``T1``/``T2``) is the type of contoured series the header
+    does not call a map (None: such images are skipped).  ``origin_offset_px``
+    is passed to :func:`myomap.io.cvi42.read_workspace`.  ``found`` gets the
+    number of images to write, ``progress`` the subject after each.
+
+    Raises
+    ------
+    ContourImportError
+        No workspace given, an unknown map type, or ``out`` not an empty
+        folder without ``overwrite``.
+    """
+    out = Path(out)
+    _check_arguments(workspaces, out, map_type, overwrite)
+    report = ContourImportReport()
+    contoured = _read_workspaces(workspaces, origin_offset_px, report)
+    candidates = {uid: image for uid, image in contoured.items() if _count_problem(image, report)}
+    with unpacked_archives(list(inputs), keep_names=keep_phi) as unpacked:
+        report.errors += unpacked.errors
+        report.notes += unpacked.notes
+        files, missing = find_dicom_files(unpacked.inputs, report.notes)
+        report.errors += missing
+        inventory = classify(index_files(files), map_type)
+        report.errors += inventory.errors
+        report.notes += inventory.notes
+        frames = {uid: list(series) for uid, series in inventory.frames.items()}
+        accepted = _accept(candidates, frames, inventory.kinds, report)
+        planned = _plan(accepted, frames, keep_phi)
+        if found is not None:
+            found(len(planned))
+        names = SourceNames(unpacked.inputs, keep_phi=True, hasher=str)
+        secret = secret_from([p.item.meta.sop_uid for p in planned])
+        rows = []
+        for plan in planned:
+            try:
+                rows.append(_write(out, plan, secret, keep_phi, names))
+            except DicomError as exc:  # its message names the file
+                report.errors.append(str(exc))
+            if progress is not None:
+                progress(plan.subject)
+    if rows:
+        report.manifest = write_label_manifest(out, rows)
+    report.images, report.subjects = len(rows), len({r["subject"] for r in rows})
+    return report
+
+
+def _check_arguments(workspaces: Sequence[str | Path], out: Path, map_type: str | None, overwrite: bool) -> None:
+    if not workspaces:
+        raise ContourImportError("no cvi42 workspace given (--workspace WS.cvi42wsx)")
+    if map_type is not None and map_type not in MAP_TYPES:
+        raise ContourImportError(f"map type must be one of {', '.join(MAP_TYPES)}, got {map_type!r}")
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
+        raise ContourImportError(f"{out}: exists and is not an empty folder (--overwrite writes into it)")
+
+
+def _read_workspaces(workspaces: Sequence[str | Path], offset: float, report: ContourImportReport) -> dict[str, ContouredImage]:
+    """SOPInstanceUID -> contours over all workspaces (the first of an image contoured twice); error lines for bad workspaces."""
+    contoured: dict[str, ContouredImage] = {}
+    for workspace in workspaces:
+        try:
+            images = read_workspace(workspace, origin_offset_px=offset)
+        except WorkspaceError as exc:
+            report.errors.append(str(exc))
+            continue
+        for image in images:
+            report.contoured += 1
+            if image.sop_uid in contoured:
+                report.skipped["image contoured again in a workspace (the first kept)"] += 1
+            else:
+                contoured[image.sop_uid] = image
+    return contoured
+
+
+def _count_problem(image: ContouredImage, report: ContourImportReport) -> bool:
+    """True when both LV contours are usable; else the reason is counted in ``report``."""
+    epi, endo = image.epicardial, image.endocardial
+    if epi is None and endo is None:
+        reason = "long-axis contours only" if image.long_axis_only else "no LV epi- or endocardial contour (other contours only)"
+    elif epi is None or endo is None:
+        reason = "only one of the LV epi- and endocardial contours"
+    else:
+        reason = epi.problem or endo.problem
+    if reason:
+        report.skipped[reason] += 1
+    return not reason
+
+
+def _accept(
+    candidates: dict[str, ContouredImage], frames: dict[str, list[ImageMeta]], kinds: dict[str, str], report: ContourImportReport
+) -> list[_Accepted]:
+    """The candidates found among the DICOMs, in map series and inside their image; the others counted per reason."""
+    by_uid: dict[str, list[ImageMeta]] = defaultdict(list)
+    for series in frames.values():
+        for meta in series:
+            by_uid[meta.sop_uid].append(meta)
+    accepted = []
+    for uid, image in candidates.items():
+        metas = by_uid.get(uid, [])
+        if not metas:
+            report.skipped[NOT_FOUND] += 1
+            continue
+        if len(metas) > 1 or metas[0].frame is not None:
+            report.skipped["a frame of a multi-frame file (cvi42 names the file, not the frame)"] += 1
+            continue
+        meta = metas[0]
+        kind = kinds.get(meta.series_uid, "not relevant")
+        if not kind.startswith(("T1 map", "T2 map")):
+            report.skipped[f"series not a map: {kind.removeprefix('not relevant: ')}"] += 1
+            continue
+        if not _inside(image, meta):
+            report.skipped["contour outside its image (drawn on another image?)"] += 1
+            continue
+        accepted.append(_Accepted(meta, kind[:2], image))
+    return accepted
+
+
+def _inside(image: ContouredImage, meta: ImageMeta) -> bool:
+    points = np.concatenate([image.epicardial.points, image.endocardial.points])  # type: ignore[union-attr]
+    limit = np.array([meta.columns - 1, meta.rows - 1], dtype=float) + OUTSIDE_MARGIN_PX
+    return bool(np.all(points >= -OUTSIDE_MARGIN_PX) and np.all(points <= limit))
+
+
+def _plan(accepted: list[_Accepted], frames: dict[str, list[ImageMeta]], keep_phi: bool) -> list[_Planned]:
+    """Subjects, levels, frames, phases and folders, in subject and folder order."""
+    labels = patient_labels({(a.meta.patient_id, a.meta.study_uid) for a in accepted}, keep_phi)
+    by_subject: dict[str, list[_Accepted]] = defaultdict(list)
+    for item in accepted:
+        by_subject[labels[(item.meta.patient_id, item.meta.study_uid)]].append(item)
+    planned: list[_Planned] = []
+    for subject in sorted(by_subject):
+        planned += _plan_subject(subject, by_subject[subject], frames)
+    return planned
+
+
+def _plan_subject(subject: str, items: list[_Accepted], frames: dict[str, list[ImageMeta]]) -> list[_Planned]:
+    along: np.ndarray | None = None
+    try:
+        if all(i.meta.orientation is not None and i.meta.position_mm is not None for i in items):
+            along = np.sum([apical_normal(i.meta.orientation) for i in items], axis=0)
+            along = along / max(float(np.linalg.norm(along)), 1e-12)
+    except ValueError:  # a degenerate ImageOrientationPatient: no long axis, file order
+        along = None
+
+    def distance(item: _Accepted) -> float:
+        return round(float(np.asarray(item.meta.position_mm, dtype=float) @ along), 1) if along is not None else math.nan
+
+    def order(item: _Accepted) -> tuple:
+        spot = distance(item)
+        return (0.0 if math.isnan(spot) else spot, item.meta.series_number or 0, item.meta.instance_number or 0, item.meta.sop_uid)
+
+    stacks = [sorted((i for i in items if i.map_type == kind), key=order) for kind in MAP_TYPES]
+    stacks = [stack for stack in stacks if stack]
+    levels = exam_levels([[distance(i) for i in stack] for stack in stacks])
+    planned: list[_Planned] = []
+    taken: Counter = Counter()
+    for stack, (stack_levels, _) in zip(stacks, levels):
+        spots = sorted({distance(i) for i in stack}) if along is not None else []
+        for k, (item, level) in enumerate(zip(stack, stack_levels)):
+            frame = spots.index(distance(item)) if spots else k
+            phase = _phase(item.meta, frames[item.meta.series_uid])
+            folder = f"{item.map_type}_{level}_slice{frame:02d}" + ("" if phase is None else f"_phase{phase:02d}")
+            taken[folder] += 1
+            folder += "" if taken[folder] == 1 else f"-{taken[folder]}"  # another series at the same position (native and post T1)
+            planned.append(_Planned(item, subject, level, frame, phase, f"{subject}/{folder}"))
+    return planned
+
+
+def _phase(meta: ImageMeta, series: list[ImageMeta]) -> int | None:
+    """The image's rank among the trigger delays of its series' images at its position, when they differ (a cine); else None."""
+    here = position_key(meta)
+    delays = sorted({m.trigger_time_ms for m in series if position_key(m) == here and m.trigger_time_ms is not None})
+    if len(delays) < 2 or meta.trigger_time_ms is None:
+        return None
+    return delays.index(meta.trigger_time_ms)
+
+
+def _scaling(values: np.ndarray, slope: float, intercept: float) -> tuple[float, float]:
+    """The source's own slope and intercept (in ms) where they store ``values`` exactly as uint16 and survive the header's text; else :func:`value_scaling`."""
+    if slope > 0 and float(f"{slope:g}") == slope and float(f"{intercept:g}") == intercept:
+        stored = np.rint((values.astype(float) - intercept) / slope)
+        if stored.min() >= 0 and stored.max() <= 65535 and np.allclose(stored * slope + intercept, values, rtol=0, atol=slope * 1e-3):
+            return slope, intercept
+    return value_scaling(values)
+
+
+def _write(out: Path, plan: _Planned, secret: str, keep_phi: bool, names: SourceNames) -> dict[str, str]:
+    """Write one image and its contours; its manifest row.  DicomError (naming the file) when its pixels cannot be read."""
+    meta, map_type = plan.item.meta, plan.item.map_type
+    (pixels,) = read_frames([meta])
+    factor = vendor.ms_factor(meta.scaling)
+    if factor is None:
+        raise DicomError(f"{meta.where}: map with RealWorldValueMapping in units {meta.scaling.units!r}; its values cannot be taken as ms")
+    pixels = pixels * np.float32(factor)
+
+    def uid(*parts: str) -> str:
+        return generate_uid(entropy_srcs=[secret, *parts])
+
+    series = SeriesInfo(
+        patient_id=plan.subject, patient_name="",
+        study_uid=meta.study_uid if keep_phi and meta.study_uid else uid("study", meta.study_uid),
+        series_uid=uid("series", meta.series_uid, map_type), series_number=meta.series_number or 1,
+        series_description=f"{meta.series_description} (import-contours)" if keep_phi else f"{map_type} map (import-contours)",
+        image_type=("DERIVED", "SECONDARY", f"{map_type} MAP"), field_strength_t=meta.field_strength_t or 0.0, study_date="",
+    )  # fmt: skip
+    geometry = DicomGeometry(
+        meta.spacing_mm, meta.orientation or (1.0, 0.0, 0.0, 0.0, 1.0, 0.0), meta.position_mm or (0.0, 0.0, 0.0),  # type: ignore[arg-type]
+        meta.slice_thickness_mm or 8.0,
+    )  # fmt: skip
+    folder = out / plan.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    slope, intercept = _scaling(pixels, meta.scaling.slope * factor, meta.scaling.intercept * factor)
+    write_mr_image(
+        folder / "map.dcm", pixels, geometry=geometry, series=series, instance_number=meta.instance_number or 1,
+        sop_uid=uid("image", meta.sop_uid), slope=slope, intercept=intercept, manufacturer="",
+    )  # fmt: skip
+    image = plan.item.contours
+    contours = Contours(image.epicardial.points, image.endocardial.points, spacing_mm=meta.spacing_mm)  # type: ignore[union-attr]
+    write_contours(folder / "contours.json", contours)
+    atomic_write_bytes(folder / "overlay.png", overlay_png(pixels, map_type, contours))  # to check where the contours landed
+    row = {"subject": plan.subject, "map_type": map_type, "slice": plan.level, "role": "map", "image": f"{plan.folder}/map.dcm"}
+    row |= {"contours": f"{plan.folder}/contours.json", "frame": str(plan.frame), "phase": "" if plan.phase is None else str(plan.phase)}
+    return row | ({"source": names.relative(meta.path)} if keep_phi and meta.path is not None else {})
