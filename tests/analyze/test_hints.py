@@ -1,4 +1,4 @@
-"""T2 and post-contrast maps are searched first where the LV lies on a native map of their slice segmented before them."""
+"""T2 and post-contrast maps are searched first where the LV lies on a native map of their slice segmented before them, and borrow its ring when they show none."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -109,7 +109,22 @@ def test_a_post_contrast_map_without_an_lv_borrows_the_native_t1_ring_of_its_sli
     np.testing.assert_array_equal(borrowed.probabilities.argmax(axis=0), borrowed.labels)
 
 
-def test_only_a_missing_lv_on_a_post_contrast_map_borrows_and_only_a_sure_native_ring_lends():
+def test_a_t2_map_without_an_lv_borrows_the_native_t1_ring_and_a_native_t1_map_borrows_nothing():
+    slices = [
+        _slice("t2", "native", (0.0, 0.0, 0.5), map_type="T2"),
+        _slice("t1", "native", (0.0, 0.0, 0.0)),
+        _slice("t1_apex", "native", (0.0, 0.0, 20.0)),
+        _slice("t2_apex", "native", (0.0, 0.0, 20.0), map_type="T2"),
+    ]
+    predictions, reasons = [None, _ring_at(40.0, 50.0), None, _ring_at(30.0, 30.0)], [NO_LV, None, NO_LV, None]
+    notes = borrow_native_rings(slices, predictions, reasons)
+    assert list(notes) == [0] and "native T1 map of its slice (t1.dcm)" in notes[0] and reasons[0] is None
+    rows, cols = np.nonzero(predictions[0].labels == 2)
+    assert (cols.mean(), rows.mean()) == pytest.approx((40.0, 50.0), abs=0.5)
+    assert predictions[2] is None and reasons[2] == NO_LV  # a T2 ring lends to no T1 map: only a native T1 ring is vetted enough
+
+
+def test_only_a_missing_lv_borrows_and_only_a_sure_native_t1_ring_lends():
     slices = [_slice("post", "post", (0.0, 0.0, 0.0)), _slice("native", "native", (0.0, 0.0, 0.0))]
     ring = _ring_at(40.0, 50.0)
     for reason in ("map is constant (no image)", None):  # a bad image, or a ring of its own, keeps what it has
