@@ -478,6 +478,8 @@ def test_analyze_runs_on_nifti_maps(cohort, tmp_path):
         ("mid", "t1_mid.nii"),
     ]
     assert all(r.values for r in slices)
+    with (tmp_path / "out" / "slices.csv").open() as handle:
+        assert {row["series"] for row in csv.DictReader(handle)} == {""}  # no series number: empty, as every unknown number
 
 
 @pytest.mark.slow

@@ -177,6 +177,34 @@ def test_patient_labels_are_anonymous_and_stable():
     assert all(re.fullmatch(r"[A-Za-z0-9_-]+", name) for name in named.values()), named
 
 
+def test_a_patients_later_studies_are_s2_in_order_of_study_date_not_uid():
+    keys = [("a", "1.9"), ("a", "1.1"), ("a", "1.5")]
+    dates = {("a", "1.9"): "20200101", ("a", "1.1"): "20210101", ("a", "1.5"): "20200101120000"}
+    assert patient_labels(keys, keep_phi=False, dates=dates) == {
+        ("a", "1.9"): "patient-01",
+        ("a", "1.5"): "patient-01-s2",
+        ("a", "1.1"): "patient-01-s3",
+    }
+
+
+def test_analyze_labels_a_follow_up_whose_uid_sorts_first_as_the_later_study(cohort, tmp_path):
+    source = sorted(cohort.glob("sub-*/T1_mid/map.dcm"))[0]
+    studies = {"baseline": ("1.2.826.0.1.3680043.8.498.9", "20200101"), "follow-up": ("1.2.826.0.1.3680043.8.498.1", "20210101")}
+    for name, (uid, date) in studies.items():
+        ds = pydicom.dcmread(source)
+        ds.StudyInstanceUID, ds.StudyDate, ds.SeriesInstanceUID, ds.SOPInstanceUID = uid, date, f"{uid}.1", f"{uid}.1.1"
+        (tmp_path / "in" / name).mkdir(parents=True)
+        ds.save_as(tmp_path / "in" / name / "map.dcm", enforce_file_format=True)
+    analysed = run([tmp_path / "in"], tmp_path / "out", AnalyzeConfig(tta=False, seg=False, report=False))
+    # Without --keep-dates no output holds a date: the label is all that tells baseline from follow-up.
+    assert {r.patient: r.slice.study for r in analysed.slices} == {
+        "patient-01": studies["baseline"][0],
+        "patient-01-s2": studies["follow-up"][0],
+    }
+    with (tmp_path / "out" / "slices.csv").open() as handle:  # the run's tables list the baseline first
+        assert [row["patient"] for row in csv.DictReader(handle)] == ["patient-01", "patient-01-s2"]
+
+
 def _bad_inputs(cohort: Path, folder: Path) -> None:
     """One good map and every kind of broken input the issue lists."""
     subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]

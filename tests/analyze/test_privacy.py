@@ -3,14 +3,18 @@
 import logging
 from pathlib import Path
 
+import highdicom as hd
+import numpy as np
 import pydicom
 import pytest
 from typer.testing import CliRunner
 
 from myomap.analyze.canary import PATH_CANARY, UID_ROOT, add_canaries, canary_hits, write_canary_exam
 from myomap.analyze.deid import Deidentifier
+from myomap.analyze.exports import SegWriter
 from myomap.analyze.names import SourceNames
 from myomap.cli import app
+from myomap.geometry.masks import contours_to_mask
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +88,37 @@ def test_private_tags_and_nested_uids_are_handled(cohort, tmp_path):
     assert kept.ReferencedSOPInstanceUID == deid.remap(f"{UID_ROOT}.5.5") and kept.ReferencedSOPClassUID == ds.SOPClassUID
     assert "CodeMeaning" not in kept  # a reference keeps only its UIDs and numbers
     assert inner.ReferencedSOPInstanceUID == deid.remap(f"{UID_ROOT}.5.6")
+
+
+def test_a_deidentified_seg_keeps_its_frames_tied_to_the_source_copy(cohort, tmp_path):
+    source = sorted(cohort.glob("sub-*/T1_mid/map.dcm"))[0]
+    shape = pydicom.dcmread(source).pixel_array.shape
+    t = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    circle = lambda r: np.column_stack([shape[1] / 2 + r * np.cos(t), shape[0] / 2 + r * np.sin(t)])  # noqa: E731
+    labels = contours_to_mask(circle(20), circle(12), shape)
+    SegWriter("settings", Deidentifier("secret")).write(
+        tmp_path, source, labels, patient="patient-01", number=1, name="T1 mid 02", review=False
+    )
+    seg, copy = hd.seg.segread(tmp_path / "seg.dcm"), pydicom.dcmread(tmp_path / "source.dcm")
+    reference = seg.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0]
+    assert reference.ReferencedSOPInstanceUID == copy.SOPInstanceUID
+    # The Derivation Image macro's purpose code, and the flag highdicom needs to index the frames by their source.
+    assert reference.PurposeOfReferenceCodeSequence[0].CodeValue == "121322" and reference.SpatialLocationsPreserved == "YES"
+    pixels = seg.get_pixels_by_source_instance([copy.SOPInstanceUID], combine_segments=True)[0]
+    np.testing.assert_array_equal(pixels, labels)
+
+
+def test_the_source_copy_shares_the_frame_of_reference_the_seg_gives_a_map_without_one(cohort, tmp_path):
+    ds = pydicom.dcmread(sorted(cohort.glob("sub-*/T1_mid/map.dcm"))[0])
+    del ds.FrameOfReferenceUID  # some exports leave it out; the SEG IOD requires one
+    ds.save_as(tmp_path / "map.dcm", enforce_file_format=True)
+    labels = np.zeros(ds.pixel_array.shape, np.uint8)
+    labels[10:20, 10:20], labels[13:17, 13:17] = 1, 2
+    SegWriter("settings", Deidentifier("secret")).write(
+        tmp_path, tmp_path / "map.dcm", labels, patient="patient-01", number=1, name="T1 mid 02", review=False
+    )
+    seg, copy = pydicom.dcmread(tmp_path / "seg.dcm"), pydicom.dcmread(tmp_path / "source.dcm")
+    assert seg.FrameOfReferenceUID and copy.get("FrameOfReferenceUID") == seg.FrameOfReferenceUID
 
 
 def test_source_names_hide_paths_without_keep_phi(tmp_path):

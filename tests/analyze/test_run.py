@@ -154,6 +154,18 @@ def test_key_file_maps_labels_and_uids_back_and_stays_outside(two_patients, tmp_
     assert pydicom.dcmread(next(again.glob("patient-01/T1_*/source.dcm"))).SOPInstanceUID == copy.SOPInstanceUID
 
 
+def test_key_file_records_say_which_output_folder_they_map_back(two_patients, tmp_path):
+    key, config = tmp_path / "key.jsonl", AnalyzeConfig(report=False, seg=False, tta=False)
+    analyze([two_patients], tmp_path / "both", config, key_file=key)
+    first, second = sorted(p for p in two_patients.iterdir() if p.is_dir())
+    analyze([second], tmp_path / "one", config, key_file=key)  # the first run's patient-02 is patient-01 here
+    records = [json.loads(line) for line in key.read_text().splitlines()[1:]]
+    for out in ("both", "one"):
+        done = json.loads((tmp_path / out / "patient-01" / "done.json").read_text())
+        (record,) = [r for r in records if r["patient"] == "patient-01" and r["exam"] == done["exam"]]
+        assert record["patient_id"] == (first if out == "both" else second).name, out
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [

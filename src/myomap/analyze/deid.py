@@ -13,7 +13,8 @@ user, because a SEG must stay a valid SEG of its map:
 - the actions apply inside every sequence item too (the library only
   visits the top level), and a sequence whose action is ``X/Z/U*`` (source
   and referenced images) keeps its items with their UIDs replaced, as the
-  standard allows where the IOD needs the reference;
+  standard allows where the IOD needs the reference (and their purpose of
+  reference code and SpatialLocationsPreserved, which a SEG's frames need);
 - every private attribute is removed;
 - ``keep_dates`` is the Retain Longitudinal Temporal Information with Full
   Dates Option: the dates and times of the study, its series and images are
@@ -37,6 +38,9 @@ EDITION = "dicomfields_2026c"  # the edition of PS3.15 Table E.1-1 in dicom-anon
 _DATE_VRS = ("DA", "DT", "TM")
 _PATIENT_GROUP = 0x0010  # the patient's own dates (birth, last menstrual date): the Full Dates Option keeps none of them
 _REFERENCE_VRS = ("UI", "IS", "US", "UL", "SS", "SL")  # what an image reference needs: UIDs, frame and segment numbers
+# Coded and never identifying; a SEG's frame references need them (the Derivation Image macro asks for the purpose
+# code, and without SpatialLocationsPreserved highdicom will not index the SEG's frames by their source image).
+_REFERENCE_KEYWORDS = ("PurposeOfReferenceCodeSequence", "SpatialLocationsPreserved")
 
 
 def new_secret() -> str:
@@ -142,7 +146,7 @@ class Deidentifier:
             del ds[tag]
 
     def _keep_references(self, ds: Dataset, tag) -> None:
-        """``X/Z/U*``: a sequence keeps of its items only the (already replaced) UIDs and numbers (frame numbers)."""
+        """``X/Z/U*``: a sequence keeps of its items only the (already replaced) UIDs, numbers (frame numbers) and the reference's codes."""
         element = ds.get(tag)
         if element is None:
             return
@@ -151,7 +155,7 @@ class Deidentifier:
             return
         for item in element.value:
             for inner in list(item):
-                if inner.VR not in _REFERENCE_VRS:
+                if inner.VR not in _REFERENCE_VRS and inner.keyword not in _REFERENCE_KEYWORDS:
                     del item[inner.tag]
 
 

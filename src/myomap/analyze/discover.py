@@ -106,6 +106,7 @@ class MapSlice:
     level_ms: float | None = None  # the T1 level of the pixels (contrast.t1_level_ms) when they are not held
     phase: int | None = None  # the volume of a 4-D NIfTI cine (its cardiac phase); ``frame`` is then the slice index
     phase_ms: float | None = None  # that phase's time after the first, when the file gives its time step a unit
+    study_datetime: str = ""  # StudyDate + StudyTime (DICOM): orders a patient's studies for their labels
 
     def loaded(self) -> MapSlice:
         """This slice with its pixels (decoded or read again when discovery dropped them)."""
@@ -428,6 +429,7 @@ def _slice(meta: ImageMeta, map_type: str, pixels: np.ndarray | None, origin: st
         series_number=meta.series_number,
         frame=meta.frame,
         context=meta.context,
+        study_datetime=meta.study_datetime,
     )
 
 

@@ -216,8 +216,9 @@ class SegWriter:
     never share a UID.  With a ``deidentifier`` (the default, without
     ``--keep-phi``) each SEG and a copy of its source map (``source.dcm``)
     go through the Basic Profile with one UID mapping, so the SEG references
-    that copy; without one, both keep every attribute of the source and the
-    SEG references the original map.
+    that copy (which gets what :func:`build_seg` adds to a source, such as
+    a missing frame of reference, so the two agree); without one, both keep
+    every attribute of the source and the SEG references the original map.
     """
 
     settings_id: str
@@ -236,9 +237,10 @@ class SegWriter:
         series_uid, sop_uid = generate_uid(entropy_srcs=uid_seed + ["series"]), generate_uid(entropy_srcs=uid_seed)
         if self.deidentifier is not None:  # highdicom then copies only de-identified attributes and UIDs
             self.deidentifier.apply(source_ds, patient)
+        seg = build_seg(source_ds, labels, series_uid=series_uid, sop_uid=sop_uid, series_number=SEG_SERIES_BASE + number)
+        if self.deidentifier is not None:  # after build_seg: the copy gets the frame of reference the SEG gives it
             with atomic_path(folder / "source.dcm") as tmp:
                 source_ds.save_as(tmp, enforce_file_format=True)
-        seg = build_seg(source_ds, labels, series_uid=series_uid, sop_uid=sop_uid, series_number=SEG_SERIES_BASE + number)
         if self.deidentifier is not None:  # what highdicom added itself (content date, equipment); the UIDs are done
             self.deidentifier.apply(seg, patient, uids=False)
         seg.SeriesDescription = f"myomap LV segmentation {name}" + (" - FLAGGED FOR REVIEW" if review else "")

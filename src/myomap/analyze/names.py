@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -47,12 +47,20 @@ def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def patient_labels(keys: Iterable[tuple[str, str]], keep_phi: bool) -> dict[tuple[str, str], str]:
+def patient_labels(
+    keys: Iterable[tuple[str, str]], keep_phi: bool, *, dates: Mapping[tuple[str, str], str] | None = None
+) -> dict[tuple[str, str], str]:
     """A unique folder-safe label per (PatientID, StudyInstanceUID): anonymous, or the cleaned PatientID with ``keep_phi``.
 
-    One patient with several studies gets ``-s2``, ``-s3``... for the later ones.
+    One patient with several studies gets ``-s2``, ``-s3``... for the later
+    ones: in the order of ``dates`` (StudyDate + StudyTime as DICOM writes
+    them, per key), then of the UIDs.  The UIDs alone say nothing of time:
+    a follow-up whose UID sorts first would take the baseline's label, and
+    without ``--keep-dates`` no output would show it.  The labels come in
+    that order: by PatientID, a patient's studies by date.
     """
-    keys = sorted(keys)
+    dates = dates or {}
+    keys = sorted(keys, key=lambda key: (key[0], dates.get(key, ""), key[1]))
     patients = sorted({p for p, _ in keys})
     if keep_phi:
         cleaned = {p: safe_name(p) for p in patients}
@@ -128,8 +136,11 @@ class KeyFile:
     The first line holds the secret that keys every UID and path hash (so
     runs sharing a key file hash alike); each further line maps one
     patient's label back to its PatientID, PatientName, study, original
-    UIDs and source paths.  A patient redone by a resumed run appears again;
-    the last line of a label counts.
+    UIDs and source paths.  Labels are per run (``patient-01`` of one run
+    may be another patient in the next run with the same key file): a
+    line's ``exam`` is the ``exam`` of the ``done.json`` of the patient
+    folder it maps back.  A patient redone by a resumed run appears again;
+    the last line of a label and exam counts.
     """
 
     def __init__(self, path: Path | str, new_secret: Callable[[], str]) -> None:

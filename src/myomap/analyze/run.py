@@ -191,7 +191,8 @@ def _run(inputs, readable: Unpacked, out, config, segmenter, mode, key_file, mod
         raw_errors.append(f"{', '.join(map(str, readable.inputs))}: no T1 or T2 maps found{hint}")
     if found is not None:
         found(len(slices))
-    labels = patient_labels(found_maps.patients, config.keep_phi)
+    dates = {key: min((s.study_datetime for s in group if s.study_datetime), default="") for key, group in found_maps.patients.items()}
+    labels = patient_labels(found_maps.patients, config.keep_phi, dates=dates)
     errors = [names.scrub(e) for e in raw_errors]
     notes = [f"Contours {NOT_VALIDATED}"] if config.model == EMBEDDED_MODEL else []
     notes += readable.notes + [names.scrub(n) for n in found_maps.notes]
@@ -209,7 +210,7 @@ def _run(inputs, readable: Unpacked, out, config, segmenter, mode, key_file, mod
         totals.update({k: done[k] for k in ("slices", "analysed", "flagged")})
         errors += done["errors"]
         notes += done.get("notes", [])
-    ordered = [labels[k] for k in found_maps.patients]
+    ordered = list(labels.values())  # as patient_labels gives them: a patient's studies in date order
     _write_run_files(out, ordered, errors, config, reporter)
     result = AnalyzeResult(
         out,
@@ -332,7 +333,8 @@ def patient_tables(results: list[SliceResult], names: SourceNames, values: list[
         row = slice_row(result)
         row["source"] = names.name(result.slice.path)
         if not names.keep_phi and "series" in row:  # the description is free text (removed by the Basic Profile): the number only
-            row["series"] = row["series"].split(" ")[0]
+            number = result.slice.series_number
+            row["series"] = "" if number is None else str(number)  # empty, as every unknown number in the tables (a NIfTI map)
         slices.append(row)
     return {"slices.csv": slices, "values.csv": values, "ecv.csv": [{k: row[k] for k in ECV_TABLE_COLUMNS} for row in ecv]}
 
@@ -354,7 +356,7 @@ def _add_key(run: _Run, label: str, slices: list[MapSlice]) -> None:
     name = str(pydicom.dcmread(dicom.path, stop_before_pixels=True).get("PatientName", "")) if dicom is not None else ""
     run.key.add(
         {
-            "patient": label, "patient_id": slices[0].patient, "patient_name": name,
+            "patient": label, "exam": run.exam_id(slices), "patient_id": slices[0].patient, "patient_name": name,
             "study_uid": slices[0].study, "uids": dict(run.deid.uids) if run.deid else {},
             "sources": {run.names.name(s.path): run.names.relative(s.path) for s in slices},
         }

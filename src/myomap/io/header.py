@@ -61,8 +61,9 @@ class ImageMeta:
 
     Identifying fields are not kept, except the raw ``patient_id``, which
     groups images per patient and reaches an output only when the user
-    asks for it (``--keep-phi``).  ``frame`` is the 0-based frame index in
-    a multi-frame file, None for a classic single-frame file.
+    asks for it (``--keep-phi``), and ``study_datetime``, which orders a
+    patient's studies and reaches no output.  ``frame`` is the 0-based
+    frame index in a multi-frame file, None for a classic single-frame file.
     """
 
     spacing_mm: tuple[float, float] | None
@@ -94,6 +95,7 @@ class ImageMeta:
     context: ScanContext = ScanContext()  # field strength, sequence, heart rate, contrast agent, time
     photometric: str = ""  # PhotometricInterpretation: MONOCHROME1/2 hold values; RGB, YBR_*, PALETTE COLOR are renderings
     trigger_time_ms: float | None = None  # delay after the R wave: a cine's cardiac phases differ in it
+    study_datetime: str = ""  # StudyDate + StudyTime as written: orders a patient's studies (never reaches an output)
 
     @property
     def is_colour(self) -> bool:
@@ -233,6 +235,7 @@ def _meta(ds: Dataset, path: Path, frame: int | None, **override) -> ImageMeta:
         path=path,
         frame=frame,
         study_uid=str(ds.get("StudyInstanceUID", "")),
+        study_datetime=f"{ds.get('StudyDate', '') or ''}{ds.get('StudyTime', '') or ''}".strip(),
         patient_id=str(ds.get("PatientID", "")),
         series_number=int(series_number) if series_number is not None else None,
         protocol_name=str(ds.get("ProtocolName", "")),
