@@ -4,6 +4,7 @@ import csv
 import math
 import shutil
 
+import numpy as np
 import pydicom
 import pytest
 from typer.testing import CliRunner
@@ -225,6 +226,15 @@ def _pooled_t1(contrast, myo_ms, blood_ms, thin=None, field=1.5):
     return out
 
 
+def test_a_haematocrit_given_for_a_patient_without_post_contrast_maps_gets_a_note():
+    from myomap.analyze.clinical import patient_ecv
+
+    native = _pooled_t1("native", 1000.0, 1600.0)
+    assert patient_ecv("patient-01", native, None) == ([], "")  # nothing asked, nothing to say
+    ecv, note = patient_ecv("patient-01", native, 0.42)
+    assert ecv == [] and note == "patient-01: haematocrit given but no post-contrast T1 map found; ECV skipped"
+
+
 def test_patient_ecv_names_the_segments_left_without_an_ecv():
     from myomap.analyze.clinical import patient_ecv
 
@@ -366,3 +376,30 @@ def test_post_contrast_slices_of_two_time_points_pool_the_one_with_more_planes()
     assert one_time_point(early) == (early, [])
     untimed = [_result("1", 0.0), _result("2", 10.0)]
     assert one_time_point(untimed) == (untimed, [])
+
+
+def test_slices_excluded_counts_the_flagged_slices_of_each_rows_own_region():
+    from types import SimpleNamespace
+
+    from myomap.analyze.clinical import stack_rows
+    from myomap.io.context import ScanContext
+    from myomap.quantify.values import slice_values
+
+    t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    circle = lambda r: np.column_stack([20 + r * np.cos(t), 20 + r * np.sin(t)])  # noqa: E731
+    results = []
+    for k, (position, review) in enumerate((("basal", False), ("mid", False), ("apical", True))):
+        rows = slice_values(
+            np.full((41, 41), 1000.0), circle(12), circle(7), (14.0, 9.6), position, spacing_mm=(1.5, 1.5), return_pixels=True
+        )
+        values = [SimpleNamespace(as_row=lambda row=row: row) for row in rows]
+        item = SimpleNamespace(
+            map_type="T1", contrast="native", slice_position=position, series_uid=str(k), series_number=k, series_label=f"series {k}",
+            orientation=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), position_mm=(0.0, 0.0, 10.0 * k), context=ScanContext(field_strength_t=1.5),
+        )  # fmt: skip
+        results.append(SimpleNamespace(slice=item, values=values, error=None, qc=SimpleNamespace(review=review), analysis=None))
+    rows, notes = stack_rows("p", results, ())
+    excluded = {(r["region"], r["eroded"]): r["slices_excluded"] for r in rows}
+    assert excluded["global", True] == 1 and excluded["blood", True] == 1  # the flagged apical slice would have pooled there
+    assert excluded["segment_1", True] == 0 and excluded["segment_7", True] == 0  # basal and mid segments: none of theirs flagged
+    assert notes == ["p: 1 flagged native T1 slice(s) left out of the pooled values"]

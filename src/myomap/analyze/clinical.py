@@ -4,7 +4,8 @@ A stack is one map type in one contrast state (native T1, post-contrast
 T1, T2): stacks never pool together.  Slices flagged for review are left
 out of the pooled values unless asked (``include_review``); every pooled
 row says how many slices it used (``n_slices``) and how many flagged ones
-it left out (``slices_excluded``).  Every row carries the field strength,
+it left out (``slices_excluded``: those that would have pooled into its
+region, e.g. a segment's level only).  Every row carries the field strength,
 sequence and heart rate the DICOM header gives, and myocardial rows the
 normal range that matches them (:mod:`myomap.quantify.ranges`) and a flag.
 ECV rows carry the same context (of the native T1 stack), the slices each
@@ -121,14 +122,18 @@ def stack_rows(
             continue
         context = context_columns(trusted[0].slice)
         reference = find_range(ranges, map_type, contrast, trusted[0].slice.context.field_strength_t, context["sequence"])
-        for row in patient_values([v.as_row() for r in trusted for v in r.values]):
+        pooled = patient_values([v.as_row() for r in trusted for v in r.values])
+        flagged = [] if include_review else [r for r in done if r.qc and r.qc.review]  # the excluded slices
+        with_flagged = patient_values([v.as_row() for r in trusted + flagged for v in r.values]) if flagged else pooled
+        would_pool = {(row["region"], row["eroded"]): row["n_slices"] for row in with_flagged}  # per region: its level's slices
+        for row in pooled:
             rows.append(
                 {
                     "patient": patient,
                     "map_type": map_type,
                     "contrast": contrast,
                     **row,
-                    "slices_excluded": excluded,
+                    "slices_excluded": would_pool.get((row["region"], row["eroded"]), row["n_slices"]) - row["n_slices"],
                     **context,
                     **_range_columns(row["median_ms"], None if row["region"] == "blood" else reference),
                 }
@@ -247,8 +252,8 @@ def patient_ecv(
     """
     native = [r for r in rows if r["map_type"] == "T1" and r["contrast"] == "native"]
     post = [r for r in rows if r["map_type"] == "T1" and r["contrast"] == "post"]
-    if not post and not post_found:
-        return [], ""
+    if not post and not post_found:  # a haematocrit given for a patient without post-contrast maps: say so (a map classed native?)
+        return [], "" if hematocrit is None else f"{patient}: haematocrit given but no post-contrast T1 map found; ECV skipped"
     if not native:
         return [], f"{patient}: post-contrast T1 maps without (trusted) native ones; ECV skipped"
     if not post:
