@@ -181,6 +181,41 @@ def test_each_skip_reason_is_counted(exam, tmp_path):
     np.testing.assert_allclose(kept.epi[0], [36.0, 18.0])  # the image contoured twice: the first workspace's contour
 
 
+def test_levels_come_from_the_exams_stack_not_only_the_contoured_slices(exam, tmp_path):
+    root, uids = exam
+    (tmp_path / "ws.cvi42wsx").write_bytes(cvi42_workspace({uid: _lv() for uid in uids["t1"][1:]}))  # the basal slice left uncontoured
+    import_contours([root], [tmp_path / "ws.cvi42wsx"], tmp_path / "out")
+    rows = _rows(tmp_path / "out")
+    assert [(r["slice"], r["frame"]) for r in rows] == [("mid", "1"), ("apical", "2")]  # as analyze labels the exam's three T1 maps
+
+
+def test_an_enhanced_file_of_one_frame_is_imported(tmp_path):
+    one = enhanced_mr(
+        [_stored(1)], [(0, 0, 0)], study_uid=generate_uid(), series_uid=generate_uid(), series_number=11,
+        image_type=("DERIVED", "PRIMARY", "T1 MAP", "NONE"), spacing_mm=SPACING,
+    )  # fmt: skip
+    save(one, tmp_path / "exam" / "one.dcm")
+    (tmp_path / "ws.cvi42wsx").write_bytes(cvi42_workspace({str(one.SOPInstanceUID): _lv()}))  # its one frame: no doubt which
+    report = import_contours([tmp_path / "exam"], [tmp_path / "ws.cvi42wsx"], tmp_path / "out")
+    assert report.images == 1 and not report.skipped and report.errors == []
+    (image,) = load_dataset(tmp_path / "out")[0]
+    np.testing.assert_allclose(image.pixels, _stored(1))
+
+
+def test_a_follow_up_study_is_the_later_subject_whatever_its_uid(tmp_path):
+    dates = {"1.2.9": "20200101", "1.2.1": "20240101"}  # the follow-up's StudyInstanceUID sorts first
+    uids = {study: _series(tmp_path / "exams" / study, study, 5, "T1 MAP", ("DERIVED", "PRIMARY", "T1 MAP"), [0.0])[0] for study in dates}
+    for study, date in dates.items():
+        path = tmp_path / "exams" / study / "s5" / "im0.dcm"
+        ds = pydicom.dcmread(path)
+        ds.StudyDate = date
+        ds.save_as(path)
+    (tmp_path / "ws.cvi42wsx").write_bytes(cvi42_workspace({uid: _lv() for uid in uids.values()}))
+    import_contours([tmp_path / "exams"], [tmp_path / "ws.cvi42wsx"], tmp_path / "out", keep_phi=True)
+    subjects = {r["source"].split("/")[1]: r["subject"] for r in _rows(tmp_path / "out")}
+    assert subjects == {"1.2.9": "DOE_JOHN_1234", "1.2.1": "DOE_JOHN_1234-s2"}
+
+
 def test_map_type_takes_a_cine_with_its_phases(exam, tmp_path):
     root, uids = exam
     (tmp_path / "ws.cvi42wsx").write_bytes(cvi42_workspace({uid: _lv() for uid in uids["cine"]}))
@@ -208,6 +243,20 @@ def test_command_reports_a_corrupt_workspace_and_imports_the_rest(exam, tmp_path
     assert result.exit_code == 1 and "bad.cvi42wsx: not well-formed XML" in " ".join(result.output.split())
     result = CliRunner().invoke(app, ["import-contours", str(root), "-w", str(tmp_path / "good.cvi42wsx"), "-o", str(tmp_path / "ok")])
     assert result.exit_code == 0, result.output
+
+
+def test_names_inside_zip_archives_are_hidden_without_keep_phi(exam, tmp_path):
+    root, uids = exam
+    (tmp_path / "ws.cvi42wsx").write_bytes(cvi42_workspace({uid: _lv() for uid in uids["t1"]}))
+    with zipfile.ZipFile(tmp_path / "exam.zip", "w") as archive:
+        for path in (root / "DOE JOHN").rglob("*.dcm"):
+            archive.write(path, path.relative_to(root).as_posix())
+        archive.writestr("DOE JOHN/broken.dcm", b"not a DICOM file")  # an error line naming the member's path
+    args = ["import-contours", str(tmp_path / "exam.zip"), "-w", str(tmp_path / "ws.cvi42wsx"), "-o", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, args)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and text.count("error:") == 1 and "file-" in text
+    assert "DOE" not in text and "myomap-unzip" not in text and len(_rows(tmp_path / "out")) == 3
 
 
 def test_an_occupied_output_and_a_wrong_map_type_are_refused(exam, tmp_path):
@@ -239,3 +288,16 @@ def test_pixel_origin_centre_takes_cvi42_points_as_pixel_centres(exam, tmp_path)
         np.testing.assert_allclose(written.epi, np.asarray(contours[uids["t1"][0]][EPICARDIAL][0], float) / 4 - shift)
     result = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "bad"), "--pixel-origin", "middle"])
     assert result.exit_code == 2 and "corner or centre" in " ".join(result.output.split()) and not (tmp_path / "bad").exists()
+
+
+def test_an_import_of_nothing_fails_instead_of_leaving_an_earlier_manifest_standing(exam, tmp_path):
+    root, uids = exam
+    (tmp_path / "ws.cvi42wsx").write_bytes(cvi42_workspace({uids["t1"][0]: _lv()}))
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, ["import-contours", str(root), "-w", str(tmp_path / "ws.cvi42wsx"), "-o", str(out)]).exit_code == 0
+    earlier = (out / "manifest.csv").read_text()
+    (tmp_path / "other.cvi42wsx").write_bytes(cvi42_workspace({"1.2.3.4.5": _lv()}))  # re-anonymised exams: no UID matches
+    args = ["import-contours", str(root), "-w", str(tmp_path / "other.cvi42wsx"), "-o", str(out), "--overwrite"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "nothing imported" in " ".join(result.output.split())
+    assert (out / "manifest.csv").read_text() == earlier  # untouched, and the exit code says it is not this import's

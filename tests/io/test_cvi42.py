@@ -59,6 +59,7 @@ def test_origin_offset_can_be_given(tmp_path):
         (([(1, 2), (3, 4), ("?", 5)], 4), "unreadable or non-finite"),
         ((TRIANGLE, None), "SubpixelResolution"),
         ((TRIANGLE, "0"), "SubpixelResolution"),
+        ((TRIANGLE, "\u00b2"), "SubpixelResolution"),  # a digit to str.isdigit, not to int()
     ],
 )
 def test_unusable_contours_say_why(tmp_path, contour, problem):
@@ -81,8 +82,10 @@ def test_unusable_contours_say_why(tmp_path, contour, problem):
             b'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]><w>&b;</w>',
             "declares a DOCTYPE",
         ),
+        ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE w [<!ENTITY a "1.2">]><w/>'.encode("utf-16"), "declares a DOCTYPE"),
+        (cvi42_workspace(IMAGES).replace(b'encoding="UTF-8"', b'encoding="Shift_JIS"'), "encoding that cannot be read"),
     ],
-    ids=["binary", "csv", "truncated", "no-states", "zlib-cut", "zip-cut", "doctype"],
+    ids=["binary", "csv", "truncated", "no-states", "zlib-cut", "zip-cut", "doctype", "doctype-utf16", "shift-jis"],
 )
 def test_unusable_workspaces_are_one_error_naming_the_file(tmp_path, data, message):
     path = tmp_path / "site A.cvi42wsx"
@@ -101,6 +104,16 @@ def test_a_zip_without_workspace_and_a_missing_file_are_refused(tmp_path):
         read_workspace(tmp_path / "a.zip")
     with pytest.raises(WorkspaceError, match="no such file"):
         read_workspace(tmp_path / "missing.cvi42wsx")
+
+
+def test_hidden_members_of_a_zip_are_skipped(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:  # as macOS's Finder zips a folder: an AppleDouble twin, binary
+        archive.writestr("site/site.cvi42wsx", cvi42_workspace(IMAGES))
+        archive.writestr("__MACOSX/site/._site.cvi42wsx", b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X" + bytes(64))
+        archive.writestr("site/.backup.cvi42wsx", b"<broken")
+    (tmp_path / "a.zip").write_bytes(buffer.getvalue())
+    assert {image.sop_uid for image in read_workspace(tmp_path / "a.zip")} == {"1.2.826.0.1.1", "1.2.826.0.1.2"}
 
 
 def test_members_of_a_zip_are_not_named_in_errors(tmp_path):

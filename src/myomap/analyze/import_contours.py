@@ -15,19 +15,24 @@ that they lie on the wall), and a row of ``manifest.csv`` with the columns of
 
 - Subjects: one per (PatientID, StudyInstanceUID), named as ``analyze``
   names patients (:func:`myomap.analyze.names.patient_labels`):
-  ``patient-01``... or, with ``keep_phi``, the PatientID made folder-safe.
+  ``patient-01``... or, with ``keep_phi``, the PatientID made folder-safe
+  (a patient's later studies, by StudyDate and StudyTime, ``-s2``...).
   PatientID in the written DICOM is the subject, PatientName is empty, and
   without ``keep_phi`` every UID is a keyed hash of the original (the key
   is a hash of all the imported images' UIDs, as :mod:`myomap.analyze.deid`
   does), the series description is the map type, and the manifest has no
   ``source`` column (with ``keep_phi`` it names each image's file,
   ``input-K/...``) and the original StudyInstanceUID is kept.
-- Levels: per subject, the contoured slices of each map type are placed
-  along the slices' mean long axis and labelled by thirds of the extent of
-  the subject's largest such stack
+- Levels: per subject, the slice positions of each map type in the exam
+  (of every map series of its study, contoured or not, parallel to the
+  contoured slices) are placed along the contoured slices' mean long axis
+  and labelled by thirds of the extent of the subject's largest such stack
   (:func:`myomap.geometry.levels.exam_levels`, as ``analyze`` labels
-  stacks); slices at one position (a cine's phases) share a level.
-- ``frame``: the index of the slice's position in its stack, base to apex;
+  stacks); slices at one position (a cine's phases) share a level.  An
+  expert who left the basal slice uncontoured does not make the mid one
+  basal.
+- ``frame``: the index of the slice's position in its stack (those
+  positions), base to apex;
   ``phase``: for a cine series (images at one position with different
   trigger delays), the image's rank among its position's delays.
 
@@ -35,9 +40,11 @@ Images skipped, counted per reason: an image contoured again (the first
 kept), only long-axis contours, no or only one LV contour, a contour with
 fewer than 3 points, unreadable or non-finite points or no
 SubpixelResolution, an image not among the DICOM inputs, a frame of a
-multi-frame file (cvi42 names the file, not the frame), an image of a
+file of several frames (cvi42 names the file, not the frame), an image of a
 series that is not a map, a contour outside its image.  A workspace or
 DICOM input that cannot be used is one error line; the others go on.
+Without ``keep_phi`` the DICOM inputs' lines name files by a keyed hash
+(``file-...``), also those unpacked from a ZIP archive.
 Every file is written atomically, the manifest last; the inputs are only
 read.
 """
@@ -45,9 +52,11 @@ read.
 from __future__ import annotations
 
 import math
+import secrets
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +65,11 @@ from pydicom.uid import generate_uid
 from myomap.analyze.deid import secret_from
 from myomap.analyze.exports import overlay_png
 from myomap.analyze.inventory import classify
-from myomap.analyze.names import SourceNames, patient_labels
+from myomap.analyze.names import SourceNames, keyed_hash, patient_labels
 from myomap.conventions import MAP_TYPES
 from myomap.geometry.aha import apical_normal
 from myomap.geometry.levels import exam_levels
+from myomap.geometry.plane import SAME_SLICE_DEG
 from myomap.io import vendor
 from myomap.io.archives import unpacked_archives
 from myomap.io.contours import Contours, write_contours
@@ -143,6 +153,7 @@ def import_contours(
     report = ContourImportReport()
     contoured = _read_workspaces(workspaces, origin_offset_px, report)
     candidates = {uid: image for uid, image in contoured.items() if _count_problem(image, report)}
+    said = len(report.errors), len(report.notes)  # the workspaces' lines; the DICOM inputs' follow
     with unpacked_archives(list(inputs), keep_names=keep_phi) as unpacked:
         report.errors += unpacked.errors
         report.notes += unpacked.notes
@@ -153,7 +164,7 @@ def import_contours(
         report.notes += inventory.notes
         frames = {uid: list(series) for uid, series in inventory.frames.items()}
         accepted = _accept(candidates, frames, inventory.kinds, report)
-        planned = _plan(accepted, frames, keep_phi)
+        planned = _plan(accepted, frames, inventory.kinds, keep_phi)
         if found is not None:
             found(len(planned))
         names = SourceNames(unpacked.inputs, keep_phi=True, hasher=str)
@@ -166,6 +177,10 @@ def import_contours(
                 report.errors.append(str(exc))
             if progress is not None:
                 progress(plan.subject)
+        if not keep_phi:  # while the unpacked copies exist: their paths hold the archives' member names, which the caller cannot hide
+            hidden = SourceNames(unpacked.inputs, keep_phi=False, hasher=partial(keyed_hash, secrets.token_hex(16)))
+            report.errors[said[0] :] = [hidden.scrub(e) for e in report.errors[said[0] :]]
+            report.notes[said[1] :] = [hidden.scrub(n) for n in report.notes[said[1] :]]
     if rows:
         report.manifest = write_label_manifest(out, rows)
     report.images, report.subjects = len(rows), len({r["subject"] for r in rows})
@@ -227,7 +242,7 @@ def _accept(
         if not metas:
             report.skipped[NOT_FOUND] += 1
             continue
-        if len(metas) > 1 or metas[0].frame is not None:
+        if len(metas) > 1:  # an enhanced file of one frame is named unambiguously
             report.skipped["a frame of a multi-frame file (cvi42 names the file, not the frame)"] += 1
             continue
         meta = metas[0]
@@ -248,19 +263,29 @@ def _inside(image: ContouredImage, meta: ImageMeta) -> bool:
     return bool(np.all(points >= -OUTSIDE_MARGIN_PX) and np.all(points <= limit))
 
 
-def _plan(accepted: list[_Accepted], frames: dict[str, list[ImageMeta]], keep_phi: bool) -> list[_Planned]:
+def _plan(accepted: list[_Accepted], frames: dict[str, list[ImageMeta]], kinds: dict[str, str], keep_phi: bool) -> list[_Planned]:
     """Subjects, levels, frames, phases and folders, in subject and folder order."""
-    labels = patient_labels({(a.meta.patient_id, a.meta.study_uid) for a in accepted}, keep_phi)
+    dates = {(a.meta.patient_id, a.meta.study_uid): a.meta.study_datetime for a in accepted}  # a follow-up is -s2, whatever its UID
+    labels = patient_labels(set(dates), keep_phi, dates=dates)
     by_subject: dict[str, list[_Accepted]] = defaultdict(list)
     for item in accepted:
         by_subject[labels[(item.meta.patient_id, item.meta.study_uid)]].append(item)
+    exam: dict[tuple, dict[str, list[ImageMeta]]] = defaultdict(lambda: defaultdict(list))  # (patient, study) -> map type -> images
+    for uid, series in frames.items():
+        kind = kinds.get(uid, "")
+        for meta in series if kind.startswith(("T1 map", "T2 map")) else []:
+            exam[(meta.patient_id, meta.study_uid)][kind[:2]].append(meta)
     planned: list[_Planned] = []
     for subject in sorted(by_subject):
-        planned += _plan_subject(subject, by_subject[subject], frames)
+        first = by_subject[subject][0].meta
+        planned += _plan_subject(subject, by_subject[subject], frames, exam[(first.patient_id, first.study_uid)])
     return planned
 
 
-def _plan_subject(subject: str, items: list[_Accepted], frames: dict[str, list[ImageMeta]]) -> list[_Planned]:
+def _plan_subject(
+    subject: str, items: list[_Accepted], frames: dict[str, list[ImageMeta]], maps: dict[str, list[ImageMeta]]
+) -> list[_Planned]:
+    """``maps``: the images of the subject's map series by map type; their positions, not only the contoured ones, set the levels."""
     along: np.ndarray | None = None
     try:
         if all(i.meta.orientation is not None and i.meta.position_mm is not None for i in items):
@@ -277,20 +302,39 @@ def _plan_subject(subject: str, items: list[_Accepted], frames: dict[str, list[I
         return (0.0 if math.isnan(spot) else spot, item.meta.series_number or 0, item.meta.instance_number or 0, item.meta.sop_uid)
 
     stacks = [sorted((i for i in items if i.map_type == kind), key=order) for kind in MAP_TYPES]
-    stacks = [stack for stack in stacks if stack]
-    levels = exam_levels([[distance(i) for i in stack] for stack in stacks])
+    if along is None:
+        positions = [[distance(i) for i in stack] for stack in stacks]
+    else:  # the exam's uncontoured maps count too, as in analyze (a stack of another type may be the largest)
+        positions = [sorted({distance(i) for i in stack} | _positions(maps.get(kind, []), along)) for kind, stack in zip(MAP_TYPES, stacks)]
+    placed = [k for k, spots in enumerate(positions) if spots]
+    levels = dict(zip(placed, (spot_levels for spot_levels, _ in exam_levels([positions[k] for k in placed]))))
     planned: list[_Planned] = []
     taken: Counter = Counter()
-    for stack, (stack_levels, _) in zip(stacks, levels):
-        spots = sorted({distance(i) for i in stack}) if along is not None else []
-        for k, (item, level) in enumerate(zip(stack, stack_levels)):
-            frame = spots.index(distance(item)) if spots else k
+    for stack, spots, spot_levels in ((stacks[k], positions[k], levels[k]) for k in placed if stacks[k]):
+        for k, item in enumerate(stack):
+            frame = spots.index(distance(item)) if along is not None else k
+            level = spot_levels[frame]
             phase = _phase(item.meta, frames[item.meta.series_uid])
             folder = f"{item.map_type}_{level}_slice{frame:02d}" + ("" if phase is None else f"_phase{phase:02d}")
             taken[folder] += 1
             folder += "" if taken[folder] == 1 else f"-{taken[folder]}"  # another series at the same position (native and post T1)
             planned.append(_Planned(item, subject, level, frame, phase, f"{subject}/{folder}"))
     return planned
+
+
+def _positions(maps: list[ImageMeta], along: np.ndarray) -> set[float]:
+    """Distances (mm, 0.1 mm steps) along ``along`` of the placed images among ``maps`` whose plane is normal to it (no long-axis map)."""
+    found = set()
+    for meta in maps:
+        if meta.orientation is None or meta.position_mm is None:
+            continue
+        try:
+            normal = apical_normal(meta.orientation)
+        except ValueError:
+            continue
+        if float(normal @ along) >= math.cos(math.radians(SAME_SLICE_DEG)):
+            found.add(round(float(np.asarray(meta.position_mm, dtype=float) @ along), 1))
+    return found
 
 
 def _phase(meta: ImageMeta, series: list[ImageMeta]) -> int | None:

@@ -223,8 +223,9 @@ def import_labels(
     each slice's level (basal, mid, apical).  M&Ms cines give their labelled
     phases only (ED, ES).  Slices without myocardium or LV cavity are skipped
     and counted.  Files that cannot be used are reported one per line and
-    make the exit code 1; the others are still written.  The source is
-    never modified; file names do not reach the DICOM headers.
+    make the exit code 1 (as does an import of nothing); the others are
+    still written.  The source is never modified; file names do not reach
+    the DICOM headers.
 
     Example: [bold]myomap import-labels /data/ACDC/training -o data/acdc --convention acdc --keep-phi[/]
     """
@@ -257,10 +258,13 @@ def _counted(reasons: Counter) -> str:
 
 
 def _end_import(manifest: Path | None, *, failed: bool, keep_phi: bool) -> None:
-    """Say where the manifest went; exit code 1 (with how the hashed file names can be shown) when an input failed."""
+    """Say where the manifest went; exit code 1 (with how the hashed file names can be shown) when an input failed or
+    nothing was imported (an earlier manifest.csv in OUT, with --overwrite, is then not this import's)."""
     if manifest is not None:
         log.info("wrote %s", manifest)
-    if failed:
+    else:
+        error_line("nothing imported: no manifest written (the counts above say why)")
+    if failed or manifest is None:
         if not keep_phi:
             log.info("input files are named by a hash of their path (file-...): --keep-phi shows the paths")
         raise typer.Exit(code=1)
@@ -319,7 +323,8 @@ def import_contours(
     long-axis contours only, images not among the inputs and images of
     series that are not maps are skipped and counted.  Workspaces and files
     that cannot be used are reported one per line and make the exit code
-    1; the others are still written.  The inputs are never modified.
+    1 (as does an import of nothing); the others are still written.  The
+    inputs are never modified.
 
     Example: [bold]myomap import-contours /data/exams -w /data/cvi42/site.cvi42wsx -o data/site --map-type T1[/]
     """

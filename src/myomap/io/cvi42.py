@@ -72,6 +72,7 @@ PIXEL_ORIGIN_OFFSET = 0.5
 
 _CHUNK = 1 << 20
 _PROLOG_LIMIT = 1 << 20  # bytes before the root element that are searched for a DOCTYPE; more is no workspace
+_DOCTYPES = tuple("<!DOCTYPE".encode(encoding) for encoding in ("utf-8", "utf-16-le", "utf-16-be"))  # expat reads no other wide encoding
 _BINARY_HINT = (
     "a binary cvi42 workspace (.cvi42ws), which cannot be read; in cvi42 export it as XML "
     "(Workspace > Export Workspace, type 'Cvi42 XML Workspace (*.cvi42wsx)')"
@@ -119,7 +120,8 @@ def read_workspace(path: str | Path, *, origin_offset_px: float = PIXEL_ORIGIN_O
     ------
     WorkspaceError
         Missing or unreadable file, a binary ``.cvi42ws`` workspace, data
-        that is not XML or not well-formed, a DOCTYPE, a ZIP archive without
+        that is not XML, not well-formed or in an encoding expat cannot read
+        (a multi-byte one other than UTF-8/16), a DOCTYPE, a ZIP archive without
         a ``.cvi42wsx`` member, or no ``ImageStates`` element.
     """
     path = Path(path)
@@ -139,10 +141,12 @@ def read_workspace(path: str | Path, *, origin_offset_px: float = PIXEL_ORIGIN_O
 
 
 def _read_archive(path: Path, offset: float) -> list[ContouredImage]:
-    """The workspaces kept in a ZIP archive; members are named by number, not name (names may hold a participant's ID)."""
+    """The workspaces kept in a ZIP archive (hidden members skipped); members are named by number, not name (names may hold a participant's ID)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.infolist() if m.filename.lower().endswith(".cvi42wsx") and not m.is_dir()]
+            members = [
+                m for m in archive.infolist() if m.filename.lower().endswith(".cvi42wsx") and not m.is_dir() and not _hidden(m.filename)
+            ]
             if not members:
                 raise WorkspaceError(f"{path}: a ZIP archive without a .cvi42wsx workspace in it")
             images: list[ContouredImage] = []
@@ -153,6 +157,12 @@ def _read_archive(path: Path, offset: float) -> list[ContouredImage]:
             return images
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
         raise WorkspaceError(f"{path}: a damaged or encrypted ZIP archive ({type(exc).__name__})") from None
+
+
+def _hidden(name: str) -> bool:
+    """A hidden member, as a folder's hidden files are skipped: macOS's ``__MACOSX/._x.cvi42wsx`` (AppleDouble, not XML) among them."""
+    parts = name.replace("\\", "/").split("/")
+    return parts[0] == "__MACOSX" or any(part.startswith(".") and part not in (".", "..") for part in parts)
 
 
 def _document(stream: IO[bytes], where: str) -> Iterator[bytes]:
@@ -205,7 +215,7 @@ def _parse(chunks: Iterable[bytes], where: str, offset: float) -> list[Contoured
                 if len(prolog) > _PROLOG_LIMIT:
                     raise WorkspaceError(f"{where}: not a cvi42 XML workspace (no XML element in its first MB)")
                 prolog += chunk
-                if b"<!DOCTYPE" in prolog:
+                if any(doctype in prolog for doctype in _DOCTYPES):
                     raise WorkspaceError(f"{where}: declares a DOCTYPE, which cvi42 workspaces do not; refused (no entity is expanded)")
             parser.feed(chunk)
             tree.follow(_events(parser))
@@ -215,6 +225,10 @@ def _parse(chunks: Iterable[bytes], where: str, offset: float) -> list[Contoured
         tree.follow(_events(parser))
     except ElementTree.ParseError as exc:
         raise WorkspaceError(f"{where}: not well-formed XML ({exc})") from None
+    except WorkspaceError:
+        raise
+    except ValueError as exc:  # expat refuses a declared multi-byte encoding (Shift_JIS, UTF-32...) with a ValueError
+        raise WorkspaceError(f"{where}: XML in an encoding that cannot be read ({exc})") from None
     if not tree.found_states:
         raise WorkspaceError(f"{where}: no ImageStates element: not a cvi42 workspace, or one without image states")
     return tree.images
@@ -285,7 +299,7 @@ def _contour(element: ElementTree.Element, offset: float) -> WorkspaceContour:
     """Points in the data layout's pixels, or the problem: no SubpixelResolution, unreadable or non-finite points, fewer than 3."""
     parts = {child.get(HASH_KEY): child for child in element}
     resolution = (parts["SubpixelResolution"].text or "").strip() if "SubpixelResolution" in parts else ""
-    if not resolution.isdigit() or int(resolution) <= 0:
+    if not resolution.isdecimal() or int(resolution) <= 0:  # isdigit() passes "²", which int() refuses
         return WorkspaceContour(np.empty((0, 2)), "contour without a positive whole SubpixelResolution")
     coordinates = []
     for item in parts["Points"] if "Points" in parts else []:
