@@ -137,6 +137,18 @@ def test_only_a_missing_lv_borrows_and_only_a_sure_native_t1_ring_lends():
     assert borrow_native_rings(far, [None, ring], [NO_LV, None]) == {}
     unplaced = [_slice("post", "post", None), slices[1]]
     assert borrow_native_rings(unplaced, [None, ring], [NO_LV, None]) == {}
+    own = [_slice("t2", "native", (0.0, 0.0, 0.0), map_type="T2"), slices[1]]  # a T2 map with a ring of its own keeps it
+    assert borrow_native_rings(own, [_ring_at(20.0, 20.0), ring], [None, None]) == {}
+
+
+def test_nifti_maps_lend_only_within_their_file():
+    # Two NIfTI files with a converter's placeholder affine: their first slices seem to share a plane, whatever they show.
+    t1 = replace(_slice("t1", "native", (0.0, 0.0, 0.0)), path=Path("T1.nii.gz"), origin="nifti", frame=0)
+    t2 = replace(_slice("t2", "native", (0.0, 0.0, 0.0), map_type="T2"), path=Path("T2.nii.gz"), origin="nifti", frame=0)
+    predictions, reasons = [_ring_at(40.0, 50.0), None], [None, NO_LV]
+    assert borrow_native_rings([t1, t2], predictions, reasons) == {} and predictions[1] is None
+    same_file = replace(t2, path=t1.path, frame=1)  # a 4-D file's volumes share its true geometry
+    assert list(borrow_native_rings([t1, same_file], predictions, reasons)) == [1]
 
 
 def test_a_borrowed_ring_lands_on_the_same_patient_points_of_a_turned_shifted_anisotropic_grid():

@@ -298,7 +298,7 @@ class ExamStack:
         by_position: dict[float, tuple[bool, np.ndarray]] = {}  # distance along the normal from the map: (not a T1 map, point on it)
         for witness in self._witnesses:
             other = witness.item
-            if other.study != item.study or ((item.origin == "nifti" or other.origin == "nifti") and other.path != item.path):
+            if not _same_frame(other, item):
                 continue
             if abs(float(witness.normal @ normal)) < np.cos(np.deg2rad(SAME_SLICE_DEG)):
                 continue
@@ -431,7 +431,8 @@ def borrow_native_rings(slices: list[MapSlice], predictions: list, reasons: list
         borrower = item.contrast == "post" or item.map_type == "T2"
         if not borrower or predictions[k] is not None or reasons[k] != NO_LV or item.pixels is None or not _placed(item):
             continue
-        nearest_first = sorted(lenders, key=lambda lender: _offset_mm(lender[2], lender[0], item))
+        same_frame = [lender for lender in lenders if _same_frame(lender[0], item)]
+        nearest_first = sorted(same_frame, key=lambda lender: _offset_mm(lender[2], lender[0], item))
         found = next(((other, moved) for other, p, _ in nearest_first if (moved := _moved_ring(p.labels, other, item)) is not None), None)
         if found is None:
             continue
@@ -443,6 +444,12 @@ def borrow_native_rings(slices: list[MapSlice], predictions: list, reasons: list
             f"acquired in another breath-hold, {how}; check that they fit"
         )
     return notes
+
+
+def _same_frame(a: MapSlice, b: MapSlice) -> bool:
+    """Whether the two maps' geometries place one patient alike: one study and, for NIfTI maps, one file (a converter's
+    placeholder affine puts every file's patient in the same place)."""
+    return a.study == b.study and ((a.origin != "nifti" and b.origin != "nifti") or a.path == b.path)
 
 
 def _offset_mm(xy, source: MapSlice, target: MapSlice) -> float:
