@@ -90,14 +90,17 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
   plane while the body stayed (the post map drawn again with them moved):
   the Dice of the ring placed by the slice geometry alone and of the ring
   after the match on the post map;
-- noisy T2 maps beside their T1 map: each T2 map blurred and noised as
-  in the smoothed rows (0.8 pixels, 10 % of its median), segmented as
-  ``analyze`` segments a slice with both maps
+- maps beside the native T1 map of their slice: T2 maps as simulated
+  and blurred and noised as in the smoothed rows (0.8 pixels, 10 % of
+  the median; the phantom's T1 and T2 maps of a slice are two
+  breath-holds, the LV 0-3 mm apart), and post-contrast maps (ECV ~25 %
+  or ~48 %, or a transmural scar) with the heart moved 3-10 mm, each
+  segmented alone, then as ``analyze`` segments a slice with both maps
   (:func:`myomap.analyze.patient.predict_native_first`: the T1 map's LV
-  is the T2 map's first candidate), then given the T1 ring where it shows
-  no LV (``borrow_native_rings``; the phantom's T1 and T2 maps of a slice
-  are two breath-holds, the LV 0-3 mm apart): mean Dice and share with
-  contours, alone, with the hint, and with the lent rings.
+  is the first candidate), then after
+  :func:`~myomap.analyze.patient.borrow_native_rings` (the T1 ring where
+  a map shows no LV or a ring that contradicts it): mean Dice and share
+  with contours of each, and how many rings of their own were replaced.
 
 Usage::
 
@@ -412,22 +415,24 @@ def borrowed_after_breath_hold(segmenter, natives: list[Case], posts: list[Case]
     return float(np.mean(placed)), float(np.mean(matched)), len(matched)
 
 
-def t2_beside_t1(segmenter, t1_maps: list[Case], t2_maps: list[Case], rng) -> dict[str, tuple[float, float]]:
-    """Noisy T2 maps segmented alone, after their slice's T1 map (its LV a hint), and with its ring lent: (mean Dice, share found)."""
-    noisy = [smoothed_noisy(c, 0.8, 0.10, rng) for c in t2_maps]
-    alone, _ = predict(segmenter, noisy, True)
+def beside_native(segmenter, natives: list[Case], targets: list[Case], stack: tuple[str, str], rng, move: bool = False) -> dict:
+    """Maps of ``stack`` (map type, contrast) segmented alone, after the native T1 map of their slice (its LV a hint), and
+    after :func:`borrow_native_rings`: mean Dice and share with contours for each; and how many rings of their own were replaced.
+
+    ``move`` moves each target's heart 3-10 mm first (:func:`heart_moved`: another breath-hold than the native map's).
+    """
     dice: dict[str, list[float]] = {"alone": [], "with the T1 map's hint": [], "with the T1 ring lent": []}
-
-    def scored(case: Case, prediction) -> float:
-        return 0.0 if prediction is None else compare_masks(prediction.labels, case.epi, case.endo, spacing_mm=case.spacing).epicardial.dice
-
-    for native, t2, first in zip(t1_maps, noisy, alone):
+    replaced = 0
+    for native, target in zip(natives, targets):
+        assert native.pixels.shape == target.pixels.shape and native.spacing == target.spacing  # one slice's two maps
+        pixels, epi, endo = heart_moved(Case(target.pixels, target.spacing, target.epi, target.endo, native.labels), rng) if move else (
+            target.pixels, target.epi, target.endo)  # fmt: skip
         slices = [
             MapSlice(
                 Path(f"{name}.dcm"),
                 map_type,
-                case.pixels,
-                case.spacing,
+                image,
+                native.spacing,
                 (1.0, 0.0, 0.0, 0.0, 1.0, 0.0),
                 (0.0, 0.0, 0.0),
                 "p",
@@ -435,15 +440,47 @@ def t2_beside_t1(segmenter, t1_maps: list[Case], t2_maps: list[Case], rng) -> di
                 name,
                 name,
                 name,
+                contrast=contrast,
             )  # fmt: skip
-            for name, map_type, case in (("t2", "T2", t2), ("t1", "T1", native))
+            for name, map_type, image, contrast in (("map", *stack[:1], pixels, stack[1]), ("t1", "T1", native.pixels, "native"))
         ]
+
+        def scored(prediction) -> float:
+            return 0.0 if prediction is None else compare_masks(prediction.labels, epi, endo, spacing_mm=native.spacing).epicardial.dice
+
+        (alone,), _ = predict(segmenter, [Case(pixels, native.spacing, epi, endo, None, native.field, *stack)], True)
         predictions, reasons = predict_native_first(segmenter, slices, AnalyzeConfig())
-        dice["alone"].append(scored(t2, first))
-        dice["with the T1 map's hint"].append(scored(t2, predictions[0]))
-        borrow_native_rings(slices, predictions, reasons)
-        dice["with the T1 ring lent"].append(scored(t2, predictions[0]))
-    return {how: (float(np.mean(values)), float(np.mean(np.asarray(values) > 0))) for how, values in dice.items()}
+        hinted = predictions[0]
+        dice["alone"].append(scored(alone))
+        dice["with the T1 map's hint"].append(scored(hinted))
+        replaced += 0 in borrow_native_rings(slices, predictions, reasons) and hinted is not None
+        dice["with the T1 ring lent"].append(scored(predictions[0]))
+    rows = {how: (float(np.mean(values)), float(np.mean(np.asarray(values) > 0))) for how, values in dice.items()}
+    return {"rows": rows, "replaced": replaced}
+
+
+def beside_native_lines(segmenter, t1_maps: list[Case], t2_maps: list[Case]) -> None:
+    """Print :func:`beside_native` for T2 maps as simulated and noisy, and post-contrast maps of three kinds, hearts moved."""
+    rng = np.random.default_rng(5)
+    noisy = [smoothed_noisy(c, 0.8, 0.10, rng) for c in t2_maps]
+    for name, maps in (("as simulated", t2_maps), ("0.8 px, noise 10 %", noisy)):
+        print(_beside_line(f"T2 maps, {name}, beside their T1 map", beside_native(segmenter, t1_maps, maps, ("T2", "native"), rng)))
+    rng = np.random.default_rng(19)
+    walls = [np.isin(c.labels, (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL)) for c in t1_maps]
+    kinds = {
+        "ECV ~25 %": lambda c, wall: post_contrast(c, rng),
+        "ECV ~48 %": lambda c, wall: post_contrast(c, rng, scar=wall, scar_share=0.85),
+        "transmural scar": lambda c, wall: scarred(c, 1.0, rng),
+    }
+    for name, make in kinds.items():
+        posts = [make(c, wall) for c, wall in zip(t1_maps, walls)]
+        result = beside_native(segmenter, t1_maps, posts, ("T1", "post"), rng, move=True)
+        print(_beside_line(f"post-contrast, {name}, heart moved 3-10 mm, beside the T1 map", result))
+
+
+def _beside_line(name: str, result: dict) -> str:
+    rows = "; ".join(f"{how} {d:.3f} ({f:.0%})" for how, (d, f) in result["rows"].items())
+    return f"{name}: {rows}; {result['replaced']} rings of their own replaced"
 
 
 def exam_maps(bench: list[Case], images) -> list[MapSlice]:
@@ -594,8 +631,7 @@ def main() -> None:
     ]  # same anatomy
     placed, matched, lent = borrowed_after_breath_hold(segmenter, t1_maps, posts, rng)
     print(f"borrowed rings, heart moved 3-10 mm: Dice {placed:.3f} placed by the slice geometry, {matched:.3f} matched ({lent} maps)")
-    rows = t2_beside_t1(segmenter, t1_maps, t2_maps, np.random.default_rng(5))
-    print("T2 maps, 0.8 px, noise 10 %, beside their T1 map: " + "; ".join(f"{how} {d:.3f} ({f:.0%})" for how, (d, f) in rows.items()))
+    beside_native_lines(segmenter, t1_maps, t2_maps)
     rng = np.random.default_rng(11)
     for target in (0.5, 3.0):
         report(f"{target:g} mm pixels", segmenter, [c.shown(*resample_mm(c.pixels, c.spacing, c.epi, c.endo, target)) for c in bench])

@@ -94,10 +94,10 @@ def test_a_post_contrast_map_without_an_lv_borrows_the_native_t1_ring_of_its_sli
         _slice("post_mid", "post", (10.0, 20.0, 0.5), spacing=(0.75, 0.75), shape=(192, 192)),  # finer pixels, same slice
         _slice("native_mid", "native", (10.0, 20.0, 0.0)),
         _slice("post_apex", "post", (10.0, 20.0, 20.0)),  # no native T1 map at this position
-        _slice("t2_mid", "native", (10.0, 20.0, 0.0), map_type="T2"),  # a T2 ring is never borrowed
+        _slice("t2_mid", "native", (10.0, 20.0, 0.0), map_type="T2"),  # a T2 ring like the native one: kept, and never lent
     ]
     native = _ring_at(40.0, 50.0)
-    predictions, reasons = [None, native, None, _ring_at(30.0, 60.0)], [NO_LV, None, NO_LV, None]
+    predictions, reasons = [None, native, None, _ring_at(41.0, 51.0)], [NO_LV, None, NO_LV, None]
     notes = borrow_native_rings(slices, predictions, reasons)
     assert list(notes) == [0] and "native T1 map of its slice (native_mid.dcm)" in notes[0] and "check" in notes[0]
     assert predictions[2] is None and reasons[2] == NO_LV  # nothing to borrow at the apex
@@ -127,8 +127,8 @@ def test_a_t2_map_without_an_lv_borrows_the_native_t1_ring_and_a_native_t1_map_b
 def test_only_a_missing_lv_borrows_and_only_a_sure_native_t1_ring_lends():
     slices = [_slice("post", "post", (0.0, 0.0, 0.0)), _slice("native", "native", (0.0, 0.0, 0.0))]
     ring = _ring_at(40.0, 50.0)
-    for reason in ("map is constant (no image)", None):  # a bad image, or a ring of its own, keeps what it has
-        predictions = [None if reason else _ring_at(20.0, 20.0), ring]
+    for reason in ("map is constant (no image)", None):  # a bad image, or a ring of its own like the native one, keeps what it has
+        predictions = [None if reason else _ring_at(42.0, 51.0), ring]
         assert borrow_native_rings(slices, predictions, [reason, None]) == {}
     doubted = replace(ring, doubts=("thin ring (mean wall 2.5 mm)", "network unsure (0.80)"))
     predictions = [None, doubted]
@@ -138,7 +138,31 @@ def test_only_a_missing_lv_borrows_and_only_a_sure_native_t1_ring_lends():
     unplaced = [_slice("post", "post", None), slices[1]]
     assert borrow_native_rings(unplaced, [None, ring], [NO_LV, None]) == {}
     own = [_slice("t2", "native", (0.0, 0.0, 0.0), map_type="T2"), slices[1]]  # a T2 map with a ring of its own keeps it
-    assert borrow_native_rings(own, [_ring_at(20.0, 20.0), ring], [None, None]) == {}
+    assert borrow_native_rings(own, [_ring_at(38.0, 52.0), ring], [None, None]) == {}
+
+
+def _textured(name, contrast, map_type="T1", seed=0):
+    """A placed map with texture (so that the match finds the anatomy) and an LV-like ring at (40, 50)."""
+    rng = np.random.default_rng(seed)
+    pixels = ndimage.gaussian_filter(rng.normal(1000.0, 200.0, (96, 96)), 2.0).astype(np.float32)
+    pixels[_ring_at(40.0, 50.0).labels == 1] = 600.0
+    return replace(_slice(name, contrast, (0.0, 0.0, 0.0), map_type=map_type), pixels=pixels)
+
+
+def test_a_ring_that_contradicts_the_native_ring_of_its_slice_is_replaced_by_it_and_flagged():
+    native = _textured("native", "native")
+    post, t2 = replace(native, path=Path("post.dcm"), contrast="post"), replace(native, path=Path("t2.dcm"), map_type="T2")
+    elsewhere, tiny, alike = _ring_at(70.0, 20.0), _ring_at(40.0, 50.0), _ring_at(41.0, 50.0)
+    tiny.labels[tiny.labels == 1] = 0  # a blood pool with a sliver of wall: under 10 % of the native myocardium
+    tiny.labels[(tiny.labels == 2) & (np.arange(96)[None, :] > 45)] = 1
+    predictions = [elsewhere, tiny, alike, _ring_at(40.0, 50.0)]
+    notes = borrow_native_rings([post, t2, replace(post, path=Path("post2.dcm")), native], predictions, [None] * 4)
+    assert sorted(notes) == [0, 1] and all("overlapped the native T1 ring of its slice only" in notes[k] for k in notes)
+    assert "check that they fit" in notes[0]
+    for k in (0, 1):
+        rows, cols = np.nonzero(predictions[k].labels == 2)
+        assert (cols.mean(), rows.mean()) == pytest.approx((40.0, 50.0), abs=0.5)
+    assert predictions[2] is alike  # a ring like the native one stays, unmatched (no half-second match for it)
 
 
 def test_nifti_maps_lend_only_within_their_file():
