@@ -11,7 +11,8 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import generate_uid
 from typer.testing import CliRunner
 
-from myomap.analyze.discover import discover
+from myomap.analyze import discover as discover_module
+from myomap.analyze.discover import discover, load_slices
 from myomap.cli import app
 from myomap.io.dicom import DicomError, read_image
 from myomap.io.synthetic import _item, enhanced_mr, mr_image, save, write_exam
@@ -60,6 +61,21 @@ def test_mixed_exam_is_classified_and_skipped_series_are_one_line(tmp_path):
     assert len(skipped) == 1 and skipped[0].startswith("4 series (212 images)")
     assert not found.errors and len(found.notes) == 1
     assert sum(len(s) for s in found.patients.values()) == 6
+
+
+@pytest.mark.parametrize("description", ["LGE_PSIR_sax_MAG", "tfl_late_gad", "Delayed Enhancement SAX"])
+def test_an_lge_slice_repeated_at_other_inversion_times_is_not_weighted_images(tmp_path, description):
+    # The mid slice's LGE taken at five TIs (the blood nulled better each time): grouped across series as an
+    # inversion-recovery series, a note asked to --fit-missing it, which then fitted a T1 map out of LGE images.
+    for number, ti in enumerate((260, 280, 300, 320, 340), start=20):
+        ds = mr_image(np.full((16, 16), ti, np.uint16), study_uid="1.2.3", series_uid=f"1.2.3.{number}", series_number=number,
+                      description=description, position_mm=(0, 0, 8), InversionTime=ti)  # fmt: skip
+        save(ds, tmp_path / f"lge{number}.dcm")
+    _map(tmp_path, "map.dcm")
+    found = discover([tmp_path], fit_missing=True)
+    assert {row.kind for row in found.series if row.series.startswith("2")} == {"not relevant: one preparation time (e.g. LGE)"}
+    assert not found.errors and found.fittable == 0
+    assert [s.origin for slices in found.patients.values() for s in slices] == ["scanner"]
 
 
 def test_duplicates_and_several_maps_at_one_position(tmp_path):
@@ -128,6 +144,54 @@ def test_enhanced_multiframe_maps_become_slices(tmp_path):
     assert not found.errors
     (slices,) = found.patients.values()
     assert sorted(s.frame for s in slices) == [0, 1, 2] and sorted(float(s.loaded().pixels[0, 0]) for s in slices) == [1000, 1100, 1200]
+
+
+def test_a_multiframe_file_is_decoded_once_for_all_its_maps_and_a_bad_frame_fails_alone(tmp_path, monkeypatch):
+    # Six map frames in one enhanced file (a cine given --map-type is hundreds): decoded whole for every frame, it took minutes.
+    frames = [np.full((16, 16), 1000 + 10 * k, np.uint16) for k in range(6)]
+    ds = enhanced_mr(frames, [(0, 0, 8 * k) for k in range(6)], study_uid="1", series_uid="2", image_type=("DERIVED", "PRIMARY", "T1 MAP"))
+    ds.PerFrameFunctionalGroupsSequence[5].PixelMeasuresSequence = DicomSequence([_item(PixelSpacing=[0, 0], SliceThickness=8)])
+    save(ds, tmp_path / "enhanced.dcm")
+    reads = []
+    real = discover_module.read_frames
+    monkeypatch.setattr(discover_module, "read_frames", lambda metas, **kw: reads.append(len(metas)) or real(metas, **kw))
+    found = discover([tmp_path])
+    assert reads[0] == 6 and len(reads) == 7  # once for the file; again frame by frame to find its bad frame
+    assert len(found.errors) == 1 and "frame 6: PixelSpacing (0.0, 0.0) is not positive" in found.errors[0]
+    (slices,) = found.patients.values()
+    reads.clear()
+    loaded = load_slices(slices)
+    assert reads == [5] and sorted(float(s.pixels[0, 0]) for s in loaded) == [1000 + 10 * k for k in range(5)]
+    assert [s.pixels.tobytes() for s in loaded] == [s.loaded().pixels.tobytes() for s in slices]
+
+
+def test_the_error_line_of_a_slice_of_a_multiframe_file_names_its_frame(tmp_path):
+    # A cine given --map-type in one enhanced file: each failed phase printed the same line, naming only the file.
+    frames = [np.full((16, 16), 1000, np.uint16)] * 2
+    save(enhanced_mr(frames, [(0, 0, 0), (0, 0, 8)], study_uid="1", series_uid="2", image_type=MAP), tmp_path / "in" / "enhanced.dcm")
+    result = CliRunner().invoke(app, ["analyze", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-report", "--no-tta", "--no-seg"])
+    errors = sorted(line for line in result.output.splitlines() if line.startswith("error:"))
+    assert [e.split(" ", 2)[2].split(":")[0] for e in errors] == ["frame 1", "frame 2"], result.output
+    assert len({e.split(" ")[1] for e in errors}) == 1  # one file, named alike
+
+
+def test_the_found_series_table_of_several_patients_names_each_rows_patient(tmp_path):
+    # Two patients exported into one folder: their series 1, 2 ... were listed interleaved, with nothing to tell them apart.
+    for patient, study in (("B", "1.8"), ("A", "1.9")):
+        for number, description, image_type in ((1, "localizer", ("ORIGINAL", "PRIMARY", "LOCALIZER")), (2, "MOLLI T1 MAP", MAP)):
+            ds = mr_image(np.full((16, 16), 1000, np.uint16), study_uid=study, series_uid=f"{study}.{number}", series_number=number,
+                          description=description, image_type=image_type)  # fmt: skip
+            ds.PatientID = patient
+            save(ds, tmp_path / "in" / f"{patient}{number}.dcm")
+    save(
+        mr_image(np.ones((16, 16), np.uint16), study_uid="2.1", series_uid="2.1.1", series_number=1, description="cine"),
+        tmp_path / "in" / "c.dcm",
+    )
+    result = CliRunner().invoke(app, ["analyze", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-report", "--no-tta", "--no-seg"])
+    rows = [line.split("│")[1:3] for line in result.output.splitlines() if line.startswith("│") and line.split("│")[2].strip()]
+    assert [(patient.strip(), series.strip()) for patient, series in rows] == [
+        ("patient-01", "1"), ("patient-01", "2"), ("patient-02", "1"), ("patient-02", "2"), ("-", "1"),
+    ]  # fmt: skip
 
 
 def _cine(folder, *, positions=(0.0, 8.0, 16.0), phases=(0.0, 350.0), masked_copy=False):

@@ -175,3 +175,15 @@ def test_a_relative_input_named_like_a_word_hides_the_path_not_the_word(cohort, 
     assert result.exit_code != 0
     line = " ".join(result.output.split())
     assert "no T1 or T2 maps found" in line and "error: file-" in line, line  # the word kept, the path hidden
+
+
+def test_source_names_keep_the_frame_a_message_names_after_a_file(tmp_path):
+    # A multi-frame file's slices are told apart by their frame; hashed with the path, "x.dcm frame 12" named no file.
+    (tmp_path / "Doe John").mkdir()
+    path = tmp_path / "Doe John" / "x.dcm"
+    path.write_bytes(b"")
+    hidden = SourceNames([tmp_path], keep_phi=False, hasher=lambda text: "h" + str(len(text)))
+    for frame in ("frame 12", "slice 3", "slice 3 volume 2"):
+        assert hidden.scrub(f"{path} {frame}: no left ventricle found") == f"{hidden.name(path)} {frame}: no left ventricle found"
+    gone = tmp_path / "Doe John" / "y.dcm"  # a file gone since: hashed whole, as before
+    assert "John" not in hidden.scrub(f"{gone} frame 2: unreadable")

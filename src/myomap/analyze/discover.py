@@ -125,6 +125,16 @@ class MapSlice:
         return replace(self, pixels=pixels * np.float32(self.ms_per_unit))
 
     @property
+    def where(self) -> str:
+        """The file, with the frame of a multi-frame DICOM or the slice (and volume) of a NIfTI map, for messages.
+
+        The slices of one file (a cine's phases, an enhanced map series) are then told apart in error lines.
+        """
+        if self.origin == "nifti" and self.frame is not None:
+            return f"{self.path} slice {self.frame + 1}" + ("" if self.phase is None else f" volume {self.phase + 1}")
+        return self.source.where if self.source is not None else str(self.path)
+
+    @property
     def trigger_time_ms(self) -> float | None:
         """The image's trigger delay (ms after the R wave; a cine's phases differ in it), None when unknown.
 
@@ -277,7 +287,9 @@ def _nifti_rows(nifti: list[MapSlice], long_axis: dict[str, int]) -> list[Series
         action = _analyse_action(len(mine) - long_axis.get(str(path), 0), 0, long_axis.get(str(path), 0))
         phases = len({s.phase for s in mine})
         kind = f"{mine[0].map_type} map (NIfTI" + (f" cine, {phases} phases)" if phases > 1 else ")")
-        rows.append(SeriesSummary(path.name, kind, len({s.frame for s in mine}), len(mine), action, str(path)))
+        rows.append(
+            SeriesSummary(path.name, kind, len({s.frame for s in mine}), len(mine), action, str(path), (mine[0].patient, mine[0].study))
+        )
     return rows
 
 
@@ -312,33 +324,105 @@ def _by_patient(slices: list[MapSlice], notes: list[str]) -> dict[tuple[str, str
 
 
 def _read_maps(inventory: Inventory, errors: list[str]) -> tuple[list[MapSlice], dict[str, int]]:
-    """Decode the map frames; failures are errors (one line per transfer syntax for missing decoders)."""
+    """Decode the map frames; failures are errors (one line per transfer syntax for missing decoders).
+
+    Each file is decoded once for all its map frames (:func:`_decoded_frames`): a multi-frame file
+    taken frame by frame was decoded whole for every frame.
+    """
     slices: list[MapSlice] = []
     failed: dict[str, int] = defaultdict(int)
     undecodable: dict[str, list[str]] = defaultdict(list)
-    for map_type, meta in inventory.maps:
-        try:
-            (pixels,) = read_frames([meta])
-            factor = vendor.ms_factor(meta.scaling)
-            if factor is None:
-                raise DicomError(
-                    f"{meta.where}: map with RealWorldValueMapping in units {meta.scaling.units or '(none given)'!r}; "
-                    "its values cannot be taken as ms"
-                )
-        except DecodeError as exc:
-            undecodable[exc.syntax].append(str(exc))
+    levels: dict[int, float | DicomError] = {}  # per map frame: the T1 level of its pixels, or why it cannot be used
+    for indices in _by_file([meta for _, meta in inventory.maps]).values():
+        # One file at a time, keeping only the levels: discovery holds no pixels (see MapSlice.loaded).
+        for k, pixels in zip(indices, _decoded_frames([inventory.maps[k][1] for k in indices])):
+            levels[k] = pixels if isinstance(pixels, DicomError) else _map_level(inventory.maps[k][0], inventory.maps[k][1], pixels)
+    for k, (map_type, meta) in enumerate(inventory.maps):
+        level = levels[k]
+        if isinstance(level, DecodeError):
+            undecodable[level.syntax].append(str(level))
             failed[meta.series_uid] += 1
-            continue
-        except DicomError as exc:
-            errors.append(str(exc))
+        elif isinstance(level, DicomError):
+            errors.append(str(level))
             failed[meta.series_uid] += 1
-            continue
-        # Decoded once to know it can be; held again only while its patient is analysed (see MapSlice.loaded).
-        level = t1_level_ms(pixels * np.float32(factor)) if map_type == "T1" else math.nan  # for the contrast call
-        slices.append(replace(_slice(meta, map_type, None), source=meta, ms_per_unit=float(factor), level_ms=level))
+        else:
+            factor = float(vendor.ms_factor(meta.scaling) or 1.0)  # not None: _map_level checked it
+            slices.append(replace(_slice(meta, map_type, None), source=meta, ms_per_unit=factor, level_ms=level))
     for lines in undecodable.values():
         errors.append(lines[0] if len(lines) == 1 else f"{len(lines)} map images cannot be decoded, e.g. {lines[0]}")
     return slices, failed
+
+
+def _map_level(map_type: str, meta: ImageMeta, pixels: np.ndarray) -> float | DicomError:
+    """The T1 level of a decoded map frame (NaN for T2: for the contrast call), or the error when its values are not ms."""
+    factor = vendor.ms_factor(meta.scaling)
+    if factor is None:
+        return DicomError(
+            f"{meta.where}: map with RealWorldValueMapping in units {meta.scaling.units or '(none given)'!r}; its values cannot be taken as ms"
+        )
+    return t1_level_ms(pixels * np.float32(factor)) if map_type == "T1" else math.nan
+
+
+def _by_file(metas: list[ImageMeta]) -> dict[Path | None, list[int]]:
+    """The indices of ``metas`` per file, in order."""
+    files: dict[Path | None, list[int]] = defaultdict(list)
+    for k, meta in enumerate(metas):
+        files[meta.path].append(k)
+    return files
+
+
+def _decoded_frames(metas: list[ImageMeta]) -> list[np.ndarray | DicomError]:
+    """The pixels of ``metas`` (frames of one or more files), or per frame the :class:`DicomError` that stops it.
+
+    Each file is decoded once for all its frames (:func:`myomap.io.dicom.read_frames`).  A file whose read
+    fails for another reason than its pixel data's encoding is read again frame by frame, so that one bad
+    frame (NaN pixels) does not take the file's other frames with it.
+    """
+    result: list[np.ndarray | DicomError] = [DicomError("not read")] * len(metas)
+    for indices in _by_file(metas).values():
+        frames = [metas[k] for k in indices]
+        try:
+            pixels: list[np.ndarray | DicomError] = list(read_frames(frames))
+        except DecodeError as exc:
+            pixels = [exc] * len(frames)
+        except DicomError as exc:
+            pixels = [exc] if len(frames) == 1 else [_one_frame(meta) for meta in frames]
+        for k, item in zip(indices, pixels):
+            result[k] = item
+    return result
+
+
+def _one_frame(meta: ImageMeta) -> np.ndarray | DicomError:
+    try:
+        (pixels,) = read_frames([meta])
+    except DicomError as exc:
+        return exc
+    return pixels
+
+
+def load_slices(slices: list[MapSlice]) -> list[MapSlice | DicomError]:
+    """Each slice with its pixels (:meth:`MapSlice.loaded`), or the :class:`DicomError` that stops it.
+
+    The DICOM maps' files are decoded once for all their slices (:func:`_decoded_frames`): the
+    cardiac phases of a multi-frame cine were each a decode of the whole file.
+    """
+    pending = {
+        k: item.source for k, item in enumerate(slices) if item.pixels is None and item.origin != "nifti" and item.source is not None
+    }
+    decoded = dict(zip(pending, _decoded_frames(list(pending.values()))))
+    result: list[MapSlice | DicomError] = []
+    for k, item in enumerate(slices):
+        pixels = decoded.get(k)
+        if isinstance(pixels, DicomError):
+            result.append(pixels)
+        elif pixels is not None:
+            result.append(replace(item, pixels=pixels * np.float32(item.ms_per_unit)))
+        else:
+            try:
+                result.append(item.loaded())
+            except DicomError as exc:
+                result.append(exc)
+    return result
 
 
 def _rows(
@@ -360,7 +444,8 @@ def _rows(
             action = _analyse_action(done[uid], failed.get(uid, 0), long_axis.get(uid, 0))
         else:
             action = actions.get(uid, "not used") + (", then skipped: long-axis view" if uid in long_axis else "")
-        rows.append(SeriesSummary(frames[0].series_label.removeprefix("series "), kind, positions, len(frames), action))
+        exam = (frames[0].patient_id, frames[0].study_uid)
+        rows.append(SeriesSummary(frames[0].series_label.removeprefix("series "), kind, positions, len(frames), action, exam=exam))
     return rows
 
 
@@ -509,4 +594,13 @@ def apical_distance_mm(item: MapSlice) -> float:
     return float(np.asarray(item.position_mm, dtype=float) @ apical_normal(item.orientation))
 
 
-__all__ = ["Discovery", "MapSlice", "SeriesSummary", "apical_distance_mm", "discover", "map_type_from_header", "order_slices"]
+__all__ = [
+    "Discovery",
+    "MapSlice",
+    "SeriesSummary",
+    "apical_distance_mm",
+    "discover",
+    "load_slices",
+    "map_type_from_header",
+    "order_slices",
+]

@@ -45,6 +45,9 @@ from myomap.mapping.series import group_series
 
 _SCOUT = re.compile(r"TI[ _-]?scout|look[ _-]?locker|TI[ _-]?find|\bTIS\b", re.IGNORECASE)
 _LOCALISER = re.compile(r"locali[sz]er|survey|\bscout\b|\bloc\b|tri[ _-]?pilot", re.IGNORECASE)
+# Late gadolinium enhancement, named as sites and vendors do (LGE_PSIR_sax, PSIR_TFL, late gad, delayed enhancement).
+_LGE = re.compile(r"(?<![a-z])(?:LGE|PSIR|late[ _-]?(?:gad\w*|enh\w*)|delayed[ _-]?enh\w*|viability)(?![a-z])", re.IGNORECASE)
+ONE_TIME_KIND = "not relevant: one preparation time (e.g. LGE)"
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,10 @@ class SeriesSummary:
 
     ``file`` is the path of a row that is one file (a NIfTI map or label
     image), whose name may hold the patient's (converters name files after
-    the patient): the run shows it as it names source files.
+    the patient): the run shows it as it names source files.  ``exam`` is
+    the series' raw (PatientID, StudyInstanceUID), which groups the rows
+    per patient and is never shown; ``patient`` the run's label of that
+    exam ("" where it has no map).
     """
 
     series: str
@@ -62,6 +68,8 @@ class SeriesSummary:
     images: int
     action: str
     file: str = ""
+    exam: tuple[str, str] = ("", "")
+    patient: str = ""
 
 
 @dataclass
@@ -114,6 +122,9 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
         elif (kind := series_time_kind(frames)) is not None:
             inventory.kinds[uid] = f"{kind} weighted"
             candidates.extend(frames)
+        elif has_single_times(frames) and _LGE.search(f"{first.series_description} {first.protocol_name}"):
+            # An LGE stack or slice repeated at other inversion times (the blood nulled better) is no inversion-recovery series.
+            inventory.kinds[uid] = ONE_TIME_KIND
         elif has_single_times(frames):
             inventory.kinds[uid] = "single-time"  # decided below, once grouped across series
             candidates.extend(frames)
@@ -197,7 +208,7 @@ def _group_weighted(inventory: Inventory, candidates: Index) -> None:
                 inventory.kinds[uid] = f"{kind} weighted (one series per time)"
     for uid, kind in inventory.kinds.items():
         if kind == "single-time":
-            inventory.kinds[uid] = "not relevant: one preparation time (e.g. LGE)"
+            inventory.kinds[uid] = ONE_TIME_KIND
 
 
 def _one_per_position(frames: list[ImageMeta], map_type: str, notes: list[str], *, phases: bool = False) -> list[tuple[str, ImageMeta]]:

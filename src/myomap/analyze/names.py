@@ -23,6 +23,8 @@ from pathlib import Path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _PATH_END = re.compile(r"(?=: |, |\)[ ;]|\)$|;)")  # where a path in a message may end (SourceNames.scrub)
+# What messages add after a file to name its frame (ImageMeta.where, MapSlice.where): never part of the path.
+_FRAME_SUFFIX = re.compile(r"(.+) (?:frame \d+|slice \d+(?: volume \d+)?)")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{k}" for k in range(10)), *(f"LPT{k}" for k in range(10))}  # Windows device names
 
 
@@ -107,8 +109,10 @@ class SourceNames:
         closing bracket before a space or ``;``, or the end of the message;
         since folder names hold those too (a PACS export's ``DOE, JOHN``),
         it ends at the last of them where it names something on disk, else
-        at the first where its folder is on disk and deeper than the
-        first's (a file gone since), else at the first.
+        before a frame named after a file on disk (``... frame 12``: the
+        frames of one file told apart), else at the first where its folder
+        is on disk and deeper than the first's (a file gone since), else at
+        the first.
         """
         roots = sorted({str(r) for given, resolved, _ in self.roots for r in (given, resolved)}, key=len, reverse=True)
         if not roots:  # an empty alternation would match everywhere
@@ -122,6 +126,8 @@ class SourceNames:
             ends = [start.end() + m.start() for m in _PATH_END.finditer(rest)] + [len(message)]
             candidates = [message[start.start() : end] for end in sorted(set(ends))]
             path = next((c for c in reversed(candidates) if os.path.lexists(c)), None)
+            framed = (_FRAME_SUFFIX.fullmatch(c) for c in reversed(candidates))
+            path = path or next((m.group(1) for m in framed if m is not None and os.path.lexists(m.group(1))), None)
             top = len(os.path.dirname(candidates[0]))
             path = path or next((c for c in candidates if len(os.path.dirname(c)) > top and os.path.isdir(os.path.dirname(c))), None)
             path = path or candidates[0]

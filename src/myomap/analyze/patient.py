@@ -588,7 +588,7 @@ def analyze_patient(
 
     for k, (result, prediction, reason) in enumerate(zip(results, predictions, reasons)):
         if prediction is None:  # NaN, constant or tiny image, or no left ventricle found (nor borrowed)
-            finish(replace(result, error=f"{result.slice.path}: {checked.get(k, reason)}"))
+            finish(replace(result, error=f"{result.slice.where}: {checked.get(k, reason)}"))
             continue
         item = result.slice
         use_json = config.reference_point == "auto" and item.path.parent not in shared
@@ -603,7 +603,7 @@ def analyze_patient(
             review += (MIRRORED_SLICE,)
         if review:
             analysis = replace(analysis, qc=replace(analysis.qc, review=True, reasons=analysis.qc.reasons + review))
-        result = replace(result, analysis=analysis, error=None if analysis.error is None else f"{item.path}: {analysis.error}")
+        result = replace(result, analysis=analysis, error=None if analysis.error is None else f"{item.where}: {analysis.error}")
         try:
             overlay, export_error = write_slice(out / patient / result.folder, item, analysis, seg_writer=seg_writer if config.seg else None,
                                                 patient=patient, number=result.number, keep_phi=config.keep_phi)  # fmt: skip

@@ -36,7 +36,7 @@ from typing import Protocol
 
 from myomap.analyze.clinical import ECV_TABLE_COLUMNS, global_medians, patient_ecv, slice_row, stack_rows
 from myomap.analyze.deid import Deidentifier, new_secret, secret_from
-from myomap.analyze.discover import MapSlice, discover
+from myomap.analyze.discover import MapSlice, discover, load_slices
 from myomap.analyze.exports import SegWriter, csv_text
 from myomap.analyze.inventory import CINE_KIND
 from myomap.analyze.names import KeyFile, SourceNames, keyed_hash, patient_labels
@@ -178,10 +178,13 @@ def _run(inputs, readable: Unpacked, out, config, segmenter, mode, key_file, mod
     found_maps = discover(readable.inputs, fit_missing=config.fit_missing, map_type=config.map_type)
     slices = [s for group in found_maps.patients.values() for s in group]
     run, names = _setup(inputs, readable.inputs, out, config, segmenter, key_file, model_id, slices, (progress, on_patient, reporter))
+    dates = {key: min((s.study_datetime for s in group if s.study_datetime), default="") for key, group in found_maps.patients.items()}
+    labels = patient_labels(found_maps.patients, config.keep_phi, dates=dates)
     series = [  # descriptions are free text, and file names often the patient's
         replace(row, series=names.name(row.file)) if row.file else row if config.keep_phi else replace(row, series=row.series.split(" ")[0])
         for row in found_maps.series
     ]
+    series = _per_patient(series, labels, config.keep_phi)
     if inventory is not None:
         inventory(series)
     raw_errors = readable.errors + list(found_maps.errors)
@@ -191,8 +194,6 @@ def _run(inputs, readable: Unpacked, out, config, segmenter, mode, key_file, mod
         raw_errors.append(f"{', '.join(map(str, readable.inputs))}: no T1 or T2 maps found{hint}")
     if found is not None:
         found(len(slices))
-    dates = {key: min((s.study_datetime for s in group if s.study_datetime), default="") for key, group in found_maps.patients.items()}
-    labels = patient_labels(found_maps.patients, config.keep_phi, dates=dates)
     errors = [names.scrub(e) for e in raw_errors]
     notes = [f"Contours {NOT_VALIDATED}"] if config.model == EMBEDDED_MODEL else []
     notes += readable.notes + [names.scrub(n) for n in found_maps.notes]
@@ -250,17 +251,28 @@ def _setup(inputs, readable, out, config, segmenter, key_file, model_id, slices:
     return run, names
 
 
+def _per_patient(rows: list, labels: dict[tuple[str, str], str], keep_phi: bool) -> list:
+    """The found-series rows labelled with their patient and grouped per patient, in the order of the labels.
+
+    An exam folder of several patients otherwise listed their series
+    interleaved by series number.  Rows of exams without a map come last,
+    unlabelled; the raw exam key is kept only with ``keep_phi``.
+    """
+    rank = {key: k for k, key in enumerate(labels)}
+    ordered = sorted(rows, key=lambda row: (rank.get(row.exam, len(rank)), row.exam))
+    return [replace(row, patient=labels.get(row.exam, ""), exam=row.exam if keep_phi else ("", "")) for row in ordered]
+
+
 def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
     """Analyse and write one patient, then mark it done; returns its done record."""
     folder = run.out / label
     raw: list[str] = []
     loaded = []
-    for item in slices:
-        try:
-            loaded.append(item.loaded())
-        except DicomError as exc:  # the file changed since discovery
-            if str(exc) not in raw:  # once per file, not once per slice of a cine
-                raw.append(str(exc))
+    for item in load_slices(slices):  # a multi-frame file decoded once for all its slices
+        if not isinstance(item, DicomError):
+            loaded.append(item)
+        elif str(item) not in raw:  # the file changed since discovery; once per file, not once per slice of a cine
+            raw.append(str(item))
     release_cached()
     results: list[SliceResult] = []
     try:

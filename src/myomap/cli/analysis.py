@@ -193,9 +193,13 @@ def _print_series(rows) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table("series", "type", "slices", "images", "action", title="found series", title_justify="left")
+    several = len({row.patient for row in rows}) > 1  # rows grouped per patient; "-": an exam without a map
+    table = Table(
+        *(["patient"] if several else []), "series", "type", "slices", "images", "action", title="found series", title_justify="left"
+    )
     for row in rows:  # descriptions and file names are text, never markup
-        table.add_row(*(escape(str(cell)) for cell in (row.series, row.kind, row.slices, row.images, row.action)))
+        cells = ([row.patient or "-"] if several else []) + [row.series, row.kind, row.slices, row.images, row.action]
+        table.add_row(*(escape(str(cell)) for cell in cells))
     if rows:
         err.print(table)
 
