@@ -383,6 +383,12 @@ def heart_moved(c: Case, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pixels.astype(np.float32), c.epi + [dx, dy], c.endo + [dx, dy]
 
 
+def _at_one_plane(name: str, map_type: str, image: np.ndarray, spacing, contrast: str) -> MapSlice:
+    """A map of one patient and study placed at the slice position every other such map has (one slice's maps)."""
+    return MapSlice(Path(f"{name}.dcm"), map_type, image, spacing, (1.0, 0.0, 0.0, 0.0, 1.0, 0.0), (0.0, 0.0, 0.0),
+                    "p", "s", name, name, name, contrast=contrast)  # fmt: skip
+
+
 def borrowed_after_breath_hold(segmenter, natives: list[Case], posts: list[Case], rng) -> tuple[float, float, int]:
     """Mean Dice of the native rings lent to the moved post maps, by the slice geometry alone and after the match; how many lent."""
     predictions, _ = predict(segmenter, natives, True)
@@ -392,20 +398,7 @@ def borrowed_after_breath_hold(segmenter, natives: list[Case], posts: list[Case]
             continue
         pixels, epi, endo = heart_moved(post, rng)
         slices = [
-            MapSlice(
-                Path(f"{name}.dcm"),
-                "T1",
-                image,
-                native.spacing,
-                (1.0, 0.0, 0.0, 0.0, 1.0, 0.0),
-                (0.0, 0.0, 0.0),
-                "p",
-                "s",
-                name,
-                name,
-                name,
-                contrast=contrast,
-            )  # fmt: skip
+            _at_one_plane(name, "T1", image, native.spacing, contrast)
             for name, image, contrast in (("post", pixels, "post"), ("native", native.pixels, "native"))
         ]
         lent = [None, prediction]
@@ -428,21 +421,8 @@ def beside_native(segmenter, natives: list[Case], targets: list[Case], stack: tu
         pixels, epi, endo = heart_moved(Case(target.pixels, target.spacing, target.epi, target.endo, native.labels), rng) if move else (
             target.pixels, target.epi, target.endo)  # fmt: skip
         slices = [
-            MapSlice(
-                Path(f"{name}.dcm"),
-                map_type,
-                image,
-                native.spacing,
-                (1.0, 0.0, 0.0, 0.0, 1.0, 0.0),
-                (0.0, 0.0, 0.0),
-                "p",
-                "s",
-                name,
-                name,
-                name,
-                contrast=contrast,
-            )  # fmt: skip
-            for name, map_type, image, contrast in (("map", *stack[:1], pixels, stack[1]), ("t1", "T1", native.pixels, "native"))
+            _at_one_plane(name, map_type, image, native.spacing, contrast)
+            for name, map_type, image, contrast in (("map", stack[0], pixels, stack[1]), ("t1", "T1", native.pixels, "native"))
         ]
 
         def scored(prediction) -> float:
