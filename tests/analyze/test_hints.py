@@ -14,6 +14,7 @@ from myomap.analyze.patient import (
     check_against_stack,
     predict_native_first,
     same_slice_hints,
+    search_native_t1_again,
     stack_lv,
 )
 from myomap.analyze.settings import AnalyzeConfig
@@ -457,3 +458,38 @@ def test_analyze_patient_moves_the_progress_as_each_slice_is_written(tmp_path):
     steps, files = zip(*files_at_each_step)
     assert steps == (1, 1, 1) and 0 < files[0] < files[1] == files[2]  # the first slice's files, then the second's; the third failed
     assert len(errors) == 1 and "m2.dcm" in errors[0]
+
+
+def test_a_native_t1_map_without_an_lv_is_searched_again_where_the_t2_map_then_the_post_map_of_its_slice_shows_it():
+    slices = [
+        _slice("t1_mid", "native", (0.0, 0.0, 0.0)),
+        _slice("t2_mid", "native", (0.0, 0.0, 0.5), map_type="T2"),
+        _slice("post_mid", "post", (0.0, 0.0, 0.0)),
+        _slice("t1_base", "native", (0.0, 0.0, 10.0)),
+        _slice("post_base", "post", (0.0, 0.0, 10.0)),
+        _slice("t1_apex", "native", (0.0, 0.0, 20.0)),  # nothing else at the apex: no second search
+    ]
+    predictions = [None, _ring_at(30.0, 60.0), _ring_at(50.0, 50.0), None, _ring_at(45.0, 40.0), None]
+    reasons = [NO_LV, None, None, NO_LV, None, NO_LV]
+    recorder = Recorder({"T1": _ring_at(31.0, 59.0)})
+    notes = search_native_t1_again(recorder, slices, predictions, reasons, AnalyzeConfig())
+    ((kinds, hints),) = recorder.calls
+    assert kinds == ["T1", "T1"] and hints[0] == pytest.approx((30.0, 60.0), abs=0.5)  # the T2 map's LV before the post map's
+    assert hints[1] == pytest.approx((45.0, 40.0), abs=0.5)  # no T2 map at the base: the post-contrast map's LV
+    assert sorted(notes) == [0, 3] and "second search" in notes[0] and reasons[0] is None and predictions[0] is not None
+    assert predictions[5] is None and reasons[5] == NO_LV
+
+
+def test_the_second_search_on_a_native_t1_map_keeps_no_ring_the_t1_map_does_not_show_and_asks_nothing_of_other_maps():
+    slices = [_slice("t1", "native", (0.0, 0.0, 0.0)), _slice("t2", "native", (0.0, 0.0, 0.0), map_type="T2")]
+    doubted = replace(_ring_at(30.0, 60.0), doubts=("thin ring (mean wall 2.5 mm)", "network unsure (0.80)"))
+    recorder = Recorder({})  # the T1 map's own search fails again (its image check, in the real segmenter)
+    for predictions in ([None, _ring_at(30.0, 60.0)], [None, doubted]):
+        reasons = [NO_LV, None]
+        assert search_native_t1_again(recorder, slices, predictions, reasons, AnalyzeConfig()) == {} and predictions[0] is None
+    assert len(recorder.calls) == 1  # a doubted T2 ring gives no hint, so no second search at all
+    bad = [None, _ring_at(30.0, 60.0)]
+    assert (
+        search_native_t1_again(Recorder({"T1": _ring_at(30.0, 60.0)}), slices, bad, ["map is constant (no image)", None], AnalyzeConfig())
+        == {}
+    )

@@ -165,43 +165,77 @@ def predict_native_first(segmenter, slices: list[MapSlice], config: AnalyzeConfi
     """
     predictions: list = [None] * len(slices)
     reasons: list = [None] * len(slices)
-
-    def predict(batch: list[int]) -> None:
-        if not batch:
-            return
-        hints = same_slice_hints(slices, predictions, batch)
-        # Shown as the standard display shows them, so that how a map is stored does not change its contours.
-        views = [standard_view(slices[k].orientation, slices[k].clockwise) for k in batch]
-        shown_hints = [
-            None if hints[k] is None else point_in_view(hints[k], np.shape(slices[k].pixels), view) for k, view in zip(batch, views)
-        ]
-        found, why = segmenter.predict_each(
-            [to_view(slices[k].pixels, view) for k, view in zip(batch, views)],
-            [spacing_in_view(slices[k].spacing_mm, view) for k, view in zip(batch, views)],
-            tta=config.tta, batch_size=config.batch_size, kinds=[slices[k].stack for k in batch], hints=shown_hints,
-        )  # fmt: skip
-        for k, view, prediction, reason in zip(batch, views, found, why):
-            predictions[k], reasons[k] = prediction_from_view(prediction, view), reason
-
     native = [k for k, s in enumerate(slices) if s.contrast != "post"]
-    predict([k for k in native if slices[k].map_type == "T1"])
-    predict([k for k in native if slices[k].map_type != "T1"])
-    predict([k for k, s in enumerate(slices) if s.contrast == "post"])
+    segment_hinted(segmenter, slices, predictions, reasons, [k for k in native if slices[k].map_type == "T1"], config)
+    segment_hinted(segmenter, slices, predictions, reasons, [k for k in native if slices[k].map_type != "T1"], config)
+    segment_hinted(segmenter, slices, predictions, reasons, [k for k, s in enumerate(slices) if s.contrast == "post"], config)
     return predictions, reasons
 
 
-def same_slice_hints(slices: list[MapSlice], predictions: list, targets: list[int]) -> dict[int, tuple[float, float] | None]:
+def segment_hinted(
+    segmenter, slices: list[MapSlice], predictions: list, reasons: list, batch: list[int], config: AnalyzeConfig, *, post_too: bool = False
+) -> None:
+    """Segment the maps ``batch`` (indices into ``slices``), each searched first where another map of its slice shows the LV
+    (:func:`same_slice_hints`); ``predictions`` and ``reasons`` are set in place."""
+    if not batch:
+        return
+    hints = same_slice_hints(slices, predictions, batch, post_too=post_too)
+    # Shown as the standard display shows them, so that how a map is stored does not change its contours.
+    views = [standard_view(slices[k].orientation, slices[k].clockwise) for k in batch]
+    shown_hints = [None if hints[k] is None else point_in_view(hints[k], np.shape(slices[k].pixels), view) for k, view in zip(batch, views)]
+    found, why = segmenter.predict_each(
+        [to_view(slices[k].pixels, view) for k, view in zip(batch, views)],
+        [spacing_in_view(slices[k].spacing_mm, view) for k, view in zip(batch, views)],
+        tta=config.tta, batch_size=config.batch_size, kinds=[slices[k].stack for k in batch], hints=shown_hints,
+    )  # fmt: skip
+    for k, view, prediction, reason in zip(batch, views, found, why):
+        predictions[k], reasons[k] = prediction_from_view(prediction, view), reason
+
+
+def search_native_t1_again(segmenter, slices: list[MapSlice], predictions: list, reasons: list, config: AnalyzeConfig) -> dict[int, str]:
+    """Search each native T1 map on which no LV was found again where another map of its slice shows it; returns why to
+    review the rings found so.
+
+    The native T1 map is segmented first and with no hint
+    (:func:`predict_native_first`), yet on a real scan the network may lose
+    it where the T2 or post-contrast map of the same slice shows the LV
+    plainly.  That map's LV (a native one before a post-contrast one, the
+    nearest plane first; a ring with the image check's doubts gives none)
+    is tried first on the T1 map, in a window centred on it.  It is a
+    first candidate only: the T1 map's own ring must pass a native T1 map's
+    image check (:mod:`myomap.model.evidence`: its blood pool brighter than
+    its myocardium, which no vertebral body or kidney drawn on the other
+    map passes), so that an LV is never carried over from a map that drew a
+    ring on something else.  ``predictions`` and ``reasons`` are updated in
+    place; the rings found so are flagged for review.
+    """
+    lost = [
+        k for k, s in enumerate(slices) if s.contrast != "post" and s.map_type == "T1" and predictions[k] is None and reasons[k] == NO_LV
+    ]
+    hinted = [k for k, hint in same_slice_hints(slices, predictions, lost, post_too=True).items() if hint is not None]
+    segment_hinted(segmenter, slices, predictions, reasons, hinted, config, post_too=True)
+    return {
+        k: "left ventricle found on a second search where another map of its slice shows it (none at first); check that it is the LV"
+        for k in hinted
+        if predictions[k] is not None
+    }
+
+
+def same_slice_hints(
+    slices: list[MapSlice], predictions: list, targets: list[int], *, post_too: bool = False
+) -> dict[int, tuple[float, float] | None]:
     """For each map in ``targets``, the centre of the LV (myocardium and blood pool) segmented on a native map of its slice, or None.
 
     The native map is one whose plane is the target map's within
     :data:`myomap.geometry.plane.SAME_SLICE_MM`: a native T1 map before any
-    other, then the nearest.  Only rings without the image check's doubts
+    other, then the nearest; with ``post_too``, a post-contrast map after
+    the native ones.  Only rings without the image check's doubts
     give hints (a doubted ring may lie on a round organ, not the LV), and
     maps without orientation and position give and get none.
     """
     found_lv = []  # (native map, LV centre on it), each worked out once
     for other, prediction in zip(slices, predictions):
-        if other.contrast == "post" or prediction is None or getattr(prediction, "doubts", ()):
+        if (other.contrast == "post" and not post_too) or prediction is None or getattr(prediction, "doubts", ()):
             continue
         if _placed(other) and prediction.labels.any():
             found_lv.append((other, _centre(prediction.labels)))
@@ -215,7 +249,11 @@ def same_slice_hints(slices: list[MapSlice], predictions: list, targets: list[in
                 point = point_on_plane(centre, (other.orientation, other.position_mm, other.spacing_mm), target, shape)
                 if point is None or other is item:  # not the same slice (or the map itself: an API guard)
                     continue
-                rank = (other.map_type != "T1", _offset_mm(centre, other, item))  # T1 first: float noise in two headers must not decide
+                rank = (
+                    other.contrast == "post",
+                    other.map_type != "T1",
+                    _offset_mm(centre, other, item),
+                )  # T1 first: float noise in two headers must not decide
                 if best is None or rank < best[0]:
                     best = (rank, (float(point[0]), float(point[1])))
         hints[k] = None if best is None else best[1]
@@ -574,6 +612,7 @@ def analyze_patient(
     """
     results = [SliceResult(s, patient, f"{s.stack}_{s.order + 1:02d}_{s.slice_position}", k + 1) for k, s in enumerate(slices)]
     predictions, reasons = predict_native_first(segmenter, slices, config)
+    again = search_native_t1_again(segmenter, slices, predictions, reasons, config)
     checked = check_against_stack(segmenter, slices, predictions, reasons, config)
     borrowed = borrow_native_rings(slices, predictions, reasons)
     done: list[SliceResult] = []
@@ -598,7 +637,7 @@ def analyze_patient(
             natives.append((item, analysis.contours, analysis.left_out))  # slices come native T1 first (discover.order_slices)
         if analysis.reference_method == RV_ACROSS_THE_HEADER and analysis.contours is not None:
             mirrored.append((item, polygon_centroid(analysis.contours.epi)))
-        review = tuple(notes[k] for notes in (checked, borrowed) if k in notes)  # a ring dropped by the check, then borrowed: both
+        review = tuple(notes[k] for notes in (again, checked, borrowed) if k in notes)  # a ring dropped by the check, then borrowed: both
         if analysis.reference_method != RV_ACROSS_THE_HEADER and on_a_mirrored_slice(item, mirrored):
             review += (MIRRORED_SLICE,)
         if review:
