@@ -336,7 +336,9 @@ def _read_maps(inventory: Inventory, errors: list[str]) -> tuple[list[MapSlice],
     for indices in _by_file([meta for _, meta in inventory.maps]).values():
         # One file at a time, keeping only the levels: discovery holds no pixels (see MapSlice.loaded).
         for k, pixels in zip(indices, _decoded_frames([inventory.maps[k][1] for k in indices])):
-            levels[k] = pixels if isinstance(pixels, DicomError) else _map_level(inventory.maps[k][0], inventory.maps[k][1], pixels)
+            map_type, meta = inventory.maps[k]
+            named = not inventory.kinds.get(meta.series_uid, "").endswith("(--map-type)")
+            levels[k] = pixels if isinstance(pixels, DicomError) else _map_level(map_type, meta, pixels, named=named)
     for k, (map_type, meta) in enumerate(inventory.maps):
         level = levels[k]
         if isinstance(level, DecodeError):
@@ -353,8 +355,17 @@ def _read_maps(inventory: Inventory, errors: list[str]) -> tuple[list[MapSlice],
     return slices, failed
 
 
-def _map_level(map_type: str, meta: ImageMeta, pixels: np.ndarray) -> float | DicomError:
-    """The T1 level of a decoded map frame (NaN for T2: for the contrast call), or the error when its values are not ms."""
+def _map_level(map_type: str, meta: ImageMeta, pixels: np.ndarray, *, named: bool = True) -> float | DicomError:
+    """The T1 level of a decoded map frame (NaN for T2: for the contrast call), or the error when its values are not ms.
+
+    A map its header ``named`` (not one given its type by ``--map-type``, such as a cine whose contours are
+    compared) stored in 8 bits without a value mapping is refused (:func:`myomap.io.vendor.display_levels`).
+    """
+    if named and vendor.display_levels(meta.bits_stored, meta.scaling):
+        return DicomError(
+            f"{meta.where}: map stored in {meta.bits_stored} bits without a value mapping: the grey levels of a rendering "
+            "(a screenshot, a lossy JPEG copy), not ms; export the scanner's map"
+        )
     factor = vendor.ms_factor(meta.scaling)
     if factor is None:
         return DicomError(

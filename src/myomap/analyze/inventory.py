@@ -22,7 +22,7 @@ Classification works on the header index alone (no pixel data read):
 - **not relevant**: everything else (localisers, even with ``map_type``, cine (images at a position
   whose trigger delays differ; ``map_type`` takes its phases as maps), LGE with its one
   inversion time, colour renderings of maps such as a vendor's RGB copy or
-  a screenshot, a map's companions named like another map series of the
+  a screenshot (a colour copy inside a map series is skipped with a note), a map's companions named like another map series of the
   study plus SD, ERR, GOF, ECV, MASK or the like, non-MR objects, files
   that are not images); skipped with one summary line.
 
@@ -110,13 +110,13 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
     for uid, frames in inventory.frames.items():
         kinds = map_kinds[uid]
         first = frames[0]
-        if first.is_colour:  # a vendor's colour copy of a map, a screenshot: colours, not values
+        if all(m.is_colour for m in frames):  # a vendor's colour copy of a map, a screenshot: colours, not values
             inventory.kinds[uid] = f"not relevant: colour image ({first.photometric}), no values to measure"
         elif kinds and (word := map_companion(first.series_description, map_descriptions[first.study_uid])) is not None:
             inventory.kinds[uid] = f"not relevant: a map's companion ({word}), not its values"
         elif kinds:
             inventory.kinds[uid] = f"{sorted(kinds)[0]} map"
-            inventory.maps.extend(_one_per_position(frames, sorted(kinds)[0], inventory.notes))
+            inventory.maps.extend(_one_per_position(_grey(frames, inventory.notes), sorted(kinds)[0], inventory.notes))
         elif _SCOUT.search(f"{first.series_description} {first.protocol_name}"):
             inventory.kinds[uid] = "not relevant: Look-Locker TI scout"
         elif (kind := series_time_kind(frames)) is not None:
@@ -132,7 +132,7 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
             inventory.kinds[uid] = "not relevant: localiser"  # a survey of three planes, never a map, whatever --map-type says
         elif map_type is not None:
             inventory.kinds[uid] = f"{map_type} map (--map-type)"
-            inventory.maps.extend(_one_per_position(frames, map_type, inventory.notes, phases=True))
+            inventory.maps.extend(_one_per_position(_grey(frames, inventory.notes), map_type, inventory.notes, phases=True))
         elif _is_cine(frames):
             inventory.kinds[uid] = f"not relevant: {CINE_KIND}"
         else:
@@ -209,6 +209,19 @@ def _group_weighted(inventory: Inventory, candidates: Index) -> None:
     for uid, kind in inventory.kinds.items():
         if kind == "single-time":
             inventory.kinds[uid] = ONE_TIME_KIND
+
+
+def _grey(frames: list[ImageMeta], notes: list[str]) -> list[ImageMeta]:
+    """The frames of a map series that hold values: a series may hold a colour copy of its map beside it (one note).
+
+    Which came first (InstanceNumber, file order) decided before: a colour
+    copy listed first made the whole series a colour image, or was taken as
+    the map of its position and refused, and the grey map was lost.
+    """
+    grey = [m for m in frames if not m.is_colour]
+    if len(grey) < len(frames):
+        notes.append(f"{frames[0].series_label}: {len(frames) - len(grey)} colour image(s) beside the map (renderings, no values) skipped")
+    return grey
 
 
 def _one_per_position(frames: list[ImageMeta], map_type: str, notes: list[str], *, phases: bool = False) -> list[tuple[str, ImageMeta]]:

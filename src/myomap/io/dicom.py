@@ -274,10 +274,14 @@ def read_frames(frames: Sequence[ImageMeta], *, require_spacing: bool = True) ->
     return result
 
 
+# Integer pixels, or the 32- and 64-bit float pixels of a Parametric Map (Parametric Map Storage: highdicom, dcmqi).
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
 def _decode(ds: Dataset, metas: Sequence[ImageMeta], require_spacing: bool) -> list[np.ndarray]:
     """The frames ``metas`` of the read dataset ``ds``, value mapping applied and checked."""
     path = metas[0].path
-    if "PixelData" not in ds:
+    if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
         raise DicomError(f"{path}: no pixel data")
     if metas[0].is_colour:  # before decoding: a colour JPEG may have no decoder here, and its colours are no values anyway
         raise DicomError(f"{path}: a colour image ({metas[0].photometric}), not a T1 or T2 map: its pixels are display colours, not values")

@@ -96,6 +96,7 @@ class ImageMeta:
     photometric: str = ""  # PhotometricInterpretation: MONOCHROME1/2 hold values; RGB, YBR_*, PALETTE COLOR are renderings
     trigger_time_ms: float | None = None  # delay after the R wave: a cine's cardiac phases differ in it
     study_datetime: str = ""  # StudyDate + StudyTime as written: orders a patient's studies (never reaches an output)
+    bits_stored: int = 0  # BitsStored (0 when absent): 8 bits or fewer hold display levels, not a map's ms
 
     @property
     def is_colour(self) -> bool:
@@ -151,7 +152,7 @@ def read_headers(path: str | Path) -> list[ImageMeta]:
     try:
         return headers_of(ds, path)
     except DicomError as exc:
-        exc.series_uid = str(ds.get("SeriesInstanceUID", ""))  # so that its series is known to be incomplete
+        exc.series_uid = str(ds.get("SeriesInstanceUID", "") or "") or _series_key(ds, path)  # so that its series is known to be incomplete
         raise
 
 
@@ -208,9 +209,16 @@ def index_files(files: Iterable[Path]) -> Index:
 
 
 def headers_of(ds: Dataset, path: Path) -> list[ImageMeta]:
-    """The frames of an already-read dataset (see :func:`read_headers`)."""
+    """The frames of an already-read dataset (see :func:`read_headers`).
+
+    A single-frame image placed by its own ImagePositionPatient is read as a
+    classic image even when it carries functional groups too: Siemens XA
+    exports in the classic ("interoperability") format keep enhanced
+    structures beside the classic attributes (dcm2niix issue #845, XA30
+    MyoMaps), and their groups need not place the frame.
+    """
     frames = int(number(ds, "NumberOfFrames", path) or 1)
-    if frames > 1 or "PerFrameFunctionalGroupsSequence" in ds:
+    if frames > 1 or ("PerFrameFunctionalGroupsSequence" in ds and "ImagePositionPatient" not in ds):
         return [_frame_meta(ds, path, k, frames) for k in range(frames)]
     return [_meta(ds, path, frame=None)]
 
@@ -229,7 +237,7 @@ def _meta(ds: Dataset, path: Path, frame: int | None, **override) -> ImageMeta:
         position_mm=numbers(ds, "ImagePositionPatient", path, 3),
         echo_time_ms=number(ds, "EchoTime", path),
         image_comments=str(ds.get("ImageComments", "")),
-        series_uid=str(ds.get("SeriesInstanceUID", "")),
+        series_uid=str(ds.get("SeriesInstanceUID", "") or "") or _series_key(ds, path),
         sop_uid=str(ds.get("SOPInstanceUID", "")),
         instance_number=int(instance) if instance is not None else None,
         path=path,
@@ -251,6 +259,7 @@ def _meta(ds: Dataset, path: Path, frame: int | None, **override) -> ImageMeta:
         context=scan_context(ds),
         photometric=str(ds.get("PhotometricInterpretation", "")).strip().upper(),
         trigger_time_ms=_delay_ms(ds, "TriggerTime"),
+        bits_stored=int(number(ds, "BitsStored", path) or 0),
     )
     fields.update(override)
     return ImageMeta(**fields)
@@ -295,6 +304,14 @@ def _frame_meta(ds: Dataset, path: Path, k: int, frames: int) -> ImageMeta:
     if frame_type is not None and frame_type.get("FrameType"):
         override["image_type"] = tuple(str(v).upper() for v in _as_list(frame_type.FrameType))
     return _meta(ds, path, frame=k, **override)
+
+
+def _series_key(ds: Dataset, path: Path) -> str:
+    """What groups the images of a file without SeriesInstanceUID (a de-identification that stripped it): folder, number, description.
+
+    One key for all of them made an exam's T1 and T2 maps one series, analysed as one map type.
+    """
+    return f"(no SeriesInstanceUID) {path.parent} #{ds.get('SeriesNumber', '')} {ds.get('SeriesDescription', '')}"
 
 
 def _delay_ms(ds: Dataset, keyword: str) -> float | None:

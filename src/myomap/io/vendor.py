@@ -31,12 +31,18 @@ that are not ORIGINAL (raw protocols are often named ``t1map_molli``).
 Pixel values: ``RealWorldValueMappingSequence`` (0040,9096), from the
 frame's functional groups or the top level, maps stored values with
 RealWorldValueSlope / RealWorldValueIntercept in the units of its
-MeasurementUnitsCodeSequence (Philips maps); otherwise RescaleSlope /
+MeasurementUnitsCodeSequence (Philips maps); of several mappings (the
+sequence may hold one per unit, e.g. a unitless one beside the one in ms)
+the first in ms or s is used, else the first; otherwise RescaleSlope /
 RescaleIntercept (per frame: Pixel Value Transformation), otherwise the
 stored values.  A map must come out in ms: RWV units ``ms`` are taken as
 they are, ``s`` times 1000; RWV without units, or in other units, is
 refused.  Rescaled values are taken as ms (what the standard's MR maps and
-the phantom store).
+the phantom store).  A map stored in 8 bits or fewer without a value
+mapping (:func:`display_levels`) holds the grey levels of a rendering
+(a secondary capture, a copy converted to lossy JPEG baseline, which has
+8 bits only), not ms: scanners store maps in 12 or 16 bits, and 0-255 ms
+cannot hold a native T1 (about 1000 ms and more).
 """
 
 from __future__ import annotations
@@ -52,8 +58,10 @@ import numpy as np
 
 TI_COMMENT = re.compile(r"\bTI\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 T2PREP_COMMENT = re.compile(r"\bT2\s*-?\s*(?:prep\w*|P)\.?\s*(?:duration)?\s*[=:]?\s*(\d+(?:\.\d+)?)\s*(?:ms)?", re.IGNORECASE)
-MAP_WORDS = re.compile(r"\b(T[12])[ _-]?(MAP|MAPPING|MOCO)\b|\b(MOCO|MAP)[ _-]?(T[12])\b|(?:\b|(?<=SMAR))(T[12])MAP\b", re.IGNORECASE)
-"""Words that name a T1 or T2 map: ``T1 MAP``, ``T2_MAPPING``, ``MOCO_T1``, ``T1MAP`` and GE's ``SMART1Map``."""
+MAP_WORDS = re.compile(
+    r"\b(T[12])[ _-]?(MAP|MAPPING|MOCO)\b|\b(MOCO|MAP)[ _-]?(T[12])\b(?!\s*\*)|(?:\b|(?<=SMAR))(T[12])MAP\b", re.IGNORECASE
+)
+"""Words that name a T1 or T2 map: ``T1 MAP``, ``T2_MAPPING``, ``MOCO_T1``, ``T1MAP`` and GE's ``SMART1Map`` (not ``Map T2*``: a T2* map)."""
 COMPANION_WORDS = frozenset(
     "SD SDMAP STD STDEV STDDEV SIGMA ERR ERROR CHI CHI2 CHISQ GOF FIT CONF CONFIDENCE SNR ECV R2 RSQ MASK MASKED".split()
 )
@@ -119,18 +127,32 @@ def map_companion(description: str, map_descriptions: Collection[tuple[str, ...]
     counts only where the description without it is that of another map
     series of the study (``map_descriptions``, as :func:`description_words`
     gives them): a protocol named ``T1 map pre ECV`` or ``T2 map high SNR``
-    is a map.
+    is a map.  The same holds for a suffix glued to the map type
+    (``T1S``, ``T1SD``, ``T2STD``, ``T1ERR``): Siemens exports a
+    ``..._MOCO_T1S`` series beside the ``..._MOCO_T1`` map, which public
+    code reading these exports leaves out (docs/clinical_values.md).
 
     Examples
     --------
-    >>> maps = {("MOCO", "T1"), ("MOCO", "T1", "SD"), ("T1", "MAP", "PRE", "ECV")}
+    >>> maps = {("MOCO", "T1"), ("MOCO", "T1", "SD"), ("T1", "MAP", "PRE", "ECV"), ("T1MAP", "SAX", "MOCO", "T1")}
     >>> map_companion("MOCO_T1_SD", maps), map_companion("MOCO_T1", maps), map_companion("T1 map pre ECV", maps)
     ('SD', None, None)
+    >>> map_companion("T1MAP_SAX_MOCO_T1S", maps), map_companion("T1MAP_SAX_MOCO_T1SD", maps), map_companion("SAX_MOCO_T1S", maps)
+    ('T1S', 'T1SD', None)
     """
     words = description_words(description)
     found = [w for w in words if w in COMPANION_WORDS]
     rest = tuple(w for w in words if w not in COMPANION_WORDS)
-    return found[0] if found and rest in map_descriptions else None
+    if found and rest in map_descriptions:
+        return found[0]
+    for k, word in enumerate(words):
+        glued = _GLUED_COMPANION.fullmatch(word)
+        if glued and (*words[:k], glued.group(1), *words[k + 1 :]) in map_descriptions:
+            return word
+    return None
+
+
+_GLUED_COMPANION = re.compile(r"(T[12])(S|SD|STD|ERR)")  # a map type with a companion suffix glued to it: T1S, T1SD, T2STD
 
 
 def comment_inversion_time(meta) -> float | None:
@@ -207,6 +229,7 @@ def philips_inversion_delay(ds, path: Path) -> tuple[float | None, tuple[str, ..
 def value_scaling(ds, path: Path, number: Callable, items: Iterable = ()) -> ValueScaling:
     """How stored values become real-world values (see the module docstring); ``items`` are functional groups."""
     containers = [*items, ds]
+    mappings = []
     for container in containers:
         for mapping in container.get("RealWorldValueMappingSequence", None) or []:
             slope = number(mapping, "RealWorldValueSlope", path)
@@ -214,7 +237,9 @@ def value_scaling(ds, path: Path, number: Callable, items: Iterable = ()) -> Val
                 continue  # a LUT mapping: not used
             units = mapping.get("MeasurementUnitsCodeSequence")
             unit = str(units[0].get("CodeValue", "")) if units else ""
-            return ValueScaling(slope, number(mapping, "RealWorldValueIntercept", path) or 0.0, "RealWorldValueMapping", unit)
+            mappings.append(ValueScaling(slope, number(mapping, "RealWorldValueIntercept", path) or 0.0, "RealWorldValueMapping", unit))
+    if mappings:  # the sequence may hold several mappings (one per unit): the one in a time unit, else the first
+        return next((m for m in mappings if ms_factor(m) is not None), mappings[0])
     for container in containers:
         transform = container.get("PixelValueTransformationSequence")
         source = transform[0] if transform else container
@@ -222,6 +247,16 @@ def value_scaling(ds, path: Path, number: Callable, items: Iterable = ()) -> Val
         if slope is not None or number(source, "RescaleIntercept", path) is not None:
             return ValueScaling(slope if slope is not None else 1.0, number(source, "RescaleIntercept", path) or 0.0, "Rescale")
     return ValueScaling()
+
+
+def display_levels(bits_stored: int, scaling: ValueScaling) -> bool:
+    """Pixels of 8 bits or fewer and no value mapping (none, or slope 1 and intercept 0): a rendering's display levels, not ms.
+
+    >>> display_levels(8, ValueScaling()), display_levels(12, ValueScaling()), display_levels(8, ValueScaling(10.0, 0.0, "Rescale"))
+    (True, False, False)
+    """
+    identity = scaling.source != "RealWorldValueMapping" and scaling.slope == 1.0 and scaling.intercept == 0.0
+    return 0 < bits_stored <= 8 and identity
 
 
 def ms_factor(scaling: ValueScaling) -> float | None:
