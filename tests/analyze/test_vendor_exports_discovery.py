@@ -152,3 +152,16 @@ def test_a_siemens_moco_t1s_series_beside_the_map_is_a_companion(tmp_path, image
         "13": "not relevant: a map's companion (T1SD), not its values",
     }
     assert [s.series_number for s in next(iter(found.patients.values()))] == [11]
+
+
+def test_a_philips_map_whose_only_mapping_is_unitless_is_analysed_in_ms_and_one_in_hertz_is_an_error_line(tmp_path):
+    """Refusing a unitless RWV would refuse every map of a site that writes its maps so; another quantity's units still refuse."""
+    mapping = {u: _item(RealWorldValueSlope=0.5, RealWorldValueIntercept=0.0, MeasurementUnitsCodeSequence=DicomSequence(
+        [_item(CodeValue=u, CodingSchemeDesignator="UCUM", CodeMeaning=u)])) for u in ("1", "Hz")}  # fmt: skip
+    _map(tmp_path, 401, ("DERIVED", "PRIMARY", "T1 MAP", "T1"), _ring(2000), Manufacturer="Philips Medical Systems",
+         RealWorldValueMappingSequence=DicomSequence([mapping["1"]]))  # fmt: skip
+    _map(tmp_path, 402, ("DERIVED", "PRIMARY", "T1 MAP", "T1"), _ring(2000), RealWorldValueMappingSequence=DicomSequence([mapping["Hz"]]))
+    found = discover([tmp_path])
+    assert len(found.errors) == 1 and "in units 'Hz', not a time" in found.errors[0]
+    (item,) = load_slices(next(iter(found.patients.values())))
+    assert (item.series_number, float(item.pixels.max())) == (401, 1000.0)

@@ -108,7 +108,7 @@ def test_real_world_value_mapping_wins_over_rescale(tmp_path):
     assert vendor.ms_factor(meta.scaling) == 1.0
 
 
-@pytest.mark.parametrize("units, factor", [("ms", 1.0), ("s", 1000.0), ("", None), ("mm2/s", None)])
+@pytest.mark.parametrize("units, factor", [("ms", 1.0), ("s", 1000.0), ("", 1.0), ("1", 1.0), ("mm2/s", None), ("Hz", None)])
 def test_map_units(units, factor):
     assert vendor.ms_factor(vendor.ValueScaling(1.0, 0.0, "RealWorldValueMapping", units)) == factor
 

@@ -31,10 +31,14 @@ def test_of_several_real_world_value_mappings_the_one_in_ms_is_used(tmp_path):
     assert float(pixels[0, 0]) == 1000.0
 
 
-def test_a_single_unitless_mapping_still_refuses_the_map(tmp_path):
+def test_a_single_unitless_mapping_is_the_consoles_value_in_ms_and_another_quantity_is_refused(tmp_path):
+    """Philips writes the RWV of the console's displayed value, a map's ms, with units '1' or none (dcm2niix #455)."""
     ds = mr_image(np.full((8, 8), 2000), study_uid="1.2", series_uid=generate_uid(), image_type=("DERIVED", "PRIMARY", "T1 MAP"))
-    ds.RealWorldValueMappingSequence = DicomSequence([_rwv(1.0, "1", "no units")])
+    ds.RealWorldValueMappingSequence = DicomSequence([_rwv(0.5, "1", "no units")])
     (meta,) = read_headers(save(ds, tmp_path / "map.dcm"))
+    assert vendor.ms_factor(meta.scaling) == 1.0 and float(read_image(tmp_path / "map.dcm")[0][0, 0]) == 1000.0
+    ds.RealWorldValueMappingSequence = DicomSequence([_rwv(0.5, "Hz", "hertz")])
+    (meta,) = read_headers(save(ds, tmp_path / "hz.dcm"))
     assert vendor.ms_factor(meta.scaling) is None
 
 

@@ -369,7 +369,7 @@ def _map_level(map_type: str, meta: ImageMeta, pixels: np.ndarray, *, named: boo
     factor = vendor.ms_factor(meta.scaling)
     if factor is None:
         return DicomError(
-            f"{meta.where}: map with RealWorldValueMapping in units {meta.scaling.units or '(none given)'!r}; its values cannot be taken as ms"
+            f"{meta.where}: map with RealWorldValueMapping in units {meta.scaling.units!r}, not a time; its values cannot be taken as ms"
         )
     return t1_level_ms(pixels * np.float32(factor)) if map_type == "T1" else math.nan
 

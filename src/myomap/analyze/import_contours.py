@@ -361,7 +361,9 @@ def _write(out: Path, plan: _Planned, secret: str, keep_phi: bool, names: Source
     (pixels,) = read_frames([meta])
     factor = vendor.ms_factor(meta.scaling)
     if factor is None:
-        raise DicomError(f"{meta.where}: map with RealWorldValueMapping in units {meta.scaling.units!r}; its values cannot be taken as ms")
+        raise DicomError(
+            f"{meta.where}: map with RealWorldValueMapping in units {meta.scaling.units!r}, not a time; its values cannot be taken as ms"
+        )
     pixels = pixels * np.float32(factor)
 
     def uid(*parts: str) -> str:

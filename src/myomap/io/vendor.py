@@ -36,9 +36,15 @@ sequence may hold one per unit, e.g. a unitless one beside the one in ms)
 the first in ms or s is used, else the first; otherwise RescaleSlope /
 RescaleIntercept (per frame: Pixel Value Transformation), otherwise the
 stored values.  A map must come out in ms: RWV units ``ms`` are taken as
-they are, ``s`` times 1000; RWV without units, or in other units, is
+they are, ``s`` times 1000; RWV in other units (``Hz``, ``mm2/s``) is
 refused.  Rescaled values are taken as ms (what the standard's MR maps and
-the phantom store).  A map stored in 8 bits or fewer without a value
+the phantom store), and so are the values of a unitless RWV (units ``1``,
+"no units", or none given): Philips writes its RWV with the slope and
+intercept of the console's displayed value (``DV = PV * RS + RI``,
+dcm2niix's Philips notes and issue #455, where a map's RWV carried no
+unit), which for a map is its value in ms; refusing it would refuse the
+map.  A unitless mapping that is not ms (a T1 in s) gives values the
+quality check flags as implausible for the map type.  A map stored in 8 bits or fewer without a value
 mapping (:func:`display_levels`) holds the grey levels of a rendering
 (a secondary capture, a copy converted to lossy JPEG baseline, which has
 8 bits only), not ms: scanners store maps in 12 or 16 bits, and 0-255 ms
@@ -70,6 +76,7 @@ PHILIPS_INVERSION_DELAY = (0x2005, 0x1572)
 _PHILIPS_CREATOR = (0x2005, 0x0015)  # private creator of the (2005,15xx) block
 _MS = {"ms", "msec", "millisecond", "milliseconds"}
 _S = {"s", "sec", "second", "seconds"}
+_NO_UNITS = {"", "1", "no units", "{no units}", "none"}  # UCUM's unity code is "1"; "" when no MeasurementUnitsCodeSequence
 
 
 @dataclass(frozen=True)
@@ -239,7 +246,7 @@ def value_scaling(ds, path: Path, number: Callable, items: Iterable = ()) -> Val
             unit = str(units[0].get("CodeValue", "")) if units else ""
             mappings.append(ValueScaling(slope, number(mapping, "RealWorldValueIntercept", path) or 0.0, "RealWorldValueMapping", unit))
     if mappings:  # the sequence may hold several mappings (one per unit): the one in a time unit, else the first
-        return next((m for m in mappings if ms_factor(m) is not None), mappings[0])
+        return next((m for m in mappings if m.units.strip().lower() in _MS | _S), mappings[0])
     for container in containers:
         transform = container.get("PixelValueTransformationSequence")
         source = transform[0] if transform else container
@@ -255,13 +262,18 @@ def display_levels(bits_stored: int, scaling: ValueScaling) -> bool:
     >>> display_levels(8, ValueScaling()), display_levels(12, ValueScaling()), display_levels(8, ValueScaling(10.0, 0.0, "Rescale"))
     (True, False, False)
     """
-    identity = scaling.source != "RealWorldValueMapping" and scaling.slope == 1.0 and scaling.intercept == 0.0
+    unitless = scaling.source != "RealWorldValueMapping" or scaling.units.strip().lower() in _NO_UNITS
+    identity = unitless and scaling.slope == 1.0 and scaling.intercept == 0.0
     return 0 < bits_stored <= 8 and identity
 
 
 def ms_factor(scaling: ValueScaling) -> float | None:
-    """Factor from real-world values to ms for a map; None when the units are missing or not a time."""
+    """Factor from real-world values to ms for a map; None when the units are another quantity's (see the module docstring).
+
+    >>> [ms_factor(ValueScaling(1.0, 0.0, "RealWorldValueMapping", u)) for u in ("ms", "s", "1", "", "Hz")]
+    [1.0, 1000.0, 1.0, 1.0, None]
+    """
     if scaling.source != "RealWorldValueMapping":
         return 1.0
     unit = scaling.units.strip().lower()
-    return 1.0 if unit in _MS else 1000.0 if unit in _S else None
+    return 1.0 if unit in _MS or unit in _NO_UNITS else 1000.0 if unit in _S else None
