@@ -118,10 +118,13 @@ def test_weighted_images_named_like_a_map_without_their_times_are_no_map(tmp_pat
     assert [s.map_type for s in slices] == ["T2"]  # a map named by its description alone, with a copy beside it, stays a map
 
 
-def test_map_with_real_world_value_mapping_but_no_units_fails_alone(tmp_path):
+def test_map_with_real_world_value_mapping_in_units_not_a_time_fails_alone(tmp_path):
     bad = _map(tmp_path, "bad.dcm", series_uid="9.9")
     ds = pydicom.dcmread(bad)
-    ds.RealWorldValueMappingSequence = DicomSequence([_item(RealWorldValueSlope=1.0, RealWorldValueIntercept=0.0)])
+    units = DicomSequence([_item(CodeValue="mm2/s", CodingSchemeDesignator="UCUM", CodeMeaning="mm2/s")])
+    ds.RealWorldValueMappingSequence = DicomSequence(
+        [_item(RealWorldValueSlope=1.0, RealWorldValueIntercept=0.0, MeasurementUnitsCodeSequence=units)]
+    )
     ds.save_as(bad)
     _map(tmp_path, "good.dcm")
     found = discover([tmp_path])
