@@ -22,6 +22,9 @@ import numpy as np
 
 from myomap import conventions
 from myomap.geometry.aha import slice_normal
+from myomap.geometry.levels import SAME_PLANE_MM
+from myomap.geometry.plane import pixel_to_patient
+from myomap.geometry.polygon import polygon_centroid
 from myomap.quantify.ecv import ECV_COLUMNS, ecv_rows, synthetic_hematocrit, synthetic_hematocrit_unusable
 from myomap.quantify.ranges import ReferenceRange, find_range, flag
 from myomap.quantify.values import MIN_REGION_PIXELS, patient_values
@@ -141,8 +144,9 @@ def stack_rows(
     return rows, notes
 
 
-REPEAT_PLANE_MM, REPEAT_PLANE_DEG = 2.0, 5.0
-"""Two maps whose planes lie this close (mm along the normal) and this parallel show one slice (a repeated acquisition)."""
+REPEAT_PLANE_MM, REPEAT_PLANE_DEG = SAME_PLANE_MM, 5.0
+"""Two maps whose planes lie this close (mm along the normal) and this parallel show one slice (a repeated acquisition);
+they share one slice level too (:data:`myomap.geometry.levels.SAME_PLANE_MM`)."""
 
 
 TIME_POINT_GAP_S = 300.0
@@ -161,10 +165,11 @@ def one_time_point(results: Sequence) -> tuple[list, list[str]]:
     points (gaps over :data:`TIME_POINT_GAP_S`); the one with the most planes
     (the later on a tie) is pooled.  Without times nothing is left out.
     """
-    timed = sorted((r for r in results if r.slice.context.acquisition_time_s is not None), key=lambda r: r.slice.context.acquisition_time_s)
+    times = {key: t for key, t in exam_times(results).items() if t is not None}
+    timed = sorted((r for r in results if id(r) in times), key=lambda r: times[id(r)])
     groups: list[list] = []
     for result in timed:
-        if groups and result.slice.context.acquisition_time_s - groups[-1][-1].slice.context.acquisition_time_s <= TIME_POINT_GAP_S:
+        if groups and times[id(result)] - times[id(groups[-1][-1])] <= TIME_POINT_GAP_S:
             groups[-1].append(result)
         else:
             groups.append([result])
@@ -173,7 +178,7 @@ def one_time_point(results: Sequence) -> tuple[list, list[str]]:
     planes = [len(latest_per_plane(group)[0]) for group in groups]
     keep = max(range(len(groups)), key=lambda k: (planes[k], k))
     left = [r for k, group in enumerate(groups) if k != keep for r in group]
-    minutes = [round((g[0].slice.context.acquisition_time_s - groups[0][0].slice.context.acquisition_time_s) / 60.0) for g in groups]
+    minutes = [round((times[id(g[0])] - times[id(groups[0][0])]) / 60.0) for g in groups]
     line = (
         f"slices from {len(groups)} time points ({', '.join(f'+{m} min' for m in minutes)}): only the {planes[keep]} slice(s) at "
         f"+{minutes[keep]} min are pooled and give the ECV; {len(left)} slice(s) of the others left out "
@@ -181,6 +186,29 @@ def one_time_point(results: Sequence) -> tuple[list, list[str]]:
     )
     dropped = {id(r) for r in left}
     return [r for r in results if id(r) not in dropped], [line]
+
+
+DAY_S = 86400.0
+
+
+def exam_times(results: Sequence) -> dict[int, float | None]:
+    """Acquisition time (s) of each result by ``id``, counted on past midnight when the exam ran across it (None: unknown).
+
+    AcquisitionTime is the time of day: a post-contrast stack acquired at
+    23:58, 23:59 and 00:01 read as two time points 24 h apart, and a map
+    repeated at 00:02 as acquired before the one at 23:59 it repeats.  An
+    exam lasts hours, not 12: when the times leave a gap of more than half a
+    day, the early ones (before the gap, just after midnight) are the next
+    day's and count on from the evening's.
+    """
+    known = sorted({float(r.slice.context.acquisition_time_s) for r in results if r.slice.context.acquisition_time_s is not None})
+    gaps = np.diff(known) if len(known) > 1 else np.zeros(0)
+    wrap = float(known[int(np.argmax(gaps))]) if gaps.size and gaps.max() > DAY_S / 2 else None  # the last time before midnight's gap
+    out: dict[int, float | None] = {}
+    for r in results:
+        t = r.slice.context.acquisition_time_s
+        out[id(r)] = None if t is None else float(t) + (DAY_S if wrap is not None and float(t) <= wrap else 0.0)
+    return out
 
 
 def latest_per_plane(results: Sequence) -> tuple[list, list[str]]:
@@ -194,11 +222,12 @@ def latest_per_plane(results: Sequence) -> tuple[list, list[str]]:
     slices that may pool, so a repeat flagged for review leaves its
     earlier map in.  A cine's phases share their series and are all kept.
     """
-    latest_first = sorted(results, key=lambda r: (r.slice.context.acquisition_time_s or 0.0, r.slice.series_number or 0), reverse=True)
+    times = exam_times(results)
+    latest_first = sorted(results, key=lambda r: (times[id(r)] or 0.0, r.slice.series_number or 0), reverse=True)
     kept: list = []
     lines = []
     for result in latest_first:
-        same = next((k for k in kept if k.slice.series_uid != result.slice.series_uid and _same_plane(k.slice, result.slice)), None)
+        same = next((k for k in kept if k.slice.series_uid != result.slice.series_uid and _same_plane(k, result)), None)
         if same is None:
             kept.append(result)
         else:
@@ -211,14 +240,47 @@ def latest_per_plane(results: Sequence) -> tuple[list, list[str]]:
 
 
 def _same_plane(a, b) -> bool:
-    if None in (a.position_mm, b.position_mm):
+    """Whether results ``a`` and ``b`` show one plane: parallel within REPEAT_PLANE_DEG, closer than REPEAT_PLANE_MM at the heart.
+
+    The planes' distance is measured along ``a``'s normal through the middle
+    of the two LV centres (:func:`_heart_point_mm`), not between their
+    ImagePositionPatient: that is the top-left pixel, 150-250 mm from the
+    heart, and a plane replanned 3 degrees about the LV moves it 10 mm along
+    the normal.
+    """
+    sa, sb = a.slice, b.slice
+    if None in (sa.position_mm, sb.position_mm):
         return False
     try:
-        normals = [slice_normal(s.orientation) for s in (a, b)]
+        normals = [slice_normal(s.orientation) for s in (sa, sb)]
     except (TypeError, ValueError):  # no orientation, or a degenerate one
         return False
-    apart_mm = abs(float(np.dot(normals[0], np.asarray(b.position_mm, float) - np.asarray(a.position_mm, float))))
-    return abs(float(np.dot(*normals))) >= np.cos(np.deg2rad(REPEAT_PLANE_DEG)) and apart_mm < REPEAT_PLANE_MM
+    cosine = float(np.dot(*normals))
+    if abs(cosine) < np.cos(np.deg2rad(REPEAT_PLANE_DEG)):
+        return False
+    corners = [np.asarray(s.position_mm, dtype=float) for s in (sa, sb)]
+    hearts = [h for h in (_heart_point_mm(a), _heart_point_mm(b)) if h is not None]
+    at = (hearts[0] + hearts[1]) / 2.0 if len(hearts) == 2 else corners[1]
+    # Where the line through ``at`` along a's normal crosses each plane.
+    on_a = float(normals[0] @ (corners[0] - at))
+    on_b = float(normals[1] @ (corners[1] - at)) / cosine
+    return abs(on_b - on_a) < REPEAT_PLANE_MM
+
+
+def _heart_point_mm(result) -> np.ndarray | None:
+    """The LV centre of a result in the patient frame (its epicardial contour's centroid), else its image centre, else None."""
+    item = result.slice
+    analysis = getattr(result, "analysis", None)
+    contours = getattr(analysis, "contours", None)
+    pixels = getattr(item, "pixels", None)
+    if contours is not None:
+        xy = polygon_centroid(contours.epi)
+    elif pixels is not None:
+        rows, cols = np.shape(pixels)[-2:]
+        xy = ((cols - 1) / 2.0, (rows - 1) / 2.0)
+    else:
+        return None
+    return pixel_to_patient(xy, item.orientation, item.position_mm, item.spacing_mm)
 
 
 def _range_columns(value: float, reference: ReferenceRange | None) -> dict:
