@@ -221,3 +221,16 @@ def test_bolus_start_time_splits_series_the_names_do_not():
 def test_a_native_word_never_makes_a_low_t1_series_post_and_a_post_word_wins_over_a_high_level():
     assert classify_study([("T1", _ctx(description="T1map_preGd"), 420.0)]) == [ContrastCall("native", "series-description")]
     assert classify_study([("T1", _ctx(description="MOLLI_Gd"), 1100.0)]) == [ContrastCall("post", "series-description")]
+
+
+def test_an_exam_across_midnight_calls_its_maps_by_the_bolus_and_by_the_order_of_acquisition():
+    """Times of day: a bolus at 23:55 and a post map at 00:10 made the map native (acquired 'before' the bolus)."""
+    native = ScanContext(acquisition_time_s=86400.0 - 1200.0)  # 23:40
+    bolus_given = ScanContext(acquisition_time_s=86400.0 - 240.0, contrast_start_s=86400.0 - 300.0)  # a cine at 23:56, bolus 23:55
+    post = ScanContext(acquisition_time_s=600.0)  # 00:10
+    calls = classify_study([("T1", native, 1150.0), ("T2", bolus_given, float("nan")), ("T1", post, 480.0)])
+    assert [(c.state, c.rule) for c in calls] == [("native", "ContrastBolusStartTime"), ("post", "ContrastBolusStartTime"),
+                                                   ("post", "ContrastBolusStartTime")]  # fmt: skip
+    calls = classify_study([("T1", native, 1150.0), ("T1", post, 480.0), ("T1", ScanContext(acquisition_time_s=1500.0), 520.0)])
+    later = ("post", "acquisition-time+value-range")  # without a bolus time: lower levels acquired after the native map
+    assert [(c.state, c.rule) for c in calls] == [("native", "default"), later, later]

@@ -25,6 +25,7 @@ from myomap.geometry.aha import slice_normal
 from myomap.geometry.levels import SAME_PLANE_MM
 from myomap.geometry.plane import pixel_to_patient
 from myomap.geometry.polygon import polygon_centroid
+from myomap.io.context import past_midnight
 from myomap.quantify.ecv import ECV_COLUMNS, ecv_rows, synthetic_hematocrit, synthetic_hematocrit_unusable
 from myomap.quantify.ranges import ReferenceRange, find_range, flag
 from myomap.quantify.values import MIN_REGION_PIXELS, patient_values
@@ -188,27 +189,16 @@ def one_time_point(results: Sequence) -> tuple[list, list[str]]:
     return [r for r in results if id(r) not in dropped], [line]
 
 
-DAY_S = 86400.0
-
-
 def exam_times(results: Sequence) -> dict[int, float | None]:
-    """Acquisition time (s) of each result by ``id``, counted on past midnight when the exam ran across it (None: unknown).
+    """Acquisition time (s) of each result by ``id``, counted on past midnight when the exam ran across it
+    (:func:`myomap.io.context.past_midnight`; None: unknown).
 
     AcquisitionTime is the time of day: a post-contrast stack acquired at
     23:58, 23:59 and 00:01 read as two time points 24 h apart, and a map
-    repeated at 00:02 as acquired before the one at 23:59 it repeats.  An
-    exam lasts hours, not 12: when the times leave a gap of more than half a
-    day, the early ones (before the gap, just after midnight) are the next
-    day's and count on from the evening's.
+    repeated at 00:02 as acquired before the one at 23:59 it repeats.
     """
-    known = sorted({float(r.slice.context.acquisition_time_s) for r in results if r.slice.context.acquisition_time_s is not None})
-    gaps = np.diff(known) if len(known) > 1 else np.zeros(0)
-    wrap = float(known[int(np.argmax(gaps))]) if gaps.size and gaps.max() > DAY_S / 2 else None  # the last time before midnight's gap
-    out: dict[int, float | None] = {}
-    for r in results:
-        t = r.slice.context.acquisition_time_s
-        out[id(r)] = None if t is None else float(t) + (DAY_S if wrap is not None and float(t) <= wrap else 0.0)
-    return out
+    times = past_midnight([r.slice.context.acquisition_time_s for r in results])
+    return {id(r): t for r, t in zip(results, times)}
 
 
 def latest_per_plane(results: Sequence) -> tuple[list, list[str]]:

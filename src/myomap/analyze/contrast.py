@@ -50,7 +50,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from myomap.io.context import ScanContext
+from myomap.io.context import ScanContext, past_midnight
 
 POST_LEVEL_RATIO = 0.7
 """A T1 series below this fraction of the study's highest T1 level is post-contrast."""
@@ -123,6 +123,7 @@ def classify_study(series: Sequence[tuple[str, ScanContext, float]]) -> list[Con
     >>> classify_study([("T1", ScanContext(description="MOLLI post 15min"), 450.0)])[0]
     ContrastCall(state='post', rule='series-description')
     """
+    series = _times_past_midnight(series)
     calls = [classify_series(context) for _, context, _ in series]
     if _agent_contradicted(series, calls):  # the agent is the exam's, not the series': the other rules decide
         calls = [classify_series(replace(context, contrast_agent="")) for _, context, _ in series]
@@ -140,6 +141,22 @@ def classify_study(series: Sequence[tuple[str, ScanContext, float]]) -> list[Con
             call = _by_level(context, level, highest, min(native_times, default=None), lone=len(levels) == 1)
         out.append(call)
     return out
+
+
+def _times_past_midnight(series: Sequence[tuple[str, ScanContext, float]]) -> list[tuple[str, ScanContext, float]]:
+    """The series with their acquisition and bolus times counted on past midnight when the exam ran across it.
+
+    Times of day: a bolus at 23:55 and a post-contrast map at 00:10 made
+    the map native (acquired "before" the bolus), and a map at 00:10 the
+    earliest of the study (:func:`myomap.io.context.past_midnight`).
+    """
+    contexts = [context for _, context, _ in series]
+    times = past_midnight([c.acquisition_time_s for c in contexts] + [c.contrast_start_s for c in contexts])
+    n = len(contexts)
+    return [
+        (map_type, replace(context, acquisition_time_s=times[k], contrast_start_s=times[n + k]), level)
+        for k, (map_type, context, level) in enumerate(series)
+    ]
 
 
 def _agent_contradicted(series: Sequence[tuple[str, ScanContext, float]], calls: list[ContrastCall | None]) -> bool:

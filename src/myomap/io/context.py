@@ -66,6 +66,29 @@ class ScanContext:
     protocol_name: str = ""
 
 
+DAY_S = 86400.0
+
+
+def past_midnight(times_s) -> list[float | None]:
+    """Times of day (s) of one exam, those after midnight counted on from the evening when the exam ran across it.
+
+    AcquisitionTime and ContrastBolusStartTime are times of day: a bolus at
+    23:55 and a post-contrast map at 00:10 read as the map acquired 24 h
+    before the bolus.  An exam lasts hours, not 12: when the known times
+    leave a gap of more than half a day, those before the gap (just after
+    midnight) are the next day's.  None stays None.
+
+    >>> past_midnight([86100.0, 600.0, None, 85000.0])
+    [86100.0, 87000.0, None, 85000.0]
+    >>> past_midnight([36000.0, 39600.0])
+    [36000.0, 39600.0]
+    """
+    known = sorted({float(t) for t in times_s if t is not None})
+    gaps = np.diff(known)
+    wrap = known[int(np.argmax(gaps))] if gaps.size and gaps.max() > DAY_S / 2 else None  # the last time before the gap
+    return [None if t is None else float(t) + (DAY_S if wrap is not None and float(t) <= wrap else 0.0) for t in times_s]
+
+
 def mapping_sequence(text: str) -> str:
     """The mapping sequence ``text`` names (``MOLLI``, ``ShMOLLI``, ``SASHA``, ``T2-prep``...), "" when none.
 
