@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from myomap.analyze.discover import MapSlice
 from myomap.analyze.patient import (
+    SECOND_SEARCH_DOUBT,
     analyze_patient,
     borrow_native_rings,
     check_against_stack,
@@ -472,12 +473,26 @@ def test_a_native_t1_map_without_an_lv_is_searched_again_where_the_t2_map_then_t
     predictions = [None, _ring_at(30.0, 60.0), _ring_at(50.0, 50.0), None, _ring_at(45.0, 40.0), None]
     reasons = [NO_LV, None, None, NO_LV, None, NO_LV]
     recorder = Recorder({"T1": _ring_at(31.0, 59.0)})
-    notes = search_native_t1_again(recorder, slices, predictions, reasons, AnalyzeConfig())
+    search_native_t1_again(recorder, slices, predictions, reasons, AnalyzeConfig())
     ((kinds, hints),) = recorder.calls
     assert kinds == ["T1", "T1"] and hints[0] == pytest.approx((30.0, 60.0), abs=0.5)  # the T2 map's LV before the post map's
     assert hints[1] == pytest.approx((45.0, 40.0), abs=0.5)  # no T2 map at the base: the post-contrast map's LV
-    assert sorted(notes) == [0, 3] and "second search" in notes[0] and reasons[0] is None and predictions[0] is not None
+    assert reasons[0] is None and predictions[0].doubts == (SECOND_SEARCH_DOUBT,) == predictions[3].doubts  # flagged for review
     assert predictions[5] is None and reasons[5] == NO_LV
+
+
+def test_a_ring_of_the_second_search_lends_nothing_so_a_wrong_t2_ring_cannot_replace_a_post_maps_own_ring():
+    """The T2 ring lay on something else (a kidney), the T1 ring followed it: it must not overwrite the post map's ring."""
+    slices = [
+        _slice("t1", "native", (0.0, 0.0, 0.0)),
+        _slice("t2", "native", (0.0, 0.0, 0.0), map_type="T2"),
+        _slice("post", "post", (0.0, 0.0, 0.0)),
+    ]
+    predictions, reasons = [None, _ring_at(25.0, 70.0), _ring_at(55.0, 45.0)], [NO_LV, None, None]
+    search_native_t1_again(Recorder({"T1": _ring_at(25.0, 70.0)}), slices, predictions, reasons, AnalyzeConfig())
+    own = predictions[2]
+    assert borrow_native_rings(slices, predictions, reasons) == {} and predictions[2] is own
+    assert same_slice_hints(slices, predictions, [2])[2] == pytest.approx((25.0, 70.0), abs=0.5)  # the T2 ring's, not the T1's
 
 
 def test_the_second_search_on_a_native_t1_map_keeps_no_ring_the_t1_map_does_not_show_and_asks_nothing_of_other_maps():
@@ -486,10 +501,9 @@ def test_the_second_search_on_a_native_t1_map_keeps_no_ring_the_t1_map_does_not_
     recorder = Recorder({})  # the T1 map's own search fails again (its image check, in the real segmenter)
     for predictions in ([None, _ring_at(30.0, 60.0)], [None, doubted]):
         reasons = [NO_LV, None]
-        assert search_native_t1_again(recorder, slices, predictions, reasons, AnalyzeConfig()) == {} and predictions[0] is None
+        search_native_t1_again(recorder, slices, predictions, reasons, AnalyzeConfig())
+        assert predictions[0] is None  # (the stand-in gives no reason; the real segmenter says NO_LV again)
     assert len(recorder.calls) == 1  # a doubted T2 ring gives no hint, so no second search at all
-    bad = [None, _ring_at(30.0, 60.0)]
-    assert (
-        search_native_t1_again(Recorder({"T1": _ring_at(30.0, 60.0)}), slices, bad, ["map is constant (no image)", None], AnalyzeConfig())
-        == {}
-    )
+    bad, why = [None, _ring_at(30.0, 60.0)], ["map is constant (no image)", None]
+    search_native_t1_again(Recorder({"T1": _ring_at(30.0, 60.0)}), slices, bad, why, AnalyzeConfig())
+    assert bad[0] is None and why[0] == "map is constant (no image)"

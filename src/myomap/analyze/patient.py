@@ -192,9 +192,12 @@ def segment_hinted(
         predictions[k], reasons[k] = prediction_from_view(prediction, view), reason
 
 
-def search_native_t1_again(segmenter, slices: list[MapSlice], predictions: list, reasons: list, config: AnalyzeConfig) -> dict[int, str]:
-    """Search each native T1 map on which no LV was found again where another map of its slice shows it; returns why to
-    review the rings found so.
+SECOND_SEARCH_DOUBT = "found only on a second search, where another map of its slice shows the LV"
+"""Why a ring of :func:`search_native_t1_again` is doubted: it lends, hints and witnesses nothing, and is flagged for review."""
+
+
+def search_native_t1_again(segmenter, slices: list[MapSlice], predictions: list, reasons: list, config: AnalyzeConfig) -> None:
+    """Search each native T1 map on which no LV was found again where another map of its slice shows it.
 
     The native T1 map is segmented first and with no hint
     (:func:`predict_native_first`), yet on a real scan the network may lose
@@ -204,21 +207,22 @@ def search_native_t1_again(segmenter, slices: list[MapSlice], predictions: list,
     is tried first on the T1 map, in a window centred on it.  It is a
     first candidate only: the T1 map's own ring must pass a native T1 map's
     image check (:mod:`myomap.model.evidence`: its blood pool brighter than
-    its myocardium, which no vertebral body or kidney drawn on the other
-    map passes), so that an LV is never carried over from a map that drew a
-    ring on something else.  ``predictions`` and ``reasons`` are updated in
-    place; the rings found so are flagged for review.
+    its myocardium).  That check rules out a vertebral body, not a kidney
+    (a cortex like myocardium around a medulla like blood): where the other
+    map's ring lay on one, the T1 ring can follow it.  So a ring found here
+    carries :data:`SECOND_SEARCH_DOUBT`: it is flagged for review, and as
+    any doubted ring it gives no hint, lends to no other map and is no
+    witness of where the exam's LV lies.  ``predictions`` and ``reasons``
+    are updated in place.
     """
     lost = [
         k for k, s in enumerate(slices) if s.contrast != "post" and s.map_type == "T1" and predictions[k] is None and reasons[k] == NO_LV
     ]
     hinted = [k for k, hint in same_slice_hints(slices, predictions, lost, post_too=True).items() if hint is not None]
     segment_hinted(segmenter, slices, predictions, reasons, hinted, config, post_too=True)
-    return {
-        k: "left ventricle found on a second search where another map of its slice shows it (none at first); check that it is the LV"
-        for k in hinted
-        if predictions[k] is not None
-    }
+    for k in hinted:
+        if predictions[k] is not None:
+            predictions[k] = replace(predictions[k], doubts=predictions[k].doubts or (SECOND_SEARCH_DOUBT,))
 
 
 def same_slice_hints(
@@ -612,7 +616,7 @@ def analyze_patient(
     """
     results = [SliceResult(s, patient, f"{s.stack}_{s.order + 1:02d}_{s.slice_position}", k + 1) for k, s in enumerate(slices)]
     predictions, reasons = predict_native_first(segmenter, slices, config)
-    again = search_native_t1_again(segmenter, slices, predictions, reasons, config)
+    search_native_t1_again(segmenter, slices, predictions, reasons, config)
     checked = check_against_stack(segmenter, slices, predictions, reasons, config)
     borrowed = borrow_native_rings(slices, predictions, reasons)
     done: list[SliceResult] = []
@@ -637,7 +641,7 @@ def analyze_patient(
             natives.append((item, analysis.contours, analysis.left_out))  # slices come native T1 first (discover.order_slices)
         if analysis.reference_method == RV_ACROSS_THE_HEADER and analysis.contours is not None:
             mirrored.append((item, polygon_centroid(analysis.contours.epi)))
-        review = tuple(notes[k] for notes in (again, checked, borrowed) if k in notes)  # a ring dropped by the check, then borrowed: both
+        review = tuple(notes[k] for notes in (checked, borrowed) if k in notes)  # a ring dropped by the check, then borrowed: both
         if analysis.reference_method != RV_ACROSS_THE_HEADER and on_a_mirrored_slice(item, mirrored):
             review += (MIRRORED_SLICE,)
         if review:
