@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 from myomap.analyze.clinical import latest_per_plane, one_time_point
+from myomap.analyze.discover import _same_acquisition, _weighted_times
 from myomap.io.context import ScanContext
 
 DAY_S = 86400.0
@@ -32,3 +33,15 @@ def test_across_midnight_the_later_time_point_and_the_later_repeat_are_the_ones_
     first, again = _result("40", 0.0, DAY_S - 60.0), _result("41", 0.0, 120.0)
     kept, lines = latest_per_plane([first, again])
     assert kept == [again] and lines[0].startswith("mid slice of series 40 repeated in series 41")
+
+
+def test_discovery_tells_one_acquisition_and_the_latest_series_across_midnight():
+    """23:59:30 and 00:00:30 are one acquisition (a minute apart), and a repeat at 00:02 is later than the series at 23:59."""
+    assert _same_acquisition(ScanContext(acquisition_time_s=DAY_S - 30.0), ScanContext(acquisition_time_s=30.0))
+    assert not _same_acquisition(ScanContext(acquisition_time_s=DAY_S - 900.0), ScanContext(acquisition_time_s=30.0))
+    series = {
+        name: [SimpleNamespace(study_uid="1", context=ScanContext(acquisition_time_s=t))]
+        for name, t in (("before", DAY_S - 60.0), ("repeat", 120.0), ("native", DAY_S - 1500.0))
+    }
+    times = _weighted_times(series)
+    assert times["repeat"] > times["before"] > times["native"]

@@ -47,7 +47,7 @@ from myomap.geometry.aha import APEX_DIRECTION_LPS, apical_normal, long_axis_dir
 from myomap.geometry.levels import axis_crossings_mm, exam_levels
 from myomap.geometry.plane import pixel_to_patient
 from myomap.io import vendor
-from myomap.io.context import ScanContext
+from myomap.io.context import DAY_S, ScanContext, past_midnight
 from myomap.io.dicom import DecodeError, DicomError, read_frames
 from myomap.io.header import ImageMeta, index_files
 from myomap.io.nifti import NiftiError, NiftiLabelImage, find_nifti, read_nifti_map, slice_pixels
@@ -234,7 +234,8 @@ def _use_weighted(inventory: Inventory, slices: list[MapSlice], fit_missing: boo
     for m in slices:
         have[(m.study, m.map_type, _where(m.position_mm))].append(m.context)
     fitted_here: dict[tuple, list[ScanContext]] = defaultdict(list)
-    for name, frames in sorted(inventory.weighted.items(), key=lambda item: _fit_preference(item[1][0])):
+    times = _weighted_times(inventory.weighted)
+    for name, frames in sorted(inventory.weighted.items(), key=lambda item: _fit_preference(item[1][0], times[item[0]])):
         kind = inventory.kinds[frames[0].series_uid].split()[0]
         key, context = (frames[0].study_uid, kind, position_key(frames[0])), frames[0].context
         if any(_same_acquisition(context, other) for other in have[key]):
@@ -260,9 +261,11 @@ SAME_ACQUISITION_S = 300.0
 
 
 def _same_acquisition(a: ScanContext, b: ScanContext) -> bool:
-    """Whether one map stands for both series of a slice: acquired within ``SAME_ACQUISITION_S``, or, a time unknown, not told apart by the header's contrast words or agent."""
+    """Whether one map stands for both series of a slice: acquired within ``SAME_ACQUISITION_S`` (times of day: 23:59:30
+    and 00:00:30 are a minute apart), or, a time unknown, not told apart by the header's contrast words or agent."""
     if a.acquisition_time_s is not None and b.acquisition_time_s is not None:
-        return abs(a.acquisition_time_s - b.acquisition_time_s) <= SAME_ACQUISITION_S
+        apart = abs(a.acquisition_time_s - b.acquisition_time_s) % DAY_S
+        return min(apart, DAY_S - apart) <= SAME_ACQUISITION_S
     return _header_state(a) == _header_state(b)
 
 
@@ -271,9 +274,20 @@ def _header_state(context: ScanContext) -> str:
     return "native" if call is None else call.state
 
 
-def _fit_preference(meta: ImageMeta) -> tuple:
+def _weighted_times(weighted: dict[str, list[ImageMeta]]) -> dict[str, float | None]:
+    """The acquisition time of each weighted series, counted on past midnight where its study ran across it."""
+    by_study: dict[str, list[str]] = defaultdict(list)
+    for name, frames in weighted.items():
+        by_study[frames[0].study_uid].append(name)
+    times: dict[str, float | None] = {}
+    for names in by_study.values():
+        times.update(zip(names, past_midnight([weighted[n][0].context.acquisition_time_s for n in names])))
+    return times
+
+
+def _fit_preference(meta: ImageMeta, time_s: float | None) -> tuple:
     """Sort key of the weighted series of one slice, the one to fit first: motion-corrected, then the latest acquired."""
-    return (not _motion_corrected(meta), -(meta.context.acquisition_time_s or 0.0), -(meta.series_number or 0))
+    return (not _motion_corrected(meta), -(time_s or 0.0), -(meta.series_number or 0))
 
 
 def _motion_corrected(meta: ImageMeta) -> bool:

@@ -74,19 +74,28 @@ def past_midnight(times_s) -> list[float | None]:
 
     AcquisitionTime and ContrastBolusStartTime are times of day: a bolus at
     23:55 and a post-contrast map at 00:10 read as the map acquired 24 h
-    before the bolus.  An exam lasts hours, not 12: when the known times
-    leave a gap of more than half a day, those before the gap (just after
-    midnight) are the next day's.  None stays None.
+    before the bolus.  An exam runs across midnight when its known times
+    fall apart into early-morning ones (before 06:00) and evening ones
+    (from 18:00) with more than 12 h between: the morning ones are then the
+    next day's.  A stray time alone (a bolus time of 00:00:00 written by
+    default beside maps at 13:00) moves nothing.  None stays None.
 
     >>> past_midnight([86100.0, 600.0, None, 85000.0])
     [86100.0, 87000.0, None, 85000.0]
-    >>> past_midnight([36000.0, 39600.0])
-    [36000.0, 39600.0]
+    >>> past_midnight([0.0, 46800.0, 48000.0]), past_midnight([32400.0, 34200.0, 77760.0])
+    ([0.0, 46800.0, 48000.0], [32400.0, 34200.0, 77760.0])
     """
     known = sorted({float(t) for t in times_s if t is not None})
     gaps = np.diff(known)
-    wrap = known[int(np.argmax(gaps))] if gaps.size and gaps.max() > DAY_S / 2 else None  # the last time before the gap
+    wrap = None
+    if gaps.size and gaps.max() > DAY_S / 2:
+        k = int(np.argmax(gaps))
+        if known[k] < _MORNING_END_S and known[k + 1] >= _EVENING_START_S:
+            wrap = known[k]  # the last time before the gap
     return [None if t is None else float(t) + (DAY_S if wrap is not None and float(t) <= wrap else 0.0) for t in times_s]
+
+
+_MORNING_END_S, _EVENING_START_S = 6 * 3600.0, 18 * 3600.0
 
 
 def mapping_sequence(text: str) -> str:
