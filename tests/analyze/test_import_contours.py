@@ -301,3 +301,21 @@ def test_an_import_of_nothing_fails_instead_of_leaving_an_earlier_manifest_stand
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1 and "nothing imported" in " ".join(result.output.split())
     assert (out / "manifest.csv").read_text() == earlier  # untouched, and the exit code says it is not this import's
+
+
+def test_an_eight_bit_rendering_of_a_map_is_an_error_line_not_a_map_in_ms(tmp_path):
+    """As ``analyze`` refuses it (a screenshot or lossy JPEG copy holds grey levels, not ms), so does the import."""
+    study = generate_uid()
+    uids = {}
+    for number, bits in ((5, 16), (6, 8)):
+        ds = mr_image(np.full(SHAPE, 100), study_uid=study, series_uid=generate_uid(), series_number=number, description="T1 MAP",
+                      image_type=("DERIVED", "PRIMARY", "T1 MAP"), position_mm=(0.0, 0.0, float(number)), spacing_mm=SPACING)  # fmt: skip
+        ds.BitsAllocated = ds.BitsStored = bits
+        ds.HighBit = bits - 1
+        ds.PixelData = np.full(SHAPE, 100, np.uint8 if bits == 8 else np.uint16).tobytes()
+        save(ds, tmp_path / "exam" / f"s{number}.dcm")
+        uids[bits] = str(ds.SOPInstanceUID)
+    (tmp_path / "ws.cvi42wsx").write_bytes(cvi42_workspace({uid: _lv() for uid in uids.values()}))
+    report = import_contours([tmp_path / "exam"], [tmp_path / "ws.cvi42wsx"], tmp_path / "out")
+    assert len(report.errors) == 1 and "stored in 8 bits without a value mapping" in report.errors[0]  # its name hidden: no --keep-phi
+    assert [r["image"] for r in _rows(tmp_path / "out")] == ["patient-01/T1_mid_slice01/map.dcm"]  # the 16-bit map, second of two

@@ -1,5 +1,6 @@
 """Slice levels of a stack replanned a few degrees about the LV: measured near the heart, not at the images' corners."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +35,16 @@ def _slice(series: str, k: int, normal, along_mm: float, spin_deg: float) -> Map
 
 @pytest.mark.parametrize("tilt_deg", [6.0, 9.0])
 @pytest.mark.parametrize("spin_deg", [0.0, 90.0])
-def test_a_post_contrast_stack_replanned_a_few_degrees_keeps_the_levels_of_the_native_slices_it_repeats(tilt_deg, spin_deg):
+@pytest.mark.parametrize("held", [True, False])
+def test_a_post_contrast_stack_replanned_a_few_degrees_keeps_the_levels_of_the_native_slices_it_repeats(tilt_deg, spin_deg, held):
     """Positions were ImagePositionPatient (the top-left pixel) along the mean normal: 150-250 mm from the heart, a stack
     tilted 6-9 degrees moved there by 10-16 mm and its slices through the native basal, mid and apical LV were labelled
-    basal, basal, mid (their segments' ECV paired with other levels)."""
+    basal, basal, mid (their segments' ECV paired with other levels); NIfTI slices, held without pixels, kept that."""
     tilted = _rotated(AXIS, np.cross(AXIS, [0.0, 0.0, 1.0]), tilt_deg)
     slices = [_slice("native", k, AXIS, d, 0.0) for k, d in enumerate((-12.0, 0.0, 12.0))]
     slices += [_slice("post", k, tilted, d, spin_deg) for k, d in enumerate((-12.0, 0.0, 12.0))]
+    if not held:  # NIfTI slices come to discovery without pixels, with their size
+        slices = [replace(s, pixels=None, origin="nifti", image_shape=SHAPE, level_ms=float(s.pixels[0, 0])) for s in slices]
     levels = {(s.series_uid, s.path.name): s.slice_position for s in order_slices(slices)}
     for series in ("native", "post"):
         assert [levels[(series, f"{series}{k}.dcm")] for k in range(3)] == ["basal", "mid", "apical"]

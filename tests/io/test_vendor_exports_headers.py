@@ -105,3 +105,14 @@ def test_a_classic_image_with_functional_groups_is_placed_by_its_own_attributes(
     assert (meta.frame, meta.position_mm, meta.spacing_mm) == (None, (1.0, 2.0, 3.0), (1.5, 1.5))
     pixels, _ = read_image(tmp_path / "map.dcm")
     assert float(pixels[0, 0]) == 1000.0
+
+
+def test_a_classic_image_whose_value_mapping_is_in_its_functional_groups_keeps_it(tmp_path):
+    """Read as a classic image, its RealWorldValueMapping held only in a group was ignored: values at half their ms."""
+    ds = mr_image(np.full((8, 8), 500), study_uid="1.2", series_uid=generate_uid(), image_type=("DERIVED", "PRIMARY", "T1 MAP"),
+                  position_mm=(1.0, 2.0, 3.0))  # fmt: skip
+    mapping = DicomSequence([_rwv(2.0, "ms", "milliseconds")])
+    ds.PerFrameFunctionalGroupsSequence = DicomSequence([_item(RealWorldValueMappingSequence=mapping)])
+    (meta,) = read_headers(save(ds, tmp_path / "map.dcm"))
+    assert (meta.position_mm, meta.scaling.slope, meta.scaling.units) == ((1.0, 2.0, 3.0), 2.0, "ms")
+    assert float(read_image(tmp_path / "map.dcm")[0][0, 0]) == 1000.0

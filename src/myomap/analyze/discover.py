@@ -108,6 +108,7 @@ class MapSlice:
     phase: int | None = None  # the volume of a 4-D NIfTI cine (its cardiac phase); ``frame`` is then the slice index
     phase_ms: float | None = None  # that phase's time after the first, when the file gives its time step a unit
     study_datetime: str = ""  # StudyDate + StudyTime (DICOM): orders a patient's studies for their labels
+    image_shape: tuple[int, int] | None = None  # (rows, columns) of a NIfTI slice whose pixels are not held
 
     def loaded(self) -> MapSlice:
         """This slice with its pixels (decoded or read again when discovery dropped them)."""
@@ -376,16 +377,10 @@ def _map_level(map_type: str, meta: ImageMeta, pixels: np.ndarray, *, named: boo
     A map its header ``named`` (not one given its type by ``--map-type``, such as a cine whose contours are
     compared) stored in 8 bits without a value mapping is refused (:func:`myomap.io.vendor.display_levels`).
     """
-    if named and vendor.display_levels(meta.bits_stored, meta.scaling):
-        return DicomError(
-            f"{meta.where}: map stored in {meta.bits_stored} bits without a value mapping: the grey levels of a rendering "
-            "(a screenshot, a lossy JPEG copy), not ms; export the scanner's map"
-        )
-    factor = vendor.ms_factor(meta.scaling)
-    if factor is None:
-        return DicomError(
-            f"{meta.where}: map with RealWorldValueMapping in units {meta.scaling.units!r}, not a time; its values cannot be taken as ms"
-        )
+    problem = vendor.map_value_problem(meta.bits_stored, meta.scaling, named=named)
+    if problem is not None:
+        return DicomError(f"{meta.where}: {problem}")
+    factor = vendor.ms_factor(meta.scaling) or 1.0
     return t1_level_ms(pixels * np.float32(factor)) if map_type == "T1" else math.nan
 
 
@@ -516,6 +511,7 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str], notes: 
                     level_ms=t1_level_ms(item.pixels) if found.map_type == "T1" else math.nan,
                     phase=item.phase,
                     phase_ms=item.phase_ms,
+                    image_shape=(int(item.pixels.shape[0]), int(item.pixels.shape[1])),
                 )  # fmt: skip
             )
     if qform:
@@ -616,7 +612,10 @@ def order_slices(slices: list[MapSlice]) -> list[MapSlice]:
 
 def _image_centre(item: MapSlice) -> np.ndarray:
     """The patient point (LPS, mm) at the middle of a placed map's image; its ImagePositionPatient when its size is unknown."""
-    rows, cols = item.pixels.shape[:2] if item.pixels is not None else (item.source.rows, item.source.columns) if item.source else (0, 0)
+    if item.pixels is not None:
+        rows, cols = item.pixels.shape[:2]
+    else:
+        rows, cols = (item.source.rows, item.source.columns) if item.source else item.image_shape or (0, 0)
     if not rows or not cols:
         return np.asarray(item.position_mm, dtype=float)
     return np.asarray(pixel_to_patient(((cols - 1) / 2, (rows - 1) / 2), item.orientation, item.position_mm, item.spacing_mm), dtype=float)

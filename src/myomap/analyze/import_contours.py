@@ -109,6 +109,7 @@ class _Accepted:
     meta: ImageMeta
     map_type: str
     contours: ContouredImage
+    named: bool = True  # the header calls its series a map (not --map-type): its stored bits are checked
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,7 @@ def _accept(
         if not _inside(image, meta):
             report.skipped["contour outside its image (drawn on another image?)"] += 1
             continue
-        accepted.append(_Accepted(meta, kind[:2], image))
+        accepted.append(_Accepted(meta, kind[:2], image, named=not kind.endswith("(--map-type)")))
     return accepted
 
 
@@ -359,11 +360,10 @@ def _write(out: Path, plan: _Planned, secret: str, keep_phi: bool, names: Source
     """Write one image and its contours; its manifest row.  DicomError (naming the file) when its pixels cannot be read."""
     meta, map_type = plan.item.meta, plan.item.map_type
     (pixels,) = read_frames([meta])
-    factor = vendor.ms_factor(meta.scaling)
-    if factor is None:
-        raise DicomError(
-            f"{meta.where}: map with RealWorldValueMapping in units {meta.scaling.units!r}, not a time; its values cannot be taken as ms"
-        )
+    problem = vendor.map_value_problem(meta.bits_stored, meta.scaling, named=plan.item.named)
+    if problem is not None:
+        raise DicomError(f"{meta.where}: {problem}")
+    factor = vendor.ms_factor(meta.scaling) or 1.0  # not None: checked above
     pixels = pixels * np.float32(factor)
 
     def uid(*parts: str) -> str:

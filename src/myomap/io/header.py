@@ -220,6 +220,11 @@ def headers_of(ds: Dataset, path: Path) -> list[ImageMeta]:
     frames = int(number(ds, "NumberOfFrames", path) or 1)
     if frames > 1 or ("PerFrameFunctionalGroupsSequence" in ds and "ImagePositionPatient" not in ds):
         return [_frame_meta(ds, path, k, frames) for k in range(frames)]
+    groups = [
+        sequence[0] for sequence in (ds.get("PerFrameFunctionalGroupsSequence"), ds.get("SharedFunctionalGroupsSequence")) if sequence
+    ]
+    if groups:  # a classic image with groups: its value mapping may be in them only
+        return [_meta(ds, path, frame=None, scaling=vendor.value_scaling(ds, path, number, items=groups))]
     return [_meta(ds, path, frame=None)]
 
 
@@ -307,11 +312,14 @@ def _frame_meta(ds: Dataset, path: Path, k: int, frames: int) -> ImageMeta:
 
 
 def _series_key(ds: Dataset, path: Path) -> str:
-    """What groups the images of a file without SeriesInstanceUID (a de-identification that stripped it): folder, number, description.
+    """What groups the images of a file without SeriesInstanceUID (a de-identification that stripped it): study (else the
+    folder), number, description.
 
-    One key for all of them made an exam's T1 and T2 maps one series, analysed as one map type.
+    One key for all of them made an exam's T1 and T2 maps one series, analysed as one map type; the folder alone would
+    split a series exported one folder per image.
     """
-    return f"(no SeriesInstanceUID) {path.parent} #{ds.get('SeriesNumber', '')} {ds.get('SeriesDescription', '')}"
+    study = str(ds.get("StudyInstanceUID", "") or "") or str(path.parent)
+    return f"(no SeriesInstanceUID) {study} #{ds.get('SeriesNumber', '')} {ds.get('SeriesDescription', '')}"
 
 
 def _delay_ms(ds: Dataset, keyword: str) -> float | None:

@@ -267,6 +267,22 @@ def display_levels(bits_stored: int, scaling: ValueScaling) -> bool:
     return 0 < bits_stored <= 8 and identity
 
 
+def map_value_problem(bits_stored: int, scaling: ValueScaling, *, named: bool = True) -> str | None:
+    """Why a map's stored values cannot be taken as ms (:func:`display_levels`, :func:`ms_factor`), or None.
+
+    ``named``: the header calls the image a map; one given its type by the
+    user (a cine whose contours are compared) is not refused for its bits.
+    """
+    if named and display_levels(bits_stored, scaling):
+        return (
+            f"map stored in {bits_stored} bits without a value mapping: the grey levels of a rendering "
+            "(a screenshot, a lossy JPEG copy), not ms; export the scanner's map"
+        )
+    if ms_factor(scaling) is None:
+        return f"map with RealWorldValueMapping in units {scaling.units!r}, not a time; its values cannot be taken as ms"
+    return None
+
+
 def ms_factor(scaling: ValueScaling) -> float | None:
     """Factor from real-world values to ms for a map; None when the units are another quantity's (see the module docstring).
 
