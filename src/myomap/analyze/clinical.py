@@ -250,7 +250,7 @@ def _same_plane(a, b) -> bool:
         return False
     corners = [np.asarray(s.position_mm, dtype=float) for s in (sa, sb)]
     hearts = [h for h in (_heart_point_mm(a), _heart_point_mm(b)) if h is not None]
-    at = (hearts[0] + hearts[1]) / 2.0 if len(hearts) == 2 else corners[1]
+    at = np.mean(hearts, axis=0) if hearts else corners[1]
     # Where the line through ``at`` along a's normal crosses each plane.
     on_a = float(normals[0] @ (corners[0] - at))
     on_b = float(normals[1] @ (corners[1] - at)) / cosine

@@ -631,16 +631,10 @@ def _mean_normal(slices: list[MapSlice]) -> np.ndarray:
     return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
-def apical_distance_mm(item: MapSlice) -> float:
-    """Position of the slice along the LV long axis, growing toward the apex (mm)."""
-    return float(np.asarray(item.position_mm, dtype=float) @ apical_normal(item.orientation))
-
-
 __all__ = [
     "Discovery",
     "MapSlice",
     "SeriesSummary",
-    "apical_distance_mm",
     "discover",
     "load_slices",
     "map_type_from_header",
