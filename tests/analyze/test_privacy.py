@@ -121,6 +121,26 @@ def test_the_source_copy_shares_the_frame_of_reference_the_seg_gives_a_map_witho
     assert seg.FrameOfReferenceUID and copy.get("FrameOfReferenceUID") == seg.FrameOfReferenceUID
 
 
+def test_a_map_without_series_uid_gets_a_seg_referencing_its_copy_under_one_uid_per_series(cohort, tmp_path):
+    """A de-identifier stripped SeriesInstanceUID (Type 1): the SEG was 'not written (AttributeError)' on every slice."""
+    found = []
+    for k in range(2):  # two maps of one series (same study, number and description)
+        ds = pydicom.dcmread(sorted(cohort.glob("sub-*/T1_mid/map.dcm"))[0])
+        del ds.SeriesInstanceUID
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        ds.save_as(tmp_path / f"map{k}.dcm", enforce_file_format=True)
+        labels = np.zeros(ds.pixel_array.shape, np.uint8)
+        labels[10:20, 10:20], labels[13:17, 13:17] = 1, 2
+        (tmp_path / f"out{k}").mkdir()
+        SegWriter("settings", Deidentifier("secret")).write(
+            tmp_path / f"out{k}", tmp_path / f"map{k}.dcm", labels, patient="patient-01", number=k + 1, name="T1 mid 02", review=False
+        )
+        seg, copy = pydicom.dcmread(tmp_path / f"out{k}" / "seg.dcm"), pydicom.dcmread(tmp_path / f"out{k}" / "source.dcm")
+        assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == copy.SeriesInstanceUID
+        found.append(copy.SeriesInstanceUID)
+    assert found[0] == found[1]
+
+
 def test_source_names_hide_paths_without_keep_phi(tmp_path):
     root = tmp_path / "Doe_John"
     (root / "a").mkdir(parents=True)

@@ -264,6 +264,9 @@ def build_seg(source_ds, labels: np.ndarray, *, series_uid: str, sop_uid: str, s
     for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyID", "AccessionNumber", "ReferringPhysicianName", "StudyDate", "StudyTime"):  # fmt: skip
         if keyword not in source_ds:
             setattr(source_ds, keyword, "")  # type 2 attributes highdicom copies; some writers leave them out
+    if not source_ds.get("SeriesInstanceUID"):  # stripped by a de-identifier: one per series, as discovery grouped them
+        series_key = [str(source_ds.get(k, "")) for k in ("StudyInstanceUID", "SeriesNumber", "SeriesDescription")]
+        source_ds.SeriesInstanceUID = pydicom.uid.generate_uid(entropy_srcs=[*series_key, "series without a UID"])
     if "FrameOfReferenceUID" not in source_ds:  # required by the SEG IOD; derived from the study so it is stable
         source_ds.FrameOfReferenceUID = pydicom.uid.generate_uid(
             entropy_srcs=[str(source_ds.get("StudyInstanceUID", "")), "frame of reference"]
