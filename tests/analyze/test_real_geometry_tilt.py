@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from myomap.analyze.discover import MapSlice, order_slices
+from myomap.analyze.discover import MapSlice
+from myomap.analyze.stack_order import order_slices
 from myomap.io.context import ScanContext
 
 SHAPE, SPACING = (192, 256), (1.4, 1.4)

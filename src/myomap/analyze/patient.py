@@ -638,7 +638,7 @@ def analyze_patient(
         facts = slice_facts(item, use_json=use_json, native=from_native_map(item, natives))
         analysis = analyse_slice(item.pixels, item.spacing_mm, prediction, config.slice_settings, facts)
         if item.contrast == "native" and analysis.contours is not None and analysis.reference_method in NATIVE_REFERENCE_METHODS:
-            natives.append((item, analysis.contours, analysis.left_out))  # slices come native T1 first (discover.order_slices)
+            natives.append((item, analysis.contours, analysis.left_out))  # slices come native T1 first (stack_order.order_slices)
         if analysis.reference_method == RV_ACROSS_THE_HEADER and analysis.contours is not None:
             mirrored.append((item, polygon_centroid(analysis.contours.epi)))
         review = tuple(notes[k] for notes in (checked, borrowed) if k in notes)  # a ring dropped by the check, then borrowed: both
