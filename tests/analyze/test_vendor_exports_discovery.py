@@ -165,3 +165,17 @@ def test_a_philips_map_whose_only_mapping_is_unitless_is_analysed_in_ms_and_one_
     assert len(found.errors) == 1 and "in units 'Hz', not a time" in found.errors[0]
     (item,) = load_slices(next(iter(found.patients.values())))
     assert (item.series_number, float(item.pixels.max())) == (401, 1000.0)
+
+
+def test_a_map_marked_original_is_not_taken_but_the_table_says_how_to_give_it(tmp_path):
+    """Raw MOLLI protocols are named t1map_..., so an ORIGINAL image's name never makes it a map; a series named like a map
+    whose images are no weighted images may still be one (a vendor marking its maps ORIGINAL): the table says what to do."""
+    path = _map(tmp_path, 8, ("ORIGINAL", "PRIMARY", "OTHER"), _ring(1000), MagneticFieldStrength="1.5")
+    ds = pydicom.dcmread(path)
+    ds.SeriesDescription = "T1 Map"
+    ds.save_as(path)
+    (row,) = discover([tmp_path]).series
+    assert row.kind == "not relevant: named like a T1 map, ImageType ORIGINAL (if it is the map: --map-type T1 on it alone)"
+    assert not discover([tmp_path]).patients
+    found = discover([tmp_path], map_type="T1")
+    assert [s.series_number for s in next(iter(found.patients.values()))] == [8]

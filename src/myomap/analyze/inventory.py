@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from myomap.io.context import mapping_sequence
 from myomap.io.header import ImageMeta, Index
 from myomap.io.series_kind import has_single_times, position_key, series_time_kind
-from myomap.io.vendor import description_words, map_companion, map_type_from_header
+from myomap.io.vendor import description_words, map_companion, map_type_from_header, named_map_type
 from myomap.mapping.series import group_series
 
 _SCOUT = re.compile(r"TI[ _-]?scout|look[ _-]?locker|TI[ _-]?find|\bTIS\b", re.IGNORECASE)
@@ -135,6 +135,11 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
             inventory.maps.extend(_one_per_position(_grey(frames, inventory.notes), map_type, inventory.notes, phases=True))
         elif _is_cine(frames):
             inventory.kinds[uid] = f"not relevant: {CINE_KIND}"
+        elif (named := named_map_type(first.series_description)) is not None:
+            # Named like a map but ORIGINAL (raw protocols are named t1map_...): not taken, but the table says how if it is one.
+            inventory.kinds[uid] = (
+                f"not relevant: named like a {named} map, ImageType ORIGINAL (if it is the map: --map-type {named} on it alone)"
+            )
         else:
             inventory.kinds[uid] = "not relevant: no map type or preparation time in the header"
     _group_weighted(inventory, Index(candidates, [], [], index.damaged_series))

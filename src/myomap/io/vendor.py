@@ -108,11 +108,17 @@ def map_type_from_header(image_type: Iterable[str], description: str) -> str | N
     """
     image_type = [str(v).upper() for v in image_type]
     texts = [" ".join(image_type)] + ([] if "ORIGINAL" in image_type else [description])
-    for text in texts:
-        match = MAP_WORDS.search(re.sub(r"[\\_]", " ", text))  # underscores and backslashes separate words
-        if match:
-            return next(g for g in match.groups() if g and g.upper().startswith("T")).upper()
-    return None
+    return next((found for text in texts if (found := named_map_type(text)) is not None), None)
+
+
+def named_map_type(text: str) -> str | None:
+    """``T1``/``T2`` when ``text`` (an ImageType joined, a SeriesDescription) holds words that name a map (:data:`MAP_WORDS`).
+
+    >>> named_map_type("T1 Map"), named_map_type("t1map_molli_sax"), named_map_type("cine_sax")
+    ('T1', 'T1', None)
+    """
+    match = MAP_WORDS.search(re.sub(r"[\\_]", " ", text))  # underscores and backslashes separate words
+    return None if match is None else next(g for g in match.groups() if g and g.upper().startswith("T")).upper()
 
 
 def description_words(description: str) -> tuple[str, ...]:
