@@ -135,7 +135,7 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
             inventory.maps.extend(_one_per_position(_grey(frames, inventory.notes), map_type, inventory.notes, phases=True))
         elif _is_cine(frames):
             inventory.kinds[uid] = f"not relevant: {CINE_KIND}"
-        elif (named := named_map_type(first.series_description)) is not None:
+        elif "ORIGINAL" in first.image_type and (named := named_map_type(first.series_description)) is not None:
             # Named like a map but ORIGINAL (raw protocols are named t1map_...): not taken, but the table says how if it is one.
             inventory.kinds[uid] = (
                 f"not relevant: named like a {named} map, ImageType ORIGINAL (if it is the map: --map-type {named} on it alone)"
