@@ -65,9 +65,12 @@ import numpy as np
 TI_COMMENT = re.compile(r"\bTI\s*[=:]?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 T2PREP_COMMENT = re.compile(r"\bT2\s*-?\s*(?:prep\w*|P)\.?\s*(?:duration)?\s*[=:]?\s*(\d+(?:\.\d+)?)\s*(?:ms)?", re.IGNORECASE)
 MAP_WORDS = re.compile(
-    r"\b(T[12])[ _-]?(MAP|MAPPING|MOCO)\b|\b(MOCO|MAP)[ _-]?(T[12])\b(?!\s*\*)|(?:\b|(?<=SMAR))(T[12])MAP\b", re.IGNORECASE
+    r"\b(T[12])[ _-]?(MAPS?|MAPPING|MOCO)\b|\b(MOCO|MAP)[ _-]?(T[12])\b(?!\s*\*)|(?:\b|(?<=SMAR))(T[12])MAPS?\b"
+    r"|\b(T[12])[ _-]?(?:MOLLI|SHMOLLI|SASHA|SAPPHIRE|T2PREP|GRASE)[ _-]?(?:MAPS?|MAPPING)\b",
+    re.IGNORECASE,
 )
-"""Words that name a T1 or T2 map: ``T1 MAP``, ``T2_MAPPING``, ``MOCO_T1``, ``T1MAP`` and GE's ``SMART1Map`` (not ``Map T2*``: a T2* map)."""
+"""Words that name a T1 or T2 map: ``T1 MAP``, ``T2_MAPPING``, ``MOCO_T1``, ``T1MAP``, ``T1 maps``, ``T1 MOLLI map`` (a
+sequence's name between) and GE's ``SMART1Map`` (not ``Map T2*``: a T2* map)."""
 COMPANION_WORDS = frozenset(
     "SD SDMAP STD STDEV STDDEV SIGMA ERR ERROR CHI CHI2 CHISQ GOF FIT CONF CONFIDENCE SNR ECV R2 RSQ MASK MASKED".split()
 )
@@ -116,6 +119,8 @@ def named_map_type(text: str) -> str | None:
 
     >>> named_map_type("T1 Map"), named_map_type("t1map_molli_sax"), named_map_type("cine_sax")
     ('T1', 'T1', None)
+    >>> named_map_type("SAX T1 MOLLI map"), named_map_type("T2 maps basal"), named_map_type("T1 MOLLI"), named_map_type("Map T2*")
+    ('T1', 'T2', None, None)
     """
     match = MAP_WORDS.search(re.sub(r"[\\_]", " ", text))  # underscores and backslashes separate words
     return None if match is None else next(g for g in match.groups() if g and g.upper().startswith("T")).upper()
