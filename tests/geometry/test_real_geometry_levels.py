@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from myomap.geometry.levels import SAME_PLANE_MM, exam_levels, plane_positions, slice_levels
+from myomap.geometry.levels import SAME_PLANE_MM, axis_crossings_mm, exam_levels, plane_positions, slice_levels
 
 
 @pytest.mark.parametrize(
@@ -61,8 +61,6 @@ def _plane(normal, row_hint, centre_mm, shape=(192, 256), spacing_mm=(1.4, 1.4))
 
 @pytest.mark.parametrize("tilt_deg", [-9.0, -6.0, 6.0, 9.0])
 def test_a_stack_replanned_a_few_degrees_about_the_lv_keeps_its_levels_when_measured_at_the_heart(tilt_deg):
-    from myomap.geometry.levels import axis_crossings_mm
-
     axis = np.array([0.6, -0.45, -0.65]) / np.linalg.norm([0.6, -0.45, -0.65])
     heart = np.array([20.0, -10.0, -30.0])
     left = np.array([1.0, 0.0, 0.0]) - axis[0] * axis

@@ -23,7 +23,7 @@ import numpy as np
 from myomap import conventions
 from myomap.geometry.aha import slice_normal
 from myomap.geometry.levels import SAME_PLANE_MM
-from myomap.geometry.plane import pixel_to_patient
+from myomap.geometry.plane import image_centre_mm, pixel_to_patient
 from myomap.geometry.polygon import polygon_centroid
 from myomap.io.context import past_midnight
 from myomap.quantify.ecv import ECV_COLUMNS, ecv_rows, synthetic_hematocrit, synthetic_hematocrit_unusable
@@ -264,13 +264,10 @@ def _heart_point_mm(result) -> np.ndarray | None:
     contours = getattr(analysis, "contours", None)
     pixels = getattr(item, "pixels", None)
     if contours is not None:
-        xy = polygon_centroid(contours.epi)
-    elif pixels is not None:
-        rows, cols = np.shape(pixels)[-2:]
-        xy = ((cols - 1) / 2.0, (rows - 1) / 2.0)
-    else:
-        return None
-    return pixel_to_patient(xy, item.orientation, item.position_mm, item.spacing_mm)
+        return pixel_to_patient(polygon_centroid(contours.epi), item.orientation, item.position_mm, item.spacing_mm)
+    if pixels is not None:
+        return image_centre_mm(np.shape(pixels)[-2:], item.orientation, item.position_mm, item.spacing_mm)
+    return None
 
 
 def _range_columns(value: float, reference: ReferenceRange | None) -> dict:

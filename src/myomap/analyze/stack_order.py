@@ -15,7 +15,7 @@ from myomap.analyze.contrast import with_contrast
 from myomap.conventions import CONTRASTS, MAP_TYPES
 from myomap.geometry.aha import apical_normal, long_axis_direction, segments_run_clockwise
 from myomap.geometry.levels import axis_crossings_mm, exam_levels
-from myomap.geometry.plane import pixel_to_patient
+from myomap.geometry.plane import image_centre_mm
 
 if TYPE_CHECKING:
     from myomap.analyze.discover import MapSlice
@@ -73,7 +73,7 @@ def _image_centre(item: MapSlice) -> np.ndarray:
         raise ValueError(f"{item.path}: a map without orientation or position has no place in the patient")  # callers pass placed maps
     if not rows or not cols:
         return np.asarray(item.position_mm, dtype=float)
-    return np.asarray(pixel_to_patient(((cols - 1) / 2, (rows - 1) / 2), item.orientation, item.position_mm, item.spacing_mm), dtype=float)
+    return image_centre_mm((rows, cols), item.orientation, item.position_mm, item.spacing_mm)
 
 
 def _placed(item: MapSlice) -> bool:

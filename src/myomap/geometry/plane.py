@@ -39,6 +39,18 @@ def pixel_to_patient(
     return np.asarray(position_mm, float) + x * spacing_mm[1] * axes[0] + y * spacing_mm[0] * axes[1]
 
 
+def image_centre_mm(
+    shape: tuple[int, int], orientation: Sequence[float], position_mm: Sequence[float], spacing_mm: tuple[float, float]
+) -> np.ndarray:
+    """Patient coordinates (mm, LPS) of the middle of an image of ``shape`` (rows, columns).
+
+    >>> image_centre_mm((3, 5), (1, 0, 0, 0, 1, 0), (10, 20, 30), (0.5, 2.0)).tolist()
+    [14.0, 20.5, 30.0]
+    """
+    rows, cols = shape
+    return pixel_to_patient(((cols - 1) / 2, (rows - 1) / 2), orientation, position_mm, spacing_mm)
+
+
 def patient_to_pixel(
     point_mm: ArrayLike, orientation: Sequence[float], position_mm: Sequence[float], spacing_mm: tuple[float, float]
 ) -> tuple[np.ndarray, float]:

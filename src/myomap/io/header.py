@@ -152,7 +152,7 @@ def read_headers(path: str | Path) -> list[ImageMeta]:
     try:
         return headers_of(ds, path)
     except DicomError as exc:
-        exc.series_uid = str(ds.get("SeriesInstanceUID", "") or "") or _series_key(ds, path)  # so that its series is known to be incomplete
+        exc.series_uid = _series_uid(ds, path)  # so that its series is known to be incomplete
         raise
 
 
@@ -242,7 +242,7 @@ def _meta(ds: Dataset, path: Path, frame: int | None, **override) -> ImageMeta:
         position_mm=numbers(ds, "ImagePositionPatient", path, 3),
         echo_time_ms=number(ds, "EchoTime", path),
         image_comments=str(ds.get("ImageComments", "")),
-        series_uid=str(ds.get("SeriesInstanceUID", "") or "") or _series_key(ds, path),
+        series_uid=_series_uid(ds, path),
         sop_uid=str(ds.get("SOPInstanceUID", "")),
         instance_number=int(instance) if instance is not None else None,
         path=path,
@@ -311,13 +311,15 @@ def _frame_meta(ds: Dataset, path: Path, k: int, frames: int) -> ImageMeta:
     return _meta(ds, path, frame=k, **override)
 
 
-def _series_key(ds: Dataset, path: Path) -> str:
-    """What groups the images of a file without SeriesInstanceUID (a de-identification that stripped it): study (else the
-    folder), number, description.
+def _series_uid(ds: Dataset, path: Path) -> str:
+    """SeriesInstanceUID; for a file without one (a de-identification that stripped it), what groups its images instead:
+    study (else the folder), number, description.
 
     One key for all of them made an exam's T1 and T2 maps one series, analysed as one map type; the folder alone would
     split a series exported one folder per image.
     """
+    if uid := str(ds.get("SeriesInstanceUID", "") or ""):
+        return uid
     study = str(ds.get("StudyInstanceUID", "") or "") or str(path.parent)
     return f"(no SeriesInstanceUID) {study} #{ds.get('SeriesNumber', '')} {ds.get('SeriesDescription', '')}"
 
