@@ -94,7 +94,8 @@ def test_stacks_of_fewer_slices_take_their_levels_from_the_exams_planes(contrast
         shutil.copytree(contrast_cohort / "sub-001" / name, exam / name)
     out = tmp_path / "out"
     result = analyze([exam], out, AnalyzeConfig(hematocrit=0.42, include_review=True, seg=False, report=False))
-    assert any("global ECV pairs native T1 of 3 slice(s) with post-contrast T1 of 1" in n for n in result.notes), result.notes
+    paired = "global ECV pools only the level(s) both T1 states have (basal); left out of it: mid (native only), apical (native only)"
+    assert any(n.endswith(paired) for n in result.notes), result.notes
     stacks: dict[tuple[str, str], list[str]] = {}
     for r in _csv(out / "slices.csv"):
         stacks.setdefault((r["map_type"], r["contrast"]), []).append(r["slice"])
@@ -403,3 +404,57 @@ def test_slices_excluded_counts_the_flagged_slices_of_each_rows_own_region():
     assert excluded["global", True] == 1 and excluded["blood", True] == 1  # the flagged apical slice would have pooled there
     assert excluded["segment_1", True] == 0 and excluded["segment_7", True] == 0  # basal and mid segments: none of theirs flagged
     assert notes == ["p: 1 flagged native T1 slice(s) left out of the pooled values"]
+
+
+def _t1_stack(contrast, myo_by_level, blood_ms, flagged=()):
+    """Stand-in results of one T1 stack: one uniform slice per level (myocardium and blood values given), some flagged."""
+    from types import SimpleNamespace
+
+    from myomap.io.context import ScanContext
+    from myomap.quantify.values import slice_values
+
+    t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    circle = lambda r: np.column_stack([20 + r * np.cos(t), 20 + r * np.sin(t)])  # noqa: E731
+    yy, xx = np.mgrid[:41, :41]
+    results = []
+    for k, (position, myo_ms) in enumerate(myo_by_level.items()):
+        image = np.where(np.hypot(xx - 20, yy - 20) < 7, blood_ms, myo_ms)
+        rows = slice_values(image, circle(12), circle(7), (14.0, 9.6), position, spacing_mm=(1.5, 1.5), return_pixels=True)
+        item = SimpleNamespace(
+            map_type="T1", contrast=contrast, slice_position=position, series_uid=f"{contrast}{k}", series_number=k,
+            series_label=f"series {k}", orientation=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), position_mm=(0.0, 0.0, 10.0 * k),
+            context=ScanContext(field_strength_t=1.5, sequence="MOLLI"),
+        )  # fmt: skip
+        values = [SimpleNamespace(as_row=lambda row=row: row) for row in rows]
+        results.append(
+            SimpleNamespace(slice=item, values=values, error=None, qc=SimpleNamespace(review=position in flagged), analysis=None)
+        )
+    return results
+
+
+def test_global_ecv_pairs_only_the_levels_both_t1_states_pooled():
+    from myomap.analyze.clinical import ecv_input, patient_ecv, stack_rows
+    from myomap.quantify.ecv import ecv_fraction
+
+    # The apical post-contrast map is flagged: its native apex (partial volume with blood: higher T1) must not enter global ECV.
+    native = _t1_stack("native", {"basal": 1000.0, "mid": 1100.0, "apical": 1200.0}, 1600.0)
+    post = _t1_stack("post", {"basal": 450.0, "mid": 450.0, "apical": 300.0}, 300.0, flagged=("apical",))
+    results = native + post
+    rows, _ = stack_rows("p", results, ())
+    unpaired = patient_ecv("p", rows, 0.42)[0][0]
+    paired, note = ecv_input("p", results, rows)
+    ecv, ecv_note = patient_ecv("p", paired, 0.42)
+    assert (
+        ecv[0]["region"] == "global"
+        and ecv[0]["native_myo_ms"] == 1050.0
+        and (ecv[0]["n_slices_native"], ecv[0]["n_slices_post"]) == (2, 2)
+    )
+    assert ecv[0]["ecv_percent"] == pytest.approx(100 * ecv_fraction(1050.0, 450.0, 1600.0, 300.0, 0.42))
+    assert unpaired["native_myo_ms"] == 1100.0 and unpaired["ecv_percent"] != pytest.approx(ecv[0]["ecv_percent"])  # before: apex mixed in
+    assert note == "p: global ECV pools only the level(s) both T1 states have (basal, mid); left out of it: apical (native only)"
+    assert "pairs native T1 of" not in ecv_note
+    segments = {r["segment"]: r["ecv_percent"] for r in ecv if r["region"] == "segment"}
+    assert segments == {r["segment"]: r["ecv_percent"] for r in patient_ecv("p", rows, 0.42)[0] if r["region"] == "segment"}
+    # The same levels in both states, or none shared: the stacks' own rows.
+    assert ecv_input("p", native + _t1_stack("post", {"basal": 450.0, "mid": 450.0, "apical": 450.0}, 300.0), rows) == (rows, "")
+    assert ecv_input("p", native[:1] + post[1:2], rows) == (rows, "")

@@ -100,15 +100,11 @@ def stack_rows(
     """
     rows, notes = [], []
     for map_type, contrast in STACKS:
-        done = [r for r in results if r.slice.map_type == map_type and r.slice.contrast == contrast and r.values and not r.error]
-        trusted = done if include_review else [r for r in done if not (r.qc and r.qc.review)]
-        excluded = len(done) - len(trusted)
+        done, trusted, lines = pooled_slices(results, map_type, contrast, include_review=include_review)
+        flagged = [] if include_review else [r for r in done if r.qc and r.qc.review]  # left out of the pooled values
+        excluded = len(flagged)
         label = f"{contrast} {map_type}"
-        if contrast == "post":
-            trusted, later = one_time_point(trusted)
-            notes += [f"{patient}: {label} {line}" for line in later]
-        trusted, repeats = latest_per_plane(trusted)
-        notes += [f"{patient}: {label} {line}" for line in repeats]
+        notes += [f"{patient}: {label} {line}" for line in lines]
         for r in done:
             if r.analysis is not None and r.analysis.left_out:
                 segments = ", ".join(map(str, r.analysis.left_out))
@@ -127,7 +123,6 @@ def stack_rows(
         context = context_columns(trusted[0].slice)
         reference = find_range(ranges, map_type, contrast, trusted[0].slice.context.field_strength_t, context["sequence"])
         pooled = patient_values([v.as_row() for r in trusted for v in r.values])
-        flagged = [] if include_review else [r for r in done if r.qc and r.qc.review]  # the excluded slices
         with_flagged = patient_values([v.as_row() for r in trusted + flagged for v in r.values]) if flagged else pooled
         would_pool = {(row["region"], row["eroded"]): row["n_slices"] for row in with_flagged}  # per region: its level's slices
         for row in pooled:
@@ -143,6 +138,22 @@ def stack_rows(
                 }
             )
     return rows, notes
+
+
+def pooled_slices(results: Sequence, map_type: str, contrast: str, *, include_review: bool = False) -> tuple[list, list, list[str]]:
+    """The analysed results of one stack, those its pooled values use, and lines on the time points and repeats left out.
+
+    Pooled: not flagged for review (unless ``include_review``), of one
+    post-contrast time point (:func:`one_time_point`), one per plane
+    (:func:`latest_per_plane`).
+    """
+    done = [r for r in results if r.slice.map_type == map_type and r.slice.contrast == contrast and r.values and not r.error]
+    trusted = done if include_review else [r for r in done if not (r.qc and r.qc.review)]
+    lines: list[str] = []
+    if contrast == "post":
+        trusted, lines = one_time_point(trusted)
+    trusted, repeats = latest_per_plane(trusted)
+    return done, trusted, lines + repeats
 
 
 REPEAT_PLANE_MM, REPEAT_PLANE_DEG = SAME_PLANE_MM, 5.0
@@ -268,6 +279,39 @@ def _heart_point_mm(result) -> np.ndarray | None:
     if pixels is not None:
         return image_centre_mm(np.shape(pixels)[-2:], item.orientation, item.position_mm, item.spacing_mm)
     return None
+
+
+LEVELS = ("basal", "mid", "apical")
+
+
+def ecv_input(patient: str, results: Sequence, rows: list[dict], *, include_review: bool = False) -> tuple[list[dict], str]:
+    """The pooled T1 rows that ECV pairs, and a note ("" when they are ``rows``' own).
+
+    ECV compares the myocardium and blood of one region before and after
+    contrast, so both states must show the same slices.  The segments do:
+    each pools its own level.  The global and blood values pool every slice
+    of their stack, so when a level has slices in one state only (its map of
+    the other state flagged for review, failed or not acquired), global ECV
+    paired, say, a native apex with a post-contrast stack without one.  Then
+    both states are pooled again over the levels they share.  Without a
+    shared level ``rows`` are used (:func:`patient_ecv` says that global ECV
+    pairs different slices).
+    """
+    states = [pooled_slices(results, "T1", contrast, include_review=include_review)[1] for contrast in ("native", "post")]
+    levels = [{r.slice.slice_position for r in state} for state in states]
+    shared = [level for level in LEVELS if level in levels[0] & levels[1]]
+    if not shared or levels[0] == levels[1]:
+        return rows, ""
+    out = []
+    for contrast, state in zip(("native", "post"), states):
+        kept = [r for r in state if r.slice.slice_position in shared]
+        context = context_columns(kept[0].slice)
+        for row in patient_values([v.as_row() for r in kept for v in r.values]):
+            out.append({"patient": patient, "map_type": "T1", "contrast": contrast, **row, **context})
+    alone = ", ".join(
+        f"{level} ({'native' if level in levels[0] else 'post-contrast'} only)" for level in LEVELS if level in levels[0] ^ levels[1]
+    )
+    return out, f"{patient}: global ECV pools only the level(s) both T1 states have ({', '.join(shared)}); left out of it: {alone}"
 
 
 def _range_columns(value: float, reference: ReferenceRange | None) -> dict:

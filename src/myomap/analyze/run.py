@@ -34,7 +34,7 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from myomap.analyze.clinical import ECV_TABLE_COLUMNS, global_medians, patient_ecv, slice_row, stack_rows
+from myomap.analyze.clinical import ECV_TABLE_COLUMNS, ecv_input, global_medians, patient_ecv, slice_row, stack_rows
 from myomap.analyze.deid import Deidentifier, new_secret, secret_from
 from myomap.analyze.discover import MapSlice, discover, load_slices
 from myomap.analyze.exports import SegWriter, csv_text
@@ -288,7 +288,7 @@ def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
             for r in results
         ]
         rows, notes = stack_rows(label, results, run.ranges, include_review=run.config.include_review)
-        ecv, ecv_note = _ecv(run, label, slices, rows)
+        ecv, ecv_note = _ecv(run, label, slices, results, rows)
         tables = patient_tables(results, run.names, rows, ecv)
         for name, table in tables.items():
             if not table and name in OPTIONAL_TABLES:  # no ECV: no file (done.json says why), as for the run
@@ -325,8 +325,8 @@ def _patient_notes(run: _Run, slices: list[MapSlice], notes: list[str]) -> list[
     return out
 
 
-def _ecv(run: _Run, label: str, slices: list[MapSlice], rows: list[dict]) -> tuple[list[dict], list[str]]:
-    """The patient's ECV rows (with a haematocrit given per run, per patient or synthetic) and a note when there are none."""
+def _ecv(run: _Run, label: str, slices: list[MapSlice], results: list[SliceResult], rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """The patient's ECV rows (with a haematocrit given per run, per patient or synthetic, over the levels both T1 states have) and its notes."""
     config = run.config
     hematocrit = (
         config.hematocrit
@@ -334,8 +334,9 @@ def _ecv(run: _Run, label: str, slices: list[MapSlice], rows: list[dict]) -> tup
         else run.hematocrits.get(label, run.hematocrits.get(slices[0].patient if slices else ""))
     )
     post_found = any(s.map_type == "T1" and s.contrast == "post" for s in slices)
-    ecv, note = patient_ecv(label, rows, hematocrit, synthetic=config.synthetic_hematocrit, post_found=post_found, ranges=run.ranges)
-    return ecv, [note] if note else []
+    paired, levels = ecv_input(label, results, rows, include_review=config.include_review)
+    ecv, note = patient_ecv(label, paired, hematocrit, synthetic=config.synthetic_hematocrit, post_found=post_found, ranges=run.ranges)
+    return ecv, [line for line in (levels if ecv else "", note) if line]
 
 
 def patient_tables(results: list[SliceResult], names: SourceNames, values: list[dict], ecv: list[dict]) -> dict[str, list[dict]]:
