@@ -20,15 +20,22 @@ MAX_RELATIVE_IQR = 0.25
 """Largest myocardial IQR / median of a clean ROI (native myocardium spreads by about 5-10 % on a map)."""
 MAX_MEAN_MEDIAN_GAP = 0.05
 """Largest |mean - median| / median of a clean ROI: blood or fat pixels skew the mean away from the median."""
+MAX_MISSING_SHARE = 0.1
+"""Largest share of the ROI's pixels without a usable value (failed fits: NaN, 0, or outside
+:data:`~myomap.quantify.values.VALID_RANGE_MS`, as at the top of the stored range).  The values leave
+them out, so the median rests on the others; a wall where the fit failed that often is seldom
+measured well (motion, off-resonance).  The phantom's myocardium has none."""
 
 
 def plausibility_reasons(map_type: str, contrast: str, stats: dict) -> tuple[str, ...]:
-    """Why the myocardial statistics ``stats`` (``median_ms``, ``mean_ms``, ``iqr_ms``) look wrong; empty when fine.
+    """Why the myocardial statistics ``stats`` (``median_ms``, ``mean_ms``, ``iqr_ms``, ``n_pixels``, ``n_missing``) look wrong; empty when fine.
 
     >>> plausibility_reasons("T1", "native", {"median_ms": 49.0, "mean_ms": 50.0, "iqr_ms": 4.0})[0]
     'myocardial median 49 ms does not fit a native T1 map (600-2000 ms): another map type or a scaling error'
     >>> plausibility_reasons("T1", "native", {"median_ms": 1000.0, "mean_ms": 1010.0, "iqr_ms": 60.0})
     ()
+    >>> plausibility_reasons("T1", "native", {"median_ms": 1000.0, "mean_ms": 1010.0, "iqr_ms": 60.0, "n_pixels": 260, "n_missing": 40})
+    ('13 % of the myocardial pixels hold no usable value (failed fits): the values rest on the other 260',)
     """
     median, mean, iqr = (stats.get(k, math.nan) for k in ("median_ms", "mean_ms", "iqr_ms"))
     if not math.isfinite(median) or median <= 0:
@@ -45,4 +52,9 @@ def plausibility_reasons(map_type: str, contrast: str, stats: dict) -> tuple[str
         )
     if math.isfinite(mean) and abs(mean - median) > MAX_MEAN_MEDIAN_GAP * median:
         reasons.append(f"myocardial mean {mean:.0f} ms far from the median {median:.0f} ms: the contour may include blood or fat")
+    kept, missing = int(stats.get("n_pixels", 0)), int(stats.get("n_missing", 0))
+    if missing > MAX_MISSING_SHARE * (kept + missing):
+        reasons.append(
+            f"{100 * missing / (kept + missing):.0f} % of the myocardial pixels hold no usable value (failed fits): the values rest on the other {kept}"
+        )
     return tuple(reasons)
