@@ -318,4 +318,5 @@ def test_an_eight_bit_rendering_of_a_map_is_an_error_line_not_a_map_in_ms(tmp_pa
     (tmp_path / "ws.cvi42wsx").write_bytes(cvi42_workspace({uid: _lv() for uid in uids.values()}))
     report = import_contours([tmp_path / "exam"], [tmp_path / "ws.cvi42wsx"], tmp_path / "out")
     assert len(report.errors) == 1 and "stored in 8 bits without a value mapping" in report.errors[0]  # its name hidden: no --keep-phi
-    assert [r["image"] for r in _rows(tmp_path / "out")] == ["patient-01/T1_mid_slice01/map.dcm"]  # the 16-bit map, second of two
+    # the 16-bit map, alone in the exam as analyze reads it: the rendering is no slice, so no position either
+    assert [r["image"] for r in _rows(tmp_path / "out")] == ["patient-01/T1_mid_slice00/map.dcm"]

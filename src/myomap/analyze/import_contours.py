@@ -23,16 +23,24 @@ that they lie on the wall), and a row of ``manifest.csv`` with the columns of
   does), the series description is the map type, and the manifest has no
   ``source`` column (with ``keep_phi`` it names each image's file,
   ``input-K/...``) and the original StudyInstanceUID is kept.
-- Levels: per subject, the slice positions of each map type in the exam
-  (of every map series of its study, contoured or not, parallel to the
-  contoured slices) are placed along the contoured slices' mean long axis
-  and labelled by thirds of the extent of the subject's largest such stack
-  (:func:`myomap.geometry.levels.exam_levels`, as ``analyze`` labels
-  stacks); slices at one position (a cine's phases) share a level.  An
+- Levels: per subject, the images of every map series of its study,
+  contoured or not, that ``analyze`` would read (decodable maps in ms with
+  PixelSpacing, not long-axis views) are ordered by ``analyze``'s own
+  :func:`myomap.analyze.stack_order.order_slices`: stacks by map type and
+  contrast state (native and post-contrast T1 apart), each slice placed
+  where one long axis through the images' centres crosses its plane (not
+  at ImagePositionPatient, which moves with the field of view's corner),
+  levels by thirds of the extent of the exam's largest stack, a slice of
+  another stack at one of its planes taking that plane's level
+  (:func:`myomap.geometry.levels.exam_levels`).  So an image has the level
+  ``analyze`` gives it, also in a post-contrast stack replanned a few
+  degrees; slices at one position (a cine's phases) share a level; an
   expert who left the basal slice uncontoured does not make the mid one
-  basal.
-- ``frame``: the index of the slice's position in its stack (those
-  positions), base to apex;
+  basal.  When a contoured image has no ImageOrientationPatient or
+  ImagePositionPatient, the contoured images of each map type are
+  labelled by thirds of their file order (SeriesNumber, InstanceNumber).
+- ``frame``: the index of the slice's position (ImagePositionPatient)
+  among those of its stack (map type and contrast state), base to apex;
   ``phase``: for a cine series (images at one position with different
   trigger delays), the image's rank among its position's delays.
 
@@ -42,7 +50,9 @@ fewer than 3 points, unreadable or non-finite points or no
 SubpixelResolution, an image not among the DICOM inputs, a frame of a
 file of several frames (cvi42 names the file, not the frame), an image of a
 series that is not a map, a contour outside its image.  A workspace or
-DICOM input that cannot be used is one error line; the others go on.
+DICOM input that cannot be used is one error line, and so is a contoured
+image whose values are no map in ms (8 bits without a value mapping, as
+``analyze`` refuses it); the others go on.
 Without ``keep_phi`` the DICOM inputs' lines name files by a keyed hash
 (``file-...``), also those unpacked from a ZIP archive.
 Every file is written atomically, the manifest last; the inputs are only
@@ -62,14 +72,17 @@ from pathlib import Path
 import numpy as np
 from pydicom.uid import generate_uid
 
+from myomap.analyze.contrast import t1_level_ms
 from myomap.analyze.deid import secret_from
+from myomap.analyze.discover import MapSlice
 from myomap.analyze.exports import overlay_png
 from myomap.analyze.inventory import classify
 from myomap.analyze.names import SourceNames, keyed_hash, patient_labels
+from myomap.analyze.stack_order import order_slices
 from myomap.conventions import MAP_TYPES
 from myomap.geometry.aha import apical_normal
 from myomap.geometry.levels import exam_levels
-from myomap.geometry.plane import SAME_SLICE_DEG
+from myomap.geometry.view_plane import Plane, call_views
 from myomap.io import vendor
 from myomap.io.archives import unpacked_archives
 from myomap.io.contours import Contours, write_contours
@@ -110,6 +123,15 @@ class _Accepted:
     map_type: str
     contours: ContouredImage
     named: bool = True  # the header calls its series a map (not --map-type): its stored bits are checked
+
+
+@dataclass(frozen=True)
+class _MapImage:
+    """An image of a map series of the exam, contoured or not: its place sets the levels."""
+
+    meta: ImageMeta
+    map_type: str
+    named: bool = True
 
 
 @dataclass(frozen=True)
@@ -254,7 +276,12 @@ def _accept(
         if not _inside(image, meta):
             report.skipped["contour outside its image (drawn on another image?)"] += 1
             continue
-        accepted.append(_Accepted(meta, kind[:2], image, named=not kind.endswith("(--map-type)")))
+        named = not kind.endswith("(--map-type)")
+        problem = vendor.map_value_problem(meta.bits_stored, meta.scaling, named=named)
+        if problem is not None:  # not a map in ms (analyze refuses it too): an error line, and no part in the levels
+            report.errors.append(f"{meta.where}: {problem}")
+            continue
+        accepted.append(_Accepted(meta, kind[:2], image, named=named))
     return accepted
 
 
@@ -271,50 +298,20 @@ def _plan(accepted: list[_Accepted], frames: dict[str, list[ImageMeta]], kinds: 
     by_subject: dict[str, list[_Accepted]] = defaultdict(list)
     for item in accepted:
         by_subject[labels[(item.meta.patient_id, item.meta.study_uid)]].append(item)
-    exam: dict[tuple, dict[str, list[ImageMeta]]] = defaultdict(lambda: defaultdict(list))  # (patient, study) -> map type -> images
+    exam: dict[tuple, list[_MapImage]] = defaultdict(list)  # (patient, study) -> the images of its map series
     for uid, series in frames.items():
         kind = kinds.get(uid, "")
         for meta in series if kind.startswith(("T1 map", "T2 map")) else []:
-            exam[(meta.patient_id, meta.study_uid)][kind[:2]].append(meta)
+            exam[(meta.patient_id, meta.study_uid)].append(_MapImage(meta, kind[:2], named=not kind.endswith("(--map-type)")))
     planned: list[_Planned] = []
     for subject in sorted(by_subject):
         first = by_subject[subject][0].meta
-        planned += _plan_subject(subject, by_subject[subject], frames, exam[(first.patient_id, first.study_uid)])
-    return planned
-
-
-def _plan_subject(
-    subject: str, items: list[_Accepted], frames: dict[str, list[ImageMeta]], maps: dict[str, list[ImageMeta]]
-) -> list[_Planned]:
-    """``maps``: the images of the subject's map series by map type; their positions, not only the contoured ones, set the levels."""
-    along: np.ndarray | None = None
-    try:
-        if all(i.meta.orientation is not None and i.meta.position_mm is not None for i in items):
-            along = np.sum([apical_normal(i.meta.orientation) for i in items], axis=0)
-            along = along / max(float(np.linalg.norm(along)), 1e-12)
-    except ValueError:  # a degenerate ImageOrientationPatient: no long axis, file order
-        along = None
-
-    def distance(item: _Accepted) -> float:
-        return round(float(np.asarray(item.meta.position_mm, dtype=float) @ along), 1) if along is not None else math.nan
-
-    def order(item: _Accepted) -> tuple:
-        spot = distance(item)
-        return (0.0 if math.isnan(spot) else spot, item.meta.series_number or 0, item.meta.instance_number or 0, item.meta.sop_uid)
-
-    stacks = [sorted((i for i in items if i.map_type == kind), key=order) for kind in MAP_TYPES]
-    if along is None:
-        positions = [[distance(i) for i in stack] for stack in stacks]
-    else:  # the exam's uncontoured maps count too, as in analyze (a stack of another type may be the largest)
-        positions = [sorted({distance(i) for i in stack} | _positions(maps.get(kind, []), along)) for kind, stack in zip(MAP_TYPES, stacks)]
-    placed = [k for k, spots in enumerate(positions) if spots]
-    levels = dict(zip(placed, (spot_levels for spot_levels, _ in exam_levels([positions[k] for k in placed]))))
-    planned: list[_Planned] = []
-    taken: Counter = Counter()
-    for stack, spots, spot_levels in ((stacks[k], positions[k], levels[k]) for k in placed if stacks[k]):
-        for k, item in enumerate(stack):
-            frame = spots.index(distance(item)) if along is not None else k
-            level = spot_levels[frame]
+        items = by_subject[subject]
+        slots = _exam_slots(items, exam[(first.patient_id, first.study_uid)])
+        if slots is None:  # a contoured image without geometry: file order, as analyze orders such a stack
+            slots = _file_order_slots(items)
+        taken: Counter = Counter()
+        for item, level, frame in slots:
             phase = _phase(item.meta, frames[item.meta.series_uid])
             folder = f"{item.map_type}_{level}_slice{frame:02d}" + ("" if phase is None else f"_phase{phase:02d}")
             taken[folder] += 1
@@ -323,19 +320,106 @@ def _plan_subject(
     return planned
 
 
-def _positions(maps: list[ImageMeta], along: np.ndarray) -> set[float]:
-    """Distances (mm, 0.1 mm steps) along ``along`` of the placed images among ``maps`` whose plane is normal to it (no long-axis map)."""
-    found = set()
-    for meta in maps:
-        if meta.orientation is None or meta.position_mm is None:
-            continue
-        try:
-            normal = apical_normal(meta.orientation)
-        except ValueError:
-            continue
-        if float(normal @ along) >= math.cos(math.radians(SAME_SLICE_DEG)):
-            found.add(round(float(np.asarray(meta.position_mm, dtype=float) @ along), 1))
-    return found
+def _exam_slots(items: list[_Accepted], maps: list[_MapImage]) -> list[tuple[_Accepted, str, int]] | None:
+    """Each contoured image with its level and frame, as ``analyze`` orders the exam's maps; stack by stack, base to apex.
+
+    The exam is the contoured images and the other images of the subject's
+    map series that ``analyze`` would read (with geometry and PixelSpacing,
+    decodable, not a long-axis view: :func:`myomap.geometry.view_plane.call_views`),
+    ordered by :func:`myomap.analyze.stack_order.order_slices`: stacks by map
+    type and contrast state, levels from where each plane crosses one long
+    axis through the images' centres.  ``frame`` is the index of the image's
+    position (ImagePositionPatient, 0.1 mm) among its stack's, base to apex.
+    None when a contoured image has no usable ImageOrientationPatient or
+    ImagePositionPatient (:func:`_file_order_slots` then decides).
+    """
+    if not all(_placed(i.meta) for i in items):
+        return None
+    contoured = {_key(i.meta) for i in items}
+    images = {_key(i.meta): _MapImage(i.meta, i.map_type, i.named) for i in items}
+    for other in maps:
+        if _placed(other.meta) and other.meta.spacing_mm is not None:
+            images.setdefault(_key(other.meta), other)
+    found = list(images.values())
+    names = [(("SeriesDescription", i.meta.series_description), ("ProtocolName", i.meta.protocol_name)) for i in found]
+    calls = call_views([Plane(i.meta.orientation, i.meta.position_mm, named) for i, named in zip(found, names)])
+    found = [i for i, call in zip(found, calls) if _key(i.meta) in contoured or not call.long_axis]
+    read = [(i, level) for i, level in zip(found, _t1_levels(found)) if _key(i.meta) in contoured or level is not None]  # as analyze reads
+    ordered = order_slices([_map_slice(i, math.nan if level is None else level) for i, level in read])
+    positions: dict[str, dict[tuple | None, int]] = defaultdict(dict)
+    slot: dict[tuple, tuple[str, int]] = {}
+    for s in ordered:
+        here = position_key(s.source) if s.source is not None else None
+        frame = positions[s.stack].setdefault(here, len(positions[s.stack]))
+        slot[(s.sop_uid, s.frame)] = (s.slice_position, frame)
+    rank = {key: k for k, key in enumerate(slot)}
+    return [(i, *slot[_key(i.meta)]) for i in sorted(items, key=lambda i: rank[_key(i.meta)])]
+
+
+def _file_order_slots(items: list[_Accepted]) -> list[tuple[_Accepted, str, int]]:
+    """Levels and frames of contoured images without usable geometry: per map type, thirds of their file order."""
+
+    def order(item: _Accepted) -> tuple:
+        return item.meta.series_number or 0, item.meta.instance_number or 0, item.meta.sop_uid
+
+    stacks = [stack for stack in (sorted((i for i in items if i.map_type == kind), key=order) for kind in MAP_TYPES) if stack]
+    levels = exam_levels([[math.nan] * len(stack) for stack in stacks])
+    return [(item, level, k) for stack, (names, _) in zip(stacks, levels) for k, (item, level) in enumerate(zip(stack, names))]
+
+
+def _key(meta: ImageMeta) -> tuple:
+    return meta.sop_uid, meta.frame
+
+
+def _placed(meta: ImageMeta) -> bool:
+    """Whether the image has ImageOrientationPatient (not degenerate) and ImagePositionPatient."""
+    if meta.orientation is None or meta.position_mm is None:
+        return False
+    try:
+        apical_normal(meta.orientation)
+    except ValueError:  # a degenerate ImageOrientationPatient: no normal, no place along the long axis
+        return False
+    return True
+
+
+def _t1_levels(images: list[_MapImage]) -> list[float | None]:
+    """The T1 level of each T1 image (:func:`myomap.analyze.contrast.t1_level_ms`, as ``analyze`` measures it for the
+    contrast call), NaN for a T2 image, None where ``analyze`` would not read the image (undecodable, not in ms)."""
+    t1 = [k for k, i in enumerate(images) if i.map_type == "T1"]
+    try:
+        pixels: list[np.ndarray | None] = list(read_frames([images[k].meta for k in t1]))
+    except DicomError:  # one bad file: the others one by one
+        pixels = [_frame(images[k].meta) for k in t1]
+    levels: list[float | None] = [math.nan] * len(images)
+    for k, values in zip(t1, pixels):
+        meta = images[k].meta
+        if values is None or vendor.map_value_problem(meta.bits_stored, meta.scaling, named=images[k].named) is not None:
+            levels[k] = None
+        else:
+            levels[k] = t1_level_ms(values * np.float32(vendor.ms_factor(meta.scaling) or 1.0))
+    return levels
+
+
+def _frame(meta: ImageMeta) -> np.ndarray | None:
+    try:
+        (pixels,) = read_frames([meta])
+    except DicomError:
+        return None
+    return pixels
+
+
+def _map_slice(item: _MapImage, level_ms: float) -> MapSlice:
+    """The image as ``analyze`` holds a map it has not decoded (the pixels None, their T1 level kept).
+
+    A contoured image without PixelSpacing (its write fails with the reason) is placed as if its pixels were 1 mm.
+    """
+    meta = item.meta
+    return MapSlice(
+        path=meta.path or Path(meta.sop_uid), map_type=item.map_type, pixels=None, spacing_mm=meta.spacing_mm or (1.0, 1.0),
+        orientation=meta.orientation, position_mm=meta.position_mm, patient=meta.patient_id, study=meta.study_uid,
+        series_uid=meta.series_uid, sop_uid=meta.sop_uid, series_description=meta.series_description,
+        series_number=meta.series_number, frame=meta.frame, context=meta.context, source=meta, level_ms=level_ms,
+    )  # fmt: skip
 
 
 def _phase(meta: ImageMeta, series: list[ImageMeta]) -> int | None:
@@ -360,10 +444,7 @@ def _write(out: Path, plan: _Planned, secret: str, keep_phi: bool, names: Source
     """Write one image and its contours; its manifest row.  DicomError (naming the file) when its pixels cannot be read."""
     meta, map_type = plan.item.meta, plan.item.map_type
     (pixels,) = read_frames([meta])
-    problem = vendor.map_value_problem(meta.bits_stored, meta.scaling, named=plan.item.named)
-    if problem is not None:
-        raise DicomError(f"{meta.where}: {problem}")
-    factor = vendor.ms_factor(meta.scaling) or 1.0  # not None: checked above
+    factor = vendor.ms_factor(meta.scaling) or 1.0  # not None: its values were checked to be ms (_accept)
     pixels = pixels * np.float32(factor)
 
     def uid(*parts: str) -> str:

@@ -1,4 +1,4 @@
-"""An exam's map stacks ordered base to apex, with their slice levels and AHA direction (called by discovery).
+"""An exam's map stacks ordered base to apex, with their slice levels and AHA direction (called by discovery and ``import-contours``).
 
 A stack is one map type in one contrast state (:func:`order_slices`).
 """
