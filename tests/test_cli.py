@@ -1,5 +1,6 @@
 import csv
 import logging
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -170,6 +171,17 @@ def test_train_init_refuses_conflicting_settings_in_one_line(cohort, tmp_path, t
     assert result.exit_code == 1 and not started
     errors = [line for line in result.output.splitlines() if line.strip()]
     assert len(errors) == 1 and message.format(yaml=config) in " ".join(result.output.split()), result.output
+
+
+def test_fine_tuning_example_with_fewer_epochs_than_the_configs_first_stage(cohort, tmp_path, started):
+    """The documented fine-tuning command: configs/embedded.yaml trains 40 epochs on weighted images first; --epochs 30 cuts them."""
+    config = Path(__file__).parents[1] / "configs" / "embedded.yaml"
+    args = ["train", str(cohort), "-o", str(tmp_path / "r"), "--config", str(config), "--init", "embedded", "--epochs", "30"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (started[0].epochs, started[0].weighted_epochs, started[0].window_spacing_mm) == (30, 30, 1.25)
+    result = runner.invoke(app, [*args, "--weighted-epochs", "40"])  # given here: checked as given
+    assert result.exit_code == 1 and "got 30 and 40" in result.output and len(started) == 1
 
 
 def test_library_log_records_stay_off_the_terminal_whatever_they_set_on_import():

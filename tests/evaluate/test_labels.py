@@ -134,6 +134,36 @@ def test_labels_of_the_other_convention_and_a_bad_file_are_one_error_line_each(a
     assert not list((tmp_path / "out").rglob(".*partial*"))
 
 
+def test_labels_stored_in_another_voxel_order_lie_on_their_image(tmp_path):
+    labels = np.roll(_labels((48, 44), 3, ACDC), 8, axis=0)  # the LV off the centre, so that a mirror shows
+    flipped = nibabel.Nifti1Image(labels, _affine(True)).as_reoriented(np.array([[0, -1], [1, 1], [2, -1]]))  # as RAS tools save it
+    for p, offset in ((1, 0.0), (2, 5.0)):
+        base = tmp_path / "src" / f"patient00{p}" / f"patient00{p}_frame01"
+        _save(_image(labels, p), base.with_name(base.name + ".nii.gz"), _affine(True))
+        _save(np.asarray(flipped.dataobj), base.with_name(base.name + "_gt.nii.gz"), flipped.affine + np.eye(4, k=3) * offset)
+    report = import_labels(tmp_path / "src", tmp_path / "out", "acdc", keep_phi=True)
+    assert len(report.errors) == 1 and "patient002_frame01_gt.nii.gz: label image in another orientation" in report.errors[0]
+    images, _ = load_dataset(tmp_path / "out")
+    rows = list(csv.DictReader((tmp_path / "out" / "manifest.csv").open()))
+    assert len(images) == 3 and {r["subject"] for r in rows} == {"patient001"}
+    for image, row in zip(images, rows):
+        assert _dice(observer_mask(image) == MYOCARDIUM, labels[:, :, int(row["frame"])].T == ACDC["myo"]) > 0.97
+
+
+def test_file_names_stay_out_of_error_lines_without_keep_phi(tmp_path):
+    root = tmp_path / "src" / "DOE_JANE"
+    labels = _labels((48, 44), 3, ACDC)
+    _save(_image(labels, 1), root / "DOE_JANE_frame01.nii.gz", _affine(False))
+    _save(labels[:, :40], root / "DOE_JANE_frame01_gt.nii.gz", _affine(False))  # of another shape than its image
+    _save(labels, root / "DOE_JANE_frame12_gt.nii.gz", _affine(False))  # without its image
+    args = ["import-labels", str(tmp_path / "src"), "-o", str(tmp_path / "out"), "--convention", "acdc"]
+    text = " ".join(CliRunner().invoke(app, args).output.split())
+    assert "label image of shape (48, 40, 3, 1), its image of (48, 44, 3, 1)" in text and "without its image" in text
+    assert "DOE" not in text
+    text = " ".join(CliRunner().invoke(app, [*args[:3], str(tmp_path / "kept"), *args[4:], "--keep-phi"]).output.split())
+    assert "its image of (48, 44, 3, 1) (" + str(root / "DOE_JANE_frame01.nii.gz") in text
+
+
 def test_nothing_to_import_and_an_occupied_output_are_refused(tmp_path, acdc):
     (tmp_path / "empty").mkdir()
     with pytest.raises(LabelImportError, match="no image with its label image"):

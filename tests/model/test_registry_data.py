@@ -106,6 +106,14 @@ def test_a_partial_split_column_keeps_the_given_subjects_and_draws_the_rest(coho
     assert patient_split(data, (0.65, 0.2, 0.15), 3, tmp_path / "s2.csv") == split
 
 
+def test_a_later_data_set_keeps_the_earlier_splits_of_its_subjects_and_its_shares(cohort, tmp_path):
+    # The same names in two data sets: one patient, one split; the later set's draw still gives it a test subject.
+    first = patient_split(_many_subjects(cohort, tmp_path / "a", 3), (0.65, 0.2, 0.15), 0, tmp_path / "a.csv")
+    assert sorted(first.values()) == ["train", "train", "val"]
+    second = patient_split(_many_subjects(cohort, tmp_path / "b", 4), (0.65, 0.2, 0.15), 0, tmp_path / "b.csv", first)
+    assert {s: second[s] for s in first} == first and second["p03"] == "test"
+
+
 @pytest.mark.parametrize(
     "split, message",
     [

@@ -47,6 +47,54 @@ def test_two_patients_leave_no_validation_split_and_training_says_so(cohort, tmp
     assert any("no validation maps" in w and "on 8 training maps" in w for w in warnings), warnings
 
 
+def test_a_patient_in_two_data_sets_is_in_one_split(cohort, tmp_path, caplog):
+    """The same patients in two data sets (T1 and T2 imported apart, one patient fewer in the second): never train and val."""
+    import csv
+
+    from myomap.model.train import _load_samples
+
+    rows = [r for r in csv.DictReader((cohort / "manifest.csv").open()) if r["subject"] == "sub-001" and r["role"] == "map"][:3]
+    for name, count in (("t1", 12), ("t2", 11)):
+        data = tmp_path / name
+        data.mkdir()
+        (data / "sub-001").symlink_to(cohort / "sub-001")
+        with (data / "manifest.csv").open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=[f for f in rows[0] if f != "split"], extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows({**row, "subject": f"p{n:02d}"} for n in range(count) for row in rows)
+    (tmp_path / "run").mkdir()
+    with caplog.at_level("INFO"):
+        samples = _load_samples([tmp_path / "t1", tmp_path / "t2"], tmp_path / "run", TINY)
+    splits: dict[str, set] = {}
+    for name, items in samples.items():
+        for item in items:
+            splits.setdefault(item.subject, set()).add(name)
+    assert len(splits) == 12 and all(len(names) == 1 for names in splits.values()), splits
+    assert "11 as in an earlier data set, 0 drawn" in caplog.text
+
+
+def test_a_new_run_that_fails_before_training_leaves_nothing_behind(cohort, tmp_path):
+    import csv
+
+    from myomap.model.data import SplitError
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sub-001").symlink_to(cohort / "sub-001")
+    rows = [r for r in csv.DictReader((cohort / "manifest.csv").open()) if r["subject"] == "sub-001" and r["role"] == "map"]
+    with (data / "manifest.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "split": "training"} for row in rows)
+    with pytest.raises(SplitError, match="split 'training'"):
+        train(data, tmp_path / "run", TINY, progress_bar=False)
+    assert not (tmp_path / "run").exists()  # so the same command runs again once the manifest is fixed
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(SplitError, match="split 'training'"):
+        train([cohort, data], tmp_path / "mine", TINY, progress_bar=False)  # the first data set's split.csv was written
+    assert list((tmp_path / "mine").iterdir()) == []
+
+
 @pytest.fixture(scope="module")
 def run(cohort, tmp_path_factory):
     folder = tmp_path_factory.mktemp("run")
@@ -142,6 +190,17 @@ def test_onnx_file_of_another_model(tmp_path):
     (tmp_path / "garbage.onnx").write_text("nope")
     with pytest.raises(ModelFileError, match="not a readable ONNX"):
         OnnxSegmenter.from_file(tmp_path / "garbage.onnx")
+
+
+def test_model_files_of_the_wrong_kind_for_pytorch_are_one_clear_line(tmp_path):
+    """A pickled module (torch's advice to load it unsafely runs over lines) and an ONNX file given to --init or export-onnx."""
+    torch.save(torch.nn.Conv2d(1, 3, 1), tmp_path / "whole.pt")
+    with pytest.raises(ModelFileError, match=r"whole.pt: not a myomap model file \(not plain PyTorch weights") as caught:
+        load_model_file(tmp_path / "whole.pt")
+    assert "\n" not in str(caught.value) and "weights_only" not in str(caught.value)
+    torch.onnx.export(torch.nn.Conv2d(1, 3, 1), (torch.zeros(1, 1, 8, 8),), str(tmp_path / "model.onnx"), dynamo=False)
+    with pytest.raises(ModelFileError, match="model.onnx: an ONNX file; this needs the PyTorch model file"):
+        load_model_file(tmp_path / "model.onnx")
 
 
 def _identity_onnx(path, input_shape, output_shape, metadata: str) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from myomap.cli.app import error_line, fail, log, through_terminal
+
+if TYPE_CHECKING:
+    from myomap.model.config import TrainConfig
 
 # As analyze: 1 means some inputs failed (here: were left out of training), the rest was used.
 EXIT_SOME_FAILED = 1
@@ -92,7 +95,7 @@ def train(
         if resume and config is None and (run / "config.yaml").is_file():
             config = run / "config.yaml"
         text = config.read_text() if config is not None else ""
-        settings = from_yaml(TrainConfig, text, **overrides)
+        settings = _fit_first_stage(from_yaml(TrainConfig, text, **overrides), weighted_epochs)
         settings.validate()
     except (ConfigError, OSError) as exc:
         raise fail(f"{config or 'settings'}: {exc}") from None
@@ -122,6 +125,27 @@ def train(
     if dropped:
         log.info("%d input file(s) left out of training (the error lines above)", len(dropped))
         raise typer.Exit(code=EXIT_SOME_FAILED)
+
+
+def _fit_first_stage(settings: TrainConfig, weighted_epochs: int | None) -> TrainConfig:
+    """``settings`` with the weighted-image stage cut to ``epochs`` when ``--epochs`` is shorter than the config's stage.
+
+    ``--epochs 30`` with ``configs/embedded.yaml`` (40 epochs on weighted
+    images first) then trains all 30 epochs on maps and weighted images,
+    as the fine-tuning example does, instead of refusing the config; a
+    ``--weighted-epochs`` given here is checked as it is.
+    """
+    from dataclasses import replace
+
+    if weighted_epochs is not None or not 1 <= settings.epochs < settings.weighted_epochs:
+        return settings
+    log.info(
+        "--epochs %d: the first stage (maps and weighted images) cut from %d epochs to %d",
+        settings.epochs,
+        settings.weighted_epochs,
+        settings.epochs,
+    )
+    return replace(settings, weighted_epochs=settings.epochs)
 
 
 # Options whose name is not the TrainConfig field's with dashes.

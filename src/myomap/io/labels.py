@@ -35,7 +35,7 @@ from myomap.conventions import BLOOD_POOL, MYOCARDIUM
 from myomap.io.contours import Contours, write_contours
 from myomap.io.dicom import DicomGeometry, SeriesInfo, write_mr_image
 from myomap.io.files import atomic_write_text
-from myomap.io.nifti import NiftiError, is_nifti, read_nifti_map
+from myomap.io.nifti import NiftiError, is_nifti, read_nifti_map, world_affine
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def find_label_pairs(source: str | Path, convention: LabelConvention) -> tuple[l
             (labels.with_name(image_stem + ext) for ext in (".nii.gz", ".nii") if labels.with_name(image_stem + ext).is_file()), None
         )
         if image is None:
-            problems.append(f"{labels}: label image without its image ({image_stem}.nii.gz) beside it, skipped")
+            problems.append(f"{labels}: label image without its image beside it (named as it less '_gt'), skipped")
             continue
         if convention.name == "mnms" and _LONG_AXIS.search(image_stem.replace("_", " ")):
             long_axis += 1
@@ -121,19 +121,26 @@ def find_label_pairs(source: str | Path, convention: LabelConvention) -> tuple[l
     return pairs, problems, long_axis
 
 
-def read_label_volume(path: Path) -> np.ndarray:
-    """A label image as whole numbers in four dimensions (x, y, slice, phase).
+def read_label_volume(path: Path, image: Path | None = None) -> np.ndarray:
+    """A label image as whole numbers in four dimensions (x, y, slice, phase), in the voxel order of ``image`` when given.
+
+    A label image stored in another voxel order than its image (axes
+    flipped or swapped, as tools that reorient to RAS save it) is turned
+    into the image's (:func:`_in_voxel_order_of`); taken as stored, its
+    labels would lie mirrored on the image.
 
     Raises
     ------
     NiftiError
-        Unreadable, more than four dimensions, or values that are not
-        whole numbers (not a label image).
+        Unreadable, more than four dimensions, values that are not whole
+        numbers (not a label image), or in another orientation than
+        ``image`` and not on its grid.
     """
     import nibabel
 
     try:
-        data = np.asarray(nibabel.load(path).dataobj)  # type: ignore[attr-defined]  # every NIfTI image has one
+        labels = nibabel.load(path)
+        data = np.asarray(labels.dataobj)  # type: ignore[attr-defined]  # every NIfTI image has one
     except Exception as exc:  # nibabel raises many types for damaged files; all mean "unreadable"
         raise NiftiError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from None
     while data.ndim > 4 and data.shape[-1] == 1:
@@ -143,7 +150,38 @@ def read_label_volume(path: Path) -> np.ndarray:
     data = data.reshape(data.shape + (1,) * (4 - data.ndim))
     if not np.issubdtype(data.dtype, np.integer) and not np.all(np.isfinite(data) & (data == np.round(data))):
         raise NiftiError(f"{path}: not a label image (values that are not whole numbers)")
-    return data.astype(np.int32)
+    return (data if image is None else _in_voxel_order_of(data, path, labels, image)).astype(np.int32)
+
+
+def _in_voxel_order_of(data: np.ndarray, path: Path, labels, image: Path) -> np.ndarray:
+    """``data`` (x, y, slice, phase) of the label image ``labels`` reoriented to the voxel axes of ``image``.
+
+    Axes are compared as :func:`nibabel.orientations.io_orientation` reads
+    them from each file's affine (:func:`myomap.io.nifti.world_affine`); a
+    label image with no geometry (no sform or qform code, or an identity
+    affine, as scripts write labels) is taken in its stored order.
+    """
+    import nibabel
+    from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation, ornt_transform
+
+    own, _ = world_affine(path, labels)
+    header = labels.header
+    if (not header["sform_code"] and not header["qform_code"]) or np.allclose(own, np.eye(4)):
+        return data
+    try:
+        target, _ = world_affine(image, nibabel.load(image))
+    except Exception as exc:  # nibabel raises many types for damaged files; all mean "unreadable"
+        raise NiftiError(f"{image}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from None
+    transform = ornt_transform(io_orientation(own), io_orientation(target))
+    if np.array_equal(transform, [[0, 1], [1, 1], [2, 1]]):
+        return data
+    moved = own @ inv_ornt_aff(transform, data.shape[:3])
+    if not np.allclose(moved[:3], target[:3], atol=0.05):
+        raise NiftiError(
+            f"{path}: label image in another orientation ({''.join(nibabel.aff2axcodes(own))}) than its image "
+            f"({''.join(nibabel.aff2axcodes(target))}: {image}) and not on its grid; resample it onto the image's grid"
+        )
+    return apply_orientation(data, transform)
 
 
 def read_label_pair(pair: LabelPair, convention: LabelConvention, map_type: str) -> tuple[list[LabelledSlice], int]:
@@ -152,13 +190,14 @@ def read_label_pair(pair: LabelPair, convention: LabelConvention, map_type: str)
     A phase counts as labelled when any of its slices holds a label; all its
     slices are returned, those without myocardium too (the caller counts
     them).  Raises :class:`NiftiError` naming the file: unreadable, a label
-    image given as the image, or image and labels of different shapes.
+    image given as the image, or image and labels of different shapes (or
+    orientations and grids, :func:`read_label_volume`).
     """
-    labels = read_label_volume(pair.labels)
+    labels = read_label_volume(pair.labels, pair.image)
     image = read_nifti_map(pair.image, map_type)
     shape = (*image.slices[0].pixels.shape[::-1], max(s.index for s in image.slices) + 1, max(s.phase or 0 for s in image.slices) + 1)
     if labels.shape != shape:
-        raise NiftiError(f"{pair.labels}: label image of shape {labels.shape}, its image {pair.image.name} {shape}")
+        raise NiftiError(f"{pair.labels}: label image of shape {labels.shape}, its image of {shape} ({pair.image})")
     labelled = [bool(np.any(labels[..., t])) for t in range(labels.shape[3])]
     out = []
     for item in image.slices:

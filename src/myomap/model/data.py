@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,14 +148,19 @@ class SplitError(ValueError):
     """A manifest whose ``split`` column cannot be used; the message names the file, the subject and the lines."""
 
 
-def patient_split(data: str | Path, shares: tuple[float, float, float], seed: int, saved: Path) -> dict[str, str]:
+def patient_split(
+    data: str | Path, shares: tuple[float, float, float], seed: int, saved: Path, earlier: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Subject -> train/val/test.
 
     A subject whose manifest rows give a ``split`` keeps it (rows with an
-    empty cell say nothing); the other subjects are split among themselves
-    by a seeded patient-level draw with ``shares`` (train, val, test).  The
-    result is written to ``saved`` and read back from there on later calls
-    (resume), so it never changes within a run.
+    empty cell say nothing); a subject named in ``earlier`` (the splits of
+    the data sets before this one in a run) keeps that split, so that a
+    patient in two data sets (T1 and T2 imported apart) is never trained on
+    in one and validated on in the other; the other subjects are split
+    among themselves by a seeded patient-level draw with ``shares`` (train,
+    val, test).  The result is written to ``saved`` and read back from
+    there on later calls (resume), so it never changes within a run.
 
     Raises
     ------
@@ -166,18 +173,28 @@ def patient_split(data: str | Path, shares: tuple[float, float, float], seed: in
     rows, _ = read_manifest(data)
     subjects = sorted({r.subject for r in rows})
     given = given_split(rows, _manifest_name(data))
-    rest = [s for s in subjects if s not in given]
-    split = {**given, **_seeded_split(rest, shares, seed)}
+    earlier = earlier or {}
+    shared = {s: earlier[s] for s in subjects if s in earlier and s not in given}
+    rest = [s for s in subjects if s not in given and s not in shared]
+    split = {**given, **shared, **_seeded_split(rest, shares, seed, shared)}
     total = sum(shares)
     log.info(
-        "%s: split of %d subject(s): %d given by the manifest's split column, %d drawn (seed %d, shares %s)",
+        "%s: split of %d subject(s): %d given by the manifest's split column, %s%d drawn (seed %d, shares %s)",
         _manifest_name(data),
         len(subjects),
         len(given),
+        f"{len(shared)} as in an earlier data set, " if shared else "",
         len(rest),
         seed,
         "/".join(f"{s / total:.2f}" for s in shares),
     )
+    if clash := sorted(s for s in given if s in earlier and earlier[s] != given[s]):
+        log.warning(
+            "%s: the split column puts %s in another split than an earlier data set of the run; if they are the same patients, "
+            "they are trained on and evaluated on",
+            _manifest_name(data),
+            ", ".join(f"{s} ({given[s]}, earlier {earlier[s]})" for s in clash[:5]) + (" ..." if len(clash) > 5 else ""),
+        )
     lines = ["subject,split"] + [f"{s},{split[s]}" for s in sorted(split)]
     atomic_write_text(saved, "\n".join(lines) + "\n")
     return split
@@ -200,12 +217,23 @@ def given_split(rows: list[ManifestRow], manifest: str = "manifest.csv") -> dict
     return {subject: row.split for subject, row in first.items()}
 
 
-def _seeded_split(subjects: list[str], shares: tuple[float, float, float], seed: int) -> dict[str, str]:
-    """A seeded patient-level split of ``subjects`` (sorted) with ``shares`` (train, val, test), rounded per split."""
+def _seeded_split(
+    subjects: list[str], shares: tuple[float, float, float], seed: int, placed: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """A seeded patient-level split of ``subjects`` (sorted) with ``shares`` (train, val, test), rounded per split.
+
+    ``placed`` (subject -> split) are subjects of the same data set whose
+    split an earlier data set decided: they count toward the shares, so
+    that the data set as a whole keeps them (a later data set whose default
+    ``patient-01``... names another data set's is not left without test
+    subjects).
+    """
     order = np.random.default_rng(seed).permutation(len(subjects))
     total = sum(shares)
-    n_test = int(round(shares[2] / total * len(subjects)))
-    n_val = int(round(shares[1] / total * len(subjects)))
+    counts = Counter((placed or {}).values())
+    everyone = len(subjects) + counts.total()
+    n_test = max(0, int(round(shares[2] / total * everyone)) - counts["test"])
+    n_val = max(0, int(round(shares[1] / total * everyone)) - counts["val"])
     return {subjects[index]: "test" if rank < n_test else "val" if rank < n_test + n_val else "train" for rank, index in enumerate(order)}
 
 

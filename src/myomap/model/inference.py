@@ -17,6 +17,7 @@ on it (:mod:`myomap.model.locate`); they need each image's pixel spacing.
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -94,10 +95,18 @@ def load_model_file(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found")
+    if path.suffix.lower() == ".onnx":
+        raise ModelFileError(f"{path}: an ONNX file; this needs the PyTorch model file (model.pt) that myomap train wrote")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # its message is torch's advice, over several lines, to load the file unsafely
+        raise ModelFileError(
+            f"{path}: not a myomap model file (not plain PyTorch weights, the only kind myomap loads: "
+            "a whole pickled model, an ONNX file under another name, or another format)"
+        ) from None
     except Exception as exc:  # unpickling errors of all kinds mean "not a model file we can read"
-        raise ModelFileError(f"{path}: not a readable model file ({type(exc).__name__}: {str(exc)[:200]})") from None
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        raise ModelFileError(f"{path}: not a readable model file ({type(exc).__name__}: {reason[:200]})") from None
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         hint = (
             " (a Lightning checkpoint: use the run's model.pt)"

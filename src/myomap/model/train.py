@@ -392,6 +392,34 @@ def _loss(name: str):
     return lambda logits, target: jaccard(logits, target) + ce(logits, target)
 
 
+def _split_file(run: Path, k: int) -> Path:
+    """The split file of the ``k``-th data set (0-based) of a run: ``split.csv``, ``split-2.csv``..."""
+    return run / ("split.csv" if k == 0 else f"split-{k + 1}.csv")
+
+
+def _start_run(datas: list[Path], run: Path, config: TrainConfig, dropped: Callable[[str], None] | None, resume: bool) -> dict[str, list]:
+    """Write ``config.yaml`` and the split files into ``run`` and load the samples (:func:`_load_samples`).
+
+    A new run that fails here (a bad manifest or split column, no usable
+    images) leaves none of these files behind, nor the folder if it made
+    it: a folder with a ``config.yaml`` holds a run, which a new run
+    refuses and which has no checkpoint to resume, so the same command
+    could not be run again once the data were fixed.
+    """
+    made = not run.exists()
+    new = [] if resume else [p for p in [run / "config.yaml", *(_split_file(run, k) for k in range(len(datas)))] if not p.exists()]
+    run.mkdir(parents=True, exist_ok=True)
+    try:
+        atomic_write_text(run / "config.yaml", to_yaml(config))
+        return _load_samples(datas, run, config, dropped)
+    except BaseException:
+        for path in new:
+            path.unlink(missing_ok=True)
+        if made and not any(run.iterdir()):
+            run.rmdir()
+        raise
+
+
 def _load_samples(datas: list[Path], run: Path, config: TrainConfig, dropped: Callable[[str], None] | None = None) -> dict[str, list]:
     """Every data set's samples by split, each data set split by patient (its split file written into ``run``).
 
@@ -399,8 +427,10 @@ def _load_samples(datas: list[Path], run: Path, config: TrainConfig, dropped: Ca
     """
     errors: list[str | LoadError] = []
     samples: dict[str, list] = {"train": [], "val": [], "test": []}
+    assigned: dict[str, str] = {}  # subject -> split of the first data set naming it: a patient stays in one split
     for k, path in enumerate(datas):
-        split = patient_split(path, config.split, config.seed, run / ("split.csv" if k == 0 else f"split-{k + 1}.csv"))
+        split = patient_split(path, config.split, config.seed, _split_file(run, k), assigned)
+        assigned = {**split, **assigned}
         if config.window_spacing_mm is None:
             groups = load_samples(path, split, config.input_size, config.crop, errors, dataset=k)
         else:
@@ -487,10 +517,7 @@ def train(
         raise TrainingError(f"{run}: already holds a run; use --resume to continue it or choose another folder")
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = SegmentationModule(config)  # before anything is written: bad encoder or init weights fail here
-    run.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run / "config.yaml", to_yaml(config))
-
-    samples = _load_samples(datas, run, config, dropped)
+    samples = _start_run(datas, run, config, dropped, resume)
     trainer, checkpoints = _trainer(run, config, progress_bar)
     log.info(
         "training on %s (%d device(s), %s)",
