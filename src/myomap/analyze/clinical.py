@@ -281,9 +281,6 @@ def _heart_point_mm(result) -> np.ndarray | None:
     return None
 
 
-LEVELS = ("basal", "mid", "apical")
-
-
 def ecv_input(patient: str, results: Sequence, rows: list[dict], *, include_review: bool = False) -> tuple[list[dict], str]:
     """The pooled T1 rows that ECV pairs, and a note ("" when they are ``rows``' own).
 
@@ -299,7 +296,7 @@ def ecv_input(patient: str, results: Sequence, rows: list[dict], *, include_revi
     """
     states = [pooled_slices(results, "T1", contrast, include_review=include_review)[1] for contrast in ("native", "post")]
     levels = [{r.slice.slice_position for r in state} for state in states]
-    shared = [level for level in LEVELS if level in levels[0] & levels[1]]
+    shared = [level for level in conventions.SLICE_POSITIONS if level in levels[0] & levels[1]]
     if not shared or levels[0] == levels[1]:
         return rows, ""
     out = []
@@ -309,7 +306,9 @@ def ecv_input(patient: str, results: Sequence, rows: list[dict], *, include_revi
         for row in patient_values([v.as_row() for r in kept for v in r.values]):
             out.append({"patient": patient, "map_type": "T1", "contrast": contrast, **row, **context})
     alone = ", ".join(
-        f"{level} ({'native' if level in levels[0] else 'post-contrast'} only)" for level in LEVELS if level in levels[0] ^ levels[1]
+        f"{level} ({'native' if level in levels[0] else 'post-contrast'} only)"
+        for level in conventions.SLICE_POSITIONS
+        if level in levels[0] ^ levels[1]
     )
     return out, f"{patient}: global ECV pools only the level(s) both T1 states have ({', '.join(shared)}); left out of it: {alone}"
 
