@@ -101,6 +101,14 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
   :func:`~myomap.analyze.patient.borrow_native_rings` (the T1 ring where
   a map shows no LV or a ring that contradicts it): mean Dice and share
   with contours of each, and how many rings of their own were replaced;
+- failed fits in the wall: a share (5, 10 or 20 %) of the myocardium's
+  pixels (LV and RV walls, papillary muscles) stored as a failed
+  pixel-wise fit: at the map's top (where its failed fits in the lung
+  lie: 4000 ms on the phantom's T1 maps, 1000 ms on its T2 maps) or at 0, one
+  by one or in clumps of five (a pixel and its four neighbours, the
+  share counting the clumps' centres); ``analyze`` shows the network
+  those at the top as the tissue around them
+  (:func:`myomap.model.window.fill_failed_fits`), those at 0 as they are;
 - native T1 maps beside another map of their slice: each T1 map blurred
   by 0.8 pixels with noise of 20 % of its median, or by 1 pixel with
   30 %, beside its T2 map or its post-contrast map (ECV ~25 %) as
@@ -153,6 +161,8 @@ from myomap.model.synth import wall_depth
 from myomap.model.views import HEART_TISSUES, change_wall
 from myomap.model.views import resample as resample_mm
 from myomap.phantom.tissues import Tissue
+
+WALL_TISSUES = (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL)  # the myocardium of the tissue label maps
 
 
 def smoothed(c: Case, sigma: float, where: str = "all") -> Case:
@@ -452,7 +462,7 @@ def beside_native_lines(segmenter, t1_maps: list[Case], t2_maps: list[Case]) -> 
     for name, maps in (("as simulated", t2_maps), ("0.8 px, noise 10 %", noisy)):
         print(_beside_line(f"T2 maps, {name}, beside their T1 map", beside_native(segmenter, t1_maps, maps, ("T2", "native"), rng)))
     rng = np.random.default_rng(19)
-    walls = [np.isin(c.labels, (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL)) for c in t1_maps]
+    walls = [np.isin(c.labels, WALL_TISSUES) for c in t1_maps]
     kinds = {
         "ECV ~25 %": lambda c, wall: post_contrast(c, rng),
         "ECV ~48 %": lambda c, wall: post_contrast(c, rng, scar=wall, scar_share=0.85),
@@ -531,6 +541,29 @@ def in_exam(segmenter, maps: list[MapSlice], changed: dict[int, Case]) -> tuple[
     return before, after, touched
 
 
+def failed_in_wall(c: Case, share: float, at_top: bool, clumped: bool, rng) -> Case:
+    """``share`` of the wall's pixels (or, ``clumped``, clumps of five centred there) set to a failed fit's value.
+
+    That is the map's own top (the value its failed fits in the lung hold:
+    4000 ms on the phantom's T1 maps, 1000 ms on its T2 maps) or 0.
+    """
+    wall = np.isin(c.labels, WALL_TISSUES)
+    where = wall & (rng.random(wall.shape) < share)
+    if clumped:
+        where = ndimage.binary_dilation(where)
+    value = np.float32(c.pixels.max() if at_top else 0.0)
+    return c.shown(np.where(where, value, c.pixels), c.spacing, c.epi, c.endo)
+
+
+def failed_fit_lines(segmenter, bench: list[Case]) -> None:
+    """The failed-fit rows: scattered at the top of the range and at 0, and in clumps at the top."""
+    for at_top, clumped, shares in ((True, False, (0.05, 0.10, 0.20)), (False, False, (0.10, 0.20)), (True, True, (0.05,))):
+        for share in shares:
+            rng = np.random.default_rng(23)
+            name = f"wall failed at {'top' if at_top else '0'}, {share:.0%}{', clumps' if clumped else ''}"
+            report(name, segmenter, [failed_in_wall(c, share, at_top, clumped, rng) for c in bench])
+
+
 def report(name: str, segmenter, cases: list[Case]) -> None:
     """Print Dice / HD / found and how many rings carry two of the image check's doubts (native T1 and T2 maps only)."""
     dice, hd, found, doubted = score(segmenter, cases, True)
@@ -605,7 +638,7 @@ def main() -> None:
             report(f"effusion {shape}, {name}", segmenter, cases)
     for transmurality, label in ((0.5, "subendocardial"), (1.0, "transmural")):
         report(f"post-contrast, {label} scar", segmenter, [scarred(c, transmurality, rng) for c in t1_maps])
-    walls = [np.isin(c.labels, (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL)) for c in t1_maps]
+    walls = [np.isin(c.labels, WALL_TISSUES) for c in t1_maps]
     for share, ecv in ((0.7, 39), (0.85, 48)):
         cases = [post_contrast(c, rng, scar=wall, scar_share=share) for c, wall in zip(t1_maps, walls)]
         report(f"post-contrast, ECV ~{ecv} %", segmenter, cases)
@@ -635,7 +668,7 @@ def main() -> None:
             )
     print(f"untouched exams: {in_exam(segmenter, exams, {})[2]} rings dropped or replaced by the stack check")
     rng = np.random.default_rng(13)
-    walls = [np.isin(c.labels, (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL)) for c in t1_maps]
+    walls = [np.isin(c.labels, WALL_TISSUES) for c in t1_maps]
     posts = [post_contrast(c, rng, scar=wall, scar_share=0.85) for c, wall in zip(t1_maps, walls)]
     posts = [
         Case(p.pixels, p.spacing, p.epi, p.endo, c.labels, p.field, p.map_type, p.contrast) for p, c in zip(posts, t1_maps)
@@ -643,6 +676,7 @@ def main() -> None:
     placed, matched, lent = borrowed_after_breath_hold(segmenter, t1_maps, posts, rng)
     print(f"borrowed rings, heart moved 3-10 mm: Dice {placed:.3f} placed by the slice geometry, {matched:.3f} matched ({lent} maps)")
     beside_native_lines(segmenter, t1_maps, t2_maps)
+    failed_fit_lines(segmenter, bench)
     t1_second_search_lines(segmenter, t1_maps, t2_maps)
     rng = np.random.default_rng(11)
     for target in (0.5, 3.0):

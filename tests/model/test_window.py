@@ -5,6 +5,7 @@ from myomap.model.window import (
     Window,
     cut_window,
     fill_blank_regions,
+    fill_failed_fits,
     normalise_inside,
     points_to_native,
     points_to_window,
@@ -147,3 +148,48 @@ def test_a_saturated_top_of_a_windowed_export_is_no_blank_region(cohort):
         speckle = np.random.default_rng(0).random(marked.shape) < 0.01
         marked[speckle] = np.random.default_rng(1).uniform(0.0, 4000.0, int(speckle.sum()))
         assert (fill_blank_regions(marked)[outside & ~speckle] != 4095.0).mean() > 0.99
+
+
+def test_failed_fits_in_the_wall_are_filled_and_the_lung_speckle_mostly_kept(cohort):
+    from myomap.conventions import Tissue
+    from myomap.io.dataset import load_dataset
+
+    images, _ = load_dataset(cohort, roles=("map",), observers=("reference",))
+    kept = []
+    for image in images[:6]:
+        pixels = np.asarray(image.pixels, np.float32)
+        with np.load(image.source.parent / "truth.npz") as truth:
+            labels = truth["labels"]
+        wall, speckle = labels == Tissue.LV_MYOCARDIUM, np.isin(labels, [Tissue.AIR, Tissue.LUNG])
+        top = float(pixels.max())
+        failed = wall & (np.random.default_rng(0).random(wall.shape) < 0.1)
+        marked = np.where(failed, top, pixels)
+        filled = fill_failed_fits(marked)
+        changed = filled != marked
+        assert (marked[changed] == top).all()  # only failures at the top change
+        assert changed[failed].mean() > 0.6  # most of the wall's failures
+        myocardium = np.median(pixels[wall])
+        assert np.all(np.abs(filled[failed & changed] - myocardium) < 0.5 * myocardium)  # as tissue around them, not the top
+        lung_failures = speckle & (marked == top)
+        kept.append(1.0 - changed[lung_failures].mean())
+    assert np.mean(kept) > 0.9  # the lung and air speckle the network learned stays (a few failures in smooth lung are filled)
+
+
+def test_failed_fit_fill_leaves_pictures_zeros_and_nan_alone():
+    rng = np.random.default_rng(0)
+    tissue = (1000.0 + rng.normal(0.0, 20.0, (40, 40))).astype(np.float32)
+    tissue[20, 20] = tissue[0, 0] = 4095.0
+    assert fill_failed_fits(tissue)[20, 20] < 1100  # a map: filled
+    picture = np.round(np.clip(tissue / 4095.0 * 255.0, 0, 255)).astype(np.float32)  # 8-bit: its top is saturation
+    np.testing.assert_array_equal(fill_failed_fits(picture), picture)
+    zeros = tissue.copy()
+    zeros[5, 5] = zeros[30, 30] = 0.0  # dark tissue or noise clipped at 0 as much as a failure: stays
+    out = fill_failed_fits(zeros)
+    assert out[5, 5] == out[30, 30] == 0.0 and out[20, 20] < 1100
+    holes = tissue.copy()
+    holes[10, 10] = np.nan
+    out = fill_failed_fits(holes)
+    assert np.isnan(out[10, 10]) and out[20, 20] < 1100
+    single = tissue.copy()
+    single[0, 0] = 1000.0  # one top pixel is the image's maximum, not a stored failure
+    np.testing.assert_array_equal(fill_failed_fits(single), single)

@@ -21,7 +21,9 @@ metadata) segments in two stages:
    Solid regions of the image's lowest, highest or most common value (a blanked
    background, failed fits stored at the top of the range) are shown to
    the network as the speckle it learned lungs and air from
-   (:func:`myomap.model.window.fill_blank_regions`); the check of step 3
+   (:func:`myomap.model.window.fill_blank_regions`), and failed fits
+   scattered in tissue as the tissue around them
+   (:func:`myomap.model.window.fill_failed_fits`); the check of step 3
    looks at the image as it is.
 2. **Segment.** A window at the model's pixel size is centred on the first
    candidate and segmented, with test-time augmentation if asked.  If the
@@ -55,7 +57,7 @@ import numpy as np
 
 from myomap.model.data import check_image
 from myomap.model.evidence import looks_like_lv, ring_evidence
-from myomap.model.window import Window, fill_blank_regions, points_to_native, whole_image_window
+from myomap.model.window import Window, as_network_sees, points_to_native, whole_image_window
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +179,7 @@ def predict_physical(
     """
     size, spacing = segmenter.meta.input_size, float(segmenter.meta.window_spacing_mm)
     reasons, searches = _plan(images, spacings_mm, size, spacing, segmenter.search_size)
-    shown = [fill_blank_regions(image) if k in searches else image for k, image in enumerate(images)]  # what the network sees
+    shown = [as_network_sees(image) if k in searches else image for k, image in enumerate(images)]
     for k, hint in enumerate(hints or []):
         if hint is not None and k in searches:
             searches[k].queue = [(float(hint[0]), float(hint[1]))]  # tried before the search's level 0 is segmented

@@ -84,7 +84,7 @@ from myomap.model.synth import (
     scar,
     synthesise,
 )
-from myomap.model.window import Window, cut_window, fill_blank_regions, normalise_inside, points_to_window
+from myomap.model.window import Window, as_network_sees, cut_window, normalise_inside, points_to_window
 
 if TYPE_CHECKING:
     from myomap.io.dataset import LoadError
@@ -164,7 +164,7 @@ def draw_view(
     if view.band_share > 0 and rng.random() < view.band_share:  # no draw when off (older recipes keep their views)
         pixels = band(pixels, np.mean(epi, axis=0), spacing, rng)
     if view.window_share > 0 and rng.random() < view.window_share:
-        pixels = fill_blank_regions(display_window(pixels, rng))  # as inference shows a windowed export
+        pixels = as_network_sees(display_window(pixels, rng))  # as inference shows a windowed export
     if rng.random() < view.resample_share:
         pixels, spacing, epi, endo = resample(pixels, spacing, epi, endo, rng.uniform(*view.native_spacing_mm))
     if rng.random() < view.tight_fov_share:
@@ -228,7 +228,7 @@ def fixed_view(source: Source, view: ViewSettings) -> tuple[np.ndarray, np.ndarr
     """The fine window centred on the reference LV, no randomisation (validation)."""
     centre = np.mean(source.epi, axis=0)
     window = Window((float(centre[0]), float(centre[1])), source.spacing_mm, source.pixels.shape, view.window_spacing_mm, view.size)
-    image = normalise_inside(*cut_window(source.pixels, window))
+    image = normalise_inside(*cut_window(as_network_sees(source.pixels), window))
     mask = contours_to_mask(points_to_window(source.epi, window), points_to_window(source.endo, window), (view.size, view.size))
     return image, mask
 
@@ -244,7 +244,7 @@ def _appearance(
         if view.kidney_share > 0 and rng.random() < view.kidney_share:
             labels = _kidney_beside_the_heart(labels, source.spacing_mm, rng)
         return synthesise(labels, rng, synth), endo, labels
-    pixels = fill_blank_regions(source.pixels)  # as inference shows them (a user's scans may be blanked)
+    pixels = as_network_sees(source.pixels)  # as inference shows them (a user's scans may be blanked, or fail in the wall)
     if rng.random() < 0.3:  # mild extra bias and noise on the physics images too
         level = float(np.median(pixels))
         pixels = noise(bias_field(pixels, rng, (0.0, 0.2)), rng, rng.uniform(0.0, 0.05) * abs(level))
