@@ -3,6 +3,7 @@ import pytest
 
 from myomap.model.window import (
     Window,
+    as_network_sees,
     cut_window,
     fill_blank_regions,
     fill_failed_fits,
@@ -193,3 +194,29 @@ def test_failed_fit_fill_leaves_pictures_zeros_and_nan_alone():
     single = tissue.copy()
     single[0, 0] = 1000.0  # one top pixel is the image's maximum, not a stored failure
     np.testing.assert_array_equal(fill_failed_fits(single), single)
+
+
+def test_a_plateau_at_the_top_is_no_scattered_failure():
+    rng = np.random.default_rng(1)
+    image = (1000.0 + rng.normal(0.0, 20.0, (64, 64))).astype(np.float32)
+    y, x = np.mgrid[:64, :64]
+    pool = np.hypot(x - 32, y - 32) < 6  # a blood pool saturated at the top of the stored range
+    image[pool] = 2000.0
+    np.testing.assert_array_equal(fill_failed_fits(image), image)
+
+
+def test_the_network_sees_a_wall_failures_filled_on_a_blanked_background():
+    # A vendor's layout: air blanked at 0, the lung's failures at 4095 ms, failures in the wall too.
+    rng = np.random.default_rng(2)
+    y, x = np.mgrid[:128, :128]
+    r = np.hypot(x - 64, y - 64)
+    image = np.where(r < 12, 1600.0, 1000.0) + rng.normal(0.0, 20.0, (128, 128))
+    wall = (r > 13) & (r < 20)
+    lung = (r > 35) & (r < 50)
+    image[lung] = np.where(rng.random(lung.sum()) < 0.3, 4095.0, rng.uniform(0.0, 4095.0, lung.sum()))
+    image[r >= 50] = 0.0
+    failed = wall & (rng.random(wall.shape) < 0.1)
+    image[failed] = 4095.0
+    shown = as_network_sees(image.astype(np.float32))
+    assert (shown[failed] < 1300).mean() > 0.6  # filled as the wall around them
+    assert (shown[r >= 52] > 0).mean() > 0.95  # the blanked air speckled

@@ -18,13 +18,13 @@ metadata) segments in two stages:
    per pixel: on unseen phantom maps it placed the LV within 15 mm on 48 of
    72, the 256-pixel view on 72 of 72, and most maps then needed nine more
    tiles.)
-   Solid regions of the image's lowest, highest or most common value (a blanked
-   background, failed fits stored at the top of the range) are shown to
-   the network as the speckle it learned lungs and air from
-   (:func:`myomap.model.window.fill_blank_regions`), and failed fits
-   scattered in tissue as the tissue around them
-   (:func:`myomap.model.window.fill_failed_fits`); the check of step 3
-   looks at the image as it is.
+   Failed fits at the top of the range scattered in tissue are shown to the
+   network as the tissue around them
+   (:func:`myomap.model.window.fill_failed_fits`), and solid regions of the
+   image's lowest, highest or most common value (a blanked background,
+   failed fits stored at the top of the range) as the speckle it learned
+   lungs and air from (:func:`myomap.model.window.fill_blank_regions`); the
+   check of step 3 looks at the image as it is.
 2. **Segment.** A window at the model's pixel size is centred on the first
    candidate and segmented, with test-time augmentation if asked.  If the
    ring found in it lies more than ``RECENTRE_MM`` from the window centre
@@ -294,7 +294,7 @@ def _refill(segmenter, images, searches: dict[int, _Search], batch_size: int) ->
 def _segment(segmenter, shown, images, searches: dict[int, _Search], centres: dict, *, tta: bool, batch_size: int, kinds) -> dict:
     """Segment a window on each centre (moved once onto the ring if it lies off-centre); ``(prediction, evidence, ring centre)`` per image.
 
-    The network segments ``shown`` (the images with blanked regions speckled); the rings are checked against ``images``.
+    The network segments ``shown`` (the images as it sees them: :func:`~myomap.model.window.as_network_sees`); the rings are checked against ``images``.
     """
     size, spacing = segmenter.meta.input_size, float(segmenter.meta.window_spacing_mm)
     windows = {k: _fine_window(searches[k].levels[0][0], centre, spacing, size) for k, centre in centres.items()}

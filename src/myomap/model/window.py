@@ -216,8 +216,10 @@ FAILED_FIT_TISSUE_SPREAD = 0.5
 """A failed-fit pixel is filled when the interquartile range of its valid 5 x 5 neighbours is at most this share of their
 median: it lies in tissue (or between blood and myocardium, 0.45), not in the lung and air speckle (about 1)."""
 FAILED_FIT_MIN_NEIGHBOURS = 8
+"""... and has at least this many valid neighbours to take the median of ..."""
 FAILED_FIT_MAX_DENSITY = 0.35
-"""... and when at most this share of its 5 x 5 neighbourhood (itself included) failed."""
+"""... and when at most this share of its 5 x 5 neighbourhood (itself included) failed: a plateau at the top (a saturated
+blood pool, a solid region of failures) stays."""
 
 
 def fill_failed_fits(image: np.ndarray) -> np.ndarray:
@@ -255,7 +257,7 @@ def fill_failed_fits(image: np.ndarray) -> np.ndarray:
 
     values = np.asarray(image, np.float32)
     finite = np.isfinite(values)
-    if finite.sum() < 2 or is_picture(values[finite]):
+    if finite.sum() < 2 or is_picture(values):
         return values
     failed = finite & (values == values[finite].max())
     if np.count_nonzero(failed) < 2:
@@ -269,7 +271,7 @@ def fill_failed_fits(image: np.ndarray) -> np.ndarray:
     windows = np.lib.stride_tricks.sliding_window_view(np.pad(valid, 2, constant_values=np.nan), (5, 5))
     neighbours = np.sort(windows[candidates].reshape(-1, 25), axis=1)  # NaN last
     count = np.count_nonzero(np.isfinite(neighbours), axis=1)
-    at = [np.maximum((q * (count - 1)).astype(int), 0)[:, None] for q in (0.25, 0.5, 0.75)]  # quartiles of the finite values
+    at = [(q * (count - 1)).astype(int)[:, None] for q in (0.25, 0.5, 0.75)]  # quartiles of the finite values (0 when none)
     low, median, high = (np.take_along_axis(neighbours, k, 1)[:, 0] for k in at)
     tissue = (count >= FAILED_FIT_MIN_NEIGHBOURS) & (high - low <= FAILED_FIT_TISSUE_SPREAD * np.abs(median))
     out = values.copy()
@@ -281,7 +283,10 @@ def fill_failed_fits(image: np.ndarray) -> np.ndarray:
 def as_network_sees(image: np.ndarray) -> np.ndarray:
     """A native image as the network is shown it, at inference and on training views of real images.
 
-    Blanked regions become speckle (:func:`fill_blank_regions`), then failed
-    fits in tissue take the tissue's value (:func:`fill_failed_fits`).
+    Failed fits in tissue take the tissue's value (:func:`fill_failed_fits`),
+    then blanked regions become speckle (:func:`fill_blank_regions`).  In
+    that order: the speckle of a blanked region reaches up to twice the
+    other pixels' 99th percentile, so the top value would no longer mark
+    the failures.
     """
-    return fill_failed_fits(fill_blank_regions(image))
+    return fill_blank_regions(fill_failed_fits(image))
