@@ -158,11 +158,9 @@ from myomap.mapping.pipeline import fit_series, read_weighted
 from myomap.model.embedded import EMBEDDED_ONNX
 from myomap.model.locate import NO_LV
 from myomap.model.synth import wall_depth
-from myomap.model.views import HEART_TISSUES, change_wall
+from myomap.model.views import HEART_TISSUES, WALL_TISSUES, change_wall
 from myomap.model.views import resample as resample_mm
 from myomap.phantom.tissues import Tissue
-
-WALL_TISSUES = (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL)  # the myocardium of the tissue label maps
 
 
 def smoothed(c: Case, sigma: float, where: str = "all") -> Case:

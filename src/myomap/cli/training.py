@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -135,8 +136,6 @@ def _fit_first_stage(settings: TrainConfig, weighted_epochs: int | None) -> Trai
     as the fine-tuning example does, instead of refusing the config; a
     ``--weighted-epochs`` given here is checked as it is.
     """
-    from dataclasses import replace
-
     if weighted_epochs is not None or not 1 <= settings.epochs < settings.weighted_epochs:
         return settings
     log.info(

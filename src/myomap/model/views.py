@@ -158,7 +158,7 @@ def draw_view(
         if view.scar_share > 0 and is_map and rng.random() < view.scar_share:  # no draw when off (older recipes)
             pixels = scar(pixels, contours_to_mask(source.epi, endo, pixels.shape), rng)
         if view.diffuse_share > 0 and is_map and rng.random() < view.diffuse_share:  # no draw when off (older recipes)
-            wall = None if labels is None else np.isin(labels, (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL))
+            wall = None if labels is None else np.isin(labels, WALL_TISSUES)
             pixels = diffuse(pixels, contours_to_mask(source.epi, endo, pixels.shape), rng, wall)
     spacing, epi = source.spacing_mm, source.epi
     if view.band_share > 0 and rng.random() < view.band_share:  # no draw when off (older recipes keep their views)
@@ -202,6 +202,8 @@ HEART_TISSUES = (
     Tissue.LV_BLOOD, Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_BLOOD, Tissue.RV_WALL,
     Tissue.EPICARDIAL_FAT, Tissue.PERICARDIUM, Tissue.OUTFLOW_BLOOD,
 )  # fmt: skip
+# The myocardium of the tissue label maps: LV and RV walls, papillary muscles.
+WALL_TISSUES = (Tissue.LV_MYOCARDIUM, Tissue.PAPILLARY, Tissue.RV_WALL)
 
 
 def remove_heart(labels: np.ndarray) -> np.ndarray | None:
