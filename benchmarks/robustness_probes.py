@@ -104,10 +104,11 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
 - failed fits in the wall: a share (5, 10 or 20 %) of the myocardium's
   pixels (LV and RV walls, papillary muscles) stored as a failed
   pixel-wise fit: at the map's top (where its failed fits in the lung
-  lie: 4000 ms on the phantom's T1 maps, 1000 ms on its T2 maps) or at 0, one
-  by one or in clumps of five (a pixel and its four neighbours, the
-  share counting the clumps' centres); ``analyze`` shows the network
-  those at the top as the tissue around them
+  lie: 4000 ms on the phantom's T1 maps, 1000 ms on its T2 maps), at 0 or
+  as NaN (the lung's failures then NaN too), one by one or in clumps of
+  five (a pixel and its four neighbours, the share counting the clumps'
+  centres); ``analyze`` shows the network those at the top and the NaN
+  ones as the tissue around them
   (:func:`myomap.model.window.fill_failed_fits`), those at 0 as they are;
 - native T1 maps beside another map of their slice: each T1 map blurred
   by 0.8 pixels with noise of 20 % of its median, or by 1 pixel with
@@ -539,27 +540,39 @@ def in_exam(segmenter, maps: list[MapSlice], changed: dict[int, Case]) -> tuple[
     return before, after, touched
 
 
-def failed_in_wall(c: Case, share: float, at_top: bool, clumped: bool, rng) -> Case:
+def failed_in_wall(c: Case, share: float, marker: str, clumped: bool, rng) -> Case:
     """``share`` of the wall's pixels (or, ``clumped``, clumps of five centred there) set to a failed fit's value.
 
-    That is the map's own top (the value its failed fits in the lung hold:
-    4000 ms on the phantom's T1 maps, 1000 ms on its T2 maps) or 0.
+    ``marker`` names that value: ``top``, the map's own top (the value its
+    failed fits in the lung hold: 4000 ms on the phantom's T1 maps, 1000 ms
+    on its T2 maps), ``0`` or ``NaN`` (a float map's failures, read from
+    NIfTI or float DICOM as they are, and myomap's own fits).  With
+    ``NaN`` the lung's and air's failures at the top become NaN too.
     """
     wall = np.isin(c.labels, WALL_TISSUES)
     where = wall & (rng.random(wall.shape) < share)
     if clumped:
         where = ndimage.binary_dilation(where)
-    value = np.float32(c.pixels.max() if at_top else 0.0)
-    return c.shown(np.where(where, value, c.pixels), c.spacing, c.epi, c.endo)
+    top = np.float32(c.pixels.max())
+    pixels = np.where(c.pixels == top, np.float32(np.nan), c.pixels) if marker == "NaN" else c.pixels
+    value = {"top": top, "0": np.float32(0.0), "NaN": np.float32(np.nan)}[marker]
+    return c.shown(np.where(where, value, pixels), c.spacing, c.epi, c.endo)
 
 
 def failed_fit_lines(segmenter, bench: list[Case]) -> None:
-    """The failed-fit rows: scattered at the top of the range and at 0, and in clumps at the top."""
-    for at_top, clumped, shares in ((True, False, (0.05, 0.10, 0.20)), (False, False, (0.10, 0.20)), (True, True, (0.05,))):
+    """The failed-fit rows: scattered at the top of the range, at 0 and as NaN, and in clumps at the top and as NaN."""
+    rows = (
+        ("top", False, (0.05, 0.10, 0.20)),
+        ("0", False, (0.10, 0.20)),
+        ("NaN", False, (0.10, 0.20)),
+        ("top", True, (0.05,)),
+        ("NaN", True, (0.05,)),
+    )
+    for marker, clumped, shares in rows:
         for share in shares:
             rng = np.random.default_rng(23)
-            name = f"wall failed at {'top' if at_top else '0'}, {share:.0%}{', clumps' if clumped else ''}"
-            report(name, segmenter, [failed_in_wall(c, share, at_top, clumped, rng) for c in bench])
+            name = f"wall failed at {marker}, {share:.0%}{', clumps' if clumped else ''}"
+            report(name, segmenter, [failed_in_wall(c, share, marker, clumped, rng) for c in bench])
 
 
 def report(name: str, segmenter, cases: list[Case]) -> None:

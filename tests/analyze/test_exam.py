@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from myomap.analyze import discover as discover_module
 from myomap.analyze.discover import discover, load_slices
 from myomap.cli import app
+from myomap.conventions import MYOCARDIUM
+from myomap.geometry.masks import contours_to_mask
 from myomap.io.dicom import DicomError, read_image
 from myomap.io.synthetic import _item, enhanced_mr, mr_image, save, write_exam
 
@@ -382,7 +384,7 @@ def test_a_4d_nifti_cine_gives_every_phase_of_every_slice_and_its_labels_are_ski
     item = next(s for s in slices if (s.frame, s.phase) == (1, 3))
     assert item.pixels is None  # read again when analysed, so a folder of cines fits in memory
     pixels = item.loaded().pixels
-    np.testing.assert_array_equal(pixels, np.nan_to_num(data[:, :, 1, 3].T.astype(np.float32)))
+    np.testing.assert_array_equal(pixels, data[:, :, 1, 3].T.astype(np.float32))  # NaN kept: a failed fit, no value
     rows = {r.series: (r.kind, r.slices, r.images, r.action) for r in found.series}
     assert rows["p01_sa.nii.gz"] == ("T1 map (NIfTI cine, 5 phases)", 2, 10, "analyse 10 slice(s)")
     assert rows["p01_sa_gt.nii.gz"] == ("not relevant: label image (NIfTI)", 0, 0, "skip")
@@ -547,6 +549,45 @@ def test_analyze_runs_on_nifti_maps(cohort, tmp_path):
     assert all(r.values for r in slices)
     with (tmp_path / "out" / "slices.csv").open() as handle:
         assert {row["series"] for row in csv.DictReader(handle)} == {""}  # no series number: empty, as every unknown number
+
+
+@pytest.mark.slow
+def test_analyze_measures_a_nifti_map_with_nan_failures_from_its_other_pixels(cohort, tmp_path):
+    """NaN pixels (failed fits, a masked lung and air) are pixels without a value, not 0 ms.
+
+    The network is shown the wall's failures as the tissue around them, so the contours hardly move, and the
+    values leave them out.  NaN used to be read as 0, which the network took for dark tissue.
+    """
+    import nibabel
+
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "holes").mkdir()
+    pixels, _ = _as_nifti(subject / "T1_mid" / "map.dcm", tmp_path / "clean" / "t1_mid.nii")
+    affine = nibabel.load(tmp_path / "clean" / "t1_mid.nii").affine
+    holes = np.where(pixels >= pixels.max(), np.nan, pixels)  # the lung's failures at the top: NaN
+    holes[np.random.default_rng(0).random(holes.shape) < 0.1] = np.nan  # a tenth of every tissue's pixels failed
+    nibabel.save(nibabel.Nifti1Image(holes.T[:, :, None].astype(np.float32), affine), tmp_path / "holes" / "t1_mid.nii")
+    rows, contours = {}, {}
+    for name in ("clean", "holes"):
+        result = CliRunner().invoke(
+            app, ["analyze", str(tmp_path / name), "-o", str(tmp_path / f"out_{name}"), "--map-type", "T1", "--no-tta", "--no-report"]
+        )
+        assert result.exit_code == 0, result.output
+        (rows[name],) = csv.DictReader(next((tmp_path / f"out_{name}").glob("*/slices.csv")).open())
+        contours[name] = json.loads((tmp_path / f"out_{name}" / rows[name]["folder"] / "contours.json").read_text())
+    assert int(rows["holes"]["global_n_missing"]) > 0.05 * int(rows["clean"]["global_n_pixels"])
+    assert float(rows["holes"]["global_median_ms"]) == pytest.approx(float(rows["clean"]["global_median_ms"]), rel=0.02)
+    masks = [
+        contours_to_mask(
+            np.column_stack([c["epicardial_contours_x"], c["epicardial_contours_y"]]),
+            np.column_stack([c["endocardial_contours_x"], c["endocardial_contours_y"]]),
+            pixels.shape,
+        )
+        == MYOCARDIUM
+        for c in contours.values()
+    ]
+    assert 2 * (masks[0] & masks[1]).sum() / (masks[0].sum() + masks[1].sum()) > 0.85
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, generate_uid
 
 from myomap.io import vendor
-from myomap.io.dicom import read_frames, read_image
+from myomap.io.dicom import DicomError, read_frames, read_image
 from myomap.io.header import read_headers
 from myomap.io.synthetic import _item, enhanced_mr, mr_image, save
 
@@ -62,10 +62,13 @@ def test_eight_bit_pixels_without_a_value_mapping_are_display_levels(tmp_path, b
 def test_a_parametric_map_with_float_pixels_is_read(tmp_path):
     """Parametric Map Storage (PS3.3 A.75; written by highdicom and dcmqi) holds float pixels in FloatPixelData.
 
-    Its frames were "no pixel data", an error line per map.
+    Its frames were "no pixel data", an error line per map; then a map with NaN pixels (its failed
+    fits, a masked background) was refused whole.
     """
-    values = [np.full((6, 5), 1000.0 + 100 * k, np.float32) for k in range(2)]
-    ds = enhanced_mr([np.zeros((6, 5))] * 2, [(0.0, 0.0, 0.0), (0.0, 0.0, 8.0)], study_uid="1.2", series_uid=generate_uid(),
+    values = [np.full((6, 5), 1000.0 + 100 * k, np.float32) for k in range(3)]
+    values[0][0, :], values[0][3, 2] = np.nan, np.inf  # a masked row and a failed fit: pixels without a value
+    values[2][:] = np.nan  # nothing fitted
+    ds = enhanced_mr([np.zeros((6, 5))] * 3, [(0.0, 0.0, 0.0), (0.0, 0.0, 8.0), (0.0, 0.0, 16.0)], study_uid="1.2", series_uid=generate_uid(),
                      description="T1 map", image_type=("DERIVED", "PRIMARY", "T1 MAP", "NONE"), rwv=(1.0, 0.0, "ms"))  # fmt: skip
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = UID("1.2.840.10008.5.1.4.1.1.30")
     for keyword in ("PixelData", "BitsStored", "HighBit", "PixelRepresentation"):
@@ -73,9 +76,12 @@ def test_a_parametric_map_with_float_pixels_is_read(tmp_path):
     ds.BitsAllocated = 32
     ds.FloatPixelData = np.stack(values).tobytes()
     metas = read_headers(save(ds, tmp_path / "pmap.dcm"))
-    assert [vendor.ms_factor(m.scaling) for m in metas] == [1.0, 1.0]
-    for pixels, expected in zip(read_frames(metas), values):
-        np.testing.assert_array_equal(pixels, expected)
+    assert [vendor.ms_factor(m.scaling) for m in metas] == [1.0, 1.0, 1.0]
+    first, second = read_frames(metas[:2])
+    np.testing.assert_array_equal(first, np.where(np.isfinite(values[0]), values[0], np.nan))  # NaN: no value, as in a NIfTI map
+    np.testing.assert_array_equal(second, values[1])
+    with pytest.raises(DicomError, match=r"frame 3: image holds no finite pixels"):
+        read_frames(metas[2:])
 
 
 @pytest.mark.parametrize(

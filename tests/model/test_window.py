@@ -176,7 +176,7 @@ def test_failed_fits_in_the_wall_are_filled_and_the_lung_speckle_mostly_kept(coh
     assert np.mean(kept) > 0.9  # the lung and air speckle the network learned stays (a few failures in smooth lung are filled)
 
 
-def test_failed_fit_fill_leaves_pictures_zeros_and_nan_alone():
+def test_failed_fit_fill_leaves_pictures_and_zeros_alone():
     rng = np.random.default_rng(0)
     tissue = (1000.0 + rng.normal(0.0, 20.0, (40, 40))).astype(np.float32)
     tissue[20, 20] = tissue[0, 0] = 4095.0
@@ -187,13 +187,22 @@ def test_failed_fit_fill_leaves_pictures_zeros_and_nan_alone():
     zeros[5, 5] = zeros[30, 30] = 0.0  # dark tissue or noise clipped at 0 as much as a failure: stays
     out = fill_failed_fits(zeros)
     assert out[5, 5] == out[30, 30] == 0.0 and out[20, 20] < 1100
-    holes = tissue.copy()
-    holes[10, 10] = np.nan
-    out = fill_failed_fits(holes)
-    assert np.isnan(out[10, 10]) and out[20, 20] < 1100
     single = tissue.copy()
     single[0, 0] = 1000.0  # one top pixel is the image's maximum, not a stored failure
     np.testing.assert_array_equal(fill_failed_fits(single), single)
+
+
+def test_nan_failures_in_tissue_are_filled_and_a_masked_background_stays_nan():
+    rng = np.random.default_rng(2)
+    image = (1000.0 + rng.normal(0.0, 20.0, (40, 40))).astype(np.float32)
+    image[:, :10] = np.nan  # a background masked with NaN
+    image[20, 20] = image[25, 30] = np.nan  # failed fits in tissue
+    image[30, 25] = np.inf
+    out = fill_failed_fits(image)
+    assert np.all(np.abs(out[[20, 25, 30], [20, 30, 25]] - 1000.0) < 60.0)
+    assert np.isnan(out[:, :9]).all()  # a solid region of failures is no scattered failure
+    shown = as_network_sees(image)
+    assert np.isfinite(shown).all() and np.ptp(shown[:, :8]) > 0  # the masked background shown as speckle, as one at 0
 
 
 def test_a_plateau_at_the_top_is_no_scattered_failure():

@@ -558,8 +558,10 @@ def _fit_one(name: str, frames: list[ImageMeta], errors: list[str]) -> MapSlice 
     except SeriesError as exc:  # too few images for the model
         errors.append(str(exc))
         return None
-    # Failed-fit pixels are stored as 0 ms, which quantification counts as missing.
-    values = np.nan_to_num(fit.t1_ms if map_type == "T1" else fit.t2_ms, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    # Failed-fit and background pixels stay NaN: quantification counts them as missing, and the network
+    # is shown those inside the myocardium as the tissue around them (myomap.model.window.fill_failed_fits).
+    fitted = np.asarray(fit.t1_ms if map_type == "T1" else fit.t2_ms, dtype=np.float32)
+    values = np.where(np.isfinite(fitted), fitted, np.float32(np.nan))
     return _slice(series.frames[0], map_type, values, origin="fitted")
 
 

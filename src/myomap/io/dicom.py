@@ -235,7 +235,8 @@ def read_image(path: str | Path, *, require_spacing: bool = True) -> tuple[np.nd
     ------
     DicomError
         Not a readable DICOM, no pixel data, more than one frame, missing
-        PixelSpacing (when ``require_spacing``), or NaN / infinite pixels.
+        PixelSpacing (when ``require_spacing``), or no finite pixel.  NaN and
+        infinite pixels (a float map's failed fits) are read as NaN.
     """
     path = Path(path)
     try:
@@ -298,8 +299,11 @@ def _decode(ds: Dataset, metas: Sequence[ImageMeta], require_spacing: bool) -> l
         stored = stack[meta.frame or 0]
         scale = meta.scaling
         values = stored.astype(np.float32) * np.float32(scale.slope) + np.float32(scale.intercept)
-        if not np.all(np.isfinite(values)):
-            raise DicomError(f"{meta.where}: image contains NaN or infinite pixels")
+        finite = np.isfinite(values)
+        if not finite.any():
+            raise DicomError(f"{meta.where}: image holds no finite pixels (all NaN or infinite)")
+        if not finite.all():  # a float map's failed fits or masked background: pixels without a value
+            values = np.where(finite, values, np.float32(np.nan))
         if meta.spacing_mm is not None and min(meta.spacing_mm) <= 0:
             raise DicomError(f"{meta.where}: PixelSpacing {meta.spacing_mm} is not positive")
         if meta.spacing_mm is None and require_spacing:

@@ -235,8 +235,9 @@ def _read(path: Path):
 
 
 def _pixels(data: np.ndarray, index: int, phase: int) -> np.ndarray:
-    """Slice ``index`` of volume ``phase`` as an image ([row, col], NaN as 0)."""
-    return np.nan_to_num(data[:, :, index, phase].T, nan=0.0).astype(np.float32)
+    """Slice ``index`` of volume ``phase`` as an image ([row, col]); infinite pixels as NaN (failed fits, masked background)."""
+    pixels = np.ascontiguousarray(data[:, :, index, phase].T, dtype=np.float32)
+    return np.where(np.isfinite(pixels), pixels, np.float32(np.nan))
 
 
 def slice_pixels(path: str | Path, index: int, phase: int | None) -> np.ndarray:

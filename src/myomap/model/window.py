@@ -223,32 +223,36 @@ blood pool, a solid region of failures) stays."""
 
 
 def fill_failed_fits(image: np.ndarray) -> np.ndarray:
-    """The image with failed-fit pixels at its top value inside tissue replaced by the median of their valid neighbours.
+    """The image with failed-fit pixels inside tissue replaced by the median of their valid neighbours.
 
-    A pixel-wise fit that fails often stores its pixel at the map's top
-    value (4095 ms on many scanners), where its lung and air failures lie.
-    In the lung the network learned such pixels as speckle; in the
-    myocardium it never saw them, and on the robustness probes 5 % of the
-    wall's pixels at the top cost 0.12 Dice and 20 % lost the LV on most
-    maps.  A pixel at the image's top value (held by at least two pixels,
-    on an image that is no picture: :func:`is_picture`) is filled when at
-    most :data:`FAILED_FIT_MAX_DENSITY` of its 5 x 5 neighbourhood holds
-    that value and the others, at least :data:`FAILED_FIT_MIN_NEIGHBOURS`,
-    have an interquartile range of at most :data:`FAILED_FIT_TISSUE_SPREAD`
-    of their median: tissue, not speckle.  Failures stored at 0 stay: a
-    zero is also dark tissue or noise clipped at 0, and filling zeros the
-    same way cost noisy T2 maps 0.02 Dice and drew a ring on a heart-free
-    map (the model card's probes).  The values measured later come from
-    the image as it is (the QC counts its failed fits).  Written here: no
-    imaging library fills fit failures.
+    A pixel-wise fit that fails stores its pixel as NaN (research
+    pipelines, myomap's own fits, float DICOM and NIfTI maps) or, on many
+    scanners, at the map's top value (4095 ms), where its lung and air
+    failures lie.  In the lung the network learned such pixels as speckle;
+    in the myocardium it never saw them, and on the robustness probes 5 %
+    of the wall's pixels at the top cost 0.12 Dice and 20 % lost the LV on
+    most maps.  A failure is a NaN or infinite pixel, or a pixel at the
+    image's top value (held by at least two pixels, on an image that is no
+    picture: :func:`is_picture`).  It is filled when at most
+    :data:`FAILED_FIT_MAX_DENSITY` of its 5 x 5 neighbourhood failed and the
+    others, at least :data:`FAILED_FIT_MIN_NEIGHBOURS`, have an
+    interquartile range of at most :data:`FAILED_FIT_TISSUE_SPREAD` of their
+    median: tissue, not speckle.  Other failures stay as they are (NaN
+    included).  Failures stored at 0 stay too: a zero is also dark tissue
+    or noise clipped at 0, and filling zeros the same way cost noisy T2 maps
+    0.02 Dice and drew a ring on a heart-free map (the model card's
+    probes).  The values measured later come from the image as it is (the
+    QC counts its failed fits).  Written here: no imaging library fills fit
+    failures.
 
     >>> tissue = 1000.0 + np.arange(400, dtype=np.float32).reshape(20, 20) / 10  # smooth, 400 values: no picture
     >>> tissue[10, 10] = tissue[0, 0] = 4095.0
+    >>> tissue[5, 5] = np.nan
     >>> rng = np.random.default_rng(0)  # lung speckle: random values, 40 % of them at 0 or the top
     >>> speckle = np.where(rng.random((20, 20)) < 0.4, rng.choice([0.0, 4095.0], (20, 20)), rng.uniform(0, 4095, (20, 20))).astype(np.float32)
     >>> filled = fill_failed_fits(np.hstack([tissue, speckle]))
-    >>> round(float(filled[10, 10])), bool(filled[:, :20].max() < 4095)  # the tissue's failures filled
-    (1021, True)
+    >>> round(float(filled[10, 10])), round(float(filled[5, 5])), bool(filled[:, :20].max() < 4095)  # the tissue's failures filled
+    (1021, 1010, True)
     >>> failures, changed = speckle[:, 2:] == 4095, filled[:, 22:] != speckle[:, 2:]
     >>> int(failures.sum()), int(changed.sum())  # none of the speckle's here
     (68, 0)
@@ -257,17 +261,21 @@ def fill_failed_fits(image: np.ndarray) -> np.ndarray:
 
     values = np.asarray(image, np.float32)
     finite = np.isfinite(values)
-    if finite.sum() < 2 or is_picture(values):
+    if finite.sum() < 2:
         return values
-    failed = finite & (values == values[finite].max())
-    if np.count_nonzero(failed) < 2:
+    failed = ~finite
+    if not is_picture(values):
+        top = finite & (values == values[finite].max())
+        if np.count_nonzero(top) >= 2:
+            failed |= top
+    if not failed.any():
         return values
     # The lung and air speckle is dense in failures, a failing wall sparse (5-20 % on the probes).
     sparse = ndimage.uniform_filter(failed.astype(np.float32), 5, mode="constant") <= FAILED_FIT_MAX_DENSITY
     candidates = failed & sparse
     if not candidates.any():
         return values
-    valid = np.where(finite & ~failed, values, np.nan)
+    valid = np.where(~failed, values, np.nan)
     windows = np.lib.stride_tricks.sliding_window_view(np.pad(valid, 2, constant_values=np.nan), (5, 5))
     neighbours = np.sort(windows[candidates].reshape(-1, 25), axis=1)  # NaN last
     count = np.count_nonzero(np.isfinite(neighbours), axis=1)
@@ -284,9 +292,12 @@ def as_network_sees(image: np.ndarray) -> np.ndarray:
     """A native image as the network is shown it, at inference and on training views of real images.
 
     Failed fits in tissue take the tissue's value (:func:`fill_failed_fits`),
-    then blanked regions become speckle (:func:`fill_blank_regions`).  In
-    that order: the speckle of a blanked region reaches up to twice the
-    other pixels' 99th percentile, so the top value would no longer mark
-    the failures.
+    the other NaN and infinite pixels (a masked background, failures in the
+    lung) become 0, and then blanked regions become speckle
+    (:func:`fill_blank_regions`), so that a background masked with NaN
+    looks like one blanked at 0.  In that order: the speckle of a blanked
+    region reaches up to twice the other pixels' 99th percentile, so the
+    top value would no longer mark the failures.
     """
-    return fill_blank_regions(fill_failed_fits(image))
+    filled = fill_failed_fits(image)
+    return fill_blank_regions(np.where(np.isfinite(filled), filled, np.float32(0.0)))
