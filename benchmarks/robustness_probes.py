@@ -104,12 +104,13 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
 - failed fits in the wall: a share (5, 10 or 20 %) of the myocardium's
   pixels (LV and RV walls, papillary muscles) stored as a failed
   pixel-wise fit: at the map's top (where its failed fits in the lung
-  lie: 4000 ms on the phantom's T1 maps, 1000 ms on its T2 maps), at 0 or
-  as NaN (the lung's failures then NaN too), one by one or in clumps of
+  lie: 4000 ms on the phantom's T1 maps, 1000 ms on its T2 maps), at 0
+  (with the air and lungs speckled, or blanked at 0: "0 on 0"), or as
+  NaN (the lung's failures then NaN too), one by one or in clumps of
   five (a pixel and its four neighbours, the share counting the clumps'
-  centres); ``analyze`` shows the network those at the top and the NaN
-  ones as the tissue around them
-  (:func:`myomap.model.window.fill_failed_fits`), those at 0 as they are;
+  centres); ``analyze`` shows the network those at the top, the NaN
+  ones and the zeros of a map blanked at 0 as the tissue around them
+  (:func:`myomap.model.window.fill_failed_fits`), other zeros as they are;
 - native T1 maps beside another map of their slice: each T1 map blurred
   by 0.8 pixels with noise of 20 % of its median, or by 1 pixel with
   30 %, beside its T2 map or its post-contrast map (ECV ~25 %) as
@@ -545,9 +546,10 @@ def failed_in_wall(c: Case, share: float, marker: str, clumped: bool, rng) -> Ca
 
     ``marker`` names that value: ``top``, the map's own top (the value its
     failed fits in the lung hold: 4000 ms on the phantom's T1 maps, 1000 ms
-    on its T2 maps), ``0`` or ``NaN`` (a float map's failures, read from
-    NIfTI or float DICOM as they are, and myomap's own fits).  With
-    ``NaN`` the lung's and air's failures at the top become NaN too.
+    on its T2 maps), ``0``, ``0 on 0`` (0 on a map whose air and lungs are
+    blanked at 0) or ``NaN`` (a float map's failures, read from NIfTI or
+    float DICOM as they are, and myomap's own fits).  With ``NaN`` the
+    lung's and air's failures at the top become NaN too.
     """
     wall = np.isin(c.labels, WALL_TISSUES)
     where = wall & (rng.random(wall.shape) < share)
@@ -555,15 +557,18 @@ def failed_in_wall(c: Case, share: float, marker: str, clumped: bool, rng) -> Ca
         where = ndimage.binary_dilation(where)
     top = np.float32(c.pixels.max())
     pixels = np.where(c.pixels == top, np.float32(np.nan), c.pixels) if marker == "NaN" else c.pixels
-    value = {"top": top, "0": np.float32(0.0), "NaN": np.float32(np.nan)}[marker]
+    if marker == "0 on 0":
+        pixels = np.where(np.isin(c.labels, [Tissue.AIR, Tissue.LUNG]), np.float32(0.0), pixels)
+    value = {"top": top, "0": np.float32(0.0), "0 on 0": np.float32(0.0), "NaN": np.float32(np.nan)}[marker]
     return c.shown(np.where(where, value, pixels), c.spacing, c.epi, c.endo)
 
 
 def failed_fit_lines(segmenter, bench: list[Case]) -> None:
-    """The failed-fit rows: scattered at the top of the range, at 0 and as NaN, and in clumps at the top and as NaN."""
+    """The failed-fit rows: scattered at the top of the range, at 0 (on speckled or blanked air and lungs) and as NaN, and in clumps at the top and as NaN."""
     rows = (
         ("top", False, (0.05, 0.10, 0.20)),
         ("0", False, (0.10, 0.20)),
+        ("0 on 0", False, (0.10, 0.20)),
         ("NaN", False, (0.10, 0.20)),
         ("top", True, (0.05,)),
         ("NaN", True, (0.05,)),

@@ -192,6 +192,16 @@ def test_failed_fit_fill_leaves_pictures_and_zeros_alone():
     np.testing.assert_array_equal(fill_failed_fits(single), single)
 
 
+def test_zeros_in_tissue_are_filled_where_the_map_blanks_its_background_at_0():
+    rng = np.random.default_rng(3)
+    image = (1000.0 + rng.normal(0.0, 20.0, (40, 40))).astype(np.float32)
+    image[15, 15] = image[30, 30] = 0.0
+    np.testing.assert_array_equal(fill_failed_fits(image), image)  # no blanked region: 0 marks nothing here
+    image[:, :10] = 0.0  # the vendor blanks the air at 0: its mark of a pixel without a value
+    out = fill_failed_fits(image)
+    assert np.all(np.abs(out[[15, 30], [15, 30]] - 1000.0) < 60.0) and (out[:, :9] == 0.0).all()
+
+
 def test_nan_failures_in_tissue_are_filled_and_a_masked_background_stays_nan():
     rng = np.random.default_rng(2)
     image = (1000.0 + rng.normal(0.0, 20.0, (40, 40))).astype(np.float32)

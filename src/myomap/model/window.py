@@ -188,8 +188,6 @@ def fill_blank_regions(image: np.ndarray, seed: int = 0) -> np.ndarray:
     >>> bool((fill_blank_regions(speckled) == speckled).all())
     True
     """
-    from scipy import ndimage
-
     values = np.asarray(image, np.float32)
     finite = np.isfinite(values)
     if finite.sum() < 2:
@@ -200,16 +198,24 @@ def fill_blank_regions(image: np.ndarray, seed: int = 0) -> np.ndarray:
     for value in {float(levels[0]), float(levels[-1]), float(levels[np.argmax(counts)])}:  # a stray value may undercut a 0 background
         if value == levels[-1] and levels.size <= PICTURE_MAX_LEVELS:
             continue  # a picture's saturated top (a windowed export's blood pool), no marker of failed fits
-        same = finite & (values == value)
-        solid = ndimage.binary_erosion(same, border_value=1)
-        if same.sum() >= BLANK_MIN_SHARE * kept.size and solid.sum() >= BLANK_MIN_SOLID * same.sum():
-            blank |= ndimage.binary_propagation(solid, mask=same)  # the solid region and its rim, not scattered pixels
+        blank |= _solid_region(values, finite, value)
     if not blank.any() or blank.sum() == finite.sum():
         return values
     top = 2.0 * float(np.percentile(values[finite & ~blank], 99))
     out = values.copy()
     out[blank] = np.random.default_rng(seed).uniform(0.0, max(top, 1e-6), int(blank.sum()))
     return out
+
+
+def _solid_region(values: np.ndarray, finite: np.ndarray, value: float) -> np.ndarray:
+    """The pixels at ``value`` connected to its solid part, when that makes a blanked region (else none)."""
+    from scipy import ndimage
+
+    same = finite & (values == value)
+    solid = ndimage.binary_erosion(same, border_value=1)
+    if same.sum() >= BLANK_MIN_SHARE * finite.sum() and solid.sum() >= BLANK_MIN_SOLID * same.sum():
+        return ndimage.binary_propagation(solid, mask=same)  # the solid region and its rim, not scattered pixels
+    return np.zeros(values.shape, bool)
 
 
 FAILED_FIT_TISSUE_SPREAD = 0.5
@@ -228,22 +234,24 @@ def fill_failed_fits(image: np.ndarray) -> np.ndarray:
     A pixel-wise fit that fails stores its pixel as NaN (research
     pipelines, myomap's own fits, float DICOM and NIfTI maps) or, on many
     scanners, at the map's top value (4095 ms), where its lung and air
-    failures lie.  In the lung the network learned such pixels as speckle;
-    in the myocardium it never saw them, and on the robustness probes 5 %
-    of the wall's pixels at the top cost 0.12 Dice and 20 % lost the LV on
-    most maps.  A failure is a NaN or infinite pixel, or a pixel at the
-    image's top value (held by at least two pixels, on an image that is no
-    picture: :func:`is_picture`).  It is filled when at most
+    failures lie, or at 0.  In the lung the network learned such pixels as
+    speckle; in the myocardium it never saw them, and on the robustness
+    probes 5 % of the wall's pixels at the top cost 0.12 Dice and 20 % lost
+    the LV on most maps.  A failure is a NaN or infinite pixel or, on an
+    image that is no picture (:func:`is_picture`), a pixel at the image's
+    top value (held by at least two pixels) or at its lowest value where
+    that value also blanks a solid region (:func:`fill_blank_regions`: the
+    vendor marks pixels without a value so).  It is filled when at most
     :data:`FAILED_FIT_MAX_DENSITY` of its 5 x 5 neighbourhood failed and the
     others, at least :data:`FAILED_FIT_MIN_NEIGHBOURS`, have an
     interquartile range of at most :data:`FAILED_FIT_TISSUE_SPREAD` of their
     median: tissue, not speckle.  Other failures stay as they are (NaN
-    included).  Failures stored at 0 stay too: a zero is also dark tissue
-    or noise clipped at 0, and filling zeros the same way cost noisy T2 maps
-    0.02 Dice and drew a ring on a heart-free map (the model card's
-    probes).  The values measured later come from the image as it is (the
-    QC counts its failed fits).  Written here: no imaging library fills fit
-    failures.
+    included).  Zeros on a map without a blanked region stay: there a zero
+    is also dark tissue or noise clipped at 0, and filling every zero cost
+    noisy T2 maps 0.02 Dice and drew a ring on a heart-free map (the model
+    card's probes).  The values measured later come from the image as it
+    is (the QC counts its failed fits).  Written here: no imaging library
+    fills fit failures.
 
     >>> tissue = 1000.0 + np.arange(400, dtype=np.float32).reshape(20, 20) / 10  # smooth, 400 values: no picture
     >>> tissue[10, 10] = tissue[0, 0] = 4095.0
@@ -268,6 +276,9 @@ def fill_failed_fits(image: np.ndarray) -> np.ndarray:
         top = finite & (values == values[finite].max())
         if np.count_nonzero(top) >= 2:
             failed |= top
+        low = float(values[finite].min())
+        if _solid_region(values, finite, low).any():  # the vendor's mark of no value (a blanked background)
+            failed |= finite & (values == low)
     if not failed.any():
         return values
     # The lung and air speckle is dense in failures, a failing wall sparse (5-20 % on the probes).
