@@ -215,6 +215,17 @@ def test_nan_failures_in_tissue_are_filled_and_a_masked_background_stays_nan():
     assert np.isfinite(shown).all() and np.ptp(shown[:, :8]) > 0  # the masked background shown as speckle, as one at 0
 
 
+def test_a_clump_of_failures_fills_from_its_rim_inward(monkeypatch):
+    import myomap.model.window as window
+
+    rng = np.random.default_rng(4)
+    image = (1000.0 + rng.normal(0.0, 20.0, (40, 40))).astype(np.float32)
+    image[20:22, 18:23] = 4095.0  # a bar of ten failures: its middle is too dense for one pass
+    assert (np.abs(fill_failed_fits(image)[20:22, 18:23] - 1000.0) < 60.0).all()
+    monkeypatch.setattr(window, "FAILED_FIT_PASSES", 1)
+    assert (fill_failed_fits(image)[20:22, 20] == 4095.0).all()
+
+
 def test_a_plateau_at_the_top_is_no_scattered_failure():
     rng = np.random.default_rng(1)
     image = (1000.0 + rng.normal(0.0, 20.0, (64, 64))).astype(np.float32)

@@ -228,6 +228,12 @@ FAILED_FIT_MAX_DENSITY = 0.35
 blood pool, a solid region of failures) stays."""
 
 
+FAILED_FIT_PASSES = 3
+"""The fill is repeated up to this many times, the pixels filled counting as valid in the next pass, so that a clump of
+failures too dense at first fills from its rim inward (five-pixel clumps on 5 % of the wall: Dice 0.684 with one pass,
+0.811 with three)."""
+
+
 def fill_failed_fits(image: np.ndarray) -> np.ndarray:
     """The image with failed-fit pixels inside tissue replaced by the median of their valid neighbours.
 
@@ -245,8 +251,9 @@ def fill_failed_fits(image: np.ndarray) -> np.ndarray:
     :data:`FAILED_FIT_MAX_DENSITY` of its 5 x 5 neighbourhood failed and the
     others, at least :data:`FAILED_FIT_MIN_NEIGHBOURS`, have an
     interquartile range of at most :data:`FAILED_FIT_TISSUE_SPREAD` of their
-    median: tissue, not speckle.  Other failures stay as they are (NaN
-    included).  Zeros on a map without a blanked region stay: there a zero
+    median: tissue, not speckle; up to :data:`FAILED_FIT_PASSES` times,
+    so that clumps fill from their rim inward.  Other failures stay as
+    they are (NaN included).  Zeros on a map without a blanked region stay: there a zero
     is also dark tissue or noise clipped at 0, and filling every zero cost
     noisy T2 maps 0.02 Dice and drew a ring on a heart-free map (the model
     card's probes).  The values measured later come from the image as it
@@ -276,26 +283,28 @@ def fill_failed_fits(image: np.ndarray) -> np.ndarray:
         top = finite & (values == values[finite].max())
         if np.count_nonzero(top) >= 2:
             failed |= top
-        low = float(values[finite].min())
-        if _solid_region(values, finite, low).any():  # the vendor's mark of no value (a blanked background)
-            failed |= finite & (values == low)
-    if not failed.any():
-        return values
-    # The lung and air speckle is dense in failures, a failing wall sparse (5-20 % on the probes).
-    sparse = ndimage.uniform_filter(failed.astype(np.float32), 5, mode="constant") <= FAILED_FIT_MAX_DENSITY
-    candidates = failed & sparse
-    if not candidates.any():
-        return values
-    valid = np.where(~failed, values, np.nan)
-    windows = np.lib.stride_tricks.sliding_window_view(np.pad(valid, 2, constant_values=np.nan), (5, 5))
-    neighbours = np.sort(windows[candidates].reshape(-1, 25), axis=1)  # NaN last
-    count = np.count_nonzero(np.isfinite(neighbours), axis=1)
-    at = [(q * (count - 1)).astype(int)[:, None] for q in (0.25, 0.5, 0.75)]  # quartiles of the finite values (0 when none)
-    low, median, high = (np.take_along_axis(neighbours, k, 1)[:, 0] for k in at)
-    tissue = (count >= FAILED_FIT_MIN_NEIGHBOURS) & (high - low <= FAILED_FIT_TISSUE_SPREAD * np.abs(median))
+        lowest = float(values[finite].min())
+        if _solid_region(values, finite, lowest).any():  # the vendor's mark of no value (a blanked background)
+            failed |= finite & (values == lowest)
     out = values.copy()
-    rows, cols = np.nonzero(candidates)
-    out[rows[tissue], cols[tissue]] = median[tissue]
+    for _ in range(FAILED_FIT_PASSES):
+        # The lung and air speckle is dense in failures, a failing wall sparse (5-20 % on the probes).
+        sparse = ndimage.uniform_filter(failed.astype(np.float32), 5, mode="constant") <= FAILED_FIT_MAX_DENSITY
+        candidates = failed & sparse
+        if not candidates.any():
+            break
+        valid = np.where(~failed, out, np.nan)
+        windows = np.lib.stride_tricks.sliding_window_view(np.pad(valid, 2, constant_values=np.nan), (5, 5))
+        neighbours = np.sort(windows[candidates].reshape(-1, 25), axis=1)  # NaN last
+        count = np.count_nonzero(np.isfinite(neighbours), axis=1)
+        at = [(q * (count - 1)).astype(int)[:, None] for q in (0.25, 0.5, 0.75)]  # quartiles of the finite values (0 when none)
+        low, median, high = (np.take_along_axis(neighbours, k, 1)[:, 0] for k in at)
+        tissue = (count >= FAILED_FIT_MIN_NEIGHBOURS) & (high - low <= FAILED_FIT_TISSUE_SPREAD * np.abs(median))
+        if not tissue.any():
+            break
+        rows, cols = np.nonzero(candidates)
+        out[rows[tissue], cols[tissue]] = median[tissue]
+        failed[rows[tissue], cols[tissue]] = False
     return out
 
 
