@@ -23,6 +23,14 @@ def test_map_round_trip_in_ms(tmp_path):
     assert not hasattr(meta, "patient_name")
 
 
+def test_a_pixel_without_a_value_is_written_as_0_ms_whatever_the_intercept(tmp_path):
+    """NaN used to be stored as 0, which a negative intercept read back as a value (-4 ms here)."""
+    values = np.array([[np.nan, -4.0], [np.inf, 900.0]])
+    _write(tmp_path / "m.dcm", values, slope=1.0, intercept=-4.0)
+    pixels, _ = read_image(tmp_path / "m.dcm")
+    np.testing.assert_array_equal(pixels, [[0.0, -4.0], [0.0, 900.0]])
+
+
 def _corrupt(src, dst, keyword, text):
     """Copy a file with one element's raw value replaced, bypassing pydicom's validation."""
     from pydicom.datadict import dictionary_VR, tag_for_keyword

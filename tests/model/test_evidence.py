@@ -101,6 +101,16 @@ def test_a_ratio_that_cannot_be_measured_fails_the_native_t1_check():
     assert ring_evidence(image, labels > 0, labels, SPACING, kind="T1").blood_ratio == pytest.approx(1.6, rel=0.05)
 
 
+def test_a_ring_in_a_map_masked_with_nan_around_it_is_judged_by_its_own_pixels():
+    """A map masked to the heart (NaN outside) has no surroundings to compare: nothing there looks like the wall."""
+    image, labels = _scene(ring_value=1000.0, blood_value=1600.0, surround_value=300.0)
+    image[labels == 0] = np.nan
+    evidence = ring_evidence(image, labels > 0, labels, SPACING, kind="T1")
+    assert evidence.surround_like == 0.0 and looks_like_lv(evidence, strict=True)
+    image[labels == 2] = np.nan  # its blood pool masked too
+    assert ring_evidence(image, labels > 0, labels, SPACING, kind="T2").blood_like == 0.0
+
+
 def test_two_doubts_are_handed_on_for_native_t1_and_t2_maps_only():
     # A disc inside a larger organ of nearly the same value, segmented with little conviction.
     image, labels = _scene(ring_value=1000.0, blood_value=1250.0, surround_value=1020.0)

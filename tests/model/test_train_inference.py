@@ -141,6 +141,18 @@ def test_segmenter_predicts_on_the_native_grid(cohort, run):
         assert prediction.uncertainty.shape == image.pixels.shape and np.all(prediction.uncertainty >= 0)
 
 
+@pytest.mark.slow
+def test_a_share_of_image_model_is_shown_nan_pixels_as_0(cohort, run):
+    """NaN pixels (failed fits, read as NaN since December 2026) once made every such map an error for these models."""
+    (image, *_), _ = load_dataset(cohort, roles=("map",), splits=("test",))
+    segmenter = Segmenter.from_file(run / "model.pt")
+    assert not segmenter.physical
+    holes = np.asarray(image.pixels, np.float32).copy()
+    holes[::7, ::5] = np.nan
+    with_nan, as_zero = segmenter.predict([holes, np.nan_to_num(holes)])
+    np.testing.assert_array_equal(with_nan.labels, as_zero.labels)
+
+
 @pytest.mark.parametrize(
     "image, message",
     [

@@ -200,6 +200,8 @@ def test_zeros_in_tissue_are_filled_where_the_map_blanks_its_background_at_0():
     image[:, :10] = 0.0  # the vendor blanks the air at 0: its mark of a pixel without a value
     out = fill_failed_fits(image)
     assert np.all(np.abs(out[[15, 30], [15, 30]] - 1000.0) < 60.0) and (out[:, :9] == 0.0).all()
+    image[2, 2] = -1.0  # one stray negative pixel below the background
+    np.testing.assert_array_equal(fill_failed_fits(image)[[15, 30], [15, 30]], out[[15, 30], [15, 30]])
 
 
 def test_nan_failures_in_tissue_are_filled_and_a_masked_background_stays_nan():

@@ -103,9 +103,12 @@ def write_mr_image(
 ) -> None:
     """Write a 2-D array as an MR Image Storage file, ``stored = round((value - intercept) / slope)``.
 
-    NaN is stored as 0; values are clipped to the uint16 range.
+    NaN and infinite values (pixels without a value: failed fits) are stored as 0 ms, which is
+    read back as a pixel without a value too (uint16 has no NaN); values are clipped to the uint16
+    range.
     """
-    stored = np.nan_to_num((np.asarray(values, dtype=float) - intercept) / slope, nan=0.0)
+    valued = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
+    stored = (valued - intercept) / slope
     stored = np.clip(np.rint(stored), 0, 65535).astype(np.uint16)
 
     meta = FileMetaDataset()

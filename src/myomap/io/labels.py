@@ -72,7 +72,7 @@ class LabelPair:
 class LabelledSlice:
     """One slice (and cine phase) of a labelled volume.
 
-    ``pixels`` are the image's values ([row, col], float32, NaN as 0);
+    ``pixels`` are the image's values ([row, col], float32, NaN where it has none);
     ``labels`` the 3-class mask of :mod:`myomap.conventions` (0 background,
     ``MYOCARDIUM``, ``BLOOD_POOL``); geometry in DICOM LPS as
     :class:`myomap.io.nifti.NiftiSlice` gives it.

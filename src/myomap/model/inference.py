@@ -186,9 +186,16 @@ class Segmenter:
             return self.network(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)).float().cpu().numpy()
 
     def prepare(self, image: np.ndarray) -> tuple[np.ndarray, Geometry]:
-        """Normalised network input (S, S) and the geometry to map back (share-of-image models); ValueError for unusable images."""
+        """Normalised network input (S, S) and the geometry to map back (share-of-image models); ValueError for unusable images.
+
+        NaN and infinite pixels (failed fits, a masked background) are shown as 0, as these models were trained.
+        """
         check_image(image)
-        return to_input(normalise(image), self.meta.input_size, crop=self.meta.crop)
+        finite = np.isfinite(image)
+        if not finite.any():
+            raise ValueError("image contains only NaN or infinite pixels")
+        shown = image if finite.all() else np.where(finite, image, np.float32(0.0))
+        return to_input(normalise(shown), self.meta.input_size, crop=self.meta.crop)
 
     @property
     def search_size(self) -> int:
