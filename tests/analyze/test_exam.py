@@ -322,6 +322,19 @@ def test_nifti_maps_with_type_from_sidecar_or_command_line(tmp_path):
     assert not found.errors and sorted(s.map_type for s in next(iter(found.patients.values()))) == ["T1", "T1", "T2", "T2"]
 
 
+def test_a_nifti_slice_without_a_finite_pixel_is_an_error_and_takes_no_place_in_the_stack(tmp_path):
+    import nibabel
+
+    data = np.random.default_rng(0).uniform(900.0, 1100.0, (16, 12, 3)).astype(np.float32)
+    data[:, :, 1] = np.nan  # nothing fitted on the middle slice
+    data[0, 0, 2] = np.nan  # one failed fit: a slice as any other
+    nibabel.save(nibabel.Nifti1Image(data, np.diag([1.5, 1.5, 8.0, 1.0])), tmp_path / "t1.nii.gz")
+    found = discover([tmp_path], map_type="T1")
+    assert found.errors == [f"{tmp_path / 't1.nii.gz'} slice 2: image holds no finite pixels (all NaN or infinite)"]
+    (slices,) = found.patients.values()
+    assert sorted(s.frame for s in slices) == [0, 2]
+
+
 def test_a_nifti_whose_sform_disagrees_with_its_voxel_sizes_takes_its_qform_with_one_note(tmp_path):
     import nibabel
 

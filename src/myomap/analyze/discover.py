@@ -491,28 +491,30 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str], notes: 
         if found.geometry_note:
             qform.append(found.geometry_note)
         for item in found.slices:
-            slices.append(
-                MapSlice(
-                    path=path,
-                    map_type=found.map_type,
-                    pixels=None,
-                    spacing_mm=item.spacing_mm,
-                    orientation=item.orientation,
-                    position_mm=item.position_mm,
-                    patient=found.patient,
-                    study=found.study,
-                    series_uid=str(path),
-                    sop_uid=f"{path}#{item.index}" + (f"@{item.phase}" if item.phase is not None else ""),
-                    series_description=found.series_description,
-                    context=found.context,
-                    origin="nifti",
-                    frame=item.index,
-                    level_ms=t1_level_ms(item.pixels) if found.map_type == "T1" else math.nan,
-                    phase=item.phase,
-                    phase_ms=item.phase_ms,
-                    image_shape=(int(item.pixels.shape[0]), int(item.pixels.shape[1])),
-                )  # fmt: skip
-            )
+            found_slice = MapSlice(
+                path=path,
+                map_type=found.map_type,
+                pixels=None,
+                spacing_mm=item.spacing_mm,
+                orientation=item.orientation,
+                position_mm=item.position_mm,
+                patient=found.patient,
+                study=found.study,
+                series_uid=str(path),
+                sop_uid=f"{path}#{item.index}" + (f"@{item.phase}" if item.phase is not None else ""),
+                series_description=found.series_description,
+                context=found.context,
+                origin="nifti",
+                frame=item.index,
+                level_ms=t1_level_ms(item.pixels) if found.map_type == "T1" else math.nan,
+                phase=item.phase,
+                phase_ms=item.phase_ms,
+                image_shape=(int(item.pixels.shape[0]), int(item.pixels.shape[1])),
+            )  # fmt: skip
+            if np.isfinite(item.pixels).any():
+                slices.append(found_slice)
+            else:  # refused here, as a DICOM map is, so that it takes no place in its stack's order
+                errors.append(f"{found_slice.where}: image holds no finite pixels (all NaN or infinite)")
     if qform:
         notes.append(qform[0] + (f" (and in {len(qform) - 1} more NIfTI file(s))" if len(qform) > 1 else ""))
     return slices, labels
