@@ -1,4 +1,6 @@
 import base64
+import dataclasses
+import math
 import re
 import shutil
 import subprocess
@@ -133,6 +135,13 @@ def test_all_slices_fine(tmp_path):
     patient = PatientEntry("p", patient.slices[:1], {}, ())
     text = write_patient_report(tmp_path / "r.html", patient, created=WHEN).read_text(encoding="utf-8")
     assert "All 1 slices passed" in text and 'class="badge review"' not in text and "No segment values" in text
+
+
+def test_a_slice_without_test_time_augmentation_states_no_confidence(tmp_path):
+    (ok, *_) = _patient().slices
+    patient = PatientEntry("p", (dataclasses.replace(ok, confidence=math.nan),), {}, ())
+    text = write_patient_report(tmp_path / "r.html", patient, created=WHEN).read_text(encoding="utf-8")
+    assert "confidence" not in text and "T1 · mid" in text  # it said "confidence nan"
 
 
 def test_global_median_prefers_the_eroded_row():

@@ -186,7 +186,7 @@ def _badge(review: bool, text: str = "review") -> str:
 def _slice_card(entry: SliceEntry) -> str:
     badge = "review" if entry.error is None else "not analysed"
     meta = [entry.map_type, entry.slice_position]
-    if entry.error is None:
+    if entry.error is None and math.isfinite(entry.confidence):  # NaN without test-time augmentation: nothing to say
         meta.append(f"confidence {entry.confidence:.2f}")
     parts = [
         f'<div class="card{" flagged" if entry.needs_review else ""}">',
