@@ -253,11 +253,11 @@ def fill_failed_fits(image: np.ndarray) -> np.ndarray:
     others, at least :data:`FAILED_FIT_MIN_NEIGHBOURS`, have an
     interquartile range of at most :data:`FAILED_FIT_TISSUE_SPREAD` of their
     median: tissue, not speckle; up to :data:`FAILED_FIT_PASSES` times,
-    so that touching and elongated clumps fill from their rim inward.  Other failures stay as
-    they are (NaN included).  Zeros on a map without a blanked region stay: there a zero
-    is also dark tissue or noise clipped at 0, and filling every zero cost
-    noisy T2 maps 0.02 Dice and drew a ring on a heart-free map (the model
-    card's probes).  The values measured later come from the image as it
+    so that touching and elongated clumps fill from their rim inward.
+    Other failures stay as they are (NaN included).  Zeros on a map
+    without a blanked region stay: there a zero is also dark tissue or
+    noise clipped at 0, and filling every zero cost noisy T2 maps 0.02 Dice
+    and drew a ring on a heart-free map (the model card's probes).  The values measured later come from the image as it
     is (the QC counts its failed fits).  Written here: no imaging library
     fills fit failures.
 
