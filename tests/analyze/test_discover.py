@@ -48,6 +48,21 @@ def test_a_map_is_never_guessed_from_its_value_range(cohort, tmp_path):
     assert [s.map_type for s in slices] == ["T2"]
 
 
+def test_a_fit_that_gives_no_pixel_a_value_is_an_error_not_a_slice(cohort, tmp_path, monkeypatch):
+    import types
+
+    import myomap.mapping.pipeline
+
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    shutil.copytree(subject / "T2_mid", tmp_path / "T2_mid")
+    (tmp_path / "T2_mid" / "map.dcm").unlink()
+    nothing = np.full(pydicom.dcmread(tmp_path / "T2_mid" / "weighted_1.dcm").pixel_array.shape, np.nan)
+    monkeypatch.setattr(myomap.mapping.pipeline, "fit_series", lambda *_, **__: types.SimpleNamespace(t1_ms=nothing, t2_ms=nothing))
+    found = discover([tmp_path], fit_missing=True)
+    assert not found.patients
+    assert len(found.errors) == 1 and found.errors[0].endswith(": the T2 fit gave no pixel a value"), found.errors
+
+
 @pytest.mark.slow
 def test_fit_missing_fits_maps_only_where_the_scanner_map_is_missing(cohort, tmp_path):
     subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]

@@ -4,7 +4,7 @@ import numpy as np
 import pydicom
 
 from myomap.io.dicom import read_image
-from myomap.mapping.pipeline import fit_paths
+from myomap.mapping.pipeline import background_mask, fit_paths
 from myomap.mapping.register import register_translation
 
 
@@ -119,3 +119,10 @@ def test_a_zipped_series_is_fitted_as_its_folder_and_messages_name_the_archive(c
     inside = fit_paths([portal], tmp_path / "from_folder")
     assert len(inside.outcomes) == 1 and all("myomap-unzip" not in line for line in inside.errors + inside.notes)
     assert any(f"{portal}/t2.zip/T2_mid/broken.dcm" in line for line in inside.errors + inside.notes)
+
+
+def test_a_nan_pixel_in_the_weighted_images_leaves_the_others_to_fit():
+    images = np.random.default_rng(0).uniform(100.0, 1000.0, (5, 32, 32))
+    images[:, 3, 3] = np.nan  # a float series' pixel without a value: its percentile was NaN, and no pixel was fitted
+    mask = background_mask(images)
+    assert mask.sum() == 32 * 32 - 1 and not mask[3, 3]

@@ -104,11 +104,15 @@ def test_a_ratio_that_cannot_be_measured_fails_the_native_t1_check():
 def test_a_ring_in_a_map_masked_with_nan_around_it_is_judged_by_its_own_pixels():
     """A map masked to the heart (NaN outside) has no surroundings to compare: nothing there looks like the wall."""
     image, labels = _scene(ring_value=1000.0, blood_value=1600.0, surround_value=300.0)
-    image[labels == 0] = np.nan
-    evidence = ring_evidence(image, labels > 0, labels, SPACING, kind="T1")
+    masked = image.copy()
+    masked[labels == 0] = np.nan
+    evidence = ring_evidence(masked, labels > 0, labels, SPACING, kind="T1")
     assert evidence.surround_like == 0.0 and looks_like_lv(evidence, strict=True)
-    image[labels == 2] = np.nan  # its blood pool masked too
-    assert ring_evidence(image, labels > 0, labels, SPACING, kind="T2").blood_like == 0.0
+    r_mm = np.hypot(*(np.mgrid[: image.shape[0], : image.shape[1]] - image.shape[0] / 2)) * SPACING[0]
+    masked[(r_mm > 20.0) & (r_mm < 21.0)] = 1000.0  # a thin rim of the masked surroundings like the wall
+    assert ring_evidence(masked, labels > 0, labels, SPACING, kind="T1").surround_like < 0.3  # a share of the whole band
+    masked[labels == 2] = np.nan  # its blood pool masked too
+    assert ring_evidence(masked, labels > 0, labels, SPACING, kind="T2").blood_like == 0.0
 
 
 def test_two_doubts_are_handed_on_for_native_t1_and_t2_maps_only():

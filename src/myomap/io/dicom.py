@@ -104,8 +104,8 @@ def write_mr_image(
     """Write a 2-D array as an MR Image Storage file, ``stored = round((value - intercept) / slope)``.
 
     NaN and infinite values (pixels without a value: failed fits) are stored as 0 ms, which is
-    read back as a pixel without a value too (uint16 has no NaN); values are clipped to the uint16
-    range.
+    read back as a pixel without a value too (uint16 has no NaN; with an intercept above 0, as
+    the intercept); values are clipped to the uint16 range.
     """
     valued = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
     stored = (valued - intercept) / slope

@@ -52,8 +52,8 @@ class FitReport:
 
 
 def background_mask(images: np.ndarray, fraction: float = 0.08) -> np.ndarray:
-    """Pixels worth fitting: brightest weighted value above ``fraction`` of the image's 99th percentile."""
-    peak = np.max(images, axis=0)
+    """Pixels worth fitting: brightest weighted value above ``fraction`` of the image's 99th percentile (NaN as 0)."""
+    peak = np.max(np.nan_to_num(images, nan=0.0, posinf=0.0, neginf=0.0), axis=0)
     return peak > fraction * np.percentile(peak, 99)
 
 

@@ -129,6 +129,17 @@ class Sample:
     dataset: int = 0
 
 
+def nan_as_zero(image: np.ndarray) -> np.ndarray:
+    """The image with NaN and infinite pixels (failed fits, a masked background) at 0, as share-of-image models see them.
+
+    Raises ValueError when no pixel is finite.
+    """
+    finite = np.isfinite(image)
+    if not finite.any():
+        raise ValueError("image contains only NaN or infinite pixels")
+    return image if finite.all() else np.where(finite, image, np.float32(0.0))
+
+
 def make_sample(image: MapImage, size: int, crop: float = 1.0, dataset: int = 0) -> Sample:
     """Normalise, pad, crop and resize an image; its reference mask is rasterised on the network grid.
 
@@ -138,7 +149,7 @@ def make_sample(image: MapImage, size: int, crop: float = 1.0, dataset: int = 0)
     trip keeps only 0.95 Dice), which the network would learn as label noise.
     Raises ValueError for unusable pixels.
     """
-    pixels, geometry = to_input(normalise(image.pixels), size, crop=crop)
+    pixels, geometry = to_input(normalise(nan_as_zero(image.pixels)), size, crop=crop)
     reference = image.contours["reference"]
     mask = contours_to_mask(points_to_input(reference.epi, geometry, size), points_to_input(reference.endo, geometry, size), (size, size))
     return Sample(pixels, mask, image.role, image.map_type, image.slice, image.subject, dataset)

@@ -259,8 +259,7 @@ def ring_evidence(
         return None
     low, high = _myocardial_range(pixels[myocardium & finite])
     alike = finite & (pixels >= low) & (pixels <= high)
-    around = grow(inside, SURROUND_MM[1], spacing_mm) & ~grow(inside, SURROUND_MM[0], spacing_mm)
-    band = around & finite
+    band = grow(inside, SURROUND_MM[1], spacing_mm) & ~grow(inside, SURROUND_MM[0], spacing_mm)
     pixel_mm2 = float(spacing_mm[0] * spacing_mm[1])
     valued = finite & (pixels > 0)  # failed fits are stored as 0 (or NaN): no value to compare
     myocardium_level = float(np.median(pixels[myocardium & valued])) if (myocardium & valued).any() else np.nan
@@ -272,9 +271,9 @@ def ring_evidence(
     return RingEvidence(
         myocardium_mm2=float(myocardium.sum()) * pixel_mm2,
         blood_mm2=float(blood.sum()) * pixel_mm2,
-        # Surroundings or a blood pool without a finite pixel (masked with NaN) hold nothing like the myocardium.
-        surround_like=float(alike[band].mean()) if band.any() else 0.0 if around.any() else 1.0,
-        blood_like=float(alike[blood & finite].mean()) if (blood & finite).any() else 0.0 if blood.any() else 1.0,
+        # Shares of all the band's and blood pool's pixels: a NaN one (masked, a failed fit) is nothing like the myocardium.
+        surround_like=float(alike[band].mean()) if band.any() else 1.0,
+        blood_like=float(alike[blood].mean()) if blood.any() else 1.0,
         blood_ratio=blood_ratio,
         myocardium_probability=sureness,
         kind=kind,

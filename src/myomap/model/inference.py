@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from myomap.model.data import NORMALISATION, Geometry, check_image, normalise, to_input, to_native
+from myomap.model.data import NORMALISATION, Geometry, check_image, nan_as_zero, normalise, to_input, to_native
 from myomap.model.registry import CLASS_NAMES, ModelSpec
 from myomap.model.window import Window, window_to_native
 
@@ -188,14 +188,10 @@ class Segmenter:
     def prepare(self, image: np.ndarray) -> tuple[np.ndarray, Geometry]:
         """Normalised network input (S, S) and the geometry to map back (share-of-image models); ValueError for unusable images.
 
-        NaN and infinite pixels (failed fits, a masked background) are shown as 0, as these models were trained.
+        NaN and infinite pixels (failed fits, a masked background) are shown as 0, as in training (:func:`nan_as_zero`).
         """
         check_image(image)
-        finite = np.isfinite(image)
-        if not finite.any():
-            raise ValueError("image contains only NaN or infinite pixels")
-        shown = image if finite.all() else np.where(finite, image, np.float32(0.0))
-        return to_input(normalise(shown), self.meta.input_size, crop=self.meta.crop)
+        return to_input(normalise(nan_as_zero(image)), self.meta.input_size, crop=self.meta.crop)
 
     @property
     def search_size(self) -> int:
