@@ -320,3 +320,11 @@ def test_an_eight_bit_rendering_of_a_map_is_an_error_line_not_a_map_in_ms(tmp_pa
     assert len(report.errors) == 1 and "stored in 8 bits without a value mapping" in report.errors[0]  # its name hidden: no --keep-phi
     # the 16-bit map, alone in the exam as analyze reads it: the rendering is no slice, so no position either
     assert [r["image"] for r in _rows(tmp_path / "out")] == ["patient-01/T1_mid_slice00/map.dcm"]
+
+
+def test_a_map_with_pixels_without_a_value_keeps_its_own_scaling_where_0_ms_can_be_stored():
+    from myomap.analyze.import_contours import _scaling
+
+    values = np.array([[np.nan, 1000.5], [1200.0, 12.5]], np.float32)  # a failed fit beside values in 0.5 ms steps
+    assert _scaling(values, 0.5, 0.0) == (0.5, 0.0)  # it fell back to 65,535 steps over the range
+    assert _scaling(values, 0.5, 10.0) != (0.5, 10.0)  # 0 ms lies below a positive intercept: not storable

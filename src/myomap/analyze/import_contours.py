@@ -433,9 +433,11 @@ def _phase(meta: ImageMeta, series: list[ImageMeta]) -> int | None:
 
 def _scaling(values: np.ndarray, slope: float, intercept: float) -> tuple[float, float]:
     """The source's own slope and intercept (in ms) where they store ``values`` exactly as uint16 and survive the header's text; else :func:`value_scaling`."""
-    if slope > 0 and float(f"{slope:g}") == slope and float(f"{intercept:g}") == intercept:
-        stored = np.rint((values.astype(float) - intercept) / slope)
-        if stored.min() >= 0 and stored.max() <= 65535 and np.allclose(stored * slope + intercept, values, rtol=0, atol=slope * 1e-3):
+    valued = values[np.isfinite(values)].astype(float)
+    storable = valued.size == values.size or intercept <= 0  # NaN (no value) is written as 0 ms, which needs an intercept <= 0
+    if valued.size and storable and slope > 0 and float(f"{slope:g}") == slope and float(f"{intercept:g}") == intercept:
+        stored = np.rint((valued - intercept) / slope)
+        if stored.min() >= 0 and stored.max() <= 65535 and np.allclose(stored * slope + intercept, valued, rtol=0, atol=slope * 1e-3):
             return slope, intercept
     return value_scaling(values)
 
