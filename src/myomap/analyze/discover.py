@@ -563,11 +563,11 @@ def _fit_one(name: str, frames: list[ImageMeta], errors: list[str]) -> MapSlice 
     # Failed-fit and background pixels stay NaN: quantification counts them as missing, and the network
     # is shown those inside the myocardium as the tissue around them (myomap.model.window.fill_failed_fits).
     fitted = np.asarray(fit.t1_ms if map_type == "T1" else fit.t2_ms, dtype=np.float32)
-    if not np.isfinite(fitted).any():  # refused here, as a map without a finite pixel is, so it takes no place in its stack
+    valued = np.isfinite(fitted)
+    if not valued.any():  # refused here, as a map without a finite pixel is, so it takes no place in its stack
         errors.append(f"{name}: the {map_type} fit gave no pixel a value")
         return None
-    values = np.where(np.isfinite(fitted), fitted, np.float32(np.nan))
-    return _slice(series.frames[0], map_type, values, origin="fitted")
+    return _slice(series.frames[0], map_type, np.where(valued, fitted, np.float32(np.nan)), origin="fitted")
 
 
 def _where(position: tuple[float, ...] | None) -> tuple | None:

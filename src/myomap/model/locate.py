@@ -18,8 +18,8 @@ metadata) segments in two stages:
    per pixel: on unseen phantom maps it placed the LV within 15 mm on 48 of
    72, the 256-pixel view on 72 of 72, and most maps then needed nine more
    tiles.)
-   Failed fits at the top of the range scattered in tissue are shown to the
-   network as the tissue around them
+   Failed fits scattered in tissue (NaN, at the top of the range, or at 0
+   on a map blanked at 0) are shown to the network as the tissue around them
    (:func:`myomap.model.window.fill_failed_fits`), and solid regions of the
    image's lowest, highest or most common value (a blanked background,
    failed fits stored at the top of the range) as the speckle it learned

@@ -226,8 +226,6 @@ FAILED_FIT_MIN_NEIGHBOURS = 8
 FAILED_FIT_MAX_DENSITY = 0.35
 """... and when at most this share of its 5 x 5 neighbourhood (itself included) failed: a plateau at the top (a saturated
 blood pool, a solid region of failures) stays."""
-
-
 FAILED_FIT_PASSES = 3
 """The fill is repeated up to this many times, the pixels filled counting as valid in the next pass, so that touching or
 elongated clumps of failures too dense at first fill from their rim inward (five-pixel crosses on 5 % of the wall: Dice
@@ -257,9 +255,9 @@ def fill_failed_fits(image: np.ndarray) -> np.ndarray:
     Other failures stay as they are (NaN included).  Zeros on a map
     without a blanked region stay: there a zero is also dark tissue or
     noise clipped at 0, and filling every zero cost noisy T2 maps 0.02 Dice
-    and drew a ring on a heart-free map (the model card's probes).  The values measured later come from the image as it
-    is (the QC counts its failed fits).  Written here: no imaging library
-    fills fit failures.
+    and drew a ring on a heart-free map (the model card's probes).  The
+    values measured later come from the image as it is (the QC counts its
+    failed fits).  Written here: no imaging library fills fit failures.
 
     >>> tissue = 1000.0 + np.arange(400, dtype=np.float32).reshape(20, 20) / 10  # smooth, 400 values: no picture
     >>> tissue[10, 10] = tissue[0, 0] = 4095.0
@@ -287,6 +285,8 @@ def fill_failed_fits(image: np.ndarray) -> np.ndarray:
         for marker in {float(values[finite].min()), 0.0}:  # 0 too: a stray negative pixel may undercut a background at 0
             if _solid_region(values, finite, marker).any():  # the vendor's mark of no value (a blanked background)
                 failed |= finite & (values == marker)
+    if not failed.any():
+        return values
     out = values.copy()
     for _ in range(FAILED_FIT_PASSES):
         # The lung and air speckle is dense in failures, a failing wall sparse (5-20 % on the probes).
