@@ -450,10 +450,10 @@ def borrow_native_rings(slices: list[MapSlice], predictions: list, reasons: list
     ECV needs the same region on both.  A T2 map is the noisier of the two
     native maps, and its myocardium lies close in value to the liver and
     the chest wall: blurred and noisy, it can lose its LV where the T1 map
-    keeps it (the model card's probe: 3 of 36 T2 maps with noise of 10 %
-    of their median had no ring even with the T1 map's LV as a hint; the
-    T1 ring lent to them and to 2 whose ring contradicted it brought the 36
-    maps' mean Dice from 0.727 to 0.820).  The
+    keeps it (the model card's probe: 1 of 36 T2 maps with noise of 30 %
+    of their myocardium had no ring even with the T1 map's LV as a hint;
+    the T1 ring lent to it brought the 36 maps' mean Dice from 0.784 to
+    0.810).  The
     native ring (one without the image check's doubts, the nearest plane
     first) is moved onto the borrowing map's grid through both maps' DICOM
     geometry, then shifted in plane to where that map shows the same
@@ -470,10 +470,12 @@ def borrow_native_rings(slices: list[MapSlice], predictions: list, reasons: list
     native ring and, the native ring matched onto this map, their
     myocardium overlaps less than :data:`MIN_RING_AGREEMENT` (Dice): the
     ring then lies elsewhere, or is a sliver of wall, while the best-vetted
-    map of the slice shows the LV (on the model card's probes: 2 of 36
-    noisy T2 maps and 1 of 36 post-contrast maps with an ECV of about 48 %
-    replaced, each for the better; none of the T2 maps as simulated nor of
-    the post-contrast maps at an ECV of about 25 %).  The slice is flagged
+    map of the slice shows the LV (on the model card's probes: 1 of 36
+    post-contrast maps with an ECV of about 48 % replaced, for the better;
+    none of the noisy T2 maps, the T2 maps as simulated nor the
+    post-contrast maps at an ECV of about 25 %; 2 of 36 T2 maps with noise
+    of up to 93 % of the myocardium, the probe's until 4 December 2026,
+    each for the better).  The slice is flagged
     for review with the reason returned here.  ``predictions`` and
     ``reasons`` (from :func:`predict_native_first`) are updated in place.
     """
