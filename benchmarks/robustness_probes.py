@@ -7,7 +7,7 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
 
 - smoothed maps: a Gaussian of 0.5, 0.8 and 1.2 pixels over the whole map,
   and of 0.8 pixels over the tissue only or over the lung and air speckle
-  only (a vendor's filter, a reconstruction coarser than its pixels), and
+  only (a vendor's filter on the map), and
   of 0.8 pixels with white noise of 5, 10 or 20 % of the myocardium's
   median added after it, T1 and T2 maps apart (a map smoothed by a
   vendor's filter, with fit noise);
