@@ -101,6 +101,7 @@ class _Map:
     pixels: np.ndarray
     contrast: str = "native"
     contrast_rule: str = ""
+    cine: bool = False
 
 
 def test_one_decision_per_series_applied_to_all_its_slices():
@@ -111,6 +112,26 @@ def test_one_decision_per_series_applied_to_all_its_slices():
     assert [(m.series_uid, m.contrast) for m in called] == [("a", "native")] * 3 + [("b", "post")] * 3
     assert {m.contrast_rule for m in called if m.series_uid == "b"} == {"value-range"}
     assert np.isnan(t1_level_ms(np.zeros((8, 8))))
+
+
+def test_a_cine_given_a_map_type_is_never_called_post_contrast_by_its_signal():
+    """A cine's pixels are signal, not ms: at 300 they would read as a post-contrast T1 level, beside a native map as one too."""
+    native = [_Map(Path(f"m{k}.dcm"), "T1", "maps", _ctx(), np.full((32, 32), 1000.0)) for k in range(2)]
+    cine = [_Map(Path(f"c{k}.dcm"), "T1", "cine", _ctx(), np.full((32, 32), 300.0), cine=True) for k in range(4)]
+    assert {(m.series_uid, m.contrast, m.contrast_rule) for m in with_contrast(cine)} == {("cine", "native", "cine")}
+    assert {(m.series_uid, m.contrast, m.contrast_rule) for m in with_contrast(native + cine)} == {
+        ("maps", "native", "default"),
+        ("cine", "native", "cine"),
+    }
+    # Nor does a bright cine set the study's native level: native maps at 900 ms are under 0.7 of 1400.
+    bright = [replace(m, pixels=np.full((32, 32), 1400.0)) for m in cine]
+    assert {m.series_uid: m.contrast for m in with_contrast(native[:1] + bright)} == {"maps": "native", "cine": "native"}
+    assert {m.series_uid: m.contrast for m in with_contrast([replace(native[0], pixels=np.full((32, 32), 900.0))] + bright)} == {
+        "maps": "native",
+        "cine": "native",
+    }
+    named = [replace(m, context=_ctx(description="cine_sax_post_gd")) for m in cine]  # the header still decides
+    assert {(m.contrast, m.contrast_rule) for m in with_contrast(named)} == {("post", "series-description")}
 
 
 @pytest.mark.parametrize(

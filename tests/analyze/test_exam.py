@@ -231,6 +231,7 @@ def test_a_cine_given_a_map_type_gives_every_cardiac_phase_as_a_slice(tmp_path):
     assert not found.errors
     (slices,) = found.patients.values()
     assert len(slices) == 6  # 3 positions x 2 phases; the masked copy and the localiser are not slices
+    assert all(s.cine and (s.contrast, s.contrast_rule) == ("native", "cine") for s in slices)  # signal near 100: no post level
     assert sorted(float(s.loaded().pixels[0, 0]) for s in slices) == [101, 102, 103, 104, 105, 106]
     by_z = {}
     for s in slices:
@@ -390,6 +391,7 @@ def test_a_4d_nifti_cine_gives_every_phase_of_every_slice_and_its_labels_are_ski
     assert found.notes == [f"1 NIfTI label image(s) skipped (segmentations, not maps), e.g. {tmp_path / 'p01_sa_gt.nii.gz'}"]
     (slices,) = found.patients.values()
     assert len(slices) == 10 and len({s.sop_uid for s in slices}) == 10
+    assert all(s.cine and np.isnan(s.level_ms) for s in slices)  # signal, not ms: no T1 level for the contrast call
     by_order = sorted(slices, key=lambda s: s.order)
     assert [(s.frame, s.phase) for s in by_order[:5]] in ([(0, t) for t in range(5)], [(1, t) for t in range(5)])
     assert [s.trigger_time_ms for s in by_order[:5]] == pytest.approx([0.0, 40.0, 80.0, 120.0, 160.0])
@@ -604,7 +606,7 @@ def test_analyze_measures_a_nifti_map_with_nan_failures_from_its_other_pixels(co
 
 
 @pytest.mark.slow
-def test_analyze_runs_on_a_4d_nifti_cine(cohort, tmp_path):
+def test_analyze_runs_on_a_4d_nifti_cine(cohort, tmp_path, caplog):
     """Every phase of a 4-D cine gets contours, and slices.csv says which slice and phase each row is."""
     import csv
 
@@ -625,6 +627,8 @@ def test_analyze_runs_on_a_4d_nifti_cine(cohort, tmp_path):
     rows = list(csv.DictReader(next((tmp_path / "out").glob("*/slices.csv")).open()))
     assert [(r["frame"], r["phase"]) for r in rows] == [("0", "0"), ("0", "1"), ("0", "2")]
     assert all(r["status"] != "error" and r["global_median_ms"] for r in rows)
+    values = list(csv.DictReader(next((tmp_path / "out").glob("*/values.csv")).open()))
+    assert values == [] and "native T1 3 cine phase(s) not pooled" in caplog.text  # signal is no patient's T1
     folders = [tmp_path / "out" / r["folder"] for r in rows]
     centres = [np.mean(json.loads((f / "contours.json").read_text())["epicardial_contours_x"]) for f in folders]
     assert np.diff(centres) == pytest.approx([2.0, 2.0], abs=0.5)  # each phase was segmented on its own pixels

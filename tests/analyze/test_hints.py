@@ -167,6 +167,19 @@ def test_a_ring_that_contradicts_the_native_ring_of_its_slice_is_replaced_by_it_
     assert predictions[2] is alike  # a ring like the native one stays, unmatched (no half-second match for it)
 
 
+def test_a_cines_phases_neither_lend_nor_borrow():
+    """The heart's shape changes with the cardiac phase, and a map is acquired in one: no ring crosses between them."""
+    native = _textured("native", "native")
+    post, cine = replace(native, path=Path("post.dcm"), contrast="post"), replace(native, path=Path("cine.dcm"), cine=True)
+    predictions = [None, _ring_at(40.0, 50.0)]
+    assert borrow_native_rings([post, cine], predictions, [NO_LV, None]) == {} and predictions[0] is None
+    post_cine = replace(cine, contrast="post")  # a cine acquired after gadolinium, as its header says
+    predictions = [None, _ring_at(40.0, 50.0)]
+    assert borrow_native_rings([post_cine, native], predictions, [NO_LV, None]) == {} and predictions[0] is None
+    predictions = [None, _ring_at(40.0, 50.0)]  # the same maps without the cine mark: the ring is lent
+    assert list(borrow_native_rings([post, native], predictions, [NO_LV, None])) == [0]
+
+
 def test_nifti_maps_lend_only_within_their_file():
     # Two NIfTI files with a converter's placeholder affine: their first slices seem to share a plane, whatever they show.
     t1 = replace(_slice("t1", "native", (0.0, 0.0, 0.0)), path=Path("T1.nii.gz"), origin="nifti", frame=0)

@@ -1,6 +1,7 @@
 """analyse_slice: the pure per-slice step, on shapes with known answers (no model, no file)."""
 
 import math
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -88,6 +89,15 @@ def test_values_that_do_not_fit_the_map_type_flag_the_slice(map_type, scale, fla
     assert result.error is None and result.global_values().median_ms == pytest.approx(MYO_MS * scale)
     assert result.qc.review == flagged
     assert any(f"does not fit a native {map_type} map" in r for r in result.qc.reasons) == flagged
+
+
+def test_a_cines_signal_is_not_held_to_a_maps_values():
+    pixels, labels = _annulus()  # the same annulus as a cine's signal: myocardium at 100, blood brighter
+    facts = SliceFacts("T1", "mid", given_reference=ON_THE_RING, cine=True)
+    result = analyse_slice(pixels * 0.1, SPACING, _prediction(labels), SliceSettings(), facts)
+    assert result.error is None and not result.qc.review and not any("does not fit" in r for r in result.qc.reasons)
+    as_map = analyse_slice(pixels * 0.1, SPACING, _prediction(labels), SliceSettings(), replace(facts, cine=False))
+    assert as_map.qc.review and any("does not fit a native T1 map" in r for r in as_map.qc.reasons)
 
 
 def test_an_empty_prediction_measures_nothing():

@@ -145,11 +145,18 @@ def pooled_slices(results: Sequence, map_type: str, contrast: str, *, include_re
 
     Pooled: not flagged for review (unless ``include_review``), of one
     post-contrast time point (:func:`one_time_point`), one per plane
-    (:func:`latest_per_plane`).
+    (:func:`latest_per_plane`).  Never a cine's phases (``MapSlice.cine``):
+    a cine given ``--map-type`` holds signal, not ms, so it has slice rows
+    and contours but gives no patient value and no ECV.
     """
-    done = [r for r in results if r.slice.map_type == map_type and r.slice.contrast == contrast and r.values and not r.error]
+    stack = [r for r in results if r.slice.map_type == map_type and r.slice.contrast == contrast and r.values and not r.error]
+    done = [r for r in stack if not getattr(r.slice, "cine", False)]
     trusted = done if include_review else [r for r in done if not (r.qc and r.qc.review)]
     lines: list[str] = []
+    if len(done) < len(stack):
+        lines.append(
+            f"{len(stack) - len(done)} cine phase(s) not pooled: a cine's pixels are signal, not ms (contours and slice rows only)"
+        )
     if contrast == "post":
         trusted, lines = one_time_point(trusted)
     trusted, repeats = latest_per_plane(trusted)
@@ -221,7 +228,7 @@ def latest_per_plane(results: Sequence) -> tuple[list, list[str]]:
     last acquired is kept (acquisition time, else series number), since a
     slice is repeated when the first was poor; ``results`` hold only the
     slices that may pool, so a repeat flagged for review leaves its
-    earlier map in.  A cine's phases share their series and are all kept.
+    earlier map in.  Maps of one series at one plane (none but a cine's phases, which never pool) are all kept.
     """
     times = exam_times(results)
     latest_first = sorted(results, key=lambda r: (times[id(r)] or 0.0, r.slice.series_number or 0), reverse=True)

@@ -40,6 +40,11 @@ classified by the first rule that decides (recorded as ``contrast_rule``):
     highest level is below it too (a study of post-contrast maps only).
 ``default``
     Otherwise native (T2 maps are nearly always acquired before contrast).
+
+A cine given ``--map-type`` (``MapSlice.cine``) holds signal, not ms: its
+level says nothing of gadolinium and neither rule on values applies to it,
+nor does it count as the study's highest T1 level.  The header rules decide;
+else it is native by rule ``cine``.
 """
 
 from __future__ import annotations
@@ -210,7 +215,9 @@ def _by_level(context: ScanContext, level: float, highest: float, first_native_s
 
 
 def _level(item) -> float:
-    """The T1 level of a slice: from its pixels, or as discovery measured it before dropping them."""
+    """The T1 level of a slice: from its pixels, or as discovery measured it before dropping them; NaN for a cine."""
+    if getattr(item, "cine", False):
+        return float("nan")
     held = getattr(item, "level_ms", None)
     return t1_level_ms(item.pixels) if item.pixels is not None or held is None else held
 
@@ -221,17 +228,18 @@ def with_contrast(slices: list) -> list:
     ``slices`` are :class:`~myomap.analyze.discover.MapSlice` objects (any
     frozen dataclass with ``map_type``, ``series_uid``, ``context`` and
     ``pixels``, or ``level_ms`` where the pixels are not held); a series'
-    T1 level is the median of its slices' levels.
+    T1 level is the median of its slices' levels (none for a cine).
     """
     series: dict[str, list] = {}
     for item in slices:
         series.setdefault(item.series_uid or str(item.path), []).append(item)
     keys = list(series)
-    facts = [
-        (series[k][0].map_type, series[k][0].context, float(np.nanmedian([_level(s) for s in series[k]])) if series[k][0].map_type == "T1" else float("nan"))
-        for k in keys
-    ]  # fmt: skip
+    levels = {k: [lv for s in series[k] if np.isfinite(lv := _level(s))] if series[k][0].map_type == "T1" else [] for k in keys}
+    facts = [(series[k][0].map_type, series[k][0].context, float(np.median(levels[k])) if levels[k] else float("nan")) for k in keys]
     calls = dict(zip(keys, classify_study(facts)))
+    for k in keys:
+        if getattr(series[k][0], "cine", False) and calls[k].rule == "default":
+            calls[k] = ContrastCall("native", "cine")
     return [
         replace(s, contrast=calls[s.series_uid or str(s.path)].state, contrast_rule=calls[s.series_uid or str(s.path)].rule) for s in slices
     ]

@@ -106,6 +106,7 @@ class MapSlice:
     level_ms: float | None = None  # the T1 level of the pixels (contrast.t1_level_ms) when they are not held
     phase: int | None = None  # the volume of a 4-D NIfTI cine (its cardiac phase); ``frame`` is then the slice index
     phase_ms: float | None = None  # that phase's time after the first, when the file gives its time step a unit
+    cine: bool = False  # a cardiac phase of a cine given --map-type: its pixels are signal, not ms
     study_datetime: str = ""  # StudyDate + StudyTime (DICOM): orders a patient's studies for their labels
     image_shape: tuple[int, int] | None = None  # (rows, columns) of a NIfTI slice whose pixels are not held
 
@@ -364,7 +365,9 @@ def _read_maps(inventory: Inventory, errors: list[str]) -> tuple[list[MapSlice],
             failed[meta.series_uid] += 1
         else:
             factor = float(vendor.ms_factor(meta.scaling) or 1.0)  # not None: _map_level checked it
-            slices.append(replace(_slice(meta, map_type, None), source=meta, ms_per_unit=factor, level_ms=level))
+            cine = meta.series_uid in inventory.cines  # its level is signal, not ms: no contrast call from it
+            item = replace(_slice(meta, map_type, None), source=meta, ms_per_unit=factor, level_ms=math.nan if cine else level, cine=cine)
+            slices.append(item)
     for lines in undecodable.values():
         errors.append(lines[0] if len(lines) == 1 else f"{len(lines)} map images cannot be decoded, e.g. {lines[0]}")
     return slices, failed
@@ -506,8 +509,9 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str], notes: 
                 context=found.context,
                 origin="nifti",
                 frame=item.index,
-                level_ms=t1_level_ms(item.pixels) if found.map_type == "T1" else math.nan,
+                level_ms=t1_level_ms(item.pixels) if found.map_type == "T1" and item.phase is None else math.nan,
                 phase=item.phase,
+                cine=item.phase is not None,
                 phase_ms=item.phase_ms,
                 image_shape=(int(item.pixels.shape[0]), int(item.pixels.shape[1])),
             )  # fmt: skip

@@ -82,6 +82,7 @@ class Inventory:
     frames: dict[str, list[ImageMeta]] = field(default_factory=lambda: defaultdict(list))
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cines: set[str] = field(default_factory=set)  # UIDs of series given --map-type whose phases are slices (cines)
 
 
 def classify(index: Index, map_type: str | None = None) -> Inventory:
@@ -132,7 +133,10 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
             inventory.kinds[uid] = "not relevant: localiser"  # a survey of three planes, never a map, whatever --map-type says
         elif map_type is not None:
             inventory.kinds[uid] = f"{map_type} map (--map-type)"
-            inventory.maps.extend(_one_per_position(_grey(frames, inventory.notes), map_type, inventory.notes, phases=True))
+            kept = _one_per_position(_grey(frames, inventory.notes), map_type, inventory.notes, phases=True)
+            inventory.maps.extend(kept)
+            if len(kept) > len({position_key(meta) or (str(meta.path),) for _, meta in kept}):
+                inventory.cines.add(uid)  # two slices at one position: a cine's phases
         elif _is_cine(frames):
             inventory.kinds[uid] = f"not relevant: {CINE_KIND}"
         elif "ORIGINAL" in first.image_type and (named := named_map_type(first.series_description)) is not None:

@@ -87,7 +87,9 @@ def slice_facts(item: MapSlice, *, use_json: bool, native: tuple[float, tuple[in
             given = None
     plane = body_plane(item.orientation) if item.origin != "nifti" else None
     angle, left_out = native if native is not None else (None, ())
-    return SliceFacts(item.map_type, item.slice_position, item.contrast, item.clockwise, item.orientation, given, plane, angle, left_out)
+    return SliceFacts(
+        item.map_type, item.slice_position, item.contrast, item.clockwise, item.orientation, given, plane, angle, left_out, item.cine
+    )
 
 
 NATIVE_REFERENCE_METHODS = ("rv-blood-pool", "contours-json")
@@ -465,7 +467,9 @@ def borrow_native_rings(slices: list[MapSlice], predictions: list, reasons: list
     maps made post-contrast with an ECV of about 48 % and the heart alone
     moved 3-10 mm (``benchmarks/robustness_probes.py``), the 36 borrowed
     rings had a mean Dice of 0.400 where the slice geometry put them and
-    0.906 after the match.  A map with a ring of its own keeps it unless a
+    0.906 after the match.  A cine's phases (``MapSlice.cine``) neither lend
+    nor borrow: the heart's shape changes with the cardiac phase, and a
+    map is acquired in one.  A map with a ring of its own keeps it unless a
     cheap screen (:func:`_unlike`: centre or areas) finds it unlike the
     native ring and, the native ring matched onto this map, their
     myocardium overlaps less than :data:`MIN_RING_AGREEMENT` (Dice): the
@@ -480,11 +484,11 @@ def borrow_native_rings(slices: list[MapSlice], predictions: list, reasons: list
     ``reasons`` (from :func:`predict_native_first`) are updated in place.
     """
     notes: dict[int, str] = {}
-    lenders = [(other, p, _centre(p.labels)) for other, p in zip(slices, predictions) if other.contrast != "post"
+    lenders = [(other, p, _centre(p.labels)) for other, p in zip(slices, predictions) if other.contrast != "post" and not other.cine
                and other.map_type == "T1" and p is not None and not p.doubts and p.labels.any() and _placed(other)]  # fmt: skip
     for k, item in enumerate(slices):
         own = predictions[k]
-        borrower = item.contrast == "post" or item.map_type == "T2"
+        borrower = (item.contrast == "post" or item.map_type == "T2") and not item.cine
         if not borrower or item.pixels is None or not _placed(item) or (own is None and reasons[k] != NO_LV):
             continue
         same_frame = [lender for lender in lenders if _same_frame(lender[0], item)]

@@ -66,6 +66,8 @@ class SliceFacts:
     one wall.  ``native_left_out`` are the segments that held blood on that
     native map (:func:`myomap.quantify.values.blood_like_segments`): left
     out here too, where blood and myocardium are too close to tell.
+    ``cine``: a cardiac phase of a cine given ``--map-type``, whose pixels
+    are signal, not ms (its values are not checked for plausibility).
     """
 
     map_type: MapType
@@ -77,6 +79,7 @@ class SliceFacts:
     body_plane: str | None = None
     native_reference_deg: float | None = None
     native_left_out: tuple[int, ...] = ()
+    cine: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,12 @@ def analyse_slice(
 
 
 def with_plausibility(qc: QualityReport, facts: SliceFacts, values: tuple[RegionValues, ...]) -> QualityReport:
-    """``qc`` flagged for review when the myocardial values do not fit the map type and contrast, or look contaminated."""
+    """``qc`` flagged for review when the myocardial values do not fit the map type and contrast, or look contaminated.
+
+    A cine's values are signal, not ms: they fit no map type, and say nothing against its contours.
+    """
+    if facts.cine:
+        return qc
     stats = next((v.stats for v in values if v.region == "global" and v.eroded), {})
     reasons = plausibility_reasons(facts.map_type, facts.contrast, stats)
     return replace(qc, review=True, reasons=qc.reasons + reasons) if reasons else qc

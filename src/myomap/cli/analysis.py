@@ -92,7 +92,7 @@ def analyze(
         str | None,
         typer.Option(
             "--map-type",
-            help="T1 or T2: take the series whose header names no map type nor preparation times (and NIfTI files whose sidecar names no map type, label images aside) as maps of this type; a cine (a DICOM series, or a 4-D NIfTI) gives every cardiac phase as a slice.",
+            help="T1 or T2: take the series whose header names no map type nor preparation times (and NIfTI files whose sidecar names no map type, label images aside) as maps of this type; a cine (a DICOM series, or a 4-D NIfTI) gives every cardiac phase as a slice, with contours and slice rows but no pooled values (its pixels are signal, not ms).",
         ),
     ] = None,
     hematocrit: Annotated[
