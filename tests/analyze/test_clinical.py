@@ -361,6 +361,23 @@ def test_a_slice_acquired_again_in_another_series_is_pooled_once_the_later():
     assert len(latest_per_plane([_result("1", 0.0), _result("2", 0.0, tilt=10.0)])[0]) == 2
 
 
+def test_a_cines_phases_never_pool_with_the_maps_of_their_stack():
+    from types import SimpleNamespace
+
+    from myomap.analyze.clinical import pooled_slices
+
+    def done(result, cine):  # an analysed slice of the native T1 stack
+        result.slice.map_type, result.slice.contrast, result.slice.cine = "T1", "native", cine
+        return SimpleNamespace(slice=result.slice, values=("a value",), error=None, qc=None)
+
+    maps = [done(_result("1", 10.0 * k, number=5, position="mid"), False) for k in range(2)]
+    phases = [done(_result("2", 10.0, number=9, position="mid"), True) for _ in range(3)]
+    stack, trusted, lines = pooled_slices([*maps, *phases], "T1", "native")
+    assert stack == trusted == maps  # a phase at a map's plane neither replaces it as the later series nor adds to it
+    assert lines == ["3 cine phase(s) not pooled: a cine's pixels are signal, not ms (contours and slice rows only)"]
+    assert pooled_slices(phases, "T1", "native")[:2] == ([], [])
+
+
 def test_post_contrast_slices_of_two_time_points_pool_the_one_with_more_planes():
     from myomap.analyze.clinical import one_time_point
 

@@ -270,6 +270,7 @@ def test_a_copy_without_a_trigger_delay_is_still_a_copy(tmp_path):
     found = discover([tmp_path], map_type="T1")
     (slices,) = found.patients.values()
     assert len(slices) == 1 and not any("cardiac phases" in n for n in found.notes)
+    assert not slices[0].cine and slices[0].contrast_rule != "cine"  # one image per position: a map, whatever it shows
 
 
 def test_one_cine_position_is_one_slice_level_whatever_the_number_of_phases(tmp_path):

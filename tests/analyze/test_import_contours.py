@@ -228,6 +228,22 @@ def test_map_type_takes_a_cine_with_its_phases(exam, tmp_path):
     assert [r["image"] for r in rows] == ["patient-01/T2_mid_slice00_phase00/map.dcm", "patient-01/T2_mid_slice00_phase01/map.dcm"]
 
 
+def test_a_cines_signal_gives_no_contrast_call_so_its_phases_join_the_native_t1_stack_as_in_analyze(exam, tmp_path):
+    root, uids = exam
+    for path in (root / "DOE JOHN" / "s3").glob("*.dcm"):  # the cine's signal at about 300: a post-contrast T1 level, were it ms
+        ds = pydicom.dcmread(path)
+        ds.RescaleSlope, ds.RescaleIntercept = 0.15, 0.0
+        ds.save_as(path)
+    (tmp_path / "ws.cvi42wsx").write_bytes(cvi42_workspace({uid: _lv() for uid in uids["cine"]}))
+    report = import_contours([root / "DOE JOHN"], [tmp_path / "ws.cvi42wsx"], tmp_path / "out", map_type="T1")
+    assert report.errors == []
+    # The native T1 maps lie at z 0, -10 and -20; the cine at -10 is the second position of that stack.
+    assert [r["image"] for r in _rows(tmp_path / "out")] == [
+        "patient-01/T1_mid_slice01_phase00/map.dcm",
+        "patient-01/T1_mid_slice01_phase01/map.dcm",
+    ]
+
+
 def test_command_reports_a_corrupt_workspace_and_imports_the_rest(exam, tmp_path, caplog):
     root, uids = exam
     (tmp_path / "good.cvi42wsx").write_bytes(cvi42_workspace({uid: _lv() for uid in uids["t1"]}))

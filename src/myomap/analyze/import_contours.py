@@ -132,6 +132,7 @@ class _MapImage:
     meta: ImageMeta
     map_type: str
     named: bool = True
+    cine: bool = False  # a phase of a cine given --map-type (Inventory.cines): no T1 level, as analyze reads it
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def import_contours(
         report.notes += inventory.notes
         frames = {uid: list(series) for uid, series in inventory.frames.items()}
         accepted = _accept(candidates, frames, inventory.kinds, report)
-        planned = _plan(accepted, frames, inventory.kinds, keep_phi)
+        planned = _plan(accepted, frames, inventory.kinds, keep_phi, frozenset(inventory.cines))
         if found is not None:
             found(len(planned))
         names = SourceNames(unpacked.inputs, keep_phi=True, hasher=str)
@@ -291,8 +292,14 @@ def _inside(image: ContouredImage, meta: ImageMeta) -> bool:
     return bool(np.all(points >= -OUTSIDE_MARGIN_PX) and np.all(points <= limit))
 
 
-def _plan(accepted: list[_Accepted], frames: dict[str, list[ImageMeta]], kinds: dict[str, str], keep_phi: bool) -> list[_Planned]:
-    """Subjects, levels, frames, phases and folders, in subject and folder order."""
+def _plan(
+    accepted: list[_Accepted],
+    frames: dict[str, list[ImageMeta]],
+    kinds: dict[str, str],
+    keep_phi: bool,
+    cines: frozenset[str] = frozenset(),
+) -> list[_Planned]:
+    """Subjects, levels, frames, phases and folders, in subject and folder order; ``cines`` the cine series' UIDs."""
     dates = {(a.meta.patient_id, a.meta.study_uid): a.meta.study_datetime for a in accepted}  # a follow-up is -s2, whatever its UID
     labels = patient_labels(set(dates), keep_phi, dates=dates)
     by_subject: dict[str, list[_Accepted]] = defaultdict(list)
@@ -302,12 +309,14 @@ def _plan(accepted: list[_Accepted], frames: dict[str, list[ImageMeta]], kinds: 
     for uid, series in frames.items():
         kind = kinds.get(uid, "")
         for meta in series if kind.startswith(("T1 map", "T2 map")) else []:
-            exam[(meta.patient_id, meta.study_uid)].append(_MapImage(meta, kind[:2], named=not kind.endswith("(--map-type)")))
+            exam[(meta.patient_id, meta.study_uid)].append(
+                _MapImage(meta, kind[:2], named=not kind.endswith("(--map-type)"), cine=uid in cines)
+            )
     planned: list[_Planned] = []
     for subject in sorted(by_subject):
         first = by_subject[subject][0].meta
         items = by_subject[subject]
-        slots = _exam_slots(items, exam[(first.patient_id, first.study_uid)])
+        slots = _exam_slots(items, exam[(first.patient_id, first.study_uid)], cines)
         if slots is None:  # a contoured image without geometry: file order, as analyze orders such a stack
             slots = _file_order_slots(items)
         taken: Counter = Counter()
@@ -320,7 +329,9 @@ def _plan(accepted: list[_Accepted], frames: dict[str, list[ImageMeta]], kinds: 
     return planned
 
 
-def _exam_slots(items: list[_Accepted], maps: list[_MapImage]) -> list[tuple[_Accepted, str, int]] | None:
+def _exam_slots(
+    items: list[_Accepted], maps: list[_MapImage], cines: frozenset[str] = frozenset()
+) -> list[tuple[_Accepted, str, int]] | None:
     """Each contoured image with its level and frame, as ``analyze`` orders the exam's maps; stack by stack, base to apex.
 
     The exam is the contoured images and the other images of the subject's
@@ -336,7 +347,7 @@ def _exam_slots(items: list[_Accepted], maps: list[_MapImage]) -> list[tuple[_Ac
     if not all(_placed(i.meta) for i in items):
         return None
     contoured = {_key(i.meta) for i in items}
-    images = {_key(i.meta): _MapImage(i.meta, i.map_type, i.named) for i in items}
+    images = {_key(i.meta): _MapImage(i.meta, i.map_type, i.named, i.meta.series_uid in cines) for i in items}
     for other in maps:
         if _placed(other.meta) and other.meta.spacing_mm is not None:
             images.setdefault(_key(other.meta), other)
@@ -384,7 +395,7 @@ def _placed(meta: ImageMeta) -> bool:
 
 def _t1_levels(images: list[_MapImage]) -> list[float | None]:
     """The T1 level of each T1 image (:func:`myomap.analyze.contrast.t1_level_ms`, as ``analyze`` measures it for the
-    contrast call), NaN for a T2 image, None where ``analyze`` would not read the image (undecodable, not in ms)."""
+    contrast call), NaN for a T2 image or a cine, None where ``analyze`` would not read the image (undecodable, not in ms)."""
     t1 = [k for k, i in enumerate(images) if i.map_type == "T1"]
     try:
         pixels: list[np.ndarray | None] = list(read_frames([images[k].meta for k in t1]))
@@ -395,6 +406,8 @@ def _t1_levels(images: list[_MapImage]) -> list[float | None]:
         meta = images[k].meta
         if values is None or vendor.map_value_problem(meta.bits_stored, meta.scaling, named=images[k].named) is not None:
             levels[k] = None
+        elif images[k].cine:  # read as analyze reads it, but a cine's signal gives no T1 level
+            levels[k] = math.nan
         else:
             levels[k] = t1_level_ms(values * np.float32(vendor.ms_factor(meta.scaling) or 1.0))
     return levels
@@ -419,6 +432,7 @@ def _map_slice(item: _MapImage, level_ms: float) -> MapSlice:
         orientation=meta.orientation, position_mm=meta.position_mm, patient=meta.patient_id, study=meta.study_uid,
         series_uid=meta.series_uid, sop_uid=meta.sop_uid, series_description=meta.series_description,
         series_number=meta.series_number, frame=meta.frame, context=meta.context, source=meta, level_ms=level_ms,
+        cine=item.cine,
     )  # fmt: skip
 
 

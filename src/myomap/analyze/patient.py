@@ -237,11 +237,12 @@ def same_slice_hints(
     other, then the nearest; with ``post_too``, a post-contrast map after
     the native ones.  Only rings without the image check's doubts
     give hints (a doubted ring may lie on a round organ, not the LV), and
-    maps without orientation and position give and get none.
+    maps without orientation and position give and get none, nor do a
+    cine's phases give any (their heart is at another cardiac phase).
     """
     found_lv = []  # (native map, LV centre on it), each worked out once
     for other, prediction in zip(slices, predictions):
-        if (other.contrast == "post" and not post_too) or prediction is None or getattr(prediction, "doubts", ()):
+        if (other.contrast == "post" and not post_too) or other.cine or prediction is None or getattr(prediction, "doubts", ()):
             continue
         if _placed(other) and prediction.labels.any():
             found_lv.append((other, _centre(prediction.labels)))
@@ -643,7 +644,12 @@ def analyze_patient(
         use_json = config.reference_point == "auto" and item.path.parent not in shared
         facts = slice_facts(item, use_json=use_json, native=from_native_map(item, natives))
         analysis = analyse_slice(item.pixels, item.spacing_mm, prediction, config.slice_settings, facts)
-        if item.contrast == "native" and analysis.contours is not None and analysis.reference_method in NATIVE_REFERENCE_METHODS:
+        if (
+            item.contrast == "native"
+            and not item.cine
+            and analysis.contours is not None
+            and analysis.reference_method in NATIVE_REFERENCE_METHODS
+        ):
             natives.append((item, analysis.contours, analysis.left_out))  # slices come native T1 first (stack_order.order_slices)
         if analysis.reference_method == RV_ACROSS_THE_HEADER and analysis.contours is not None:
             mirrored.append((item, polygon_centroid(analysis.contours.epi)))

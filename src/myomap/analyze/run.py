@@ -333,7 +333,7 @@ def _ecv(run: _Run, label: str, slices: list[MapSlice], results: list[SliceResul
         if config.hematocrit is not None
         else run.hematocrits.get(label, run.hematocrits.get(slices[0].patient if slices else ""))
     )
-    post_found = any(s.map_type == "T1" and s.contrast == "post" for s in slices)
+    post_found = any(s.map_type == "T1" and s.contrast == "post" and not s.cine for s in slices)  # a cine gives no ECV
     paired, levels = ecv_input(label, results, rows, include_review=config.include_review)
     ecv, note = patient_ecv(label, paired, hematocrit, synthetic=config.synthetic_hematocrit, post_found=post_found, ranges=run.ranges)
     return ecv, [line for line in (levels if ecv else "", note) if line]

@@ -67,7 +67,7 @@ class SliceFacts:
     native map (:func:`myomap.quantify.values.blood_like_segments`): left
     out here too, where blood and myocardium are too close to tell.
     ``cine``: a cardiac phase of a cine given ``--map-type``, whose pixels
-    are signal, not ms (its values are not checked for plausibility).
+    are signal, not ms (their level is not held to the map type's range).
     """
 
     map_type: MapType
@@ -208,12 +208,10 @@ def analyse_slice(
 def with_plausibility(qc: QualityReport, facts: SliceFacts, values: tuple[RegionValues, ...]) -> QualityReport:
     """``qc`` flagged for review when the myocardial values do not fit the map type and contrast, or look contaminated.
 
-    A cine's values are signal, not ms: they fit no map type, and say nothing against its contours.
+    A cine's values are signal, not ms: their level is not held to a map type's range (their spread still is).
     """
-    if facts.cine:
-        return qc
     stats = next((v.stats for v in values if v.region == "global" and v.eroded), {})
-    reasons = plausibility_reasons(facts.map_type, facts.contrast, stats)
+    reasons = plausibility_reasons(facts.map_type, facts.contrast, stats, level=not facts.cine)
     return replace(qc, review=True, reasons=qc.reasons + reasons) if reasons else qc
 
 

@@ -27,8 +27,11 @@ them out, so the median rests on the others; a wall where the fit failed that of
 measured well (motion, off-resonance).  The phantom's myocardium has none."""
 
 
-def plausibility_reasons(map_type: str, contrast: str, stats: dict) -> tuple[str, ...]:
+def plausibility_reasons(map_type: str, contrast: str, stats: dict, *, level: bool = True) -> tuple[str, ...]:
     """Why the myocardial statistics ``stats`` (``median_ms``, ``mean_ms``, ``iqr_ms``, ``n_pixels``, ``n_missing``) look wrong; empty when fine.
+
+    ``level=False`` leaves out the check of the median against the map type's range (a cine's signal is not ms);
+    the spread, skew and missing-pixel checks are relative and still apply.
 
     >>> plausibility_reasons("T1", "native", {"median_ms": 49.0, "mean_ms": 50.0, "iqr_ms": 4.0})[0]
     'myocardial median 49 ms does not fit a native T1 map (600-2000 ms): another map type or a scaling error'
@@ -42,7 +45,7 @@ def plausibility_reasons(map_type: str, contrast: str, stats: dict) -> tuple[str
         return ()
     reasons = []
     low, high = MYOCARDIUM_LEVEL_MS.get((map_type, contrast), (0.0, math.inf))
-    if not low <= median <= high:
+    if level and not low <= median <= high:
         reasons.append(
             f"myocardial median {median:.0f} ms does not fit a {contrast} {map_type} map ({low:.0f}-{high:.0f} ms): another map type or a scaling error"
         )
