@@ -69,6 +69,12 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
   64 x 64 matrix of 3 mm pixels (192 mm), each with the heart anywhere in
   it (it stays whole inside); and a 450 mm field of view of 0.5 mm pixels
   (900 x 900), the map padded with the speckle of its own border;
+- body size: each map as it is, its pixel size declared 0.5, 0.6, 0.75,
+  1.25 and 1.4 times its own, so that the body and heart are that many
+  times the phantom's (its LV's epicardium 51 mm across at the median
+  slice, 36-59 mm from the 10th to the 90th percentile): a child's chest
+  at 0.5-0.75 (an infant, a toddler, a school child), a large adult or a
+  dilated heart above 1; the pixels do not change, only what they span;
 - a kidney on a liver slice: each standard map with the heart painted out
   (as the robustness benchmark's no-heart row) and a kidney painted
   45-55 mm from the spine toward the liver: an ellipse of 22-30 by 14-20 mm
@@ -390,6 +396,11 @@ def wide_field(c: Case, side_mm: float, spacing_mm: float, rng) -> Case:
     padded[y0 : y0 + rows, x0 : x0 + cols] = c.pixels
     pixels, pixel_mm, epi, endo = resample_mm(padded, c.spacing, c.epi + [x0, y0], c.endo + [x0, y0], spacing_mm)
     return c.shown(pixels, pixel_mm, epi, endo)
+
+
+def shown_at_scale(c: Case, factor: float) -> Case:
+    """The map as it is, its pixels declared ``factor`` times their size: body and heart that many times smaller or larger."""
+    return c.shown(c.pixels, (c.spacing[0] * factor, c.spacing[1] * factor), c.epi, c.endo)
 
 
 def kidney_slice(c: Case, rng) -> Case:
@@ -733,6 +744,8 @@ def main() -> None:
     report("120 mm crop, heart anywhere", segmenter, [extreme_crop(c, 120.0, None, rng) for c in bench])
     report("64 x 64 at 3 mm, heart anywhere", segmenter, [extreme_crop(c, 192.0, 3.0, rng) for c in bench])
     report("450 mm at 0.5 mm (900 px)", segmenter, [wide_field(c, 450.0, 0.5, rng) for c in bench])
+    for factor in (0.5, 0.6, 0.75, 1.25, 1.4):
+        report(f"body and heart {factor:g}x", segmenter, [shown_at_scale(c, factor) for c in bench])
 
 
 if __name__ == "__main__":

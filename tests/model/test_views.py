@@ -212,16 +212,28 @@ def test_views_are_resampled_to_native_pixel_sizes_within_the_asked_range(source
     assert len(asked) == 5 and all(2.9 <= t <= 3.1 for t in asked)
 
 
+def test_a_scaled_body_shows_the_heart_at_that_scale(sources):
+    """Pixel size times 0.5: the whole chest at half its size, so the LV covers a quarter of the window pixels."""
+    fixed = dict(synthetic_share=0.0, coarse_share=0.0, tight_fov_share=0.0, resample_share=0.0, zoom=(1.0, 1.0))
+    areas = {}
+    for share in (0.0, 1.0):
+        view = ViewSettings(1.5, 128, body_scale_share=share, body_scale=(0.5, 0.5), **fixed)
+        areas[share] = [np.count_nonzero(draw_view(s, np.random.default_rng(k), view)[1]) for k, s in enumerate(sources[:4])]
+    assert np.asarray(areas[1.0]) / np.asarray(areas[0.0]) == pytest.approx([0.25] * 4, rel=0.15)
+
+
 @pytest.mark.parametrize("name, bad", [("native_spacing_mm", (0.2, 1.0)), ("native_spacing_mm", (2.0, 1.0)), ("native_spacing_mm", (1.0, 6.0)),
-                                       ("stretch", (1.2, 0.9)), ("stretch", (0.1, 1.0))])  # fmt: skip
-def test_the_native_pixel_size_and_stretch_ranges_are_checked(name, bad):
+                                       ("stretch", (1.2, 0.9)), ("stretch", (0.1, 1.0)), ("body_scale", (1.0, 0.5)),
+                                       ("body_scale", (0.2, 1.0))])  # fmt: skip
+def test_the_native_pixel_size_stretch_and_body_scale_ranges_are_checked(name, bad):
     from myomap.config import ConfigError
     from myomap.model.config import TrainConfig
     from myomap.model.train import view_settings
 
-    config = TrainConfig(window_spacing_mm=1.25, native_spacing_mm=(0.5, 3.2), stretch=(0.7, 1.4))
+    config = TrainConfig(window_spacing_mm=1.25, native_spacing_mm=(0.5, 3.2), stretch=(0.7, 1.4), body_scale=(0.6, 1.1))
     config.validate()
     assert view_settings(config).stretch == (0.7, 1.4) and view_settings(config).native_spacing_mm == (0.5, 3.2)
+    assert view_settings(config).body_scale == (0.6, 1.1)
     with pytest.raises(ConfigError, match=name):
         TrainConfig(**{name: bad}).validate()
 

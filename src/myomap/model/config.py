@@ -42,7 +42,9 @@ class TrainConfig:
     where the LV was on heart-free views: a liver slice), and a
     share ``deform_share`` of
     all views is warped by a smooth random displacement (RMS 0.3-1 mm over
-    10 mm); ``native_spacing_mm`` is the range of pixel sizes a share of the
+    10 mm); ``body_scale_share`` of all views show the whole image at
+    ``body_scale`` (0.5-1 by default) times its size, its pixel size scaled
+    (a child's chest); ``native_spacing_mm`` is the range of pixel sizes a share of the
     images is first resampled to, as other scanners reconstruct them; see
     :mod:`myomap.model.views`.  ``data_weights`` are the sampling weights of
     several data sets (equal by default); ``init`` is a model file whose
@@ -90,6 +92,8 @@ class TrainConfig:
     scar_share: float = 0.0
     diffuse_share: float = 0.0
     kidney_share: float = 0.0
+    body_scale_share: float = 0.0
+    body_scale: tuple[float, float] = (0.5, 1.0)
     native_spacing_mm: tuple[float, float] = (0.6, 2.6)
     data_weights: tuple[float, ...] = ()
     init: str | None = None
@@ -112,6 +116,8 @@ class TrainConfig:
             raise ConfigError(f"window_spacing_mm must be within [0.3, 5] mm, got {self.window_spacing_mm}")
         if not 0.3 <= self.stretch[0] <= self.stretch[1] <= 3.0:
             raise ConfigError(f"stretch must be two factors within [0.3, 3], smallest first, got {list(self.stretch)}")
+        if not 0.3 <= self.body_scale[0] <= self.body_scale[1] <= 3.0:
+            raise ConfigError(f"body_scale must be two factors within [0.3, 3], smallest first, got {list(self.body_scale)}")
         low, high = self.native_spacing_mm
         if not 0.3 <= low <= high <= 5.0:
             raise ConfigError(

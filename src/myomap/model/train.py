@@ -137,6 +137,8 @@ def view_settings(config: TrainConfig) -> ViewSettings:
         kidney_share=config.kidney_share,
         deform_share=config.deform_share,
         native_spacing_mm=tuple(config.native_spacing_mm),
+        body_scale_share=config.body_scale_share,
+        body_scale=tuple(config.body_scale),
     )
 
 

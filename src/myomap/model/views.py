@@ -36,6 +36,9 @@ from it the way inference will see it (:mod:`myomap.model.locate`):
   ``diffuse_share`` the whole wall's values moved toward the blood's
   (:func:`myomap.model.synth.diffuse`: diffuse disease, on a
   post-contrast map a myocardium close to the blood);
+- with probability ``body_scale_share`` the whole image shown at
+  ``body_scale`` times its size (:func:`scaled_body`: its pixel size
+  scaled, a child's chest below 1);
 - with probability ``band_share`` a dark off-resonance band near the LV
   (:func:`myomap.model.synth.band`), and with probability
   ``window_share`` the image as a display-windowed 8-bit export
@@ -133,6 +136,8 @@ class ViewSettings:
     scar_share: float = 0.0
     diffuse_share: float = 0.0
     kidney_share: float = 0.0
+    body_scale_share: float = 0.0
+    body_scale: tuple[float, float] = (0.5, 1.0)
 
 
 def draw_view(
@@ -161,6 +166,8 @@ def draw_view(
             wall = None if labels is None else np.isin(labels, WALL_TISSUES)
             pixels = diffuse(pixels, contours_to_mask(source.epi, endo, pixels.shape), rng, wall)
     spacing, epi = source.spacing_mm, source.epi
+    if view.body_scale_share > 0 and rng.random() < view.body_scale_share:  # no draw when off (older recipes keep their views)
+        spacing = scaled_body(spacing, rng, view.body_scale)
     if view.band_share > 0 and rng.random() < view.band_share:  # no draw when off (older recipes keep their views)
         pixels = band(pixels, np.mean(epi, axis=0), spacing, rng)
     if view.window_share > 0 and rng.random() < view.window_share:
@@ -304,6 +311,17 @@ def resample(pixels, spacing, epi, endo, target_mm: float):
         return (np.asarray(xy) + 0.5) * scale - 0.5
 
     return resized, (spacing[0] / scale_y, spacing[1] / scale_x), move(epi), move(endo)
+
+
+def scaled_body(spacing: tuple[float, float], rng: np.random.Generator, scale: tuple[float, float]) -> tuple[float, float]:
+    """The pixel size of an image whose body and heart are ``scale`` (log-uniform) times as large: a child's chest below 1.
+
+    The phantom's hearts are adults' (an LV about 50 mm across at the
+    median slice); scaling the pixel size, not the pixels, shrinks the whole
+    chest alike, organs and round vessels with the heart.
+    """
+    factor = float(np.exp(rng.uniform(*np.log(scale))))
+    return (spacing[0] * factor, spacing[1] * factor)
 
 
 def _tight_crop(pixels, spacing, epi, endo, rng: np.random.Generator):
