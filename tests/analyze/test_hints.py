@@ -178,6 +178,9 @@ def test_a_cines_phases_neither_lend_nor_borrow():
     assert borrow_native_rings([post_cine, native], predictions, [NO_LV, None]) == {} and predictions[0] is None
     predictions = [None, _ring_at(40.0, 50.0)]  # the same maps without the cine mark: the ring is lent
     assert list(borrow_native_rings([post, native], predictions, [NO_LV, None])) == [0]
+    recorder = Recorder({"cine": _ring_at(40.0, 50.0)})  # segmented with the tests every image gets, not a native T1 map's
+    predict_native_first(recorder, [cine, replace(cine, contrast="post")], AnalyzeConfig())
+    assert [kinds for kinds, _ in recorder.calls] == [["cine"], ["cine"]]
     t2 = replace(native, path=Path("t2.dcm"), map_type="T2")  # nor does a phase say where to search first
     assert same_slice_hints([t2, cine], [None, _ring_at(40.0, 50.0)], [0]) == {0: None}
     assert same_slice_hints([t2, native], [None, _ring_at(40.0, 50.0)], [0])[0] == pytest.approx((40.0, 50.0), abs=0.5)

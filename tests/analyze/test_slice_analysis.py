@@ -7,9 +7,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from myomap.analyze.slice_analysis import GIVEN_REFERENCE, SliceFacts, SliceSettings, analyse_slice
+from myomap.analyze.slice_analysis import GIVEN_REFERENCE, MIRRORED, SliceFacts, SliceSettings, analyse_slice
 from myomap.conventions import BLOOD_POOL, MYOCARDIUM
 from myomap.geometry.masks import contours_to_mask
+from myomap.quantify.reference import RV_ACROSS_THE_HEADER
 
 SHAPE, CENTRE, SPACING = (80, 80), (40.0, 40.0), (1.5, 1.5)
 MYO_MS, BLOOD_MS, OUTSIDE_MS = 1000.0, 1600.0, 400.0
@@ -98,6 +99,20 @@ def test_a_cines_signal_is_not_held_to_a_maps_values():
     assert result.error is None and not result.qc.review and not any("does not fit" in r for r in result.qc.reasons)
     as_map = analyse_slice(pixels * 0.1, SPACING, _prediction(labels), SliceSettings(), replace(facts, cine=False))
     assert as_map.qc.review and any("does not fit a native T1 map" in r for r in as_map.qc.reasons)
+
+
+def test_a_bright_crescent_where_the_header_puts_the_lateral_wall_flags_a_map_but_not_a_cine():
+    """On a bSSFP cine fat is as bright as blood: the header, not a "mirrored" flag, decides the RV insertion there."""
+    pixels, labels = _annulus()
+    rows, cols = np.mgrid[: SHAPE[0], : SHAPE[1]]
+    radius, angle = np.hypot(cols - CENTRE[0], rows - CENTRE[1]), np.degrees(np.arctan2(CENTRE[1] - rows, cols - CENTRE[0])) % 360
+    pixels[(radius > 22) & (radius < 30) & (angle > 270) & (angle < 350)] = BLOOD_MS  # down-right on screen
+    axial = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # the header's septum up-left: this crescent lies on the lateral side
+    as_map = analyse_slice(pixels, SPACING, _prediction(labels), SliceSettings(), SliceFacts("T1", "mid", orientation=axial))
+    assert as_map.reference_method == RV_ACROSS_THE_HEADER and MIRRORED in as_map.qc.reasons
+    facts = SliceFacts("T1", "mid", orientation=axial, cine=True)
+    as_cine = analyse_slice(pixels, SPACING, _prediction(labels), SliceSettings(), facts)
+    assert as_cine.reference_method == "dicom-orientation" and MIRRORED not in as_cine.qc.reasons
 
 
 def test_an_empty_prediction_measures_nothing():

@@ -150,6 +150,14 @@ class MapSlice:
         return stack_name(self.map_type, self.contrast)
 
     @property
+    def kind(self) -> str:
+        """What the model is told the image is (its image check's tests, :mod:`myomap.model.evidence`): the stack, or ``cine``.
+
+        A cine's phases get the tests every image gets, not a native T1 map's: those were tuned on maps.
+        """
+        return "cine" if self.cine else self.stack
+
+    @property
     def series_label(self) -> str:
         """``series 12 'MOLLI T1 MAP'``: where the slice came from, for cards and rows."""
         return f"series {'?' if self.series_number is None else self.series_number} '{self.series_description}'"

@@ -188,7 +188,7 @@ def segment_hinted(
     found, why = segmenter.predict_each(
         [to_view(slices[k].pixels, view) for k, view in zip(batch, views)],
         [spacing_in_view(slices[k].spacing_mm, view) for k, view in zip(batch, views)],
-        tta=config.tta, batch_size=config.batch_size, kinds=[slices[k].stack for k in batch], hints=shown_hints,
+        tta=config.tta, batch_size=config.batch_size, kinds=[slices[k].kind for k in batch], hints=shown_hints,
     )  # fmt: skip
     for k, view, prediction, reason in zip(batch, views, found, why):
         predictions[k], reasons[k] = prediction_from_view(prediction, view), reason
@@ -404,7 +404,7 @@ def check_against_stack(segmenter, slices: list[MapSlice], predictions: list, re
     batch = sorted(again)
     found_again, _ = segmenter.predict_each(
         [slices[k].pixels for k in batch], [slices[k].spacing_mm for k in batch], tta=config.tta, batch_size=config.batch_size,
-        kinds=[slices[k].stack for k in batch], hints=[again[k][0] for k in batch],
+        kinds=[slices[k].kind for k in batch], hints=[again[k][0] for k in batch],
     )  # fmt: skip
     for k, prediction in zip(batch, found_again):
         where, positions, off = again[k]

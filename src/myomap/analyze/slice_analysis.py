@@ -25,7 +25,7 @@ from myomap.geometry.contours import ON_EDGES, SliceContours, mask_to_contours
 from myomap.geometry.masks import contours_to_mask
 from myomap.io.contours import Contours
 from myomap.quantify.plausibility import plausibility_reasons
-from myomap.quantify.reference import RV_ACROSS_THE_HEADER, estimate_rv_insertion, insertion_at_angle
+from myomap.quantify.reference import RV_ACROSS_THE_HEADER, estimate_rv_insertion, insertion_at_angle, insertion_from_header
 from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX, VALID_RANGE_MS, blood_like_segments, slice_values
 
 GIVEN_REFERENCE = "contours-json"  # the reference method of a point given with the map
@@ -224,4 +224,10 @@ def _reference_point(
         return given, GIVEN_REFERENCE
     if facts.native_reference_deg is not None:
         return insertion_at_angle(epi, endo, facts.native_reference_deg, spacing_mm=spacing_mm), NATIVE_REFERENCE
-    return estimate_rv_insertion(pixels, epi, endo, spacing_mm=spacing_mm, orientation=facts.orientation)
+    point, method = estimate_rv_insertion(pixels, epi, endo, spacing_mm=spacing_mm, orientation=facts.orientation)
+    if facts.cine and method == RV_ACROSS_THE_HEADER:
+        # A bSSFP cine's fat is as bright as its blood: a "pool" where the header puts the lateral wall is most
+        # likely epicardial fat, not mirrored pixels (8 of 36 phantom cine frames off by over 30 degrees, 4 of them
+        # this way; 1 of 36 of the same slices' T1 maps), so the header decides.
+        return insertion_from_header(epi, endo, spacing_mm=spacing_mm, orientation=facts.orientation)
+    return point, method

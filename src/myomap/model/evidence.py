@@ -237,7 +237,8 @@ def ring_evidence(
     """Evidence for one candidate ring: ``region`` (bool, the image's grid) is its myocardium + blood pool in ``labels``.
 
     ``spacing_mm`` is the (row, col) pixel size; ``kind`` the map's stack
-    name when known (``"T1"`` native, ``"T1-post"``, ``"T2"``), which decides
+    name when known (``"T1"`` native, ``"T1-post"``, ``"T2"``; ``"cine"``
+    for a cine's phase, asked what a post-contrast map is), which decides
     what is asked of the blood pool; ``probabilities`` the network's
     (C, rows, cols) class probabilities on the image's grid and
     ``agreement`` that of its test-time augmentations

@@ -152,22 +152,31 @@ def estimate_rv_insertion(
     anterior_deg = 90.0 if projected is None else projected
 
     ends = _rv_contact_ends(map_ms, epi, endo, centre, spacing_mm)
-    if ends is not None:
-        angle = _closest(ends, anterior_deg)
-        method = "rv-blood-pool"
-        septum_deg = None if orientation is None else projected_angle(SEPTAL_DIRECTION_LPS, orientation)
-        if septum_deg is not None and _angular_distance(ends[0] + ((ends[1] - ends[0]) % 360.0) / 2.0, septum_deg) > MIRRORED_RV_DEG:
-            method = RV_ACROSS_THE_HEADER
+    if ends is None:
+        return insertion_from_header(epi_xy, endo_xy, spacing_mm=spacing_mm, orientation=orientation)
+    angle = _closest(ends, anterior_deg)
+    method = "rv-blood-pool"
+    septum_deg = None if orientation is None else projected_angle(SEPTAL_DIRECTION_LPS, orientation)
+    if septum_deg is not None and _angular_distance(ends[0] + ((ends[1] - ends[0]) % 360.0) / 2.0, septum_deg) > MIRRORED_RV_DEG:
+        method = RV_ACROSS_THE_HEADER
+    return insertion_at_angle(epi_xy, endo_xy, angle, spacing_mm=spacing_mm), method
+
+
+def insertion_from_header(
+    epi_xy: np.ndarray, endo_xy: np.ndarray, *, spacing_mm: tuple[float, float], orientation: tuple[float, ...] | None = None
+) -> tuple[tuple[float, float], str]:
+    """The anterior RV insertion point without the image: ``"dicom-orientation"``, else ``"image-axes"`` (module docstring).
+
+    Also for an image whose RV blood pool cannot be told from other bright tissue (a bSSFP cine's fat).
+    """
+    septum_deg = None if orientation is None else projected_angle(SEPTAL_DIRECTION_LPS, orientation)
+    if septum_deg is not None:
+        projected = projected_angle(ANTERIOR_LPS, orientation)
+        anterior_deg, method = (90.0 if projected is None else projected), "dicom-orientation"
     else:
-        septum_deg = None
-        if orientation is not None:
-            septum_deg = projected_angle(SEPTAL_DIRECTION_LPS, orientation)
-        if septum_deg is not None:
-            method = "dicom-orientation"
-        else:
-            septum_deg, anterior_deg, method = 180.0, 90.0, "image-axes"
-        step = INSERTION_FROM_SEPTUM_DEG
-        angle = _closest((septum_deg - step, septum_deg + step), anterior_deg)
+        septum_deg, anterior_deg, method = 180.0, 90.0, "image-axes"
+    step = INSERTION_FROM_SEPTUM_DEG
+    angle = _closest((septum_deg - step, septum_deg + step), anterior_deg)
     return insertion_at_angle(epi_xy, endo_xy, angle, spacing_mm=spacing_mm), method
 
 
