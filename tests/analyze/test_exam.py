@@ -406,6 +406,23 @@ def test_a_4d_nifti_cine_gives_every_phase_of_every_slice_and_its_labels_are_ski
     assert rows["p01_sa_gt.nii.gz"] == ("not relevant: label image (NIfTI)", 0, 0, "skip")
 
 
+def test_a_cines_phase_saved_again_as_a_3d_file_is_analysed_once_as_that_phase(tmp_path):
+    """ACDC ships each labelled frame again beside the 4-D cine: those slices are the cine's, not a map's."""
+    import nibabel
+
+    data = np.random.default_rng(1).uniform(100, 900, (16, 12, 2, 5))
+    _cine_nifti(tmp_path / "patient001_4d.nii.gz", data, 0.04, "sec")
+    affine = np.diag([1.5, 1.5, 8.0, 1.0])
+    nibabel.save(nibabel.Nifti1Image(data[..., 3].astype(np.float32), affine), tmp_path / "patient001_frame04.nii.gz")
+    nibabel.save(nibabel.Nifti1Image((data[..., 3] + 1.0).astype(np.float32), affine), tmp_path / "other.nii.gz")
+    found = discover([tmp_path], map_type="T1")
+    (slices,) = found.patients.values()
+    assert len(slices) == 12 and {s.path.name for s in slices if not s.cine} == {"other.nii.gz"}
+    assert f"{tmp_path / 'patient001_frame04.nii.gz'}: the pixels of volume 4 of {tmp_path / 'patient001_4d.nii.gz'}" in " ".join(
+        found.notes
+    )
+
+
 def test_a_cine_without_a_time_unit_keeps_its_phase_order(tmp_path):
     """Slices stored apex first (the affine's slice step points to the base) are ordered base first, each with its phases in order."""
     import nibabel

@@ -49,7 +49,7 @@ from myomap.io import vendor
 from myomap.io.context import DAY_S, ScanContext, past_midnight
 from myomap.io.dicom import DecodeError, DicomError, read_frames
 from myomap.io.header import ImageMeta, index_files
-from myomap.io.nifti import NiftiError, NiftiLabelImage, find_nifti, read_nifti_map, slice_pixels
+from myomap.io.nifti import NiftiError, NiftiLabelImage, cine_phase_copies, find_nifti, read_nifti_map, slice_pixels, volume_digests
 from myomap.io.series_kind import find_dicom_files, position_key
 from myomap.mapping.series import SeriesError
 
@@ -488,8 +488,13 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str], notes: 
 
     Their pixels are read again when a slice is loaded (:func:`myomap.io.nifti.slice_pixels`), so that a
     folder of 4-D cines fits in memory; the T1 level the contrast call needs is kept.
+
+    A 3-D file whose pixels are those of one phase of a 4-D cine among the inputs (ACDC ships its labelled
+    frames as ``patientNNN_frameNN.nii.gz`` beside ``patientNNN_4d.nii.gz``) is that phase again: skipped with
+    a note, so that the phase is analysed once, as a cine's (no map values from a cine's signal).
     """
     slices, labels, qform = [], [], []
+    digests: dict[Path, dict[int | None, bytes]] = {}  # per file, its volumes' pixel digests
     for path in find_nifti(inputs):
         try:
             found = read_nifti_map(path, map_type)
@@ -501,6 +506,7 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str], notes: 
             continue
         if found.geometry_note:
             qform.append(found.geometry_note)
+        digests[path] = volume_digests(found)
         for item in found.slices:
             found_slice = MapSlice(
                 path=path,
@@ -527,9 +533,11 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str], notes: 
                 slices.append(found_slice)
             else:  # refused here, as a DICOM map is, so that it takes no place in its stack's order
                 errors.append(f"{found_slice.where}: image holds no finite pixels (all NaN or infinite)")
+    copies = cine_phase_copies(digests)
+    notes += [f"{path}: the pixels of {phase} (a cine phase saved again): analysed once, as that phase" for path, phase in copies.items()]
     if qform:
         notes.append(qform[0] + (f" (and in {len(qform) - 1} more NIfTI file(s))" if len(qform) > 1 else ""))
-    return slices, labels
+    return [s for s in slices if s.path not in copies], labels
 
 
 def _slice(meta: ImageMeta, map_type: str, pixels: np.ndarray | None, origin: str = "scanner") -> MapSlice:

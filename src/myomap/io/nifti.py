@@ -40,12 +40,15 @@ be given as it is.  A sidecar that names a map type overrides both.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -197,6 +200,23 @@ def read_nifti_map(path: str | Path, map_type: str | None = None) -> NiftiMap:
         sidecar_context(info),
         geometry_note,
     )
+
+
+def volume_digests(found: NiftiMap) -> dict[int | None, bytes]:
+    """A digest of each volume's pixels, slice by slice: per phase of a 4-D cine, under None for a 3-D file (a copy matches)."""
+    digests: dict[int | None, Any] = defaultdict(hashlib.sha256)
+    for item in found.slices:
+        digests[item.phase].update(np.ascontiguousarray(item.pixels, np.float32).tobytes())
+    return {phase: digest.digest() for phase, digest in digests.items()}
+
+
+def cine_phase_copies(digests: dict[Path, dict[int | None, bytes]]) -> dict[Path, str]:
+    """The 3-D files among ``digests`` (per file, :func:`volume_digests`) holding one phase of a 4-D cine: ``volume t of <file>``.
+
+    ACDC ships each labelled frame again (``patientNNN_frameNN.nii.gz``) beside its 4-D cine.
+    """
+    phases = {d: f"volume {t + 1} of {path}" for path, found in digests.items() for t, d in found.items() if t is not None}
+    return {path: phases[found[None]] for path, found in digests.items() if None in found and found[None] in phases}
 
 
 def world_affine(path: Path, image) -> tuple[np.ndarray, str]:
