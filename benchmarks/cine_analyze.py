@@ -7,7 +7,9 @@ bSSFP cine-like frames (``robustness.cine_like``), ``--phases`` frames per
 slice, each with its own flip angle and noise, and written per subject as a
 4-D NIfTI cine (x, y, slice, phase, 35 ms apart) with a label image of the
 reference contours beside it, as ACDC and M&Ms put the experts' labels
-(``<subject>_4d_gt.nii.gz``; myocardium 2, LV cavity 3).  ``myomap analyze
+(``<subject>_4d_gt.nii.gz``; myocardium 2, LV cavity 3), and its first
+phase again as a 3-D file with its labels (``<subject>_frame01.nii.gz``
+and ``_frame01_gt``, as ACDC ships its labelled frames).  ``myomap analyze
 --map-type T1 --keep-phi`` then runs on the folder, and
 ``benchmarks/label_dice.py`` scores the written contours against the
 labels: the share of frames with contours and the mean myocardium Dice (a
@@ -62,6 +64,10 @@ def write_cines(cases: list, folder: Path, phases: int, rng) -> dict[str, np.nda
         nibabel.save(image, folder / name / f"{name}_4d.nii.gz")
         nibabel.save(nibabel.Nifti1Image(labels, affine), folder / name / f"{name}_4d_gt.nii.gz")
         labels_by_name[name] = labels
+        # As ACDC ships its labelled frames: the first phase again, as a 3-D file with its own labels beside it.
+        nibabel.save(nibabel.Nifti1Image(data[..., 0], affine), folder / name / f"{name}_frame01.nii.gz")
+        nibabel.save(nibabel.Nifti1Image(labels[..., 0], affine), folder / name / f"{name}_frame01_gt.nii.gz")
+        labels_by_name[f"{name}_frame01"] = labels[..., :1]
     return labels_by_name
 
 
@@ -90,7 +96,7 @@ def main() -> None:
         dice = [d for _, d, _ in rows]
         found = sum(state == "contours" for *_, state in rows)
         print(
-            f"cine-like frames as 4-D NIfTI, through analyze: {found} of {frames} frames with contours, "
+            f"cine-like frames as 4-D NIfTI (and first phases as 3-D copies), through analyze: {found} of {frames} frames with contours, "
             f"myocardium Dice {np.mean(dice):.3f} (lowest {np.min(dice):.3f})"
         )
         wall = statistics.median(seconds)

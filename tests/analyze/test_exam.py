@@ -406,8 +406,8 @@ def test_a_4d_nifti_cine_gives_every_phase_of_every_slice_and_its_labels_are_ski
     assert rows["p01_sa_gt.nii.gz"] == ("not relevant: label image (NIfTI)", 0, 0, "skip")
 
 
-def test_a_cines_phase_saved_again_as_a_3d_file_is_analysed_once_as_that_phase(tmp_path):
-    """ACDC ships each labelled frame again beside the 4-D cine: those slices are the cine's, not a map's."""
+def test_a_cines_phase_saved_again_as_a_3d_file_is_analysed_as_a_cine_phase(tmp_path):
+    """ACDC ships each labelled frame again beside the 4-D cine: those slices are a cine's, not a map's (contours, no values)."""
     import nibabel
 
     data = np.random.default_rng(1).uniform(100, 900, (16, 12, 2, 5))
@@ -417,10 +417,11 @@ def test_a_cines_phase_saved_again_as_a_3d_file_is_analysed_once_as_that_phase(t
     nibabel.save(nibabel.Nifti1Image((data[..., 3] + 1.0).astype(np.float32), affine), tmp_path / "other.nii.gz")
     found = discover([tmp_path], map_type="T1")
     (slices,) = found.patients.values()
-    assert len(slices) == 12 and {s.path.name for s in slices if not s.cine} == {"other.nii.gz"}
-    assert f"{tmp_path / 'patient001_frame04.nii.gz'}: the pixels of volume 4 of {tmp_path / 'patient001_4d.nii.gz'}" in " ".join(
-        found.notes
-    )
+    assert len(slices) == 14 and {s.path.name for s in slices if not s.cine} == {"other.nii.gz"}
+    frame = [s for s in slices if s.path.name == "patient001_frame04.nii.gz"]
+    assert len(frame) == 2 and all(np.isnan(s.level_ms) and s.contrast_rule == "cine" for s in frame)
+    note = f"{tmp_path / 'patient001_frame04.nii.gz'}: the pixels of volume 4 of {tmp_path / 'patient001_4d.nii.gz'}"
+    assert note in " ".join(found.notes)
 
 
 def test_a_cine_without_a_time_unit_keeps_its_phase_order(tmp_path):

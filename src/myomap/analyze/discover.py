@@ -490,8 +490,9 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str], notes: 
     folder of 4-D cines fits in memory; the T1 level the contrast call needs is kept.
 
     A 3-D file whose pixels are those of one phase of a 4-D cine among the inputs (ACDC ships its labelled
-    frames as ``patientNNN_frameNN.nii.gz`` beside ``patientNNN_4d.nii.gz``) is that phase again: skipped with
-    a note, so that the phase is analysed once, as a cine's (no map values from a cine's signal).
+    frames as ``patientNNN_frameNN.nii.gz`` beside ``patientNNN_4d.nii.gz``) is that phase again: its slices are
+    a cine's (no contrast call from their signal, no pooled values), and still analysed, so that contours lie
+    beside the file its expert labels name.
     """
     slices, labels, qform = [], [], []
     digests: dict[Path, dict[int | None, bytes]] = {}  # per file, its volumes' pixel digests
@@ -534,10 +535,10 @@ def _nifti_slices(inputs: list, map_type: str | None, errors: list[str], notes: 
             else:  # refused here, as a DICOM map is, so that it takes no place in its stack's order
                 errors.append(f"{found_slice.where}: image holds no finite pixels (all NaN or infinite)")
     copies = cine_phase_copies(digests)
-    notes += [f"{path}: the pixels of {phase} (a cine phase saved again): analysed once, as that phase" for path, phase in copies.items()]
+    notes += [f"{path}: the pixels of {phase} (a cine phase saved again): analysed as a cine phase" for path, phase in copies.items()]
     if qform:
         notes.append(qform[0] + (f" (and in {len(qform) - 1} more NIfTI file(s))" if len(qform) > 1 else ""))
-    return [s for s in slices if s.path not in copies], labels
+    return [replace(s, cine=True, level_ms=math.nan) if s.path in copies else s for s in slices], labels
 
 
 def _slice(meta: ImageMeta, map_type: str, pixels: np.ndarray | None, origin: str = "scanner") -> MapSlice:
