@@ -376,6 +376,9 @@ def test_a_cines_phases_never_pool_with_the_maps_of_their_stack():
     assert stack == trusted == maps  # a phase at a map's plane neither replaces it as the later series nor adds to it
     assert lines == ["3 cine phase(s) not pooled: a cine's pixels are signal, not ms (contours and slice rows only)"]
     assert pooled_slices(phases, "T1", "native")[:2] == ([], [])
+    for result in phases:  # a cine acquired after gadolinium, as its header says: the post stack says so too
+        result.slice.contrast = "post"
+    assert pooled_slices(phases, "T1", "post")[2] == [lines[0]]
 
 
 def test_post_contrast_slices_of_two_time_points_pool_the_one_with_more_planes():

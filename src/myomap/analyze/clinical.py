@@ -158,7 +158,8 @@ def pooled_slices(results: Sequence, map_type: str, contrast: str, *, include_re
             f"{len(stack) - len(done)} cine phase(s) not pooled: a cine's pixels are signal, not ms (contours and slice rows only)"
         )
     if contrast == "post":
-        trusted, lines = one_time_point(trusted)
+        trusted, time_points = one_time_point(trusted)
+        lines += time_points
     trusted, repeats = latest_per_plane(trusted)
     return done, trusted, lines + repeats
 
