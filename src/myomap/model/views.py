@@ -314,7 +314,7 @@ def resample(pixels, spacing, epi, endo, target_mm: float):
 
 
 def scaled_body(spacing: tuple[float, float], rng: np.random.Generator, scale: tuple[float, float]) -> tuple[float, float]:
-    """The pixel size of an image whose body and heart are ``scale`` (log-uniform) times as large: a child's chest below 1.
+    """The pixel size that shows an image's body and heart at a size drawn log-uniformly from ``scale``: a child's chest below 1.
 
     The phantom's hearts are adults' (an LV about 50 mm across at the
     median slice); scaling the pixel size, not the pixels, shrinks the whole
