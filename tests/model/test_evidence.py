@@ -75,6 +75,9 @@ def test_on_a_native_t1_map_the_blood_must_be_brighter_than_the_ring():
     assert not looks_like_lv(evidence, strict=False) and "not brighter" in evidence.problem(strict=False)
     # The same picture is a post-contrast LV (blood ~330 ms, myocardium ~480 ms, scaled): nothing is asked of it there.
     assert looks_like_lv(ring_evidence(vertebra, labels > 0, labels, SPACING))
+    assert looks_like_lv(ring_evidence(vertebra, labels > 0, labels, SPACING, kind="T1-post"))
+    # A cine's blood is bright too (bSSFP): the test holds for it.
+    assert "not brighter" in ring_evidence(vertebra, labels > 0, labels, SPACING, kind="cine").problem(strict=False)
     lv, labels = _scene(ring_value=1000.0, blood_value=1180.0, surround_value=300.0)  # the lowest ratio of a noisy phantom LV
     evidence = ring_evidence(lv, labels > 0, labels, SPACING, kind="T1")
     assert evidence.blood_ratio > MIN_NATIVE_T1_BLOOD_RATIO and looks_like_lv(evidence, strict=False)
@@ -155,7 +158,7 @@ def test_an_unstable_ring_on_a_native_t1_or_t2_map_is_no_lv():
     # A clear LV in the image, but a network that is unsure of it and whose augmentations disagree.
     image, labels = _scene(ring_value=1000.0, blood_value=1600.0, surround_value=300.0)
     unsure = np.stack([labels == 0, 0.6 * (labels == 1), labels == 2]).astype(np.float32)
-    for kind, rejected in (("T1", True), ("T2", True), ("T1-post", False), (None, False)):
+    for kind, rejected in (("T1", True), ("T2", True), ("T1-post", False), ("cine", False), (None, False)):
         evidence = ring_evidence(image, labels > 0, labels, SPACING, kind=kind, probabilities=unsure, agreement=0.6)
         assert looks_like_lv(evidence, strict=False) != rejected, kind
         if rejected:

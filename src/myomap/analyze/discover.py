@@ -153,7 +153,7 @@ class MapSlice:
     def kind(self) -> str:
         """What the model is told the image is (its image check's tests, :mod:`myomap.model.evidence`): the stack, or ``cine``.
 
-        A cine's phases get the tests every image gets, not a native T1 map's: those were tuned on maps.
+        A cine's phases get the native T1 map's blood test (bSSFP blood is bright), not its unstable-ring test or doubts.
         """
         return "cine" if self.cine else self.stack
 
