@@ -406,6 +406,26 @@ def test_analyze_patient_reports_a_dropped_ring_as_an_error_and_flags_a_ring_fou
     assert all(r.analysis is not None and not any("second search" in x for x in r.qc.reasons) for r in results[:3])
 
 
+def _with_rv_pool() -> np.ndarray:
+    """A map with the LV of :func:`_ring_at` (40, 50) and an RV blood pool hugging it on one side: its insertion can be found."""
+    rows, cols = np.mgrid[:96, :96]
+    radius, angle = np.hypot(cols - 40.0, rows - 50.0), np.degrees(np.arctan2(50.0 - rows, cols - 40.0)) % 360
+    labels = _ring_at(40.0, 50.0).labels
+    pixels = np.select([labels == 1, labels == 2], [1000.0, 1600.0], 400.0)
+    pixels[(radius > 13) & (radius < 20) & (angle > 100) & (angle < 200)] = 1600.0
+    return pixels.astype(np.float32)
+
+
+@pytest.mark.parametrize("cine", [False, True])
+def test_a_post_contrast_map_takes_its_rv_direction_from_a_native_map_of_its_slice_but_not_from_a_cine(tmp_path, cine):
+    native = replace(_slice("native", "native", (0.0, 0.0, 0.0)), pixels=_with_rv_pool(), cine=cine)
+    post = replace(_slice("post", "post", (0.0, 0.0, 0.0)), pixels=_with_rv_pool())
+    segmenter = StackSegmenter(first={id(native.pixels): _ring_at(40.0, 50.0), id(post.pixels): _ring_at(40.0, 50.0)})
+    results = analyze_patient("p", [native, post], segmenter, tmp_path, AnalyzeConfig(seg=False), [], None, set())
+    assert results[0].reference_method == "rv-blood-pool"
+    assert (results[1].reference_method == "native-map") != cine  # a cine's heart is at another phase than the map's
+
+
 def test_a_slice_position_speaks_with_its_native_t1_ring_before_its_t2_ring():
     slices = _stack([0.0, 10.0, 20.0])
     slices.append(_slice("t2", "native", (0.0, 0.0, 0.0), map_type="T2"))  # slice 0's T2 map, its ring on something else

@@ -99,6 +99,8 @@ def test_a_cines_signal_is_not_held_to_a_maps_values():
     assert result.error is None and not result.qc.review and not any("does not fit" in r for r in result.qc.reasons)
     as_map = analyse_slice(pixels * 0.1, SPACING, _prediction(labels), SliceSettings(), replace(facts, cine=False))
     assert as_map.qc.review and any("does not fit a native T1 map" in r for r in as_map.qc.reasons)
+    dim = analyse_slice(pixels * 0.03, SPACING, _prediction(labels), SliceSettings(), facts)  # under a T1 map's 50 ms floor
+    assert dim.global_values().median_ms == pytest.approx(MYO_MS * 0.03) and dim.global_values().get("n_missing") == 0
 
 
 def test_a_bright_crescent_where_the_header_puts_the_lateral_wall_flags_a_map_but_not_a_cine():
@@ -113,6 +115,8 @@ def test_a_bright_crescent_where_the_header_puts_the_lateral_wall_flags_a_map_bu
     facts = SliceFacts("T1", "mid", orientation=axial, cine=True)
     as_cine = analyse_slice(pixels, SPACING, _prediction(labels), SliceSettings(), facts)
     assert as_cine.reference_method == "dicom-orientation" and MIRRORED not in as_cine.qc.reasons
+    nifti = analyse_slice(pixels, SPACING, _prediction(labels), SliceSettings(), replace(facts, dicom_geometry=False))
+    assert nifti.reference_method == RV_ACROSS_THE_HEADER and MIRRORED in nifti.qc.reasons  # an affine may be a placeholder
 
 
 def test_an_empty_prediction_measures_nothing():

@@ -88,8 +88,9 @@ def slice_facts(item: MapSlice, *, use_json: bool, native: tuple[float, tuple[in
     plane = body_plane(item.orientation) if item.origin != "nifti" else None
     angle, left_out = native if native is not None else (None, ())
     return SliceFacts(
-        item.map_type, item.slice_position, item.contrast, item.clockwise, item.orientation, given, plane, angle, left_out, item.cine
-    )
+        item.map_type, item.slice_position, item.contrast, item.clockwise, item.orientation, given, plane, angle, left_out,
+        item.cine, item.origin != "nifti",
+    )  # fmt: skip
 
 
 NATIVE_REFERENCE_METHODS = ("rv-blood-pool", "contours-json")

@@ -67,7 +67,9 @@ class SliceFacts:
     native map (:func:`myomap.quantify.values.blood_like_segments`): left
     out here too, where blood and myocardium are too close to tell.
     ``cine``: a cardiac phase of a cine given ``--map-type``, whose pixels
-    are signal, not ms (their level is not held to the map type's range).
+    are signal, not ms (their level is not held to the map type's range,
+    and no pixel is out of range).  ``dicom_geometry``: the orientation is
+    a DICOM header's, not a NIfTI affine (often a converter's placeholder).
     """
 
     map_type: MapType
@@ -80,6 +82,7 @@ class SliceFacts:
     native_reference_deg: float | None = None
     native_left_out: tuple[int, ...] = ()
     cine: bool = False
+    dicom_geometry: bool = True
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,7 @@ def analyse_slice(
         analysis = replace(analysis, qc=qc)
     measure = partial(
         slice_values, pixels, epi, endo, reference, facts.slice_position, spacing_mm=spacing_mm,
-        erosion_margin_px=settings.erosion_margin_px, clockwise=facts.clockwise, valid_range_ms=VALID_RANGE_MS[facts.map_type],
+        erosion_margin_px=settings.erosion_margin_px, clockwise=facts.clockwise, valid_range_ms=None if facts.cine else VALID_RANGE_MS[facts.map_type],
         return_pixels=True,
     )  # fmt: skip
     try:
@@ -225,9 +228,10 @@ def _reference_point(
     if facts.native_reference_deg is not None:
         return insertion_at_angle(epi, endo, facts.native_reference_deg, spacing_mm=spacing_mm), NATIVE_REFERENCE
     point, method = estimate_rv_insertion(pixels, epi, endo, spacing_mm=spacing_mm, orientation=facts.orientation)
-    if facts.cine and method == RV_ACROSS_THE_HEADER:
-        # A bSSFP cine's fat is as bright as its blood: a "pool" where the header puts the lateral wall is most
+    if facts.cine and facts.dicom_geometry and method == RV_ACROSS_THE_HEADER:
+        # A bSSFP cine's fat is as bright as its blood: a "pool" where a DICOM header puts the lateral wall is most
         # likely epicardial fat, not mirrored pixels (8 of 36 phantom cine frames off by over 30 degrees, 4 of them
-        # this way; 1 of 36 of the same slices' T1 maps), so the header decides.
+        # this way; 1 of 36 of the same slices' T1 maps), so the header decides.  A NIfTI affine may be a
+        # placeholder: there the image's pool stands, flagged.
         return insertion_from_header(epi, endo, spacing_mm=spacing_mm, orientation=facts.orientation)
     return point, method

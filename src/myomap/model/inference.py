@@ -236,7 +236,8 @@ class Segmenter:
 
         ``spacings_mm`` are the (row, col) pixel spacings; a model that works
         at a fixed pixel size needs them.  ``kinds`` are the maps' stack
-        names when known (``"T1"`` native, ``"T1-post"``, ``"T2"``): a model
+        names when known (``"T1"`` native, ``"T1-post"``, ``"T2"``; ``"cine"``
+        for a cine's phase, :mod:`myomap.model.evidence`): a model
         that works at a fixed pixel size then takes no ring whose blood pool
         is not brighter than its myocardium on a native T1 map for the LV,
         and hands on the image check's doubts about the ring on native T1

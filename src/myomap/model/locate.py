@@ -164,7 +164,7 @@ def predict_physical(
 ):
     """Locate, then segment, for a fixed-pixel-size model; returns ``(predictions, reasons)`` like ``Segmenter.predict_each``.
 
-    ``kinds`` (one stack name or None per image, or None for all unknown)
+    ``kinds`` (one stack name or ``"cine"`` or None per image, or None for all unknown)
     says what is asked of a ring's blood pool, and which maps' predictions
     carry the check's doubts (:mod:`myomap.model.evidence`).  ``hints``
     (one native (x, y) pixel point or None per image) are where the LV is

@@ -31,7 +31,8 @@ def plausibility_reasons(map_type: str, contrast: str, stats: dict, *, level: bo
     """Why the myocardial statistics ``stats`` (``median_ms``, ``mean_ms``, ``iqr_ms``, ``n_pixels``, ``n_missing``) look wrong; empty when fine.
 
     ``level=False`` leaves out the check of the median against the map type's range (a cine's signal is not ms);
-    the spread, skew and missing-pixel checks are relative and still apply.
+    the spread, skew and missing-pixel checks still apply (a caller measuring a cine counts as missing only
+    pixels without a value).
 
     >>> plausibility_reasons("T1", "native", {"median_ms": 49.0, "mean_ms": 50.0, "iqr_ms": 4.0})[0]
     'myocardial median 49 ms does not fit a native T1 map (600-2000 ms): another map type or a scaling error'

@@ -27,7 +27,8 @@ _METHODS = {
     "rv-blood-pool-against-header": "anterior RV insertion point estimated from an RV blood pool on the side the DICOM "
     "orientation calls lateral (mirrored image?)",
     "native-map": "anterior RV insertion point in the direction found on the native map of the same slice",
-    "dicom-orientation": "anterior RV insertion point estimated from the DICOM orientation (no RV blood pool found)",
+    "dicom-orientation": "anterior RV insertion point estimated from the DICOM orientation (no RV blood pool found, or on a cine "
+    "one where the orientation puts the lateral wall: bright fat)",
     "image-axes": "anterior RV insertion point assumed from the standard display (no RV blood pool, no orientation)",
 }
 _SUMMARY_KEYS = (
