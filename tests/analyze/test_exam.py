@@ -653,6 +653,34 @@ def test_analyze_runs_on_a_4d_nifti_cine(cohort, tmp_path, caplog):
     assert np.diff(centres) == pytest.approx([2.0, 2.0], abs=0.5)  # each phase was segmented on its own pixels
 
 
+def test_an_exam_of_maps_and_a_cine_given_a_map_type_keeps_the_cines_signal_out_of_the_maps_values(cohort, tmp_path, caplog):
+    """A new user's exam: the T1 maps and a cine of the same slices (signal about 200), all given --map-type T1."""
+    subject = sorted(p for p in cohort.iterdir() if p.is_dir())[0]
+    series_uid, instance = generate_uid(), 0
+    for level in ("basal", "mid", "apical"):
+        shutil.copy(subject / f"T1_{level}" / "map.dcm", tmp_path / f"map_{level}.dcm")
+        for delay in (0.0, 400.0):  # two cardiac phases at the map's plane, in one series
+            ds = pydicom.dcmread(subject / f"T1_{level}" / "map.dcm")
+            values = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+            instance += 1
+            ds.SeriesInstanceUID, ds.SOPInstanceUID, ds.SeriesNumber, ds.InstanceNumber = series_uid, generate_uid(), 40, instance
+            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            ds.SeriesDescription, ds.ImageType, ds.TriggerTime = "cine_sax", ["ORIGINAL", "PRIMARY", "M"], delay
+            ds.RescaleSlope, ds.RescaleIntercept = 1, 0
+            ds.PixelData = np.clip(values * 0.2, 0, 65535).astype(np.uint16).tobytes()
+            ds.save_as(tmp_path / f"cine_{instance}.dcm")
+    out = tmp_path.with_name(tmp_path.name + "-out")
+    result = CliRunner().invoke(app, ["analyze", str(tmp_path), "-o", str(out), "--map-type", "T1", "--no-tta", "--no-report"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(next(out.glob("*/slices.csv")).open()))
+    assert sorted(r["contrast_rule"] for r in rows) == ["cine"] * 6 + ["default"] * 3 and {r["contrast"] for r in rows} == {"native"}
+    assert all(r["status"] == "ok" for r in rows)
+    values = list(csv.DictReader(next(out.glob("*/values.csv")).open()))
+    (pooled,) = [v for v in values if v["region"] == "global" and v["eroded"] == "True"]
+    assert pooled["n_slices"] == "3" and 900 < float(pooled["median_ms"]) < 1500  # the maps alone, in ms
+    assert "native T1 6 cine phase(s) not pooled" in caplog.text
+
+
 def _colour_copy(path, series_uid):
     """The same map as a vendor's colour rendering (RGB, 8 bits per sample), in its own series."""
     ds = pydicom.dcmread(path)
