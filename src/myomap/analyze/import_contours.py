@@ -132,7 +132,7 @@ class _MapImage:
     meta: ImageMeta
     map_type: str
     named: bool = True
-    cine: bool = False  # a phase of a cine given --map-type (Inventory.cines): no T1 level, as analyze reads it
+    cine: bool = False  # a phase of a cine given --map-type (Inventory.cines): the contrast call reads no level from it
 
 
 @dataclass(frozen=True)
@@ -395,7 +395,7 @@ def _placed(meta: ImageMeta) -> bool:
 
 def _t1_levels(images: list[_MapImage]) -> list[float | None]:
     """The T1 level of each T1 image (:func:`myomap.analyze.contrast.t1_level_ms`, as ``analyze`` measures it for the
-    contrast call), NaN for a T2 image or a cine, None where ``analyze`` would not read the image (undecodable, not in ms)."""
+    contrast call), NaN for a T2 image, None where ``analyze`` would not read the image (undecodable, not in ms)."""
     t1 = [k for k, i in enumerate(images) if i.map_type == "T1"]
     try:
         pixels: list[np.ndarray | None] = list(read_frames([images[k].meta for k in t1]))
@@ -406,8 +406,6 @@ def _t1_levels(images: list[_MapImage]) -> list[float | None]:
         meta = images[k].meta
         if values is None or vendor.map_value_problem(meta.bits_stored, meta.scaling, named=images[k].named) is not None:
             levels[k] = None
-        elif images[k].cine:  # read as analyze reads it, but a cine's signal gives no T1 level
-            levels[k] = math.nan
         else:
             levels[k] = t1_level_ms(values * np.float32(vendor.ms_factor(meta.scaling) or 1.0))
     return levels
