@@ -52,7 +52,7 @@ def test_mixed_exam_is_classified_and_skipped_series_are_one_line(tmp_path):
     found = discover([tmp_path])
     kinds = {r.series.split(" ", 1)[1].strip("'"): (r.kind, r.slices, r.action) for r in found.series}
     assert kinds["localizer"] == ("not relevant: localiser", 3, "skip")
-    assert kinds["cine_sax"][0] == "not relevant: cine (--map-type T1 takes its cardiac phases as maps)"
+    assert kinds["cine_sax"][0] == "not relevant: cine (--map-type T1 segments its cardiac phases, without T1 values)"
     assert kinds["LGE_PSIR"][0] == "not relevant: one preparation time (e.g. LGE)"
     assert kinds["TI scout"][0] == "not relevant: Look-Locker TI scout"
     assert kinds["MOLLI_sax"] == ("T1 weighted", 1, "not fitted: the scanner's map is used")
@@ -222,7 +222,7 @@ def test_a_cine_given_a_map_type_gives_every_cardiac_phase_as_a_slice(tmp_path):
     alone = discover([tmp_path])
     assert not alone.patients  # without --map-type a cine is not a map, and the table says what to do with it
     assert {r.kind for r in alone.series} == {
-        "not relevant: cine (--map-type T1 takes its cardiac phases as maps)",
+        "not relevant: cine (--map-type T1 segments its cardiac phases, without T1 values)",
         "not relevant: localiser",
     }
     result = CliRunner().invoke(app, ["analyze", str(tmp_path), "-o", str(tmp_path.with_name(tmp_path.name + "-out"))])

@@ -171,7 +171,7 @@ def test_each_skip_reason_is_counted(exam, tmp_path):
         "contour with fewer than 3 points": 1,
         "contour with unreadable or non-finite point coordinates": 1,
         "contour outside its image (drawn on another image?)": 1,
-        "series not a map: cine (--map-type T1 takes its cardiac phases as maps)": 1,
+        "series not a map: cine (--map-type T1 segments its cardiac phases, without T1 values)": 1,
         NOT_FOUND: 1,
         "long-axis contours only": 1,
         "no LV epi- or endocardial contour (other contours only)": 1,

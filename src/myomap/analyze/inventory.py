@@ -150,7 +150,7 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
     return inventory
 
 
-CINE_KIND = "cine (--map-type T1 takes its cardiac phases as maps)"
+CINE_KIND = "cine (--map-type T1 segments its cardiac phases, without T1 values)"
 
 
 def _is_cine(frames: list[ImageMeta], *, named: bool = True) -> bool:

@@ -214,7 +214,7 @@ def with_plausibility(qc: QualityReport, facts: SliceFacts, values: tuple[Region
     A cine's values are signal, not ms: their level is not held to a map type's range (their spread still is).
     """
     stats = next((v.stats for v in values if v.region == "global" and v.eroded), {})
-    reasons = plausibility_reasons(facts.map_type, facts.contrast, stats, level=not facts.cine)
+    reasons = plausibility_reasons(facts.map_type, facts.contrast, stats, cine=facts.cine)
     return replace(qc, review=True, reasons=qc.reasons + reasons) if reasons else qc
 
 

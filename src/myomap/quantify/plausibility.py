@@ -27,11 +27,12 @@ them out, so the median rests on the others; a wall where the fit failed that of
 measured well (motion, off-resonance).  The phantom's myocardium has none."""
 
 
-def plausibility_reasons(map_type: str, contrast: str, stats: dict, *, level: bool = True) -> tuple[str, ...]:
+def plausibility_reasons(map_type: str, contrast: str, stats: dict, *, cine: bool = False) -> tuple[str, ...]:
     """Why the myocardial statistics ``stats`` (``median_ms``, ``mean_ms``, ``iqr_ms``, ``n_pixels``, ``n_missing``) look wrong; empty when fine.
 
-    ``level=False`` leaves out the check of the median against the map type's range (a cine's signal is not ms);
-    the spread, skew and missing-pixel checks still apply (a caller measuring a cine counts as missing only
+    ``cine=True`` (a cine's phase given ``--map-type``) leaves out the check of the median against the map
+    type's range, as a cine's signal is not ms, and words the other reasons in its arbitrary units; the
+    spread, skew and missing-pixel checks still apply (a caller measuring a cine counts as missing only
     pixels without a value).
 
     >>> plausibility_reasons("T1", "native", {"median_ms": 49.0, "mean_ms": 50.0, "iqr_ms": 4.0})[0]
@@ -40,25 +41,28 @@ def plausibility_reasons(map_type: str, contrast: str, stats: dict, *, level: bo
     ()
     >>> plausibility_reasons("T1", "native", {"median_ms": 1000.0, "mean_ms": 1010.0, "iqr_ms": 60.0, "n_pixels": 260, "n_missing": 40})
     ('13 % of the myocardial pixels hold no usable value (failed fits): the values rest on the other 260',)
+    >>> plausibility_reasons("T1", "native", {"median_ms": 120.0, "mean_ms": 121.0, "iqr_ms": 40.0}, cine=True)
+    ('wide myocardial IQR (40 signal units, 33 % of the median): the contour may include blood or fat',)
     """
     median, mean, iqr = (stats.get(k, math.nan) for k in ("median_ms", "mean_ms", "iqr_ms"))
     if not math.isfinite(median) or median <= 0:
         return ()
     reasons = []
+    unit = "signal units" if cine else "ms"
     low, high = MYOCARDIUM_LEVEL_MS.get((map_type, contrast), (0.0, math.inf))
-    if level and not low <= median <= high:
+    if not cine and not low <= median <= high:
         reasons.append(
             f"myocardial median {median:.0f} ms does not fit a {contrast} {map_type} map ({low:.0f}-{high:.0f} ms): another map type or a scaling error"
         )
     if math.isfinite(iqr) and iqr > MAX_RELATIVE_IQR * median:
         reasons.append(
-            f"wide myocardial IQR ({iqr:.0f} ms, {100 * iqr / median:.0f} % of the median): the contour may include blood or fat"
+            f"wide myocardial IQR ({iqr:.0f} {unit}, {100 * iqr / median:.0f} % of the median): the contour may include blood or fat"
         )
     if math.isfinite(mean) and abs(mean - median) > MAX_MEAN_MEDIAN_GAP * median:
-        reasons.append(f"myocardial mean {mean:.0f} ms far from the median {median:.0f} ms: the contour may include blood or fat")
+        reasons.append(f"myocardial mean {mean:.0f} {unit} far from the median {median:.0f} {unit}: the contour may include blood or fat")
     kept, missing = int(stats.get("n_pixels", 0)), int(stats.get("n_missing", 0))
     if missing > MAX_MISSING_SHARE * (kept + missing):
         reasons.append(
-            f"{100 * missing / (kept + missing):.0f} % of the myocardial pixels hold no usable value (failed fits): the values rest on the other {kept}"
+            f"{100 * missing / (kept + missing):.0f} % of the myocardial pixels hold no usable value ({'no signal' if cine else 'failed fits'}): the values rest on the other {kept}"
         )
     return tuple(reasons)
