@@ -199,19 +199,19 @@ def test_the_found_series_table_of_several_patients_names_each_rows_patient(tmp_
     ]  # fmt: skip
 
 
-def _cine(folder, *, positions=(0.0, 8.0, 16.0), phases=(0.0, 350.0), masked_copy=False):
+def _cine(folder, *, positions=(0.0, 8.0, 16.0), phases=(0.0, 350.0), masked_copy=False, description="cine_sax"):
     """A cine series: each position at each trigger delay, with its own value; optionally a masked copy of one frame."""
     instance = 0
     for z in positions:
         for delay in phases:
             instance += 1
             image = np.full((16, 16), 100 + instance, np.uint16)
-            ds = mr_image(image, study_uid="1.5", series_uid="1.5.1", series_number=4, description="cine_sax",
+            ds = mr_image(image, study_uid="1.5", series_uid="1.5.1", series_number=4, description=description,
                           position_mm=(0, 0, z), instance=instance, TriggerTime=delay)  # fmt: skip
             save(ds, folder / f"cine{instance:03d}.dcm")
     if masked_copy:  # same position and trigger delay as the first frame: a copy, not a phase
         ds = mr_image(np.zeros((16, 16), np.uint16), study_uid="1.5", series_uid="1.5.1", series_number=4,
-                      description="cine_sax", position_mm=(0, 0, positions[0]), instance=99, TriggerTime=phases[0])  # fmt: skip
+                      description=description, position_mm=(0, 0, positions[0]), instance=99, TriggerTime=phases[0])  # fmt: skip
         save(ds, folder / "masked.dcm")
 
 
@@ -263,14 +263,31 @@ def test_a_cines_phases_are_ordered_by_trigger_delay_whatever_the_file_order(tmp
 
 
 def test_a_copy_without_a_trigger_delay_is_still_a_copy(tmp_path):
-    _cine(tmp_path, positions=(0.0,), phases=(0.0,))
-    ds = mr_image(np.zeros((16, 16), np.uint16), study_uid="1.5", series_uid="1.5.1", series_number=4, description="cine_sax",
+    _cine(tmp_path, positions=(0.0,), phases=(0.0,), description="sax_maps")
+    ds = mr_image(np.zeros((16, 16), np.uint16), study_uid="1.5", series_uid="1.5.1", series_number=4, description="sax_maps",
                   position_mm=(0, 0, 0), instance=99)  # fmt: skip
     save(ds, tmp_path / "masked.dcm")
     found = discover([tmp_path], map_type="T1")
     (slices,) = found.patients.values()
     assert len(slices) == 1 and not any("cardiac phases" in n for n in found.notes)
-    assert not slices[0].cine and slices[0].contrast_rule != "cine"  # one image per position: a map, whatever it shows
+    assert not slices[0].cine and slices[0].contrast_rule != "cine"  # one image per position, not named a cine: a map
+
+
+@pytest.mark.parametrize("description", ["cine_sax", "SAX FIESTA", "sBTFE_BH_SA"])
+def test_one_exported_phase_of_a_series_named_a_cine_is_a_cine_phase(tmp_path, description):
+    """The frame an expert contoured, exported alone: its signal (near 100 here) makes no post-contrast call and no T1 value."""
+    _cine(tmp_path, phases=(350.0,), description=description)
+    found = discover([tmp_path], map_type="T1")
+    (slices,) = found.patients.values()
+    assert len(slices) == 3 and all(s.cine and (s.contrast, s.contrast_rule) == ("native", "cine") for s in slices)
+    assert {s.kind for s in slices} == {"cine"}
+    assert any("named a cine" in n for n in found.notes)
+
+
+def test_a_map_named_after_its_bssfp_readout_is_not_a_cine(tmp_path):
+    _cine(tmp_path, phases=(350.0,), description="MOLLI_bSSFP_sax")
+    (slices,) = discover([tmp_path], map_type="T1").patients.values()
+    assert not any(s.cine for s in slices)
 
 
 def test_one_cine_position_is_one_slice_level_whatever_the_number_of_phases(tmp_path):

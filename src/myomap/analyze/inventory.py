@@ -13,7 +13,10 @@ Classification works on the header index alone (no pixel data read):
   map, a magnitude image beside it) give one slice: the lowest InstanceNumber among
   the images whose own ImageType names the map, with a note; but a
   series given its type with ``map_type`` whose images at one position
-  differ in TriggerTime is a cine, and every cardiac phase is a slice.
+  differ in TriggerTime is a cine, and every cardiac phase is a slice; so
+  is one whose name says cine (``cine_sax``, ``FIESTA``, ``sBTFE``) with one
+  image per position (a phase exported alone, such as the one an expert
+  contoured).
 - **weighted**: images whose inversion or T2-preparation times
   (:mod:`myomap.io.vendor`) vary at one position (a MOLLI or T2-prep
   series), or single images of one study, geometry and protocol spread over
@@ -132,11 +135,7 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
         elif "LOCALIZER" in first.image_type or _LOCALISER.search(first.series_description):
             inventory.kinds[uid] = "not relevant: localiser"  # a survey of three planes, never a map, whatever --map-type says
         elif map_type is not None:
-            inventory.kinds[uid] = f"{map_type} map (--map-type)"
-            kept = _one_per_position(_grey(frames, inventory.notes), map_type, inventory.notes, phases=True)
-            inventory.maps.extend(kept)
-            if len(kept) > len({position_key(meta) or (str(meta.path),) for _, meta in kept}):
-                inventory.cines.add(uid)  # two slices at one position: a cine's phases
+            _declared(inventory, uid, frames, map_type)
         elif _is_cine(frames):
             inventory.kinds[uid] = f"not relevant: {CINE_KIND}"
         elif "ORIGINAL" in first.image_type and (named := named_map_type(first.series_description)) is not None:
@@ -150,7 +149,34 @@ def classify(index: Index, map_type: str | None = None) -> Inventory:
     return inventory
 
 
+def _declared(inventory: Inventory, uid: str, frames: list[ImageMeta], map_type: str) -> None:
+    """A series given its type by ``--map-type``: its maps, one per position, or a cine's phases."""
+    inventory.kinds[uid] = f"{map_type} map (--map-type)"
+    kept = _one_per_position(_grey(frames, inventory.notes), map_type, inventory.notes, phases=True)
+    inventory.maps.extend(kept)
+    if len(kept) > len({position_key(meta) or (str(meta.path),) for _, meta in kept}):
+        inventory.cines.add(uid)  # two slices at one position: a cine's phases
+    elif _named_cine(frames[0]):  # one phase per position (e.g. the frame an expert contoured), named a cine
+        inventory.cines.add(uid)
+        inventory.notes.append(
+            f"{frames[0].series_label}: named a cine: its images are analysed as cine phases (signal, not {map_type} values)"
+        )
+
+
 CINE_KIND = "cine (--map-type T1 segments its cardiac phases, without T1 values)"
+# How vendors and sites name a cine: cine_retro_sax, SAX CINE, FIESTA, TrueFISP or trufi, (s)B-TFE, bSSFP.
+_CINE_NAME = re.compile(r"(?<![a-z])(?:cine|fiesta|trufi|true[ _-]?fisp|s?b[ _-]?tfe|bssfp)", re.IGNORECASE)
+
+
+def _named_cine(meta: ImageMeta) -> bool:
+    """The series description or protocol names a cine, and no mapping sequence or map (a MOLLI's readout is bSSFP too).
+
+    >>> from myomap.io.header import ImageMeta
+    >>> [_named_cine(ImageMeta(None, series_description=d)) for d in ("SAX_CINE_ED", "FIESTA CINE", "sBTFE_BH", "MOLLI_trufi", "T1 map")]
+    [True, True, True, False, False]
+    """
+    words = f"{meta.series_description} {meta.protocol_name}"
+    return bool(_CINE_NAME.search(words)) and not mapping_sequence(words) and map_type_from_header([], words) is None
 
 
 def _is_cine(frames: list[ImageMeta], *, named: bool = True) -> bool:
