@@ -14,6 +14,7 @@ from myomap.model.synth import (
     diffuse,
     display_window,
     extra_organs,
+    great_vessels,
     kidney,
     label_intensities,
     resolution,
@@ -73,6 +74,23 @@ def test_a_kidney_is_a_cortex_around_its_medulla_and_spares_what_it_must_keep(se
     medulla = out == KIDNEY_MEDULLA
     assert medulla.any() and not (ndimage.binary_dilation(medulla, iterations=2) & ~organ & (out != Tissue.SUBCUTANEOUS_FAT)).any()
     np.testing.assert_array_equal(kidney(labels, spacing, (10.0, 64.0), np.random.default_rng(seed), keep)[keep], labels[keep])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_great_vessels_are_blood_pools_in_walls_around_the_centre(seed):
+    labels = np.full((160, 200), Tissue.LUNG, np.uint8)
+    spacing = (1.0, 1.5)  # (row, col) mm: an x/y mix-up moves the root
+    out = great_vessels(labels, spacing, (100.0, 80.0), np.random.default_rng(seed))
+    aorta = out == Tissue.AORTA_BLOOD
+    rows, cols = np.nonzero(aorta)
+    assert np.hypot((cols.mean() - 100) * spacing[1], (rows.mean() - 80) * spacing[0]) <= 10.0 * np.sqrt(2) + 1.0
+    radius_mm = np.sqrt(aorta.sum() * spacing[0] * spacing[1] / np.pi)
+    assert 9.0 <= radius_mm <= 19.0
+    assert (out == Tissue.RV_BLOOD).any()  # the pulmonary trunk (an atrium may cover part of it, never all)
+    pools = np.isin(out, (Tissue.AORTA_BLOOD, Tissue.RV_BLOOD, Tissue.LV_BLOOD))
+    walled = ndimage.binary_dilation(pools, iterations=1) & ~pools  # every pool's edge is wall, never lung
+    assert set(np.unique(out[walled])) <= {Tissue.RV_WALL, Tissue.PERICARDIUM}
+    assert not (out == Tissue.LV_MYOCARDIUM).any()
 
 
 @pytest.mark.parametrize("family, ratio", [(0, (1.15, 1.55)), (2, (1.7, 2.2))])

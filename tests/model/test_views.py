@@ -198,6 +198,23 @@ def test_kidneys_go_where_the_lv_was_on_heart_free_views_and_far_from_the_heart_
     assert len(calls) == 5
 
 
+def test_great_vessels_go_where_the_lv_was_on_heart_free_views_only(sources, monkeypatch):
+    import myomap.model.views as views
+
+    calls = []
+    real = views.great_vessels
+    monkeypatch.setattr(
+        views, "great_vessels", lambda labels, spacing, centre, rng: calls.append(centre) or real(labels, spacing, centre, rng)
+    )
+    source = sources[0]
+    image, target = draw_view(source, np.random.default_rng(0), ViewSettings(1.5, 64, no_heart_share=1.0, great_vessels_share=1.0))
+    assert len(calls) == 1 and not target.any()
+    np.testing.assert_allclose(calls[0], np.mean(source.epi, axis=0))
+    draw_view(source, np.random.default_rng(0), ViewSettings(1.5, 64, no_heart_share=1.0, kidney_share=1.0, great_vessels_share=1.0))
+    draw_view(source, np.random.default_rng(1), ViewSettings(1.5, 64, synthetic_share=1.0, great_vessels_share=1.0))
+    assert len(calls) == 1  # a view with a kidney where the LV was, or with a heart, gets none
+
+
 def test_views_are_resampled_to_native_pixel_sizes_within_the_asked_range(sources, monkeypatch):
     import myomap.model.views as views
 

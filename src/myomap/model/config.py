@@ -39,7 +39,10 @@ class TrainConfig:
     on a post-contrast map of an infarct), ``diffuse_share`` of them the
     whole wall's values moved toward the blood's (diffuse disease),
     ``kidney_share`` of the synthesised views a kidney (beside the heart, or
-    where the LV was on heart-free views: a liver slice), and a
+    where the LV was on heart-free views: a liver slice),
+    ``great_vessels_share`` of the other heart-free views (not test
+    objects) the aortic root, pulmonary trunk and often a left atrium
+    where the LV was (a slice above the base), and a
     share ``deform_share`` of
     all views is warped by a smooth random displacement (RMS 0.3-1 mm over
     10 mm); ``body_scale_share`` of all views show the whole image at
@@ -92,6 +95,7 @@ class TrainConfig:
     scar_share: float = 0.0
     diffuse_share: float = 0.0
     kidney_share: float = 0.0
+    great_vessels_share: float = 0.0
     body_scale_share: float = 0.0
     body_scale: tuple[float, float] = (0.5, 1.0)
     native_spacing_mm: tuple[float, float] = (0.6, 2.6)

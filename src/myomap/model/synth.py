@@ -274,6 +274,58 @@ def kidney(labels: np.ndarray, spacing_mm: tuple[float, float], centre_xy, rng: 
     return out
 
 
+def great_vessels(labels: np.ndarray, spacing_mm: tuple[float, float], centre_xy, rng: np.random.Generator) -> np.ndarray:
+    """The label map with the great vessels of a slice above the valve plane painted in around ``centre_xy`` (pixel x, y).
+
+    Written here: no library draws anatomy.  Above the base a short-axis
+    stack cuts the aortic root, the pulmonary trunk and the atria: round
+    pools of blood in a thin wall, which a network trained to find the LV
+    can take for a small one (a heart-free view with them has an empty
+    target).  An aortic root of 11-18 mm radius within 10 mm of the
+    centre, on 40 % with the three bulges of its sinuses; a pulmonary
+    trunk of 8-15 mm radius (its other axis 0.75-1 times that) 22-40 mm
+    from it; on half of them a left atrium (an ellipse of 15-30 mm
+    half-axis, the other 0.5-0.9 times that) 25-45 mm from the root on the
+    other side.  Each pool has a wall of 1-3 mm (at least a pixel) of
+    muscle-like tissue (RV wall) or of pericardium, walls of pools that
+    touch stay between them, and on 70 % a rim of 1-5 mm of epicardial fat
+    lies around the vessels.
+    """
+    rows, cols = labels.shape
+    y, x = np.mgrid[:rows, :cols].astype(np.float32)
+    xy_mm = np.stack([x * spacing_mm[1], y * spacing_mm[0]])
+    root = np.asarray(centre_xy, np.float32) * [spacing_mm[1], spacing_mm[0]] + rng.uniform(-10.0, 10.0, 2)
+    away = rng.uniform(0.0, 2.0 * np.pi)
+    pools = [(root, rng.uniform(11.0, 18.0), 1.0, 0.0, Tissue.AORTA_BLOOD)]
+    trunk = root + rng.uniform(22.0, 40.0) * np.array([np.cos(away), np.sin(away)])
+    pools.append((trunk, rng.uniform(8.0, 15.0), rng.uniform(0.75, 1.0), rng.uniform(0.0, np.pi), Tissue.RV_BLOOD))
+    if rng.random() < 0.5:
+        toward = away + np.pi + rng.uniform(-0.8, 0.8)  # on the other side of the root, give or take 45 degrees
+        atrium = root + rng.uniform(25.0, 45.0) * np.array([np.cos(toward), np.sin(toward)])
+        pools.append((atrium, rng.uniform(15.0, 30.0), rng.uniform(0.5, 0.9), rng.uniform(0.0, np.pi), Tissue.LV_BLOOD))
+    wall_label = Tissue.RV_WALL if rng.random() < 0.7 else Tissue.PERICARDIUM
+    out = labels.copy()
+    inside, walled, fat = [], [], []
+    rim = rng.uniform(1.0, 5.0) if rng.random() < 0.7 else 0.0
+    for k, (centre, radius, squeeze, angle, _) in enumerate(pools):
+        dx, dy = xy_mm[0] - centre[0], xy_mm[1] - centre[1]
+        u, v = np.cos(angle) * dx + np.sin(angle) * dy, -np.sin(angle) * dx + np.cos(angle) * dy
+        lobes = 0.12 * np.cos(3.0 * np.arctan2(v, u) + away) if k == 0 and rng.random() < 0.4 else 0.0
+        # Distances past the pool's edge in mm along its short axis (an ellipse's walls no thinner there).
+        past = (np.hypot(u, v / squeeze) - radius * (1.0 + lobes)) * squeeze
+        wall = max(rng.uniform(1.0, 3.0), *spacing_mm)  # at least a pixel
+        inside.append(past < 0.0)
+        walled.append(past < wall)
+        fat.append(past < wall + rim)
+    if rim > 0.0:
+        out[np.any(fat, axis=0)] = Tissue.EPICARDIAL_FAT
+    out[np.any(walled, axis=0)] = wall_label
+    for k, (*_, blood) in enumerate(pools):  # vessels that touch keep both walls between them
+        others = [w for j, w in enumerate(walled) if j != k]
+        out[inside[k] & ~np.any(others, axis=0)] = blood
+    return out
+
+
 def speckle(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Replace a random share of lung and air pixels by uniform random values over the image's range."""
     return _scatter(image, labels, (Tissue.AIR, Tissue.LUNG), (0.3, 1.0), (1.0, 3.0), rng)

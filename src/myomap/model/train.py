@@ -135,6 +135,7 @@ def view_settings(config: TrainConfig) -> ViewSettings:
         scar_share=config.scar_share,
         diffuse_share=config.diffuse_share,
         kidney_share=config.kidney_share,
+        great_vessels_share=config.great_vessels_share,
         deform_share=config.deform_share,
         native_spacing_mm=tuple(config.native_spacing_mm),
         body_scale_share=config.body_scale_share,

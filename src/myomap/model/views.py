@@ -23,7 +23,10 @@ from it the way inference will see it (:mod:`myomap.model.locate`):
   with a tube where the LV was, and a share ``kidney_share`` of the others
   gets a kidney within ±20 mm per axis of where the LV was
   (:func:`myomap.model.synth.kidney`: a cortex like myocardium around a
-  medulla like blood on a native T1 map, as on a liver slice);
+  medulla like blood on a native T1 map, as on a liver slice), and a share
+  ``great_vessels_share`` of those without one the aortic root, pulmonary
+  trunk and often a left atrium there (:func:`myomap.model.synth.great_vessels`:
+  pools of blood in thin walls, as on a slice above the base);
 - with probability ``kidney_share``, a synthesised view with a heart gets
   a kidney too, at least 45 mm from the heart;
 - with probability ``blood_speckle_share`` (maps, simulated or synthesised,
@@ -82,6 +85,7 @@ from myomap.model.synth import (
     bottle_labels,
     diffuse,
     display_window,
+    great_vessels,
     kidney,
     noise,
     scar,
@@ -136,6 +140,7 @@ class ViewSettings:
     scar_share: float = 0.0
     diffuse_share: float = 0.0
     kidney_share: float = 0.0
+    great_vessels_share: float = 0.0
     body_scale_share: float = 0.0
     body_scale: tuple[float, float] = (0.5, 1.0)
 
@@ -153,6 +158,8 @@ def draw_view(
             if heart_free is not None and view.kidney_share > 0 and rng.random() < view.kidney_share:  # where the LV was
                 centre = np.mean(source.epi, axis=0) + rng.uniform(-20.0, 20.0, 2) / np.asarray(source.spacing_mm)[::-1]
                 heart_free = kidney(heart_free, source.spacing_mm, centre, rng, np.zeros(heart_free.shape, bool))
+            elif heart_free is not None and view.great_vessels_share > 0 and rng.random() < view.great_vessels_share:
+                heart_free = great_vessels(heart_free, source.spacing_mm, np.mean(source.epi, axis=0), rng)
     if heart_free is not None:  # the window stays around where the LV was
         pixels, endo = synthesise(heart_free, rng, synth), source.endo
     else:
