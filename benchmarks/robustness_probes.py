@@ -75,6 +75,10 @@ of maps with contours, as ``benchmarks/robustness.py`` does, segmented as
   slice, 36-59 mm from the 10th to the 90th percentile): a child's chest
   at 0.5-0.75 (an infant, a toddler, a school child), a large adult or a
   dilated heart above 1; the pixels do not change, only what they span;
+  and at 0.5-1 times as ``analyze --heart-scale 0.6`` segments them (the
+  model shown pixels 1/0.6 times their size: a toddler's heart at an
+  adult's size, a school child's and an adult's larger than the model
+  learned);
 - a kidney on a liver slice: each standard map with the heart painted out
   (as the robustness benchmark's no-heart row) and a kidney painted
   45-55 mm from the spine toward the liver: an ellipse of 22-30 by 14-20 mm
@@ -172,6 +176,7 @@ from myomap.io.dataset import load_dataset
 from myomap.io.dicom import read_image
 from myomap.mapping.pipeline import fit_series, read_weighted
 from myomap.model.embedded import EMBEDDED_ONNX
+from myomap.model.loading import ScaledHeart
 from myomap.model.locate import NO_LV
 from myomap.model.synth import wall_depth
 from myomap.model.views import HEART_TISSUES, WALL_TISSUES, change_wall
@@ -746,6 +751,9 @@ def main() -> None:
     report("450 mm at 0.5 mm (900 px)", segmenter, [wide_field(c, 450.0, 0.5, rng) for c in bench])
     for factor in (0.5, 0.6, 0.75, 1.25, 1.4):
         report(f"body and heart {factor:g}x", segmenter, [shown_at_scale(c, factor) for c in bench])
+    child = ScaledHeart(segmenter, 0.6)  # as analyze --heart-scale 0.6 segments
+    for factor in (0.5, 0.6, 0.75, 1.0):
+        report(f"body and heart {factor:g}x, --heart-scale 0.6", child, [shown_at_scale(c, factor) for c in bench])
 
 
 if __name__ == "__main__":

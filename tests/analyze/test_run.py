@@ -8,6 +8,7 @@ import shutil
 import signal
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 from typer.testing import CliRunner
@@ -173,6 +174,7 @@ def test_key_file_records_say_which_output_folder_they_map_back(two_patients, tm
         (["--reference-point", "foo"], "--reference-point"),
         (["--overwrite", "--resume"], "--overwrite"),
         (["--keep-phi", "--keep-dates"], "--keep-dates"),
+        (["--heart-scale", "5"], "heart scale must be within [0.3, 2]"),
     ],
 )
 def test_bad_usage_names_the_option_and_exits_2(two_patients, tmp_path, args, words):
@@ -195,3 +197,50 @@ def test_exit_codes_of_a_run(two_patients, tmp_path):
     shutil.copy(next(two_patients.glob("*/T1_mid/map.dcm")), broken / "good.dcm")
     result = runner.invoke(app, ["analyze", str(broken), "-o", str(tmp_path / "c"), "--no-report"])
     assert result.exit_code == 1 and "file-" in result.output  # one failed, named by its hash without --keep-phi
+
+
+def test_a_heart_scale_shows_the_model_a_childs_heart_at_an_adults_size(two_patients, tmp_path):
+    """A T1 map whose pixels are declared half their size (a heart half an adult's) analysed with --heart-scale 0.5."""
+    source = next(two_patients.glob("*/T1_mid"))
+    child = tmp_path / "child" / "T1_mid"
+    shutil.copytree(source, child)
+    ds = pydicom.dcmread(child / "map.dcm")
+    ds.PixelSpacing = [float(v) / 2 for v in ds.PixelSpacing]
+    ds.save_as(child / "map.dcm")
+    result = analyze([tmp_path / "child"], tmp_path / "out", AnalyzeConfig(seg=False, report=False, heart_scale=0.5))
+    assert result.analysed == 1 and any(n.startswith("Heart scale 0.5: the model saw every image") for n in result.notes)
+    expert = json.loads((child / "contours.json").read_text())
+    (written,) = (tmp_path / "out").glob("patient-01/T1_*/contours.json")
+    ring = json.loads(written.read_text())
+    from myomap.geometry.masks import contours_to_mask
+
+    def mask(c):
+        points = lambda k: np.column_stack([c[f"{k}_contours_x"], c[f"{k}_contours_y"]])  # noqa: E731
+        return contours_to_mask(points("epicardial"), points("endocardial"), (ds.Rows, ds.Columns)) == 1
+
+    mine, theirs = mask(ring), mask(expert)
+    assert 2 * (mine & theirs).sum() / (mine.sum() + theirs.sum()) > 0.8  # the myocardium's Dice
+
+
+def test_scaled_heart_shows_every_pixel_larger_and_refuses_a_share_of_image_model(monkeypatch):
+    from myomap.model import inference
+    from myomap.model.loading import ScaledHeart, load_segmenter
+
+    seen = []
+
+    class Fake:
+        meta, physical = "meta", True
+
+        def predict_each(self, images, spacings_mm=None, **options):
+            seen.append((spacings_mm, options))
+            return [None], ["x"]
+
+    scaled = ScaledHeart(Fake(), 0.5)
+    assert scaled.predict_each([np.zeros((4, 4))], [(1.0, 1.5)], tta=True) == ([None], ["x"])
+    assert seen == [([(2.0, 3.0)], {"tta": True})] and scaled.meta == "meta"
+    assert isinstance(load_segmenter("embedded", 0.6), ScaledHeart) and not isinstance(load_segmenter("embedded"), ScaledHeart)
+    Fake.physical = False  # a share-of-image model (the paper's recipe) never reads the pixel size
+    monkeypatch.setattr(inference.OnnxSegmenter, "from_file", classmethod(lambda cls, path: Fake()))
+    with pytest.raises(inference.ModelFileError, match="needs a model that works at a fixed pixel size"):
+        load_segmenter("embedded", 0.6)
+    assert isinstance(load_segmenter("embedded"), Fake)

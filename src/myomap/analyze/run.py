@@ -155,7 +155,7 @@ def run_analysis(
     inputs, out = [Path(os.path.abspath(p)) for p in inputs], Path(out)
     if key_file is not None and (Path(key_file).resolve() == out.resolve() or out.resolve() in Path(key_file).resolve().parents):
         raise OutputFolderError(f"{key_file}: the key file must lie outside the output folder, which is meant to be shared")
-    segmenter = load_segmenter(config.model)
+    segmenter = load_segmenter(config.model, config.heart_scale)
     settings = asdict(config)
     identity = {
         "model_sha256": model_sha256(config.model),
@@ -196,6 +196,11 @@ def _run(inputs, readable: Unpacked, out, config, segmenter, mode, key_file, mod
         found(len(slices))
     errors = [names.scrub(e) for e in raw_errors]
     notes = [f"Contours {NOT_VALIDATED}"] if config.model == EMBEDDED_MODEL else []
+    if config.heart_scale != 1.0:
+        notes.append(
+            f"Heart scale {config.heart_scale:g}: the model saw every image as if its pixels were {1 / config.heart_scale:.2f} times "
+            "their size (a child's heart at an adult's); values use the true pixel size"
+        )
     notes += readable.notes + [names.scrub(n) for n in found_maps.notes]
     totals: Counter = Counter()
     for patient_key, group in found_maps.patients.items():

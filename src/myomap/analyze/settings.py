@@ -16,6 +16,9 @@ from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX
 REFERENCE_METHODS = ("auto", "estimate")
 
 
+MIN_HEART_SCALE, MAX_HEART_SCALE = 0.3, 2.0  # an infant's heart to a dilated one, against an adult's
+
+
 @dataclass(frozen=True)
 class AnalyzeConfig:
     """Settings of one ``analyze`` run; saved as ``OUT/analyze.yaml``.
@@ -35,6 +38,10 @@ class AnalyzeConfig:
     ``keep_phi`` keeps every identifying field (no de-identification);
     ``keep_dates`` keeps only dates and times (the Basic Profile's Retain
     Longitudinal Temporal Information Full Dates Option).
+    ``heart_scale`` is the size of the patient's heart against an adult's
+    (0.6 for a toddler): the model sees the images as if their pixels were
+    ``1 / heart_scale`` times larger (:class:`myomap.model.loading.ScaledHeart`);
+    values and geometry keep the true pixel size.
     """
 
     model: str = EMBEDDED_MODEL
@@ -54,10 +61,13 @@ class AnalyzeConfig:
     synthetic_hematocrit: bool = False
     include_review: bool = False
     reference_ranges: str | None = None
+    heart_scale: float = 1.0  # the patient's heart against an adult's (a child: below 1), for the model's eyes only
 
     def validate(self) -> None:
         if self.map_type not in (None, *MAP_TYPES):
             raise ConfigError(f"map type must be T1 or T2, got {self.map_type!r}")
+        if not MIN_HEART_SCALE <= self.heart_scale <= MAX_HEART_SCALE:
+            raise ConfigError(f"heart scale must be within [{MIN_HEART_SCALE:g}, {MAX_HEART_SCALE:g}], got {self.heart_scale:g}")
         try:
             if self.hematocrit is not None:
                 check_hematocrit(self.hematocrit)

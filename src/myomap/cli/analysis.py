@@ -115,6 +115,13 @@ def analyze(
     reference_ranges: Annotated[
         Path | None, typer.Option(help="YAML file of local normal ranges replacing the shipped published ones.")
     ] = None,
+    heart_scale: Annotated[
+        float,
+        typer.Option(
+            "--heart-scale",
+            help="The patient's heart against an adult's, for a child (about 0.6 for a toddler, 0.75 for a school child): the model sees the images as if their pixels were 1/SCALE times larger, as it learned adult hearts; values use the true pixel size. Needs a fixed-pixel-size model (the embedded one is).",
+        ),
+    ] = 1.0,
 ) -> None:
     """Segment every T1/T2 map and report contours, values and quality flags per patient.
 
@@ -157,6 +164,7 @@ def analyze(
         model=model, tta=tta, fit_missing=fit_missing, reference_point=reference_point.value, seg=seg, report=report, keep_phi=keep_phi,
         keep_dates=keep_dates, map_type=map_type.upper() if map_type else None,
         synthetic_hematocrit=synthetic_hematocrit, include_review=include_review, reference_ranges=str(reference_ranges) if reference_ranges else None,
+        heart_scale=heart_scale,
     )  # fmt: skip
     if hematocrit is not None:
         try:
