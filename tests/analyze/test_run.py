@@ -220,6 +220,22 @@ def test_a_heart_scale_shows_the_model_a_childs_heart_at_an_adults_size(two_pati
 
     mine, theirs = mask(ring), mask(expert)
     assert 2 * (mine & theirs).sum() / (mine.sum() + theirs.sum()) > 0.8  # the myocardium's Dice
+    assert not any("the LV is small" in n for n in result.notes)
+
+
+def test_a_small_heart_analysed_as_an_adults_gets_a_note_suggesting_a_heart_scale(two_patients, tmp_path):
+    source = next(two_patients.glob("*/T1_mid"))
+    for name, factor in (("adult", 1.0), ("child", 0.5)):
+        shutil.copytree(source, tmp_path / name / "T1_mid")
+        ds = pydicom.dcmread(tmp_path / name / "T1_mid" / "map.dcm")
+        ds.PixelSpacing = [float(v) * factor for v in ds.PixelSpacing]
+        ds.save_as(tmp_path / name / "T1_mid" / "map.dcm")
+    adult = analyze([tmp_path / "adult"], tmp_path / "out-adult", AnalyzeConfig(seg=False, report=False))
+    child = analyze([tmp_path / "child"], tmp_path / "out-child", AnalyzeConfig(seg=False, report=False))
+    assert adult.analysed == child.analysed == 1 and not any("the LV is small" in n for n in adult.notes)
+    (note,) = [n for n in child.notes if "the LV is small" in n]
+    scale = float(note.split("--heart-scale ")[1].split(":")[0])
+    assert note.startswith("patient-01: ") and 0.3 <= scale <= 0.6  # the phantom's mid LV is about 50 mm across; here half that
 
 
 def test_scaled_heart_shows_every_pixel_larger_and_refuses_a_share_of_image_model(monkeypatch):

@@ -34,6 +34,8 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from myomap.analyze.clinical import ECV_TABLE_COLUMNS, ecv_input, global_medians, patient_ecv, slice_row, stack_rows
 from myomap.analyze.deid import Deidentifier, new_secret, secret_from
 from myomap.analyze.discover import MapSlice, discover, load_slices
@@ -42,8 +44,9 @@ from myomap.analyze.inventory import CINE_KIND
 from myomap.analyze.names import KeyFile, SourceNames, keyed_hash, patient_labels
 from myomap.analyze.outfolder import OutputFolderError, finish, mark_done, prepare, read_done, sigterm_raises, start_patient
 from myomap.analyze.patient import SliceResult, analyze_patient
-from myomap.analyze.settings import AnalyzeConfig
+from myomap.analyze.settings import MIN_HEART_SCALE, AnalyzeConfig
 from myomap.config import to_yaml
+from myomap.geometry.polygon import polygon_area
 from myomap.io.archives import Unpacked, unpacked_archives
 from myomap.io.dicom import DicomError
 from myomap.io.files import atomic_path, atomic_write_text
@@ -300,7 +303,7 @@ def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
                 (folder / name).unlink(missing_ok=True)
                 continue
             atomic_write_text(folder / name, csv_text(table))
-        patient_notes = _patient_notes(run, slices, notes + ecv_note)
+        patient_notes = _patient_notes(run, slices, notes + ecv_note + small_heart_note(label, results, run.config.heart_scale))
         if run.reporter is not None:
             run.reporter.patient(folder / "report.html", label, results, rows, run.config, ecv, patient_notes)
         _add_key(run, label, slices)
@@ -314,6 +317,32 @@ def _patient(run: _Run, label: str, slices: list[MapSlice]) -> dict:
     if run.deid is not None:
         run.deid.uids.clear()  # the mapping of this patient went to the key file; keep memory flat
     return done
+
+
+# An adult LV's epicardium is about 50-60 mm across at its widest short-axis slice (the phantom's 51 mm at the
+# median slice); a toddler's is about 30-35 mm.  Below this, a patient's notes suggest --heart-scale.
+SMALL_HEART_MM = 40.0
+ADULT_HEART_MM = 55.0
+
+
+def small_heart_note(label: str, results: list[SliceResult], heart_scale: float) -> list[str]:
+    """A note suggesting ``--heart-scale`` where the widest LV ring found is under ``SMALL_HEART_MM`` across (a child's heart).
+
+    The width is that of a circle of the epicardial contour's area; nothing is said when a heart scale was given or no
+    ring was found.  The model, trained on adult hearts, loses small ones (see the model card's known limits).
+    """
+    widths = [
+        2.0 * np.sqrt(polygon_area(r.analysis.contours.epi) * r.slice.spacing_mm[0] * r.slice.spacing_mm[1] / np.pi)
+        for r in results
+        if r.analysis is not None and r.analysis.contours is not None
+    ]
+    if heart_scale != 1.0 or not widths or max(widths) >= SMALL_HEART_MM:
+        return []
+    scale = float(np.clip(round(max(widths) / ADULT_HEART_MM / 0.05) * 0.05, MIN_HEART_SCALE, 1.0))
+    return [
+        f"{label}: the LV is small (its epicardium {max(widths):.0f} mm across at the widest, an adult's about 50-60 mm); "
+        f"if this is a child, analyse again with --heart-scale {scale:g}: the model learned adult hearts and loses small ones"
+    ]
 
 
 def _patient_notes(run: _Run, slices: list[MapSlice], notes: list[str]) -> list[str]:
