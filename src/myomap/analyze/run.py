@@ -328,13 +328,14 @@ ADULT_HEART_MM = 55.0
 def small_heart_note(label: str, results: list[SliceResult], heart_scale: float) -> list[str]:
     """A note suggesting ``--heart-scale`` where the widest LV ring found is under ``SMALL_HEART_MM`` across (a child's heart).
 
-    The width is that of a circle of the epicardial contour's area; nothing is said when a heart scale was given or no
-    ring was found.  The model, trained on adult hearts, loses small ones (see the model card's known limits).
+    The width is that of a circle of the epicardial contour's area, on basal and mid slices (an adult's apex is small);
+    nothing is said when a heart scale was given or no such ring was found.  The model, trained on adult hearts, loses
+    small ones (see the model card's known limits).
     """
     widths = [
         2.0 * np.sqrt(polygon_area(r.analysis.contours.epi) * r.slice.spacing_mm[0] * r.slice.spacing_mm[1] / np.pi)
         for r in results
-        if r.analysis is not None and r.analysis.contours is not None
+        if r.analysis is not None and r.analysis.contours is not None and r.slice.slice_position != "apical"
     ]
     if heart_scale != 1.0 or not widths or max(widths) >= SMALL_HEART_MM:
         return []
