@@ -251,9 +251,14 @@ def test_scaled_heart_shows_every_pixel_larger_and_refuses_a_share_of_image_mode
             seen.append((spacings_mm, options))
             return [None], ["x"]
 
+        def predict(self, images, spacings_mm=None, **options):
+            seen.append(("predict", spacings_mm))
+            return []
+
     scaled = ScaledHeart(Fake(), 0.5)
     assert scaled.predict_each([np.zeros((4, 4))], [(1.0, 1.5)], tta=True) == ([None], ["x"])
-    assert seen == [([(2.0, 3.0)], {"tta": True})] and scaled.meta == "meta"
+    assert scaled.predict([np.zeros((4, 4))], [(0.5, 0.5)]) == []
+    assert seen == [([(2.0, 3.0)], {"tta": True}), ("predict", [(1.0, 1.0)])] and scaled.meta == "meta"
     assert isinstance(load_segmenter("embedded", 0.6), ScaledHeart) and not isinstance(load_segmenter("embedded"), ScaledHeart)
     Fake.physical = False  # a share-of-image model (the paper's recipe) never reads the pixel size
     monkeypatch.setattr(inference.OnnxSegmenter, "from_file", classmethod(lambda cls, path: Fake()))

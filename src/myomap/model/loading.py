@@ -79,8 +79,14 @@ class ScaledHeart:
 
     def predict_each(self, images, spacings_mm=None, **options):
         """:meth:`Segmenter.predict_each <myomap.model.inference.Segmenter.predict_each>` with every pixel ``1 / scale`` its size."""
-        scaled = None if spacings_mm is None else [(row / self.scale, col / self.scale) for row, col in spacings_mm]
-        return self.segmenter.predict_each(images, scaled, **options)
+        return self.segmenter.predict_each(images, self._scaled(spacings_mm), **options)
+
+    def predict(self, images, spacings_mm=None, **options):
+        """:meth:`Segmenter.predict <myomap.model.inference.Segmenter.predict>` with every pixel ``1 / scale`` its size."""
+        return self.segmenter.predict(images, self._scaled(spacings_mm), **options)
+
+    def _scaled(self, spacings_mm):
+        return None if spacings_mm is None else [(row / self.scale, col / self.scale) for row, col in spacings_mm]
 
 
 def model_sha256(model: str) -> str:
