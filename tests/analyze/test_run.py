@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from myomap.analyze.outfolder import OutputFolderError, RunInterrupted, sigterm_raises
 from myomap.analyze.settings import AnalyzeConfig
 from myomap.cli import app
+from myomap.geometry.masks import contours_to_mask
 from myomap.io.files import atomic_path
 from myomap.report.analysis import analyze
 
@@ -212,15 +213,14 @@ def test_a_heart_scale_shows_the_model_a_childs_heart_at_an_adults_size(two_pati
     expert = json.loads((child / "contours.json").read_text())
     (written,) = (tmp_path / "out").glob("patient-01/T1_*/contours.json")
     ring = json.loads(written.read_text())
-    from myomap.geometry.masks import contours_to_mask
-
-    def mask(c):
-        points = lambda k: np.column_stack([c[f"{k}_contours_x"], c[f"{k}_contours_y"]])  # noqa: E731
-        return contours_to_mask(points("epicardial"), points("endocardial"), (ds.Rows, ds.Columns)) == 1
-
-    mine, theirs = mask(ring), mask(expert)
+    mine, theirs = (contours_to_mask(*_ring_points(c), (ds.Rows, ds.Columns)) == 1 for c in (ring, expert))
     assert 2 * (mine & theirs).sum() / (mine.sum() + theirs.sum()) > 0.8  # the myocardium's Dice
     assert not any("the LV is small" in n for n in result.notes)
+
+
+def _ring_points(contours: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The epicardial and endocardial (x, y) points of a contours JSON."""
+    return tuple(np.column_stack([contours[f"{k}_contours_x"], contours[f"{k}_contours_y"]]) for k in ("epicardial", "endocardial"))
 
 
 def test_a_small_heart_analysed_as_an_adults_gets_a_note_suggesting_a_heart_scale(two_patients, tmp_path):
