@@ -8,12 +8,13 @@ from myomap.cli.analysis import analyze
 from myomap.cli.app import app
 from myomap.cli.data import fit, import_contours, import_labels, import_paper, simulate
 from myomap.cli.study import demo, evaluate
-from myomap.cli.training import export_onnx_command, train
+from myomap.cli.training import average_models_command, export_onnx_command, train
 
 app.command()(simulate)
 app.command()(fit)
 app.command()(train)
 app.command("export-onnx")(export_onnx_command)
+app.command("average-models")(average_models_command)
 app.command("import-paper")(import_paper)
 app.command("import-labels")(import_labels)
 app.command("import-contours")(import_contours)

@@ -1,4 +1,4 @@
-"""Commands of the model: ``train`` and ``export-onnx``."""
+"""Commands of the model: ``train``, ``export-onnx`` and ``average-models``."""
 
 from __future__ import annotations
 
@@ -181,6 +181,29 @@ def export_onnx_command(
 
     try:
         export_onnx(model, out)
+    except ModelFileError as exc:
+        raise fail(str(exc)) from None
+    log.info("wrote %s", out)
+
+
+def average_models_command(
+    models: Annotated[list[Path], typer.Argument(help="Two or more model.pt files fine-tuned from one start (same network).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The averaged model.pt to write.")],
+    weights: Annotated[str | None, typer.Option(help="Comma-separated weight per model (equal by default).")] = None,
+) -> None:
+    """Average the weights of models fine-tuned from one start (a model soup), for one model of the same size and speed.
+
+    Averaging runs that started from the same weights (e.g. several --init
+    fine-tunes of one model) often keeps what each learned; the average of
+    independently trained networks is noise. Score the result before use.
+
+    Example: [bold]myomap average-models runs/a/model.pt runs/b/model.pt -o soup.pt[/]
+    """
+    from myomap.model.inference import ModelFileError
+    from myomap.model.soup import average_models
+
+    try:
+        average_models(models, out, _weights(weights))
     except ModelFileError as exc:
         raise fail(str(exc)) from None
     log.info("wrote %s", out)
