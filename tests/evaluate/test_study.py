@@ -127,3 +127,38 @@ def test_per_image_counts_the_overlap_of_a_missing_model_contour():
     row = per_image(metrics).iloc[0]
     assert row["dice"] == pytest.approx(30.0) and row["iou"] == pytest.approx(20.0)  # counted, in %
     assert np.isnan(row["hd_mm"]) and np.isnan(row["msd_mm"])  # one contour missing: no distance for the image
+
+
+def _child_data_set(cohort, out):
+    """The cohort's test maps with their pixels declared half their size: a heart half an adult's."""
+    import pydicom
+
+    rows = [r for r in csv.DictReader((cohort / "manifest.csv").open()) if r["split"] == "test" and r["role"] == "map"]
+    for row in rows:
+        folder = out / row["image"].rsplit("/", 1)[0]
+        shutil.copytree(cohort / folder.relative_to(out), folder)
+        ds = pydicom.dcmread(out / row["image"])
+        ds.PixelSpacing = [float(v) / 2 for v in ds.PixelSpacing]
+        ds.save_as(out / row["image"])
+    with (out / "manifest.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+def test_evaluate_shows_a_childs_heart_at_an_adults_size_with_a_heart_scale(cohort, tmp_path):
+    from myomap.evaluate.run import evaluate
+
+    data = _child_data_set(cohort, tmp_path / "child")
+    dice = {}
+    for scale in (1.0, 0.5):
+        out = tmp_path / f"out{scale}"
+        result = evaluate(data, out, EvaluateConfig(figures=False, tta=False, heart_scale=scale))
+        model = result.metrics[(result.metrics["comparison"] == "model vs reference") & (result.metrics["contour"] == "epicardial")]
+        dice[scale] = model["dice"].fillna(0.0).mean()
+        assert f"heart_scale: {scale}" in (out / "evaluate.yaml").read_text()
+    assert dice[0.5] > 0.8 and dice[0.5] > dice[1.0], dice
+    result = CliRunner().invoke(app, ["evaluate", str(data), "-o", str(tmp_path / "bad"), "--heart-scale", "5"])
+    assert result.exit_code == 1 and "heart scale must be within [0.3, 2], got 5" in result.output
+    assert not (tmp_path / "bad").exists()

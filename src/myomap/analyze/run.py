@@ -44,14 +44,14 @@ from myomap.analyze.inventory import CINE_KIND
 from myomap.analyze.names import KeyFile, SourceNames, keyed_hash, patient_labels
 from myomap.analyze.outfolder import OutputFolderError, finish, mark_done, prepare, read_done, sigterm_raises, start_patient
 from myomap.analyze.patient import SliceResult, analyze_patient
-from myomap.analyze.settings import MIN_HEART_SCALE, AnalyzeConfig
+from myomap.analyze.settings import AnalyzeConfig
 from myomap.config import to_yaml
 from myomap.geometry.polygon import polygon_area
 from myomap.io.archives import Unpacked, unpacked_archives
 from myomap.io.dicom import DicomError
 from myomap.io.files import atomic_path, atomic_write_text
 from myomap.io.nifti import release_cached
-from myomap.model.loading import EMBEDDED_MODEL, NOT_VALIDATED, load_segmenter, model_sha256
+from myomap.model.loading import EMBEDDED_MODEL, MIN_HEART_SCALE, NOT_VALIDATED, load_segmenter, model_sha256
 from myomap.quantify.ecv import read_hematocrit_csv
 from myomap.quantify.ranges import load_ranges
 

@@ -8,15 +8,12 @@ from myomap.analyze.qc import SPREAD_THRESHOLD_MM
 from myomap.analyze.slice_analysis import SliceSettings
 from myomap.config import ConfigError
 from myomap.conventions import MAP_TYPES
-from myomap.model.loading import EMBEDDED_MODEL
+from myomap.model.loading import EMBEDDED_MODEL, heart_scale_problem
 from myomap.quantify.ecv import HematocritError, check_hematocrit, read_hematocrit_csv
 from myomap.quantify.ranges import RangesError, load_ranges
 from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX
 
 REFERENCE_METHODS = ("auto", "estimate")
-
-
-MIN_HEART_SCALE, MAX_HEART_SCALE = 0.3, 2.0  # an infant's heart to a dilated one, against an adult's
 
 
 @dataclass(frozen=True)
@@ -66,8 +63,8 @@ class AnalyzeConfig:
     def validate(self) -> None:
         if self.map_type not in (None, *MAP_TYPES):
             raise ConfigError(f"map type must be T1 or T2, got {self.map_type!r}")
-        if not MIN_HEART_SCALE <= self.heart_scale <= MAX_HEART_SCALE:
-            raise ConfigError(f"heart scale must be within [{MIN_HEART_SCALE:g}, {MAX_HEART_SCALE:g}], got {self.heart_scale:g}")
+        if problem := heart_scale_problem(self.heart_scale):
+            raise ConfigError(problem)
         try:
             if self.hematocrit is not None:
                 check_hematocrit(self.hematocrit)

@@ -34,6 +34,13 @@ def evaluate(
             help="Test-time augmentation, as myomap analyze segments by default (--no-tta: the model's single pass, as in the paper).",
         ),
     ] = True,
+    heart_scale: Annotated[
+        float,
+        typer.Option(
+            "--heart-scale",
+            help="The subjects' hearts against an adult's, for a data set of children: the model sees each map as myomap analyze --heart-scale shows it. Needs a fixed-pixel-size model (the embedded one is).",
+        ),
+    ] = 1.0,
 ) -> None:
     """Reproduce the paper's evaluation: model against every observer and observers against each other.
 
@@ -67,7 +74,13 @@ def evaluate(
     if unknown or not names:
         raise fail(f"--observers: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(OBSERVER_COLUMNS)}")
     config = EvaluateConfig(
-        model=model, split=split, split_file=str(split_file) if split_file else None, observers=names, figures=figures, tta=tta
+        model=model,
+        split=split,
+        split_file=str(split_file) if split_file else None,
+        observers=names,
+        figures=figures,
+        tta=tta,
+        heart_scale=heart_scale,
     )
     try:
         with progress_bar() as bar:

@@ -24,7 +24,7 @@ from myomap.evaluate import figures, tables
 from myomap.evaluate.study import EvaluationError, ablation_rows, achievable_rows, load_study, predict, score
 from myomap.io.dataset import read_manifest, read_split_file
 from myomap.io.files import atomic_write_text
-from myomap.model.loading import EMBEDDED_MODEL, load_segmenter
+from myomap.model.loading import EMBEDDED_MODEL, heart_scale_problem, load_segmenter
 from myomap.quantify.values import DEFAULT_EROSION_MARGIN_PX
 
 
@@ -34,6 +34,9 @@ class EvaluateConfig:
 
     ``split_file`` (a training run's ``split.csv``: ``subject,split``)
     decides the subjects' splits instead of the manifest's split column.
+    ``heart_scale`` shows the model every map as ``myomap analyze
+    --heart-scale`` does (:class:`myomap.model.loading.ScaledHeart`): a
+    data set of children's hearts.
     """
 
     model: str = EMBEDDED_MODEL
@@ -44,6 +47,7 @@ class EvaluateConfig:
     figures: bool = True
     title: str = "myomap evaluation"
     tta: bool = True  # segment as ``myomap analyze`` does by default (test-time augmentation)
+    heart_scale: float = 1.0  # the subjects' hearts against an adult's (children: below 1), as ``myomap analyze --heart-scale``
 
 
 @dataclass
@@ -171,16 +175,19 @@ def evaluate(data: str | Path, out: str | Path, config: EvaluateConfig = Evaluat
     Raises
     ------
     EvaluationError
-        The split holds no (readable) maps, or the model's classes do not
-        match; its ``errors`` are the images that could not be read.
+        The split holds no (readable) maps, the model's classes do not
+        match or the heart scale is out of range; its ``errors`` are the
+        images that could not be read.
     ModelFileError
         The model file cannot be used.
     ManifestError
         The manifest or the split file cannot be read.
     """
     out = Path(out)
+    if problem := heart_scale_problem(config.heart_scale):
+        raise EvaluationError(problem)
     splits = read_split_file(config.split_file) if config.split_file else None
-    segmenter = load_segmenter(config.model)
+    segmenter = load_segmenter(config.model, config.heart_scale)
     images, errors = load_study(data, None if config.split == "all" else config.split, config.observers, splits)
     if not images:
         raise EvaluationError(_no_maps(data, config, splits, errors), errors)

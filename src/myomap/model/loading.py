@@ -28,6 +28,16 @@ def model_path(model: str) -> Path:
     return embedded_model_path() if model == EMBEDDED_MODEL else Path(model)
 
 
+MIN_HEART_SCALE, MAX_HEART_SCALE = 0.3, 2.0  # an infant's heart to a dilated one, against an adult's
+
+
+def heart_scale_problem(heart_scale: float) -> str | None:
+    """Why ``heart_scale`` cannot be used (outside the range a heart's size can take), or None."""
+    if MIN_HEART_SCALE <= heart_scale <= MAX_HEART_SCALE:  # NaN fails
+        return None
+    return f"heart scale must be within [{MIN_HEART_SCALE:g}, {MAX_HEART_SCALE:g}], got {heart_scale:g}"
+
+
 def load_segmenter(model: str, heart_scale: float = 1.0):
     """A Segmenter for a ``.pt`` model file, an OnnxSegmenter for ``.onnx``, the embedded model for ``embedded``.
 
