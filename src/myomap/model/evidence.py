@@ -107,7 +107,8 @@ augmentation (2 of 5 without the thickness witness), none of 828 and 14
 of 16 without it.  With the stage-8 model (December 2026): 2 of 828 and
 all 3 rings on heart-free maps with it, 7 of 9 without it; with the
 stage-10 model 1 of 828 and the one ring on heart-free maps with it, none
-of 828 and 3 of 4 without it.
+of 828 and 3 of 4 without it; with the stage-11 model 1 of 828 and no ring
+on heart-free maps with it, none of 828 and 3 of 4 without it.
 
 **An unstable ring is no LV.**  With test-time augmentation (the four
 turned and mirrored copies of :mod:`myomap.model.inference`), a ring on a
@@ -127,8 +128,11 @@ from 15 to 8 of 72 with every other row unchanged.  With the stage-6
 model the same LV rings had 0.87 and 0.88 at the lowest, and the
 benchmark's heart-free maps got 5 rings; with the stage-8 model 0.92
 and 0.92 (one post-contrast LV at 0.53 and 0.61), and 3 rings; with the
-stage-10 model (the embedded one since) 0.93 and 0.94 (one post-contrast
-LV at 0.65 and 0.67), and 1 ring.
+stage-10 model 0.93 and 0.94 (one post-contrast LV at 0.65 and 0.67), and
+1 ring; with the stage-11 model (the embedded one since 5 December 2026)
+0.93 and 0.93, post-contrast LVs 0.83 and 0.75 at the lowest (stage 10
+measured again the same day: 0.93 and 0.93, post-contrast 0.59 and 0.64),
+and no ring.
 
 Measured with the stage-5 embedded model on the robustness benchmark's
 unseen phantom maps (no test-time augmentation): LV rings on native T1
