@@ -17,19 +17,15 @@ counts) are taken from the first model.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from myomap.model.inference import ModelFileError, load_model_file, save_model_file
+from myomap.model.loading import model_sha256
 
 # What must agree for two model files to be averaged: the network and how it sees an image.
 _SAME = ("spec", "class_names", "input_size", "normalisation", "crop", "window_spacing_mm")
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def average_models(models: Sequence[str | Path], out: str | Path, weights: Sequence[float] | None = None) -> Path:
@@ -68,7 +64,7 @@ def average_models(models: Sequence[str | Path], out: str | Path, weights: Seque
     }
     network.load_state_dict(averaged)
     members = [
-        {"file": path.name, "sha256": _sha256(path), "weight": round(w, 6), "training": meta.training}
+        {"file": path.name, "sha256": model_sha256(str(path)), "weight": round(w, 6), "training": meta.training}
         for path, w, (_, meta) in zip(paths, shares, loaded)
     ]
     out = Path(out)
